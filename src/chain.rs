@@ -1,0 +1,286 @@
+//! Order and complete certificate chains, for `rcert fullchain` (and verify's order check).
+//!
+//! Certificates may come in any order, with duplicates, roots and unrelated
+//! certificates. A link `child → issuer` is accepted only when the issuer's
+//! subject equals the child's issuer name, the key identifiers agree (when both
+//! are present) and the child's signature verifies with the issuer's key.
+
+use serde::Serialize;
+
+use crate::inspect::Cert;
+
+/// A chain built from a pool of certificates.
+#[derive(Debug, Serialize)]
+pub struct BuiltChain {
+    /// Leaf first, then each issuer in turn (the root last, when it was given).
+    pub chain: Vec<Cert>,
+    /// Whether the chain ends in a self-signed root that was among the inputs.
+    pub has_root: bool,
+    /// When the chain is incomplete: the issuer name nobody in the pool matches.
+    pub missing_issuer: Option<MissingIssuer>,
+    /// Certificates that are not part of the chain.
+    pub unrelated: Vec<Cert>,
+    /// How many duplicate copies were dropped.
+    pub duplicates: usize,
+}
+
+/// The link a chain lacks.
+#[derive(Debug, Clone, Serialize)]
+pub struct MissingIssuer {
+    /// Subject of the last certificate the chain reached.
+    pub last_subject: String,
+    /// The issuer name that certificate names, which no input provides.
+    pub issuer: String,
+    /// Whether that issuer is a root in the Mozilla store (webpki-roots): then the
+    /// chain is complete for a public CA.
+    pub public_root: bool,
+}
+
+impl BuiltChain {
+    /// The leaf and intermediates: what belongs in `tls.crt`.
+    pub fn served(&self) -> &[Cert] {
+        if self.has_root && self.chain.len() > 1 {
+            &self.chain[..self.chain.len() - 1]
+        } else {
+            &self.chain
+        }
+    }
+
+    /// The root of the chain, when it was given.
+    pub fn root(&self) -> Option<&Cert> {
+        if self.has_root {
+            self.chain.last()
+        } else {
+            None
+        }
+    }
+
+    /// Whether the chain reaches a trust anchor: a given root, or a Mozilla root.
+    pub fn is_complete(&self) -> bool {
+        self.missing_issuer
+            .as_ref()
+            .is_none_or(|missing| missing.public_root)
+    }
+}
+
+/// Drop byte-identical duplicates, keeping the first copy; returns how many were dropped.
+pub fn dedup(certs: &mut Vec<Cert>) -> usize {
+    let before = certs.len();
+    let mut seen = std::collections::HashSet::new();
+    certs.retain(|cert| seen.insert(cert.der().to_vec()));
+    before - certs.len()
+}
+
+/// The issuer of `cert` among `pool`, if any (never `cert` itself).
+pub fn find_issuer<'a>(cert: &Cert, pool: &'a [Cert]) -> Option<&'a Cert> {
+    pool.iter()
+        .find(|candidate| candidate.der() != cert.der() && cert.is_issued_by(candidate))
+}
+
+/// Build the longest chain from the pool: leaf → intermediates → root.
+pub fn build(mut certs: Vec<Cert>) -> BuiltChain {
+    let duplicates = dedup(&mut certs);
+    let leaf_index = pick_leaf(&certs);
+    let Some(leaf_index) = leaf_index else {
+        return BuiltChain {
+            chain: Vec::new(),
+            has_root: false,
+            missing_issuer: None,
+            unrelated: certs,
+            duplicates,
+        };
+    };
+    let chain = chain_from(&certs[leaf_index], &certs);
+    let in_chain = |cert: &Cert| chain.iter().any(|link| link.der() == cert.der());
+    let unrelated = certs.iter().filter(|c| !in_chain(c)).cloned().collect();
+    let top = chain.last().cloned();
+    let has_root = top.as_ref().is_some_and(|cert| cert.self_signed);
+    let missing_issuer = top.filter(|_| !has_root).map(|cert| MissingIssuer {
+        public_root: is_public_root_name(&cert.raw_issuer),
+        last_subject: cert.subject.clone(),
+        issuer: cert.issuer.clone(),
+    });
+    BuiltChain {
+        chain,
+        has_root,
+        missing_issuer,
+        unrelated,
+        duplicates,
+    }
+}
+
+/// Follow issuers from `start` through `pool` (bounded: no cert is used twice).
+pub fn chain_from(start: &Cert, pool: &[Cert]) -> Vec<Cert> {
+    let mut chain = vec![start.clone()];
+    while chain.len() <= pool.len() {
+        let Some(last) = chain.last() else { break };
+        if last.self_signed {
+            break;
+        }
+        match find_issuer(last, pool) {
+            Some(issuer) if !chain.iter().any(|c| c.der() == issuer.der()) => {
+                chain.push(issuer.clone())
+            }
+            _ => break,
+        }
+    }
+    chain
+}
+
+/// The leaf: among end-entity certificates (else all), the one with the longest chain;
+/// ties go to the first given.
+fn pick_leaf(certs: &[Cert]) -> Option<usize> {
+    let issues_another = |candidate: &Cert| {
+        certs
+            .iter()
+            .any(|other| other.der() != candidate.der() && other.is_issued_by(candidate))
+    };
+    let end_entities: Vec<usize> = (0..certs.len()).filter(|&i| !certs[i].is_ca).collect();
+    let candidates: Vec<usize> = if end_entities.is_empty() {
+        (0..certs.len())
+            .filter(|&i| !issues_another(&certs[i]))
+            .collect()
+    } else {
+        end_entities
+    };
+    let mut best: Option<(usize, usize)> = None;
+    for index in candidates {
+        let length = chain_from(&certs[index], certs).len();
+        if best.is_none_or(|(_, best_length)| length > best_length) {
+            best = Some((index, length));
+        }
+    }
+    best.map(|(index, _)| index)
+}
+
+/// Whether a raw (DER) subject name belongs to a root in webpki-roots.
+pub fn is_public_root_name(raw_name: &[u8]) -> bool {
+    // webpki-roots stores each subject without its outer SEQUENCE header.
+    let Some(inner) = strip_sequence_header(raw_name) else {
+        return false;
+    };
+    webpki_roots::TLS_SERVER_ROOTS
+        .iter()
+        .any(|anchor| anchor.subject.as_ref() == inner)
+}
+
+fn strip_sequence_header(der: &[u8]) -> Option<&[u8]> {
+    if der.first() != Some(&0x30) {
+        return None;
+    }
+    let first_length = *der.get(1)?;
+    let header = if first_length < 0x80 {
+        2
+    } else {
+        2 + usize::from(first_length & 0x7f)
+    };
+    der.get(header..)
+}
+
+/// The result of `rcert fullchain`.
+#[derive(Debug, Serialize)]
+pub struct FullchainReport {
+    /// The chain written (leaf, intermediates, and the root with --include-root).
+    pub written: Vec<Cert>,
+    /// The chain as built from the inputs.
+    #[serde(flatten)]
+    pub built: BuiltChain,
+    /// Where the chain went (`-` for standard output).
+    pub out: String,
+    /// Where the root went, with --cacerts.
+    pub cacerts: Option<String>,
+    /// The chain as PEM when written to standard output.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pem: Option<String>,
+    /// Failures (exit 1): a missing link, no leaf, no root for --cacerts.
+    pub errors: Vec<String>,
+    /// Warnings: unrelated certificates, duplicates.
+    pub warnings: Vec<String>,
+}
+
+/// What `rcert fullchain` is asked to do.
+#[derive(Debug, Clone)]
+pub struct FullchainRequest {
+    /// Input files (or `-`).
+    pub inputs: Vec<String>,
+    /// Output path for leaf + intermediates; `None` prints to standard output.
+    pub out: Option<std::path::PathBuf>,
+    /// Output path for the root alone.
+    pub cacerts: Option<std::path::PathBuf>,
+    /// Also put the root at the end of the chain.
+    pub include_root: bool,
+    /// Overwrite existing files.
+    pub force: bool,
+}
+
+/// Read every input, build the chain, and write it (only when it is complete).
+pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::Error> {
+    let mut certs = Vec::new();
+    for input in &request.inputs {
+        certs.extend(crate::inspect::load_certs(input)?);
+    }
+    let built = build(certs);
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+    if built.chain.is_empty() {
+        errors.push("no end-entity (leaf) certificate among the inputs".to_string());
+    }
+    if let Some(missing) = &built.missing_issuer {
+        if !missing.public_root {
+            errors.push(format!(
+                "chain incomplete: no certificate for '{}', the issuer of '{}'; add that intermediate or root CA certificate",
+                missing.issuer, missing.last_subject
+            ));
+        }
+    }
+    if request.cacerts.is_some() && built.root().is_none() && errors.is_empty() {
+        errors.push(
+            "--cacerts needs the root CA certificate among the inputs (the chain ends at a public root that was not given)"
+                .to_string(),
+        );
+    }
+    for cert in &built.unrelated {
+        warnings.push(format!(
+            "ignored '{}': not part of the chain of '{}'",
+            cert.subject,
+            built.chain.first().map(|leaf| leaf.subject.as_str()).unwrap_or("?")
+        ));
+    }
+    if built.duplicates > 0 {
+        warnings.push(format!("dropped {} duplicate certificate(s)", built.duplicates));
+    }
+    let written: Vec<Cert> = if request.include_root {
+        built.chain.clone()
+    } else {
+        built.served().to_vec()
+    };
+    let chain_pem: String = written.iter().map(Cert::pem).collect();
+    let mut report = FullchainReport {
+        written,
+        out: request
+            .out
+            .as_ref()
+            .map_or_else(|| "-".to_string(), |p| p.display().to_string()),
+        cacerts: request.cacerts.as_ref().map(|p| p.display().to_string()),
+        pem: None,
+        built,
+        errors,
+        warnings,
+    };
+    if !report.errors.is_empty() {
+        return Ok(report);
+    }
+    let mut out_files = Vec::new();
+    match &request.out {
+        Some(path) => out_files.push(crate::files::OutFile::certificate(
+            path.clone(),
+            chain_pem,
+        )),
+        None => report.pem = Some(chain_pem),
+    }
+    if let (Some(path), Some(root)) = (&request.cacerts, report.built.root()) {
+        out_files.push(crate::files::OutFile::certificate(path.clone(), root.pem()));
+    }
+    crate::files::write_all(&out_files, request.force)?;
+    Ok(report)
+}

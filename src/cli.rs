@@ -1,0 +1,168 @@
+//! Command-line definitions (clap derive), with examples in every `--help`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::issue::{KeyType, DEFAULT_CA_DAYS, DEFAULT_DAYS};
+use crate::report::{ColorChoice, OutputFormat};
+
+const MAIN_EXAMPLES: &str = "\
+Examples:
+  rcert selfsign --host rancher.example.com --out ./certs
+  rcert verify --ca certs/cacerts.pem --key certs/tls.key --host rancher.example.com certs/tls.crt
+  rcert fullchain server.pem intermediate.pem root.pem --out tls.crt --cacerts cacerts.pem
+  rcert inspect certs/tls.crt certs/tls.key
+
+Exit codes: 0 all good, 1 a check failed, 2 bad usage or unreadable input, 3 remote side unreachable.";
+
+/// Certificates for Rancher with your own TLS: generate, chain, inspect and verify.
+#[derive(Debug, Parser)]
+#[command(name = "rcert", version, about, after_help = MAIN_EXAMPLES)]
+pub struct Cli {
+    /// Output format: text, or one JSON document on stdout.
+    #[arg(short = 'o', long, global = true, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+    /// Print every detail (all certificates of a chain, all key ids).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Color text output (NO_COLOR is respected with auto).
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub color: ColorChoice,
+    /// The command to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a CA and a server certificate: cacerts.pem, cakey.pem, tls.crt, tls.key.
+    #[command(after_help = SELFSIGN_EXAMPLES)]
+    Selfsign(SelfsignArgs),
+    /// Order certificates into leaf → intermediates (→ root) and write tls.crt.
+    #[command(after_help = FULLCHAIN_EXAMPLES)]
+    Fullchain(FullchainArgs),
+    /// Show what certificates and keys hold (PEM of any common label, or DER; '-' for stdin).
+    #[command(after_help = INSPECT_EXAMPLES)]
+    Inspect(InspectArgs),
+    /// Verify chains, names, keys, expiry and cacerts.pem like openssl verify, and more.
+    #[command(after_help = VERIFY_EXAMPLES)]
+    Verify(VerifyArgs),
+}
+
+const SELFSIGN_EXAMPLES: &str = "\
+Examples:
+  rcert selfsign --host rancher.example.com --out ./certs
+  rcert selfsign --host rancher.example.com --host '*.rancher.example.com' --ip 10.0.0.10 --key-type rsa-2048
+  # renew the server certificate with the existing CA (agents keep their CATTLE_CA_CHECKSUM):
+  rcert selfsign --host rancher.example.com --ca-cert certs/cacerts.pem --ca-key certs/cakey.pem --out ./renewed";
+
+const FULLCHAIN_EXAMPLES: &str = "\
+Examples:
+  rcert fullchain server.crt intermediate.crt root.crt --out tls.crt --cacerts cacerts.pem
+  cat bundle.pem | rcert fullchain - > tls.crt";
+
+const INSPECT_EXAMPLES: &str = "\
+Examples:
+  rcert inspect tls.crt tls.key
+  kubectl -n cattle-system get secret tls-ca -o jsonpath='{.data.cacerts\\.pem}' | base64 -d | rcert inspect -";
+
+const VERIFY_EXAMPLES: &str = "\
+Examples:
+  rcert verify --ca cacerts.pem --key tls.key --host rancher.example.com tls.crt
+  rcert verify --ca cacerts.pem --at 2027-01-01T00:00:00Z --warn-days 60 node1/tls.crt node2/tls.crt
+  rcert verify --host rancher.example.com fullchain.pem   # public CA: Mozilla roots";
+
+/// Arguments of `rcert selfsign`.
+#[derive(Debug, Args)]
+pub struct SelfsignArgs {
+    /// DNS name (wildcards allowed) or IP address for a SAN; the first one is the CN. Repeatable.
+    #[arg(long = "host", value_name = "NAME")]
+    pub hosts: Vec<String>,
+    /// IP address for an IP SAN. Repeatable.
+    #[arg(long = "ip", value_name = "ADDR")]
+    pub ips: Vec<IpAddr>,
+    /// Directory to write the files to (created if missing).
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// Key algorithm for the CA and the server key.
+    #[arg(long, value_enum, default_value = "ecdsa-p256")]
+    pub key_type: KeyType,
+    /// Validity of the server certificate in days (clients refuse more than 825).
+    #[arg(long, default_value_t = DEFAULT_DAYS)]
+    pub days: u32,
+    /// Validity of a generated CA in days.
+    #[arg(long, default_value_t = DEFAULT_CA_DAYS)]
+    pub ca_days: u32,
+    /// Existing CA certificate to sign with (requires --ca-key).
+    #[arg(long, requires = "ca_key", value_name = "FILE")]
+    pub ca_cert: Option<String>,
+    /// Private key of the existing CA (requires --ca-cert).
+    #[arg(long, requires = "ca_cert", value_name = "FILE")]
+    pub ca_key: Option<String>,
+    /// Subject CN of the server certificate (default: the first --host).
+    #[arg(long, value_name = "NAME")]
+    pub cn: Option<String>,
+    /// Subject O of the certificates.
+    #[arg(long, value_name = "ORG")]
+    pub org: Option<String>,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `rcert fullchain`.
+#[derive(Debug, Args)]
+pub struct FullchainArgs {
+    /// Files holding the certificates, in any order ('-' for stdin).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Write leaf + intermediates here (default: standard output).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Also write the root CA alone here (for the tls-ca secret).
+    #[arg(long, value_name = "FILE")]
+    pub cacerts: Option<PathBuf>,
+    /// Append the root to the chain as well.
+    #[arg(long)]
+    pub include_root: bool,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `rcert inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Certificate or key files ('-' for stdin).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+}
+
+/// Arguments of `rcert verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Trusted CA certificates (cacerts.pem). Default: the Mozilla roots.
+    #[arg(long, value_name = "CAFILE")]
+    pub ca: Option<String>,
+    /// Extra intermediates that are not trusted by themselves. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub untrusted: Vec<String>,
+    /// Private key that must belong to the leaf (tls.key).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<String>,
+    /// Name or IP the certificate must be valid for. Repeatable.
+    #[arg(long = "host", value_name = "NAME|IP")]
+    pub hosts: Vec<String>,
+    /// Verify at this time: RFC 3339 or unix seconds (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Warn when a certificate expires within this many days.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub warn_days: u32,
+    /// Certificate files; each may hold a full chain, leaf first ('-' for stdin).
+    #[arg(required = true, value_name = "CERTFILE")]
+    pub files: Vec<String>,
+}

@@ -1,0 +1,141 @@
+//! The `rcert` binary: parse the command line, dispatch, print, map to exit codes.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use rcert::cli::{Cli, Command, FullchainArgs, SelfsignArgs, VerifyArgs};
+use rcert::report::{self, OutputFormat, Status, Style};
+use rcert::{chain, exit, inspect, issue, verify, Error};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let style = Style::new(cli.color, cli.verbose);
+    let result = match &cli.command {
+        Command::Selfsign(args) => selfsign(args, cli.output, &style),
+        Command::Fullchain(args) => fullchain(args, cli.output, &style),
+        Command::Inspect(args) => inspect_files(&args.files, cli.output, &style),
+        Command::Verify(args) => verify_files(args, cli.output, &style),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if cli.output == OutputFormat::Json {
+                let document = serde_json::json!({
+                    "error": err.to_string(),
+                    "exit_code": err.exit_code(),
+                });
+                println!("{}", report::json(&document));
+            }
+            eprintln!("rcert: error: {err}");
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
+
+/// Print a result as JSON or as text.
+fn emit<T: serde::Serialize>(value: &T, output: OutputFormat, text: impl FnOnce() -> String) {
+    match output {
+        OutputFormat::Json => println!("{}", report::json(value)),
+        OutputFormat::Text => print!("{}", text()),
+    }
+}
+
+fn exit_for(status: Status) -> u8 {
+    match status {
+        Status::Failed => exit::CHECK_FAILED,
+        Status::Ok | Status::Warning => exit::OK,
+    }
+}
+
+fn selfsign(args: &SelfsignArgs, output: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let request = issue::SelfsignRequest {
+        server: issue::ServerSpec {
+            hosts: args.hosts.clone(),
+            ips: args.ips.clone(),
+            common_name: args.cn.clone(),
+            organization: args.org.clone(),
+            days: args.days,
+            key_type: args.key_type,
+        },
+        ca_days: args.ca_days,
+        existing_ca: args.ca_cert.clone().zip(args.ca_key.clone()),
+        out_dir: args.out.clone(),
+        force: args.force,
+    };
+    let result = issue::selfsign(&request)?;
+    emit(&result, output, || report::selfsign_text(&result, style));
+    Ok(exit::OK)
+}
+
+fn fullchain(args: &FullchainArgs, output: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let request = chain::FullchainRequest {
+        inputs: args.files.clone(),
+        out: args.out.clone(),
+        cacerts: args.cacerts.clone(),
+        include_root: args.include_root,
+        force: args.force,
+    };
+    let result = chain::fullchain(&request)?;
+    match output {
+        OutputFormat::Json => println!("{}", report::json(&result)),
+        OutputFormat::Text => {
+            if let Some(pem) = &result.pem {
+                print!("{pem}");
+                eprint!("{}", report::fullchain_text(&result, style));
+            } else {
+                print!("{}", report::fullchain_text(&result, style));
+            }
+        }
+    }
+    Ok(if result.errors.is_empty() {
+        exit::OK
+    } else {
+        exit::CHECK_FAILED
+    })
+}
+
+fn inspect_files(files: &[String], output: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let items = inspect::inspect(files)?;
+    emit(&items, output, || report::inspect_text(&items, style));
+    Ok(exit::OK)
+}
+
+fn verify_files(args: &VerifyArgs, output: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let context = verify_context(args)?;
+    let mut reports = Vec::new();
+    for file in &args.files {
+        reports.push(verify::verify_file(file, &context)?);
+    }
+    emit(&reports, output, || report::verify_text(&reports, style));
+    let worst = reports.iter().map(|r| r.status).max().unwrap_or(Status::Ok);
+    Ok(exit_for(worst))
+}
+
+fn verify_context(args: &VerifyArgs) -> Result<verify::Context, Error> {
+    verify::validate_hosts(&args.hosts)?;
+    let at = match &args.at {
+        Some(text) => verify::parse_time(text)?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let ca = args
+        .ca
+        .as_deref()
+        .map(verify::CaBundle::load)
+        .transpose()?;
+    let mut untrusted = Vec::new();
+    for file in &args.untrusted {
+        untrusted.extend(inspect::load_certs(file)?);
+    }
+    let key = match &args.key {
+        Some(path) => Some((path.clone(), inspect::load_key(path)?)),
+        None => None,
+    };
+    Ok(verify::Context {
+        ca,
+        untrusted,
+        key,
+        hosts: args.hosts.clone(),
+        at,
+        warn_days: args.warn_days,
+    })
+}

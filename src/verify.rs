@@ -1,0 +1,602 @@
+//! Chain verification (rustls-webpki) and the Rancher checks, for `rcert verify`.
+//!
+//! Every check runs and is reported, not only the first failure: a chain can
+//! be trusted and still be in the wrong order, or expired and otherwise fine.
+//! [`check_chain`] works on certificates already parsed, so `probe` can run the
+//! same checks on a served chain.
+
+use std::time::Duration;
+
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
+use serde::Serialize;
+use time::OffsetDateTime;
+use webpki::{EndEntityCert, KeyUsage};
+
+use crate::chain;
+use crate::inspect::{self, Cert, KeyInfo};
+use crate::pem;
+use crate::report::{Check, Status};
+
+/// A CA file (`cacerts.pem`): its certificates and the bytes Rancher would serve.
+#[derive(Debug, Clone)]
+pub struct CaBundle {
+    /// The path as given.
+    pub source: String,
+    /// Its certificates, in file order.
+    pub certs: Vec<Cert>,
+    /// The exact bytes read.
+    pub bytes: Vec<u8>,
+}
+
+impl CaBundle {
+    /// Read a CA file that must hold at least one certificate.
+    pub fn load(source: &str) -> Result<CaBundle, pem::PemError> {
+        let loaded = pem::load_certificates(source)?;
+        let certs = inspect::certs_from(&loaded)?;
+        Ok(CaBundle {
+            source: source.to_string(),
+            certs,
+            bytes: loaded.bytes,
+        })
+    }
+}
+
+/// Everything the checks need besides the chain itself.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The trust anchors' source: a CA file, or the Mozilla roots when `None`.
+    pub ca: Option<CaBundle>,
+    /// Extra untrusted intermediates (`--untrusted`).
+    pub untrusted: Vec<Cert>,
+    /// The private key to match against the leaf (`--key`), with its path.
+    pub key: Option<(String, KeyInfo)>,
+    /// Names the certificate must be valid for (`--host`).
+    pub hosts: Vec<String>,
+    /// The time of the check (`--at`).
+    pub at: OffsetDateTime,
+    /// Warn when the leaf expires within this many days.
+    pub warn_days: u32,
+}
+
+/// The result of verifying one certificate file.
+#[derive(Debug, Serialize)]
+pub struct VerifyReport {
+    /// The file verified.
+    pub file: String,
+    /// Overall verdict: failed if any check failed, warning if any warned.
+    pub status: Status,
+    /// Certificates of the file, in file order.
+    pub certificates: Vec<Cert>,
+    /// Every check, in a fixed order.
+    pub checks: Vec<Check>,
+    /// The CA file used, if any.
+    pub ca_file: Option<String>,
+    /// sha256 of the CA file as Rancher serves it (`CATTLE_CA_CHECKSUM`).
+    pub ca_checksum: Option<String>,
+}
+
+/// Why verification could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// A `--host` value that is neither a DNS name nor an IP address.
+    #[error("--host '{0}' is not a DNS name or IP address")]
+    BadHost(String),
+    /// `--at` is neither RFC 3339 nor unix seconds.
+    #[error("--at '{0}': expected RFC 3339 (2030-01-31T00:00:00Z) or unix seconds")]
+    BadTime(String),
+}
+
+/// Parse `--at`: RFC 3339 or unix seconds.
+pub fn parse_time(text: &str) -> Result<OffsetDateTime, VerifyError> {
+    if let Ok(seconds) = text.trim().parse::<i64>() {
+        return OffsetDateTime::from_unix_timestamp(seconds)
+            .map_err(|_| VerifyError::BadTime(text.to_string()));
+    }
+    OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+        .map_err(|_| VerifyError::BadTime(text.to_string()))
+}
+
+/// Check every `--host` is a name or address a certificate can be checked against.
+pub fn validate_hosts(hosts: &[String]) -> Result<(), VerifyError> {
+    for host in hosts {
+        server_name(host).ok_or_else(|| VerifyError::BadHost(host.clone()))?;
+    }
+    Ok(())
+}
+
+fn server_name(host: &str) -> Option<ServerName<'static>> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(bare.to_string()).ok()
+}
+
+/// The value agents compare with `CATTLE_CA_CHECKSUM`: sha256 of the CA file as
+/// Rancher serves it at `/cacerts`, i.e. with a trailing newline added if missing.
+pub fn ca_checksum(bytes: &[u8]) -> String {
+    let mut served = bytes.to_vec();
+    if served.last() != Some(&b'\n') {
+        served.push(b'\n');
+    }
+    inspect::plain_hex(&inspect::sha256(&served))
+}
+
+/// Verify one certificate file (first = leaf, rest = intermediates).
+pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::PemError> {
+    let certs = inspect::load_certs(file)?;
+    let checks = check_chain(&certs, file, context);
+    Ok(VerifyReport {
+        file: file.to_string(),
+        status: Status::worst(&checks),
+        certificates: certs,
+        checks,
+        ca_file: context.ca.as_ref().map(|ca| ca.source.clone()),
+        ca_checksum: context.ca.as_ref().map(|ca| ca_checksum(&ca.bytes)),
+    })
+}
+
+/// Run every check on a chain as served or stored (first = leaf). `origin` names
+/// where the chain came from (a file, or a server) in the messages.
+pub fn check_chain(certs: &[Cert], origin: &str, context: &Context) -> Vec<Check> {
+    let Some(leaf) = find_leaf(certs) else {
+        return vec![Check::failed("chain", format!("{origin} holds no certificate"))];
+    };
+    let mut checks = vec![trust_check(leaf, certs, origin, context)];
+    checks.push(order_check(leaf, certs, origin, context));
+    checks.push(validity_check(certs, context));
+    checks.push(san_check(leaf));
+    checks.extend(name_checks(leaf, &context.hosts));
+    if let Some((path, key)) = &context.key {
+        checks.push(key_check(leaf, certs, path, key));
+    }
+    if let Some(ca) = &context.ca {
+        checks.push(ca_file_check(ca));
+        checks.push(Check::ok(
+            "ca_checksum",
+            checksum_message(ca),
+        ));
+    }
+    checks
+}
+
+/// The leaf: the first end-entity certificate, else the first certificate.
+fn find_leaf(certs: &[Cert]) -> Option<&Cert> {
+    certs.iter().find(|cert| !cert.is_ca).or(certs.first())
+}
+
+fn checksum_message(ca: &CaBundle) -> String {
+    let note = if ca.bytes.last() == Some(&b'\n') {
+        ""
+    } else {
+        " (the file lacks a final newline; Rancher adds one before hashing)"
+    };
+    format!(
+        "CATTLE_CA_CHECKSUM={} (sha256 of {} as served at /cacerts){note}",
+        ca_checksum(&ca.bytes),
+        ca.source
+    )
+}
+
+fn trust_anchors(context: &Context) -> Vec<TrustAnchor<'static>> {
+    match &context.ca {
+        Some(ca) => ca
+            .certs
+            .iter()
+            .filter_map(|cert| {
+                webpki::anchor_from_trusted_cert(cert.der())
+                    .ok()
+                    .map(|anchor| anchor.to_owned())
+            })
+            .collect(),
+        None => webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+fn trust_source(context: &Context) -> String {
+    context
+        .ca
+        .as_ref()
+        .map_or_else(|| "the Mozilla roots".to_string(), |ca| ca.source.clone())
+}
+
+fn webpki_verify(
+    leaf: &Cert,
+    intermediates: &[CertificateDer<'static>],
+    anchors: &[TrustAnchor<'static>],
+    at: OffsetDateTime,
+) -> Result<(), webpki::Error> {
+    let end_entity = EndEntityCert::try_from(leaf.der())?;
+    let seconds = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+    end_entity
+        .verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            anchors,
+            intermediates,
+            UnixTime::since_unix_epoch(Duration::from_secs(seconds)),
+            KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .map(|_| ())
+}
+
+fn trust_check(leaf: &Cert, certs: &[Cert], origin: &str, context: &Context) -> Check {
+    let anchors = trust_anchors(context);
+    let intermediates: Vec<CertificateDer<'static>> = certs
+        .iter()
+        .chain(&context.untrusted)
+        .filter(|cert| cert.der() != leaf.der())
+        .map(|cert| cert.der().clone())
+        .collect();
+    let source = trust_source(context);
+    let result = webpki_verify(leaf, &intermediates, &anchors, context.at);
+    match result {
+        Ok(()) => Check::ok("chain", format!("trusted by {source}")),
+        Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
+            match validity_window(leaf, certs, context) {
+                Some(inside)
+                    if webpki_verify(leaf, &intermediates, &anchors, inside).is_ok() =>
+                {
+                    Check::ok(
+                        "chain",
+                        format!(
+                            "trusted by {source} within its validity period (the validity check fails at {})",
+                            inspect::rfc3339(context.at)
+                        ),
+                    )
+                }
+                _ => Check::failed(
+                    "chain",
+                    format!("not trusted by {source}: a certificate is outside its validity period"),
+                ),
+            }
+        }
+        Err(err) => Check::failed("chain", explain_untrusted(&err, leaf, certs, origin, context)),
+    }
+}
+
+/// A time at which every certificate of the chain is valid, if there is one.
+fn validity_window(leaf: &Cert, certs: &[Cert], context: &Context) -> Option<OffsetDateTime> {
+    let pool = pool_with_ca(certs, context);
+    let path = chain::chain_from(leaf, &pool);
+    let start = path.iter().map(Cert::not_before_time).max()?;
+    let end = path.iter().map(Cert::not_after_time).min()?;
+    (start <= end).then_some(start)
+}
+
+fn pool_with_ca(certs: &[Cert], context: &Context) -> Vec<Cert> {
+    let mut pool: Vec<Cert> = certs.iter().chain(&context.untrusted).cloned().collect();
+    if let Some(ca) = &context.ca {
+        pool.extend(ca.certs.iter().cloned());
+    }
+    pool
+}
+
+fn explain_untrusted(
+    err: &webpki::Error,
+    leaf: &Cert,
+    certs: &[Cert],
+    origin: &str,
+    context: &Context,
+) -> String {
+    let source = trust_source(context);
+    match err {
+        webpki::Error::UnknownIssuer => {
+            let pool = pool_with_ca(certs, context);
+            let path = chain::chain_from(leaf, &pool);
+            let Some(top) = path.last() else {
+                return format!("not trusted by {source}");
+            };
+            if top.self_signed {
+                format!(
+                    "not trusted by {source}: the chain ends at root '{}', which {source} does not hold (wrong CA file?)",
+                    top.subject
+                )
+            } else if context.ca.is_some() && path.len() == 1 && is_some_ca_subject(&top.issuer, context) {
+                format!(
+                    "not trusted by {source}: '{}' names issuer '{}' but its signature does not match that CA's key (wrong CA file, or a CA with the same name)",
+                    top.subject, top.issuer
+                )
+            } else {
+                format!(
+                    "not trusted by {source}: missing intermediate — no certificate for '{}', the issuer of '{}'; append it to {origin} after the leaf (rcert fullchain)",
+                    top.issuer, top.subject
+                )
+            }
+        }
+        webpki::Error::CaUsedAsEndEntity => format!(
+            "'{}' is a CA certificate, not a server certificate: {origin} holds no leaf",
+            leaf.subject
+        ),
+        webpki::Error::RequiredEkuNotFoundContext(_) => {
+            format!(
+                "'{}' (or its issuer) lacks the serverAuth extended key usage",
+                leaf.subject
+            )
+        }
+        webpki::Error::InvalidSignatureForPublicKey => {
+            "a signature in the chain does not verify with its issuer's key".to_string()
+        }
+        webpki::Error::UnsupportedSignatureAlgorithmContext(_)
+        | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+            "the chain uses a signature algorithm TLS clients refuse (e.g. SHA-1 or RSA < 2048 bits)"
+                .to_string()
+        }
+        webpki::Error::PathLenConstraintViolated => {
+            "an intermediate sits deeper than its CA's pathlen constraint allows".to_string()
+        }
+        other => format!("not trusted by {source}: {other:?}"),
+    }
+}
+
+fn is_some_ca_subject(name: &str, context: &Context) -> bool {
+    context
+        .ca
+        .as_ref()
+        .is_some_and(|ca| ca.certs.iter().any(|cert| cert.subject == name))
+}
+
+fn order_check(leaf: &Cert, certs: &[Cert], origin: &str, context: &Context) -> Check {
+    let leaf_position = certs.iter().position(|cert| cert.der() == leaf.der());
+    if leaf_position != Some(0) {
+        return Check::failed(
+            "order",
+            format!(
+                "wrong order: the leaf '{}' is certificate {} of {} in {origin}; it must come first (rcert fullchain {origin} --out {origin} --force)",
+                leaf.subject,
+                leaf_position.map_or(0, |p| p + 1),
+                certs.len()
+            ),
+        );
+    }
+    for (index, pair) in certs.windows(2).enumerate() {
+        let (child, parent) = (&pair[0], &pair[1]);
+        if !child.is_issued_by(parent) {
+            let related = certs.iter().any(|other| child.is_issued_by(other))
+                || certs.iter().any(|other| other.is_issued_by(parent));
+            if !related {
+                return Check::warning(
+                    "order",
+                    format!(
+                        "certificate {} '{}' is not part of the chain; remove it from {origin}",
+                        index + 2,
+                        parent.subject
+                    ),
+                );
+            }
+            return Check::failed(
+                "order",
+                format!(
+                    "wrong order: certificate {} '{}' did not issue certificate {} '{}'; each certificate must be followed by its issuer (rcert fullchain {origin} --out {origin} --force)",
+                    index + 2,
+                    parent.subject,
+                    index + 1,
+                    child.subject
+                ),
+            );
+        }
+    }
+    let pool = pool_with_ca(certs, context);
+    let path = chain::chain_from(leaf, &pool);
+    let from_elsewhere: Vec<&Cert> = path
+        .iter()
+        .skip(1)
+        .filter(|cert| !cert.self_signed && !certs.iter().any(|c| c.der() == cert.der()))
+        .filter(|cert| !is_anchor(cert, context))
+        .collect();
+    if let Some(missing) = from_elsewhere.first() {
+        return Check::warning(
+            "order",
+            format!(
+                "{origin} lacks the intermediate '{}' (found in --untrusted); clients get only what {origin} holds (rcert fullchain)",
+                missing.subject
+            ),
+        );
+    }
+    let root_note = if certs.len() > 1 && certs.last().is_some_and(|cert| cert.self_signed) {
+        "; the root is included, which is allowed"
+    } else {
+        ""
+    };
+    Check::ok(
+        "order",
+        format!(
+            "leaf first, each certificate followed by its issuer: {} certificate(s){root_note}",
+            certs.len()
+        ),
+    )
+}
+
+fn is_anchor(cert: &Cert, context: &Context) -> bool {
+    context
+        .ca
+        .as_ref()
+        .is_some_and(|ca| ca.certs.iter().any(|c| c.der() == cert.der()))
+}
+
+fn validity_check(certs: &[Cert], context: &Context) -> Check {
+    let at = context.at;
+    for cert in certs {
+        if at < cert.not_before_time() {
+            return Check::failed(
+                "validity",
+                format!(
+                    "'{}' is not valid yet: valid from {} (checked at {})",
+                    cert.subject,
+                    cert.not_before,
+                    inspect::rfc3339(at)
+                ),
+            );
+        }
+        if at > cert.not_after_time() {
+            return Check::failed(
+                "validity",
+                format!(
+                    "'{}' expired on {} (checked at {})",
+                    cert.subject,
+                    cert.not_after,
+                    inspect::rfc3339(at)
+                ),
+            );
+        }
+    }
+    let Some(soonest) = certs.iter().min_by_key(|cert| cert.not_after_time()) else {
+        return Check::failed("validity", "no certificate".to_string());
+    };
+    let days_left = (soonest.not_after_time() - at).whole_days();
+    if days_left < i64::from(context.warn_days) {
+        return Check::warning(
+            "validity",
+            format!(
+                "'{}' expires in {days_left} day(s), on {} (--warn-days {})",
+                soonest.subject, soonest.not_after, context.warn_days
+            ),
+        );
+    }
+    let leaf_days = certs
+        .first()
+        .map(|leaf| (leaf.not_after_time() - leaf.not_before_time()).whole_days())
+        .unwrap_or(0);
+    if leaf_days > i64::from(crate::issue::MAX_CLIENT_ACCEPTED_DAYS) {
+        return Check::warning(
+            "validity",
+            format!(
+                "valid for {leaf_days} days: browsers and Apple clients refuse server certificates valid longer than 825 days"
+            ),
+        );
+    }
+    Check::ok(
+        "validity",
+        format!(
+            "valid until {} ({days_left} days left)",
+            soonest.not_after
+        ),
+    )
+}
+
+fn san_check(leaf: &Cert) -> Check {
+    if leaf.has_san() {
+        let names: Vec<&str> = leaf
+            .dns_names
+            .iter()
+            .chain(&leaf.ip_addresses)
+            .map(String::as_str)
+            .collect();
+        Check::ok("san", format!("names {}", names.join(", ")))
+    } else {
+        Check::failed(
+            "san",
+            format!(
+                "'{}' has no Subject Alternative Name; Go (Rancher agents, kubectl) and rustls ignore the CN: reissue it with SANs",
+                leaf.subject
+            ),
+        )
+    }
+}
+
+fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<Check> {
+    let Ok(end_entity) = EndEntityCert::try_from(leaf.der()) else {
+        return vec![Check::failed("name", "the leaf cannot be parsed".to_string())];
+    };
+    hosts
+        .iter()
+        .map(|host| {
+            let Some(name) = server_name(host) else {
+                return Check::failed("name", format!("'{host}' is not a DNS name or IP address"));
+            };
+            match end_entity.verify_is_valid_for_subject_name(&name) {
+                Ok(()) => Check::ok("name", format!("valid for {host}")),
+                Err(_) if !leaf.has_san() => Check::failed(
+                    "name",
+                    format!("not valid for {host}: no SAN at all (the CN does not count)"),
+                ),
+                Err(_) => Check::failed(
+                    "name",
+                    format!(
+                        "not valid for {host}: the SANs are {} (a wildcard covers exactly one label)",
+                        leaf.dns_names
+                            .iter()
+                            .chain(&leaf.ip_addresses)
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ),
+            }
+        })
+        .collect()
+}
+
+fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Check {
+    if leaf.matches_key(key) {
+        return Check::ok(
+            "key",
+            format!("{key_path} ({}) belongs to '{}'", key.public_key, leaf.subject),
+        );
+    }
+    match certs.iter().find(|cert| cert.matches_key(key)) {
+        Some(other) => Check::failed(
+            "key",
+            format!(
+                "{key_path} belongs to '{}', not to the leaf '{}'",
+                other.subject, leaf.subject
+            ),
+        ),
+        None => Check::failed(
+            "key",
+            format!(
+                "{key_path} ({}) does not belong to the leaf '{}' ({}): wrong key file",
+                key.public_key, leaf.subject, leaf.public_key
+            ),
+        ),
+    }
+}
+
+fn ca_file_check(ca: &CaBundle) -> Check {
+    if let Some(leaf) = ca.certs.iter().find(|cert| !cert.is_ca) {
+        return Check::failed(
+            "ca_file",
+            format!(
+                "{} holds the non-CA certificate '{}': it must hold only the CA certificate, or the agents' CATTLE_CA_CHECKSUM will not match",
+                ca.source, leaf.subject
+            ),
+        );
+    }
+    if let Some(intermediate) = ca.certs.iter().find(|cert| !cert.self_signed) {
+        return Check::warning(
+            "ca_file",
+            format!(
+                "{} holds the intermediate CA '{}'; Rancher's privateCA needs only the root",
+                ca.source, intermediate.subject
+            ),
+        );
+    }
+    let roots: Vec<String> = ca
+        .certs
+        .iter()
+        .map(|cert| format!("'{}'", cert.subject))
+        .collect();
+    Check::ok(
+        "ca_file",
+        format!("{} holds only the root CA {}", ca.source, roots.join(", ")),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_adds_missing_newline() {
+        assert_eq!(ca_checksum(b"abc"), ca_checksum(b"abc\n"));
+        assert_ne!(ca_checksum(b"abc\n"), ca_checksum(b"abc\n\n"));
+    }
+
+    #[test]
+    fn at_accepts_rfc3339_and_unix_seconds() {
+        assert_eq!(parse_time("0").unwrap().unix_timestamp(), 0);
+        assert_eq!(
+            parse_time("2030-01-01T00:00:00Z").unwrap().unix_timestamp(),
+            1_893_456_000
+        );
+        assert!(parse_time("tomorrow").is_err());
+    }
+}
