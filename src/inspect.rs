@@ -332,19 +332,21 @@ pub fn inspect(sources: &[String]) -> Result<Vec<Inspected>, PemError> {
 }
 
 fn match_keys_to_certs(found: &mut [Inspected]) {
-    let certs: Vec<Cert> = found
+    let certs: Vec<(String, Cert)> = found
         .iter()
         .filter_map(|item| match item {
-            Inspected::Certificate { cert, .. } => Some((**cert).clone()),
+            Inspected::Certificate { source, cert } => Some((source.clone(), (**cert).clone())),
             _ => None,
         })
         .collect();
     for item in found.iter_mut() {
         if let Inspected::PrivateKey { key, matches, .. } = item {
+            let mut seen = std::collections::HashSet::new();
             *matches = certs
                 .iter()
-                .filter(|cert| cert.matches_key(key))
-                .map(|cert| cert.subject.clone())
+                .filter(|(_, cert)| cert.matches_key(key))
+                .filter(|(_, cert)| seen.insert(cert.sha256_fingerprint.clone()))
+                .map(|(source, cert)| format!("{source}: '{}'", cert.subject))
                 .collect();
         }
     }

@@ -36,10 +36,16 @@ pub enum KeyType {
     /// Ed25519 (not accepted by every browser for TLS).
     Ed25519,
     /// RSA 2048 bits with SHA-256.
+    #[value(name = "rsa-2048")]
+    #[serde(rename = "rsa-2048")]
     Rsa2048,
     /// RSA 3072 bits with SHA-256.
+    #[value(name = "rsa-3072")]
+    #[serde(rename = "rsa-3072")]
     Rsa3072,
     /// RSA 4096 bits with SHA-256.
+    #[value(name = "rsa-4096")]
+    #[serde(rename = "rsa-4096")]
     Rsa4096,
 }
 

@@ -1,0 +1,132 @@
+//! Shared helpers of the end-to-end tests: the binary, fresh openssl fixtures, openssl itself.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command as Process;
+use std::sync::OnceLock;
+
+pub use assert_cmd::Command;
+
+/// The rcert binary, with color off and NO_COLOR set.
+pub fn rcert() -> Command {
+    let mut command = Command::cargo_bin("rcert").expect("rcert binary is built");
+    command.env("NO_COLOR", "1");
+    command
+}
+
+/// Fixtures freshly made by `testdata/generate.sh` (once per test binary), so none expires.
+pub fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("fixtures-{}", std::process::id()));
+        let status = Process::new("bash")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/generate.sh"))
+            .arg(&dir)
+            .status()
+            .expect("bash runs");
+        assert!(status.success(), "testdata/generate.sh failed");
+        dir
+    })
+}
+
+/// A fixture's path as a string.
+pub fn fixture(name: &str) -> String {
+    fixtures().join(name).display().to_string()
+}
+
+/// The committed corpus (broken inputs; nothing there depends on the clock).
+pub fn corpus(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata/corpus")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Run openssl; returns (success, stdout + stderr).
+pub fn openssl(args: &[&str]) -> (bool, String) {
+    let output = Process::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl is installed");
+    let mut text = String::from_utf8_lossy(&output.stdout).to_string();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), text)
+}
+
+/// Split a PEM bundle into its certificate blocks.
+pub fn pem_blocks(text: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        if line.starts_with("-----BEGIN") {
+            current.clear();
+        }
+        current.push_str(line);
+        current.push('\n');
+        if line.starts_with("-----END") {
+            blocks.push(current.clone());
+        }
+    }
+    blocks
+}
+
+/// `openssl verify -x509_strict -purpose sslserver` of a chain file the way a TLS server
+/// would present it: the first certificate is the target, the rest untrusted.
+pub fn openssl_verify(ca: &str, chain_file: &str, extra: &[&str]) -> bool {
+    let text = std::fs::read_to_string(chain_file).expect("chain file is readable");
+    let blocks = pem_blocks(&text);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let leaf = dir.path().join("leaf.pem");
+    let rest = dir.path().join("rest.pem");
+    std::fs::write(&leaf, &blocks[0]).expect("write leaf");
+    std::fs::write(&rest, blocks[1..].concat()).expect("write rest");
+    let (leaf, rest) = (leaf.display().to_string(), rest.display().to_string());
+    let mut args = vec!["verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", ca];
+    if blocks.len() > 1 {
+        args.extend(["-untrusted", rest.as_str()]);
+    }
+    args.extend(extra);
+    args.push(leaf.as_str());
+    openssl(&args).0
+}
+
+/// Run rcert and return (exit code, stdout, stderr).
+pub fn run(args: &[&str]) -> (i32, String, String) {
+    let output = rcert().args(args).output().expect("rcert runs");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// Run rcert with `-o json` and parse stdout.
+pub fn run_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["-o", "json"];
+    all.extend(args);
+    let (code, stdout, stderr) = run(&all);
+    let value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|err| panic!("stdout is not JSON ({err}): {stdout}\nstderr: {stderr}"));
+    (code, value)
+}
+
+/// Every file in a directory with its bytes (to prove nothing changed).
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .filter(|path| path.is_file())
+                .map(|path| {
+                    let bytes = std::fs::read(&path).unwrap_or_default();
+                    (path, bytes)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
