@@ -127,25 +127,12 @@ pub fn chain_from(start: &Cert, pool: &[Cert]) -> Vec<Cert> {
     chain
 }
 
-/// The leaf: among end-entity certificates (else all), the one with the longest chain;
-/// ties go to the first given.
+/// The leaf: the end-entity (non-CA) certificate with the longest chain; ties go to
+/// the first given.
 fn pick_leaf(certs: &[Cert]) -> Option<usize> {
-    let issues_another = |candidate: &Cert| {
-        certs
-            .iter()
-            .any(|other| other.der() != candidate.der() && other.is_issued_by(candidate))
-    };
-    let end_entities: Vec<usize> = (0..certs.len()).filter(|&i| !certs[i].is_ca).collect();
-    let candidates: Vec<usize> = if end_entities.is_empty() {
-        (0..certs.len())
-            .filter(|&i| !issues_another(&certs[i]))
-            .collect()
-    } else {
-        end_entities
-    };
     let mut best: Option<(usize, usize)> = None;
-    for index in candidates {
-        let length = chain_from(&certs[index], certs).len();
+    for (index, cert) in certs.iter().enumerate().filter(|(_, cert)| !cert.is_ca) {
+        let length = chain_from(cert, certs).len();
         if best.is_none_or(|(_, best_length)| length > best_length) {
             best = Some((index, length));
         }
