@@ -231,19 +231,25 @@ fn trust_check(leaf: &Cert, certs: &[Cert], origin: &str, context: &Context) -> 
     match result {
         Ok(()) => Check::ok("chain", format!("trusted by {source}")),
         Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
-            match validity_window(leaf, certs, context) {
-                Some(inside)
-                    if webpki_verify(leaf, &intermediates, &anchors, inside).is_ok() =>
-                {
-                    Check::ok(
-                        "chain",
-                        format!(
-                            "trusted by {source} within its validity period (the validity check fails at {})",
-                            inspect::rfc3339(context.at)
-                        ),
-                    )
-                }
-                _ => Check::failed(
+            let checked_at = validity_window(leaf, certs, context).filter(|inside| {
+                webpki_verify(leaf, &intermediates, &anchors, *inside).is_ok()
+            });
+            let anchored_by_signatures = signature_path_to_anchor(leaf, certs, context);
+            match (checked_at, anchored_by_signatures) {
+                (Some(inside), _) => Check::ok(
+                    "chain",
+                    format!(
+                        "trusted by {source} when checked at {} (inside every validity period; see the validity check)",
+                        inspect::rfc3339(inside)
+                    ),
+                ),
+                (None, Some(anchor)) => Check::ok(
+                    "chain",
+                    format!(
+                        "signatures chain up to '{anchor}' in {source} (the validity periods do not overlap; see the validity check)"
+                    ),
+                ),
+                (None, None) => Check::failed(
                     "chain",
                     format!("not trusted by {source}: a certificate is outside its validity period"),
                 ),
@@ -260,6 +266,15 @@ fn validity_window(leaf: &Cert, certs: &[Cert], context: &Context) -> Option<Off
     let start = path.iter().map(Cert::not_before_time).max()?;
     let end = path.iter().map(Cert::not_after_time).min()?;
     (start <= end).then_some(start)
+}
+
+/// The subject of the CA-file certificate the leaf's signatures lead to, ignoring dates.
+fn signature_path_to_anchor(leaf: &Cert, certs: &[Cert], context: &Context) -> Option<String> {
+    let path = chain::chain_from(leaf, &pool_with_ca(certs, context));
+    path.iter()
+        .skip(1)
+        .find(|cert| is_anchor(cert, context))
+        .map(|anchor| anchor.subject.clone())
 }
 
 fn pool_with_ca(certs: &[Cert], context: &Context) -> Vec<Cert> {
@@ -347,32 +362,31 @@ fn order_check(leaf: &Cert, certs: &[Cert], origin: &str, context: &Context) -> 
             ),
         );
     }
-    for (index, pair) in certs.windows(2).enumerate() {
-        let (child, parent) = (&pair[0], &pair[1]);
-        if !child.is_issued_by(parent) {
-            let related = certs.iter().any(|other| child.is_issued_by(other))
-                || certs.iter().any(|other| other.is_issued_by(parent));
-            if !related {
-                return Check::warning(
-                    "order",
-                    format!(
-                        "certificate {} '{}' is not part of the chain; remove it from {origin}",
-                        index + 2,
-                        parent.subject
-                    ),
-                );
-            }
-            return Check::failed(
-                "order",
-                format!(
-                    "wrong order: certificate {} '{}' did not issue certificate {} '{}'; each certificate must be followed by its issuer (rcert fullchain {origin} --out {origin} --force)",
-                    index + 2,
-                    parent.subject,
-                    index + 1,
-                    child.subject
-                ),
-            );
-        }
+    let in_file_path = chain::chain_from(leaf, certs);
+    let on_path = |cert: &Cert| in_file_path.iter().any(|c| c.der() == cert.der());
+    let file_order: Vec<&Cert> = certs.iter().filter(|cert| on_path(cert)).collect();
+    if let Some(position) = file_order
+        .iter()
+        .zip(&in_file_path)
+        .position(|(found, expected)| found.der() != expected.der())
+    {
+        let (found, expected) = (file_order[position], &in_file_path[position]);
+        return Check::failed(
+            "order",
+            format!(
+                "wrong order: '{}' stands where its issuer '{}' belongs; each certificate must be followed by its issuer (rcert fullchain {origin} --out {origin} --force)",
+                found.subject, expected.subject
+            ),
+        );
+    }
+    if let Some(extra) = certs.iter().find(|cert| !on_path(cert)) {
+        return Check::warning(
+            "order",
+            format!(
+                "'{}' in {origin} is not part of the chain of '{}'; remove it",
+                extra.subject, leaf.subject
+            ),
+        );
     }
     let pool = pool_with_ca(certs, context);
     let path = chain::chain_from(leaf, &pool);

@@ -1,0 +1,370 @@
+//! `rcert verify`: one test per case, each verdict compared with
+//! `openssl verify -x509_strict -purpose sslserver [-verify_hostname|-verify_ip]`.
+
+mod common;
+
+use common::*;
+
+/// rcert's exit code and the status of one named check (the first with that name).
+struct Outcome {
+    code: i32,
+    json: serde_json::Value,
+}
+
+impl Outcome {
+    fn check(&self, name: &str) -> (String, String) {
+        let checks = self.json[0]["checks"].as_array().expect("checks");
+        let check = checks
+            .iter()
+            .find(|check| check["name"] == name)
+            .unwrap_or_else(|| panic!("no check {name} in {:#}", self.json));
+        (
+            check["status"].as_str().unwrap_or_default().to_string(),
+            check["message"].as_str().unwrap_or_default().to_string(),
+        )
+    }
+
+    fn checks_named(&self, name: &str) -> Vec<(String, String)> {
+        self.json[0]["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .filter(|check| check["name"] == name)
+            .map(|check| {
+                (
+                    check["status"].as_str().unwrap_or_default().to_string(),
+                    check["message"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn verify(args: &[&str]) -> Outcome {
+    let mut all = vec!["verify"];
+    all.extend(args);
+    let (code, json) = run_json(&all);
+    Outcome { code, json }
+}
+
+fn ossl(ca: &str, chain: &str, extra: &[&str]) -> bool {
+    openssl_verify(&fixture(ca), &fixture(chain), extra)
+}
+
+#[test]
+fn good_full_chain() {
+    let out = verify(&[
+        "--ca", &fixture("root.pem"), "--key", &fixture("leaf.key"),
+        "--host", "rancher.example.com", &fixture("fullchain.pem"),
+    ]);
+    assert_eq!(out.code, 0, "{:#}", out.json);
+    assert_eq!(out.json[0]["status"], "ok");
+    for name in ["chain", "order", "validity", "san", "name", "key", "ca_file", "ca_checksum"] {
+        assert_eq!(out.check(name).0, "ok", "{name}: {:#}", out.json);
+    }
+    assert!(ossl("root.pem", "fullchain.pem", &["-verify_hostname", "rancher.example.com"]));
+}
+
+#[test]
+fn text_report_lists_every_check() {
+    let (code, stdout, _) = run(&["verify", "--ca", &fixture("root.pem"), &fixture("fullchain.pem")]);
+    assert_eq!(code, 0);
+    for line in ["ok       chain", "ok       order", "ok       validity", "CATTLE_CA_CHECKSUM="] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+}
+
+#[test]
+fn chain_in_wrong_order() {
+    // openssl verifies whichever certificate comes first (here the intermediate, a CA)
+    // and may accept it; a TLS server sends the file's order, so rcert fails it.
+    let out = verify(&["--ca", &fixture("root.pem"), &fixture("wrong-order.pem")]);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.check("chain").0, "ok", "the chain itself is fine");
+    let (status, message) = out.check("order");
+    assert_eq!(status, "failed");
+    assert!(message.contains("wrong order") && message.contains("must come first"), "{message}");
+
+    let out = verify(&["--ca", &fixture("root.pem"), &fixture("root-before-inter.pem")]);
+    assert_eq!(out.code, 1);
+    assert!(out.check("order").1.contains("stands where its issuer 'O=rcert test, CN=rcert Test Intermediate CA' belongs"), "{:#}", out.json);
+}
+
+#[test]
+fn missing_intermediate() {
+    let out = verify(&["--ca", &fixture("root.pem"), &fixture("leaf.pem")]);
+    assert_eq!(out.code, 1);
+    let (status, message) = out.check("chain");
+    assert_eq!(status, "failed");
+    assert!(message.contains("missing intermediate") && message.contains("rcert Test Intermediate CA"), "{message}");
+    assert!(!ossl("root.pem", "leaf.pem", &[]));
+}
+
+#[test]
+fn leaf_only_with_intermediate_from_untrusted() {
+    let out = verify(&["--ca", &fixture("root.pem"), "--untrusted", &fixture("inter.pem"), &fixture("leaf.pem")]);
+    assert_eq!(out.code, 0, "{:#}", out.json);
+    assert_eq!(out.check("chain").0, "ok");
+    let (status, message) = out.check("order");
+    assert_eq!(status, "warning", "tls.crt itself lacks the intermediate");
+    assert!(message.contains("lacks the intermediate"), "{message}");
+    let (ok, text) = openssl(&[
+        "verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", &fixture("root.pem"),
+        "-untrusted", &fixture("inter.pem"), &fixture("leaf.pem"),
+    ]);
+    assert!(ok, "{text}");
+}
+
+#[test]
+fn full_chain_including_root() {
+    let out = verify(&["--ca", &fixture("root.pem"), &fixture("fullchain-root.pem")]);
+    assert_eq!(out.code, 0, "{:#}", out.json);
+    assert!(out.check("order").1.contains("root is included"));
+    assert!(ossl("root.pem", "fullchain-root.pem", &[]));
+}
+
+#[test]
+fn wrong_ca() {
+    let out = verify(&["--ca", &fixture("other-root.pem"), &fixture("fullchain-root.pem")]);
+    assert_eq!(out.code, 1);
+    let (status, message) = out.check("chain");
+    assert_eq!(status, "failed");
+    assert!(message.contains("does not hold") && message.contains("wrong CA"), "{message}");
+    assert!(!ossl("other-root.pem", "fullchain-root.pem", &[]));
+}
+
+#[test]
+fn intermediate_with_the_right_name_but_another_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = dir.path().join("impostor-chain.pem");
+    let text = std::fs::read_to_string(fixtures().join("leaf.pem")).unwrap()
+        + &std::fs::read_to_string(fixtures().join("impostor-inter.pem")).unwrap();
+    std::fs::write(&bundle, text).unwrap();
+    let bundle = bundle.display().to_string();
+    let out = verify(&["--ca", &fixture("root.pem"), &bundle]);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.check("chain").0, "failed");
+    assert!(!openssl_verify(&fixture("root.pem"), &bundle, &[]));
+}
+
+#[test]
+fn key_mismatch() {
+    let out = verify(&["--ca", &fixture("root.pem"), "--key", &fixture("other.key"), &fixture("fullchain.pem")]);
+    assert_eq!(out.code, 1);
+    let (status, message) = out.check("key");
+    assert_eq!(status, "failed");
+    assert!(message.contains("does not belong to the leaf"), "{message}");
+
+    let out = verify(&["--ca", &fixture("root.pem"), "--key", &fixture("inter.key"), &fixture("fullchain.pem")]);
+    assert!(out.check("key").1.contains("belongs to 'O=rcert test, CN=rcert Test Intermediate CA'"), "{:#}", out.json);
+}
+
+#[test]
+fn key_in_every_flavour_matches() {
+    for key in ["leaf.key", "leaf.sec1.key", "leaf.key.der"] {
+        let out = verify(&["--ca", &fixture("root.pem"), "--key", &fixture(key), &fixture("fullchain.pem")]);
+        assert_eq!(out.check("key").0, "ok", "{key}");
+    }
+    let out = verify(&["--ca", &fixture("root.pem"), "--key", &fixture("rsa.key"), "--untrusted", &fixture("inter.pem"), &fixture("rsa.pem")]);
+    assert_eq!(out.code, 0, "{:#}", out.json);
+}
+
+#[test]
+fn expired_and_not_yet_valid_via_at() {
+    for (at, openssl_at, word) in [
+        ("2000-01-01T00:00:00Z", "946684800", "not valid yet"),
+        ("4102444800", "4102444800", "expired"),
+    ] {
+        let out = verify(&["--ca", &fixture("root.pem"), "--at", at, &fixture("fullchain.pem")]);
+        assert_eq!(out.code, 1, "{at}");
+        let (status, message) = out.check("validity");
+        assert_eq!(status, "failed");
+        assert!(message.contains(word), "{message}");
+        assert!(!ossl("root.pem", "fullchain.pem", &["-attime", openssl_at]));
+    }
+}
+
+#[test]
+fn expired_and_not_yet_valid_certificates() {
+    for (file, word) in [("expired-chain.pem", "expired on 2021-01-01"), ("not-yet-valid-chain.pem", "not valid yet")] {
+        let out = verify(&["--ca", &fixture("root.pem"), &fixture(file)]);
+        assert_eq!(out.code, 1, "{file}");
+        assert!(out.check("validity").1.contains(word), "{:#}", out.json);
+        assert_eq!(out.check("chain").0, "ok", "chain fine apart from the dates: {:#}", out.json);
+        assert!(!ossl("root.pem", file, &[]));
+    }
+}
+
+#[test]
+fn expiring_within_warn_days_is_a_warning() {
+    let out = verify(&["--ca", &fixture("root.pem"), "--warn-days", "900", &fixture("fullchain.pem")]);
+    assert_eq!(out.code, 0);
+    assert_eq!(out.json[0]["status"], "warning");
+    let (status, message) = out.check("validity");
+    assert_eq!(status, "warning");
+    assert!(message.contains("--warn-days 900"), "{message}");
+}
+
+#[test]
+fn validity_longer_than_clients_accept_is_a_warning() {
+    let out = verify(&["--ca", &fixture("root.pem"), &fixture("long-lived-chain.pem")]);
+    assert_eq!(out.code, 0);
+    assert!(out.check("validity").1.contains("825 days"), "{:#}", out.json);
+}
+
+#[test]
+fn cn_only_certificate() {
+    // Deliberate difference: openssl -verify_hostname falls back to the CN and accepts;
+    // Go (Rancher agents) and rustls ignore the CN, so rcert fails it.
+    let out = verify(&["--ca", &fixture("root.pem"), "--host", "rancher.example.com", &fixture("cn-only-chain.pem")]);
+    assert_eq!(out.code, 1);
+    let (status, message) = out.check("san");
+    assert_eq!(status, "failed");
+    assert!(message.contains("no Subject Alternative Name"), "{message}");
+    assert_eq!(out.check("name").0, "failed");
+    assert!(ossl("root.pem", "cn-only-chain.pem", &["-verify_hostname", "rancher.example.com"]));
+}
+
+#[test]
+fn wrong_host() {
+    let out = verify(&["--ca", &fixture("root.pem"), "--host", "other.example.com", &fixture("fullchain.pem")]);
+    assert_eq!(out.code, 1);
+    let (status, message) = out.check("name");
+    assert_eq!(status, "failed");
+    assert!(message.contains("not valid for other.example.com"), "{message}");
+    assert!(!ossl("root.pem", "fullchain.pem", &["-verify_hostname", "other.example.com"]));
+}
+
+#[test]
+fn ip_sans() {
+    for (ip, valid) in [("127.0.0.1", true), ("::1", true), ("[::1]", true), ("10.9.9.9", false)] {
+        let out = verify(&["--ca", &fixture("root.pem"), "--host", ip, &fixture("fullchain.pem")]);
+        assert_eq!(out.code == 0, valid, "{ip}: {:#}", out.json);
+        let bare = ip.trim_matches(|c| c == '[' || c == ']');
+        assert_eq!(ossl("root.pem", "fullchain.pem", &["-verify_ip", bare]), valid, "openssl {ip}");
+    }
+}
+
+#[test]
+fn wildcard_covers_exactly_one_label() {
+    for (host, valid) in [
+        ("a.apps.example.com", true),
+        ("a.b.apps.example.com", false),
+        ("apps.example.com", false),
+    ] {
+        let out = verify(&["--ca", &fixture("root.pem"), "--host", host, &fixture("fullchain.pem")]);
+        assert_eq!(out.code == 0, valid, "{host}: {:#}", out.json);
+        assert_eq!(ossl("root.pem", "fullchain.pem", &["-verify_hostname", host]), valid, "openssl {host}");
+    }
+}
+
+#[test]
+fn several_hosts_are_each_reported() {
+    let out = verify(&[
+        "--ca", &fixture("root.pem"), "--host", "rancher.example.com", "--host", "nope.example.com",
+        &fixture("fullchain.pem"),
+    ]);
+    let names = out.checks_named("name");
+    assert_eq!(names.len(), 2);
+    assert_eq!(names[0].0, "ok");
+    assert_eq!(names[1].0, "failed");
+}
+
+#[test]
+fn cacerts_holding_the_leaf_or_the_whole_chain() {
+    // Deliberate difference: openssl accepts any CAfile that leads to trust; Rancher
+    // agents compare the checksum of exactly the CA, so rcert fails these files.
+    for ca in ["cacerts-whole-chain.pem", "cacerts-leaf.pem"] {
+        let out = verify(&["--ca", &fixture(ca), &fixture("fullchain.pem")]);
+        assert_eq!(out.code, 1, "{ca}");
+        let (status, message) = out.check("ca_file");
+        assert_eq!(status, "failed", "{ca}");
+        assert!(message.contains("non-CA certificate") && message.contains("only the CA"), "{message}");
+    }
+    assert!(ossl("cacerts-whole-chain.pem", "fullchain.pem", &[]));
+}
+
+#[test]
+fn cacerts_holding_an_intermediate_warns() {
+    let out = verify(&["--ca", &fixture("cacerts-inter-root.pem"), &fixture("fullchain.pem")]);
+    assert_eq!(out.code, 0);
+    assert_eq!(out.check("ca_file").0, "warning");
+}
+
+#[test]
+fn ca_checksum_is_sha256_of_the_served_bytes() {
+    let sha256 = |bytes: &[u8]| {
+        let mut child = std::process::Command::new("sha256sum")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+        let output = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&output.stdout).split_whitespace().next().unwrap().to_string()
+    };
+    let out = verify(&["--ca", &fixture("root.pem"), &fixture("fullchain.pem")]);
+    let root = std::fs::read(fixtures().join("root.pem")).unwrap();
+    assert_eq!(out.json[0]["ca_checksum"], sha256(&root).as_str());
+    assert!(out.check("ca_checksum").1.contains(&sha256(&root)));
+
+    let out = verify(&["--ca", &fixture("root-no-newline.pem"), &fixture("fullchain.pem")]);
+    let mut served = std::fs::read(fixtures().join("root-no-newline.pem")).unwrap();
+    assert_ne!(served.last(), Some(&b'\n'));
+    served.push(b'\n');
+    assert_eq!(out.json[0]["ca_checksum"], sha256(&served).as_str(), "Rancher adds the newline");
+    assert!(out.check("ca_checksum").1.contains("lacks a final newline"));
+}
+
+#[test]
+fn several_files_one_report_each() {
+    let (code, json) = run_json(&[
+        "verify", "--ca", &fixture("root.pem"), &fixture("fullchain.pem"), &fixture("leaf.pem"),
+    ]);
+    assert_eq!(code, 1, "one of them fails");
+    let reports = json.as_array().unwrap();
+    assert_eq!(reports.len(), 2);
+    assert_eq!(reports[0]["status"], "ok");
+    assert_eq!(reports[1]["status"], "failed");
+}
+
+#[test]
+fn unrelated_extra_certificate_warns() {
+    let out = verify(&["--ca", &fixture("root.pem"), &fixture("extra-cert.pem")]);
+    let (status, message) = out.check("order");
+    assert_eq!(status, "warning", "{message}");
+    assert!(message.contains("not part of the chain"), "{message}");
+}
+
+#[test]
+fn without_ca_the_mozilla_roots_are_used() {
+    let out = verify(&[&fixture("fullchain-root.pem")]);
+    assert_eq!(out.code, 1);
+    assert!(out.check("chain").1.contains("Mozilla roots"), "{:#}", out.json);
+    assert!(out.json[0]["ca_checksum"].is_null());
+}
+
+#[test]
+fn selfsign_output_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    assert_eq!(run(&["selfsign", "--host", "rancher.example.com", "--ip", "10.0.0.1", "--out", &out]).0, 0);
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let result = verify(&[
+        "--ca", &path("cacerts.pem"), "--key", &path("tls.key"), "--host", "rancher.example.com",
+        "--host", "10.0.0.1", &path("tls.crt"),
+    ]);
+    assert_eq!(result.code, 0, "{:#}", result.json);
+    assert_eq!(result.json[0]["status"], "ok");
+}
+
+#[test]
+fn bad_options_exit_2() {
+    let (code, _, stderr) = run(&["verify", "--at", "tomorrow", &fixture("fullchain.pem")]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--at 'tomorrow'"), "{stderr}");
+    let (code, _, stderr) = run(&["verify", "--host", "bad host", &fixture("fullchain.pem")]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--host 'bad host'"), "{stderr}");
+}
