@@ -230,11 +230,18 @@ pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::E
         warnings.push(format!(
             "ignored '{}': not part of the chain of '{}'",
             cert.subject,
-            built.chain.first().map(|leaf| leaf.subject.as_str()).unwrap_or("?")
+            built
+                .chain
+                .first()
+                .map(|leaf| leaf.subject.as_str())
+                .unwrap_or("?")
         ));
     }
     if built.duplicates > 0 {
-        warnings.push(format!("dropped {} duplicate certificate(s)", built.duplicates));
+        warnings.push(format!(
+            "dropped {} duplicate certificate(s)",
+            built.duplicates
+        ));
     }
     let written: Vec<Cert> = if request.include_root {
         built.chain.clone()
@@ -259,10 +266,7 @@ pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::E
     }
     let mut out_files = Vec::new();
     match &request.out {
-        Some(path) => out_files.push(crate::files::OutFile::certificate(
-            path.clone(),
-            chain_pem,
-        )),
+        Some(path) => out_files.push(crate::files::OutFile::certificate(path.clone(), chain_pem)),
         None => report.pem = Some(chain_pem),
     }
     if let (Some(path), Some(root)) = (&request.cacerts, report.built.root()) {

@@ -6,8 +6,8 @@
 use std::net::IpAddr;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
-    IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
 use rustls_pki_types::PrivateKeyDer;
 use serde::Serialize;
@@ -309,8 +309,7 @@ impl Ca {
         let key = spec.key_type.generate()?;
         let mut params = CertificateParams::default();
         let common_name = spec.common_name.clone().unwrap_or_else(|| first_name(spec));
-        params.distinguished_name =
-            distinguished_name(&common_name, spec.organization.as_deref());
+        params.distinguished_name = distinguished_name(&common_name, spec.organization.as_deref());
         params.subject_alt_names = sans
             .iter()
             .map(|san| match san {

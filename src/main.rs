@@ -117,11 +117,7 @@ fn verify_context(args: &VerifyArgs) -> Result<verify::Context, Error> {
         Some(text) => verify::parse_time(text)?,
         None => time::OffsetDateTime::now_utc(),
     };
-    let ca = args
-        .ca
-        .as_deref()
-        .map(verify::CaBundle::load)
-        .transpose()?;
+    let ca = args.ca.as_deref().map(verify::CaBundle::load).transpose()?;
     let mut untrusted = Vec::new();
     for file in &args.untrusted {
         untrusted.extend(inspect::load_certs(file)?);

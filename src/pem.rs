@@ -248,7 +248,9 @@ pub fn parse_bytes(source: &str, bytes: &[u8]) -> Result<Vec<Item>, PemError> {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 /// One `-----BEGIN X-----` … `-----END X-----` block cut out of a file.

@@ -162,7 +162,10 @@ pub fn cert_text(cert: &Cert, style: &Style) -> String {
     line("Issuer", &cert.issuer);
     line("Serial", &cert.serial);
     line("Not before", &cert.not_before);
-    line("Not after", &format!("{} ({})", cert.not_after, days_left(cert.days_left)));
+    line(
+        "Not after",
+        &format!("{} ({})", cert.not_after, days_left(cert.days_left)),
+    );
     line("SANs", &sans_text(cert));
     line("Public key", &cert.public_key.to_string());
     line("Signature", &cert.signature_algorithm);
@@ -175,10 +178,16 @@ pub fn cert_text(cert: &Cert, style: &Style) -> String {
     };
     line("CA", &ca);
     if style.verbose || cert.subject_key_id.is_some() {
-        line("Subject key id", cert.subject_key_id.as_deref().unwrap_or("none"));
+        line(
+            "Subject key id",
+            cert.subject_key_id.as_deref().unwrap_or("none"),
+        );
     }
     if style.verbose || cert.authority_key_id.is_some() {
-        line("Authority key id", cert.authority_key_id.as_deref().unwrap_or("none"));
+        line(
+            "Authority key id",
+            cert.authority_key_id.as_deref().unwrap_or("none"),
+        );
     }
     line("SHA-256", &cert.sha256_fingerprint);
     out
@@ -322,7 +331,11 @@ pub fn selfsign_text(report: &SelfsignReport, style: &Style) -> String {
     );
     let _ = writeln!(out, "  SANs: {}", sans_text(&report.server));
     for file in &report.files {
-        let _ = writeln!(out, "  wrote {} ({}) — {}", file.path, file.mode, file.holds);
+        let _ = writeln!(
+            out,
+            "  wrote {} ({}) — {}",
+            file.path, file.mode, file.holds
+        );
     }
     for warning in &report.warnings {
         let _ = writeln!(out, "  {} {warning}", style.status(Status::Warning));

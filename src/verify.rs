@@ -137,7 +137,10 @@ pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::P
 /// where the chain came from (a file, or a server) in the messages.
 pub fn check_chain(certs: &[Cert], origin: &str, context: &Context) -> Vec<Check> {
     let Some(leaf) = find_leaf(certs) else {
-        return vec![Check::failed("chain", format!("{origin} holds no certificate"))];
+        return vec![Check::failed(
+            "chain",
+            format!("{origin} holds no certificate"),
+        )];
     };
     let mut checks = vec![trust_check(leaf, certs, origin, context)];
     checks.push(order_check(leaf, certs, origin, context));
@@ -149,10 +152,7 @@ pub fn check_chain(certs: &[Cert], origin: &str, context: &Context) -> Vec<Check
     }
     if let Some(ca) = &context.ca {
         checks.push(ca_file_check(ca));
-        checks.push(Check::ok(
-            "ca_checksum",
-            checksum_message(ca),
-        ));
+        checks.push(Check::ok("ca_checksum", checksum_message(ca)));
     }
     checks
 }
@@ -231,9 +231,8 @@ fn trust_check(leaf: &Cert, certs: &[Cert], origin: &str, context: &Context) -> 
     match result {
         Ok(()) => Check::ok("chain", format!("trusted by {source}")),
         Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
-            let checked_at = validity_window(leaf, certs, context).filter(|inside| {
-                webpki_verify(leaf, &intermediates, &anchors, *inside).is_ok()
-            });
+            let checked_at = validity_window(leaf, certs, context)
+                .filter(|inside| webpki_verify(leaf, &intermediates, &anchors, *inside).is_ok());
             let anchored_by_signatures = signature_path_to_anchor(leaf, certs, context);
             match (checked_at, anchored_by_signatures) {
                 (Some(inside), _) => Check::ok(
@@ -255,7 +254,10 @@ fn trust_check(leaf: &Cert, certs: &[Cert], origin: &str, context: &Context) -> 
                 ),
             }
         }
-        Err(err) => Check::failed("chain", explain_untrusted(&err, leaf, certs, origin, context)),
+        Err(err) => Check::failed(
+            "chain",
+            explain_untrusted(&err, leaf, certs, origin, context),
+        ),
     }
 }
 
@@ -479,10 +481,7 @@ fn validity_check(certs: &[Cert], context: &Context) -> Check {
     }
     Check::ok(
         "validity",
-        format!(
-            "valid until {} ({days_left} days left)",
-            soonest.not_after
-        ),
+        format!("valid until {} ({days_left} days left)", soonest.not_after),
     )
 }
 
@@ -508,7 +507,10 @@ fn san_check(leaf: &Cert) -> Check {
 
 fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<Check> {
     let Ok(end_entity) = EndEntityCert::try_from(leaf.der()) else {
-        return vec![Check::failed("name", "the leaf cannot be parsed".to_string())];
+        return vec![Check::failed(
+            "name",
+            "the leaf cannot be parsed".to_string(),
+        )];
     };
     hosts
         .iter()
@@ -543,7 +545,10 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
     if leaf.matches_key(key) {
         return Check::ok(
             "key",
-            format!("{key_path} ({}) belongs to '{}'", key.public_key, leaf.subject),
+            format!(
+                "{key_path} ({}) belongs to '{}'",
+                key.public_key, leaf.subject
+            ),
         );
     }
     match certs.iter().find(|cert| cert.matches_key(key)) {

@@ -27,20 +27,40 @@ fn permutations(items: &[String]) -> Vec<Vec<String>> {
 
 #[test]
 fn every_order_with_duplicates_and_an_unrelated_cert_gives_leaf_then_intermediate() {
-    let expected = format!("{}{}", read(&fixtures().join("leaf.pem")), read(&fixtures().join("inter.pem")));
-    let pieces = vec![fixture("leaf.pem"), fixture("inter.pem"), fixture("root.pem"), fixture("other-root.pem")];
+    let expected = format!(
+        "{}{}",
+        read(&fixtures().join("leaf.pem")),
+        read(&fixtures().join("inter.pem"))
+    );
+    let pieces = vec![
+        fixture("leaf.pem"),
+        fixture("inter.pem"),
+        fixture("root.pem"),
+        fixture("other-root.pem"),
+    ];
     for order in permutations(&pieces) {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("tls.crt");
-        let mut args = vec!["fullchain".to_string(), "--out".into(), out.display().to_string()];
+        let mut args = vec![
+            "fullchain".to_string(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
         args.extend(order.iter().cloned());
         args.push(fixture("inter.pem")); // a duplicate
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (code, stdout, stderr) = run(&args);
         assert_eq!(code, 0, "{order:?}: {stdout}{stderr}");
         assert_eq!(read(&out), expected, "{order:?}");
-        assert!(stdout.contains("Unrelated Root CA") && stdout.contains("duplicate"), "{stdout}");
-        assert!(openssl_verify(&fixture("root.pem"), &out.display().to_string(), &[]));
+        assert!(
+            stdout.contains("Unrelated Root CA") && stdout.contains("duplicate"),
+            "{stdout}"
+        );
+        assert!(openssl_verify(
+            &fixture("root.pem"),
+            &out.display().to_string(),
+            &[]
+        ));
     }
 }
 
@@ -48,9 +68,18 @@ fn every_order_with_duplicates_and_an_unrelated_cert_gives_leaf_then_intermediat
 fn missing_intermediate_is_named_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tls.crt").display().to_string();
-    let (code, stdout, _) = run(&["fullchain", "--out", &out, &fixture("leaf.pem"), &fixture("root.pem")]);
+    let (code, stdout, _) = run(&[
+        "fullchain",
+        "--out",
+        &out,
+        &fixture("leaf.pem"),
+        &fixture("root.pem"),
+    ]);
     assert_eq!(code, 1);
-    assert!(stdout.contains("chain incomplete") && stdout.contains("rcert Test Intermediate CA"), "{stdout}");
+    assert!(
+        stdout.contains("chain incomplete") && stdout.contains("rcert Test Intermediate CA"),
+        "{stdout}"
+    );
     assert!(snapshot(dir.path()).is_empty());
 }
 
@@ -60,9 +89,15 @@ fn cacerts_gets_the_root_alone_and_include_root_appends_it() {
     let out = dir.path().join("tls.crt");
     let cacerts = dir.path().join("cacerts.pem");
     let (code, stdout, stderr) = run(&[
-        "fullchain", "--include-root", "--out", &out.display().to_string(),
-        "--cacerts", &cacerts.display().to_string(),
-        &fixture("root.pem"), &fixture("leaf.pem"), &fixture("inter.pem"),
+        "fullchain",
+        "--include-root",
+        "--out",
+        &out.display().to_string(),
+        "--cacerts",
+        &cacerts.display().to_string(),
+        &fixture("root.pem"),
+        &fixture("leaf.pem"),
+        &fixture("inter.pem"),
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(read(&cacerts), read(&fixtures().join("root.pem")));
@@ -72,14 +107,29 @@ fn cacerts_gets_the_root_alone_and_include_root_appends_it() {
 #[test]
 fn bundle_on_stdin_prints_the_chain_on_stdout() {
     let bundle = std::fs::read(fixtures().join("wrong-order.pem")).unwrap();
-    let output = rcert().args(["fullchain", "-"]).write_stdin(bundle).output().unwrap();
-    assert_eq!(output.status.code(), Some(1), "no root given: the chain is incomplete");
+    let output = rcert()
+        .args(["fullchain", "-"])
+        .write_stdin(bundle)
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "no root given: the chain is incomplete"
+    );
 
     let mut bundle = std::fs::read(fixtures().join("root.pem")).unwrap();
     bundle.extend(std::fs::read(fixtures().join("wrong-order.pem")).unwrap());
-    let output = rcert().args(["fullchain", "-"]).write_stdin(bundle).output().unwrap();
+    let output = rcert()
+        .args(["fullchain", "-"])
+        .write_stdin(bundle)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&output.stdout), read(&fixtures().join("fullchain.pem")));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        read(&fixtures().join("fullchain.pem"))
+    );
 }
 
 #[test]
@@ -87,7 +137,12 @@ fn existing_output_is_not_overwritten_without_force() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tls.crt");
     std::fs::write(&out, "old").unwrap();
-    let args = ["fullchain", "--out", &out.display().to_string(), &fixture("fullchain-root.pem")];
+    let args = [
+        "fullchain",
+        "--out",
+        &out.display().to_string(),
+        &fixture("fullchain-root.pem"),
+    ];
     let (code, _, stderr) = run(&args);
     assert_eq!(code, 2);
     assert!(stderr.contains("already exists"), "{stderr}");
@@ -100,17 +155,29 @@ fn existing_output_is_not_overwritten_without_force() {
 
 #[test]
 fn only_cas_means_no_leaf() {
-    let (code, stdout, _) = run(&["fullchain", &fixture("root.pem"), &fixture("other-root.pem")]);
+    let (code, stdout, _) = run(&[
+        "fullchain",
+        &fixture("root.pem"),
+        &fixture("other-root.pem"),
+    ]);
     assert_eq!(code, 1);
     assert!(stdout.is_empty() || !stdout.contains("BEGIN"));
 }
 
 #[test]
 fn json_output_parses() {
-    let (code, json) = run_json(&["fullchain", &fixture("inter.pem"), &fixture("leaf.pem"), &fixture("root.pem")]);
+    let (code, json) = run_json(&[
+        "fullchain",
+        &fixture("inter.pem"),
+        &fixture("leaf.pem"),
+        &fixture("root.pem"),
+    ]);
     assert_eq!(code, 0);
     assert_eq!(json["chain"].as_array().unwrap().len(), 3);
     assert_eq!(json["written"].as_array().unwrap().len(), 2);
     assert_eq!(json["has_root"], true);
-    assert!(json["pem"].as_str().unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(json["pem"]
+        .as_str()
+        .unwrap()
+        .starts_with("-----BEGIN CERTIFICATE-----"));
 }

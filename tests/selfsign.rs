@@ -19,7 +19,11 @@ fn path(dir: &Path, name: &str) -> String {
 }
 
 fn mode(dir: &Path, name: &str) -> u32 {
-    std::fs::metadata(dir.join(name)).unwrap().permissions().mode() & 0o777
+    std::fs::metadata(dir.join(name))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777
 }
 
 /// The public key of a certificate and of a key, as openssl prints them.
@@ -35,19 +39,40 @@ fn default_files_verify_with_openssl_and_carry_the_requested_names() {
     let (code, stdout, stderr) = selfsign(
         dir.path(),
         &[
-            "--host", "rancher.example.com", "--host", "*.apps.example.com",
-            "--host", "10.1.2.3", "--ip", "fd00::1",
+            "--host",
+            "rancher.example.com",
+            "--host",
+            "*.apps.example.com",
+            "--host",
+            "10.1.2.3",
+            "--ip",
+            "fd00::1",
         ],
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(stdout.contains("rcert push --namespace cattle-system"), "{stdout}");
+    assert!(
+        stdout.contains("rcert push --namespace cattle-system"),
+        "{stdout}"
+    );
     assert!(stdout.contains("ingress.tls.source=secret"), "{stdout}");
 
-    let (ok, text) = openssl(&["verify", "-CAfile", &path(dir.path(), "cacerts.pem"), &path(dir.path(), "tls.crt")]);
+    let (ok, text) = openssl(&[
+        "verify",
+        "-CAfile",
+        &path(dir.path(), "cacerts.pem"),
+        &path(dir.path(), "tls.crt"),
+    ]);
     assert!(ok, "{text}");
     let (ok, text) = openssl(&[
-        "verify", "-x509_strict", "-purpose", "sslserver", "-verify_hostname", "rancher.example.com",
-        "-CAfile", &path(dir.path(), "cacerts.pem"), &path(dir.path(), "tls.crt"),
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "sslserver",
+        "-verify_hostname",
+        "rancher.example.com",
+        "-CAfile",
+        &path(dir.path(), "cacerts.pem"),
+        &path(dir.path(), "tls.crt"),
     ]);
     assert!(ok, "{text}");
 
@@ -60,18 +85,35 @@ fn default_files_verify_with_openssl_and_carry_the_requested_names() {
         "{ext}"
     );
     assert!(ext.contains("CA:FALSE"), "{ext}");
-    assert!(ext.contains("Digital Signature") && !ext.contains("Key Encipherment"), "{ext}");
+    assert!(
+        ext.contains("Digital Signature") && !ext.contains("Key Encipherment"),
+        "{ext}"
+    );
     assert!(ext.contains("TLS Web Server Authentication"), "{ext}");
-    assert!(ext.contains("Subject Key Identifier") && ext.contains("Authority Key Identifier"), "{ext}");
+    assert!(
+        ext.contains("Subject Key Identifier") && ext.contains("Authority Key Identifier"),
+        "{ext}"
+    );
 
     let (_, ca_ext) = openssl(&[
-        "x509", "-in", &path(dir.path(), "cacerts.pem"), "-noout", "-ext", "basicConstraints,keyUsage",
+        "x509",
+        "-in",
+        &path(dir.path(), "cacerts.pem"),
+        "-noout",
+        "-ext",
+        "basicConstraints,keyUsage",
     ]);
     assert!(ca_ext.contains("CA:TRUE, pathlen:0"), "{ca_ext}");
     assert!(ca_ext.contains("Certificate Sign, CRL Sign"), "{ca_ext}");
 
-    assert!(public_keys_match(&path(dir.path(), "tls.crt"), &path(dir.path(), "tls.key")));
-    assert!(public_keys_match(&path(dir.path(), "cacerts.pem"), &path(dir.path(), "cakey.pem")));
+    assert!(public_keys_match(
+        &path(dir.path(), "tls.crt"),
+        &path(dir.path(), "tls.key")
+    ));
+    assert!(public_keys_match(
+        &path(dir.path(), "cacerts.pem"),
+        &path(dir.path(), "cakey.pem")
+    ));
 
     let chain = std::fs::read_to_string(dir.path().join("tls.crt")).unwrap();
     let ca = std::fs::read_to_string(dir.path().join("cacerts.pem")).unwrap();
@@ -79,15 +121,29 @@ fn default_files_verify_with_openssl_and_carry_the_requested_names() {
     assert_eq!(blocks.len(), 2, "tls.crt holds server cert then CA");
     assert_eq!(blocks[1], ca, "the second certificate of tls.crt is the CA");
     assert_eq!(pem_blocks(&ca).len(), 1, "cacerts.pem holds the CA alone");
-    let (_, subject) = openssl(&["x509", "-in", &path(dir.path(), "tls.crt"), "-noout", "-subject"]);
+    let (_, subject) = openssl(&[
+        "x509",
+        "-in",
+        &path(dir.path(), "tls.crt"),
+        "-noout",
+        "-subject",
+    ]);
     assert!(subject.contains("CN = rancher.example.com"), "{subject}");
 
     assert_eq!(mode(dir.path(), "tls.key"), 0o600);
     assert_eq!(mode(dir.path(), "cakey.pem"), 0o600);
     assert_eq!(mode(dir.path(), "tls.crt"), 0o644);
-    let (_, key_text) = openssl(&["pkey", "-in", &path(dir.path(), "tls.key"), "-noout", "-text"]);
+    let (_, key_text) = openssl(&[
+        "pkey",
+        "-in",
+        &path(dir.path(), "tls.key"),
+        "-noout",
+        "-text",
+    ]);
     assert!(key_text.contains("P-256"), "{key_text}");
-    assert!(std::fs::read_to_string(dir.path().join("tls.key")).unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+    assert!(std::fs::read_to_string(dir.path().join("tls.key"))
+        .unwrap()
+        .starts_with("-----BEGIN PRIVATE KEY-----"));
 }
 
 #[test]
@@ -101,17 +157,43 @@ fn every_key_type_verifies_and_its_key_loads_in_openssl() {
         ("rsa-4096", "4096 bit"),
     ] {
         let dir = tempfile::tempdir().unwrap();
-        let (code, stdout, stderr) =
-            selfsign(dir.path(), &["--host", "rancher.example.com", "--key-type", key_type]);
+        let (code, stdout, stderr) = selfsign(
+            dir.path(),
+            &["--host", "rancher.example.com", "--key-type", key_type],
+        );
         assert_eq!(code, 0, "{key_type}: {stdout}{stderr}");
-        let (ok, text) = openssl(&["verify", "-CAfile", &path(dir.path(), "cacerts.pem"), &path(dir.path(), "tls.crt")]);
+        let (ok, text) = openssl(&[
+            "verify",
+            "-CAfile",
+            &path(dir.path(), "cacerts.pem"),
+            &path(dir.path(), "tls.crt"),
+        ]);
         assert!(ok, "{key_type}: {text}");
-        assert!(public_keys_match(&path(dir.path(), "tls.crt"), &path(dir.path(), "tls.key")), "{key_type}");
-        let (ok, key_text) = openssl(&["pkey", "-in", &path(dir.path(), "tls.key"), "-noout", "-text"]);
+        assert!(
+            public_keys_match(&path(dir.path(), "tls.crt"), &path(dir.path(), "tls.key")),
+            "{key_type}"
+        );
+        let (ok, key_text) = openssl(&[
+            "pkey",
+            "-in",
+            &path(dir.path(), "tls.key"),
+            "-noout",
+            "-text",
+        ]);
         assert!(ok && key_text.contains(expect), "{key_type}: {key_text}");
         if key_type.starts_with("rsa") {
-            let (_, ext) = openssl(&["x509", "-in", &path(dir.path(), "tls.crt"), "-noout", "-ext", "keyUsage"]);
-            assert!(ext.contains("Digital Signature, Key Encipherment"), "{key_type}: {ext}");
+            let (_, ext) = openssl(&[
+                "x509",
+                "-in",
+                &path(dir.path(), "tls.crt"),
+                "-noout",
+                "-ext",
+                "keyUsage",
+            ]);
+            assert!(
+                ext.contains("Digital Signature, Key Encipherment"),
+                "{key_type}: {ext}"
+            );
         }
     }
 }
@@ -119,11 +201,17 @@ fn every_key_type_verifies_and_its_key_loads_in_openssl() {
 #[test]
 fn second_run_without_force_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(selfsign(dir.path(), &["--host", "rancher.example.com"]).0, 0);
+    assert_eq!(
+        selfsign(dir.path(), &["--host", "rancher.example.com"]).0,
+        0
+    );
     let before = snapshot(dir.path());
     let (code, _, stderr) = selfsign(dir.path(), &["--host", "rancher.example.com"]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("already exists") && stderr.contains("--force"), "{stderr}");
+    assert!(
+        stderr.contains("already exists") && stderr.contains("--force"),
+        "{stderr}"
+    );
     assert_eq!(snapshot(dir.path()), before, "every byte stays as it was");
 
     let (code, _, stderr) = selfsign(dir.path(), &["--host", "rancher.example.com", "--force"]);
@@ -135,19 +223,33 @@ fn second_run_without_force_changes_nothing() {
 #[test]
 fn renewal_with_existing_ca_verifies_against_the_old_cacerts() {
     let old = tempfile::tempdir().unwrap();
-    assert_eq!(selfsign(old.path(), &["--host", "rancher.example.com"]).0, 0);
+    assert_eq!(
+        selfsign(old.path(), &["--host", "rancher.example.com"]).0,
+        0
+    );
     let renewed = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = selfsign(
         renewed.path(),
         &[
-            "--host", "rancher.example.com",
-            "--ca-cert", &path(old.path(), "cacerts.pem"),
-            "--ca-key", &path(old.path(), "cakey.pem"),
+            "--host",
+            "rancher.example.com",
+            "--ca-cert",
+            &path(old.path(), "cacerts.pem"),
+            "--ca-key",
+            &path(old.path(), "cakey.pem"),
         ],
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert!(!renewed.path().join("cakey.pem").exists(), "the CA key is not copied");
-    let (ok, text) = openssl(&["verify", "-CAfile", &path(old.path(), "cacerts.pem"), &path(renewed.path(), "tls.crt")]);
+    assert!(
+        !renewed.path().join("cakey.pem").exists(),
+        "the CA key is not copied"
+    );
+    let (ok, text) = openssl(&[
+        "verify",
+        "-CAfile",
+        &path(old.path(), "cacerts.pem"),
+        &path(renewed.path(), "tls.crt"),
+    ]);
     assert!(ok, "{text}");
     assert_eq!(
         std::fs::read(old.path().join("cacerts.pem")).unwrap(),
@@ -165,11 +267,23 @@ fn renewal_with_an_openssl_made_ca_and_traditional_key() {
     let dir = tempfile::tempdir().unwrap();
     let (code, stdout, stderr) = selfsign(
         dir.path(),
-        &["--host", "rancher.example.com", "--ca-cert", &fixture("inter.pem"), "--ca-key", &fixture("inter.key")],
+        &[
+            "--host",
+            "rancher.example.com",
+            "--ca-cert",
+            &fixture("inter.pem"),
+            "--ca-key",
+            &fixture("inter.key"),
+        ],
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
     let (ok, text) = openssl(&[
-        "verify", "-CAfile", &fixture("root.pem"), "-untrusted", &fixture("inter.pem"), &path(dir.path(), "tls.crt"),
+        "verify",
+        "-CAfile",
+        &fixture("root.pem"),
+        "-untrusted",
+        &fixture("inter.pem"),
+        &path(dir.path(), "tls.crt"),
     ]);
     assert!(ok, "{text}");
 }
@@ -182,24 +296,63 @@ fn validity_defaults_and_flags_are_honoured() {
         openssl(&["x509", "-in", file, "-noout", "-checkend", &seconds]).0
     };
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(selfsign(dir.path(), &["--host", "rancher.example.com"]).0, 0);
+    assert_eq!(
+        selfsign(dir.path(), &["--host", "rancher.example.com"]).0,
+        0
+    );
     let (tls, ca) = (path(dir.path(), "tls.crt"), path(dir.path(), "cacerts.pem"));
-    assert!(checkend(&tls, 825, -120) && !checkend(&tls, 825, 120), "server: 825 days");
-    assert!(checkend(&ca, 3650, -120) && !checkend(&ca, 3650, 120), "CA: 3650 days");
+    assert!(
+        checkend(&tls, 825, -120) && !checkend(&tls, 825, 120),
+        "server: 825 days"
+    );
+    assert!(
+        checkend(&ca, 3650, -120) && !checkend(&ca, 3650, 120),
+        "CA: 3650 days"
+    );
 
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(selfsign(dir.path(), &["--host", "rancher.example.com", "--days", "30", "--ca-days", "100"]).0, 0);
+    assert_eq!(
+        selfsign(
+            dir.path(),
+            &[
+                "--host",
+                "rancher.example.com",
+                "--days",
+                "30",
+                "--ca-days",
+                "100"
+            ]
+        )
+        .0,
+        0
+    );
     let (tls, ca) = (path(dir.path(), "tls.crt"), path(dir.path(), "cacerts.pem"));
-    assert!(checkend(&tls, 30, -120) && !checkend(&tls, 30, 120), "server: --days 30");
-    assert!(checkend(&ca, 100, -120) && !checkend(&ca, 100, 120), "CA: --ca-days 100");
+    assert!(
+        checkend(&tls, 30, -120) && !checkend(&tls, 30, 120),
+        "server: --days 30"
+    );
+    assert!(
+        checkend(&ca, 100, -120) && !checkend(&ca, 100, 120),
+        "CA: --ca-days 100"
+    );
 }
 
 #[test]
 fn serials_differ_between_runs() {
     let serial = || {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(selfsign(dir.path(), &["--host", "rancher.example.com"]).0, 0);
-        openssl(&["x509", "-in", &path(dir.path(), "tls.crt"), "-noout", "-serial"]).1
+        assert_eq!(
+            selfsign(dir.path(), &["--host", "rancher.example.com"]).0,
+            0
+        );
+        openssl(&[
+            "x509",
+            "-in",
+            &path(dir.path(), "tls.crt"),
+            "-noout",
+            "-serial",
+        ])
+        .1
     };
     assert_ne!(serial(), serial());
 }
@@ -207,9 +360,32 @@ fn serials_differ_between_runs() {
 #[test]
 fn cn_and_org_are_used() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(selfsign(dir.path(), &["--host", "rancher.example.com", "--cn", "rancher", "--org", "Example Inc"]).0, 0);
-    let (_, subject) = openssl(&["x509", "-in", &path(dir.path(), "tls.crt"), "-noout", "-subject"]);
-    assert!(subject.contains("O = Example Inc, CN = rancher"), "{subject}");
+    assert_eq!(
+        selfsign(
+            dir.path(),
+            &[
+                "--host",
+                "rancher.example.com",
+                "--cn",
+                "rancher",
+                "--org",
+                "Example Inc"
+            ]
+        )
+        .0,
+        0
+    );
+    let (_, subject) = openssl(&[
+        "x509",
+        "-in",
+        &path(dir.path(), "tls.crt"),
+        "-noout",
+        "-subject",
+    ]);
+    assert!(
+        subject.contains("O = Example Inc, CN = rancher"),
+        "{subject}"
+    );
 }
 
 #[test]
@@ -220,8 +396,18 @@ fn json_output_parses() {
     assert_eq!(code, 0);
     assert_eq!(json["server"]["dns_names"][0], "rancher.example.com");
     assert_eq!(json["files"].as_array().unwrap().len(), 4);
-    let (_, sha) = (0, std::process::Command::new("sha256sum").arg(dir.path().join("cacerts.pem")).output().unwrap());
-    let sha = String::from_utf8_lossy(&sha.stdout).split_whitespace().next().unwrap().to_string();
+    let (_, sha) = (
+        0,
+        std::process::Command::new("sha256sum")
+            .arg(dir.path().join("cacerts.pem"))
+            .output()
+            .unwrap(),
+    );
+    let sha = String::from_utf8_lossy(&sha.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
     assert_eq!(json["ca_checksum"], sha.as_str());
 }
 
@@ -235,14 +421,26 @@ fn assert_refused(args: &[&str], message: &str) {
 
 #[test]
 fn host_that_is_neither_dns_nor_ip_is_refused() {
-    assert_refused(&["--host", "https://rancher.example.com"], "neither a DNS name nor an IP address");
-    assert_refused(&["--host", "rancher.example.com:443"], "neither a DNS name nor an IP address");
+    assert_refused(
+        &["--host", "https://rancher.example.com"],
+        "neither a DNS name nor an IP address",
+    );
+    assert_refused(
+        &["--host", "rancher.example.com:443"],
+        "neither a DNS name nor an IP address",
+    );
 }
 
 #[test]
 fn zero_days_is_refused() {
-    assert_refused(&["--host", "rancher.example.com", "--days", "0"], "--days 0");
-    assert_refused(&["--host", "rancher.example.com", "--ca-days", "0"], "--ca-days 0");
+    assert_refused(
+        &["--host", "rancher.example.com", "--days", "0"],
+        "--days 0",
+    );
+    assert_refused(
+        &["--host", "rancher.example.com", "--ca-days", "0"],
+        "--ca-days 0",
+    );
 }
 
 #[test]
@@ -253,15 +451,36 @@ fn no_names_is_refused() {
 #[test]
 fn ca_that_is_not_a_ca_or_not_matching_its_key_is_refused() {
     assert_refused(
-        &["--host", "a.example.com", "--ca-cert", &fixture("leaf.pem"), "--ca-key", &fixture("leaf.key")],
+        &[
+            "--host",
+            "a.example.com",
+            "--ca-cert",
+            &fixture("leaf.pem"),
+            "--ca-key",
+            &fixture("leaf.key"),
+        ],
         "is not a CA certificate",
     );
     assert_refused(
-        &["--host", "a.example.com", "--ca-cert", &fixture("root.pem"), "--ca-key", &fixture("other.key")],
+        &[
+            "--host",
+            "a.example.com",
+            "--ca-cert",
+            &fixture("root.pem"),
+            "--ca-key",
+            &fixture("other.key"),
+        ],
         "is not the private key of",
     );
     assert_refused(
-        &["--host", "a.example.com", "--ca-cert", &fixture("root.pem"), "--ca-key", &fixture("encrypted.key")],
+        &[
+            "--host",
+            "a.example.com",
+            "--ca-cert",
+            &fixture("root.pem"),
+            "--ca-key",
+            &fixture("encrypted.key"),
+        ],
         "decrypt it first",
     );
 }
@@ -274,8 +493,17 @@ fn unwritable_output_directory_is_refused() {
     let inside_file = file.join("certs").display().to_string();
     let (code, _, stderr) = run(&["selfsign", "--host", "a.example.com", "--out", &inside_file]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("cannot use as output directory"), "{stderr}");
-    let (code, _, stderr) = run(&["selfsign", "--host", "a.example.com", "--out", "/proc/rcert-test"]);
+    assert!(
+        stderr.contains("cannot use as output directory"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(&[
+        "selfsign",
+        "--host",
+        "a.example.com",
+        "--out",
+        "/proc/rcert-test",
+    ]);
     assert_eq!(code, 2);
     assert!(stderr.contains("/proc/rcert-test"), "{stderr}");
 }

@@ -54,22 +54,50 @@ fn ossl(ca: &str, chain: &str, extra: &[&str]) -> bool {
 #[test]
 fn good_full_chain() {
     let out = verify(&[
-        "--ca", &fixture("root.pem"), "--key", &fixture("leaf.key"),
-        "--host", "rancher.example.com", &fixture("fullchain.pem"),
+        "--ca",
+        &fixture("root.pem"),
+        "--key",
+        &fixture("leaf.key"),
+        "--host",
+        "rancher.example.com",
+        &fixture("fullchain.pem"),
     ]);
     assert_eq!(out.code, 0, "{:#}", out.json);
     assert_eq!(out.json[0]["status"], "ok");
-    for name in ["chain", "order", "validity", "san", "name", "key", "ca_file", "ca_checksum"] {
+    for name in [
+        "chain",
+        "order",
+        "validity",
+        "san",
+        "name",
+        "key",
+        "ca_file",
+        "ca_checksum",
+    ] {
         assert_eq!(out.check(name).0, "ok", "{name}: {:#}", out.json);
     }
-    assert!(ossl("root.pem", "fullchain.pem", &["-verify_hostname", "rancher.example.com"]));
+    assert!(ossl(
+        "root.pem",
+        "fullchain.pem",
+        &["-verify_hostname", "rancher.example.com"]
+    ));
 }
 
 #[test]
 fn text_report_lists_every_check() {
-    let (code, stdout, _) = run(&["verify", "--ca", &fixture("root.pem"), &fixture("fullchain.pem")]);
+    let (code, stdout, _) = run(&[
+        "verify",
+        "--ca",
+        &fixture("root.pem"),
+        &fixture("fullchain.pem"),
+    ]);
     assert_eq!(code, 0);
-    for line in ["ok       chain", "ok       order", "ok       validity", "CATTLE_CA_CHECKSUM="] {
+    for line in [
+        "ok       chain",
+        "ok       order",
+        "ok       validity",
+        "CATTLE_CA_CHECKSUM=",
+    ] {
         assert!(stdout.contains(line), "{line}: {stdout}");
     }
 }
@@ -83,11 +111,24 @@ fn chain_in_wrong_order() {
     assert_eq!(out.check("chain").0, "ok", "the chain itself is fine");
     let (status, message) = out.check("order");
     assert_eq!(status, "failed");
-    assert!(message.contains("wrong order") && message.contains("must come first"), "{message}");
+    assert!(
+        message.contains("wrong order") && message.contains("must come first"),
+        "{message}"
+    );
 
-    let out = verify(&["--ca", &fixture("root.pem"), &fixture("root-before-inter.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        &fixture("root-before-inter.pem"),
+    ]);
     assert_eq!(out.code, 1);
-    assert!(out.check("order").1.contains("stands where its issuer 'O=rcert test, CN=rcert Test Intermediate CA' belongs"), "{:#}", out.json);
+    assert!(
+        out.check("order").1.contains(
+            "stands where its issuer 'O=rcert test, CN=rcert Test Intermediate CA' belongs"
+        ),
+        "{:#}",
+        out.json
+    );
 }
 
 #[test]
@@ -96,21 +137,37 @@ fn missing_intermediate() {
     assert_eq!(out.code, 1);
     let (status, message) = out.check("chain");
     assert_eq!(status, "failed");
-    assert!(message.contains("missing intermediate") && message.contains("rcert Test Intermediate CA"), "{message}");
+    assert!(
+        message.contains("missing intermediate") && message.contains("rcert Test Intermediate CA"),
+        "{message}"
+    );
     assert!(!ossl("root.pem", "leaf.pem", &[]));
 }
 
 #[test]
 fn leaf_only_with_intermediate_from_untrusted() {
-    let out = verify(&["--ca", &fixture("root.pem"), "--untrusted", &fixture("inter.pem"), &fixture("leaf.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        "--untrusted",
+        &fixture("inter.pem"),
+        &fixture("leaf.pem"),
+    ]);
     assert_eq!(out.code, 0, "{:#}", out.json);
     assert_eq!(out.check("chain").0, "ok");
     let (status, message) = out.check("order");
     assert_eq!(status, "warning", "tls.crt itself lacks the intermediate");
     assert!(message.contains("lacks the intermediate"), "{message}");
     let (ok, text) = openssl(&[
-        "verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", &fixture("root.pem"),
-        "-untrusted", &fixture("inter.pem"), &fixture("leaf.pem"),
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "sslserver",
+        "-CAfile",
+        &fixture("root.pem"),
+        "-untrusted",
+        &fixture("inter.pem"),
+        &fixture("leaf.pem"),
     ]);
     assert!(ok, "{text}");
 }
@@ -125,11 +182,18 @@ fn full_chain_including_root() {
 
 #[test]
 fn wrong_ca() {
-    let out = verify(&["--ca", &fixture("other-root.pem"), &fixture("fullchain-root.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("other-root.pem"),
+        &fixture("fullchain-root.pem"),
+    ]);
     assert_eq!(out.code, 1);
     let (status, message) = out.check("chain");
     assert_eq!(status, "failed");
-    assert!(message.contains("does not hold") && message.contains("wrong CA"), "{message}");
+    assert!(
+        message.contains("does not hold") && message.contains("wrong CA"),
+        "{message}"
+    );
     assert!(!ossl("other-root.pem", "fullchain-root.pem", &[]));
 }
 
@@ -149,23 +213,55 @@ fn intermediate_with_the_right_name_but_another_key() {
 
 #[test]
 fn key_mismatch() {
-    let out = verify(&["--ca", &fixture("root.pem"), "--key", &fixture("other.key"), &fixture("fullchain.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        "--key",
+        &fixture("other.key"),
+        &fixture("fullchain.pem"),
+    ]);
     assert_eq!(out.code, 1);
     let (status, message) = out.check("key");
     assert_eq!(status, "failed");
     assert!(message.contains("does not belong to the leaf"), "{message}");
 
-    let out = verify(&["--ca", &fixture("root.pem"), "--key", &fixture("inter.key"), &fixture("fullchain.pem")]);
-    assert!(out.check("key").1.contains("belongs to 'O=rcert test, CN=rcert Test Intermediate CA'"), "{:#}", out.json);
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        "--key",
+        &fixture("inter.key"),
+        &fixture("fullchain.pem"),
+    ]);
+    assert!(
+        out.check("key")
+            .1
+            .contains("belongs to 'O=rcert test, CN=rcert Test Intermediate CA'"),
+        "{:#}",
+        out.json
+    );
 }
 
 #[test]
 fn key_in_every_flavour_matches() {
     for key in ["leaf.key", "leaf.sec1.key", "leaf.key.der"] {
-        let out = verify(&["--ca", &fixture("root.pem"), "--key", &fixture(key), &fixture("fullchain.pem")]);
+        let out = verify(&[
+            "--ca",
+            &fixture("root.pem"),
+            "--key",
+            &fixture(key),
+            &fixture("fullchain.pem"),
+        ]);
         assert_eq!(out.check("key").0, "ok", "{key}");
     }
-    let out = verify(&["--ca", &fixture("root.pem"), "--key", &fixture("rsa.key"), "--untrusted", &fixture("inter.pem"), &fixture("rsa.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        "--key",
+        &fixture("rsa.key"),
+        "--untrusted",
+        &fixture("inter.pem"),
+        &fixture("rsa.pem"),
+    ]);
     assert_eq!(out.code, 0, "{:#}", out.json);
 }
 
@@ -175,7 +271,13 @@ fn expired_and_not_yet_valid_via_at() {
         ("2000-01-01T00:00:00Z", "946684800", "not valid yet"),
         ("4102444800", "4102444800", "expired"),
     ] {
-        let out = verify(&["--ca", &fixture("root.pem"), "--at", at, &fixture("fullchain.pem")]);
+        let out = verify(&[
+            "--ca",
+            &fixture("root.pem"),
+            "--at",
+            at,
+            &fixture("fullchain.pem"),
+        ]);
         assert_eq!(out.code, 1, "{at}");
         let (status, message) = out.check("validity");
         assert_eq!(status, "failed");
@@ -186,18 +288,32 @@ fn expired_and_not_yet_valid_via_at() {
 
 #[test]
 fn expired_and_not_yet_valid_certificates() {
-    for (file, word) in [("expired-chain.pem", "expired on 2021-01-01"), ("not-yet-valid-chain.pem", "not valid yet")] {
+    for (file, word) in [
+        ("expired-chain.pem", "expired on 2021-01-01"),
+        ("not-yet-valid-chain.pem", "not valid yet"),
+    ] {
         let out = verify(&["--ca", &fixture("root.pem"), &fixture(file)]);
         assert_eq!(out.code, 1, "{file}");
         assert!(out.check("validity").1.contains(word), "{:#}", out.json);
-        assert_eq!(out.check("chain").0, "ok", "chain fine apart from the dates: {:#}", out.json);
+        assert_eq!(
+            out.check("chain").0,
+            "ok",
+            "chain fine apart from the dates: {:#}",
+            out.json
+        );
         assert!(!ossl("root.pem", file, &[]));
     }
 }
 
 #[test]
 fn expiring_within_warn_days_is_a_warning() {
-    let out = verify(&["--ca", &fixture("root.pem"), "--warn-days", "900", &fixture("fullchain.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        "--warn-days",
+        "900",
+        &fixture("fullchain.pem"),
+    ]);
     assert_eq!(out.code, 0);
     assert_eq!(out.json[0]["status"], "warning");
     let (status, message) = out.check("validity");
@@ -207,41 +323,87 @@ fn expiring_within_warn_days_is_a_warning() {
 
 #[test]
 fn validity_longer_than_clients_accept_is_a_warning() {
-    let out = verify(&["--ca", &fixture("root.pem"), &fixture("long-lived-chain.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        &fixture("long-lived-chain.pem"),
+    ]);
     assert_eq!(out.code, 0);
-    assert!(out.check("validity").1.contains("825 days"), "{:#}", out.json);
+    assert!(
+        out.check("validity").1.contains("825 days"),
+        "{:#}",
+        out.json
+    );
 }
 
 #[test]
 fn cn_only_certificate() {
     // Deliberate difference: openssl -verify_hostname falls back to the CN and accepts;
     // Go (Rancher agents) and rustls ignore the CN, so rcert fails it.
-    let out = verify(&["--ca", &fixture("root.pem"), "--host", "rancher.example.com", &fixture("cn-only-chain.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        "--host",
+        "rancher.example.com",
+        &fixture("cn-only-chain.pem"),
+    ]);
     assert_eq!(out.code, 1);
     let (status, message) = out.check("san");
     assert_eq!(status, "failed");
     assert!(message.contains("no Subject Alternative Name"), "{message}");
     assert_eq!(out.check("name").0, "failed");
-    assert!(ossl("root.pem", "cn-only-chain.pem", &["-verify_hostname", "rancher.example.com"]));
+    assert!(ossl(
+        "root.pem",
+        "cn-only-chain.pem",
+        &["-verify_hostname", "rancher.example.com"]
+    ));
 }
 
 #[test]
 fn wrong_host() {
-    let out = verify(&["--ca", &fixture("root.pem"), "--host", "other.example.com", &fixture("fullchain.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        "--host",
+        "other.example.com",
+        &fixture("fullchain.pem"),
+    ]);
     assert_eq!(out.code, 1);
     let (status, message) = out.check("name");
     assert_eq!(status, "failed");
-    assert!(message.contains("not valid for other.example.com"), "{message}");
-    assert!(!ossl("root.pem", "fullchain.pem", &["-verify_hostname", "other.example.com"]));
+    assert!(
+        message.contains("not valid for other.example.com"),
+        "{message}"
+    );
+    assert!(!ossl(
+        "root.pem",
+        "fullchain.pem",
+        &["-verify_hostname", "other.example.com"]
+    ));
 }
 
 #[test]
 fn ip_sans() {
-    for (ip, valid) in [("127.0.0.1", true), ("::1", true), ("[::1]", true), ("10.9.9.9", false)] {
-        let out = verify(&["--ca", &fixture("root.pem"), "--host", ip, &fixture("fullchain.pem")]);
+    for (ip, valid) in [
+        ("127.0.0.1", true),
+        ("::1", true),
+        ("[::1]", true),
+        ("10.9.9.9", false),
+    ] {
+        let out = verify(&[
+            "--ca",
+            &fixture("root.pem"),
+            "--host",
+            ip,
+            &fixture("fullchain.pem"),
+        ]);
         assert_eq!(out.code == 0, valid, "{ip}: {:#}", out.json);
         let bare = ip.trim_matches(|c| c == '[' || c == ']');
-        assert_eq!(ossl("root.pem", "fullchain.pem", &["-verify_ip", bare]), valid, "openssl {ip}");
+        assert_eq!(
+            ossl("root.pem", "fullchain.pem", &["-verify_ip", bare]),
+            valid,
+            "openssl {ip}"
+        );
     }
 }
 
@@ -252,16 +414,31 @@ fn wildcard_covers_exactly_one_label() {
         ("a.b.apps.example.com", false),
         ("apps.example.com", false),
     ] {
-        let out = verify(&["--ca", &fixture("root.pem"), "--host", host, &fixture("fullchain.pem")]);
+        let out = verify(&[
+            "--ca",
+            &fixture("root.pem"),
+            "--host",
+            host,
+            &fixture("fullchain.pem"),
+        ]);
         assert_eq!(out.code == 0, valid, "{host}: {:#}", out.json);
-        assert_eq!(ossl("root.pem", "fullchain.pem", &["-verify_hostname", host]), valid, "openssl {host}");
+        assert_eq!(
+            ossl("root.pem", "fullchain.pem", &["-verify_hostname", host]),
+            valid,
+            "openssl {host}"
+        );
     }
 }
 
 #[test]
 fn several_hosts_are_each_reported() {
     let out = verify(&[
-        "--ca", &fixture("root.pem"), "--host", "rancher.example.com", "--host", "nope.example.com",
+        "--ca",
+        &fixture("root.pem"),
+        "--host",
+        "rancher.example.com",
+        "--host",
+        "nope.example.com",
         &fixture("fullchain.pem"),
     ]);
     let names = out.checks_named("name");
@@ -279,14 +456,21 @@ fn cacerts_holding_the_leaf_or_the_whole_chain() {
         assert_eq!(out.code, 1, "{ca}");
         let (status, message) = out.check("ca_file");
         assert_eq!(status, "failed", "{ca}");
-        assert!(message.contains("non-CA certificate") && message.contains("only the CA"), "{message}");
+        assert!(
+            message.contains("non-CA certificate") && message.contains("only the CA"),
+            "{message}"
+        );
     }
     assert!(ossl("cacerts-whole-chain.pem", "fullchain.pem", &[]));
 }
 
 #[test]
 fn cacerts_holding_an_intermediate_warns() {
-    let out = verify(&["--ca", &fixture("cacerts-inter-root.pem"), &fixture("fullchain.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("cacerts-inter-root.pem"),
+        &fixture("fullchain.pem"),
+    ]);
     assert_eq!(out.code, 0);
     assert_eq!(out.check("ca_file").0, "warning");
 }
@@ -302,25 +486,41 @@ fn ca_checksum_is_sha256_of_the_served_bytes() {
         use std::io::Write;
         child.stdin.take().unwrap().write_all(bytes).unwrap();
         let output = child.wait_with_output().unwrap();
-        String::from_utf8_lossy(&output.stdout).split_whitespace().next().unwrap().to_string()
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
     };
     let out = verify(&["--ca", &fixture("root.pem"), &fixture("fullchain.pem")]);
     let root = std::fs::read(fixtures().join("root.pem")).unwrap();
     assert_eq!(out.json[0]["ca_checksum"], sha256(&root).as_str());
     assert!(out.check("ca_checksum").1.contains(&sha256(&root)));
 
-    let out = verify(&["--ca", &fixture("root-no-newline.pem"), &fixture("fullchain.pem")]);
+    let out = verify(&[
+        "--ca",
+        &fixture("root-no-newline.pem"),
+        &fixture("fullchain.pem"),
+    ]);
     let mut served = std::fs::read(fixtures().join("root-no-newline.pem")).unwrap();
     assert_ne!(served.last(), Some(&b'\n'));
     served.push(b'\n');
-    assert_eq!(out.json[0]["ca_checksum"], sha256(&served).as_str(), "Rancher adds the newline");
+    assert_eq!(
+        out.json[0]["ca_checksum"],
+        sha256(&served).as_str(),
+        "Rancher adds the newline"
+    );
     assert!(out.check("ca_checksum").1.contains("lacks a final newline"));
 }
 
 #[test]
 fn several_files_one_report_each() {
     let (code, json) = run_json(&[
-        "verify", "--ca", &fixture("root.pem"), &fixture("fullchain.pem"), &fixture("leaf.pem"),
+        "verify",
+        "--ca",
+        &fixture("root.pem"),
+        &fixture("fullchain.pem"),
+        &fixture("leaf.pem"),
     ]);
     assert_eq!(code, 1, "one of them fails");
     let reports = json.as_array().unwrap();
@@ -341,7 +541,11 @@ fn unrelated_extra_certificate_warns() {
 fn without_ca_the_mozilla_roots_are_used() {
     let out = verify(&[&fixture("fullchain-root.pem")]);
     assert_eq!(out.code, 1);
-    assert!(out.check("chain").1.contains("Mozilla roots"), "{:#}", out.json);
+    assert!(
+        out.check("chain").1.contains("Mozilla roots"),
+        "{:#}",
+        out.json
+    );
     assert!(out.json[0]["ca_checksum"].is_null());
 }
 
@@ -349,11 +553,30 @@ fn without_ca_the_mozilla_roots_are_used() {
 fn selfsign_output_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
-    assert_eq!(run(&["selfsign", "--host", "rancher.example.com", "--ip", "10.0.0.1", "--out", &out]).0, 0);
+    assert_eq!(
+        run(&[
+            "selfsign",
+            "--host",
+            "rancher.example.com",
+            "--ip",
+            "10.0.0.1",
+            "--out",
+            &out
+        ])
+        .0,
+        0
+    );
     let path = |name: &str| dir.path().join(name).display().to_string();
     let result = verify(&[
-        "--ca", &path("cacerts.pem"), "--key", &path("tls.key"), "--host", "rancher.example.com",
-        "--host", "10.0.0.1", &path("tls.crt"),
+        "--ca",
+        &path("cacerts.pem"),
+        "--key",
+        &path("tls.key"),
+        "--host",
+        "rancher.example.com",
+        "--host",
+        "10.0.0.1",
+        &path("tls.crt"),
     ]);
     assert_eq!(result.code, 0, "{:#}", result.json);
     assert_eq!(result.json[0]["status"], "ok");

@@ -83,7 +83,14 @@ pub fn openssl_verify(ca: &str, chain_file: &str, extra: &[&str]) -> bool {
     std::fs::write(&leaf, &blocks[0]).expect("write leaf");
     std::fs::write(&rest, blocks[1..].concat()).expect("write rest");
     let (leaf, rest) = (leaf.display().to_string(), rest.display().to_string());
-    let mut args = vec!["verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", ca];
+    let mut args = vec![
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "sslserver",
+        "-CAfile",
+        ca,
+    ];
     if blocks.len() > 1 {
         args.extend(["-untrusted", rest.as_str()]);
     }
