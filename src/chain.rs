@@ -142,8 +142,7 @@ fn pick_leaf(certs: &[Cert]) -> Option<usize> {
 
 /// Whether a raw (DER) subject name belongs to a root in webpki-roots.
 pub fn is_public_root_name(raw_name: &[u8]) -> bool {
-    // webpki-roots stores each subject without its outer SEQUENCE header.
-    let Some(inner) = strip_sequence_header(raw_name) else {
+    let Some(inner) = name_contents(raw_name) else {
         return false;
     };
     webpki_roots::TLS_SERVER_ROOTS
@@ -151,7 +150,9 @@ pub fn is_public_root_name(raw_name: &[u8]) -> bool {
         .any(|anchor| anchor.subject.as_ref() == inner)
 }
 
-fn strip_sequence_header(der: &[u8]) -> Option<&[u8]> {
+/// A DER name without its outer SEQUENCE header: the form webpki and webpki-roots
+/// store trust anchor subjects in.
+pub fn name_contents(der: &[u8]) -> Option<&[u8]> {
     if der.first() != Some(&0x30) {
         return None;
     }

@@ -142,8 +142,9 @@ pub fn check_chain(certs: &[Cert], origin: &str, context: &Context) -> Vec<Check
             format!("{origin} holds no certificate"),
         )];
     };
-    let mut checks = vec![trust_check(leaf, certs, origin, context)];
-    checks.push(order_check(leaf, certs, origin, context));
+    let examined = Examined::new(leaf, certs, origin, context);
+    let mut checks = vec![examined.trust_check()];
+    checks.push(examined.order_check());
     checks.push(validity_check(certs, context));
     checks.push(san_check(leaf));
     checks.extend(name_checks(leaf, &context.hosts));
@@ -197,86 +198,270 @@ fn trust_source(context: &Context) -> String {
         .map_or_else(|| "the Mozilla roots".to_string(), |ca| ca.source.clone())
 }
 
+/// Verify with webpki; on success, the DER of the intermediates and the subject of
+/// the anchor the path went through.
 fn webpki_verify(
     leaf: &Cert,
     intermediates: &[CertificateDer<'static>],
     anchors: &[TrustAnchor<'static>],
     at: OffsetDateTime,
-) -> Result<(), webpki::Error> {
+) -> Result<(Vec<Vec<u8>>, Vec<u8>), webpki::Error> {
     let end_entity = EndEntityCert::try_from(leaf.der())?;
     let seconds = u64::try_from(at.unix_timestamp()).unwrap_or(0);
-    end_entity
-        .verify_for_usage(
-            webpki::ALL_VERIFICATION_ALGS,
-            anchors,
-            intermediates,
-            UnixTime::since_unix_epoch(Duration::from_secs(seconds)),
-            KeyUsage::server_auth(),
-            None,
-            None,
-        )
-        .map(|_| ())
+    let path = end_entity.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        anchors,
+        intermediates,
+        UnixTime::since_unix_epoch(Duration::from_secs(seconds)),
+        KeyUsage::server_auth(),
+        None,
+        None,
+    )?;
+    let used = path
+        .intermediate_certificates()
+        .map(|cert| cert.der().to_vec())
+        .collect();
+    Ok((used, path.anchor().subject.to_vec()))
 }
 
-fn trust_check(leaf: &Cert, certs: &[Cert], origin: &str, context: &Context) -> Check {
-    let anchors = trust_anchors(context);
-    let intermediates: Vec<CertificateDer<'static>> = certs
-        .iter()
-        .chain(&context.untrusted)
-        .filter(|cert| cert.der() != leaf.der())
-        .map(|cert| cert.der().clone())
-        .collect();
-    let source = trust_source(context);
-    let result = webpki_verify(leaf, &intermediates, &anchors, context.at);
-    match result {
-        Ok(()) => Check::ok("chain", format!("trusted by {source}")),
-        Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
-            let checked_at = validity_window(leaf, certs, context)
-                .filter(|inside| webpki_verify(leaf, &intermediates, &anchors, *inside).is_ok());
-            let anchored_by_signatures = signature_path_to_anchor(leaf, certs, context);
-            match (checked_at, anchored_by_signatures) {
-                (Some(inside), _) => Check::ok(
-                    "chain",
-                    format!(
-                        "trusted by {source} when checked at {} (inside every validity period; see the validity check)",
-                        inspect::rfc3339(inside)
-                    ),
-                ),
-                (None, Some(anchor)) => Check::ok(
-                    "chain",
-                    format!(
-                        "signatures chain up to '{anchor}' in {source} (the validity periods do not overlap; see the validity check)"
-                    ),
-                ),
-                (None, None) => Check::failed(
-                    "chain",
-                    format!("not trusted by {source}: a certificate is outside its validity period"),
-                ),
-            }
+/// One chain under examination: the leaf, the file's certificates, and the issuer path
+/// (from webpki when it verified, else by following issuers through every certificate
+/// known), computed once and shared by the checks.
+struct Examined<'a> {
+    leaf: &'a Cert,
+    certs: &'a [Cert],
+    origin: &'a str,
+    context: &'a Context,
+    anchors: Vec<TrustAnchor<'static>>,
+    intermediates: Vec<CertificateDer<'static>>,
+    verified: Result<(), webpki::Error>,
+    path: Vec<Cert>,
+}
+
+impl<'a> Examined<'a> {
+    fn new(leaf: &'a Cert, certs: &'a [Cert], origin: &'a str, context: &'a Context) -> Self {
+        let anchors = trust_anchors(context);
+        let intermediates: Vec<CertificateDer<'static>> = certs
+            .iter()
+            .chain(&context.untrusted)
+            .filter(|cert| cert.der() != leaf.der())
+            .map(|cert| cert.der().clone())
+            .collect();
+        let pool = pool_with_ca(certs, context);
+        let (verified, path) = match webpki_verify(leaf, &intermediates, &anchors, context.at) {
+            Ok((used, anchor_subject)) => (
+                Ok(()),
+                verified_path(leaf, &used, &anchor_subject, &pool, context),
+            ),
+            Err(err) => (Err(err), chain::chain_from(leaf, &pool)),
+        };
+        Examined {
+            leaf,
+            certs,
+            origin,
+            context,
+            anchors,
+            intermediates,
+            verified,
+            path,
         }
-        Err(err) => Check::failed(
-            "chain",
-            explain_untrusted(&err, leaf, certs, origin, context),
-        ),
+    }
+
+    fn trust_check(&self) -> Check {
+        let source = trust_source(self.context);
+        match &self.verified {
+            Ok(()) => Check::ok("chain", format!("trusted by {source}")),
+            Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
+                self.trust_ignoring_dates(&source)
+            }
+            Err(err) => Check::failed("chain", self.explain_untrusted(err, &source)),
+        }
+    }
+
+    /// The chain check when a date is wrong: is the chain otherwise trusted?
+    fn trust_ignoring_dates(&self, source: &str) -> Check {
+        let checked_at = self.validity_window().filter(|inside| {
+            webpki_verify(self.leaf, &self.intermediates, &self.anchors, *inside).is_ok()
+        });
+        let anchor = self
+            .path
+            .iter()
+            .skip(1)
+            .find(|cert| is_anchor(cert, self.context));
+        match (checked_at, anchor) {
+            (Some(inside), _) => Check::ok(
+                "chain",
+                format!(
+                    "trusted by {source} when checked at {} (inside every validity period; see the validity check)",
+                    inspect::rfc3339(inside)
+                ),
+            ),
+            (None, Some(anchor)) => Check::ok(
+                "chain",
+                format!(
+                    "signatures chain up to '{}' in {source} (the validity periods do not overlap; see the validity check)",
+                    anchor.subject
+                ),
+            ),
+            (None, None) => Check::failed(
+                "chain",
+                format!("not trusted by {source}: a certificate is outside its validity period"),
+            ),
+        }
+    }
+
+    /// A time at which every certificate of the path is valid, if there is one.
+    fn validity_window(&self) -> Option<OffsetDateTime> {
+        let start = self.path.iter().map(Cert::not_before_time).max()?;
+        let end = self.path.iter().map(Cert::not_after_time).min()?;
+        (start <= end).then_some(start)
+    }
+
+    fn explain_untrusted(&self, err: &webpki::Error, source: &str) -> String {
+        let (leaf, origin) = (self.leaf, self.origin);
+        match err {
+            webpki::Error::UnknownIssuer => {
+                let Some(top) = self.path.last() else {
+                    return format!("not trusted by {source}");
+                };
+                if top.self_signed {
+                    format!(
+                        "not trusted by {source}: the chain ends at root '{}', which {source} does not hold (wrong CA file?)",
+                        top.subject
+                    )
+                } else if self.path.len() == 1 && is_some_ca_subject(&top.issuer, self.context) {
+                    format!(
+                        "not trusted by {source}: '{}' names issuer '{}' but its signature does not match that CA's key (wrong CA file, or a CA with the same name)",
+                        top.subject, top.issuer
+                    )
+                } else {
+                    format!(
+                        "not trusted by {source}: missing intermediate — no certificate for '{}', the issuer of '{}'; append it to {origin} after the leaf (rcert fullchain)",
+                        top.issuer, top.subject
+                    )
+                }
+            }
+            webpki::Error::CaUsedAsEndEntity => format!(
+                "'{}' is a CA certificate, not a server certificate: {origin} holds no leaf",
+                leaf.subject
+            ),
+            webpki::Error::RequiredEkuNotFoundContext(_) => format!(
+                "'{}' (or its issuer) lacks the serverAuth extended key usage",
+                leaf.subject
+            ),
+            webpki::Error::InvalidSignatureForPublicKey => {
+                "a signature in the chain does not verify with its issuer's key".to_string()
+            }
+            webpki::Error::UnsupportedSignatureAlgorithmContext(_)
+            | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+                "the chain uses a signature algorithm TLS clients refuse (e.g. SHA-1 or RSA < 2048 bits)"
+                    .to_string()
+            }
+            webpki::Error::PathLenConstraintViolated => {
+                "an intermediate sits deeper than its CA's pathlen constraint allows".to_string()
+            }
+            other => format!("not trusted by {source}: {other:?}"),
+        }
+    }
+
+    fn order_check(&self) -> Check {
+        let (leaf, certs, origin) = (self.leaf, self.certs, self.origin);
+        let leaf_position = certs.iter().position(|cert| cert.der() == leaf.der());
+        if leaf_position != Some(0) {
+            return Check::failed(
+                "order",
+                format!(
+                    "wrong order: the leaf '{}' is certificate {} of {} in {origin}; it must come first (rcert fullchain {origin} --out {origin} --force)",
+                    leaf.subject,
+                    leaf_position.map_or(0, |p| p + 1),
+                    certs.len()
+                ),
+            );
+        }
+        let in_file = |cert: &Cert| certs.iter().any(|c| c.der() == cert.der());
+        let on_path = |cert: &Cert| self.path.iter().any(|c| c.der() == cert.der());
+        let file_order: Vec<&Cert> = certs.iter().filter(|cert| on_path(cert)).collect();
+        let path_order: Vec<&Cert> = self.path.iter().filter(|cert| in_file(cert)).collect();
+        if let Some(position) = file_order
+            .iter()
+            .zip(&path_order)
+            .position(|(found, expected)| found.der() != expected.der())
+        {
+            return Check::failed(
+                "order",
+                format!(
+                    "wrong order: '{}' stands where its issuer '{}' belongs; each certificate must be followed by its issuer (rcert fullchain {origin} --out {origin} --force)",
+                    file_order[position].subject, path_order[position].subject
+                ),
+            );
+        }
+        if let Some(extra) = certs.iter().find(|cert| !on_path(cert)) {
+            return Check::warning(
+                "order",
+                format!(
+                    "'{}' in {origin} is not part of the chain of '{}'; remove it",
+                    extra.subject, leaf.subject
+                ),
+            );
+        }
+        let from_elsewhere = self
+            .path
+            .iter()
+            .skip(1)
+            .find(|cert| !cert.self_signed && !in_file(cert) && !is_anchor(cert, self.context));
+        if let Some(missing) = from_elsewhere {
+            return Check::warning(
+                "order",
+                format!(
+                    "{origin} lacks the intermediate '{}' (found in --untrusted); clients get only what {origin} holds (rcert fullchain)",
+                    missing.subject
+                ),
+            );
+        }
+        let root_note = if certs.len() > 1 && certs.last().is_some_and(|cert| cert.self_signed) {
+            "; the root is included, which is allowed"
+        } else {
+            ""
+        };
+        Check::ok(
+            "order",
+            format!(
+                "leaf first, each certificate followed by its issuer: {} certificate(s){root_note}",
+                certs.len()
+            ),
+        )
     }
 }
 
-/// A time at which every certificate of the chain is valid, if there is one.
-fn validity_window(leaf: &Cert, certs: &[Cert], context: &Context) -> Option<OffsetDateTime> {
-    let pool = pool_with_ca(certs, context);
-    let path = chain::chain_from(leaf, &pool);
-    let start = path.iter().map(Cert::not_before_time).max()?;
-    let end = path.iter().map(Cert::not_after_time).min()?;
-    (start <= end).then_some(start)
-}
-
-/// The subject of the CA-file certificate the leaf's signatures lead to, ignoring dates.
-fn signature_path_to_anchor(leaf: &Cert, certs: &[Cert], context: &Context) -> Option<String> {
-    let path = chain::chain_from(leaf, &pool_with_ca(certs, context));
-    path.iter()
-        .skip(1)
-        .find(|cert| is_anchor(cert, context))
-        .map(|anchor| anchor.subject.clone())
+/// The path webpki verified, as [`Cert`]s: leaf, intermediates, and the anchor's
+/// certificate when the CA file holds it.
+fn verified_path(
+    leaf: &Cert,
+    used: &[Vec<u8>],
+    anchor_subject: &[u8],
+    pool: &[Cert],
+    context: &Context,
+) -> Vec<Cert> {
+    let mut path = vec![leaf.clone()];
+    for der in used {
+        if let Some(cert) = pool
+            .iter()
+            .find(|cert| cert.der().as_ref() == der.as_slice())
+        {
+            path.push(cert.clone());
+        }
+    }
+    let anchor_cert = context.ca.as_ref().and_then(|ca| {
+        ca.certs
+            .iter()
+            .find(|cert| chain::name_contents(&cert.raw_subject) == Some(anchor_subject))
+    });
+    if let Some(anchor) = anchor_cert {
+        if !path.iter().any(|cert| cert.der() == anchor.der()) {
+            path.push(anchor.clone());
+        }
+    }
+    path
 }
 
 fn pool_with_ca(certs: &[Cert], context: &Context) -> Vec<Cert> {
@@ -287,138 +472,11 @@ fn pool_with_ca(certs: &[Cert], context: &Context) -> Vec<Cert> {
     pool
 }
 
-fn explain_untrusted(
-    err: &webpki::Error,
-    leaf: &Cert,
-    certs: &[Cert],
-    origin: &str,
-    context: &Context,
-) -> String {
-    let source = trust_source(context);
-    match err {
-        webpki::Error::UnknownIssuer => {
-            let pool = pool_with_ca(certs, context);
-            let path = chain::chain_from(leaf, &pool);
-            let Some(top) = path.last() else {
-                return format!("not trusted by {source}");
-            };
-            if top.self_signed {
-                format!(
-                    "not trusted by {source}: the chain ends at root '{}', which {source} does not hold (wrong CA file?)",
-                    top.subject
-                )
-            } else if context.ca.is_some() && path.len() == 1 && is_some_ca_subject(&top.issuer, context) {
-                format!(
-                    "not trusted by {source}: '{}' names issuer '{}' but its signature does not match that CA's key (wrong CA file, or a CA with the same name)",
-                    top.subject, top.issuer
-                )
-            } else {
-                format!(
-                    "not trusted by {source}: missing intermediate — no certificate for '{}', the issuer of '{}'; append it to {origin} after the leaf (rcert fullchain)",
-                    top.issuer, top.subject
-                )
-            }
-        }
-        webpki::Error::CaUsedAsEndEntity => format!(
-            "'{}' is a CA certificate, not a server certificate: {origin} holds no leaf",
-            leaf.subject
-        ),
-        webpki::Error::RequiredEkuNotFoundContext(_) => {
-            format!(
-                "'{}' (or its issuer) lacks the serverAuth extended key usage",
-                leaf.subject
-            )
-        }
-        webpki::Error::InvalidSignatureForPublicKey => {
-            "a signature in the chain does not verify with its issuer's key".to_string()
-        }
-        webpki::Error::UnsupportedSignatureAlgorithmContext(_)
-        | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-            "the chain uses a signature algorithm TLS clients refuse (e.g. SHA-1 or RSA < 2048 bits)"
-                .to_string()
-        }
-        webpki::Error::PathLenConstraintViolated => {
-            "an intermediate sits deeper than its CA's pathlen constraint allows".to_string()
-        }
-        other => format!("not trusted by {source}: {other:?}"),
-    }
-}
-
 fn is_some_ca_subject(name: &str, context: &Context) -> bool {
     context
         .ca
         .as_ref()
         .is_some_and(|ca| ca.certs.iter().any(|cert| cert.subject == name))
-}
-
-fn order_check(leaf: &Cert, certs: &[Cert], origin: &str, context: &Context) -> Check {
-    let leaf_position = certs.iter().position(|cert| cert.der() == leaf.der());
-    if leaf_position != Some(0) {
-        return Check::failed(
-            "order",
-            format!(
-                "wrong order: the leaf '{}' is certificate {} of {} in {origin}; it must come first (rcert fullchain {origin} --out {origin} --force)",
-                leaf.subject,
-                leaf_position.map_or(0, |p| p + 1),
-                certs.len()
-            ),
-        );
-    }
-    let in_file_path = chain::chain_from(leaf, certs);
-    let on_path = |cert: &Cert| in_file_path.iter().any(|c| c.der() == cert.der());
-    let file_order: Vec<&Cert> = certs.iter().filter(|cert| on_path(cert)).collect();
-    if let Some(position) = file_order
-        .iter()
-        .zip(&in_file_path)
-        .position(|(found, expected)| found.der() != expected.der())
-    {
-        let (found, expected) = (file_order[position], &in_file_path[position]);
-        return Check::failed(
-            "order",
-            format!(
-                "wrong order: '{}' stands where its issuer '{}' belongs; each certificate must be followed by its issuer (rcert fullchain {origin} --out {origin} --force)",
-                found.subject, expected.subject
-            ),
-        );
-    }
-    if let Some(extra) = certs.iter().find(|cert| !on_path(cert)) {
-        return Check::warning(
-            "order",
-            format!(
-                "'{}' in {origin} is not part of the chain of '{}'; remove it",
-                extra.subject, leaf.subject
-            ),
-        );
-    }
-    let pool = pool_with_ca(certs, context);
-    let path = chain::chain_from(leaf, &pool);
-    let from_elsewhere: Vec<&Cert> = path
-        .iter()
-        .skip(1)
-        .filter(|cert| !cert.self_signed && !certs.iter().any(|c| c.der() == cert.der()))
-        .filter(|cert| !is_anchor(cert, context))
-        .collect();
-    if let Some(missing) = from_elsewhere.first() {
-        return Check::warning(
-            "order",
-            format!(
-                "{origin} lacks the intermediate '{}' (found in --untrusted); clients get only what {origin} holds (rcert fullchain)",
-                missing.subject
-            ),
-        );
-    }
-    let root_note = if certs.len() > 1 && certs.last().is_some_and(|cert| cert.self_signed) {
-        "; the root is included, which is allowed"
-    } else {
-        ""
-    };
-    Check::ok(
-        "order",
-        format!(
-            "leaf first, each certificate followed by its issuer: {} certificate(s){root_note}",
-            certs.len()
-        ),
-    )
 }
 
 fn is_anchor(cert: &Cert, context: &Context) -> bool {
