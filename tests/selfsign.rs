@@ -26,9 +26,16 @@ fn mode(dir: &Path, name: &str) -> u32 {
         & 0o777
 }
 
+/// `openssl x509 -in FILE -noout OPTIONS…`: (success, output).
+fn x509(file: &str, options: &[&str]) -> (bool, String) {
+    let mut args = vec!["x509", "-in", file, "-noout"];
+    args.extend(options);
+    openssl(&args)
+}
+
 /// The public key of a certificate and of a key, as openssl prints them.
 fn public_keys_match(cert: &str, key: &str) -> bool {
-    let (ok_cert, from_cert) = openssl(&["x509", "-in", cert, "-noout", "-pubkey"]);
+    let (ok_cert, from_cert) = x509(cert, &["-pubkey"]);
     let (ok_key, from_key) = openssl(&["pkey", "-in", key, "-pubout"]);
     ok_cert && ok_key && from_cert == from_key
 }
@@ -76,10 +83,7 @@ fn default_files_verify_with_openssl_and_carry_the_requested_names() {
     ]);
     assert!(ok, "{text}");
 
-    let (_, ext) = openssl(&[
-        "x509", "-in", &path(dir.path(), "tls.crt"), "-noout", "-ext",
-        "subjectAltName,basicConstraints,keyUsage,extendedKeyUsage,subjectKeyIdentifier,authorityKeyIdentifier",
-    ]);
+    let (_, ext) = x509(&path(dir.path(), "tls.crt"), &["-ext", "subjectAltName,basicConstraints,keyUsage,extendedKeyUsage,subjectKeyIdentifier,authorityKeyIdentifier"]);
     assert!(
         ext.contains("DNS:rancher.example.com, DNS:*.apps.example.com, IP Address:10.1.2.3, IP Address:FD00:0:0:0:0:0:0:1"),
         "{ext}"
@@ -95,14 +99,10 @@ fn default_files_verify_with_openssl_and_carry_the_requested_names() {
         "{ext}"
     );
 
-    let (_, ca_ext) = openssl(&[
-        "x509",
-        "-in",
+    let (_, ca_ext) = x509(
         &path(dir.path(), "cacerts.pem"),
-        "-noout",
-        "-ext",
-        "basicConstraints,keyUsage",
-    ]);
+        &["-ext", "basicConstraints,keyUsage"],
+    );
     assert!(ca_ext.contains("CA:TRUE, pathlen:0"), "{ca_ext}");
     assert!(ca_ext.contains("Certificate Sign, CRL Sign"), "{ca_ext}");
 
@@ -121,13 +121,7 @@ fn default_files_verify_with_openssl_and_carry_the_requested_names() {
     assert_eq!(blocks.len(), 2, "tls.crt holds server cert then CA");
     assert_eq!(blocks[1], ca, "the second certificate of tls.crt is the CA");
     assert_eq!(pem_blocks(&ca).len(), 1, "cacerts.pem holds the CA alone");
-    let (_, subject) = openssl(&[
-        "x509",
-        "-in",
-        &path(dir.path(), "tls.crt"),
-        "-noout",
-        "-subject",
-    ]);
+    let (_, subject) = x509(&path(dir.path(), "tls.crt"), &["-subject"]);
     assert!(subject.contains("CN = rancher.example.com"), "{subject}");
 
     assert_eq!(mode(dir.path(), "tls.key"), 0o600);
@@ -182,14 +176,7 @@ fn every_key_type_verifies_and_its_key_loads_in_openssl() {
         ]);
         assert!(ok && key_text.contains(expect), "{key_type}: {key_text}");
         if key_type.starts_with("rsa") {
-            let (_, ext) = openssl(&[
-                "x509",
-                "-in",
-                &path(dir.path(), "tls.crt"),
-                "-noout",
-                "-ext",
-                "keyUsage",
-            ]);
+            let (_, ext) = x509(&path(dir.path(), "tls.crt"), &["-ext", "keyUsage"]);
             assert!(
                 ext.contains("Digital Signature, Key Encipherment"),
                 "{key_type}: {ext}"
@@ -293,7 +280,7 @@ fn validity_defaults_and_flags_are_honoured() {
     // openssl x509 -checkend N: succeeds when the certificate is still valid N seconds from now.
     let checkend = |file: &str, days: i64, slack: i64| {
         let seconds = (days * 86_400 + slack).to_string();
-        openssl(&["x509", "-in", file, "-noout", "-checkend", &seconds]).0
+        x509(file, &["-checkend", &seconds]).0
     };
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(
@@ -345,14 +332,7 @@ fn serials_differ_between_runs() {
             selfsign(dir.path(), &["--host", "rancher.example.com"]).0,
             0
         );
-        openssl(&[
-            "x509",
-            "-in",
-            &path(dir.path(), "tls.crt"),
-            "-noout",
-            "-serial",
-        ])
-        .1
+        x509(&path(dir.path(), "tls.crt"), &["-serial"]).1
     };
     assert_ne!(serial(), serial());
 }
@@ -375,13 +355,7 @@ fn cn_and_org_are_used() {
         .0,
         0
     );
-    let (_, subject) = openssl(&[
-        "x509",
-        "-in",
-        &path(dir.path(), "tls.crt"),
-        "-noout",
-        "-subject",
-    ]);
+    let (_, subject) = x509(&path(dir.path(), "tls.crt"), &["-subject"]);
     assert!(
         subject.contains("O = Example Inc, CN = rancher"),
         "{subject}"
