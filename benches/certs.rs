@@ -4,7 +4,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rcert::inspect::{certs_from, Cert};
 use rcert::issue::{Ca, KeyType, ServerSpec};
-use rcert::verify::{check_chain, CaBundle, Context};
+use rcert::verify::{check_chain, CaBundle, Context, Origin};
 
 const FULLCHAIN: &[u8] = include_bytes!("../testdata/corpus/fullchain.pem");
 const ROOT: &[u8] = include_bytes!("../testdata/corpus/root.pem");
@@ -72,7 +72,7 @@ fn verification(c: &mut Criterion) {
         warn_days: 30,
     };
     c.bench_function("verify/full chain, all checks", |b| {
-        b.iter(|| check_chain(&chain, "fullchain.pem", &context))
+        b.iter(|| check_chain(&chain, Origin::File("fullchain.pem"), &context))
     });
     c.bench_function("read/parse fullchain.pem", |b| {
         b.iter(|| parse("fullchain.pem", FULLCHAIN))

@@ -14,10 +14,11 @@ Examples:
   rcert verify --ca certs/cacerts.pem --key certs/tls.key --host rancher.example.com certs/tls.crt
   rcert fullchain server.pem intermediate.pem root.pem --out tls.crt --cacerts cacerts.pem
   rcert inspect certs/tls.crt certs/tls.key
+  rcert probe 10.0.0.11:443 10.0.0.12:443 --servername rancher.example.com --ca certs/cacerts.pem
 
 Exit codes: 0 all good, 1 a check failed, 2 bad usage or unreadable input, 3 remote side unreachable.";
 
-/// Certificates for Rancher with your own TLS: generate, chain, inspect and verify.
+/// Certificates for Rancher with your own TLS: generate, chain, inspect, verify and probe.
 #[derive(Debug, Parser)]
 #[command(name = "rcert", version, about, after_help = MAIN_EXAMPLES)]
 pub struct Cli {
@@ -50,6 +51,46 @@ pub enum Command {
     /// Verify chains, names, keys, expiry and cacerts.pem like openssl verify, and more.
     #[command(after_help = VERIFY_EXAMPLES)]
     Verify(VerifyArgs),
+    /// Handshake with live endpoints (SNI) like openssl s_client, show and judge the served chain.
+    #[command(after_help = PROBE_EXAMPLES)]
+    Probe(ProbeArgs),
+}
+
+const PROBE_EXAMPLES: &str = "\
+Examples:
+  rcert probe rancher.example.com --ca certs/cacerts.pem
+  # every HA node / load-balancer backend, with the Rancher host name as SNI:
+  rcert probe 10.0.0.11 10.0.0.12 10.0.0.13 --servername rancher.example.com --ca cacerts.pem
+  # also check /ping and /cacerts and print the CATTLE_CA_CHECKSUM agents will compare:
+  rcert probe rancher.example.com --rancher --ca cacerts.pem";
+
+/// Arguments of `rcert probe`.
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// Endpoints: host, host:port, ip:port or [v6]:port (default port 443).
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+    /// SNI name to send (and to check the certificate against). Default: each target's host.
+    #[arg(long, value_name = "NAME")]
+    pub servername: Option<String>,
+    /// Trusted CA certificates (cacerts.pem). Default: the Mozilla roots.
+    #[arg(long, value_name = "CAFILE")]
+    pub ca: Option<String>,
+    /// ALPN protocols to offer, comma-separated.
+    #[arg(long, default_value = "h2,http/1.1", value_name = "LIST")]
+    pub alpn: String,
+    /// Connect timeout and handshake timeout, each (e.g. 5s, 500ms).
+    #[arg(long, default_value = "5s", value_name = "DUR")]
+    pub timeout: String,
+    /// How many targets to probe at once.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub concurrency: usize,
+    /// Also GET /ping and /cacerts, compare /cacerts with --ca and the served chain.
+    #[arg(long)]
+    pub rancher: bool,
+    /// Warn when a certificate expires within this many days.
+    #[arg(long, default_value_t = 30, value_name = "N")]
+    pub warn_days: u32,
 }
 
 const SELFSIGN_EXAMPLES: &str = "\

@@ -7,6 +7,7 @@
 //! * [`chain`] orders and completes chains (`rcert fullchain`);
 //! * [`inspect`] is the one model of a certificate's facts (`rcert inspect`);
 //! * [`verify`] runs the chain, name, key and Rancher checks (`rcert verify`);
+//! * [`probe`] handshakes with live endpoints and judges the served chains (`rcert probe`);
 //! * [`pem`] reads certificates and keys, [`files`] writes them safely,
 //!   [`report`] renders every result as text or JSON.
 
@@ -16,6 +17,7 @@ pub mod files;
 pub mod inspect;
 pub mod issue;
 pub mod pem;
+pub mod probe;
 pub mod report;
 pub mod verify;
 
@@ -46,6 +48,9 @@ pub enum Error {
     /// Certificate generation was asked for something impossible.
     #[error(transparent)]
     Issue(#[from] issue::IssueError),
+    /// A probe option or target that cannot be used.
+    #[error(transparent)]
+    Probe(#[from] probe::ProbeError),
     /// A verify option (`--host`, `--at`) that cannot be used.
     #[error(transparent)]
     Verify(#[from] verify::VerifyError),

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use rcert::cli::{Cli, Command, FullchainArgs, SelfsignArgs, VerifyArgs};
+use rcert::cli::{Cli, Command, FullchainArgs, ProbeArgs, SelfsignArgs, VerifyArgs};
 use rcert::report::{self, OutputFormat, Status, Style};
-use rcert::{chain, exit, inspect, issue, verify, Error};
+use rcert::{chain, exit, inspect, issue, probe, verify, Error};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         Command::Fullchain(args) => fullchain(args, cli.output, &style),
         Command::Inspect(args) => inspect_files(&args.files, cli.output, &style),
         Command::Verify(args) => verify_files(args, cli.output, &style),
+        Command::Probe(args) => probe_targets(args, cli.output, &style),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -134,4 +135,35 @@ fn verify_context(args: &VerifyArgs) -> Result<verify::Context, Error> {
         at,
         warn_days: args.warn_days,
     })
+}
+
+fn probe_targets(args: &ProbeArgs, output: OutputFormat, style: &Style) -> Result<u8, Error> {
+    use std::io::IsTerminal;
+    let targets = args
+        .targets
+        .iter()
+        .map(|target| probe::Target::parse(target))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(name) = &args.servername {
+        probe::validate_servername(name)?;
+    }
+    if args.concurrency == 0 {
+        return Err(Error::Usage("--concurrency must be at least 1".to_string()));
+    }
+    let request = probe::ProbeRequest {
+        targets,
+        servername: args.servername.clone(),
+        ca: args.ca.as_deref().map(verify::CaBundle::load).transpose()?,
+        alpn: probe::parse_alpn(&args.alpn)?,
+        timeout: probe::parse_duration(&args.timeout)?,
+        concurrency: args.concurrency,
+        rancher: args.rancher,
+        warn_days: args.warn_days,
+    };
+    let progress = output == OutputFormat::Text
+        && request.targets.len() > 3
+        && std::io::stderr().is_terminal();
+    let result = probe::probe(&request, progress);
+    emit(&result, output, || report::probe_text(&result, style));
+    Ok(result.exit_code())
 }

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::chain::FullchainReport;
 use crate::inspect::{Cert, Inspected};
 use crate::issue::SelfsignReport;
+use crate::probe::ProbeReport;
 use crate::verify::VerifyReport;
 
 /// Output format (`-o`), as in kubectl.
@@ -125,16 +126,19 @@ impl Style {
     }
 
     fn status(&self, status: Status) -> String {
-        let label = format!("{:<8}", status.label());
+        self.paint(&format!("{:<8}", status.label()), status)
+    }
+
+    fn paint(&self, text: &str, status: Status) -> String {
         if !self.color {
-            return label;
+            return text.to_string();
         }
         let code = match status {
             Status::Ok => "32",
             Status::Warning => "33",
             Status::Failed => "1;31",
         };
-        format!("\x1b[{code}m{label}\x1b[0m")
+        format!("\x1b[{code}m{text}\x1b[0m")
     }
 
     fn heading(&self, text: &str) -> String {
@@ -376,6 +380,64 @@ pub fn fullchain_text(report: &FullchainReport, style: &Style) -> String {
         if let Some(cacerts) = &report.cacerts {
             let _ = writeln!(out, "  wrote {cacerts} (root CA only)");
         }
+    }
+    out
+}
+
+/// Text of `rcert probe`: per target the session, the served chain and the checks.
+pub fn probe_text(report: &ProbeReport, style: &Style) -> String {
+    let mut out = String::new();
+    for (index, result) in report.results.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let sni = result
+            .servername
+            .as_deref()
+            .map_or_else(|| "no SNI".to_string(), |name| format!("SNI {name}"));
+        let verdict = if result.is_unreachable() {
+            style.paint("UNREACHABLE", Status::Failed)
+        } else {
+            style.status(result.status).trim_end().to_string()
+        };
+        let _ = writeln!(out, "{} ({sni}): {verdict}", style.heading(&result.target));
+        if let Some(error) = &result.error {
+            let _ = writeln!(out, "  {error}");
+            continue;
+        }
+        if let Some(version) = &result.tls_version {
+            let _ = writeln!(
+                out,
+                "  {version}, {}, ALPN {}, {} ms, from {}",
+                result.cipher_suite.as_deref().unwrap_or("?"),
+                result.alpn.as_deref().unwrap_or("none"),
+                result.elapsed_ms,
+                result.address.as_deref().unwrap_or("?")
+            );
+        }
+        for (position, cert) in result.chain.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  {position} {}  ({}, until {}, {})",
+                cert.subject,
+                cert.public_key,
+                cert.not_after,
+                days_left(cert.days_left)
+            );
+            let _ = writeln!(out, "      issuer {}", cert.issuer);
+            if position == 0 {
+                let _ = writeln!(out, "      SANs {}", sans_text(cert));
+            }
+            let _ = writeln!(out, "      sha256 {}", cert.sha256_fingerprint);
+            if style.verbose {
+                out.push_str(&cert_text(cert, style));
+            }
+        }
+        out.push_str(&checks_text(&result.checks, style));
+    }
+    if let Some(check) = &report.consistency {
+        out.push('\n');
+        out.push_str(&checks_text(std::slice::from_ref(check), style));
     }
     out
 }

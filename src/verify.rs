@@ -122,7 +122,7 @@ pub fn ca_checksum(bytes: &[u8]) -> String {
 /// Verify one certificate file (first = leaf, rest = intermediates).
 pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::PemError> {
     let certs = inspect::load_certs(file)?;
-    let checks = check_chain(&certs, file, context);
+    let checks = check_chain(&certs, Origin::File(file), context);
     Ok(VerifyReport {
         file: file.to_string(),
         status: Status::worst(&checks),
@@ -133,13 +133,50 @@ pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::P
     })
 }
 
-/// Run every check on a chain as served or stored (first = leaf). `origin` names
-/// where the chain came from (a file, or a server) in the messages.
-pub fn check_chain(certs: &[Cert], origin: &str, context: &Context) -> Vec<Check> {
+/// Where a chain came from, for the wording of messages and fixes.
+#[derive(Debug, Clone, Copy)]
+pub enum Origin<'a> {
+    /// A file such as tls.crt.
+    File(&'a str),
+    /// A server, as `host:port`, that sent the chain in a handshake.
+    Server(&'a str),
+}
+
+impl Origin<'_> {
+    /// "tls.crt" or "the server at host:port".
+    fn name(&self) -> String {
+        match self {
+            Origin::File(path) => path.to_string(),
+            Origin::Server(target) => format!("the chain served by {target}"),
+        }
+    }
+
+    /// The command that puts a chain in order.
+    fn reorder_hint(&self) -> String {
+        match self {
+            Origin::File(path) => format!("rcert fullchain {path} --out {path} --force"),
+            Origin::Server(_) => {
+                "rebuild tls.crt with rcert fullchain and update the tls-rancher-ingress secret"
+                    .to_string()
+            }
+        }
+    }
+
+    /// What to do about an intermediate the chain lacks.
+    fn add_intermediate_hint(&self) -> String {
+        match self {
+            Origin::File(path) => format!("append it to {path} after the leaf (rcert fullchain)"),
+            Origin::Server(_) => "the server sends the leaf without it: add the intermediate to tls.crt after the leaf (rcert fullchain) and update the secret".to_string(),
+        }
+    }
+}
+
+/// Run every check on a chain as served or stored (first = leaf).
+pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec<Check> {
     let Some(leaf) = find_leaf(certs) else {
         return vec![Check::failed(
             "chain",
-            format!("{origin} holds no certificate"),
+            format!("{} holds no certificate", origin.name()),
         )];
     };
     let examined = Examined::new(leaf, certs, origin, context);
@@ -230,7 +267,7 @@ fn webpki_verify(
 struct Examined<'a> {
     leaf: &'a Cert,
     certs: &'a [Cert],
-    origin: &'a str,
+    origin: Origin<'a>,
     context: &'a Context,
     anchors: Vec<TrustAnchor<'static>>,
     intermediates: Vec<CertificateDer<'static>>,
@@ -239,7 +276,7 @@ struct Examined<'a> {
 }
 
 impl<'a> Examined<'a> {
-    fn new(leaf: &'a Cert, certs: &'a [Cert], origin: &'a str, context: &'a Context) -> Self {
+    fn new(leaf: &'a Cert, certs: &'a [Cert], origin: Origin<'a>, context: &'a Context) -> Self {
         let anchors = trust_anchors(context);
         let intermediates: Vec<CertificateDer<'static>> = certs
             .iter()
@@ -318,7 +355,13 @@ impl<'a> Examined<'a> {
     }
 
     fn explain_untrusted(&self, err: &webpki::Error, source: &str) -> String {
-        let (leaf, origin) = (self.leaf, self.origin);
+        let (leaf, origin) = (self.leaf, self.origin.name());
+        if leaf.self_signed && !is_anchor(leaf, self.context) {
+            return format!(
+                "not trusted by {source}: '{}' is self-signed; only clients that hold this very certificate trust it (issue it from a CA: rcert selfsign)",
+                leaf.subject
+            );
+        }
         match err {
             webpki::Error::UnknownIssuer => {
                 let Some(top) = self.path.last() else {
@@ -336,8 +379,8 @@ impl<'a> Examined<'a> {
                     )
                 } else {
                     format!(
-                        "not trusted by {source}: missing intermediate — no certificate for '{}', the issuer of '{}'; append it to {origin} after the leaf (rcert fullchain)",
-                        top.issuer, top.subject
+                        "not trusted by {source}: missing intermediate — no certificate for '{}', the issuer of '{}'; {}",
+                        top.issuer, top.subject, self.origin.add_intermediate_hint()
                     )
                 }
             }
@@ -365,13 +408,14 @@ impl<'a> Examined<'a> {
     }
 
     fn order_check(&self) -> Check {
-        let (leaf, certs, origin) = (self.leaf, self.certs, self.origin);
+        let (leaf, certs, origin) = (self.leaf, self.certs, self.origin.name());
+        let fix = self.origin.reorder_hint();
         let leaf_position = certs.iter().position(|cert| cert.der() == leaf.der());
         if leaf_position != Some(0) {
             return Check::failed(
                 "order",
                 format!(
-                    "wrong order: the leaf '{}' is certificate {} of {} in {origin}; it must come first (rcert fullchain {origin} --out {origin} --force)",
+                    "wrong order: the leaf '{}' is certificate {} of {} in {origin}; it must come first ({fix})",
                     leaf.subject,
                     leaf_position.map_or(0, |p| p + 1),
                     certs.len()
@@ -390,7 +434,7 @@ impl<'a> Examined<'a> {
             return Check::failed(
                 "order",
                 format!(
-                    "wrong order: '{}' stands where its issuer '{}' belongs; each certificate must be followed by its issuer (rcert fullchain {origin} --out {origin} --force)",
+                    "wrong order: '{}' stands where its issuer '{}' belongs; each certificate must be followed by its issuer ({fix})",
                     file_order[position].subject, path_order[position].subject
                 ),
             );

@@ -92,6 +92,12 @@ openssl ca -batch -notext -config ca.cnf -cert inter.pem -keyfile inter.key -in 
   -startdate 20990101000000Z -enddate 21000101000000Z -out not-yet-valid.pem 2>/dev/null
 rm -rf ca-db ca.cnf
 
+# A self-signed server certificate (no CA behind it).
+ec_key self-signed.key
+openssl req -x509 -new -key self-signed.key -subj "/CN=rancher.example.com" -days 825 -sha256 \
+  -addext "subjectAltName=DNS:rancher.example.com" -addext "extendedKeyUsage=serverAuth" \
+  -out self-signed.pem
+
 # --- an unrelated CA and leaf ------------------------------------------------------------
 ec_key other-root.key
 openssl req -x509 -new -key other-root.key -subj "/O=elsewhere/CN=Unrelated Root CA" -days 3650 \

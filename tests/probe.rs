@@ -1,0 +1,735 @@
+//! `rcert probe` against real TLS servers on loopback, started by the tests:
+//! `openssl s_server`, nginx L7 with SNI and http2, nginx L4 `stream` passthrough,
+//! and small fault servers. Every wait is bounded.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A server process, killed when dropped.
+struct Server {
+    child: Child,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Wait (at most 10 s) until something listens on the address.
+fn wait_listening(address: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if TcpStream::connect(address).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    panic!("nothing listens on {address}");
+}
+
+/// `openssl s_server -www` on a free loopback port, with the given options.
+fn s_server(options: &[&str]) -> (Server, String) {
+    s_server_on("127.0.0.1", options)
+}
+
+fn s_server_on(host: &str, options: &[&str]) -> (Server, String) {
+    let port = free_port();
+    let address = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let child = Process::new("openssl")
+        .args(["s_server", "-quiet", "-www", "-accept", &address])
+        .args(options)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("openssl s_server starts");
+    let server = Server { child, _dir: None };
+    wait_listening(&address);
+    (server, address)
+}
+
+fn cert_options(cert: &str, key: &str, chain: Option<&str>) -> Vec<String> {
+    let mut options = vec![
+        "-cert".to_string(),
+        fixture(cert),
+        "-key".to_string(),
+        fixture(key),
+    ];
+    if let Some(chain) = chain {
+        options.extend(["-cert_chain".to_string(), fixture(chain)]);
+    }
+    options
+}
+
+fn probe(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut all = vec!["probe", "--timeout", "3s"];
+    all.extend(args);
+    run_json(&all)
+}
+
+/// The status and message of a named check of result `index`.
+fn check(json: &serde_json::Value, index: usize, name: &str) -> (String, String) {
+    let checks = json["results"][index]["checks"].as_array().expect("checks");
+    let found = checks
+        .iter()
+        .find(|c| c["name"] == name)
+        .unwrap_or_else(|| panic!("no check {name}: {json:#}"));
+    (
+        found["status"].as_str().unwrap().to_string(),
+        found["message"].as_str().unwrap().to_string(),
+    )
+}
+
+fn good_server(extra: &[&str]) -> (Server, String) {
+    let mut options = cert_options("leaf.pem", "leaf.key", Some("inter.pem"));
+    options.extend(extra.iter().map(|s| s.to_string()));
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    s_server(&options)
+}
+
+#[test]
+fn tls13_only_server() {
+    let (_server, address) = good_server(&["-tls1_3"]);
+    let (code, json) = probe(&[
+        &address,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    let result = &json["results"][0];
+    assert_eq!(result["tls_version"], "TLSv1.3");
+    assert_eq!(result["servername"], "rancher.example.com");
+    assert_eq!(result["chain"].as_array().unwrap().len(), 2);
+    assert_eq!(check(&json, 0, "chain").0, "ok");
+    assert_eq!(check(&json, 0, "name").0, "ok");
+}
+
+#[test]
+fn tls12_only_server() {
+    let (_server, address) = good_server(&["-tls1_2"]);
+    let (code, json) = probe(&[
+        &address,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["results"][0]["tls_version"], "TLSv1.2");
+    assert!(json["results"][0]["cipher_suite"]
+        .as_str()
+        .unwrap()
+        .starts_with("TLS_ECDHE_ECDSA"));
+}
+
+#[test]
+fn alpn_h2_is_negotiated() {
+    let (_server, address) = good_server(&["-alpn", "h2"]);
+    let (code, json) = probe(&[
+        &address,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["results"][0]["alpn"], "h2");
+    let (_, json) = probe(&[
+        &address,
+        "--alpn",
+        "http/1.1",
+        "--servername",
+        "rancher.example.com",
+    ]);
+    assert!(json["results"][0]["alpn"].is_null() || json["results"][0]["alpn"] == "http/1.1");
+}
+
+#[test]
+fn server_sending_the_leaf_without_the_intermediate() {
+    let options = cert_options("leaf.pem", "leaf.key", None);
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let (_server, address) = s_server(&options);
+    let (code, json) = probe(&[
+        &address,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 1);
+    let (status, message) = check(&json, 0, "chain");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("the server sends the leaf without it")
+            && message.contains("rcert Test Intermediate CA"),
+        "{message}"
+    );
+}
+
+#[test]
+fn expired_certificate() {
+    let options = cert_options("expired.pem", "leaf.key", Some("inter.pem"));
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let (_server, address) = s_server(&options);
+    let (code, json) = probe(&[
+        &address,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 1);
+    let (status, message) = check(&json, 0, "validity");
+    assert_eq!(status, "failed");
+    assert!(message.contains("expired on 2021-01-01"), "{message}");
+}
+
+#[test]
+fn self_signed_certificate() {
+    let options = cert_options("self-signed.pem", "self-signed.key", None);
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let (_server, address) = s_server(&options);
+    let (code, json) = probe(&[
+        &address,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 1);
+    let (status, message) = check(&json, 0, "chain");
+    assert_eq!(status, "failed");
+    assert!(message.contains("is self-signed"), "{message}");
+    assert_eq!(json["results"][0]["chain"][0]["self_signed"], true);
+    // Without --ca: the Mozilla roots do not trust it either, but the chain is shown.
+    let (code, json) = probe(&[&address, "--servername", "rancher.example.com"]);
+    assert_eq!(code, 1);
+    assert!(check(&json, 0, "chain").1.contains("Mozilla roots"));
+}
+
+#[test]
+fn ipv6_loopback() {
+    let mut options = cert_options("leaf.pem", "leaf.key", Some("inter.pem"));
+    options.push("-6".to_string());
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let (_server, address) = s_server_on("::1", &options);
+    let (code, json) = probe(&[&address, "--ca", &fixture("root.pem")]);
+    assert_eq!(code, 0, "{json:#}");
+    assert!(
+        json["results"][0]["servername"].is_null(),
+        "no SNI for an IP target"
+    );
+    assert_eq!(check(&json, 0, "name").1, "valid for ::1");
+}
+
+// --- nginx ------------------------------------------------------------------------------
+
+fn nginx_binary() -> &'static str {
+    if Path::new("/usr/sbin/nginx").exists() {
+        "/usr/sbin/nginx"
+    } else {
+        "nginx"
+    }
+}
+
+/// Start nginx (no daemon, no master) with `body` inside a config that keeps every
+/// path under a temporary prefix; waits for each port in `ports`.
+fn nginx(body: &str, ports: &[u16]) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let prefix = dir.path().display();
+    let stream_module = "/usr/lib/nginx/modules/ngx_stream_module.so";
+    let load = if body.contains("stream {") && Path::new(stream_module).exists() {
+        format!("load_module {stream_module};")
+    } else {
+        String::new()
+    };
+    let config = format!(
+        "{load}\ndaemon off;\nmaster_process off;\nworker_processes 1;\npid {prefix}/nginx.pid;\n\
+         error_log {prefix}/error.log warn;\nevents {{ worker_connections 512; }}\n{body}\n"
+    );
+    let http_paths = format!(
+        "client_body_temp_path {prefix}/body; proxy_temp_path {prefix}/proxy; fastcgi_temp_path {prefix}/fastcgi; \
+         uwsgi_temp_path {prefix}/uwsgi; scgi_temp_path {prefix}/scgi; access_log off;"
+    );
+    let config = config.replace("http {", &format!("http {{ {http_paths}"));
+    std::fs::write(dir.path().join("nginx.conf"), config).unwrap();
+    let child = Process::new(nginx_binary())
+        .args([
+            "-p",
+            &prefix.to_string(),
+            "-c",
+            &format!("{prefix}/nginx.conf"),
+            "-e",
+            &format!("{prefix}/error.log"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx starts");
+    let server = Server {
+        child,
+        _dir: Some(dir),
+    };
+    for port in ports {
+        wait_listening(&format!("127.0.0.1:{port}"));
+    }
+    server
+}
+
+/// An nginx TLS server block; server name `_` makes it the port's default server.
+fn tls_server_block(port: u16, name: &str, chain: &str, key: &str, extra: &str) -> String {
+    let default = if name == "_" { " default_server" } else { "" };
+    format!(
+        "server {{ listen 127.0.0.1:{port} ssl http2{default}; server_name {name}; \
+         ssl_certificate {}; ssl_certificate_key {}; {extra} }}\n",
+        fixture(chain),
+        fixture(key)
+    )
+}
+
+fn rancher_locations(cacerts: &str) -> String {
+    format!(
+        "location = /ping {{ default_type text/plain; return 200 'pong'; }} \
+         location = /cacerts {{ default_type text/plain; alias {}; }}",
+        fixture(cacerts)
+    )
+}
+
+#[test]
+fn nginx_l7_picks_the_certificate_by_sni() {
+    let port = free_port();
+    let body = format!(
+        "http {{\n{}{}{}}}",
+        tls_server_block(port, "_", "self-signed.pem", "self-signed.key", ""),
+        tls_server_block(
+            port,
+            "rancher.example.com",
+            "fullchain.pem",
+            "leaf.key",
+            &rancher_locations("root.pem")
+        ),
+        tls_server_block(port, "rsa.example.com", "rsa.pem", "rsa.key", ""),
+    );
+    let _nginx = nginx(&body, &[port]);
+    let address = format!("127.0.0.1:{port}");
+
+    let (code, json) = probe(&[
+        &address,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["results"][0]["alpn"], "h2", "listen … ssl http2");
+    assert_eq!(
+        json["results"][0]["chain"][0]["subject"],
+        "O=rcert test, CN=rancher.example.com"
+    );
+
+    let (_, json) = probe(&[
+        &address,
+        "--servername",
+        "rsa.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(
+        json["results"][0]["chain"][0]["subject"],
+        "CN=rsa.example.com"
+    );
+    assert_eq!(
+        json["results"][0]["chain"][0]["public_key"]["algorithm"],
+        "RSA"
+    );
+
+    let (code, json) = probe(&[
+        &address,
+        "--servername",
+        "third.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        json["results"][0]["chain"][0]["self_signed"], true,
+        "the default server's certificate: {json:#}"
+    );
+    let (status, message) = check(&json, 0, "name");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("not valid for third.example.com"),
+        "{message}"
+    );
+}
+
+#[test]
+fn rancher_ping_and_cacerts() {
+    let (good, bad) = (free_port(), free_port());
+    let body = format!(
+        "http {{\n{}{}}}",
+        tls_server_block(
+            good,
+            "rancher.example.com",
+            "fullchain.pem",
+            "leaf.key",
+            &rancher_locations("root.pem")
+        ),
+        tls_server_block(
+            bad,
+            "rancher.example.com",
+            "fullchain.pem",
+            "leaf.key",
+            &rancher_locations("other-root.pem")
+        ),
+    );
+    let _nginx = nginx(&body, &[good, bad]);
+
+    let (code, json) = probe(&[
+        &format!("127.0.0.1:{good}"),
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+        "--rancher",
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["results"][0]["rancher"]["ping"], "pong");
+    let root = std::fs::read(fixtures().join("root.pem")).unwrap();
+    let expected = sha256_hex(&root);
+    assert_eq!(
+        json["results"][0]["rancher"]["cacerts_checksum"],
+        expected.as_str()
+    );
+    assert!(check(&json, 0, "ca_checksum").1.contains(&expected));
+    assert_eq!(check(&json, 0, "cacerts").0, "ok");
+    assert_eq!(check(&json, 0, "cacerts_chain").0, "ok");
+
+    let (code, json) = probe(&[
+        &format!("127.0.0.1:{bad}"),
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+        "--rancher",
+    ]);
+    assert_eq!(code, 1);
+    let (status, message) = check(&json, 0, "cacerts");
+    assert_eq!(status, "failed");
+    assert!(message.contains("secret tls-ca"), "{message}");
+    assert_eq!(check(&json, 0, "cacerts_chain").0, "failed");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    let mut child = Process::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn nginx_l4_passthrough_and_the_stale_backend() {
+    let backends = [free_port(), free_port(), free_port()];
+    let lb = free_port();
+    let mut http = String::from("http {\n");
+    for (index, port) in backends.iter().enumerate() {
+        let chain = if index == 2 {
+            "long-lived-chain.pem"
+        } else {
+            "fullchain.pem"
+        };
+        http.push_str(&tls_server_block(
+            *port,
+            "rancher.example.com",
+            chain,
+            "leaf.key",
+            "",
+        ));
+    }
+    http.push_str("}\n");
+    let upstream: String = backends
+        .iter()
+        .map(|port| format!("server 127.0.0.1:{port};"))
+        .collect();
+    let stream = format!(
+        "stream {{ upstream rancher {{ least_conn; {upstream} }} server {{ listen 127.0.0.1:{lb}; proxy_pass rancher; }} }}"
+    );
+    let mut ports = backends.to_vec();
+    ports.push(lb);
+    let _nginx = nginx(&format!("{http}{stream}"), &ports);
+
+    let (code, json) = probe(&[
+        &format!("127.0.0.1:{lb}"),
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(
+        json["results"][0]["chain"][0]["subject"], "O=rcert test, CN=rancher.example.com",
+        "{json:#}"
+    );
+    assert!(code == 0 || code == 1, "through the L4 balancer: {json:#}");
+
+    let targets: Vec<String> = backends
+        .iter()
+        .map(|port| format!("127.0.0.1:{port}"))
+        .collect();
+    let mut args: Vec<&str> = targets.iter().map(String::as_str).collect();
+    args.extend(["--servername", "rancher.example.com", "--ca"]);
+    let root = fixture("root.pem");
+    args.push(&root);
+    let (code, json) = probe(&args);
+    assert_eq!(code, 1, "{json:#}");
+    let consistency = &json["consistency"];
+    assert_eq!(consistency["status"], "failed");
+    let message = consistency["message"].as_str().unwrap();
+    assert!(
+        message.contains(&targets[2]) && !message.contains(&targets[0]),
+        "{message}"
+    );
+    assert!(message.contains("1 differ from the 2 others"), "{message}");
+}
+
+#[test]
+fn several_targets_serving_one_chain_agree() {
+    let (_a, first) = good_server(&[]);
+    let (_b, second) = good_server(&[]);
+    let (code, json) = probe(&[
+        &first,
+        &second,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["consistency"]["status"], "ok");
+    assert_eq!(json["results"][0]["target"], first.as_str(), "input order");
+    assert_eq!(json["results"][1]["target"], second.as_str());
+}
+
+// --- faults -----------------------------------------------------------------------------
+
+/// A loopback listener whose accepted connections get `handle` in a thread.
+fn fault_server(handle: fn(TcpStream)) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16).flatten() {
+            std::thread::spawn(move || handle(stream));
+        }
+    });
+    address
+}
+
+fn timed_probe(args: &[&str]) -> (i32, serde_json::Value, Duration) {
+    let started = Instant::now();
+    let (code, json) = run_json(args);
+    (code, json, started.elapsed())
+}
+
+#[test]
+fn connection_refused() {
+    let address = format!("127.0.0.1:{}", free_port());
+    let (code, json) = probe(&[&address]);
+    assert_eq!(code, 3);
+    assert!(json["results"][0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("connection refused"));
+}
+
+#[test]
+fn listener_that_never_answers_hits_the_handshake_timeout() {
+    let address = fault_server(|stream| {
+        std::thread::sleep(Duration::from_secs(5));
+        drop(stream);
+    });
+    let (code, json, took) = timed_probe(&["probe", "--timeout", "500ms", &address]);
+    assert_eq!(code, 3);
+    assert!(
+        json["results"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("handshake timed out after 500ms"),
+        "{json:#}"
+    );
+    assert!(took < Duration::from_secs(4), "{took:?}");
+}
+
+#[test]
+fn plain_http_server_is_not_tls() {
+    let address = fault_server(|mut stream| {
+        let mut buffer = [0u8; 1024];
+        let _ = stream.read(&mut buffer);
+        let _ = stream.write_all(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+    });
+    let (code, json) = probe(&[&address]);
+    assert_eq!(code, 3);
+    assert!(
+        json["results"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not TLS"),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn server_closing_mid_handshake() {
+    let address = fault_server(|mut stream| {
+        let mut buffer = [0u8; 64];
+        let _ = stream.read(&mut buffer);
+    });
+    let (code, json) = probe(&[&address]);
+    assert_eq!(code, 3);
+    assert!(
+        json["results"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("closed the connection during the TLS handshake"),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn server_offering_only_tls10() {
+    // OpenSSL 3 refuses TLS 1.0 at the default security level; SECLEVEL=0 re-enables it.
+    let mut options = cert_options("leaf.pem", "leaf.key", Some("inter.pem"));
+    options.extend([
+        "-tls1".to_string(),
+        "-cipher".to_string(),
+        "DEFAULT@SECLEVEL=0".to_string(),
+    ]);
+    let options: Vec<&str> = options.iter().map(String::as_str).collect();
+    let (_server, address) = s_server(&options);
+    let (code, json) = probe(&[&address, "--servername", "rancher.example.com"]);
+    assert_eq!(code, 1, "a refused handshake is a failed check: {json:#}");
+    let (status, message) = check(&json, 0, "handshake");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("ProtocolVersion") && message.contains("older than 1.2"),
+        "{message}"
+    );
+}
+
+#[test]
+fn unresolvable_name() {
+    let (code, json) = probe(&["name-that-does-not-exist.invalid:443"]);
+    assert_eq!(code, 3);
+    assert!(
+        json["results"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot resolve"),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn hundred_targets_some_dead_in_bounded_time() {
+    let (_server, live) = good_server(&[]);
+    let dead = format!("127.0.0.1:{}", free_port());
+    let targets: Vec<String> = (0..100)
+        .map(|i| {
+            if i % 3 == 0 {
+                dead.clone()
+            } else {
+                live.clone()
+            }
+        })
+        .collect();
+    let mut args = vec![
+        "probe",
+        "--timeout",
+        "2s",
+        "--servername",
+        "rancher.example.com",
+    ];
+    args.extend(targets.iter().map(String::as_str));
+    let (code, json, took) = timed_probe(&args);
+    assert_eq!(code, 3);
+    let results = json["results"].as_array().unwrap();
+    assert_eq!(results.len(), 100);
+    for (index, result) in results.iter().enumerate() {
+        assert_eq!(
+            result["error"].is_null(),
+            index % 3 != 0,
+            "result {index} in input order: {result:#}"
+        );
+    }
+    assert!(took < Duration::from_secs(20), "{took:?}");
+}
+
+#[test]
+fn text_output_shows_session_chain_and_checks() {
+    let (_server, address) = good_server(&[]);
+    let (code, stdout, _) = run(&[
+        "probe",
+        &address,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 0);
+    for wanted in [
+        "(SNI rancher.example.com): ok",
+        "TLSv1.3",
+        "0 O=rcert test, CN=rancher.example.com",
+        "sha256 ",
+        "ok       chain",
+    ] {
+        assert!(stdout.contains(wanted), "{wanted}: {stdout}");
+    }
+}
+
+#[test]
+fn bad_targets_and_options_exit_2() {
+    for args in [
+        vec!["probe", "host:99999"],
+        vec!["probe", "[::1"],
+        vec!["probe", "localhost", "--timeout", "soon"],
+        vec!["probe", "localhost", "--concurrency", "0"],
+        vec!["probe", "localhost", "--servername", "bad name"],
+    ] {
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+    }
+}
