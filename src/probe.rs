@@ -6,6 +6,7 @@
 //! shown; the chain is then judged separately by [`crate::verify::check_chain`], the
 //! same code `rcert verify` runs on files.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -147,6 +148,8 @@ pub struct ProbeResult {
     pub address: Option<String>,
     /// The SNI sent (none for an IP target without --servername).
     pub servername: Option<String>,
+    /// The name the certificate is checked against (--servername, else the target's host).
+    pub checked_name: String,
     /// Verdict of this target.
     pub status: Status,
     /// Set when the endpoint could not be probed: unreachable, timed out, not TLS (exit 3).
@@ -172,6 +175,7 @@ impl ProbeResult {
         ProbeResult {
             target: target.input.clone(),
             address: None,
+            checked_name: servername.clone().unwrap_or_else(|| target.host.clone()),
             servername,
             status: Status::Failed,
             error: Some(error),
@@ -298,7 +302,8 @@ pub fn probe(request: &ProbeRequest, progress: bool) -> ProbeReport {
             return finish(results, request);
         }
     };
-    let results = runtime.block_on(probe_all(request, progress));
+    let mut results = runtime.block_on(probe_all(request, progress));
+    judge(&mut results, request);
     finish(results, request)
 }
 
@@ -427,7 +432,6 @@ async fn probe_one(
     if request.rancher {
         rancher_checks(&mut result, target, request, server_name).await;
     }
-    result.status = Status::worst(&result.checks);
     result
 }
 
@@ -539,35 +543,15 @@ fn describe_session(
         .iter()
         .filter_map(|der| Cert::from_der(der.clone().into_owned()).ok())
         .collect();
-    let checked_name = request
-        .servername
-        .clone()
-        .unwrap_or_else(|| target.host.clone());
-    let context = Context {
-        ca: request.ca.clone(),
-        untrusted: Vec::new(),
-        key: None,
-        hosts: vec![checked_name],
-        at: time::OffsetDateTime::now_utc(),
-        warn_days: request.warn_days,
-    };
-    let address_text = address.clone().unwrap_or_else(|| target.address());
-    let checks = if chain.is_empty() {
-        vec![Check::failed(
-            "chain",
-            "the server sent no certificate".to_string(),
-        )]
-    } else {
-        verify::check_chain(&chain, Origin::Server(&address_text), &context)
-            .into_iter()
-            .filter(|check| check.name != "ca_checksum")
-            .collect()
-    };
     ProbeResult {
         target: target.input.clone(),
         address,
         servername: sni,
-        status: Status::worst(&checks),
+        checked_name: request
+            .servername
+            .clone()
+            .unwrap_or_else(|| target.host.clone()),
+        status: Status::Ok,
         error: None,
         tls_version: session.protocol_version().map(tls_version_name),
         cipher_suite: session
@@ -577,10 +561,52 @@ fn describe_session(
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).to_string()),
         chain,
-        checks,
+        checks: Vec::new(),
         rancher: None,
         elapsed_ms: 0,
     }
+}
+
+/// Run the verify checks on every served chain. Targets that serve the same chain
+/// for the same name (HA nodes behind one balancer) share one verification.
+fn judge(results: &mut [ProbeResult], request: &ProbeRequest) {
+    let at = time::OffsetDateTime::now_utc();
+    let mut verdicts: HashMap<(Vec<String>, String), Vec<Check>> = HashMap::new();
+    for result in results.iter_mut().filter(|r| r.tls_version.is_some()) {
+        let key = (result.leaf_fingerprints(), result.checked_name.clone());
+        let chain_checks = verdicts
+            .entry(key)
+            .or_insert_with(|| chain_checks(&result.chain, &result.checked_name, request, at))
+            .clone();
+        result.checks.splice(0..0, chain_checks);
+        result.status = Status::worst(&result.checks);
+    }
+}
+
+fn chain_checks(
+    chain: &[Cert],
+    checked_name: &str,
+    request: &ProbeRequest,
+    at: time::OffsetDateTime,
+) -> Vec<Check> {
+    if chain.is_empty() {
+        return vec![Check::failed(
+            "chain",
+            "the server sent no certificate".to_string(),
+        )];
+    }
+    let context = Context {
+        ca: request.ca.clone(),
+        untrusted: Vec::new(),
+        key: None,
+        hosts: vec![checked_name.to_string()],
+        at,
+        warn_days: request.warn_days,
+    };
+    verify::check_chain(chain, Origin::Server, &context)
+        .into_iter()
+        .filter(|check| check.name != "ca_checksum")
+        .collect()
 }
 
 fn tls_version_name(version: rustls::ProtocolVersion) -> String {

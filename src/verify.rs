@@ -138,8 +138,8 @@ pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::P
 pub enum Origin<'a> {
     /// A file such as tls.crt.
     File(&'a str),
-    /// A server, as `host:port`, that sent the chain in a handshake.
-    Server(&'a str),
+    /// A server that sent the chain in a handshake.
+    Server,
 }
 
 impl Origin<'_> {
@@ -147,7 +147,7 @@ impl Origin<'_> {
     fn name(&self) -> String {
         match self {
             Origin::File(path) => path.to_string(),
-            Origin::Server(target) => format!("the chain served by {target}"),
+            Origin::Server => "the served chain".to_string(),
         }
     }
 
@@ -155,7 +155,7 @@ impl Origin<'_> {
     fn reorder_hint(&self) -> String {
         match self {
             Origin::File(path) => format!("rcert fullchain {path} --out {path} --force"),
-            Origin::Server(_) => {
+            Origin::Server => {
                 "rebuild tls.crt with rcert fullchain and update the tls-rancher-ingress secret"
                     .to_string()
             }
@@ -166,7 +166,7 @@ impl Origin<'_> {
     fn add_intermediate_hint(&self) -> String {
         match self {
             Origin::File(path) => format!("append it to {path} after the leaf (rcert fullchain)"),
-            Origin::Server(_) => "the server sends the leaf without it: add the intermediate to tls.crt after the leaf (rcert fullchain) and update the secret".to_string(),
+            Origin::Server => "the server sends the leaf without it: add the intermediate to tls.crt after the leaf (rcert fullchain) and update the secret".to_string(),
         }
     }
 }
