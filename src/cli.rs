@@ -15,10 +15,11 @@ Examples:
   rcert fullchain server.pem intermediate.pem root.pem --out tls.crt --cacerts cacerts.pem
   rcert inspect certs/tls.crt certs/tls.key
   rcert probe 10.0.0.11:443 10.0.0.12:443 --servername rancher.example.com --ca certs/cacerts.pem
+  rcert push --namespace cattle-system --dir ./certs
 
 Exit codes: 0 all good, 1 a check failed, 2 bad usage or unreadable input, 3 remote side unreachable.";
 
-/// Certificates for Rancher with your own TLS: generate, chain, inspect, verify and probe.
+/// Certificates for Rancher with your own TLS: generate, chain, inspect, verify, probe and push.
 #[derive(Debug, Parser)]
 #[command(name = "rcert", version, about, after_help = MAIN_EXAMPLES)]
 pub struct Cli {
@@ -54,6 +55,59 @@ pub enum Command {
     /// Handshake with live endpoints (SNI) like openssl s_client, show and judge the served chain.
     #[command(after_help = PROBE_EXAMPLES)]
     Probe(ProbeArgs),
+    /// Publish tls-rancher-ingress and tls-ca into a namespace, safely (validated, backed up).
+    #[command(after_help = PUSH_EXAMPLES)]
+    Push(PushArgs),
+}
+
+const PUSH_EXAMPLES: &str = "\
+Examples:
+  rcert push --namespace cattle-system --dir ./certs
+  rcert push --namespace cattle-system --cert tls.crt --key tls.key --ca cacerts.pem --context prod
+  rcert push --namespace cattle-system --dir ./certs --dry-run    # the manifests, no cluster";
+
+/// Arguments of `rcert push`.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Namespace of the secrets (created when missing).
+    #[arg(long, short = 'n', default_value = "cattle-system", value_name = "NS")]
+    pub namespace: String,
+    /// Directory holding tls.crt, tls.key and (optionally) cacerts.pem.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["cert", "key", "ca"])]
+    pub dir: Option<PathBuf>,
+    /// Certificate chain (tls.crt: leaf first, then intermediates).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<String>,
+    /// Private key of the certificate (tls.key).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<String>,
+    /// Private CA certificate (cacerts.pem) for secret tls-ca.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub ca: Option<String>,
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Print the manifests as YAML; contact no cluster.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Push even when the files fail validation.
+    #[arg(long)]
+    pub force: bool,
+    /// Name of the certificate secret.
+    #[arg(long, default_value = crate::push::DEFAULT_SECRET, value_name = "NAME")]
+    pub secret_name: String,
+    /// Name of the CA secret.
+    #[arg(long, default_value = crate::push::DEFAULT_CA_SECRET, value_name = "NAME")]
+    pub ca_secret_name: String,
+    /// Directory for backups of secrets before they change.
+    #[arg(long, default_value = ".", value_name = "DIR")]
+    pub backup_dir: PathBuf,
+    /// Timeout of each API request (e.g. 10s).
+    #[arg(long, default_value = "10s", value_name = "DUR")]
+    pub timeout: String,
 }
 
 const PROBE_EXAMPLES: &str = "\

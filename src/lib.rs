@@ -7,6 +7,7 @@
 //! * [`chain`] orders and completes chains (`rcert fullchain`);
 //! * [`inspect`] is the one model of a certificate's facts (`rcert inspect`);
 //! * [`verify`] runs the chain, name, key and Rancher checks (`rcert verify`);
+//! * [`push`] publishes the secrets Rancher reads (`rcert push`);
 //! * [`probe`] handshakes with live endpoints and judges the served chains (`rcert probe`);
 //! * [`pem`] reads certificates and keys, [`files`] writes them safely,
 //!   [`report`] renders every result as text or JSON.
@@ -18,6 +19,7 @@ pub mod inspect;
 pub mod issue;
 pub mod pem;
 pub mod probe;
+pub mod push;
 pub mod report;
 pub mod verify;
 
@@ -51,6 +53,9 @@ pub enum Error {
     /// A probe option or target that cannot be used.
     #[error(transparent)]
     Probe(#[from] probe::ProbeError),
+    /// A push that cannot start: no input, bad kubeconfig or context, bad names.
+    #[error(transparent)]
+    Push(#[from] push::PushError),
     /// A verify option (`--host`, `--at`) that cannot be used.
     #[error(transparent)]
     Verify(#[from] verify::VerifyError),

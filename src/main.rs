@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use rcert::cli::{Cli, Command, FullchainArgs, ProbeArgs, SelfsignArgs, VerifyArgs};
+use rcert::cli::{Cli, Command, FullchainArgs, ProbeArgs, PushArgs, SelfsignArgs, VerifyArgs};
 use rcert::report::{self, OutputFormat, Status, Style};
-use rcert::{chain, exit, inspect, issue, probe, verify, Error};
+use rcert::{chain, exit, inspect, issue, probe, push, verify, Error};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect_files(&args.files, cli.output, &style),
         Command::Verify(args) => verify_files(args, cli.output, &style),
         Command::Probe(args) => probe_targets(args, cli.output, &style),
+        Command::Push(args) => push_secrets(args, cli.output, &style),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -165,5 +166,37 @@ fn probe_targets(args: &ProbeArgs, output: OutputFormat, style: &Style) -> Resul
         && std::io::stderr().is_terminal();
     let result = probe::probe(&request, progress);
     emit(&result, output, || report::probe_text(&result, style));
+    Ok(result.exit_code())
+}
+
+fn push_secrets(args: &PushArgs, output: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let (cert, key, ca) = match (&args.dir, &args.cert, &args.key) {
+        (Some(dir), _, _) => push::PushRequest::files_from_dir(dir),
+        (None, Some(cert), Some(key)) => (cert.clone(), key.clone(), args.ca.clone()),
+        _ => return Err(push::PushError::NoInput.into()),
+    };
+    let request = push::PushRequest {
+        namespace: args.namespace.clone(),
+        cert,
+        key,
+        ca,
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        dry_run: args.dry_run,
+        force: args.force,
+        secret_name: args.secret_name.clone(),
+        ca_secret_name: args.ca_secret_name.clone(),
+        backup_dir: args.backup_dir.clone(),
+        timeout: probe::parse_duration(&args.timeout)?,
+    };
+    let result = push::push(&request)?;
+    match (output, &result.manifests) {
+        (OutputFormat::Json, _) => println!("{}", report::json(&result)),
+        (OutputFormat::Text, Some(manifests)) => {
+            print!("{manifests}");
+            eprint!("{}", report::push_text(&result, style));
+        }
+        (OutputFormat::Text, None) => print!("{}", report::push_text(&result, style)),
+    }
     Ok(result.exit_code())
 }

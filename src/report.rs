@@ -12,6 +12,7 @@ use crate::chain::FullchainReport;
 use crate::inspect::{Cert, Inspected};
 use crate::issue::SelfsignReport;
 use crate::probe::ProbeReport;
+use crate::push::PushReport;
 use crate::verify::VerifyReport;
 
 /// Output format (`-o`), as in kubectl.
@@ -438,6 +439,81 @@ pub fn probe_text(report: &ProbeReport, style: &Style) -> String {
     if let Some(check) = &report.consistency {
         out.push('\n');
         out.push_str(&checks_text(std::slice::from_ref(check), style));
+    }
+    out
+}
+
+/// Text of `rcert push`: validation, the namespace, each secret old → new, next steps.
+pub fn push_text(report: &PushReport, style: &Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", style.heading("Validation of the files"));
+    out.push_str(&checks_text(&report.validation, style));
+    if report.refused {
+        let _ = writeln!(
+            out,
+            "  {} refused: nothing was sent to the cluster (fix the failed checks, or pass --force)",
+            style.status(Status::Failed)
+        );
+        return out;
+    }
+    let target = report
+        .server
+        .as_deref()
+        .map(|server| format!(" on {server}"))
+        .unwrap_or_default();
+    let mode = if report.dry_run {
+        " (dry run: no cluster contacted)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!("Namespace {}{target}{mode}", report.namespace))
+    );
+    if report.namespace_created {
+        let _ = writeln!(out, "  created namespace {}", report.namespace);
+    }
+    for secret in &report.secrets {
+        let status = match secret.action.as_str() {
+            "failed" => Status::Failed,
+            "not attempted" => Status::Warning,
+            _ => Status::Ok,
+        };
+        let _ = writeln!(
+            out,
+            "  {} secret {} ({}): {}",
+            style.status(status),
+            secret.name,
+            secret.kind,
+            secret.action
+        );
+        match &secret.old {
+            Some(old) if secret.action == "updated" => {
+                let _ = writeln!(out, "      old {old}\n      new {}", secret.new);
+            }
+            _ => {
+                let _ = writeln!(out, "      {}", secret.new);
+            }
+        }
+        if let Some(backup) = &secret.backup {
+            let _ = writeln!(out, "      previous version saved to {backup} (mode 0600)");
+        }
+        if let Some(error) = &secret.error {
+            let _ = writeln!(out, "      {error}");
+        }
+    }
+    if let Some(error) = &report.error {
+        let _ = writeln!(out, "  {} {error}", style.status(Status::Failed));
+    }
+    if !report.dry_run {
+        let _ = writeln!(out, "  {} API request(s)", report.api_requests);
+    }
+    if !report.next_steps.is_empty() {
+        let _ = writeln!(out, "\nNext:");
+        for step in &report.next_steps {
+            let _ = writeln!(out, "  {step}");
+        }
     }
     out
 }

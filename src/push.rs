@@ -1,0 +1,729 @@
+//! Kubernetes secrets for Rancher (kube, k8s-openapi), for `rcert push`.
+//!
+//! Validates the files first (nothing is sent when a check fails, unless forced),
+//! creates the namespace when missing, then applies `tls-ca` and
+//! `tls-rancher-ingress` with server-side apply (field manager `rcert`). Before a
+//! secret changes, its old state is saved to a local backup file (0600); a secret
+//! whose data is already identical is left alone and reported as unchanged.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::ByteString;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Api, Client, Config};
+use serde::Serialize;
+
+use crate::files::{self, OutFile};
+use crate::inspect::{self, Cert};
+use crate::report::{Check, Status};
+use crate::verify::{self, CaBundle, Context, Origin};
+
+/// Field manager and `app.kubernetes.io/managed-by` value.
+pub const MANAGER: &str = "rcert";
+/// Default name of the certificate secret Rancher's ingress reads.
+pub const DEFAULT_SECRET: &str = "tls-rancher-ingress";
+/// Default name of the private CA secret.
+pub const DEFAULT_CA_SECRET: &str = "tls-ca";
+
+/// Why a push could not start (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum PushError {
+    /// Neither `--dir` nor `--cert` + `--key`.
+    #[error("give --dir DIR (with tls.crt, tls.key and optionally cacerts.pem) or --cert F --key F [--ca F]")]
+    NoInput,
+    /// The kubeconfig cannot be read or the context is unknown.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+    /// A namespace or secret name Kubernetes would refuse.
+    #[error("'{0}' is not a valid Kubernetes name (lower-case letters, digits, '-' and '.')")]
+    BadName(String),
+}
+
+/// What `rcert push` is asked to do.
+#[derive(Debug, Clone)]
+pub struct PushRequest {
+    /// Target namespace.
+    pub namespace: String,
+    /// tls.crt: leaf first, then intermediates.
+    pub cert: String,
+    /// tls.key.
+    pub key: String,
+    /// cacerts.pem, when a private CA is used.
+    pub ca: Option<String>,
+    /// `--kubeconfig`; else `$KUBECONFIG`, else `~/.kube/config`, else in-cluster.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`.
+    pub context: Option<String>,
+    /// Print the manifests, contact no cluster.
+    pub dry_run: bool,
+    /// Push even when validation fails.
+    pub force: bool,
+    /// Name of the certificate secret.
+    pub secret_name: String,
+    /// Name of the CA secret.
+    pub ca_secret_name: String,
+    /// Directory for backups of replaced secrets.
+    pub backup_dir: PathBuf,
+    /// Connect and read timeout of each API request.
+    pub timeout: Duration,
+}
+
+impl PushRequest {
+    /// The input files from `--dir`: tls.crt, tls.key, and cacerts.pem when present.
+    pub fn files_from_dir(dir: &Path) -> (String, String, Option<String>) {
+        let path = |name: &str| dir.join(name).display().to_string();
+        let ca = dir.join("cacerts.pem");
+        (
+            path("tls.crt"),
+            path("tls.key"),
+            ca.exists().then(|| ca.display().to_string()),
+        )
+    }
+}
+
+/// What happened to one secret.
+#[derive(Debug, Clone, Serialize)]
+pub struct SecretOutcome {
+    /// Secret name.
+    pub name: String,
+    /// `kubernetes.io/tls` or `Opaque`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `created`, `updated`, `unchanged`, `failed`, `not attempted` or `would apply` (dry run).
+    pub action: String,
+    /// Fingerprint and expiry of what the secret held before, when it existed.
+    pub old: Option<String>,
+    /// Fingerprint and expiry of what it holds now.
+    pub new: String,
+    /// Where the previous object was saved.
+    pub backup: Option<String>,
+    /// The API error, when it failed.
+    pub error: Option<String>,
+}
+
+/// The result of `rcert push`.
+#[derive(Debug, Serialize)]
+pub struct PushReport {
+    /// Target namespace.
+    pub namespace: String,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// The checks run on the files before anything is sent.
+    pub validation: Vec<Check>,
+    /// True when validation failed and nothing was sent.
+    pub refused: bool,
+    /// Whether the namespace had to be created.
+    pub namespace_created: bool,
+    /// One entry per secret, in the order applied (tls-ca first).
+    pub secrets: Vec<SecretOutcome>,
+    /// The manifests as YAML (dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifests: Option<String>,
+    /// How many API requests the push made.
+    pub api_requests: u32,
+    /// The API server URL used.
+    pub server: Option<String>,
+    /// The remote error that stopped the push (exit 3).
+    pub error: Option<String>,
+    /// CATTLE_CA_CHECKSUM for the pushed CA.
+    pub ca_checksum: Option<String>,
+    /// What to run next.
+    pub next_steps: Vec<String>,
+}
+
+impl PushReport {
+    /// 0 pushed (or unchanged), 1 refused by validation, 3 the API failed.
+    pub fn exit_code(&self) -> u8 {
+        if self.error.is_some() {
+            crate::exit::REMOTE
+        } else if self.refused {
+            crate::exit::CHECK_FAILED
+        } else {
+            crate::exit::OK
+        }
+    }
+}
+
+/// One secret to apply: its manifest and the facts shown to the operator.
+struct Planned {
+    secret: Secret,
+    summary: String,
+}
+
+/// Check names, read and validate the files, then dry-run or push.
+pub fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
+    for name in [
+        &request.namespace,
+        &request.secret_name,
+        &request.ca_secret_name,
+    ] {
+        validate_name(name)?;
+    }
+    let inputs = Inputs::load(request)?;
+    let validation = inputs.validate(request);
+    let refused = Status::worst(&validation) == Status::Failed && !request.force;
+    let planned = inputs.plan(request);
+    let mut report = PushReport {
+        namespace: request.namespace.clone(),
+        dry_run: request.dry_run,
+        validation,
+        refused,
+        namespace_created: false,
+        secrets: Vec::new(),
+        manifests: None,
+        api_requests: 0,
+        server: None,
+        error: None,
+        ca_checksum: inputs.ca.as_ref().map(|ca| verify::ca_checksum(&ca.bytes)),
+        next_steps: Vec::new(),
+    };
+    if refused {
+        return Ok(report);
+    }
+    if request.dry_run {
+        report.manifests = Some(manifests_yaml(&planned));
+        report.secrets = planned
+            .iter()
+            .map(|p| outcome(p, "would apply", None, None, None))
+            .collect();
+        report.next_steps = next_steps(request, inputs.ca.is_some(), report.ca_checksum.as_deref());
+        return Ok(report);
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|err| crate::Error::Usage(format!("cannot start: {err}")))?;
+    runtime.block_on(apply_all(request, &planned, &mut report))?;
+    if report.error.is_none() {
+        report.next_steps = next_steps(request, inputs.ca.is_some(), report.ca_checksum.as_deref());
+    }
+    Ok(report)
+}
+
+/// Kubernetes object names: DNS-1123 subdomain.
+fn validate_name(name: &str) -> Result<(), PushError> {
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if valid {
+        Ok(())
+    } else {
+        Err(PushError::BadName(name.to_string()))
+    }
+}
+
+/// The files, read once: exact bytes (what lands in the secrets) and parsed facts.
+struct Inputs {
+    cert_bytes: Vec<u8>,
+    key_bytes: Vec<u8>,
+    chain: Vec<Cert>,
+    key: inspect::KeyInfo,
+    ca: Option<CaBundle>,
+}
+
+impl Inputs {
+    fn load(request: &PushRequest) -> Result<Inputs, crate::Error> {
+        let cert = crate::pem::load_certificates(&request.cert)?;
+        let chain = inspect::certs_from(&cert)?;
+        let key = inspect::load_key(&request.key)?;
+        let key_bytes = std::fs::read(&request.key).map_err(|err| crate::pem::PemError::Read {
+            path: request.key.clone(),
+            reason: crate::pem::describe_io_error(&err),
+        })?;
+        let ca = request.ca.as_deref().map(CaBundle::load).transpose()?;
+        Ok(Inputs {
+            cert_bytes: cert.bytes,
+            key_bytes,
+            chain,
+            key,
+            ca,
+        })
+    }
+
+    /// The verify checks that decide whether the files may be pushed.
+    fn validate(&self, request: &PushRequest) -> Vec<Check> {
+        let context = Context {
+            ca: self.ca.clone(),
+            untrusted: Vec::new(),
+            key: Some((request.key.clone(), self.key.clone())),
+            hosts: Vec::new(),
+            at: time::OffsetDateTime::now_utc(),
+            warn_days: 30,
+        };
+        verify::check_chain(&self.chain, Origin::File(&request.cert), &context)
+            .into_iter()
+            .map(|check| match check.status {
+                // Without --ca a private chain cannot be judged: say so, do not refuse.
+                Status::Failed if check.name == "chain" && self.ca.is_none() => Check::warning(
+                    "chain",
+                    format!("{} (pass --ca when a private CA signed it)", check.message),
+                ),
+                _ => check,
+            })
+            .collect()
+    }
+
+    fn plan(&self, request: &PushRequest) -> Vec<Planned> {
+        let mut planned = Vec::new();
+        if let Some(ca) = &self.ca {
+            let summary = ca
+                .certs
+                .first()
+                .map(|cert| fingerprint_summary(cert, Some(&verify::ca_checksum(&ca.bytes))))
+                .unwrap_or_default();
+            planned.push(Planned {
+                secret: secret(
+                    request,
+                    &request.ca_secret_name,
+                    None,
+                    [("cacerts.pem", ca.bytes.clone())],
+                ),
+                summary,
+            });
+        }
+        let summary = self
+            .chain
+            .first()
+            .map(|leaf| fingerprint_summary(leaf, None))
+            .unwrap_or_default();
+        planned.push(Planned {
+            secret: secret(
+                request,
+                &request.secret_name,
+                Some("kubernetes.io/tls"),
+                [
+                    ("tls.crt", self.cert_bytes.clone()),
+                    ("tls.key", self.key_bytes.clone()),
+                ],
+            ),
+            summary,
+        });
+        planned
+    }
+}
+
+fn secret<const N: usize>(
+    request: &PushRequest,
+    name: &str,
+    kind: Option<&str>,
+    data: [(&str, Vec<u8>); N],
+) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(request.namespace.clone()),
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/managed-by".to_string(),
+                MANAGER.to_string(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        type_: kind.map(str::to_string),
+        data: Some(
+            data.into_iter()
+                .map(|(key, bytes)| (key.to_string(), ByteString(bytes)))
+                .collect(),
+        ),
+        ..Secret::default()
+    }
+}
+
+fn fingerprint_summary(cert: &Cert, checksum: Option<&str>) -> String {
+    let checksum = checksum
+        .map(|sum| format!(", CATTLE_CA_CHECKSUM {}…", &sum[..12.min(sum.len())]))
+        .unwrap_or_default();
+    format!(
+        "'{}' sha256 {}… expires {}{checksum}",
+        cert.display_name(),
+        &cert.sha256_fingerprint[..23.min(cert.sha256_fingerprint.len())],
+        cert.not_after
+    )
+}
+
+/// What a secret in the cluster holds, summarised like the new one.
+fn summarise_existing(secret: &Secret) -> String {
+    let data = secret.data.clone().unwrap_or_default();
+    let pem = data
+        .get("tls.crt")
+        .or_else(|| data.get("cacerts.pem"))
+        .map(|bytes| bytes.0.clone())
+        .unwrap_or_default();
+    let checksum = data
+        .get("cacerts.pem")
+        .map(|bytes| verify::ca_checksum(&bytes.0));
+    let first = crate::pem::parse_bytes("secret", &pem)
+        .ok()
+        .and_then(|items| {
+            items.into_iter().find_map(|item| match item {
+                crate::pem::Item::Certificate(der) => Cert::from_der(der).ok(),
+                _ => None,
+            })
+        });
+    match first {
+        Some(cert) => fingerprint_summary(&cert, checksum.as_deref()),
+        None => "no readable certificate".to_string(),
+    }
+}
+
+/// The manifests as YAML documents, in the order they are applied.
+pub fn manifests_yaml_of(secrets: &[Secret]) -> String {
+    secrets
+        .iter()
+        .map(|secret| {
+            // Base64 on one plain line, as kubectl prints it (no folded `>-` blocks).
+            let mut options = serde_saphyr::SerializerOptions::default();
+            options.prefer_block_scalars = false;
+            serde_saphyr::to_string_with_options(secret, options).unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+fn manifests_yaml(planned: &[Planned]) -> String {
+    let secrets: Vec<Secret> = planned.iter().map(|p| p.secret.clone()).collect();
+    manifests_yaml_of(&secrets)
+}
+
+fn outcome(
+    planned: &Planned,
+    action: &str,
+    old: Option<String>,
+    backup: Option<String>,
+    error: Option<String>,
+) -> SecretOutcome {
+    SecretOutcome {
+        name: planned.secret.metadata.name.clone().unwrap_or_default(),
+        kind: planned
+            .secret
+            .type_
+            .clone()
+            .unwrap_or_else(|| "Opaque".to_string()),
+        action: action.to_string(),
+        old,
+        new: planned.summary.clone(),
+        backup,
+        error,
+    }
+}
+
+fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, PushError> {
+    Kubeconfig::read_from(path)
+        .map_err(|err| PushError::Kubeconfig(format!("{}: {err}", path.display())))
+}
+
+/// `$KUBECONFIG` as kubectl reads it: a colon-separated list, missing files skipped,
+/// the rest merged (first one wins). `None` when unset or when no listed file exists.
+fn kubeconfig_from_env() -> Result<Option<Kubeconfig>, PushError> {
+    let Some(list) = std::env::var_os("KUBECONFIG") else {
+        return Ok(None);
+    };
+    let mut merged: Option<Kubeconfig> = None;
+    for path in std::env::split_paths(&list).filter(|path| path.is_file()) {
+        let next = read_kubeconfig(&path)?;
+        merged = Some(match merged {
+            Some(first) => first
+                .merge(next)
+                .map_err(|err| PushError::Kubeconfig(format!("{}: {err}", path.display())))?,
+            None => next,
+        });
+    }
+    Ok(merged)
+}
+
+/// A client for the kubeconfig (or in-cluster) context, and the API server's URL.
+async fn connect(request: &PushRequest) -> Result<(Client, String), PushError> {
+    let options = KubeConfigOptions {
+        context: request.context.clone(),
+        cluster: None,
+        user: None,
+    };
+    let kubeconfig = match &request.kubeconfig {
+        Some(path) => Some(read_kubeconfig(path)?),
+        None => kubeconfig_from_env()?,
+    };
+    let mut config = match kubeconfig {
+        Some(kubeconfig) => Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|err| PushError::Kubeconfig(err.to_string()))?,
+        None => match Config::from_kubeconfig(&options).await {
+            Ok(config) => config,
+            Err(err) if request.context.is_none() => Config::incluster().map_err(|_| {
+                PushError::Kubeconfig(format!(
+                    "{err} (looked at $KUBECONFIG, ~/.kube/config and the in-cluster service account)"
+                ))
+            })?,
+            Err(err) => return Err(PushError::Kubeconfig(err.to_string())),
+        },
+    };
+    config.connect_timeout = Some(request.timeout);
+    config.read_timeout = Some(request.timeout);
+    config.write_timeout = Some(request.timeout);
+    let url = config.cluster_url.to_string();
+    let client = Client::try_from(config).map_err(|err| PushError::Kubeconfig(err.to_string()))?;
+    Ok((client, url))
+}
+
+async fn apply_all(
+    request: &PushRequest,
+    planned: &[Planned],
+    report: &mut PushReport,
+) -> Result<(), crate::Error> {
+    let (client, url) = connect(request).await?;
+    report.server = Some(url);
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let secrets: Api<Secret> = Api::namespaced(client, &request.namespace);
+    let namespace = &request.namespace;
+
+    report.api_requests += 1;
+    let exists = match namespaces.get_opt(namespace).await {
+        Ok(found) => found.is_some(),
+        Err(err) => {
+            report.error = Some(describe_api_error(
+                &err,
+                "get",
+                &format!("namespace {namespace}"),
+            ));
+            report.secrets = planned
+                .iter()
+                .map(|p| outcome(p, "not attempted", None, None, None))
+                .collect();
+            return Ok(());
+        }
+    };
+    if !exists {
+        report.api_requests += 1;
+        let new_namespace = Namespace {
+            metadata: ObjectMeta {
+                name: Some(namespace.clone()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        if let Err(err) = namespaces
+            .create(&PostParams::default(), &new_namespace)
+            .await
+        {
+            report.error = Some(describe_api_error(
+                &err,
+                "create",
+                &format!("namespace {namespace}"),
+            ));
+            report.secrets = planned
+                .iter()
+                .map(|p| outcome(p, "not attempted", None, None, None))
+                .collect();
+            return Ok(());
+        }
+        report.namespace_created = true;
+    }
+
+    for (index, item) in planned.iter().enumerate() {
+        let name = item.secret.metadata.name.clone().unwrap_or_default();
+        let result = apply_one(
+            request,
+            &secrets,
+            item,
+            report.namespace_created,
+            &mut report.api_requests,
+        )
+        .await;
+        match result {
+            Ok(done) => report.secrets.push(done),
+            Err((failed, message)) => {
+                report.secrets.push(failed);
+                report.secrets.extend(
+                    planned[index + 1..]
+                        .iter()
+                        .map(|p| outcome(p, "not attempted", None, None, None)),
+                );
+                let changed: Vec<String> = report
+                    .secrets
+                    .iter()
+                    .filter(|s| s.action == "created" || s.action == "updated")
+                    .map(|s| match &s.backup {
+                        Some(backup) => format!(
+                            "{} ({}, previous version saved in {backup})",
+                            s.name, s.action
+                        ),
+                        None => format!("{} ({})", s.name, s.action),
+                    })
+                    .collect();
+                let partial = if changed.is_empty() {
+                    "nothing was changed".to_string()
+                } else {
+                    format!("already changed: {}", changed.join(", "))
+                };
+                report.error = Some(format!(
+                    "{message}; {partial}; secret {namespace}/{name} is as it was"
+                ));
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Compare, back up and apply one secret. Errors carry the failed outcome and a message.
+async fn apply_one(
+    request: &PushRequest,
+    secrets: &Api<Secret>,
+    item: &Planned,
+    namespace_is_new: bool,
+    requests: &mut u32,
+) -> Result<SecretOutcome, (SecretOutcome, String)> {
+    let name = item.secret.metadata.name.clone().unwrap_or_default();
+    let what = format!("secret {}/{name}", request.namespace);
+    let existing = if namespace_is_new {
+        None
+    } else {
+        *requests += 1;
+        secrets.get_opt(&name).await.map_err(|err| {
+            let message = describe_api_error(&err, "get", &what);
+            (
+                outcome(item, "failed", None, None, Some(message.clone())),
+                message,
+            )
+        })?
+    };
+    let old = existing.as_ref().map(summarise_existing);
+    if let Some(current) = &existing {
+        if same_data(current, &item.secret) {
+            return Ok(outcome(item, "unchanged", old, None, None));
+        }
+    }
+    let backup = match &existing {
+        Some(current) => Some(save_backup(request, current).map_err(|err| {
+            let message = format!("cannot back up {what} before changing it: {err}");
+            (
+                outcome(item, "failed", old.clone(), None, Some(message.clone())),
+                message,
+            )
+        })?),
+        None => None,
+    };
+    *requests += 1;
+    let params = PatchParams::apply(MANAGER).force();
+    match secrets
+        .patch(&name, &params, &Patch::Apply(&item.secret))
+        .await
+    {
+        Ok(_) => {
+            let action = if existing.is_some() {
+                "updated"
+            } else {
+                "created"
+            };
+            Ok(outcome(item, action, old, backup, None))
+        }
+        Err(err) => {
+            let message = describe_api_error(&err, "patch", &what);
+            if let Some(path) = &backup {
+                // Nothing changed, so the backup is not needed; keep no stray files.
+                let _ = std::fs::remove_file(path);
+            }
+            Err((
+                outcome(item, "failed", old, None, Some(message.clone())),
+                message,
+            ))
+        }
+    }
+}
+
+fn same_data(current: &Secret, wanted: &Secret) -> bool {
+    current.data.clone().unwrap_or_default() == wanted.data.clone().unwrap_or_default()
+        && current.type_.as_deref().unwrap_or("Opaque")
+            == wanted.type_.as_deref().unwrap_or("Opaque")
+}
+
+/// Save the previous object (as YAML, mode 0600) before it is replaced; returns the path.
+fn save_backup(
+    request: &PushRequest,
+    current: &Secret,
+) -> Result<String, crate::files::FilesError> {
+    let name = current.metadata.name.clone().unwrap_or_default();
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let path = request
+        .backup_dir
+        .join(format!("{}-{name}-{stamp}.backup.yaml", request.namespace));
+    let mut previous = current.clone();
+    previous.metadata.managed_fields = None;
+    let yaml = manifests_yaml_of(&[previous]);
+    files::ensure_directory(&request.backup_dir)?;
+    files::write_all(&[OutFile::key(path.clone(), yaml)], false)?;
+    Ok(path.display().to_string())
+}
+
+/// One line for an API failure, naming the verb and the object (exit 3).
+fn describe_api_error(err: &kube::Error, verb: &str, what: &str) -> String {
+    match err {
+        kube::Error::Api(status) => {
+            let detail = if status.message.is_empty() {
+                status.reason.clone()
+            } else {
+                status.message.clone()
+            };
+            match status.code {
+                401 => format!("cannot {verb} {what}: 401 Unauthorized — the API server rejected the credentials of this kubeconfig context ({detail})"),
+                403 => format!("cannot {verb} {what}: 403 Forbidden — RBAC denies '{verb}' on this resource for your user ({detail})"),
+                404 => format!("cannot {verb} {what}: 404 Not Found ({detail})"),
+                409 => format!("cannot {verb} {what}: 409 Conflict — changed by someone else meanwhile; run again ({detail})"),
+                422 => format!("cannot {verb} {what}: 422 Invalid — the API server refused the object ({detail})"),
+                code if code >= 500 => format!("cannot {verb} {what}: API server error {code} ({detail})"),
+                code => format!("cannot {verb} {what}: HTTP {code} ({detail})"),
+            }
+        }
+        other => {
+            let chain = error_chain(other);
+            let lower = chain.to_lowercase();
+            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+            {
+                format!("cannot {verb} {what}: TLS error talking to the API server: {chain}")
+            } else if lower.contains("timed out")
+                || lower.contains("timeout")
+                || lower.contains("elapsed")
+            {
+                format!("cannot {verb} {what}: the API server did not answer in time ({chain})")
+            } else {
+                format!("cannot {verb} {what}: API server unreachable: {chain}")
+            }
+        }
+    }
+}
+
+/// An error with its sources, innermost last, without repeats.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = inner.source();
+    }
+    parts.join(": ")
+}
+
+fn next_steps(request: &PushRequest, with_ca: bool, checksum: Option<&str>) -> Vec<String> {
+    let mut helm = format!(
+        "helm upgrade --install rancher rancher-latest/rancher --namespace {} --set hostname=<your Rancher host> --set ingress.tls.source=secret",
+        request.namespace
+    );
+    if with_ca {
+        helm.push_str(" --set privateCA=true");
+    }
+    let mut steps = vec![helm];
+    if let Some(sum) = checksum {
+        steps.push(format!("agents compare CATTLE_CA_CHECKSUM={sum}"));
+    }
+    steps
+}

@@ -1,0 +1,764 @@
+//! `rcert push` against a Kubernetes API emulator on loopback (kmock 0.8 behind
+//! `tests/emulator/kmock_launcher.py`, installed by scripts/test), read back with kubectl.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command as Process, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// One emulator process; it exits when its stdin closes (on drop).
+struct Emulator {
+    child: Child,
+    _stdin: ChildStdin,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("RCERT_KMOCK_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/kmock-venv/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test, which installs kmock",
+        path.display()
+    );
+    path
+}
+
+impl Emulator {
+    fn start() -> Emulator {
+        let mut child = Process::new(python())
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/kmock_launcher.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the emulator starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = sender.send(line);
+        });
+        let url = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the emulator prints its URL within 30 s")
+            .trim()
+            .to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "emulator said: {url}");
+        let dir = tempfile::tempdir().unwrap();
+        let emulator = Emulator {
+            child,
+            _stdin: stdin,
+            url,
+            dir,
+        };
+        emulator.write_kubeconfig("kubeconfig", &[("emu", &emulator.url.clone())], "emu");
+        emulator
+    }
+
+    /// Write a kubeconfig with the given (context, server) pairs; returns its path.
+    fn write_kubeconfig(&self, name: &str, contexts: &[(&str, &str)], current: &str) -> String {
+        let mut text = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
+        for (context, server) in contexts {
+            text.push_str(&format!(
+                "- name: {context}\n  cluster:\n    server: {server}\n"
+            ));
+        }
+        text.push_str("users:\n- name: admin\n  user:\n    token: test-token\ncontexts:\n");
+        for (context, _) in contexts {
+            text.push_str(&format!(
+                "- name: {context}\n  context:\n    cluster: {context}\n    user: admin\n"
+            ));
+        }
+        text.push_str(&format!("current-context: {current}\n"));
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    fn kubeconfig(&self) -> String {
+        self.dir.path().join("kubeconfig").display().to_string()
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> serde_json::Value {
+        let address = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, body)| body)
+            .unwrap_or_default();
+        serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// "METHOD path" of every API request the emulator saw.
+    fn requests(&self) -> Vec<String> {
+        self.control("GET", "/_rcert/requests", "")
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["method"].as_str().unwrap(),
+                    r["path"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+
+    fn fault(&self, method: &str, path: &str, status: u16) {
+        self.control(
+            "POST",
+            "/_rcert/faults",
+            &format!(r#"{{"method": "{method}", "path": "{path}", "status": {status}, "message": "injected"}}"#),
+        );
+    }
+
+    /// A secret's key, decoded, as kubectl (an independent reader) gets it.
+    fn kubectl_get(&self, namespace: &str, secret: &str, key: &str) -> Option<Vec<u8>> {
+        let output = Process::new("kubectl")
+            .args([
+                "--kubeconfig",
+                &self.kubeconfig(),
+                "-n",
+                namespace,
+                "get",
+                "secret",
+                secret,
+            ])
+            .arg(format!("-o=jsonpath={{.data.{}}}", key.replace('.', "\\.")))
+            .output()
+            .expect("kubectl runs");
+        if !output.status.success() {
+            return None;
+        }
+        let encoded = String::from_utf8_lossy(&output.stdout).to_string();
+        let mut child = Process::new("base64")
+            .arg("-d")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(encoded.as_bytes())
+            .unwrap();
+        Some(child.wait_with_output().unwrap().stdout)
+    }
+}
+
+/// A fresh CA + server certificate directory made by rcert selfsign.
+fn certs(host: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    assert_eq!(run(&["selfsign", "--host", host, "--out", &out]).0, 0);
+    dir
+}
+
+fn push(
+    emulator: &Emulator,
+    dir: &Path,
+    backups: &Path,
+    extra: &[&str],
+) -> (i32, serde_json::Value) {
+    let (dir, backups, kubeconfig) = (
+        dir.display().to_string(),
+        backups.display().to_string(),
+        emulator.kubeconfig(),
+    );
+    let mut args = vec![
+        "push",
+        "--namespace",
+        "cattle-system",
+        "--dir",
+        &dir,
+        "--kubeconfig",
+        &kubeconfig,
+        "--backup-dir",
+        &backups,
+        "--timeout",
+        "5s",
+    ];
+    args.extend(extra);
+    run_json(&args)
+}
+
+fn file(dir: &Path, name: &str) -> Vec<u8> {
+    std::fs::read(dir.join(name)).unwrap()
+}
+
+#[test]
+fn fresh_cluster_creates_namespace_and_both_secrets() {
+    let emulator = Emulator::start();
+    let files = certs("rancher.example.com");
+    let backups = tempfile::tempdir().unwrap();
+    let (code, json) = push(&emulator, files.path(), backups.path(), &[]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["namespace_created"], true);
+    assert_eq!(json["secrets"][0]["name"], "tls-ca");
+    assert_eq!(json["secrets"][0]["action"], "created");
+    assert_eq!(json["secrets"][1]["name"], "tls-rancher-ingress");
+    assert_eq!(json["secrets"][1]["type"], "kubernetes.io/tls");
+    assert!(json["api_requests"].as_u64().unwrap() <= 5, "{json:#}");
+    let requests = emulator.requests();
+    assert_eq!(
+        requests.len() as u64,
+        json["api_requests"].as_u64().unwrap(),
+        "{requests:?}"
+    );
+    let ca_at = requests
+        .iter()
+        .position(|r| r.starts_with("PATCH") && r.ends_with("/secrets/tls-ca"))
+        .unwrap();
+    let tls_at = requests
+        .iter()
+        .position(|r| r.starts_with("PATCH") && r.ends_with("/secrets/tls-rancher-ingress"))
+        .unwrap();
+    assert!(ca_at < tls_at, "tls-ca first: {requests:?}");
+
+    assert_eq!(
+        emulator
+            .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt")
+            .unwrap(),
+        file(files.path(), "tls.crt")
+    );
+    assert_eq!(
+        emulator
+            .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.key")
+            .unwrap(),
+        file(files.path(), "tls.key")
+    );
+    assert_eq!(
+        emulator
+            .kubectl_get("cattle-system", "tls-ca", "cacerts.pem")
+            .unwrap(),
+        file(files.path(), "cacerts.pem")
+    );
+    assert!(
+        snapshot(backups.path()).is_empty(),
+        "nothing replaced, nothing backed up"
+    );
+    let steps = json["next_steps"].to_string();
+    assert!(
+        steps.contains("ingress.tls.source=secret") && steps.contains("privateCA=true"),
+        "{steps}"
+    );
+    assert!(steps.contains(json["ca_checksum"].as_str().unwrap()));
+}
+
+#[test]
+fn existing_secrets_are_backed_up_then_updated_and_a_rerun_is_unchanged() {
+    let emulator = Emulator::start();
+    let (old, new) = (certs("rancher.example.com"), certs("rancher.example.com"));
+    let backups = tempfile::tempdir().unwrap();
+    assert_eq!(push(&emulator, old.path(), backups.path(), &[]).0, 0);
+
+    let (code, json) = push(&emulator, new.path(), backups.path(), &[]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["namespace_created"], false);
+    for secret in json["secrets"].as_array().unwrap() {
+        assert_eq!(secret["action"], "updated", "{secret:#}");
+        assert_ne!(secret["old"], secret["new"]);
+        assert!(secret["old"].as_str().unwrap().contains("sha256"));
+        let backup = secret["backup"].as_str().unwrap();
+        let mode = std::fs::metadata(backup).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{backup}");
+        let saved = std::fs::read_to_string(backup).unwrap();
+        assert!(saved.contains("kind: Secret"), "{saved}");
+    }
+    assert_eq!(
+        emulator
+            .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt")
+            .unwrap(),
+        file(new.path(), "tls.crt")
+    );
+    let backup_files = snapshot(backups.path());
+    assert_eq!(backup_files.len(), 2);
+    let old_key_b64 = std::process::Command::new("base64")
+        .arg("-w0")
+        .arg(old.path().join("tls.key"))
+        .output()
+        .unwrap()
+        .stdout;
+    assert!(
+        backup_files
+            .iter()
+            .any(|(_, bytes)| String::from_utf8_lossy(bytes)
+                .contains(&*String::from_utf8_lossy(&old_key_b64))),
+        "the old key is in a backup"
+    );
+
+    let (code, json) = push(&emulator, new.path(), backups.path(), &[]);
+    assert_eq!(code, 0);
+    for secret in json["secrets"].as_array().unwrap() {
+        assert_eq!(secret["action"], "unchanged", "{secret:#}");
+    }
+    assert_eq!(snapshot(backups.path()).len(), 2, "no new backups");
+    let (_, text, _) = run(&[
+        "push",
+        "--dir",
+        &new.path().display().to_string(),
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+        "--backup-dir",
+        &backups.path().display().to_string(),
+    ]);
+    assert!(
+        text.contains("tls-rancher-ingress (kubernetes.io/tls): unchanged"),
+        "{text}"
+    );
+}
+
+#[test]
+fn context_selects_one_of_two() {
+    let emulator = Emulator::start();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let kubeconfig =
+        emulator.write_kubeconfig("two", &[("dead", &dead), ("emu", &emulator.url)], "dead");
+    let files = certs("rancher.example.com");
+    let (dir, backups) = (
+        files.path().display().to_string(),
+        files.path().display().to_string(),
+    );
+    let base = [
+        "push",
+        "--dir",
+        &dir,
+        "--kubeconfig",
+        &kubeconfig,
+        "--backup-dir",
+        &backups,
+        "--timeout",
+        "2s",
+    ];
+
+    let (code, json) = run_json(&[&base[..], &["--context", "emu"]].concat());
+    assert_eq!(code, 0, "{json:#}");
+    assert!(json["server"].as_str().unwrap().starts_with(&emulator.url));
+
+    let (code, json) = run_json(&base);
+    assert_eq!(code, 3, "current context points to a dead server: {json:#}");
+
+    let (code, _, stderr) = run(&[&base[..], &["--context", "nope"]].concat());
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("kubeconfig"), "{stderr}");
+}
+
+#[test]
+fn kubeconfig_from_the_environment_like_kubectl() {
+    let emulator = Emulator::start();
+    let files = certs("rancher.example.com");
+    let missing = emulator.dir.path().join("missing").display().to_string();
+    let output = rcert()
+        .env("KUBECONFIG", format!("{missing}:{}", emulator.kubeconfig()))
+        .env("HOME", emulator.dir.path())
+        .args([
+            "push",
+            "--dir",
+            &files.path().display().to_string(),
+            "--backup-dir",
+            &files.path().display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn api_down_changes_nothing_and_leaves_no_backup() {
+    let emulator = Emulator::start();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let kubeconfig = emulator.write_kubeconfig("dead", &[("dead", &dead)], "dead");
+    let files = certs("rancher.example.com");
+    let backups = tempfile::tempdir().unwrap();
+    let (code, json) = run_json(&[
+        "push",
+        "--dir",
+        &files.path().display().to_string(),
+        "--kubeconfig",
+        &kubeconfig,
+        "--backup-dir",
+        &backups.path().display().to_string(),
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code, 3);
+    let error = json["error"].as_str().unwrap();
+    assert!(
+        error.contains("unreachable") && error.contains("namespace cattle-system"),
+        "{error}"
+    );
+    assert!(snapshot(backups.path()).is_empty());
+}
+
+#[test]
+fn forbidden_is_one_clear_line_and_changes_nothing() {
+    let emulator = Emulator::start();
+    let files = certs("rancher.example.com");
+    let backups = tempfile::tempdir().unwrap();
+    emulator.fault("PATCH", "/secrets/tls-ca", 403);
+    let (code, json) = push(&emulator, files.path(), backups.path(), &[]);
+    assert_eq!(code, 3);
+    let error = json["error"].as_str().unwrap();
+    assert!(
+        error.contains("403 Forbidden")
+            && error.contains("RBAC denies 'patch'")
+            && error.contains("secret cattle-system/tls-ca"),
+        "{error}"
+    );
+    assert!(error.contains("nothing was changed"), "{error}");
+    assert_eq!(json["secrets"][1]["action"], "not attempted");
+    assert!(emulator
+        .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt")
+        .is_none());
+    let (_, _, stderr) = run(&[
+        "push",
+        "--dir",
+        &files.path().display().to_string(),
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+        "--backup-dir",
+        &backups.path().display().to_string(),
+    ]);
+    assert!(stderr.is_empty(), "the report goes to stdout: {stderr}");
+}
+
+#[test]
+fn unauthorized_and_server_errors() {
+    let emulator = Emulator::start();
+    let files = certs("rancher.example.com");
+    let backups = tempfile::tempdir().unwrap();
+    emulator.fault("GET", "/namespaces/cattle-system", 401);
+    let (code, json) = push(&emulator, files.path(), backups.path(), &[]);
+    assert_eq!(code, 3);
+    assert!(
+        json["error"].as_str().unwrap().contains("401 Unauthorized"),
+        "{json:#}"
+    );
+    emulator.control("DELETE", "/_rcert/faults", "");
+    emulator.fault("POST", "/api/v1/namespaces", 500);
+    let (code, json) = push(&emulator, files.path(), backups.path(), &[]);
+    assert_eq!(code, 3);
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("API server error 500"),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn second_secret_failing_after_the_first_says_what_changed() {
+    let emulator = Emulator::start();
+    let (old, new) = (certs("rancher.example.com"), certs("rancher.example.com"));
+    let backups = tempfile::tempdir().unwrap();
+    assert_eq!(push(&emulator, old.path(), backups.path(), &[]).0, 0);
+    emulator.fault("PATCH", "/secrets/tls-rancher-ingress", 500);
+    let (code, json) = push(&emulator, new.path(), backups.path(), &[]);
+    assert_eq!(code, 3, "{json:#}");
+    let error = json["error"].as_str().unwrap();
+    let ca_backup = json["secrets"][0]["backup"].as_str().unwrap();
+    assert!(
+        error.contains("already changed: tls-ca (updated, previous version saved in")
+            && error.contains(ca_backup),
+        "{error}"
+    );
+    assert!(
+        error.contains("secret cattle-system/tls-rancher-ingress is as it was"),
+        "{error}"
+    );
+    assert_eq!(json["secrets"][1]["action"], "failed");
+    assert_eq!(
+        emulator
+            .kubectl_get("cattle-system", "tls-ca", "cacerts.pem")
+            .unwrap(),
+        file(new.path(), "cacerts.pem")
+    );
+    assert_eq!(
+        emulator
+            .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt")
+            .unwrap(),
+        file(old.path(), "tls.crt")
+    );
+    assert_eq!(
+        snapshot(backups.path()).len(),
+        1,
+        "only the changed secret's backup stays"
+    );
+}
+
+#[test]
+fn invalid_inputs_are_refused_before_any_request() {
+    let emulator = Emulator::start();
+    let files = certs("rancher.example.com");
+    let other = certs("rancher.example.com");
+    std::fs::copy(other.path().join("tls.key"), files.path().join("tls.key")).unwrap();
+    let backups = tempfile::tempdir().unwrap();
+    let (code, json) = push(&emulator, files.path(), backups.path(), &[]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(json["refused"], true);
+    assert!(
+        emulator.requests().is_empty(),
+        "the emulator saw no request"
+    );
+
+    let (code, _, stderr) = run(&[
+        "push",
+        "--cert",
+        &fixture("fullchain.pem"),
+        "--key",
+        &fixture("encrypted.key"),
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("decrypt it first"), "{stderr}");
+    let (code, json) = run_json(&[
+        "push",
+        "--cert",
+        &fixture("fullchain.pem"),
+        "--key",
+        &fixture("leaf.key"),
+        "--ca",
+        &fixture("cacerts-whole-chain.pem"),
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+    ]);
+    assert_eq!(code, 1, "{json:#}");
+    assert!(emulator.requests().is_empty());
+
+    let (code, json) = push(&emulator, files.path(), backups.path(), &["--force"]);
+    assert_eq!(code, 0, "--force pushes anyway: {json:#}");
+}
+
+#[test]
+fn tls_error_to_the_api_server() {
+    let emulator = Emulator::start();
+    let port = free_port();
+    let mut server = Process::new("openssl")
+        .args([
+            "s_server",
+            "-quiet",
+            "-www",
+            "-accept",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args([
+            "-cert",
+            &fixture("self-signed.pem"),
+            "-key",
+            &fixture("self-signed.key"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    for _ in 0..300 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kubeconfig = emulator.write_kubeconfig(
+        "tls",
+        &[("tls", &format!("https://127.0.0.1:{port}"))],
+        "tls",
+    );
+    let files = certs("rancher.example.com");
+    let (code, json) = run_json(&[
+        "push",
+        "--dir",
+        &files.path().display().to_string(),
+        "--kubeconfig",
+        &kubeconfig,
+        "--backup-dir",
+        &files.path().display().to_string(),
+        "--timeout",
+        "3s",
+    ]);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(code, 3, "{json:#}");
+    assert!(
+        json["error"].as_str().unwrap().contains("TLS error"),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn bad_kubeconfig_is_bad_input() {
+    let files = certs("rancher.example.com");
+    let (code, _, stderr) = run(&[
+        "push",
+        "--dir",
+        &files.path().display().to_string(),
+        "--kubeconfig",
+        &corpus("garbage.txt"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("kubeconfig") && stderr.contains("garbage.txt"),
+        "{stderr}"
+    );
+}
+
+/// Parse YAML documents (via kubectl-independent serde-saphyr) into JSON values.
+fn yaml_documents(text: &str) -> Vec<serde_json::Value> {
+    text.split("\n---\n")
+        .filter(|doc| !doc.trim().is_empty())
+        .map(|doc| serde_saphyr::from_str::<serde_json::Value>(doc).unwrap())
+        .collect()
+}
+
+/// Compare what matters: kubectl's `creationTimestamp: null` and rcert's
+/// managed-by label are the only differences allowed.
+fn normalised(mut value: serde_json::Value) -> serde_json::Value {
+    if let Some(metadata) = value.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+        metadata.remove("creationTimestamp");
+        metadata.remove("labels");
+    }
+    value
+}
+
+#[test]
+fn dry_run_matches_kubectl_create_secret() {
+    let files = certs("rancher.example.com");
+    let path = |name: &str| files.path().join(name).display().to_string();
+    let output = rcert()
+        .args([
+            "push",
+            "--namespace",
+            "cattle-system",
+            "--dir",
+            &files.path().display().to_string(),
+            "--dry-run",
+        ])
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let ours = yaml_documents(&String::from_utf8_lossy(&output.stdout));
+    assert_eq!(ours.len(), 2);
+    assert_eq!(
+        ours[1]["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+        "rcert"
+    );
+
+    let kubectl = |args: &[&str]| {
+        let output = Process::new("kubectl")
+            .args(args)
+            .output()
+            .expect("kubectl runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        yaml_documents(&String::from_utf8_lossy(&output.stdout)).remove(0)
+    };
+    let tls = kubectl(&[
+        "-n",
+        "cattle-system",
+        "create",
+        "secret",
+        "tls",
+        "tls-rancher-ingress",
+        &format!("--cert={}", path("tls.crt")),
+        &format!("--key={}", path("tls.key")),
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ]);
+    let ca = kubectl(&[
+        "-n",
+        "cattle-system",
+        "create",
+        "secret",
+        "generic",
+        "tls-ca",
+        &format!("--from-file=cacerts.pem={}", path("cacerts.pem")),
+        "--dry-run=client",
+        "-o",
+        "yaml",
+    ]);
+    assert_eq!(normalised(ours[1].clone()), normalised(tls));
+    let mut ca = normalised(ca);
+    let mut our_ca = normalised(ours[0].clone());
+    // kubectl leaves `type: Opaque` implicit for generic secrets; so does rcert.
+    ca.as_object_mut().unwrap().remove("type");
+    our_ca.as_object_mut().unwrap().remove("type");
+    assert_eq!(our_ca, ca);
+}
+
+#[test]
+fn json_output_parses_and_names_are_checked() {
+    let files = certs("rancher.example.com");
+    let (code, json) = run_json(&[
+        "push",
+        "--dir",
+        &files.path().display().to_string(),
+        "--dry-run",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(json["dry_run"], true);
+    assert!(json["manifests"].as_str().unwrap().contains("kind: Secret"));
+    let (code, _, stderr) = run(&[
+        "push",
+        "--namespace",
+        "Cattle_System",
+        "--dir",
+        &files.path().display().to_string(),
+        "--dry-run",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not a valid Kubernetes name"), "{stderr}");
+    let (code, _, _) = run(&["push", "--dry-run"]);
+    assert_eq!(code, 2, "no input");
+}
