@@ -191,7 +191,7 @@ pub fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
             .iter()
             .map(|p| outcome(p, "would apply", None, None, None))
             .collect();
-        report.next_steps = next_steps(request, inputs.ca.is_some(), report.ca_checksum.as_deref());
+        report.next_steps = next_steps(request, &inputs);
         return Ok(report);
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -200,7 +200,7 @@ pub fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
         .map_err(|err| crate::Error::Usage(format!("cannot start: {err}")))?;
     runtime.block_on(apply_all(request, &planned, &mut report))?;
     if report.error.is_none() {
-        report.next_steps = next_steps(request, inputs.ca.is_some(), report.ca_checksum.as_deref());
+        report.next_steps = next_steps(request, &inputs);
     }
     Ok(report)
 }
@@ -713,16 +713,23 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
-fn next_steps(request: &PushRequest, with_ca: bool, checksum: Option<&str>) -> Vec<String> {
+fn next_steps(request: &PushRequest, inputs: &Inputs) -> Vec<String> {
+    let host = inputs
+        .chain
+        .first()
+        .and_then(|leaf| leaf.dns_names.first().cloned())
+        .unwrap_or_else(|| "<your Rancher host>".to_string());
     let mut helm = format!(
-        "helm upgrade --install rancher rancher-latest/rancher --namespace {} --set hostname=<your Rancher host> --set ingress.tls.source=secret",
+        "helm upgrade --install rancher rancher-latest/rancher --namespace {} --set hostname={host} --set ingress.tls.source=secret",
         request.namespace
     );
+    let with_ca = inputs.ca.is_some();
+    let checksum = inputs.ca.as_ref().map(|ca| verify::ca_checksum(&ca.bytes));
     if with_ca {
         helm.push_str(" --set privateCA=true");
     }
     let mut steps = vec![helm];
-    if let Some(sum) = checksum {
+    if let Some(sum) = &checksum {
         steps.push(format!("agents compare CATTLE_CA_CHECKSUM={sum}"));
     }
     steps
