@@ -762,3 +762,42 @@ fn json_output_parses_and_names_are_checked() {
     let (code, _, _) = run(&["push", "--dry-run"]);
     assert_eq!(code, 2, "no input");
 }
+
+#[test]
+fn api_server_that_never_answers_times_out() {
+    let emulator = Emulator::start();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(4).flatten().collect();
+        std::thread::sleep(Duration::from_secs(10));
+        drop(held);
+    });
+    let kubeconfig = emulator.write_kubeconfig(
+        "silent",
+        &[("silent", &format!("http://{address}"))],
+        "silent",
+    );
+    let files = certs("rancher.example.com");
+    let started = std::time::Instant::now();
+    let (code, json) = run_json(&[
+        "push",
+        "--dir",
+        &files.path().display().to_string(),
+        "--kubeconfig",
+        &kubeconfig,
+        "--backup-dir",
+        &files.path().display().to_string(),
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(code, 3, "{json:#}");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("did not answer in time"),
+        "{json:#}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(8));
+}
