@@ -16,10 +16,11 @@ Examples:
   rcert inspect certs/tls.crt certs/tls.key
   rcert probe 10.0.0.11:443 10.0.0.12:443 --servername rancher.example.com --ca certs/cacerts.pem
   rcert push --namespace cattle-system --dir ./certs
+  rcert doctor --host rancher.example.com --dir ./certs
 
 Exit codes: 0 all good, 1 a check failed, 2 bad usage or unreadable input, 3 remote side unreachable.";
 
-/// Certificates for Rancher with your own TLS: generate, chain, inspect, verify, probe and push.
+/// Certificates for Rancher with your own TLS: generate, chain, inspect, verify, probe, push, doctor.
 #[derive(Debug, Parser)]
 #[command(name = "rcert", version, about, after_help = MAIN_EXAMPLES)]
 pub struct Cli {
@@ -58,6 +59,63 @@ pub enum Command {
     /// Publish tls-rancher-ingress and tls-ca into a namespace, safely (validated, backed up).
     #[command(after_help = PUSH_EXAMPLES)]
     Push(PushArgs),
+    /// Check a Rancher TLS setup end to end: cluster secrets, live endpoints, /cacerts, local files.
+    #[command(after_help = DOCTOR_EXAMPLES)]
+    Doctor(DoctorArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  rcert completions bash > /etc/bash_completion.d/rcert\n  rcert completions zsh > \"${fpath[1]}/_rcert\""
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(
+        after_help = "Examples:\n  rcert man > /usr/local/share/man/man1/rcert.1 && man rcert"
+    )]
+    Man,
+}
+
+const DOCTOR_EXAMPLES: &str = "\
+Examples:
+  rcert doctor --host rancher.example.com --dir ./certs
+  rcert doctor --host rancher.example.com --node 10.0.0.11 --node 10.0.0.12 --node 10.0.0.13 --context prod";
+
+/// Arguments of `rcert doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The Rancher host name, optionally with :PORT (default 443).
+    #[arg(long, value_name = "NAME[:PORT]")]
+    pub host: String,
+    /// Namespace of the secrets.
+    #[arg(long, short = 'n', default_value = "cattle-system", value_name = "NS")]
+    pub namespace: String,
+    /// A node or load-balancer backend to probe with the host name as SNI. Repeatable.
+    #[arg(long = "node", value_name = "ADDR[:PORT]")]
+    pub nodes: Vec<String>,
+    /// Local directory with tls.crt, tls.key and cacerts.pem to compare with the cluster.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Local CA file to compare with what Rancher serves at /cacerts.
+    #[arg(long, value_name = "CAFILE")]
+    pub ca: Option<String>,
+    /// Kubeconfig file (default: as kubectl finds it).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Timeout of each network step (e.g. 5s).
+    #[arg(long, default_value = "5s", value_name = "DUR")]
+    pub timeout: String,
+    /// Name of the certificate secret.
+    #[arg(long, default_value = crate::push::DEFAULT_SECRET, value_name = "NAME")]
+    pub secret_name: String,
+    /// Name of the CA secret.
+    #[arg(long, default_value = crate::push::DEFAULT_CA_SECRET, value_name = "NAME")]
+    pub ca_secret_name: String,
 }
 
 const PUSH_EXAMPLES: &str = "\

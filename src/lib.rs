@@ -8,12 +8,14 @@
 //! * [`inspect`] is the one model of a certificate's facts (`rcert inspect`);
 //! * [`verify`] runs the chain, name, key and Rancher checks (`rcert verify`);
 //! * [`push`] publishes the secrets Rancher reads (`rcert push`);
+//! * [`doctor`] joins verify, probe and push into one end-to-end diagnosis (`rcert doctor`);
 //! * [`probe`] handshakes with live endpoints and judges the served chains (`rcert probe`);
 //! * [`pem`] reads certificates and keys, [`files`] writes them safely,
 //!   [`report`] renders every result as text or JSON.
 
 pub mod chain;
 pub mod cli;
+pub mod doctor;
 pub mod files;
 pub mod inspect;
 pub mod issue;

@@ -3,9 +3,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use rcert::cli::{Cli, Command, FullchainArgs, ProbeArgs, PushArgs, SelfsignArgs, VerifyArgs};
+use rcert::cli::{
+    Cli, Command, DoctorArgs, FullchainArgs, ProbeArgs, PushArgs, SelfsignArgs, VerifyArgs,
+};
 use rcert::report::{self, OutputFormat, Status, Style};
-use rcert::{chain, exit, inspect, issue, probe, push, verify, Error};
+use rcert::{chain, doctor, exit, inspect, issue, probe, push, verify, Error};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,6 +19,9 @@ fn main() -> ExitCode {
         Command::Verify(args) => verify_files(args, cli.output, &style),
         Command::Probe(args) => probe_targets(args, cli.output, &style),
         Command::Push(args) => push_secrets(args, cli.output, &style),
+        Command::Doctor(args) => run_doctor(args, cli.output, &style),
+        Command::Completions { shell } => completions(*shell),
+        Command::Man => man_page(),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -45,7 +50,7 @@ fn emit<T: serde::Serialize>(value: &T, output: OutputFormat, text: impl FnOnce(
 fn exit_for(status: Status) -> u8 {
     match status {
         Status::Failed => exit::CHECK_FAILED,
-        Status::Ok | Status::Warning => exit::OK,
+        Status::Skipped | Status::Ok | Status::Warning => exit::OK,
     }
 }
 
@@ -198,5 +203,47 @@ fn push_secrets(args: &PushArgs, output: OutputFormat, style: &Style) -> Result<
         }
         (OutputFormat::Text, None) => print!("{}", report::push_text(&result, style)),
     }
+    Ok(result.exit_code())
+}
+
+fn completions(shell: clap_complete::Shell) -> Result<u8, Error> {
+    use clap::CommandFactory;
+    clap_complete::generate(shell, &mut Cli::command(), "rcert", &mut std::io::stdout());
+    Ok(exit::OK)
+}
+
+fn man_page() -> Result<u8, Error> {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .map_err(|err| Error::Usage(format!("cannot render the man page: {err}")))?;
+    use std::io::Write;
+    std::io::stdout()
+        .write_all(&page)
+        .map_err(|err| Error::Usage(format!("cannot write the man page: {err}")))?;
+    Ok(exit::OK)
+}
+
+fn run_doctor(args: &DoctorArgs, output: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let nodes = args
+        .nodes
+        .iter()
+        .map(|node| probe::Target::parse(node))
+        .collect::<Result<Vec<_>, _>>()?;
+    let request = doctor::DoctorRequest {
+        host: probe::Target::parse(&args.host)?,
+        nodes,
+        namespace: args.namespace.clone(),
+        dir: args.dir.clone(),
+        ca: args.ca.clone(),
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        timeout: probe::parse_duration(&args.timeout)?,
+        secret_name: args.secret_name.clone(),
+        ca_secret_name: args.ca_secret_name.clone(),
+    };
+    let result = doctor::doctor(&request)?;
+    emit(&result, output, || report::doctor_text(&result, style));
     Ok(result.exit_code())
 }

@@ -440,13 +440,17 @@ fn kubeconfig_from_env() -> Result<Option<Kubeconfig>, PushError> {
 }
 
 /// A client for the kubeconfig (or in-cluster) context, and the API server's URL.
-async fn connect(request: &PushRequest) -> Result<(Client, String), PushError> {
+pub(crate) async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    timeout: Duration,
+) -> Result<(Client, String), PushError> {
     let options = KubeConfigOptions {
-        context: request.context.clone(),
+        context: context.map(str::to_string),
         cluster: None,
         user: None,
     };
-    let kubeconfig = match &request.kubeconfig {
+    let kubeconfig = match kubeconfig {
         Some(path) => Some(read_kubeconfig(path)?),
         None => kubeconfig_from_env()?,
     };
@@ -456,7 +460,7 @@ async fn connect(request: &PushRequest) -> Result<(Client, String), PushError> {
             .map_err(|err| PushError::Kubeconfig(err.to_string()))?,
         None => match Config::from_kubeconfig(&options).await {
             Ok(config) => config,
-            Err(err) if request.context.is_none() => Config::incluster().map_err(|_| {
+            Err(err) if context.is_none() => Config::incluster().map_err(|_| {
                 PushError::Kubeconfig(format!(
                     "{err} (looked at $KUBECONFIG, ~/.kube/config and the in-cluster service account)"
                 ))
@@ -464,9 +468,9 @@ async fn connect(request: &PushRequest) -> Result<(Client, String), PushError> {
             Err(err) => return Err(PushError::Kubeconfig(err.to_string())),
         },
     };
-    config.connect_timeout = Some(request.timeout);
-    config.read_timeout = Some(request.timeout);
-    config.write_timeout = Some(request.timeout);
+    config.connect_timeout = Some(timeout);
+    config.read_timeout = Some(timeout);
+    config.write_timeout = Some(timeout);
     let url = config.cluster_url.to_string();
     let client = Client::try_from(config).map_err(|err| PushError::Kubeconfig(err.to_string()))?;
     Ok((client, url))
@@ -477,7 +481,12 @@ async fn apply_all(
     planned: &[Planned],
     report: &mut PushReport,
 ) -> Result<(), crate::Error> {
-    let (client, url) = connect(request).await?;
+    let (client, url) = connect(
+        request.kubeconfig.as_deref(),
+        request.context.as_deref(),
+        request.timeout,
+    )
+    .await?;
     report.server = Some(url);
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let secrets: Api<Secret> = Api::namespaced(client, &request.namespace);
@@ -663,7 +672,7 @@ fn save_backup(
 }
 
 /// One line for an API failure, naming the verb and the object (exit 3).
-fn describe_api_error(err: &kube::Error, verb: &str, what: &str) -> String {
+pub(crate) fn describe_api_error(err: &kube::Error, verb: &str, what: &str) -> String {
     match err {
         kube::Error::Api(status) => {
             let detail = if status.message.is_empty() {

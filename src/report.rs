@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::chain::FullchainReport;
+use crate::doctor::DoctorReport;
 use crate::inspect::{Cert, Inspected};
 use crate::issue::SelfsignReport;
 use crate::probe::ProbeReport;
@@ -39,6 +40,8 @@ pub enum ColorChoice {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Could not run (no kubeconfig, endpoint unreachable); the reason is in the message.
+    Skipped,
     /// Passed.
     Ok,
     /// Passed, but worth acting on.
@@ -48,17 +51,19 @@ pub enum Status {
 }
 
 impl Status {
-    /// The worst status among the checks (ok when there are none).
+    /// The worst status among the checks (ok when there are none; skipped counts as ok).
     pub fn worst(checks: &[Check]) -> Status {
         checks
             .iter()
             .map(|check| check.status)
             .max()
             .unwrap_or(Status::Ok)
+            .max(Status::Ok)
     }
 
     fn label(self) -> &'static str {
         match self {
+            Status::Skipped => "skipped",
             Status::Ok => "ok",
             Status::Warning => "warning",
             Status::Failed => "FAILED",
@@ -91,6 +96,11 @@ impl Check {
     /// A failed check.
     pub fn failed(name: &str, message: String) -> Check {
         Check::new(name, Status::Failed, message)
+    }
+
+    /// A check that could not run, with the reason.
+    pub fn skipped(name: &str, message: String) -> Check {
+        Check::new(name, Status::Skipped, message)
     }
 
     fn new(name: &str, status: Status, message: String) -> Check {
@@ -135,6 +145,7 @@ impl Style {
             return text.to_string();
         }
         let code = match status {
+            Status::Skipped => "2",
             Status::Ok => "32",
             Status::Warning => "33",
             Status::Failed => "1;31",
@@ -515,5 +526,45 @@ pub fn push_text(report: &PushReport, style: &Style) -> String {
             let _ = writeln!(out, "  {step}");
         }
     }
+    out
+}
+
+/// Text of `rcert doctor`: one table of checks by section, each failure with its fix.
+pub fn doctor_text(report: &DoctorReport, style: &Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!(
+            "Rancher TLS doctor for {} (namespace {})",
+            report.host, report.namespace
+        ))
+    );
+    let mut section = "";
+    for finding in &report.findings {
+        if finding.section != section {
+            section = finding.section;
+            let _ = writeln!(out, "{}", style.heading(&format!("[{section}]")));
+        }
+        let check = &finding.check;
+        let _ = writeln!(
+            out,
+            "  {} {:<14}{}",
+            style.status(check.status),
+            check.name,
+            check.message
+        );
+        if let Some(fix) = &finding.fix {
+            let _ = writeln!(out, "  {:<8} {:<14}fix: {fix}", "", "");
+        }
+    }
+    if let Some(checksum) = &report.ca_checksum {
+        let _ = writeln!(out, "\nCATTLE_CA_CHECKSUM={checksum}");
+    }
+    let _ = writeln!(
+        out,
+        "{} API request(s), {} ms",
+        report.api_requests, report.elapsed_ms
+    );
     out
 }

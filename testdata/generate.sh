@@ -98,6 +98,12 @@ openssl req -x509 -new -key self-signed.key -subj "/CN=rancher.example.com" -day
   -addext "subjectAltName=DNS:rancher.example.com" -addext "extendedKeyUsage=serverAuth" \
   -out self-signed.pem
 
+# What ingress-nginx serves when it cannot load the secret.
+ec_key ingress-fake.key
+openssl req -x509 -new -key ingress-fake.key -days 365 -sha256 \
+  -subj "/O=Acme Co/CN=Kubernetes Ingress Controller Fake Certificate" \
+  -addext "subjectAltName=DNS:ingress.local" -addext "extendedKeyUsage=serverAuth" -out ingress-fake.pem
+
 # --- an unrelated CA and leaf ------------------------------------------------------------
 ec_key other-root.key
 openssl req -x509 -new -key other-root.key -subj "/O=elsewhere/CN=Unrelated Root CA" -days 3650 \

@@ -1,6 +1,9 @@
 //! Shared helpers of the end-to-end tests: the binary, fresh openssl fixtures, openssl itself.
 #![allow(dead_code)]
 
+pub mod emulator;
+pub mod servers;
+
 use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::sync::OnceLock;
