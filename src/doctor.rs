@@ -528,9 +528,10 @@ impl Doctor<'_> {
                 self.add(
                     "endpoint",
                     Check::failed("served", message),
-                    Some(format!(
+                    Some(
                         "kubectl -n ingress-nginx rollout restart daemonset/ingress-nginx-controller   # or the TLS certificate of your load balancer"
-                    )),
+                            .to_string(),
+                    ),
                 );
             }
             None => self.add_probe_checks(result),

@@ -9,7 +9,9 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use common::servers::{free_port, nginx, s_server, s_server_on, tls_server_block, Server};
+use common::servers::{
+    free_port, nginx, rancher_locations, s_server, s_server_on, tls_server_block, Server,
+};
 use common::*;
 
 fn cert_options(cert: &str, key: &str, chain: Option<&str>) -> Vec<String> {
@@ -189,14 +191,6 @@ fn ipv6_loopback() {
 }
 
 // --- nginx ------------------------------------------------------------------------------
-
-fn rancher_locations(cacerts: &str) -> String {
-    format!(
-        "location = /ping {{ default_type text/plain; return 200 'pong'; }} \
-         location = /cacerts {{ default_type text/plain; alias {}; }}",
-        fixture(cacerts)
-    )
-}
 
 #[test]
 fn nginx_l7_picks_the_certificate_by_sni() {

@@ -118,13 +118,32 @@ pub fn nginx(body: &str, ports: &[u16]) -> Server {
     server
 }
 
-/// An nginx TLS server block; server name `_` makes it the port's default server.
+/// An nginx TLS server block (fixture names or absolute paths); server name `_` makes it
+/// the port's default server.
 pub fn tls_server_block(port: u16, name: &str, chain: &str, key: &str, extra: &str) -> String {
     let default = if name == "_" { " default_server" } else { "" };
     format!(
         "server {{ listen 127.0.0.1:{port} ssl http2{default}; server_name {name}; \
          ssl_certificate {}; ssl_certificate_key {}; {extra} }}\n",
-        fixture(chain),
-        fixture(key)
+        fixture_or_path(chain),
+        fixture_or_path(key)
+    )
+}
+
+/// An absolute path as is, else the named fixture.
+pub fn fixture_or_path(name: &str) -> String {
+    if name.starts_with('/') {
+        name.to_string()
+    } else {
+        fixture(name)
+    }
+}
+
+/// Rancher's `/ping` (answers pong) and `/cacerts` (serves the given file) as nginx locations.
+pub fn rancher_locations(cacerts: &str) -> String {
+    format!(
+        "location = /ping {{ default_type text/plain; return 200 'pong'; }} \
+         location = /cacerts {{ default_type text/plain; alias {}; }}",
+        fixture_or_path(cacerts)
     )
 }

@@ -1,0 +1,511 @@
+//! `rcert doctor` end to end: secrets in the Kubernetes API emulator, nginx on loopback
+//! serving the certificate with Rancher's /ping and /cacerts, every wait bounded.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::emulator::Emulator;
+use common::servers::{fixture_or_path, free_port, nginx, rancher_locations, Server};
+use common::*;
+
+/// What one nginx port serves: chain, key, and the file served at /cacerts.
+struct Endpoint<'a> {
+    port: u16,
+    chain: &'a str,
+    key: &'a str,
+    cacerts: &'a str,
+}
+
+fn serve(endpoints: &[Endpoint<'_>]) -> Server {
+    let mut http = String::from("http {\n");
+    for endpoint in endpoints {
+        http.push_str(&format!(
+            "server {{ listen 127.0.0.1:{} ssl http2 default_server; server_name _; \
+             ssl_certificate {}; ssl_certificate_key {}; {} }}\n",
+            endpoint.port,
+            fixture_or_path(endpoint.chain),
+            fixture_or_path(endpoint.key),
+            rancher_locations(endpoint.cacerts)
+        ));
+    }
+    http.push_str("}\n");
+    let ports: Vec<u16> = endpoints.iter().map(|e| e.port).collect();
+    nginx(&http, &ports)
+}
+
+/// Push secrets into the emulator (with --force, so broken ones land too).
+fn push_secrets(emulator: &Emulator, cert: &str, key: &str, ca: &str) {
+    let backups = tempfile::tempdir().unwrap();
+    let (code, stdout, stderr) = run(&[
+        "push",
+        "--force",
+        "--cert",
+        &fixture_or_path(cert),
+        "--key",
+        &fixture_or_path(key),
+        "--ca",
+        &fixture_or_path(ca),
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+        "--backup-dir",
+        &backups.path().display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+}
+
+struct Outcome {
+    code: i32,
+    json: serde_json::Value,
+    took: Duration,
+}
+
+impl Outcome {
+    /// Findings of a section with a given check name: (status, message, fix).
+    fn find(&self, section: &str, name: &str) -> Vec<(String, String, String)> {
+        self.json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["section"] == section && f["name"] == name)
+            .map(|f| {
+                (
+                    f["status"].as_str().unwrap_or_default().to_string(),
+                    f["message"].as_str().unwrap_or_default().to_string(),
+                    f["fix"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn one(&self, section: &str, name: &str) -> (String, String, String) {
+        self.find(section, name)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no {section}/{name}: {:#}", self.json))
+    }
+
+    fn failed(&self) -> Vec<String> {
+        self.json["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["status"] == "failed")
+            .map(|f| {
+                format!(
+                    "{}/{}",
+                    f["section"].as_str().unwrap(),
+                    f["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    }
+}
+
+fn doctor(host_port: u16, kubeconfig: &str, extra: &[&str]) -> Outcome {
+    let host = format!("127.0.0.1:{host_port}");
+    let mut args = vec![
+        "doctor",
+        "--host",
+        &host,
+        "--kubeconfig",
+        kubeconfig,
+        "--timeout",
+        "3s",
+    ];
+    args.extend(extra);
+    let started = Instant::now();
+    let (code, json) = run_json(&args);
+    Outcome {
+        code,
+        json,
+        took: started.elapsed(),
+    }
+}
+
+fn good_setup() -> (Emulator, Server, u16) {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
+    let port = free_port();
+    let server = serve(&[Endpoint {
+        port,
+        chain: "fullchain.pem",
+        key: "leaf.key",
+        cacerts: "root.pem",
+    }]);
+    (emulator, server, port)
+}
+
+#[test]
+fn all_good() {
+    let (emulator, _nginx, port) = good_setup();
+    let out = doctor(
+        port,
+        &emulator.kubeconfig(),
+        &["--ca", &fixture("root.pem")],
+    );
+    assert_eq!(out.code, 0, "{:#}", out.json);
+    assert!(out.failed().is_empty(), "{:?}", out.failed());
+    for (section, name) in [
+        ("cluster", "chain"),
+        ("cluster", "key"),
+        ("cluster", "name"),
+        ("endpoint", "served"),
+        ("rancher", "ping"),
+        ("rancher", "cacerts"),
+        ("rancher", "cacerts_local"),
+    ] {
+        assert_eq!(out.one(section, name).0, "ok", "{section}/{name}");
+    }
+    let root = std::fs::read(fixtures().join("root.pem")).unwrap();
+    let checksum = out.json["ca_checksum"].as_str().unwrap().to_string();
+    let (_, message, _) = out.one("rancher", "ca_checksum");
+    assert!(message.contains(&checksum));
+    assert_eq!(checksum.len(), 64);
+    assert_eq!(checksum, sha256_of(&root));
+    assert_eq!(out.json["api_requests"], 2, "two GETs: the secrets");
+    assert!(
+        out.took < Duration::from_secs(1),
+        "interactive: {:?}",
+        out.took
+    );
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let output = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn secret_key_mismatch() {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "fullchain.pem", "other.key", "root.pem");
+    let port = free_port();
+    let _nginx = serve(&[Endpoint {
+        port,
+        chain: "ingress-fake.pem",
+        key: "ingress-fake.key",
+        cacerts: "root.pem",
+    }]);
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 1, "{:#}", out.json);
+    let (status, message, fix) = out.one("cluster", "key");
+    assert_eq!(status, "failed");
+    assert!(message.contains("does not belong to the leaf"), "{message}");
+    assert!(fix.contains("rcert"), "{fix}");
+}
+
+#[test]
+fn secret_chain_missing_the_intermediate() {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "leaf.pem", "leaf.key", "root.pem");
+    let port = free_port();
+    let _nginx = serve(&[Endpoint {
+        port,
+        chain: "leaf.pem",
+        key: "leaf.key",
+        cacerts: "root.pem",
+    }]);
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 1);
+    let (status, message, fix) = out.one("cluster", "chain");
+    assert_eq!(status, "failed");
+    assert!(message.contains("missing intermediate"), "{message}");
+    assert!(fix.starts_with("rcert fullchain"), "{fix}");
+    assert_eq!(
+        out.one("endpoint", "served").0,
+        "ok",
+        "the endpoint serves what the secret holds"
+    );
+}
+
+#[test]
+fn ingress_serving_its_default_certificate() {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
+    let port = free_port();
+    let _nginx = serve(&[Endpoint {
+        port,
+        chain: "ingress-fake.pem",
+        key: "ingress-fake.key",
+        cacerts: "root.pem",
+    }]);
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 1);
+    let (status, message, fix) = out.one("endpoint", "served");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("Kubernetes Ingress Controller Fake Certificate")
+            && message.contains("could not load secret"),
+        "{message}"
+    );
+    assert!(!fix.is_empty());
+}
+
+#[test]
+fn cacerts_differing_from_tls_ca() {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
+    let port = free_port();
+    let _nginx = serve(&[Endpoint {
+        port,
+        chain: "fullchain.pem",
+        key: "leaf.key",
+        cacerts: "other-root.pem",
+    }]);
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 1);
+    let (status, message, fix) = out.one("rancher", "cacerts");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("differs from secret cattle-system/tls-ca"),
+        "{message}"
+    );
+    assert!(fix.contains("rollout restart deploy/rancher"), "{fix}");
+}
+
+#[test]
+fn one_node_stale() {
+    let (emulator, _nginx, port) = good_setup();
+    let (good, stale) = (free_port(), free_port());
+    let _nodes = serve(&[
+        Endpoint {
+            port: good,
+            chain: "fullchain.pem",
+            key: "leaf.key",
+            cacerts: "root.pem",
+        },
+        Endpoint {
+            port: stale,
+            chain: "long-lived-chain.pem",
+            key: "leaf.key",
+            cacerts: "root.pem",
+        },
+    ]);
+    let (good_node, stale_node) = (format!("127.0.0.1:{good}"), format!("127.0.0.1:{stale}"));
+    let out = doctor(
+        port,
+        &emulator.kubeconfig(),
+        &["--node", &good_node, "--node", &stale_node],
+    );
+    assert_eq!(out.code, 1, "{:#}", out.json);
+    let served = out.find("endpoint", "served");
+    assert_eq!(served.len(), 3);
+    let stale_finding = served
+        .iter()
+        .find(|(_, message, _)| message.starts_with(&stale_node))
+        .unwrap();
+    assert_eq!(stale_finding.0, "failed");
+    assert!(
+        stale_finding.1.contains("not the certificate in secret"),
+        "{}",
+        stale_finding.1
+    );
+    let (status, message, _) = out.one("endpoint", "same_chain");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains(&stale_node) && !message.contains(&good_node),
+        "{message}"
+    );
+}
+
+#[test]
+fn expired_secret() {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "expired-chain.pem", "leaf.key", "root.pem");
+    let port = free_port();
+    let _nginx = serve(&[Endpoint {
+        port,
+        chain: "fullchain.pem",
+        key: "leaf.key",
+        cacerts: "root.pem",
+    }]);
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 1);
+    let (status, message, fix) = out.one("cluster", "validity");
+    assert_eq!(status, "failed");
+    assert!(message.contains("expired"), "{message}");
+    assert!(
+        fix.contains("rcert selfsign") && fix.contains("--ca-cert"),
+        "{fix}"
+    );
+}
+
+#[test]
+fn cluster_unreachable_endpoint_checks_still_run() {
+    let (emulator, _nginx, port) = good_setup();
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let kubeconfig = emulator.write_kubeconfig("dead", &[("dead", &dead)], "dead");
+    let out = doctor(port, &kubeconfig, &["--ca", &fixture("root.pem")]);
+    assert_eq!(out.code, 3, "{:#}", out.json);
+    let (status, message, _) = out.one("cluster", "secrets");
+    assert_eq!(status, "skipped");
+    assert!(message.contains("unreachable"), "{message}");
+    assert_eq!(
+        out.one("endpoint", "chain").0,
+        "ok",
+        "the served chain is judged on its own"
+    );
+    assert_eq!(out.one("rancher", "ping").0, "ok");
+}
+
+#[test]
+fn endpoint_unreachable_cluster_checks_still_run() {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
+    let out = doctor(free_port(), &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 3, "{:#}", out.json);
+    let (status, message, _) = out.one("endpoint", "reachable");
+    assert_eq!(status, "skipped");
+    assert!(message.contains("connection refused"), "{message}");
+    assert_eq!(out.one("cluster", "chain").0, "ok");
+    assert_eq!(out.one("cluster", "key").0, "ok");
+}
+
+#[test]
+fn no_kubeconfig_skips_the_cluster_part() {
+    let (_emulator, _nginx, port) = good_setup();
+    let home = tempfile::tempdir().unwrap();
+    let output = rcert()
+        .env("KUBECONFIG", home.path().join("none"))
+        .env("HOME", home.path())
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .args([
+            "-o",
+            "json",
+            "doctor",
+            "--host",
+            &format!("127.0.0.1:{port}"),
+            "--ca",
+            &fixture("root.pem"),
+        ])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "no cluster is not an outage: {json:#}"
+    );
+    let finding = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "secrets")
+        .unwrap()
+        .clone();
+    assert_eq!(finding["status"], "skipped");
+    assert!(finding["message"]
+        .as_str()
+        .unwrap()
+        .contains("no usable kubeconfig"));
+}
+
+#[test]
+fn drift_between_local_files_and_secrets() {
+    let (emulator, _nginx, port) = good_setup();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(fixtures().join("fullchain.pem"), dir.path().join("tls.crt")).unwrap();
+    std::fs::copy(fixtures().join("other.key"), dir.path().join("tls.key")).unwrap();
+    std::fs::copy(fixtures().join("root.pem"), dir.path().join("cacerts.pem")).unwrap();
+    let dir_arg = dir.path().display().to_string();
+    let out = doctor(port, &emulator.kubeconfig(), &["--dir", &dir_arg]);
+    assert_eq!(out.code, 1);
+    let drift = out.find("drift", "drift");
+    assert_eq!(drift.len(), 3);
+    let failed: Vec<_> = drift
+        .iter()
+        .filter(|(status, _, _)| status == "failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "{drift:?}");
+    assert!(failed[0].1.contains("tls.key"), "{:?}", failed[0]);
+    assert_eq!(
+        failed[0].2,
+        format!("rcert push --namespace cattle-system --dir {dir_arg}")
+    );
+    let _ = Path::new(&dir_arg);
+}
+
+#[test]
+fn text_table_shows_fixes() {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "leaf.pem", "leaf.key", "root.pem");
+    let port = free_port();
+    let _nginx = serve(&[Endpoint {
+        port,
+        chain: "leaf.pem",
+        key: "leaf.key",
+        cacerts: "root.pem",
+    }]);
+    let (code, stdout, _) = run(&[
+        "doctor",
+        "--host",
+        &format!("127.0.0.1:{port}"),
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+    ]);
+    assert_eq!(code, 1);
+    for wanted in [
+        "[cluster]",
+        "[endpoint]",
+        "[rancher]",
+        "FAILED   chain",
+        "fix: rcert fullchain",
+        "CATTLE_CA_CHECKSUM=",
+        "API request(s)",
+    ] {
+        assert!(stdout.contains(wanted), "{wanted}: {stdout}");
+    }
+}
+
+#[test]
+fn completions_and_man_page_generate() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let (code, stdout, _) = run(&["completions", shell]);
+        assert_eq!(code, 0, "{shell}");
+        assert!(
+            stdout.contains("rcert") && stdout.contains("doctor"),
+            "{shell}"
+        );
+    }
+    let (code, stdout, _) = run(&["man"]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains(".TH rcert 1") && stdout.contains("selfsign"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn every_help_shows_examples() {
+    for command in [
+        "selfsign",
+        "fullchain",
+        "inspect",
+        "verify",
+        "probe",
+        "push",
+        "doctor",
+        "completions",
+        "man",
+    ] {
+        let (code, stdout, _) = run(&[command, "--help"]);
+        assert_eq!(code, 0, "{command}");
+        assert!(
+            stdout.contains("Examples:") && stdout.contains("rcert"),
+            "{command}: {stdout}"
+        );
+    }
+}
