@@ -170,6 +170,10 @@ fn all_good() {
         "interactive: {:?}",
         out.took
     );
+    eprintln!(
+        "doctor all-good run: {:?} wall for the process, {} ms inside, {} API requests",
+        out.took, out.json["elapsed_ms"], out.json["api_requests"]
+    );
 }
 
 fn sha256_of(bytes: &[u8]) -> String {
