@@ -8,20 +8,11 @@
 set -euo pipefail
 runs=${1:-21}
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-rcert="$root/target/release/rcert"
+. "$root/benches/timing.sh"
+rcert=$(build_release "$root")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-timed() { # timed FILE COMMAND...: append the command's wall time in ns (no fork around it)
-  local file=$1; shift
-  local t0=${EPOCHREALTIME/./}
-  "$@" >/dev/null
-  local t1=${EPOCHREALTIME/./}
-  echo $(( (t1 - t0) * 1000 )) >> "$file"
-}
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-ms() { awk -v ns="$1" 'BEGIN {printf "%.2f", ns/1e6}'; }
 
 openssl_key() { # openssl_key TYPE OUT
   if [ "$1" = rsa-2048 ]; then openssl genrsa -out "$2" 2048 2>/dev/null
@@ -47,12 +38,8 @@ rcert_selfsign() {
   "$rcert" selfsign --host rancher.example.com --ip 10.0.0.1 --key-type "$1" --out "$2" --force >/dev/null
 }
 
-report() { # report LABEL RCERT_NS OTHER_NS OTHER_NAME
-  printf '%-44s rcert %9s ms   %-8s %9s ms   ratio %6.1fx\n' "$1" "$(ms "$2")" "$4" "$(ms "$3")" \
-    "$(awk -v a="$3" -v b="$2" 'BEGIN {print a/b}')"
-}
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(openssl version | cut -d' ' -f1-2), $(date -u +%F)"
+machine
 
 for type in ecdsa-p256 rsa-2048; do
   : > "$work/r" ; : > "$work/o"

@@ -7,8 +7,8 @@
 set -euo pipefail
 runs=${1:-21}
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-rcert="$root/target/release/rcert"
+. "$root/benches/timing.sh"
+rcert=$(build_release "$root")
 work=$(mktemp -d)
 nginx_pid=
 cleanup() { [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null; rm -rf "$work"; }
@@ -23,7 +23,7 @@ for i in $(seq 0 49); do
   targets+=("127.0.0.1:$((base + i))")
 done
 cat > "$work/nginx.conf" <<EOF
-daemon off; master_process off; worker_processes 1; pid $work/nginx.pid; error_log $work/error.log;
+daemon off; master_process on; worker_processes 2; pid $work/nginx.pid; error_log $work/error.log;
 events { worker_connections 1024; }
 http {
   access_log off; client_body_temp_path $work/b; proxy_temp_path $work/p; fastcgi_temp_path $work/f;
@@ -37,19 +37,6 @@ nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
 nginx_pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$((base + 49))) 2>/dev/null && break; sleep 0.05; done
 
-timed() { # timed FILE COMMAND...: append the command's wall time in ns
-  local file=$1; shift
-  local t0=${EPOCHREALTIME/./}
-  "$@" >/dev/null 2>&1 || true
-  local t1=${EPOCHREALTIME/./}
-  echo $(( (t1 - t0) * 1000 )) >> "$file"
-}
-median() { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-ms() { awk -v ns="$1" 'BEGIN {printf "%.2f", ns/1e6}'; }
-report() {
-  printf '%-46s rcert %9s ms   openssl %9s ms   ratio %6.1fx\n' "$1" "$(ms "$2")" "$(ms "$3")" \
-    "$(awk -v a="$3" -v b="$2" 'BEGIN {print a/b}')"
-}
 
 s_client_one() {
   openssl s_client -connect "$1" -servername rancher.example.com -CAfile "$work/fixtures/root.pem" </dev/null
@@ -57,7 +44,7 @@ s_client_one() {
 s_client_all() { for target in "${targets[@]}"; do s_client_one "$target"; done; }
 probe() { "$rcert" probe --servername rancher.example.com --ca "$work/fixtures/root.pem" "$@"; }
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(openssl version | cut -d' ' -f1-2), nginx $("$nginx_bin" -v 2>&1 | cut -d/ -f2), $(date -u +%F)"
+echo "$(machine), nginx $("$nginx_bin" -v 2>&1 | cut -d/ -f2)"
 : > "$work/r1"; : > "$work/o1"; : > "$work/r50"; : > "$work/o50"
 for _ in $(seq "$runs"); do
   timed "$work/r1" probe "${targets[0]}"
@@ -67,5 +54,5 @@ for _ in $(seq "$(( runs < 11 ? runs : 11 ))"); do
   timed "$work/r50" probe "${targets[@]}"
   timed "$work/o50" s_client_all
 done
-report "probe 1 endpoint (median of $runs)" "$(median < "$work/r1")" "$(median < "$work/o1")"
-report "probe 50 endpoints (vs 50 s_client in sequence)" "$(median < "$work/r50")" "$(median < "$work/o50")"
+report "probe 1 endpoint (median of $runs)" "$(median < "$work/r1")" "$(median < "$work/o1")" s_client
+report "probe 50 endpoints (vs 50 s_client in sequence)" "$(median < "$work/r50")" "$(median < "$work/o50")" "s_client×50"

@@ -12,8 +12,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use serde::Serialize;
 
-use crate::inspect::{Cert, KeyInfo};
-use crate::pem::{self, Item};
+use crate::inspect::{self, Cert};
 use crate::probe::{self, ProbeRequest, ProbeResult, Target};
 use crate::report::{Check, Status};
 use crate::verify::{self, CaBundle, Context, Origin};
@@ -171,14 +170,7 @@ fn local_ca(request: &DoctorRequest) -> Result<Option<CaBundle>, crate::Error> {
 }
 
 fn bundle_from(source: &str, bytes: Vec<u8>) -> Option<CaBundle> {
-    let items = pem::parse_bytes(source, &bytes).ok()?;
-    let certs: Vec<Cert> = items
-        .into_iter()
-        .filter_map(|item| match item {
-            Item::Certificate(der) => Cert::from_der(der).ok(),
-            _ => None,
-        })
-        .collect();
+    let certs = inspect::certs_in(&bytes);
     (!certs.is_empty()).then(|| CaBundle {
         source: source.to_string(),
         certs,
@@ -187,14 +179,7 @@ fn bundle_from(source: &str, bytes: Vec<u8>) -> Option<CaBundle> {
 }
 
 fn chain_of(bytes: Option<Vec<u8>>) -> Option<Vec<Cert>> {
-    let items = pem::parse_bytes("tls.crt", &bytes?).ok()?;
-    let certs: Vec<Cert> = items
-        .into_iter()
-        .filter_map(|item| match item {
-            Item::Certificate(der) => Cert::from_der(der).ok(),
-            _ => None,
-        })
-        .collect();
+    let certs = inspect::certs_in(&bytes?);
     (!certs.is_empty()).then_some(certs)
 }
 
@@ -217,6 +202,12 @@ impl Doctor<'_> {
             check,
             fix,
         });
+    }
+
+    /// A failed cluster check that a fresh push fixes.
+    fn cluster_failure(&mut self, name: &str, message: String) {
+        let fix = self.push_fix();
+        self.add("cluster", Check::failed(name, message), Some(fix));
     }
 
     fn secret_ref(&self) -> String {
@@ -310,57 +301,31 @@ impl Doctor<'_> {
     fn check_secrets(&mut self, secrets: &ClusterSecrets) {
         let secret = self.secret_ref();
         let Some(tls) = &secrets.tls else {
-            self.add(
-                "cluster",
-                Check::failed(
-                    "secret",
-                    format!("secret {secret} does not exist: the ingress serves its default certificate"),
+            self.cluster_failure(
+                "secret",
+                format!(
+                    "secret {secret} does not exist: the ingress serves its default certificate"
                 ),
-                Some(self.push_fix()),
             );
             return;
         };
         let kind = tls.type_.as_deref().unwrap_or("Opaque");
         if kind != "kubernetes.io/tls" {
-            self.add(
-                "cluster",
-                Check::failed(
-                    "secret",
-                    format!("secret {secret} has type {kind}, not kubernetes.io/tls: the ingress ignores it"),
-                ),
-                Some(self.push_fix()),
-            );
+            self.cluster_failure("secret", format!("secret {secret} has type {kind}, not kubernetes.io/tls: the ingress ignores it"));
         }
         let chain = chain_of(secrets.tls_data("tls.crt"));
         let key = secrets
             .tls_data("tls.key")
-            .and_then(|bytes| pem::parse_bytes("tls.key", &bytes).ok())
-            .and_then(|items| {
-                items.into_iter().find_map(|item| match item {
-                    Item::Key(der) => KeyInfo::from_der(&der).ok(),
-                    _ => None,
-                })
-            });
+            .and_then(|bytes| inspect::key_in(&bytes));
         let Some(chain) = chain else {
-            self.add(
-                "cluster",
-                Check::failed(
-                    "secret",
-                    format!("secret {secret} holds no readable certificate in tls.crt"),
-                ),
-                Some(self.push_fix()),
+            self.cluster_failure(
+                "secret",
+                format!("secret {secret} holds no readable certificate in tls.crt"),
             );
             return;
         };
         if key.is_none() {
-            self.add(
-                "cluster",
-                Check::failed(
-                    "key",
-                    format!("secret {secret} holds no usable private key in tls.key (encrypted, or another format?)"),
-                ),
-                Some(self.push_fix()),
-            );
+            self.cluster_failure("key", format!("secret {secret} holds no usable private key in tls.key (encrypted, or another format?)"));
         }
         let ca = secrets.ca_bytes().and_then(|bytes| {
             bundle_from(

@@ -247,6 +247,33 @@ pub fn certs_from(loaded: &Loaded) -> Result<Vec<Cert>, PemError> {
     Ok(certs)
 }
 
+/// The certificates found in bytes from elsewhere (a secret, an HTTP body), skipping
+/// anything that does not parse: for comparisons, not for validating input.
+pub fn certs_in(bytes: &[u8]) -> Vec<Cert> {
+    pem::parse_bytes("data", bytes)
+        .map(|items| {
+            items
+                .into_iter()
+                .filter_map(|item| match item {
+                    Item::Certificate(der) => Cert::from_der(der).ok(),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first usable private key in bytes from elsewhere (a secret), if any.
+pub fn key_in(bytes: &[u8]) -> Option<KeyInfo> {
+    pem::parse_bytes("data", bytes)
+        .ok()?
+        .into_iter()
+        .find_map(|item| match item {
+            Item::Key(der) => KeyInfo::from_der(&der).ok(),
+            _ => None,
+        })
+}
+
 /// Load every certificate of an input that must hold at least one.
 pub fn load_certs(source: &str) -> Result<Vec<Cert>, PemError> {
     certs_from(&pem::load_certificates(source)?)

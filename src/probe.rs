@@ -287,12 +287,14 @@ pub fn validate_servername(name: &str) -> Result<(), ProbeError> {
 
 /// Probe every target (bounded concurrency) and judge the results.
 pub fn probe(request: &ProbeRequest, progress: bool) -> ProbeReport {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let started = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-    {
-        Ok(runtime) => runtime,
+        .map_err(|err| err.to_string())
+        .and_then(|runtime| Ok((runtime, Clients::new(&request.alpn)?)));
+    let (runtime, clients) = match started {
+        Ok(started) => started,
         Err(err) => {
             let results = request
                 .targets
@@ -302,7 +304,7 @@ pub fn probe(request: &ProbeRequest, progress: bool) -> ProbeReport {
             return finish(results, request);
         }
     };
-    let mut results = runtime.block_on(probe_all(request, progress));
+    let mut results = runtime.block_on(probe_all(request, &clients, progress));
     judge(&mut results, request);
     finish(results, request)
 }
@@ -322,15 +324,14 @@ fn finish(results: Vec<ProbeResult>, request: &ProbeRequest) -> ProbeReport {
     }
 }
 
-async fn probe_all(request: &ProbeRequest, progress: bool) -> Vec<ProbeResult> {
-    let config = Arc::new(client_config(&request.alpn));
+async fn probe_all(request: &ProbeRequest, clients: &Clients, progress: bool) -> Vec<ProbeResult> {
     let limit = Arc::new(tokio::sync::Semaphore::new(request.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, target) in request.targets.iter().cloned().enumerate() {
-        let (config, limit, request) = (config.clone(), limit.clone(), request.clone());
+        let (clients, limit, request) = (clients.clone(), limit.clone(), request.clone());
         tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
-            (index, probe_one(&target, &request, config).await)
+            (index, probe_one(&target, &request, &clients).await)
         });
     }
     let total = request.targets.len();
@@ -359,20 +360,33 @@ async fn probe_all(request: &ProbeRequest, progress: bool) -> Vec<ProbeResult> {
         .collect()
 }
 
-fn client_config(alpn: &[String]) -> ClientConfig {
+/// The TLS client configurations of one run: the probe's (offering `--alpn`) and the
+/// HTTP/1.1 one for Rancher's `/ping` and `/cacerts`.
+#[derive(Clone)]
+struct Clients {
+    probe: Arc<ClientConfig>,
+    http1: Arc<ClientConfig>,
+}
+
+impl Clients {
+    fn new(alpn: &[String]) -> Result<Clients, String> {
+        Ok(Clients {
+            probe: Arc::new(client_config(alpn)?),
+            http1: Arc::new(client_config(&["http/1.1".to_string()])?),
+        })
+    }
+}
+
+fn client_config(alpn: &[String]) -> Result<ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap_or_else(|_| {
-            ClientConfig::builder_with_provider(provider.clone())
-                .with_protocol_versions(rustls::DEFAULT_VERSIONS)
-                .unwrap_or_else(|_| unreachable!("aws-lc-rs supports the default TLS versions"))
-        })
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
+        .map_err(|err| format!("cannot configure TLS: {err}"))?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(danger::AcceptAnyChain::new(provider)))
         .with_no_client_auth();
     config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
-    config
+    Ok(config)
 }
 
 /// The SNI and checked name for a target.
@@ -393,11 +407,7 @@ fn server_name_for(
     (server_name, sni)
 }
 
-async fn probe_one(
-    target: &Target,
-    request: &ProbeRequest,
-    config: Arc<ClientConfig>,
-) -> ProbeResult {
+async fn probe_one(target: &Target, request: &ProbeRequest, clients: &Clients) -> ProbeResult {
     let (server_name, sni) = server_name_for(target, request);
     let started = Instant::now();
     let stream = match connect(target, request.timeout).await {
@@ -405,7 +415,7 @@ async fn probe_one(
         Err(error) => return ProbeResult::unreachable(target, sni, error),
     };
     let address = stream.peer_addr().ok().map(|addr| addr.to_string());
-    let connector = TlsConnector::from(config.clone());
+    let connector = TlsConnector::from(clients.probe.clone());
     let handshake = tokio::time::timeout(
         request.timeout,
         connector.connect(server_name.clone(), stream),
@@ -430,7 +440,7 @@ async fn probe_one(
     result.elapsed_ms = elapsed_ms;
     drop(tls);
     if request.rancher {
-        rancher_checks(&mut result, target, request, server_name).await;
+        rancher_checks(&mut result, target, request, &clients.http1, server_name).await;
     }
     result
 }
@@ -623,16 +633,16 @@ async fn rancher_checks(
     result: &mut ProbeResult,
     target: &Target,
     request: &ProbeRequest,
+    config: &Arc<ClientConfig>,
     server_name: ServerName<'static>,
 ) {
-    let config = Arc::new(client_config(&["http/1.1".to_string()]));
     let host = request
         .servername
         .clone()
         .unwrap_or_else(|| target.host.clone());
     let ping = http_get(
         target,
-        &config,
+        config,
         &server_name,
         &host,
         "/ping",
@@ -641,7 +651,7 @@ async fn rancher_checks(
     .await;
     let cacerts = http_get(
         target,
-        &config,
+        config,
         &server_name,
         &host,
         "/cacerts",
@@ -710,18 +720,7 @@ fn cacerts_checks(
         "ca_checksum",
         format!("agents will compare CATTLE_CA_CHECKSUM={checksum} (sha256 of /cacerts as served)"),
     )];
-    let served_certs = crate::pem::parse_bytes("/cacerts", body)
-        .ok()
-        .map(|items| {
-            items
-                .into_iter()
-                .filter_map(|item| match item {
-                    crate::pem::Item::Certificate(der) => Cert::from_der(der).ok(),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
+    let served_certs = crate::inspect::certs_in(body);
     if served_certs.is_empty() {
         checks.push(Check::warning(
             "cacerts",

@@ -360,16 +360,8 @@ fn summarise_existing(secret: &Secret) -> String {
     let checksum = data
         .get("cacerts.pem")
         .map(|bytes| verify::ca_checksum(&bytes.0));
-    let first = crate::pem::parse_bytes("secret", &pem)
-        .ok()
-        .and_then(|items| {
-            items.into_iter().find_map(|item| match item {
-                crate::pem::Item::Certificate(der) => Cert::from_der(der).ok(),
-                _ => None,
-            })
-        });
-    match first {
-        Some(cert) => fingerprint_summary(&cert, checksum.as_deref()),
+    match inspect::certs_in(&pem).first() {
+        Some(cert) => fingerprint_summary(cert, checksum.as_deref()),
         None => "no readable certificate".to_string(),
     }
 }
@@ -492,47 +484,16 @@ async fn apply_all(
     let secrets: Api<Secret> = Api::namespaced(client, &request.namespace);
     let namespace = &request.namespace;
 
-    report.api_requests += 1;
-    let exists = match namespaces.get_opt(namespace).await {
-        Ok(found) => found.is_some(),
-        Err(err) => {
-            report.error = Some(describe_api_error(
-                &err,
-                "get",
-                &format!("namespace {namespace}"),
-            ));
+    match ensure_namespace(&namespaces, namespace, &mut report.api_requests).await {
+        Ok(created) => report.namespace_created = created,
+        Err(message) => {
+            report.error = Some(message);
             report.secrets = planned
                 .iter()
                 .map(|p| outcome(p, "not attempted", None, None, None))
                 .collect();
             return Ok(());
         }
-    };
-    if !exists {
-        report.api_requests += 1;
-        let new_namespace = Namespace {
-            metadata: ObjectMeta {
-                name: Some(namespace.clone()),
-                ..ObjectMeta::default()
-            },
-            ..Namespace::default()
-        };
-        if let Err(err) = namespaces
-            .create(&PostParams::default(), &new_namespace)
-            .await
-        {
-            report.error = Some(describe_api_error(
-                &err,
-                "create",
-                &format!("namespace {namespace}"),
-            ));
-            report.secrets = planned
-                .iter()
-                .map(|p| outcome(p, "not attempted", None, None, None))
-                .collect();
-            return Ok(());
-        }
-        report.namespace_created = true;
     }
 
     for (index, item) in planned.iter().enumerate() {
@@ -579,6 +540,36 @@ async fn apply_all(
         }
     }
     Ok(())
+}
+
+/// Create the namespace unless it exists; returns whether it was created.
+async fn ensure_namespace(
+    namespaces: &Api<Namespace>,
+    namespace: &str,
+    requests: &mut u32,
+) -> Result<bool, String> {
+    let what = format!("namespace {namespace}");
+    *requests += 1;
+    let found = namespaces
+        .get_opt(namespace)
+        .await
+        .map_err(|err| describe_api_error(&err, "get", &what))?;
+    if found.is_some() {
+        return Ok(false);
+    }
+    *requests += 1;
+    let new_namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.to_string()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    namespaces
+        .create(&PostParams::default(), &new_namespace)
+        .await
+        .map_err(|err| describe_api_error(&err, "create", &what))?;
+    Ok(true)
 }
 
 /// Compare, back up and apply one secret. Errors carry the failed outcome and a message.

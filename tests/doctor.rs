@@ -124,6 +124,21 @@ fn doctor(host_port: u16, kubeconfig: &str, extra: &[&str]) -> Outcome {
     }
 }
 
+/// Secrets (cert, key, CA) pushed into an emulator, nginx serving (chain, key, /cacerts),
+/// and one doctor run against both.
+fn scenario(secret: [&str; 3], served: [&str; 3]) -> Outcome {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, secret[0], secret[1], secret[2]);
+    let port = free_port();
+    let _nginx = serve(&[Endpoint {
+        port,
+        chain: served[0],
+        key: served[1],
+        cacerts: served[2],
+    }]);
+    doctor(port, &emulator.kubeconfig(), &[])
+}
+
 fn good_setup() -> (Emulator, Server, u16) {
     let emulator = Emulator::start();
     push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
@@ -163,7 +178,7 @@ fn all_good() {
     let (_, message, _) = out.one("rancher", "ca_checksum");
     assert!(message.contains(&checksum));
     assert_eq!(checksum.len(), 64);
-    assert_eq!(checksum, sha256_of(&root));
+    assert_eq!(checksum, sha256sum(&root));
     assert_eq!(out.json["api_requests"], 2, "two GETs: the secrets");
     assert!(
         out.took < Duration::from_secs(1),
@@ -176,34 +191,12 @@ fn all_good() {
     );
 }
 
-fn sha256_of(bytes: &[u8]) -> String {
-    use std::io::Write;
-    let mut child = std::process::Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(bytes).unwrap();
-    let output = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn secret_key_mismatch() {
-    let emulator = Emulator::start();
-    push_secrets(&emulator, "fullchain.pem", "other.key", "root.pem");
-    let port = free_port();
-    let _nginx = serve(&[Endpoint {
-        port,
-        chain: "ingress-fake.pem",
-        key: "ingress-fake.key",
-        cacerts: "root.pem",
-    }]);
-    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    let out = scenario(
+        ["fullchain.pem", "other.key", "root.pem"],
+        ["ingress-fake.pem", "ingress-fake.key", "root.pem"],
+    );
     assert_eq!(out.code, 1, "{:#}", out.json);
     let (status, message, fix) = out.one("cluster", "key");
     assert_eq!(status, "failed");
@@ -213,16 +206,10 @@ fn secret_key_mismatch() {
 
 #[test]
 fn secret_chain_missing_the_intermediate() {
-    let emulator = Emulator::start();
-    push_secrets(&emulator, "leaf.pem", "leaf.key", "root.pem");
-    let port = free_port();
-    let _nginx = serve(&[Endpoint {
-        port,
-        chain: "leaf.pem",
-        key: "leaf.key",
-        cacerts: "root.pem",
-    }]);
-    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    let out = scenario(
+        ["leaf.pem", "leaf.key", "root.pem"],
+        ["leaf.pem", "leaf.key", "root.pem"],
+    );
     assert_eq!(out.code, 1);
     let (status, message, fix) = out.one("cluster", "chain");
     assert_eq!(status, "failed");
@@ -237,16 +224,10 @@ fn secret_chain_missing_the_intermediate() {
 
 #[test]
 fn ingress_serving_its_default_certificate() {
-    let emulator = Emulator::start();
-    push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
-    let port = free_port();
-    let _nginx = serve(&[Endpoint {
-        port,
-        chain: "ingress-fake.pem",
-        key: "ingress-fake.key",
-        cacerts: "root.pem",
-    }]);
-    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    let out = scenario(
+        ["fullchain.pem", "leaf.key", "root.pem"],
+        ["ingress-fake.pem", "ingress-fake.key", "root.pem"],
+    );
     assert_eq!(out.code, 1);
     let (status, message, fix) = out.one("endpoint", "served");
     assert_eq!(status, "failed");
@@ -260,16 +241,10 @@ fn ingress_serving_its_default_certificate() {
 
 #[test]
 fn cacerts_differing_from_tls_ca() {
-    let emulator = Emulator::start();
-    push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
-    let port = free_port();
-    let _nginx = serve(&[Endpoint {
-        port,
-        chain: "fullchain.pem",
-        key: "leaf.key",
-        cacerts: "other-root.pem",
-    }]);
-    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    let out = scenario(
+        ["fullchain.pem", "leaf.key", "root.pem"],
+        ["fullchain.pem", "leaf.key", "other-root.pem"],
+    );
     assert_eq!(out.code, 1);
     let (status, message, fix) = out.one("rancher", "cacerts");
     assert_eq!(status, "failed");
@@ -327,16 +302,10 @@ fn one_node_stale() {
 
 #[test]
 fn expired_secret() {
-    let emulator = Emulator::start();
-    push_secrets(&emulator, "expired-chain.pem", "leaf.key", "root.pem");
-    let port = free_port();
-    let _nginx = serve(&[Endpoint {
-        port,
-        chain: "fullchain.pem",
-        key: "leaf.key",
-        cacerts: "root.pem",
-    }]);
-    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    let out = scenario(
+        ["expired-chain.pem", "leaf.key", "root.pem"],
+        ["fullchain.pem", "leaf.key", "root.pem"],
+    );
     assert_eq!(out.code, 1);
     let (status, message, fix) = out.one("cluster", "validity");
     assert_eq!(status, "failed");

@@ -6,7 +6,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use common::servers::{
@@ -293,7 +292,7 @@ fn rancher_ping_and_cacerts() {
     assert_eq!(code, 0, "{json:#}");
     assert_eq!(json["results"][0]["rancher"]["ping"], "pong");
     let root = std::fs::read(fixtures().join("root.pem")).unwrap();
-    let expected = sha256_hex(&root);
+    let expected = sha256sum(&root);
     assert_eq!(
         json["results"][0]["rancher"]["cacerts_checksum"],
         expected.as_str()
@@ -315,21 +314,6 @@ fn rancher_ping_and_cacerts() {
     assert_eq!(status, "failed");
     assert!(message.contains("secret tls-ca"), "{message}");
     assert_eq!(check(&json, 0, "cacerts_chain").0, "failed");
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    let mut child = Process::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(bytes).unwrap();
-    let output = child.wait_with_output().unwrap();
-    String::from_utf8_lossy(&output.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
 }
 
 #[test]
