@@ -20,12 +20,27 @@ impl Drop for Server {
     }
 }
 
+/// A loopback port nothing listens on now, for a server to bind (or to stay dead).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    // Below the kernel's ephemeral range (32768+), so no client connection of a parallel
+    // test can take a port between our check and the server's bind; a per-process block
+    // and a counter keep the tests of this binary apart from each other.
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 10_000 + (std::process::id() % 200) as u16 * 100;
+    for _ in 0..1000 {
+        let offset = NEXT.fetch_add(1, Ordering::Relaxed) % 2000;
+        let port = base + offset;
+        let port = if port >= 32_000 {
+            10_000 + port % 22_000
+        } else {
+            port
+        };
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port below 32000");
 }
 
 /// Wait (at most 10 s) until something listens on the address.
