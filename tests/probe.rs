@@ -45,23 +45,33 @@ fn check(json: &serde_json::Value, index: usize, name: &str) -> (String, String)
     )
 }
 
-fn good_server(extra: &[&str]) -> (Server, String) {
-    let mut options = cert_options("leaf.pem", "leaf.key", Some("inter.pem"));
+/// `openssl s_server` with a certificate, its key, an optional chain file and more options.
+fn server_with(cert: &str, key: &str, chain: Option<&str>, extra: &[&str]) -> (Server, String) {
+    let mut options = cert_options(cert, key, chain);
     options.extend(extra.iter().map(|s| s.to_string()));
     let options: Vec<&str> = options.iter().map(String::as_str).collect();
     s_server(&options)
 }
 
-#[test]
-fn tls13_only_server() {
-    let (_server, address) = good_server(&["-tls1_3"]);
-    let (code, json) = probe(&[
-        &address,
+/// Probe one address the way HA checks do: Rancher's name as SNI, the test root as CA.
+fn probe_as_rancher(address: &str) -> (i32, serde_json::Value) {
+    probe(&[
+        address,
         "--servername",
         "rancher.example.com",
         "--ca",
         &fixture("root.pem"),
-    ]);
+    ])
+}
+
+fn good_server(extra: &[&str]) -> (Server, String) {
+    server_with("leaf.pem", "leaf.key", Some("inter.pem"), extra)
+}
+
+#[test]
+fn tls13_only_server() {
+    let (_server, address) = good_server(&["-tls1_3"]);
+    let (code, json) = probe_as_rancher(&address);
     assert_eq!(code, 0, "{json:#}");
     let result = &json["results"][0];
     assert_eq!(result["tls_version"], "TLSv1.3");
@@ -74,13 +84,7 @@ fn tls13_only_server() {
 #[test]
 fn tls12_only_server() {
     let (_server, address) = good_server(&["-tls1_2"]);
-    let (code, json) = probe(&[
-        &address,
-        "--servername",
-        "rancher.example.com",
-        "--ca",
-        &fixture("root.pem"),
-    ]);
+    let (code, json) = probe_as_rancher(&address);
     assert_eq!(code, 0, "{json:#}");
     assert_eq!(json["results"][0]["tls_version"], "TLSv1.2");
     assert!(json["results"][0]["cipher_suite"]
@@ -92,13 +96,7 @@ fn tls12_only_server() {
 #[test]
 fn alpn_h2_is_negotiated() {
     let (_server, address) = good_server(&["-alpn", "h2"]);
-    let (code, json) = probe(&[
-        &address,
-        "--servername",
-        "rancher.example.com",
-        "--ca",
-        &fixture("root.pem"),
-    ]);
+    let (code, json) = probe_as_rancher(&address);
     assert_eq!(code, 0, "{json:#}");
     assert_eq!(json["results"][0]["alpn"], "h2");
     let (_, json) = probe(&[
@@ -113,16 +111,8 @@ fn alpn_h2_is_negotiated() {
 
 #[test]
 fn server_sending_the_leaf_without_the_intermediate() {
-    let options = cert_options("leaf.pem", "leaf.key", None);
-    let options: Vec<&str> = options.iter().map(String::as_str).collect();
-    let (_server, address) = s_server(&options);
-    let (code, json) = probe(&[
-        &address,
-        "--servername",
-        "rancher.example.com",
-        "--ca",
-        &fixture("root.pem"),
-    ]);
+    let (_server, address) = server_with("leaf.pem", "leaf.key", None, &[]);
+    let (code, json) = probe_as_rancher(&address);
     assert_eq!(code, 1);
     let (status, message) = check(&json, 0, "chain");
     assert_eq!(status, "failed");
@@ -135,16 +125,8 @@ fn server_sending_the_leaf_without_the_intermediate() {
 
 #[test]
 fn expired_certificate() {
-    let options = cert_options("expired.pem", "leaf.key", Some("inter.pem"));
-    let options: Vec<&str> = options.iter().map(String::as_str).collect();
-    let (_server, address) = s_server(&options);
-    let (code, json) = probe(&[
-        &address,
-        "--servername",
-        "rancher.example.com",
-        "--ca",
-        &fixture("root.pem"),
-    ]);
+    let (_server, address) = server_with("expired.pem", "leaf.key", Some("inter.pem"), &[]);
+    let (code, json) = probe_as_rancher(&address);
     assert_eq!(code, 1);
     let (status, message) = check(&json, 0, "validity");
     assert_eq!(status, "failed");
@@ -153,16 +135,8 @@ fn expired_certificate() {
 
 #[test]
 fn self_signed_certificate() {
-    let options = cert_options("self-signed.pem", "self-signed.key", None);
-    let options: Vec<&str> = options.iter().map(String::as_str).collect();
-    let (_server, address) = s_server(&options);
-    let (code, json) = probe(&[
-        &address,
-        "--servername",
-        "rancher.example.com",
-        "--ca",
-        &fixture("root.pem"),
-    ]);
+    let (_server, address) = server_with("self-signed.pem", "self-signed.key", None, &[]);
+    let (code, json) = probe_as_rancher(&address);
     assert_eq!(code, 1);
     let (status, message) = check(&json, 0, "chain");
     assert_eq!(status, "failed");
@@ -209,13 +183,7 @@ fn nginx_l7_picks_the_certificate_by_sni() {
     let _nginx = nginx(&body, &[port]);
     let address = format!("127.0.0.1:{port}");
 
-    let (code, json) = probe(&[
-        &address,
-        "--servername",
-        "rancher.example.com",
-        "--ca",
-        &fixture("root.pem"),
-    ]);
+    let (code, json) = probe_as_rancher(&address);
     assert_eq!(code, 0, "{json:#}");
     assert_eq!(json["results"][0]["alpn"], "h2", "listen … ssl http2");
     assert_eq!(
@@ -487,14 +455,7 @@ fn server_closing_mid_handshake() {
 #[test]
 fn server_offering_only_tls10() {
     // OpenSSL 3 refuses TLS 1.0 at the default security level; SECLEVEL=0 re-enables it.
-    let mut options = cert_options("leaf.pem", "leaf.key", Some("inter.pem"));
-    options.extend([
-        "-tls1".to_string(),
-        "-cipher".to_string(),
-        "DEFAULT@SECLEVEL=0".to_string(),
-    ]);
-    let options: Vec<&str> = options.iter().map(String::as_str).collect();
-    let (_server, address) = s_server(&options);
+    let (_server, address) = good_server(&["-tls1", "-cipher", "DEFAULT@SECLEVEL=0"]);
     let (code, json) = probe(&[&address, "--servername", "rancher.example.com"]);
     assert_eq!(code, 1, "a refused handshake is a failed check: {json:#}");
     let (status, message) = check(&json, 0, "handshake");
