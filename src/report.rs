@@ -356,11 +356,17 @@ pub fn selfsign_text(report: &SelfsignReport, style: &Style) -> String {
     for warning in &report.warnings {
         let _ = writeln!(out, "  {} {warning}", style.status(Status::Warning));
     }
-    let _ = writeln!(out, "\nNext:");
-    for step in &report.next_steps {
-        let _ = writeln!(out, "  {step}");
-    }
+    out.push_str(&next_steps_text(&report.next_steps));
     out
+}
+
+/// The commands to run next, after a blank line (nothing when there are none).
+fn next_steps_text(steps: &[String]) -> String {
+    if steps.is_empty() {
+        return String::new();
+    }
+    let lines: String = steps.iter().map(|step| format!("  {step}\n")).collect();
+    format!("\nNext:\n{lines}")
 }
 
 /// Text of `rcert fullchain` (the report; the PEM itself goes to stdout separately).
@@ -520,12 +526,7 @@ pub fn push_text(report: &PushReport, style: &Style) -> String {
     if !report.dry_run {
         let _ = writeln!(out, "  {} API request(s)", report.api_requests);
     }
-    if !report.next_steps.is_empty() {
-        let _ = writeln!(out, "\nNext:");
-        for step in &report.next_steps {
-            let _ = writeln!(out, "  {step}");
-        }
-    }
+    out.push_str(&next_steps_text(&report.next_steps));
     out
 }
 

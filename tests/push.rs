@@ -49,6 +49,12 @@ fn push(
     run_json(&args)
 }
 
+/// What kubectl reads back from secret cattle-system/NAME under KEY equals `expected`.
+fn assert_landed(emulator: &Emulator, secret: &str, key: &str, expected: &[u8]) {
+    let found = emulator.kubectl_get("cattle-system", secret, key);
+    assert_eq!(found.as_deref(), Some(expected), "{secret} {key}");
+}
+
 fn file(dir: &Path, name: &str) -> Vec<u8> {
     std::fs::read(dir.join(name)).unwrap()
 }
@@ -82,23 +88,23 @@ fn fresh_cluster_creates_namespace_and_both_secrets() {
         .unwrap();
     assert!(ca_at < tls_at, "tls-ca first: {requests:?}");
 
-    assert_eq!(
-        emulator
-            .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt")
-            .unwrap(),
-        file(files.path(), "tls.crt")
+    assert_landed(
+        &emulator,
+        "tls-rancher-ingress",
+        "tls.crt",
+        &file(files.path(), "tls.crt"),
     );
-    assert_eq!(
-        emulator
-            .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.key")
-            .unwrap(),
-        file(files.path(), "tls.key")
+    assert_landed(
+        &emulator,
+        "tls-rancher-ingress",
+        "tls.key",
+        &file(files.path(), "tls.key"),
     );
-    assert_eq!(
-        emulator
-            .kubectl_get("cattle-system", "tls-ca", "cacerts.pem")
-            .unwrap(),
-        file(files.path(), "cacerts.pem")
+    assert_landed(
+        &emulator,
+        "tls-ca",
+        "cacerts.pem",
+        &file(files.path(), "cacerts.pem"),
     );
     assert!(
         snapshot(backups.path()).is_empty(),
@@ -132,11 +138,11 @@ fn existing_secrets_are_backed_up_then_updated_and_a_rerun_is_unchanged() {
         let saved = std::fs::read_to_string(backup).unwrap();
         assert!(saved.contains("kind: Secret"), "{saved}");
     }
-    assert_eq!(
-        emulator
-            .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt")
-            .unwrap(),
-        file(new.path(), "tls.crt")
+    assert_landed(
+        &emulator,
+        "tls-rancher-ingress",
+        "tls.crt",
+        &file(new.path(), "tls.crt"),
     );
     let backup_files = snapshot(backups.path());
     assert_eq!(backup_files.len(), 2);
@@ -340,17 +346,17 @@ fn second_secret_failing_after_the_first_says_what_changed() {
         "{error}"
     );
     assert_eq!(json["secrets"][1]["action"], "failed");
-    assert_eq!(
-        emulator
-            .kubectl_get("cattle-system", "tls-ca", "cacerts.pem")
-            .unwrap(),
-        file(new.path(), "cacerts.pem")
+    assert_landed(
+        &emulator,
+        "tls-ca",
+        "cacerts.pem",
+        &file(new.path(), "cacerts.pem"),
     );
-    assert_eq!(
-        emulator
-            .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt")
-            .unwrap(),
-        file(old.path(), "tls.crt")
+    assert_landed(
+        &emulator,
+        "tls-rancher-ingress",
+        "tls.crt",
+        &file(old.path(), "tls.crt"),
     );
     assert_eq!(
         snapshot(backups.path()).len(),
