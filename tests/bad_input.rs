@@ -29,19 +29,33 @@ fn strings(args: &[&str]) -> Vec<String> {
 }
 
 /// Where a certificate is expected: inspect, verify (as CERTFILE, --ca, --untrusted),
-/// fullchain and selfsign --ca-cert.
+/// fullchain, probe --ca, push --cert/--ca, doctor --ca and selfsign --ca-cert.
 fn refused_as_certificate(file: &str, message: &str) {
     let (root, root_key, chain) = (
         corpus("root.pem"),
         corpus("root.key"),
         corpus("fullchain.pem"),
     );
+    let leaf_key = corpus("leaf.key");
     for args in [
         vec!["inspect", file],
         vec!["verify", "--ca", &root, file],
         vec!["verify", "--ca", file, &chain],
         vec!["verify", "--ca", &root, "--untrusted", file, &chain],
         vec!["fullchain", "--out", "tls.crt", &chain, file],
+        vec!["probe", "127.0.0.1:9", "--ca", file],
+        vec!["push", "--dry-run", "--cert", file, "--key", &leaf_key],
+        vec![
+            "push",
+            "--dry-run",
+            "--cert",
+            &chain,
+            "--key",
+            &leaf_key,
+            "--ca",
+            file,
+        ],
+        vec!["doctor", "--host", "127.0.0.1:9", "--ca", file],
         vec![
             "selfsign",
             "--host",
@@ -63,11 +77,12 @@ fn refused_as_certificate(file: &str, message: &str) {
     }
 }
 
-/// Where a private key is expected: verify --key and selfsign --ca-key.
+/// Where a private key is expected: verify --key, push --key and selfsign --ca-key.
 fn refused_as_key(file: &str, message: &str) {
     let (root, chain) = (corpus("root.pem"), corpus("fullchain.pem"));
     for args in [
         vec!["verify", "--ca", &root, "--key", file, &chain],
+        vec!["push", "--dry-run", "--cert", &chain, "--key", file],
         vec![
             "selfsign",
             "--host",
