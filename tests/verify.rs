@@ -576,3 +576,38 @@ fn bad_options_exit_2() {
     assert_eq!(code, 2);
     assert!(stderr.contains("--host 'bad host'"), "{stderr}");
 }
+
+#[test]
+fn color_follows_the_flag_and_no_color() {
+    let args = [
+        "verify",
+        "--ca",
+        &fixture("root.pem"),
+        &fixture("fullchain.pem"),
+    ];
+    let colored = rcert()
+        .args(["--color", "always"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&colored.stdout).contains("\x1b[32m"),
+        "--color always colors"
+    );
+    let plain = rcert()
+        .args(["--color", "auto"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&plain.stdout).contains("\x1b["),
+        "NO_COLOR / not a terminal: plain"
+    );
+    let never = rcert()
+        .env_remove("NO_COLOR")
+        .args(["--color", "never"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&never.stdout).contains("\x1b["));
+}
