@@ -54,13 +54,6 @@ impl BuiltChain {
             None
         }
     }
-
-    /// Whether the chain reaches a trust anchor: a given root, or a Mozilla root.
-    pub fn is_complete(&self) -> bool {
-        self.missing_issuer
-            .as_ref()
-            .is_none_or(|missing| missing.public_root)
-    }
 }
 
 /// Drop byte-identical duplicates, keeping the first copy; returns how many were dropped.

@@ -171,11 +171,6 @@ impl Cert {
         !self.dns_names.is_empty() || !self.ip_addresses.is_empty()
     }
 
-    /// Whether `time` falls inside the validity period.
-    pub fn is_valid_at(&self, time: OffsetDateTime) -> bool {
-        self.not_before_time <= time && time <= self.not_after_time
-    }
-
     /// Start of validity.
     pub fn not_before_time(&self) -> OffsetDateTime {
         self.not_before_time

@@ -7,7 +7,7 @@
 //! A file without any `-----BEGIN` line is read as one DER certificate or key.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rustls_pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
@@ -455,9 +455,4 @@ fn parse_der(source: &str, bytes: &[u8]) -> Result<Item, PemError> {
             detail: "DER that is neither an X.509 certificate nor a private key".to_string(),
         }),
     }
-}
-
-/// The display name of a path argument.
-pub fn display(path: &Path) -> String {
-    path.display().to_string()
 }
