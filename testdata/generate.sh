@@ -130,6 +130,10 @@ cp leaf.pem cacerts-leaf.pem
 cat inter.pem root.pem > cacerts-inter-root.pem
 printf '%s' "$(cat root.pem)" > root-no-newline.pem
 cat leaf.pem leaf.key > leaf-and-key.pem
+# What Windows CAs, `openssl x509 -text` and PKCS#12 exports hand out: still good chains.
+sed 's/$/\r/' fullchain.pem > fullchain-crlf.pem
+{ openssl x509 -in leaf.pem -text; cat inter.pem; } > fullchain-with-text.pem
+{ printf 'Bag Attributes\n    friendlyName: rancher\nsubject=/O=rcert test/CN=rancher.example.com\n'; cat fullchain.pem; } > fullchain-bag-attributes.pem
 
 # --- key flavours and formats -----------------------------------------------------------
 openssl ec -in leaf.key -out leaf.sec1.key 2>/dev/null                  # EC PRIVATE KEY

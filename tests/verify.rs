@@ -611,3 +611,34 @@ fn color_follows_the_flag_and_no_color() {
         .unwrap();
     assert!(!String::from_utf8_lossy(&never.stdout).contains("\x1b["));
 }
+
+#[test]
+fn chains_with_crlf_text_or_bag_attributes_are_read() {
+    for file in [
+        "fullchain-crlf.pem",
+        "fullchain-with-text.pem",
+        "fullchain-bag-attributes.pem",
+    ] {
+        let out = verify(&[
+            "--ca",
+            &fixture("root.pem"),
+            "--host",
+            "rancher.example.com",
+            &fixture(file),
+        ]);
+        assert_eq!(out.code, 0, "{file}: {:#}", out.json);
+        assert_eq!(
+            out.json[0]["certificates"].as_array().unwrap().len(),
+            2,
+            "{file}"
+        );
+        assert!(
+            ossl(
+                "root.pem",
+                file,
+                &["-verify_hostname", "rancher.example.com"]
+            ),
+            "openssl agrees on {file}"
+        );
+    }
+}
