@@ -121,8 +121,12 @@ pub fn ca_checksum(bytes: &[u8]) -> String {
 
 /// Verify one certificate file (first = leaf, rest = intermediates).
 pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::PemError> {
-    let certs = inspect::load_certs(file)?;
+    let mut certs = inspect::load_certs(file)?;
     let checks = check_chain(&certs, Origin::File(file), context);
+    for cert in &mut certs {
+        // Days left as seen from --at, like the validity check.
+        cert.days_left = (cert.not_after_time() - context.at).whole_days();
+    }
     Ok(VerifyReport {
         file: file.to_string(),
         status: Status::worst(&checks),

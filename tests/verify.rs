@@ -642,3 +642,26 @@ fn chains_with_crlf_text_or_bag_attributes_are_read() {
         );
     }
 }
+
+#[test]
+fn days_left_are_counted_from_at() {
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        "--at",
+        "2000-01-01T00:00:00Z",
+        &fixture("fullchain.pem"),
+    ]);
+    let not_after = out.json[0]["certificates"][0]["not_after"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let year: i64 = not_after[..4].parse().unwrap();
+    let days = out.json[0]["certificates"][0]["days_left"]
+        .as_i64()
+        .unwrap();
+    assert!(
+        days > (year - 2000 - 1) * 365,
+        "{days} days from 2000 to {not_after}"
+    );
+}
