@@ -291,7 +291,7 @@ pub fn verify_text(reports: &[VerifyReport], style: &Style) -> String {
             style.heading(&format!("{}:", report.file)),
             style.status(report.status).trim_end()
         );
-        if let Some(leaf) = report.certificates.first() {
+        if let Some(leaf) = crate::verify::find_leaf(&report.certificates) {
             let _ = writeln!(
                 out,
                 "  leaf '{}', expires {} ({})",

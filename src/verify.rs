@@ -186,7 +186,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
     let examined = Examined::new(leaf, certs, origin, context);
     let mut checks = vec![examined.trust_check()];
     checks.push(examined.order_check());
-    checks.push(validity_check(certs, context));
+    checks.push(validity_check(leaf, certs, context));
     checks.push(san_check(leaf));
     checks.extend(name_checks(leaf, &context.hosts));
     if let Some((path, key)) = &context.key {
@@ -200,7 +200,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
 }
 
 /// The leaf: the first end-entity certificate, else the first certificate.
-fn find_leaf(certs: &[Cert]) -> Option<&Cert> {
+pub fn find_leaf(certs: &[Cert]) -> Option<&Cert> {
     certs.iter().find(|cert| !cert.is_ca).or(certs.first())
 }
 
@@ -534,7 +534,7 @@ fn is_anchor(cert: &Cert, context: &Context) -> bool {
         .is_some_and(|ca| ca.certs.iter().any(|c| c.der() == cert.der()))
 }
 
-fn validity_check(certs: &[Cert], context: &Context) -> Check {
+fn validity_check(leaf: &Cert, certs: &[Cert], context: &Context) -> Check {
     let at = context.at;
     for cert in certs {
         if at < cert.not_before_time() {
@@ -573,10 +573,7 @@ fn validity_check(certs: &[Cert], context: &Context) -> Check {
             ),
         );
     }
-    let leaf_days = certs
-        .first()
-        .map(|leaf| (leaf.not_after_time() - leaf.not_before_time()).whole_days())
-        .unwrap_or(0);
+    let leaf_days = (leaf.not_after_time() - leaf.not_before_time()).whole_days();
     if leaf_days > i64::from(crate::issue::MAX_CLIENT_ACCEPTED_DAYS) {
         return Check::warning(
             "validity",

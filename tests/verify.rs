@@ -108,6 +108,11 @@ fn chain_in_wrong_order() {
     // and may accept it; a TLS server sends the file's order, so rcert fails it.
     let out = verify(&["--ca", &fixture("root.pem"), &fixture("wrong-order.pem")]);
     assert_eq!(out.code, 1);
+    assert_eq!(
+        out.check("validity").0,
+        "ok",
+        "judged on the leaf, not on the certificate that comes first"
+    );
     assert_eq!(out.check("chain").0, "ok", "the chain itself is fine");
     let (status, message) = out.check("order");
     assert_eq!(status, "failed");

@@ -1,0 +1,152 @@
+//! Golden transcripts of whole CLI runs (text output), on the committed corpus. Dates,
+//! day counts and hex digests are masked, so regenerating the corpus keeps them valid.
+//! Refresh with `UPDATE_GOLDEN=1 cargo test --test golden` and review the diff.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn mask(text: &str) -> String {
+    let rules = [
+        (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "<DATE>"),
+        (r"-?\d+ day\(s\)", "<N> day(s)"),
+        (r"-?\d+ days", "<N> days"),
+        (r"\b[0-9a-f]{64}\b", "<SHA256>"),
+        (r"([0-9A-F]{2}:){31}[0-9A-F]{2}", "<FINGERPRINT>"),
+        (r"([0-9a-f]{2}:){15}[0-9a-f]{2}", "<SERIAL>"),
+        (r"([0-9A-F]{2}:){19}[0-9A-F]{2}", "<KEYID>"),
+    ];
+    let mut masked = text.to_string();
+    for (pattern, replacement) in rules {
+        masked = regex::Regex::new(pattern)
+            .expect("valid pattern")
+            .replace_all(&masked, replacement)
+            .to_string();
+    }
+    masked
+}
+
+fn golden(name: &str, args: &[&str]) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = rcert()
+        .current_dir(root)
+        .args(args)
+        .output()
+        .expect("rcert runs");
+    let transcript = format!(
+        "$ rcert {}\n{}{}[exit {}]\n",
+        args.join(" "),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        output.status.code().unwrap_or(-1)
+    );
+    let transcript = mask(&transcript);
+    let path = root.join("tests/golden").join(format!("{name}.txt"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &transcript).expect("golden file written");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "{} is missing: run UPDATE_GOLDEN=1 cargo test --test golden",
+            path.display()
+        )
+    });
+    assert_eq!(transcript, expected, "transcript of {name} changed");
+}
+
+const AT: &str = "2027-06-01T00:00:00Z";
+
+#[test]
+fn verify_wrong_order() {
+    golden(
+        "verify-wrong-order",
+        &[
+            "verify",
+            "--at",
+            AT,
+            "--ca",
+            "testdata/corpus/root.pem",
+            "testdata/corpus/wrong-order.pem",
+        ],
+    );
+}
+
+#[test]
+fn verify_cn_only_with_host() {
+    golden(
+        "verify-cn-only",
+        &[
+            "verify",
+            "--at",
+            AT,
+            "--ca",
+            "testdata/corpus/root.pem",
+            "--host",
+            "rancher.example.com",
+            "testdata/corpus/cn-only-chain.pem",
+        ],
+    );
+}
+
+#[test]
+fn verify_good_chain_with_key() {
+    golden(
+        "verify-good",
+        &[
+            "verify",
+            "--at",
+            AT,
+            "--ca",
+            "testdata/corpus/root.pem",
+            "--key",
+            "testdata/corpus/leaf.key",
+            "--host",
+            "rancher.example.com",
+            "testdata/corpus/fullchain.pem",
+        ],
+    );
+}
+
+#[test]
+fn fullchain_missing_intermediate() {
+    golden(
+        "fullchain-missing",
+        &[
+            "fullchain",
+            "testdata/corpus/leaf.pem",
+            "testdata/corpus/root.pem",
+        ],
+    );
+}
+
+#[test]
+fn inspect_certificate_and_key() {
+    golden(
+        "inspect-leaf",
+        &[
+            "inspect",
+            "testdata/corpus/leaf.pem",
+            "testdata/corpus/leaf.sec1.key",
+        ],
+    );
+}
+
+#[test]
+fn bad_input_messages() {
+    golden(
+        "bad-input-truncated",
+        &["inspect", "testdata/corpus/truncated.pem"],
+    );
+    golden(
+        "bad-input-encrypted",
+        &[
+            "verify",
+            "--key",
+            "testdata/corpus/encrypted.key",
+            "testdata/corpus/fullchain.pem",
+        ],
+    );
+}
