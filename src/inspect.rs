@@ -276,9 +276,14 @@ pub fn load_certs(source: &str) -> Result<Vec<Cert>, PemError> {
 
 /// Load the first private key of an input that must hold one.
 pub fn load_key(source: &str) -> Result<KeyInfo, PemError> {
-    let der = pem::load_key(source)?;
+    key_from(&pem::load(source)?)
+}
+
+/// The facts of the first private key of an input already read.
+pub fn key_from(loaded: &Loaded) -> Result<KeyInfo, PemError> {
+    let der = pem::first_key(loaded)?;
     KeyInfo::from_der(&der).map_err(|detail| PemError::BadKey {
-        path: source.to_string(),
+        path: loaded.source.clone(),
         detail,
     })
 }

@@ -168,13 +168,17 @@ pub fn load_certificates(source: &str) -> Result<Loaded, PemError> {
 
 /// Read an input that must hold a private key; returns the first one.
 pub fn load_key(source: &str) -> Result<PrivateKeyDer<'static>, PemError> {
-    let loaded = load(source)?;
+    first_key(&load(source)?)
+}
+
+/// The first private key of an input already read; an error when it holds none.
+pub fn first_key(loaded: &Loaded) -> Result<PrivateKeyDer<'static>, PemError> {
     loaded
         .keys()
         .into_iter()
         .next()
         .ok_or_else(|| PemError::NoKey {
-            path: source.to_string(),
+            path: loaded.source.clone(),
             found: loaded.describe(),
         })
 }

@@ -234,11 +234,9 @@ impl Inputs {
     fn load(request: &PushRequest) -> Result<Inputs, crate::Error> {
         let cert = crate::pem::load_certificates(&request.cert)?;
         let chain = inspect::certs_from(&cert)?;
-        let key = inspect::load_key(&request.key)?;
-        let key_bytes = std::fs::read(&request.key).map_err(|err| crate::pem::PemError::Read {
-            path: request.key.clone(),
-            reason: crate::pem::describe_io_error(&err),
-        })?;
+        let key_file = crate::pem::load(&request.key)?;
+        let key = inspect::key_from(&key_file)?;
+        let key_bytes = key_file.bytes;
         let ca = request.ca.as_deref().map(CaBundle::load).transpose()?;
         Ok(Inputs {
             cert_bytes: cert.bytes,
