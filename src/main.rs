@@ -145,11 +145,7 @@ fn verify_context(args: &VerifyArgs) -> Result<verify::Context, Error> {
 
 fn probe_targets(args: &ProbeArgs, output: OutputFormat, style: &Style) -> Result<u8, Error> {
     use std::io::IsTerminal;
-    let targets = args
-        .targets
-        .iter()
-        .map(|target| probe::Target::parse(target))
-        .collect::<Result<Vec<_>, _>>()?;
+    let targets = probe::Target::parse_all(&args.targets)?;
     if let Some(name) = &args.servername {
         probe::validate_servername(name)?;
     }
@@ -226,11 +222,7 @@ fn man_page() -> Result<u8, Error> {
 }
 
 fn run_doctor(args: &DoctorArgs, output: OutputFormat, style: &Style) -> Result<u8, Error> {
-    let nodes = args
-        .nodes
-        .iter()
-        .map(|node| probe::Target::parse(node))
-        .collect::<Result<Vec<_>, _>>()?;
+    let nodes = probe::Target::parse_all(&args.nodes)?;
     let request = doctor::DoctorRequest {
         host: probe::Target::parse(&args.host)?,
         nodes,

@@ -104,6 +104,11 @@ impl Target {
         })
     }
 
+    /// Parse every target of a list, stopping at the first bad one.
+    pub fn parse_all(inputs: &[String]) -> Result<Vec<Target>, ProbeError> {
+        inputs.iter().map(|input| Target::parse(input)).collect()
+    }
+
     /// `host:port`, with brackets around IPv6.
     pub fn address(&self) -> String {
         if self.host.contains(':') {

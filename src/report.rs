@@ -312,17 +312,20 @@ pub fn verify_text(reports: &[VerifyReport], style: &Style) -> String {
 
 /// The checks as aligned lines: status, name, message.
 pub fn checks_text(checks: &[Check], style: &Style) -> String {
-    let mut out = String::new();
-    for check in checks {
-        let _ = writeln!(
-            out,
-            "  {} {:<12}{}",
-            style.status(check.status),
-            check.name,
-            check.message
-        );
-    }
-    out
+    checks
+        .iter()
+        .map(|check| check_line(check, 12, style))
+        .collect()
+}
+
+/// One check as an aligned line, the name padded to `width`.
+fn check_line(check: &Check, width: usize, style: &Style) -> String {
+    format!(
+        "  {} {:<width$}{}\n",
+        style.status(check.status),
+        check.name,
+        check.message
+    )
 }
 
 /// Text of `rcert selfsign`.
@@ -547,14 +550,7 @@ pub fn doctor_text(report: &DoctorReport, style: &Style) -> String {
             section = finding.section;
             let _ = writeln!(out, "{}", style.heading(&format!("[{section}]")));
         }
-        let check = &finding.check;
-        let _ = writeln!(
-            out,
-            "  {} {:<14}{}",
-            style.status(check.status),
-            check.name,
-            check.message
-        );
+        out.push_str(&check_line(&finding.check, 14, style));
         if let Some(fix) = &finding.fix {
             let _ = writeln!(out, "  {:<8} {:<14}fix: {fix}", "", "");
         }
