@@ -2,9 +2,9 @@
 //! and reading PEM. Run with `cargo bench --bench certs`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use rcert::inspect::{certs_from, Cert};
-use rcert::issue::{Ca, KeyType, ServerSpec};
-use rcert::verify::{check_chain, CaBundle, Context, Origin};
+use rcert::checks::{check_chain, CaBundle, Context, Origin};
+use rcert::x509::cert::{certs_from, Cert};
+use rcert::x509::issue::{Ca, KeyType, ServerSpec};
 
 const FULLCHAIN: &[u8] = include_bytes!("../testdata/corpus/fullchain.pem");
 const ROOT: &[u8] = include_bytes!("../testdata/corpus/root.pem");
@@ -46,8 +46,8 @@ fn generation(c: &mut Criterion) {
 }
 
 fn parse(source: &str, bytes: &[u8]) -> Vec<Cert> {
-    let items = rcert::pem::parse_bytes(source, bytes).expect("fixture parses");
-    let loaded = rcert::pem::Loaded {
+    let items = rcert::x509::pem::parse_bytes(source, bytes).expect("fixture parses");
+    let loaded = rcert::x509::pem::Loaded {
         source: source.to_string(),
         bytes: bytes.to_vec(),
         items,

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::inspect::Cert;
+use crate::x509::cert::Cert;
 
 /// A chain built from a pool of certificates.
 #[derive(Debug, Serialize)]
@@ -156,116 +156,4 @@ pub fn name_contents(der: &[u8]) -> Option<&[u8]> {
         2 + usize::from(first_length & 0x7f)
     };
     der.get(header..)
-}
-
-/// The result of `rcert fullchain`.
-#[derive(Debug, Serialize)]
-pub struct FullchainReport {
-    /// The chain written (leaf, intermediates, and the root with --include-root).
-    pub written: Vec<Cert>,
-    /// The chain as built from the inputs.
-    #[serde(flatten)]
-    pub built: BuiltChain,
-    /// Where the chain went (`-` for standard output).
-    pub out: String,
-    /// Where the root went, with --cacerts.
-    pub cacerts: Option<String>,
-    /// The chain as PEM when written to standard output.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pem: Option<String>,
-    /// Failures (exit 1): a missing link, no leaf, no root for --cacerts.
-    pub errors: Vec<String>,
-    /// Warnings: unrelated certificates, duplicates.
-    pub warnings: Vec<String>,
-}
-
-/// What `rcert fullchain` is asked to do.
-#[derive(Debug, Clone)]
-pub struct FullchainRequest {
-    /// Input files (or `-`).
-    pub inputs: Vec<String>,
-    /// Output path for leaf + intermediates; `None` prints to standard output.
-    pub out: Option<std::path::PathBuf>,
-    /// Output path for the root alone.
-    pub cacerts: Option<std::path::PathBuf>,
-    /// Also put the root at the end of the chain.
-    pub include_root: bool,
-    /// Overwrite existing files.
-    pub force: bool,
-}
-
-/// Read every input, build the chain, and write it (only when it is complete).
-pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::Error> {
-    let mut certs = Vec::new();
-    for input in &request.inputs {
-        certs.extend(crate::inspect::load_certs(input)?);
-    }
-    let built = build(certs);
-    let mut errors = Vec::new();
-    let mut warnings = Vec::new();
-    if built.chain.is_empty() {
-        errors.push("no end-entity (leaf) certificate among the inputs".to_string());
-    }
-    if let Some(missing) = &built.missing_issuer {
-        if !missing.public_root {
-            errors.push(format!(
-                "chain incomplete: no certificate for '{}', the issuer of '{}'; add that intermediate or root CA certificate",
-                missing.issuer, missing.last_subject
-            ));
-        }
-    }
-    if request.cacerts.is_some() && built.root().is_none() && errors.is_empty() {
-        errors.push(
-            "--cacerts needs the root CA certificate among the inputs (the chain ends at a public root that was not given)"
-                .to_string(),
-        );
-    }
-    for cert in &built.unrelated {
-        warnings.push(format!(
-            "ignored '{}': not part of the chain of '{}'",
-            cert.subject,
-            built
-                .chain
-                .first()
-                .map(|leaf| leaf.subject.as_str())
-                .unwrap_or("?")
-        ));
-    }
-    if built.duplicates > 0 {
-        warnings.push(format!(
-            "dropped {} duplicate certificate(s)",
-            built.duplicates
-        ));
-    }
-    let written: Vec<Cert> = if request.include_root {
-        built.chain.clone()
-    } else {
-        built.served().to_vec()
-    };
-    let chain_pem: String = written.iter().map(Cert::pem).collect();
-    let mut report = FullchainReport {
-        written,
-        out: request
-            .out
-            .as_ref()
-            .map_or_else(|| "-".to_string(), |p| p.display().to_string()),
-        cacerts: request.cacerts.as_ref().map(|p| p.display().to_string()),
-        pem: None,
-        built,
-        errors,
-        warnings,
-    };
-    if !report.errors.is_empty() {
-        return Ok(report);
-    }
-    let mut out_files = Vec::new();
-    match &request.out {
-        Some(path) => out_files.push(crate::files::OutFile::certificate(path.clone(), chain_pem)),
-        None => report.pem = Some(chain_pem),
-    }
-    if let (Some(path), Some(root)) = (&request.cacerts, report.built.root()) {
-        out_files.push(crate::files::OutFile::certificate(path.clone(), root.pem()));
-    }
-    crate::files::write_all(&out_files, request.force)?;
-    Ok(report)
 }

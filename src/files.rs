@@ -10,7 +10,7 @@ use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::pem::describe_io_error;
+use crate::x509::pem::describe_io_error;
 
 /// Mode of private key files.
 pub const KEY_MODE: u32 = 0o600;

@@ -1,8 +1,8 @@
 //! Property tests: random and mutated bytes fed to every parser never panic.
 
 use proptest::prelude::*;
-use rcert::inspect::{Cert, KeyInfo};
-use rcert::pem::{parse_bytes, Item};
+use rcert::x509::pem::{parse_bytes, Item};
+use rcert::x509::{Cert, KeyInfo};
 use rustls_pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
 };

@@ -8,14 +8,16 @@
 use std::time::Duration;
 
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
-use serde::Serialize;
 use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage};
 
+pub mod served;
+
 use crate::chain;
-use crate::inspect::{self, Cert, KeyInfo};
-use crate::pem;
-use crate::report::{Check, Status};
+use crate::check::Check;
+use crate::rancher::ca_checksum;
+use crate::x509::cert::{self as inspect, Cert, KeyInfo};
+use crate::x509::pem;
 
 /// A CA file (`cacerts.pem`): its certificates and the bytes Rancher would serve.
 #[derive(Debug, Clone)]
@@ -58,23 +60,6 @@ pub struct Context {
     pub warn_days: u32,
 }
 
-/// The result of verifying one certificate file.
-#[derive(Debug, Serialize)]
-pub struct VerifyReport {
-    /// The file verified.
-    pub file: String,
-    /// Overall verdict: failed if any check failed, warning if any warned.
-    pub status: Status,
-    /// Certificates of the file, in file order.
-    pub certificates: Vec<Cert>,
-    /// Every check, in a fixed order.
-    pub checks: Vec<Check>,
-    /// The CA file used, if any.
-    pub ca_file: Option<String>,
-    /// sha256 of the CA file as Rancher serves it (`CATTLE_CA_CHECKSUM`).
-    pub ca_checksum: Option<String>,
-}
-
 /// Why verification could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -107,34 +92,6 @@ pub fn validate_hosts(hosts: &[String]) -> Result<(), VerifyError> {
 fn server_name(host: &str) -> Option<ServerName<'static>> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(bare.to_string()).ok()
-}
-
-/// The value agents compare with `CATTLE_CA_CHECKSUM`: sha256 of the CA file as
-/// Rancher serves it at `/cacerts`, i.e. with a trailing newline added if missing.
-pub fn ca_checksum(bytes: &[u8]) -> String {
-    let mut served = bytes.to_vec();
-    if served.last() != Some(&b'\n') {
-        served.push(b'\n');
-    }
-    inspect::plain_hex(&inspect::sha256(&served))
-}
-
-/// Verify one certificate file (first = leaf, rest = intermediates).
-pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::PemError> {
-    let mut certs = inspect::load_certs(file)?;
-    let checks = check_chain(&certs, Origin::File(file), context);
-    for cert in &mut certs {
-        // Days left as seen from --at, like the validity check.
-        cert.days_left = (cert.not_after_time() - context.at).whole_days();
-    }
-    Ok(VerifyReport {
-        file: file.to_string(),
-        status: Status::worst(&checks),
-        certificates: certs,
-        checks,
-        ca_file: context.ca.as_ref().map(|ca| ca.source.clone()),
-        ca_checksum: context.ca.as_ref().map(|ca| ca_checksum(&ca.bytes)),
-    })
 }
 
 /// Where a chain came from, for the wording of messages and fixes.
@@ -574,7 +531,7 @@ fn validity_check(leaf: &Cert, certs: &[Cert], context: &Context) -> Check {
         );
     }
     let leaf_days = (leaf.not_after_time() - leaf.not_before_time()).whole_days();
-    if leaf_days > i64::from(crate::issue::MAX_CLIENT_ACCEPTED_DAYS) {
+    if leaf_days > i64::from(crate::x509::issue::MAX_CLIENT_ACCEPTED_DAYS) {
         return Check::warning(
             "validity",
             format!(

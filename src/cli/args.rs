@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::issue::{KeyType, DEFAULT_CA_DAYS, DEFAULT_DAYS};
-use crate::report::{ColorChoice, OutputFormat};
+use crate::output::{ColorChoice, OutputFormat};
+use crate::x509::issue::{KeyType, DEFAULT_CA_DAYS, DEFAULT_DAYS};
 
 const MAIN_EXAMPLES: &str = "\
 Examples:
@@ -111,10 +111,10 @@ pub struct DoctorArgs {
     #[arg(long, default_value = "5s", value_name = "DUR")]
     pub timeout: String,
     /// Name of the certificate secret.
-    #[arg(long, default_value = crate::push::DEFAULT_SECRET, value_name = "NAME")]
+    #[arg(long, default_value = crate::rancher::TLS_SECRET, value_name = "NAME")]
     pub secret_name: String,
     /// Name of the CA secret.
-    #[arg(long, default_value = crate::push::DEFAULT_CA_SECRET, value_name = "NAME")]
+    #[arg(long, default_value = crate::rancher::CA_SECRET, value_name = "NAME")]
     pub ca_secret_name: String,
 }
 
@@ -155,10 +155,10 @@ pub struct PushArgs {
     #[arg(long)]
     pub force: bool,
     /// Name of the certificate secret.
-    #[arg(long, default_value = crate::push::DEFAULT_SECRET, value_name = "NAME")]
+    #[arg(long, default_value = crate::rancher::TLS_SECRET, value_name = "NAME")]
     pub secret_name: String,
     /// Name of the CA secret.
-    #[arg(long, default_value = crate::push::DEFAULT_CA_SECRET, value_name = "NAME")]
+    #[arg(long, default_value = crate::rancher::CA_SECRET, value_name = "NAME")]
     pub ca_secret_name: String,
     /// Directory for backups of secrets before they change.
     #[arg(long, default_value = ".", value_name = "DIR")]

@@ -12,13 +12,15 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use serde::Serialize;
 
-use crate::inspect::{self, Cert};
-use crate::probe::{self, ProbeRequest, ProbeResult, Target};
-use crate::report::{Check, Status};
-use crate::verify::{self, CaBundle, Context, Origin};
+use std::fmt::Write as _;
 
-/// Subject CN of the certificate ingress-nginx serves when it cannot load a secret.
-pub const INGRESS_FAKE_CERTIFICATE: &str = "Kubernetes Ingress Controller Fake Certificate";
+use crate::check::{Check, Status};
+use crate::checks::served;
+use crate::checks::{self, CaBundle, Context, Origin};
+use crate::output::{check_line, Report, Style};
+use crate::rancher::INGRESS_FAKE_CERTIFICATE;
+use crate::tls::{ProbeRequest, ProbeResult, Target};
+use crate::x509::cert::{self as inspect, Cert};
 
 /// What `rcert doctor` is asked to check.
 #[derive(Debug, Clone)]
@@ -120,7 +122,7 @@ struct Doctor<'a> {
 }
 
 /// Run every part and collect the findings.
-pub fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Error> {
+pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Error> {
     let started = Instant::now();
     let local_ca = local_ca(request)?;
     let mut doctor = Doctor {
@@ -128,7 +130,7 @@ pub fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Error> {
         findings: Vec::new(),
         unreachable: false,
     };
-    let (secrets, api_requests) = doctor.cluster_part();
+    let (secrets, api_requests) = doctor.cluster_part().await;
     let secret_chain = secrets
         .as_ref()
         .and_then(|s| chain_of(s.tls_data("tls.crt")));
@@ -137,7 +139,9 @@ pub fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Error> {
         .and_then(ClusterSecrets::ca_bytes)
         .and_then(|bytes| bundle_from("secret tls-ca", bytes))
         .or_else(|| local_ca.clone());
-    let results = doctor.endpoint_part(ca_for_probe, secret_chain.as_deref());
+    let results = doctor
+        .endpoint_part(ca_for_probe, secret_chain.as_deref())
+        .await;
     let served_checksum = doctor.rancher_part(&results, secrets.as_ref(), local_ca.as_ref());
     if let Some(secrets) = &secrets {
         doctor.drift_part(secrets);
@@ -146,7 +150,7 @@ pub fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Error> {
         secrets
             .as_ref()
             .and_then(ClusterSecrets::ca_bytes)
-            .map(|bytes| verify::ca_checksum(&bytes))
+            .map(|bytes| crate::rancher::ca_checksum(&bytes))
     });
     let checks: Vec<Check> = doctor.findings.iter().map(|f| f.check.clone()).collect();
     Ok(DoctorReport {
@@ -237,22 +241,8 @@ impl Doctor<'_> {
 
     /// Read the secrets and run the verify checks on them; returns them (None when the
     /// cluster part was skipped) and the number of API requests.
-    fn cluster_part(&mut self) -> (Option<ClusterSecrets>, u32) {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        {
-            Ok(runtime) => runtime,
-            Err(err) => {
-                self.add(
-                    "cluster",
-                    Check::skipped("secrets", format!("cannot start: {err}")),
-                    None,
-                );
-                return (None, 0);
-            }
-        };
-        let (result, requests) = runtime.block_on(self.read_secrets());
+    async fn cluster_part(&mut self) -> (Option<ClusterSecrets>, u32) {
+        let (result, requests) = self.read_secrets().await;
         match result {
             Ok(secrets) => {
                 self.check_secrets(&secrets);
@@ -267,7 +257,7 @@ impl Doctor<'_> {
 
     async fn read_secrets(&mut self) -> (Result<ClusterSecrets, String>, u32) {
         let request = self.request;
-        let connected = crate::push::connect(
+        let connected = crate::cluster::connect(
             request.kubeconfig.as_deref(),
             request.context.as_deref(),
             request.timeout,
@@ -290,7 +280,7 @@ impl Doctor<'_> {
                 Err(err) => {
                     self.unreachable = true;
                     let what = format!("secret {}/{name}", request.namespace);
-                    let reason = crate::push::describe_api_error(&err, "get", &what);
+                    let reason = crate::cluster::describe_api_error(&err, "get", &what);
                     return (Err(format!("cluster checks skipped: {reason}")), requests);
                 }
             }
@@ -358,7 +348,7 @@ impl Doctor<'_> {
             warn_days: 30,
         };
         let origin = format!("tls.crt of secret {secret}");
-        for check in verify::check_chain(&chain, Origin::File(&origin), &context) {
+        for check in checks::check_chain(&chain, Origin::File(&origin), &context) {
             if check.name == "ca_checksum" {
                 continue;
             }
@@ -386,7 +376,7 @@ impl Doctor<'_> {
 
     // --- endpoints ----------------------------------------------------------------------
 
-    fn endpoint_part(
+    async fn endpoint_part(
         &mut self,
         ca: Option<CaBundle>,
         secret_chain: Option<&[Cert]>,
@@ -403,7 +393,7 @@ impl Doctor<'_> {
             rancher: true,
             warn_days: 30,
         };
-        let report = probe::probe(&probe_request, false);
+        let report = served::probe(&probe_request, false).await;
         for result in &report.results {
             self.judge_endpoint(result, secret_chain);
         }
@@ -543,7 +533,7 @@ impl Doctor<'_> {
             self.request.namespace
         );
         if let Some(ca_bytes) = secrets.and_then(ClusterSecrets::ca_bytes) {
-            let expected = verify::ca_checksum(&ca_bytes);
+            let expected = crate::rancher::ca_checksum(&ca_bytes);
             let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
             let check = if expected == served {
                 Check::ok("cacerts", format!("/cacerts matches secret {ca_secret}"))
@@ -562,7 +552,7 @@ impl Doctor<'_> {
             );
         }
         if let Some(local) = local_ca {
-            let expected = verify::ca_checksum(&local.bytes);
+            let expected = crate::rancher::ca_checksum(&local.bytes);
             let check = if expected == served {
                 Check::ok(
                     "cacerts_local",
@@ -632,4 +622,47 @@ impl Doctor<'_> {
 
 fn read_if_present(path: &Path) -> Option<Vec<u8>> {
     path.is_file().then(|| std::fs::read(path).ok()).flatten()
+}
+
+impl Report for DoctorReport {
+    /// One table of checks by section, each failure with its fix.
+    fn text(&self, style: &Style) -> String {
+        doctor_text(self, style)
+    }
+
+    fn exit_code(&self) -> u8 {
+        DoctorReport::exit_code(self)
+    }
+}
+
+fn doctor_text(report: &DoctorReport, style: &Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!(
+            "Rancher TLS doctor for {} (namespace {})",
+            report.host, report.namespace
+        ))
+    );
+    let mut section = "";
+    for finding in &report.findings {
+        if finding.section != section {
+            section = finding.section;
+            let _ = writeln!(out, "{}", style.heading(&format!("[{section}]")));
+        }
+        out.push_str(&check_line(&finding.check, 14, style));
+        if let Some(fix) = &finding.fix {
+            let _ = writeln!(out, "  {:<8} {:<14}fix: {fix}", "", "");
+        }
+    }
+    if let Some(checksum) = &report.ca_checksum {
+        let _ = writeln!(out, "\nCATTLE_CA_CHECKSUM={checksum}");
+    }
+    let _ = writeln!(
+        out,
+        "{} API request(s), {} ms",
+        report.api_requests, report.elapsed_ms
+    );
+    out
 }

@@ -1,3 +1,4 @@
+//HEADER issue
 //! CA and server certificate generation (rcgen), for `rcert selfsign`.
 //!
 //! The types make the wrong order impossible: only a [`Ca`] (generated, or
@@ -13,8 +14,8 @@ use rustls_pki_types::PrivateKeyDer;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
-use crate::inspect::{Cert, KeyInfo};
-use crate::pem::{self, PemError};
+use crate::x509::cert::{Cert, KeyInfo};
+use crate::x509::pem::{self, PemError};
 
 /// Longest server validity that Apple and Chrome accept for TLS server certificates.
 pub const MAX_CLIENT_ACCEPTED_DAYS: u32 = 825;
@@ -270,7 +271,7 @@ impl Ca {
             path: cert_path.to_string(),
             reason,
         };
-        let certs = crate::inspect::load_certs(cert_path)?;
+        let certs = crate::x509::cert::load_certs(cert_path)?;
         let ca_cert = certs
             .into_iter()
             .next()
@@ -374,7 +375,8 @@ fn load_signing_key(path: &str, der: &PrivateKeyDer<'_>) -> Result<KeyPair, Issu
     })
 }
 
-fn first_name(spec: &ServerSpec) -> String {
+/// The name a server certificate is for: its first host, else its first IP.
+pub fn first_name(spec: &ServerSpec) -> String {
     spec.hosts
         .first()
         .cloned()
@@ -408,159 +410,6 @@ fn random_serial() -> Result<SerialNumber, IssueError> {
         .map_err(|_| IssueError::Generate("no randomness for the serial number".to_string()))?;
     bytes[0] = (bytes[0] & 0x7f) | 0x40;
     Ok(SerialNumber::from_slice(&bytes))
-}
-
-/// What `rcert selfsign` is asked to do.
-#[derive(Debug, Clone)]
-pub struct SelfsignRequest {
-    /// The server certificate to issue.
-    pub server: ServerSpec,
-    /// Validity of a generated CA in days.
-    pub ca_days: u32,
-    /// An existing CA (certificate path, key path) to sign with instead of generating one.
-    pub existing_ca: Option<(String, String)>,
-    /// Directory the files go to.
-    pub out_dir: std::path::PathBuf,
-    /// Overwrite existing files.
-    pub force: bool,
-}
-
-/// One file `rcert selfsign` wrote.
-#[derive(Debug, Serialize)]
-pub struct WrittenFile {
-    /// Path of the file.
-    pub path: String,
-    /// What it holds.
-    pub holds: String,
-    /// Unix permission bits, in octal.
-    pub mode: String,
-}
-
-/// The result of `rcert selfsign`.
-#[derive(Debug, Serialize)]
-pub struct SelfsignReport {
-    /// Files written, in order.
-    pub files: Vec<WrittenFile>,
-    /// The server certificate.
-    pub server: Cert,
-    /// The CA certificate.
-    pub ca: Cert,
-    /// Whether the CA was generated (false: reused from --ca-cert).
-    pub ca_generated: bool,
-    /// sha256 of cacerts.pem as Rancher serves it: the value of CATTLE_CA_CHECKSUM.
-    pub ca_checksum: String,
-    /// Things worth knowing that do not stop the run.
-    pub warnings: Vec<String>,
-    /// The commands to run next.
-    pub next_steps: Vec<String>,
-}
-
-/// Generate (or reuse) a CA, issue the server certificate and write the four files.
-pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Error> {
-    use crate::files::{self, OutFile};
-    let server_days = validate_days("--days", request.server.days)?;
-    validate_days("--ca-days", request.ca_days)?;
-    let mut warnings = Vec::new();
-    let sans = parse_sans(&request.server.hosts, &request.server.ips)?;
-    warnings.extend(wildcard_warnings(&sans));
-    if server_days > MAX_CLIENT_ACCEPTED_DAYS {
-        warnings.push(format!(
-            "--days {server_days} is longer than {MAX_CLIENT_ACCEPTED_DAYS} days: browsers and Apple clients reject such server certificates"
-        ));
-    }
-    let ca = match &request.existing_ca {
-        Some((cert_path, key_path)) => Ca::load(cert_path, key_path)?,
-        None => Ca::generate(&request.server, request.ca_days)?,
-    };
-    let server = ca.sign_server(&request.server)?;
-    if server.cert.not_after_time() > ca.cert.not_after_time() {
-        warnings.push(format!(
-            "the server certificate outlives its CA (CA expires {}): renew the CA before then",
-            ca.cert.not_after
-        ));
-    }
-    let dir = &request.out_dir;
-    files::ensure_directory(dir)?;
-    let mut out = vec![
-        OutFile::certificate(dir.join("cacerts.pem"), ca.cert_pem.clone()),
-        OutFile::certificate(
-            dir.join("tls.crt"),
-            format!("{}{}", server.cert_pem, ca.cert_pem),
-        ),
-        OutFile::key(dir.join("tls.key"), server.key_pem.clone()),
-    ];
-    if let Some(key_pem) = &ca.key_pem {
-        out.insert(1, OutFile::key(dir.join("cakey.pem"), key_pem.clone()));
-    }
-    if let Some((cert_path, _)) = &request.existing_ca {
-        out.retain(|file| !same_file(&file.path, std::path::Path::new(cert_path)));
-    }
-    files::write_all(&out, request.force)?;
-    let ca_checksum = crate::verify::ca_checksum(ca.cert_pem.as_bytes());
-    let files = out
-        .iter()
-        .map(|file| WrittenFile {
-            path: file.path.display().to_string(),
-            holds: describe_output(&file.path),
-            mode: format!("{:04o}", file.mode),
-        })
-        .collect();
-    let next_steps = next_steps(dir, &first_name(&request.server), &ca_checksum);
-    Ok(SelfsignReport {
-        files,
-        server: server.cert,
-        ca: ca.cert,
-        ca_generated: ca.key_pem.is_some(),
-        ca_checksum,
-        warnings,
-        next_steps,
-    })
-}
-
-fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    }
-}
-
-fn describe_output(path: &std::path::Path) -> String {
-    match path.file_name().and_then(|name| name.to_str()) {
-        Some("cacerts.pem") => "CA certificate (secret tls-ca)",
-        Some("cakey.pem") => "CA private key (keep offline; needed to renew)",
-        Some("tls.crt") => "server certificate + CA (secret tls-rancher-ingress)",
-        Some("tls.key") => "server private key, PKCS#8 (secret tls-rancher-ingress)",
-        _ => "",
-    }
-    .to_string()
-}
-
-fn wildcard_warnings(sans: &[San]) -> Vec<String> {
-    sans.iter()
-        .filter_map(|san| match san {
-            San::Dns(name) if name.starts_with("*.") => Some(format!(
-                "{name} covers one label only: it matches a.{base} but neither {base} nor a.b.{base}",
-                base = &name[2..]
-            )),
-            _ => None,
-        })
-        .collect()
-}
-
-fn next_steps(dir: &std::path::Path, host: &str, checksum: &str) -> Vec<String> {
-    let dir = dir.display();
-    vec![
-        format!("rcert verify --ca {dir}/cacerts.pem --key {dir}/tls.key {dir}/tls.crt"),
-        format!("rcert push --namespace cattle-system --dir {dir}"),
-        format!(
-            "kubectl -n cattle-system create secret tls tls-rancher-ingress --cert={dir}/tls.crt --key={dir}/tls.key"
-        ),
-        format!(
-            "kubectl -n cattle-system create secret generic tls-ca --from-file=cacerts.pem={dir}/cacerts.pem"
-        ),
-        format!("helm install rancher rancher-latest/rancher --namespace cattle-system --set hostname={host} --set ingress.tls.source=secret --set privateCA=true"),
-        format!("agents compare CATTLE_CA_CHECKSUM={checksum}"),
-    ]
 }
 
 #[cfg(test)]

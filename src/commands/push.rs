@@ -7,6 +7,7 @@
 //! whose data is already identical is left alone and reported as unchanged.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,21 +15,15 @@ use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Api, Client, Config};
+use kube::Api;
 use serde::Serialize;
 
+use crate::check::{Check, Status};
+use crate::checks::{self, CaBundle, Context, Origin};
+use crate::cluster::{connect, describe_api_error, MANAGER};
 use crate::files::{self, OutFile};
-use crate::inspect::{self, Cert};
-use crate::report::{Check, Status};
-use crate::verify::{self, CaBundle, Context, Origin};
-
-/// Field manager and `app.kubernetes.io/managed-by` value.
-pub const MANAGER: &str = "rcert";
-/// Default name of the certificate secret Rancher's ingress reads.
-pub const DEFAULT_SECRET: &str = "tls-rancher-ingress";
-/// Default name of the private CA secret.
-pub const DEFAULT_CA_SECRET: &str = "tls-ca";
+use crate::output::{checks_text, next_steps_text, Report, Style};
+use crate::x509::cert::{self as inspect, Cert};
 
 /// Why a push could not start (exit 2).
 #[derive(Debug, thiserror::Error)]
@@ -36,9 +31,6 @@ pub enum PushError {
     /// Neither `--dir` nor `--cert` + `--key`.
     #[error("give --dir DIR (with tls.crt, tls.key and optionally cacerts.pem) or --cert F --key F [--ca F]")]
     NoInput,
-    /// The kubeconfig cannot be read or the context is unknown.
-    #[error("kubeconfig: {0}")]
-    Kubeconfig(String),
     /// A namespace or secret name Kubernetes would refuse.
     #[error("'{0}' is not a valid Kubernetes name (lower-case letters, digits, '-' and '.')")]
     BadName(String),
@@ -156,7 +148,7 @@ struct Planned {
 }
 
 /// Check names, read and validate the files, then dry-run or push.
-pub fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
+pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
     for name in [
         &request.namespace,
         &request.secret_name,
@@ -179,7 +171,10 @@ pub fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
         api_requests: 0,
         server: None,
         error: None,
-        ca_checksum: inputs.ca.as_ref().map(|ca| verify::ca_checksum(&ca.bytes)),
+        ca_checksum: inputs
+            .ca
+            .as_ref()
+            .map(|ca| crate::rancher::ca_checksum(&ca.bytes)),
         next_steps: Vec::new(),
     };
     if refused {
@@ -194,11 +189,7 @@ pub fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
         report.next_steps = next_steps(request, &inputs);
         return Ok(report);
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|err| crate::Error::Usage(format!("cannot start: {err}")))?;
-    runtime.block_on(apply_all(request, &planned, &mut report))?;
+    apply_all(request, &planned, &mut report).await?;
     if report.error.is_none() {
         report.next_steps = next_steps(request, &inputs);
     }
@@ -232,9 +223,9 @@ struct Inputs {
 
 impl Inputs {
     fn load(request: &PushRequest) -> Result<Inputs, crate::Error> {
-        let cert = crate::pem::load_certificates(&request.cert)?;
+        let cert = crate::x509::pem::load_certificates(&request.cert)?;
         let chain = inspect::certs_from(&cert)?;
-        let key_file = crate::pem::load(&request.key)?;
+        let key_file = crate::x509::pem::load(&request.key)?;
         let key = inspect::key_from(&key_file)?;
         let key_bytes = key_file.bytes;
         let ca = request.ca.as_deref().map(CaBundle::load).transpose()?;
@@ -257,7 +248,7 @@ impl Inputs {
             at: time::OffsetDateTime::now_utc(),
             warn_days: 30,
         };
-        verify::check_chain(&self.chain, Origin::File(&request.cert), &context)
+        checks::check_chain(&self.chain, Origin::File(&request.cert), &context)
             .into_iter()
             .map(|check| match check.status {
                 // Without --ca a private chain cannot be judged: say so, do not refuse.
@@ -276,7 +267,9 @@ impl Inputs {
             let summary = ca
                 .certs
                 .first()
-                .map(|cert| fingerprint_summary(cert, Some(&verify::ca_checksum(&ca.bytes))))
+                .map(|cert| {
+                    fingerprint_summary(cert, Some(&crate::rancher::ca_checksum(&ca.bytes)))
+                })
                 .unwrap_or_default();
             planned.push(Planned {
                 secret: secret(
@@ -357,7 +350,7 @@ fn summarise_existing(secret: &Secret) -> String {
         .unwrap_or_default();
     let checksum = data
         .get("cacerts.pem")
-        .map(|bytes| verify::ca_checksum(&bytes.0));
+        .map(|bytes| crate::rancher::ca_checksum(&bytes.0));
     match inspect::certs_in(&pem).first() {
         Some(cert) => fingerprint_summary(cert, checksum.as_deref()),
         None => "no readable certificate".to_string(),
@@ -403,67 +396,6 @@ fn outcome(
         backup,
         error,
     }
-}
-
-fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, PushError> {
-    Kubeconfig::read_from(path)
-        .map_err(|err| PushError::Kubeconfig(format!("{}: {err}", path.display())))
-}
-
-/// `$KUBECONFIG` as kubectl reads it: a colon-separated list, missing files skipped,
-/// the rest merged (first one wins). `None` when unset or when no listed file exists.
-fn kubeconfig_from_env() -> Result<Option<Kubeconfig>, PushError> {
-    let Some(list) = std::env::var_os("KUBECONFIG") else {
-        return Ok(None);
-    };
-    let mut merged: Option<Kubeconfig> = None;
-    for path in std::env::split_paths(&list).filter(|path| path.is_file()) {
-        let next = read_kubeconfig(&path)?;
-        merged = Some(match merged {
-            Some(first) => first
-                .merge(next)
-                .map_err(|err| PushError::Kubeconfig(format!("{}: {err}", path.display())))?,
-            None => next,
-        });
-    }
-    Ok(merged)
-}
-
-/// A client for the kubeconfig (or in-cluster) context, and the API server's URL.
-pub(crate) async fn connect(
-    kubeconfig: Option<&Path>,
-    context: Option<&str>,
-    timeout: Duration,
-) -> Result<(Client, String), PushError> {
-    let options = KubeConfigOptions {
-        context: context.map(str::to_string),
-        cluster: None,
-        user: None,
-    };
-    let kubeconfig = match kubeconfig {
-        Some(path) => Some(read_kubeconfig(path)?),
-        None => kubeconfig_from_env()?,
-    };
-    let mut config = match kubeconfig {
-        Some(kubeconfig) => Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .map_err(|err| PushError::Kubeconfig(err.to_string()))?,
-        None => match Config::from_kubeconfig(&options).await {
-            Ok(config) => config,
-            Err(err) if context.is_none() => Config::incluster().map_err(|_| {
-                PushError::Kubeconfig(format!(
-                    "{err} (looked at $KUBECONFIG, ~/.kube/config and the in-cluster service account)"
-                ))
-            })?,
-            Err(err) => return Err(PushError::Kubeconfig(err.to_string())),
-        },
-    };
-    config.connect_timeout = Some(timeout);
-    config.read_timeout = Some(timeout);
-    config.write_timeout = Some(timeout);
-    let url = config.cluster_url.to_string();
-    let client = Client::try_from(config).map_err(|err| PushError::Kubeconfig(err.to_string()))?;
-    Ok((client, url))
 }
 
 async fn apply_all(
@@ -660,57 +592,6 @@ fn save_backup(
     Ok(path.display().to_string())
 }
 
-/// One line for an API failure, naming the verb and the object (exit 3).
-pub(crate) fn describe_api_error(err: &kube::Error, verb: &str, what: &str) -> String {
-    match err {
-        kube::Error::Api(status) => {
-            let detail = if status.message.is_empty() {
-                status.reason.clone()
-            } else {
-                status.message.clone()
-            };
-            match status.code {
-                401 => format!("cannot {verb} {what}: 401 Unauthorized — the API server rejected the credentials of this kubeconfig context ({detail})"),
-                403 => format!("cannot {verb} {what}: 403 Forbidden — RBAC denies '{verb}' on this resource for your user ({detail})"),
-                404 => format!("cannot {verb} {what}: 404 Not Found ({detail})"),
-                409 => format!("cannot {verb} {what}: 409 Conflict — changed by someone else meanwhile; run again ({detail})"),
-                422 => format!("cannot {verb} {what}: 422 Invalid — the API server refused the object ({detail})"),
-                code if code >= 500 => format!("cannot {verb} {what}: API server error {code} ({detail})"),
-                code => format!("cannot {verb} {what}: HTTP {code} ({detail})"),
-            }
-        }
-        other => {
-            let chain = error_chain(other);
-            let lower = chain.to_lowercase();
-            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-            {
-                format!("cannot {verb} {what}: TLS error talking to the API server: {chain}")
-            } else if lower.contains("timed out")
-                || lower.contains("timeout")
-                || lower.contains("elapsed")
-            {
-                format!("cannot {verb} {what}: the API server did not answer in time ({chain})")
-            } else {
-                format!("cannot {verb} {what}: API server unreachable: {chain}")
-            }
-        }
-    }
-}
-
-/// An error with its sources, innermost last, without repeats.
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(inner) = source {
-        let text = inner.to_string();
-        if !parts.iter().any(|part| part.contains(&text)) {
-            parts.push(text);
-        }
-        source = inner.source();
-    }
-    parts.join(": ")
-}
-
 fn next_steps(request: &PushRequest, inputs: &Inputs) -> Vec<String> {
     let host = inputs
         .chain
@@ -722,7 +603,10 @@ fn next_steps(request: &PushRequest, inputs: &Inputs) -> Vec<String> {
         request.namespace
     );
     let with_ca = inputs.ca.is_some();
-    let checksum = inputs.ca.as_ref().map(|ca| verify::ca_checksum(&ca.bytes));
+    let checksum = inputs
+        .ca
+        .as_ref()
+        .map(|ca| crate::rancher::ca_checksum(&ca.bytes));
     if with_ca {
         helm.push_str(" --set privateCA=true");
     }
@@ -731,4 +615,84 @@ fn next_steps(request: &PushRequest, inputs: &Inputs) -> Vec<String> {
         steps.push(format!("agents compare CATTLE_CA_CHECKSUM={sum}"));
     }
     steps
+}
+
+impl Report for PushReport {
+    /// Validation, the namespace, each secret old → new, next steps.
+    fn text(&self, style: &Style) -> String {
+        push_text(self, style)
+    }
+
+    fn exit_code(&self) -> u8 {
+        PushReport::exit_code(self)
+    }
+}
+
+fn push_text(report: &PushReport, style: &Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{}", style.heading("Validation of the files"));
+    out.push_str(&checks_text(&report.validation, style));
+    if report.refused {
+        let _ = writeln!(
+            out,
+            "  {} refused: nothing was sent to the cluster (fix the failed checks, or pass --force)",
+            style.status(Status::Failed)
+        );
+        return out;
+    }
+    let target = report
+        .server
+        .as_deref()
+        .map(|server| format!(" on {server}"))
+        .unwrap_or_default();
+    let mode = if report.dry_run {
+        " (dry run: no cluster contacted)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!("Namespace {}{target}{mode}", report.namespace))
+    );
+    if report.namespace_created {
+        let _ = writeln!(out, "  created namespace {}", report.namespace);
+    }
+    for secret in &report.secrets {
+        let status = match secret.action.as_str() {
+            "failed" => Status::Failed,
+            "not attempted" => Status::Warning,
+            _ => Status::Ok,
+        };
+        let _ = writeln!(
+            out,
+            "  {} secret {} ({}): {}",
+            style.status(status),
+            secret.name,
+            secret.kind,
+            secret.action
+        );
+        match &secret.old {
+            Some(old) if secret.action == "updated" => {
+                let _ = writeln!(out, "      old {old}\n      new {}", secret.new);
+            }
+            _ => {
+                let _ = writeln!(out, "      {}", secret.new);
+            }
+        }
+        if let Some(backup) = &secret.backup {
+            let _ = writeln!(out, "      previous version saved to {backup} (mode 0600)");
+        }
+        if let Some(error) = &secret.error {
+            let _ = writeln!(out, "      {error}");
+        }
+    }
+    if let Some(error) = &report.error {
+        let _ = writeln!(out, "  {} {error}", style.status(Status::Failed));
+    }
+    if !report.dry_run {
+        let _ = writeln!(out, "  {} API request(s)", report.api_requests);
+    }
+    out.push_str(&next_steps_text(&report.next_steps));
+    out
 }

@@ -1,3 +1,4 @@
+//HEADER cert
 //! One model of a certificate's (and a private key's) facts, shared by every command.
 //!
 //! [`Cert`] keeps the DER and the facts an operator reads (what
@@ -14,7 +15,7 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
-use crate::pem::{self, Item, Loaded, PemError};
+use crate::x509::pem::{self, Item, Loaded, PemError};
 
 /// A certificate: its DER plus the facts every command reports.
 #[derive(Debug, Clone, Serialize)]
@@ -286,97 +287,6 @@ pub fn key_from(loaded: &Loaded) -> Result<KeyInfo, PemError> {
         path: loaded.source.clone(),
         detail,
     })
-}
-
-/// One item of `rcert inspect`'s report.
-#[derive(Debug, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Inspected {
-    /// A certificate and its facts.
-    Certificate {
-        /// The input it came from.
-        source: String,
-        /// Facts of the certificate.
-        #[serde(flatten)]
-        cert: Box<Cert>,
-    },
-    /// A private key, and which of the certificates given in the same run it belongs to.
-    PrivateKey {
-        /// The input it came from.
-        source: String,
-        /// Facts of the key.
-        #[serde(flatten)]
-        key: KeyInfo,
-        /// Subjects of the certificates (from any input of this run) whose public key it matches.
-        matches: Vec<String>,
-    },
-    /// A PEM block rcert does not interpret.
-    Other {
-        /// The input it came from.
-        source: String,
-        /// The PEM label.
-        label: String,
-    },
-}
-
-/// Inspect every input: certificates, keys (matched to the certificates) and other blocks.
-pub fn inspect(sources: &[String]) -> Result<Vec<Inspected>, PemError> {
-    let mut found = Vec::new();
-    for source in sources {
-        let loaded = pem::load(source)?;
-        let certs = certs_from(&loaded)?;
-        let mut certs = certs.into_iter();
-        for item in &loaded.items {
-            match item {
-                Item::Certificate(_) => {
-                    if let Some(cert) = certs.next() {
-                        found.push(Inspected::Certificate {
-                            source: source.clone(),
-                            cert: Box::new(cert),
-                        });
-                    }
-                }
-                Item::Key(der) => {
-                    let key = KeyInfo::from_der(der).map_err(|detail| PemError::BadKey {
-                        path: source.clone(),
-                        detail,
-                    })?;
-                    found.push(Inspected::PrivateKey {
-                        source: source.clone(),
-                        key,
-                        matches: Vec::new(),
-                    });
-                }
-                Item::Other(label) => found.push(Inspected::Other {
-                    source: source.clone(),
-                    label: label.clone(),
-                }),
-            }
-        }
-    }
-    match_keys_to_certs(&mut found);
-    Ok(found)
-}
-
-fn match_keys_to_certs(found: &mut [Inspected]) {
-    let certs: Vec<(String, Cert)> = found
-        .iter()
-        .filter_map(|item| match item {
-            Inspected::Certificate { source, cert } => Some((source.clone(), (**cert).clone())),
-            _ => None,
-        })
-        .collect();
-    for item in found.iter_mut() {
-        if let Inspected::PrivateKey { key, matches, .. } = item {
-            let mut seen = std::collections::HashSet::new();
-            *matches = certs
-                .iter()
-                .filter(|(_, cert)| cert.matches_key(key))
-                .filter(|(_, cert)| seen.insert(cert.sha256_fingerprint.clone()))
-                .map(|(source, cert)| format!("{source}: '{}'", cert.subject))
-                .collect();
-        }
-    }
 }
 
 /// SHA-256 of bytes.

@@ -1,0 +1,332 @@
+//! Judging what servers serve: the served chain through the same checks as files,
+//! Rancher's `/ping` and `/cacerts`, and the same-chain check across targets.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::check::{Check, Status};
+use crate::checks::{check_chain, CaBundle, Context, Origin};
+use crate::tls::http::http_get;
+use crate::tls::{
+    probe_one, server_name_for, Clients, ProbeRequest, ProbeResult, RancherFacts, Target,
+};
+use crate::x509::Cert;
+
+/// The result of `rcert probe`.
+#[derive(Debug, Serialize)]
+pub struct ProbeReport {
+    /// One result per target, in input order.
+    pub results: Vec<ProbeResult>,
+    /// With several targets: whether they all serve the same chain.
+    pub consistency: Option<Check>,
+    /// Overall verdict.
+    pub status: Status,
+}
+
+impl ProbeReport {
+    /// 0 all good, 1 a check failed, 3 a target could not be probed.
+    pub fn exit_code(&self) -> u8 {
+        if self.results.iter().any(ProbeResult::is_unreachable) {
+            crate::exit::REMOTE
+        } else if self.status == Status::Failed {
+            crate::exit::CHECK_FAILED
+        } else {
+            crate::exit::OK
+        }
+    }
+}
+
+/// Probe every target (bounded concurrency) and judge the results.
+pub async fn probe(request: &ProbeRequest, progress: bool) -> ProbeReport {
+    let clients = match Clients::new(&request.alpn) {
+        Ok(clients) => clients,
+        Err(err) => {
+            let results = request
+                .targets
+                .iter()
+                .map(|t| ProbeResult::unreachable(t, None, format!("cannot start: {err}")))
+                .collect();
+            return finish(results, request);
+        }
+    };
+    let mut results = probe_all(request, &clients, progress).await;
+    judge(&mut results, request);
+    finish(results, request)
+}
+
+fn finish(results: Vec<ProbeResult>, request: &ProbeRequest) -> ProbeReport {
+    let consistency = consistency_check(&results, request);
+    let worst = results
+        .iter()
+        .map(|result| result.status)
+        .chain(consistency.iter().map(|check| check.status))
+        .max()
+        .unwrap_or(Status::Ok);
+    ProbeReport {
+        results,
+        consistency,
+        status: worst,
+    }
+}
+
+async fn probe_all(request: &ProbeRequest, clients: &Clients, progress: bool) -> Vec<ProbeResult> {
+    let limit = Arc::new(tokio::sync::Semaphore::new(request.concurrency.max(1)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, target) in request.targets.iter().cloned().enumerate() {
+        let (clients, limit, request) = (clients.clone(), limit.clone(), request.clone());
+        tasks.spawn(async move {
+            let _permit = limit.acquire_owned().await;
+            let mut result = probe_one(&target, &request, &clients).await;
+            if request.rancher && result.tls_version.is_some() {
+                rancher_checks(&mut result, &target, &request, &clients).await;
+            }
+            (index, result)
+        });
+    }
+    let total = request.targets.len();
+    let mut results: Vec<Option<ProbeResult>> = vec![None; total];
+    let mut done = 0;
+    while let Some(joined) = tasks.join_next().await {
+        if let Ok((index, result)) = joined {
+            results[index] = Some(result);
+        }
+        done += 1;
+        if progress {
+            eprint!("\rprobed {done}/{total}");
+        }
+    }
+    if progress {
+        eprint!("\r{}\r", " ".repeat(24));
+    }
+    results
+        .into_iter()
+        .zip(&request.targets)
+        .map(|(result, target)| {
+            result.unwrap_or_else(|| {
+                ProbeResult::unreachable(target, None, "probe task failed".to_string())
+            })
+        })
+        .collect()
+}
+
+/// Run the verify checks on every served chain. Targets that serve the same chain
+/// for the same name (HA nodes behind one balancer) share one verification.
+fn judge(results: &mut [ProbeResult], request: &ProbeRequest) {
+    let at = time::OffsetDateTime::now_utc();
+    let mut verdicts: HashMap<(Vec<String>, String), Vec<Check>> = HashMap::new();
+    for result in results.iter_mut().filter(|r| r.tls_version.is_some()) {
+        let key = (result.leaf_fingerprints(), result.checked_name.clone());
+        let chain_checks = verdicts
+            .entry(key)
+            .or_insert_with(|| chain_checks(&result.chain, &result.checked_name, request, at))
+            .clone();
+        result.checks.splice(0..0, chain_checks);
+        result.status = Status::worst(&result.checks);
+    }
+}
+
+fn chain_checks(
+    chain: &[Cert],
+    checked_name: &str,
+    request: &ProbeRequest,
+    at: time::OffsetDateTime,
+) -> Vec<Check> {
+    if chain.is_empty() {
+        return vec![Check::failed(
+            "chain",
+            "the server sent no certificate".to_string(),
+        )];
+    }
+    let context = Context {
+        ca: request.ca.clone(),
+        untrusted: Vec::new(),
+        key: None,
+        hosts: vec![checked_name.to_string()],
+        at,
+        warn_days: request.warn_days,
+    };
+    check_chain(chain, Origin::Server, &context)
+        .into_iter()
+        .filter(|check| check.name != "ca_checksum")
+        .collect()
+}
+
+/// Fetch `/ping` and `/cacerts` over fresh HTTP/1.1 connections and compare `/cacerts`
+/// with `--ca` and with the served chain.
+async fn rancher_checks(
+    result: &mut ProbeResult,
+    target: &Target,
+    request: &ProbeRequest,
+    clients: &Clients,
+) {
+    let (server_name, _) = server_name_for(target, request);
+    let config = &clients.http1;
+    let host = request
+        .servername
+        .clone()
+        .unwrap_or_else(|| target.host.clone());
+    let get = |path| http_get(target, config, &server_name, &host, path, request.timeout);
+    let (ping, cacerts) = tokio::join!(get("/ping"), get("/cacerts"));
+    let mut facts = RancherFacts {
+        ping: None,
+        cacerts: None,
+        cacerts_checksum: None,
+    };
+    match ping {
+        Ok((200, body)) if String::from_utf8_lossy(&body).trim() == "pong" => {
+            facts.ping = Some("pong".to_string());
+            result
+                .checks
+                .push(Check::ok("ping", "/ping answered pong".to_string()));
+        }
+        Ok((status, body)) => {
+            let body = String::from_utf8_lossy(&body)
+                .trim()
+                .chars()
+                .take(60)
+                .collect::<String>();
+            facts.ping = Some(body.clone());
+            result.checks.push(Check::failed(
+                "ping",
+                format!("/ping answered HTTP {status} '{body}', not 'pong': is this Rancher, and is it ready?"),
+            ));
+        }
+        Err(err) => result
+            .checks
+            .push(Check::failed("ping", format!("/ping: {err}"))),
+    }
+    match cacerts {
+        Ok((200, body)) => {
+            let checksum = crate::x509::cert::plain_hex(&crate::x509::cert::sha256(&body));
+            result.checks.extend(cacerts_checks(
+                &body,
+                &checksum,
+                &result.chain,
+                request.ca.as_ref(),
+            ));
+            facts.cacerts = Some(String::from_utf8_lossy(&body).to_string());
+            facts.cacerts_checksum = Some(checksum);
+        }
+        Ok((status, _)) => result.checks.push(Check::failed(
+            "cacerts",
+            format!("/cacerts answered HTTP {status}"),
+        )),
+        Err(err) => result
+            .checks
+            .push(Check::failed("cacerts", format!("/cacerts: {err}"))),
+    }
+    result.rancher = Some(facts);
+}
+
+/// Compare what `/cacerts` serves with the CA file and with the served chain.
+fn cacerts_checks(
+    body: &[u8],
+    checksum: &str,
+    chain: &[Cert],
+    ca: Option<&CaBundle>,
+) -> Vec<Check> {
+    let mut checks = vec![Check::ok(
+        "ca_checksum",
+        format!("agents will compare CATTLE_CA_CHECKSUM={checksum} (sha256 of /cacerts as served)"),
+    )];
+    let served_certs = crate::x509::cert::certs_in(body);
+    if served_certs.is_empty() {
+        checks.push(Check::warning(
+            "cacerts",
+            "/cacerts is empty: Rancher runs without privateCA (agents then trust the system roots)".to_string(),
+        ));
+        return checks;
+    }
+    if let Some(ca) = ca {
+        let expected = crate::rancher::ca_checksum(&ca.bytes);
+        if expected == checksum {
+            checks.push(Check::ok(
+                "cacerts",
+                format!("/cacerts matches {} byte for byte", ca.source),
+            ));
+        } else {
+            checks.push(Check::failed(
+                "cacerts",
+                format!(
+                    "/cacerts (sha256 {checksum}) differs from {} (sha256 {expected}): put exactly {} into secret tls-ca (key cacerts.pem) in cattle-system",
+                    ca.source, ca.source
+                ),
+            ));
+        }
+    }
+    let top = chain.last();
+    let anchors_chain = top.is_some_and(|top| {
+        served_certs
+            .iter()
+            .any(|ca| ca.der() == top.der() || top.is_issued_by(ca))
+    });
+    if anchors_chain {
+        checks.push(Check::ok(
+            "cacerts_chain",
+            "/cacerts holds the CA that issued the served chain".to_string(),
+        ));
+    } else {
+        checks.push(Check::failed(
+            "cacerts_chain",
+            "/cacerts does not hold the CA of the served chain: secret tls-ca and secret tls-rancher-ingress come from different CAs".to_string(),
+        ));
+    }
+    checks
+}
+
+/// With several targets: do all that answered serve the same chain?
+fn consistency_check(results: &[ProbeResult], request: &ProbeRequest) -> Option<Check> {
+    let served: Vec<&ProbeResult> = results.iter().filter(|r| !r.chain.is_empty()).collect();
+    if served.len() < 2 {
+        return None;
+    }
+    let mut groups: Vec<(Vec<String>, Vec<&ProbeResult>)> = Vec::new();
+    for result in &served {
+        let key = result.leaf_fingerprints();
+        match groups
+            .iter_mut()
+            .find(|(fingerprints, _)| *fingerprints == key)
+        {
+            Some((_, members)) => members.push(result),
+            None => groups.push((key, vec![result])),
+        }
+    }
+    let name = request
+        .servername
+        .as_deref()
+        .map(|name| format!(" for {name}"))
+        .unwrap_or_default();
+    if groups.len() == 1 {
+        return Some(Check::ok(
+            "same_chain",
+            format!("all {} targets serve the same chain{name}", served.len()),
+        ));
+    }
+    groups.sort_by_key(|(_, members)| std::cmp::Reverse(members.len()));
+    let majority = &groups[0].1;
+    let odd: Vec<String> = groups[1..]
+        .iter()
+        .flat_map(|(_, members)| members.iter())
+        .map(|result| {
+            let leaf = &result.chain[0];
+            format!(
+                "{} (leaf {} expiring {}, sha256 {}…)",
+                result.target,
+                leaf.display_name(),
+                leaf.not_after,
+                &leaf.sha256_fingerprint[..11.min(leaf.sha256_fingerprint.len())]
+            )
+        })
+        .collect();
+    Some(Check::failed(
+        "same_chain",
+        format!(
+            "targets serve different chains{name}: {} differ from the {} others: {}",
+            odd.len(),
+            majority.len(),
+            odd.join("; ")
+        ),
+    ))
+}

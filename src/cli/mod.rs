@@ -1,0 +1,245 @@
+//! The command line: clap definitions ([`args`]) and [`run`], which parses the
+//! arguments, runs one command and returns the process exit code. `main` only calls
+//! it, so the whole CLI can be exercised in-process.
+
+pub mod args;
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+
+use clap::{CommandFactory, Parser};
+
+use crate::checks::{self, served, CaBundle};
+use crate::commands::{doctor, fullchain, inspect, push, selfsign, verify};
+use crate::output::{self, OutputFormat, Report, Style};
+use crate::tls::{self, Target};
+use crate::x509::{cert as x509_cert, issue};
+use crate::{exit, Error};
+
+pub use args::{Cli, Command};
+use args::{DoctorArgs, FullchainArgs, ProbeArgs, PushArgs, SelfsignArgs, VerifyArgs};
+
+/// Parse `args` (the program name first), run the command, print its report, and
+/// return the exit code (0 ok, 1 a check failed, 2 bad input, 3 remote side).
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() {
+                exit::BAD_INPUT
+            } else {
+                exit::OK
+            };
+            // --help and --version print to stdout; a closed pipe is not worth a panic.
+            let _ = err.print();
+            return code;
+        }
+    };
+    let style = Style::new(cli.color, cli.verbose);
+    let result = match &cli.command {
+        Command::Selfsign(args) => run_selfsign(args, cli.output, &style),
+        Command::Fullchain(args) => run_fullchain(args, cli.output, &style),
+        Command::Inspect(args) => inspect::inspect(&args.files)
+            .map_err(Error::from)
+            .and_then(|report| output::emit(&report, cli.output, &style)),
+        Command::Verify(args) => run_verify(args, cli.output, &style),
+        Command::Probe(args) => run_async(|| run_probe(args, cli.output, &style)),
+        Command::Push(args) => run_async(|| run_push(args, cli.output, &style)),
+        Command::Doctor(args) => run_async(|| run_doctor(args, cli.output, &style)),
+        Command::Completions { shell } => completions(*shell),
+        Command::Man => man_page(),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            if cli.output == OutputFormat::Json {
+                let document = serde_json::json!({
+                    "error": err.to_string(),
+                    "exit_code": err.exit_code(),
+                });
+                let _ = output::write_stdout(&format!("{}\n", output::json(&document)));
+            }
+            let _ = output::write_stderr(&format!("rcert: error: {err}\n"));
+            err.exit_code()
+        }
+    }
+}
+
+/// The one tokio runtime of the process, for the commands that talk to the network.
+fn run_async<F, Fut>(command: F) -> Result<u8, Error>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<u8, Error>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|err| Error::Usage(format!("cannot start the async runtime: {err}")))?;
+    runtime.block_on(command())
+}
+
+fn run_selfsign(args: &SelfsignArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let request = selfsign::SelfsignRequest {
+        server: issue::ServerSpec {
+            hosts: args.hosts.clone(),
+            ips: args.ips.clone(),
+            common_name: args.cn.clone(),
+            organization: args.org.clone(),
+            days: args.days,
+            key_type: args.key_type,
+        },
+        ca_days: args.ca_days,
+        existing_ca: args.ca_cert.clone().zip(args.ca_key.clone()),
+        out_dir: args.out.clone(),
+        force: args.force,
+    };
+    let report = selfsign::selfsign(&request)?;
+    output::emit(&report, format, style)
+}
+
+fn run_fullchain(args: &FullchainArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let request = fullchain::FullchainRequest {
+        inputs: args.files.clone(),
+        out: args.out.clone(),
+        cacerts: args.cacerts.clone(),
+        include_root: args.include_root,
+        force: args.force,
+    };
+    let report = fullchain::fullchain(&request)?;
+    match (format, &report.pem) {
+        (OutputFormat::Text, Some(pem)) => {
+            output::write_stdout(pem)?;
+            output::write_stderr(&report.text(style))?;
+            Ok(report.exit_code())
+        }
+        _ => output::emit(&report, format, style),
+    }
+}
+
+fn run_verify(args: &VerifyArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let context = verify_context(args)?;
+    let mut reports = Vec::new();
+    for file in &args.files {
+        reports.push(verify::verify_file(file, &context)?);
+    }
+    output::emit(&verify::VerifyReports(reports), format, style)
+}
+
+fn verify_context(args: &VerifyArgs) -> Result<checks::Context, Error> {
+    checks::validate_hosts(&args.hosts)?;
+    let at = match &args.at {
+        Some(text) => checks::parse_time(text)?,
+        None => time::OffsetDateTime::now_utc(),
+    };
+    let ca = args.ca.as_deref().map(CaBundle::load).transpose()?;
+    let mut untrusted = Vec::new();
+    for file in &args.untrusted {
+        untrusted.extend(x509_cert::load_certs(file)?);
+    }
+    let key = match &args.key {
+        Some(path) => Some((path.clone(), x509_cert::load_key(path)?)),
+        None => None,
+    };
+    Ok(checks::Context {
+        ca,
+        untrusted,
+        key,
+        hosts: args.hosts.clone(),
+        at,
+        warn_days: args.warn_days,
+    })
+}
+
+async fn run_probe(args: &ProbeArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let targets = Target::parse_all(&args.targets)?;
+    if let Some(name) = &args.servername {
+        tls::validate_servername(name)?;
+    }
+    if args.concurrency == 0 {
+        return Err(Error::Usage("--concurrency must be at least 1".to_string()));
+    }
+    let request = tls::ProbeRequest {
+        targets,
+        servername: args.servername.clone(),
+        ca: args.ca.as_deref().map(CaBundle::load).transpose()?,
+        alpn: tls::parse_alpn(&args.alpn)?,
+        timeout: tls::parse_duration(&args.timeout)?,
+        concurrency: args.concurrency,
+        rancher: args.rancher,
+        warn_days: args.warn_days,
+    };
+    let progress = format == OutputFormat::Text
+        && request.targets.len() > 3
+        && std::io::stderr().is_terminal();
+    let report = served::probe(&request, progress).await;
+    output::emit(&report, format, style)
+}
+
+async fn run_push(args: &PushArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let (cert, key, ca) = match (&args.dir, &args.cert, &args.key) {
+        (Some(dir), _, _) => push::PushRequest::files_from_dir(dir),
+        (None, Some(cert), Some(key)) => (cert.clone(), key.clone(), args.ca.clone()),
+        _ => return Err(push::PushError::NoInput.into()),
+    };
+    let request = push::PushRequest {
+        namespace: args.namespace.clone(),
+        cert,
+        key,
+        ca,
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        dry_run: args.dry_run,
+        force: args.force,
+        secret_name: args.secret_name.clone(),
+        ca_secret_name: args.ca_secret_name.clone(),
+        backup_dir: args.backup_dir.clone(),
+        timeout: tls::parse_duration(&args.timeout)?,
+    };
+    let report = push::push(&request).await?;
+    match (format, &report.manifests) {
+        (OutputFormat::Text, Some(manifests)) => {
+            output::write_stdout(manifests)?;
+            output::write_stderr(&report.text(style))?;
+            Ok(report.exit_code())
+        }
+        _ => output::emit(&report, format, style),
+    }
+}
+
+async fn run_doctor(args: &DoctorArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let request = doctor::DoctorRequest {
+        host: Target::parse(&args.host)?,
+        nodes: Target::parse_all(&args.nodes)?,
+        namespace: args.namespace.clone(),
+        dir: args.dir.clone(),
+        ca: args.ca.clone(),
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        timeout: tls::parse_duration(&args.timeout)?,
+        secret_name: args.secret_name.clone(),
+        ca_secret_name: args.ca_secret_name.clone(),
+    };
+    let report = doctor::doctor(&request).await?;
+    output::emit(&report, format, style)
+}
+
+fn completions(shell: clap_complete::Shell) -> Result<u8, Error> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "rcert", &mut script);
+    output::write_stdout(&String::from_utf8_lossy(&script))?;
+    Ok(exit::OK)
+}
+
+fn man_page() -> Result<u8, Error> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .map_err(Error::Output)?;
+    output::write_stdout(&String::from_utf8_lossy(&page))?;
+    Ok(exit::OK)
+}

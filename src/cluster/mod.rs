@@ -1,0 +1,132 @@
+//! The Kubernetes client: kubeconfig found as kubectl finds it, and API errors in
+//! one line.
+
+use std::path::Path;
+use std::time::Duration;
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// Field manager and `app.kubernetes.io/managed-by` value.
+pub const MANAGER: &str = "rcert";
+
+/// A kubeconfig or context that cannot be used (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// Unreadable kubeconfig, unknown context, no credentials.
+    #[error("kubeconfig: {0}")]
+    Kubeconfig(String),
+}
+
+fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, ClusterError> {
+    Kubeconfig::read_from(path)
+        .map_err(|err| ClusterError::Kubeconfig(format!("{}: {err}", path.display())))
+}
+
+/// `$KUBECONFIG` as kubectl reads it: a colon-separated list, missing files skipped,
+/// the rest merged (first one wins). `None` when unset or when no listed file exists.
+fn kubeconfig_from_env() -> Result<Option<Kubeconfig>, ClusterError> {
+    let Some(list) = std::env::var_os("KUBECONFIG") else {
+        return Ok(None);
+    };
+    let mut merged: Option<Kubeconfig> = None;
+    for path in std::env::split_paths(&list).filter(|path| path.is_file()) {
+        let next = read_kubeconfig(&path)?;
+        merged = Some(match merged {
+            Some(first) => first
+                .merge(next)
+                .map_err(|err| ClusterError::Kubeconfig(format!("{}: {err}", path.display())))?,
+            None => next,
+        });
+    }
+    Ok(merged)
+}
+
+/// A client for the kubeconfig (or in-cluster) context, and the API server's URL.
+pub(crate) async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    timeout: Duration,
+) -> Result<(Client, String), ClusterError> {
+    let options = KubeConfigOptions {
+        context: context.map(str::to_string),
+        cluster: None,
+        user: None,
+    };
+    let kubeconfig = match kubeconfig {
+        Some(path) => Some(read_kubeconfig(path)?),
+        None => kubeconfig_from_env()?,
+    };
+    let mut config = match kubeconfig {
+        Some(kubeconfig) => Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|err| ClusterError::Kubeconfig(err.to_string()))?,
+        None => match Config::from_kubeconfig(&options).await {
+            Ok(config) => config,
+            Err(err) if context.is_none() => Config::incluster().map_err(|_| {
+                ClusterError::Kubeconfig(format!(
+                    "{err} (looked at $KUBECONFIG, ~/.kube/config and the in-cluster service account)"
+                ))
+            })?,
+            Err(err) => return Err(ClusterError::Kubeconfig(err.to_string())),
+        },
+    };
+    config.connect_timeout = Some(timeout);
+    config.read_timeout = Some(timeout);
+    config.write_timeout = Some(timeout);
+    let url = config.cluster_url.to_string();
+    let client =
+        Client::try_from(config).map_err(|err| ClusterError::Kubeconfig(err.to_string()))?;
+    Ok((client, url))
+}
+
+/// One line for an API failure, naming the verb and the object (exit 3).
+pub(crate) fn describe_api_error(err: &kube::Error, verb: &str, what: &str) -> String {
+    match err {
+        kube::Error::Api(status) => {
+            let detail = if status.message.is_empty() {
+                status.reason.clone()
+            } else {
+                status.message.clone()
+            };
+            match status.code {
+                401 => format!("cannot {verb} {what}: 401 Unauthorized — the API server rejected the credentials of this kubeconfig context ({detail})"),
+                403 => format!("cannot {verb} {what}: 403 Forbidden — RBAC denies '{verb}' on this resource for your user ({detail})"),
+                404 => format!("cannot {verb} {what}: 404 Not Found ({detail})"),
+                409 => format!("cannot {verb} {what}: 409 Conflict — changed by someone else meanwhile; run again ({detail})"),
+                422 => format!("cannot {verb} {what}: 422 Invalid — the API server refused the object ({detail})"),
+                code if code >= 500 => format!("cannot {verb} {what}: API server error {code} ({detail})"),
+                code => format!("cannot {verb} {what}: HTTP {code} ({detail})"),
+            }
+        }
+        other => {
+            let chain = error_chain(other);
+            let lower = chain.to_lowercase();
+            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
+            {
+                format!("cannot {verb} {what}: TLS error talking to the API server: {chain}")
+            } else if lower.contains("timed out")
+                || lower.contains("timeout")
+                || lower.contains("elapsed")
+            {
+                format!("cannot {verb} {what}: the API server did not answer in time ({chain})")
+            } else {
+                format!("cannot {verb} {what}: API server unreachable: {chain}")
+            }
+        }
+    }
+}
+
+/// An error with its sources, innermost last, without repeats.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(inner) = source {
+        let text = inner.to_string();
+        if !parts.iter().any(|part| part.contains(&text)) {
+            parts.push(text);
+        }
+        source = inner.source();
+    }
+    parts.join(": ")
+}

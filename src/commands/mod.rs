@@ -1,0 +1,10 @@
+//! One module per command: its request, its report and the report's text rendering.
+//! Commands never import each other; what two commands share lives in an engine.
+
+pub mod doctor;
+pub mod fullchain;
+pub mod inspect;
+pub mod probe;
+pub mod push;
+pub mod selfsign;
+pub mod verify;

@@ -1,0 +1,75 @@
+//! `rcert probe`: the rendering of a probe report (the work is in [`crate::checks::served`]).
+
+use std::fmt::Write as _;
+
+use crate::check::Status;
+use crate::checks::served::ProbeReport;
+use crate::output::{cert_text, checks_text, days_left, sans_text, Report, Style};
+
+impl Report for ProbeReport {
+    /// Per target the session, the served chain and the checks.
+    fn text(&self, style: &Style) -> String {
+        probe_text(self, style)
+    }
+
+    fn exit_code(&self) -> u8 {
+        ProbeReport::exit_code(self)
+    }
+}
+
+fn probe_text(report: &ProbeReport, style: &Style) -> String {
+    let mut out = String::new();
+    for (index, result) in report.results.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let sni = result
+            .servername
+            .as_deref()
+            .map_or_else(|| "no SNI".to_string(), |name| format!("SNI {name}"));
+        let verdict = if result.is_unreachable() {
+            style.paint("UNREACHABLE", Status::Failed)
+        } else {
+            style.status(result.status).trim_end().to_string()
+        };
+        let _ = writeln!(out, "{} ({sni}): {verdict}", style.heading(&result.target));
+        if let Some(error) = &result.error {
+            let _ = writeln!(out, "  {error}");
+            continue;
+        }
+        if let Some(version) = &result.tls_version {
+            let _ = writeln!(
+                out,
+                "  {version}, {}, ALPN {}, {} ms, from {}",
+                result.cipher_suite.as_deref().unwrap_or("?"),
+                result.alpn.as_deref().unwrap_or("none"),
+                result.elapsed_ms,
+                result.address.as_deref().unwrap_or("?")
+            );
+        }
+        for (position, cert) in result.chain.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "  {position} {}  ({}, until {}, {})",
+                cert.subject,
+                cert.public_key,
+                cert.not_after,
+                days_left(cert.days_left)
+            );
+            let _ = writeln!(out, "      issuer {}", cert.issuer);
+            if position == 0 {
+                let _ = writeln!(out, "      SANs {}", sans_text(cert));
+            }
+            let _ = writeln!(out, "      sha256 {}", cert.sha256_fingerprint);
+            if style.verbose {
+                out.push_str(&cert_text(cert, style));
+            }
+        }
+        out.push_str(&checks_text(&result.checks, style));
+    }
+    if let Some(check) = &report.consistency {
+        out.push('\n');
+        out.push_str(&checks_text(std::slice::from_ref(check), style));
+    }
+    out
+}

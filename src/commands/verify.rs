@@ -1,0 +1,93 @@
+//! `rcert verify`: every check on certificate files, one line each.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::check::{Check, Status};
+use crate::checks::{check_chain, find_leaf, Context, Origin};
+use crate::output::{cert_text, checks_text, days_left, Report, Style};
+use crate::rancher::ca_checksum;
+use crate::x509::cert as inspect;
+use crate::x509::{pem, Cert};
+
+/// The result of verifying one certificate file.
+#[derive(Debug, Serialize)]
+pub struct VerifyReport {
+    /// The file verified.
+    pub file: String,
+    /// Overall verdict: failed if any check failed, warning if any warned.
+    pub status: Status,
+    /// Certificates of the file, in file order.
+    pub certificates: Vec<Cert>,
+    /// Every check, in a fixed order.
+    pub checks: Vec<Check>,
+    /// The CA file used, if any.
+    pub ca_file: Option<String>,
+    /// sha256 of the CA file as Rancher serves it (`CATTLE_CA_CHECKSUM`).
+    pub ca_checksum: Option<String>,
+}
+
+/// Verify one certificate file (first = leaf, rest = intermediates).
+pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::PemError> {
+    let mut certs = inspect::load_certs(file)?;
+    let checks = check_chain(&certs, Origin::File(file), context);
+    for cert in &mut certs {
+        // Days left as seen from --at, like the validity check.
+        cert.days_left = (cert.not_after_time() - context.at).whole_days();
+    }
+    Ok(VerifyReport {
+        file: file.to_string(),
+        status: Status::worst(&checks),
+        certificates: certs,
+        checks,
+        ca_file: context.ca.as_ref().map(|ca| ca.source.clone()),
+        ca_checksum: context.ca.as_ref().map(|ca| ca_checksum(&ca.bytes)),
+    })
+}
+
+/// The result of `rcert verify`: one report per file, in the order given.
+#[derive(Debug, Serialize)]
+#[serde(transparent)]
+pub struct VerifyReports(pub Vec<VerifyReport>);
+
+impl Report for VerifyReports {
+    fn text(&self, style: &Style) -> String {
+        verify_text(&self.0, style)
+    }
+
+    fn exit_code(&self) -> u8 {
+        crate::output::exit_for(self.0.iter().map(|r| r.status).max().unwrap_or(Status::Ok))
+    }
+}
+
+fn verify_text(reports: &[VerifyReport], style: &Style) -> String {
+    let mut out = String::new();
+    for (index, report) in reports.iter().enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let _ = writeln!(
+            out,
+            "{} {}",
+            style.heading(&format!("{}:", report.file)),
+            style.status(report.status).trim_end()
+        );
+        if let Some(leaf) = find_leaf(&report.certificates) {
+            let _ = writeln!(
+                out,
+                "  leaf '{}', expires {} ({})",
+                leaf.subject,
+                leaf.not_after,
+                days_left(leaf.days_left)
+            );
+        }
+        if style.verbose {
+            for cert in &report.certificates {
+                out.push_str(&cert_text(cert, style));
+            }
+        }
+        out.push_str(&checks_text(&report.checks, style));
+    }
+    out
+}

@@ -1,0 +1,238 @@
+//! Text and JSON rendering helpers shared by every command: the output format,
+//! [`Style`] (colour per stream), certificate facts as text, check tables, and
+//! [`Report`] + [`emit`], the one way a command prints its result.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use serde::Serialize;
+
+use crate::check::{Check, Status};
+use crate::x509::Cert;
+
+/// Output format (`-o`), as in kubectl.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON document on standard output.
+    Json,
+}
+
+/// When to color text output (`--color`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// Color when standard output is a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always color.
+    Always,
+    /// Never color.
+    Never,
+}
+
+/// How text is styled.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// Whether to emit ANSI colors.
+    pub color: bool,
+    /// Whether to print every detail.
+    pub verbose: bool,
+}
+
+impl Style {
+    /// Decide on color from the choice, NO_COLOR and whether stdout is a terminal.
+    pub fn new(choice: ColorChoice, verbose: bool) -> Style {
+        use std::io::IsTerminal;
+        let color = match choice {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+                    && std::io::stdout().is_terminal()
+            }
+        };
+        Style { color, verbose }
+    }
+
+    /// The status as a padded, coloured label.
+    pub fn status(&self, status: Status) -> String {
+        self.paint(&format!("{:<8}", status.label()), status)
+    }
+
+    /// Text in the colour of a status.
+    pub fn paint(&self, text: &str, status: Status) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match status {
+            Status::Skipped => "2",
+            Status::Ok => "32",
+            Status::Warning => "33",
+            Status::Failed => "1;31",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    /// A heading (bold).
+    pub fn heading(&self, text: &str) -> String {
+        if self.color {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Render any result as one pretty JSON document.
+pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string_pretty(value)
+        .unwrap_or_else(|err| format!("{{\"error\": \"cannot render JSON: {err}\"}}"))
+}
+
+/// The facts of a certificate, one per line, indented.
+pub fn cert_text(cert: &Cert, style: &Style) -> String {
+    let mut out = String::new();
+    let mut line = |label: &str, value: &str| {
+        let _ = writeln!(out, "  {:<18}{value}", format!("{label}:"));
+    };
+    line("Subject", &cert.subject);
+    line("Issuer", &cert.issuer);
+    line("Serial", &cert.serial);
+    line("Not before", &cert.not_before);
+    line(
+        "Not after",
+        &format!("{} ({})", cert.not_after, days_left(cert.days_left)),
+    );
+    line("SANs", &sans_text(cert));
+    line("Public key", &cert.public_key.to_string());
+    line("Signature", &cert.signature_algorithm);
+    line("Key usage", &list_or_none(&cert.key_usage));
+    line("Ext. key usage", &list_or_none(&cert.extended_key_usage));
+    let ca = match (cert.is_ca, cert.path_len) {
+        (true, Some(len)) => format!("yes (pathlen {len})"),
+        (true, None) => "yes".to_string(),
+        (false, _) => "no".to_string(),
+    };
+    line("CA", &ca);
+    if style.verbose || cert.subject_key_id.is_some() {
+        line(
+            "Subject key id",
+            cert.subject_key_id.as_deref().unwrap_or("none"),
+        );
+    }
+    if style.verbose || cert.authority_key_id.is_some() {
+        line(
+            "Authority key id",
+            cert.authority_key_id.as_deref().unwrap_or("none"),
+        );
+    }
+    line("SHA-256", &cert.sha256_fingerprint);
+    out
+}
+
+/// "N day(s) left" or "expired N day(s) ago".
+pub fn days_left(days: i64) -> String {
+    if days < 0 {
+        format!("expired {} day(s) ago", -days)
+    } else {
+        format!("{days} day(s) left")
+    }
+}
+
+/// The SANs as `DNS:a, IP:b`, or why there are none.
+pub fn sans_text(cert: &Cert) -> String {
+    let names: Vec<String> = cert
+        .dns_names
+        .iter()
+        .map(|name| format!("DNS:{name}"))
+        .chain(cert.ip_addresses.iter().map(|ip| format!("IP:{ip}")))
+        .collect();
+    if names.is_empty() {
+        "none (CN-only: rejected by Go and rustls clients)".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "none".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+/// The checks as aligned lines: status, name, message.
+pub fn checks_text(checks: &[Check], style: &Style) -> String {
+    checks
+        .iter()
+        .map(|check| check_line(check, 12, style))
+        .collect()
+}
+
+/// One check as an aligned line, the name padded to `width`.
+pub fn check_line(check: &Check, width: usize, style: &Style) -> String {
+    format!(
+        "  {} {:<width$}{}\n",
+        style.status(check.status),
+        check.name,
+        check.message
+    )
+}
+
+/// The commands to run next, after a blank line (nothing when there are none).
+pub fn next_steps_text(steps: &[String]) -> String {
+    if steps.is_empty() {
+        return String::new();
+    }
+    let lines: String = steps.iter().map(|step| format!("  {step}\n")).collect();
+    format!("\nNext:\n{lines}")
+}
+
+/// A command's result: one model, rendered as JSON or as text.
+pub trait Report: Serialize {
+    /// The text a person reads.
+    fn text(&self, style: &Style) -> String;
+    /// The exit code this result maps to.
+    fn exit_code(&self) -> u8;
+}
+
+/// Print a report on standard output as JSON or text; returns its exit code.
+pub fn emit<R: Report>(
+    report: &R,
+    format: OutputFormat,
+    style: &Style,
+) -> Result<u8, crate::Error> {
+    let rendered = match format {
+        OutputFormat::Json => format!("{}\n", json(report)),
+        OutputFormat::Text => report.text(style),
+    };
+    write_stdout(&rendered)?;
+    Ok(report.exit_code())
+}
+
+/// Write text to standard output; a closed pipe is an error, not a panic.
+pub fn write_stdout(text: &str) -> Result<(), crate::Error> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(crate::Error::Output)
+}
+
+/// Write text to standard error (reports that accompany data on standard output).
+pub fn write_stderr(text: &str) -> Result<(), crate::Error> {
+    let mut stderr = std::io::stderr().lock();
+    stderr
+        .write_all(text.as_bytes())
+        .and_then(|()| stderr.flush())
+        .map_err(crate::Error::Output)
+}
+
+/// The exit code of a verdict: 1 when failed, else 0.
+pub fn exit_for(status: Status) -> u8 {
+    match status {
+        Status::Failed => crate::exit::CHECK_FAILED,
+        Status::Skipped | Status::Ok | Status::Warning => crate::exit::OK,
+    }
+}

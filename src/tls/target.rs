@@ -1,0 +1,87 @@
+//! Targets: `host`, `host:port`, `ip:port`, `[v6]:port`.
+
+use std::net::IpAddr;
+
+use super::{ProbeError, DEFAULT_PORT};
+
+/// One endpoint to probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// The target as given.
+    pub input: String,
+    /// Host name or IP literal (without brackets).
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl Target {
+    /// Parse `host`, `host:port`, `ip:port`, `[v6]:port`, `[v6]` or a bare IPv6 literal.
+    pub fn parse(input: &str) -> Result<Target, ProbeError> {
+        let bad = |reason: &str| ProbeError::BadTarget {
+            target: input.to_string(),
+            reason: reason.to_string(),
+        };
+        let text = input.trim();
+        let text = text
+            .strip_prefix("https://")
+            .unwrap_or(text)
+            .trim_end_matches('/');
+        if text.is_empty() {
+            return Err(bad("empty"));
+        }
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| bad("missing ']' after the IPv6 address"))?;
+            let port = match after.strip_prefix(':') {
+                Some(port) => Some(port),
+                None if after.is_empty() => None,
+                None => return Err(bad("expected ':PORT' after ']'")),
+            };
+            (host.to_string(), port)
+        } else if text.parse::<IpAddr>().is_ok() {
+            (text.to_string(), None)
+        } else {
+            match text.rsplit_once(':') {
+                Some((host, port)) => (host.to_string(), Some(port)),
+                None => (text.to_string(), None),
+            }
+        };
+        let port = match port {
+            Some(port) => port
+                .parse::<u16>()
+                .ok()
+                .filter(|port| *port > 0)
+                .ok_or_else(|| bad("the port must be a number from 1 to 65535"))?,
+            None => DEFAULT_PORT,
+        };
+        if host.contains(['/', ' ', '@']) || host.is_empty() {
+            return Err(bad("expected host, host:port, ip:port or [v6]:port"));
+        }
+        Ok(Target {
+            input: input.to_string(),
+            host,
+            port,
+        })
+    }
+
+    /// Parse every target of a list, stopping at the first bad one.
+    pub fn parse_all(inputs: &[String]) -> Result<Vec<Target>, ProbeError> {
+        inputs.iter().map(|input| Target::parse(input)).collect()
+    }
+
+    /// `host:port`, with brackets around IPv6.
+    pub fn address(&self) -> String {
+        if self.host.contains(':') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+
+    /// Whether the host is an IP literal.
+    pub fn is_ip(&self) -> bool {
+        self.host.parse::<IpAddr>().is_ok()
+    }
+}

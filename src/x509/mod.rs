@@ -1,0 +1,8 @@
+//! Certificates and keys: reading PEM/DER ([`pem`]), the certificate and key model
+//! ([`cert`]) and issuing new ones ([`issue`]).
+
+pub mod cert;
+pub mod issue;
+pub mod pem;
+
+pub use cert::{Cert, KeyInfo};
