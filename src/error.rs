@@ -35,9 +35,6 @@ pub enum Error {
     /// A kubeconfig or context that cannot be used.
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
-    /// A push that cannot start: no input, bad names.
-    #[error(transparent)]
-    Push(#[from] crate::commands::push::PushError),
     /// A verify option (`--host`, `--at`) that cannot be used.
     #[error(transparent)]
     Verify(#[from] crate::checks::VerifyError),

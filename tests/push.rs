@@ -590,7 +590,30 @@ fn json_output_parses_and_names_are_checked() {
         "--dry-run",
     ]);
     assert_eq!(code, 2);
-    assert!(stderr.contains("not a valid Kubernetes name"), "{stderr}");
+    assert!(
+        stderr.contains("namespace 'Cattle_System' is not a valid Kubernetes namespace"),
+        "{stderr}"
+    );
+    // Namespaces are DNS-1123 labels: no dots, at most 63 characters.
+    let long = "a".repeat(64);
+    for bad in ["a..b", "cattle.system", long.as_str()] {
+        let dir = files.path().display().to_string();
+        let (code, _, stderr) = run(&["push", "-n", bad, "--dir", &dir, "--dry-run"]);
+        assert_eq!(code, 2, "{bad}");
+        assert!(
+            stderr.contains(&format!(
+                "namespace '{bad}' is not a valid Kubernetes namespace"
+            )),
+            "{stderr}"
+        );
+    }
+    let dir = files.path().display().to_string();
+    let (code, _, stderr) = run(&["push", "--secret-name", "a..b", "--dir", &dir, "--dry-run"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("'a..b' is not a valid Kubernetes name"),
+        "{stderr}"
+    );
     let (code, _, _) = run(&["push", "--dry-run"]);
     assert_eq!(code, 2, "no input");
 }

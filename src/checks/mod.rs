@@ -16,32 +16,7 @@ pub mod served;
 use crate::chain;
 use crate::check::Check;
 use crate::rancher::ca_checksum;
-use crate::x509::cert::{self as inspect, Cert, KeyInfo};
-use crate::x509::pem;
-
-/// A CA file (`cacerts.pem`): its certificates and the bytes Rancher would serve.
-#[derive(Debug, Clone)]
-pub struct CaBundle {
-    /// The path as given.
-    pub source: String,
-    /// Its certificates, in file order.
-    pub certs: Vec<Cert>,
-    /// The exact bytes read.
-    pub bytes: Vec<u8>,
-}
-
-impl CaBundle {
-    /// Read a CA file that must hold at least one certificate.
-    pub fn load(source: &str) -> Result<CaBundle, pem::PemError> {
-        let loaded = pem::load_certificates(source)?;
-        let certs = inspect::certs_from(&loaded)?;
-        Ok(CaBundle {
-            source: source.to_string(),
-            certs,
-            bytes: loaded.bytes,
-        })
-    }
-}
+use crate::x509::cert::{self as inspect, CaBundle, Cert, KeyInfo};
 
 /// Everything the checks need besides the chain itself.
 #[derive(Debug, Clone)]

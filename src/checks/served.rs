@@ -7,11 +7,12 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::check::{Check, Status};
-use crate::checks::{check_chain, CaBundle, Context, Origin};
+use crate::checks::{check_chain, Context, Origin};
 use crate::tls::http::http_get;
 use crate::tls::{
     probe_one, server_name_for, Clients, ProbeRequest, ProbeResult, RancherFacts, Target,
 };
+use crate::x509::CaBundle;
 use crate::x509::Cert;
 
 /// The result of `rcert probe`.

@@ -9,10 +9,11 @@ use std::io::IsTerminal;
 
 use clap::{CommandFactory, Parser};
 
-use crate::checks::{self, served, CaBundle};
+use crate::checks::{self, served};
 use crate::commands::{doctor, fullchain, inspect, push, selfsign, verify};
 use crate::output::{self, OutputFormat, Report, Style};
 use crate::tls::{self, Target};
+use crate::x509::CaBundle;
 use crate::x509::{cert as x509_cert, issue};
 use crate::{exit, Error};
 
@@ -184,7 +185,11 @@ async fn run_push(args: &PushArgs, format: OutputFormat, style: &Style) -> Resul
     let (cert, key, ca) = match (&args.dir, &args.cert, &args.key) {
         (Some(dir), _, _) => push::PushRequest::files_from_dir(dir),
         (None, Some(cert), Some(key)) => (cert.clone(), key.clone(), args.ca.clone()),
-        _ => return Err(push::PushError::NoInput.into()),
+        _ => {
+            return Err(Error::Usage(
+                "give --dir DIR (with tls.crt, tls.key and optionally cacerts.pem) or --cert F --key F [--ca F]".to_string(),
+            ))
+        }
     };
     let request = push::PushRequest {
         namespace: args.namespace.clone(),

@@ -16,6 +16,41 @@ pub enum ClusterError {
     /// Unreadable kubeconfig, unknown context, no credentials.
     #[error("kubeconfig: {0}")]
     Kubeconfig(String),
+    /// A namespace Kubernetes would refuse (DNS-1123 label).
+    #[error("namespace '{0}' is not a valid Kubernetes namespace: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit (no dots)")]
+    BadNamespace(String),
+    /// A secret name Kubernetes would refuse (DNS-1123 subdomain).
+    #[error("'{0}' is not a valid Kubernetes name: at most 253 characters, dot-separated labels of lower-case letters, digits and '-'")]
+    BadName(String),
+}
+
+/// Whether `label` is a DNS-1123 label: 1–63 of `[a-z0-9-]`, alphanumeric at both ends.
+fn is_dns1123_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 63
+        && label
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && label.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && label.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// Check a namespace name (DNS-1123 label).
+pub fn validate_namespace(name: &str) -> Result<(), ClusterError> {
+    if is_dns1123_label(name) {
+        Ok(())
+    } else {
+        Err(ClusterError::BadNamespace(name.to_string()))
+    }
+}
+
+/// Check an object name such as a secret's (DNS-1123 subdomain).
+pub fn validate_name(name: &str) -> Result<(), ClusterError> {
+    if name.len() <= 253 && name.split('.').all(is_dns1123_label) {
+        Ok(())
+    } else {
+        Err(ClusterError::BadName(name.to_string()))
+    }
 }
 
 fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, ClusterError> {

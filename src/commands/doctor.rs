@@ -16,11 +16,12 @@ use std::fmt::Write as _;
 
 use crate::check::{Check, Status};
 use crate::checks::served;
-use crate::checks::{self, CaBundle, Context, Origin};
+use crate::checks::{self, Context, Origin};
 use crate::output::{check_line, Report, Style};
 use crate::rancher::INGRESS_FAKE_CERTIFICATE;
 use crate::tls::{ProbeRequest, ProbeResult, Target};
 use crate::x509::cert::{self as inspect, Cert};
+use crate::x509::CaBundle;
 
 /// What `rcert doctor` is asked to check.
 #[derive(Debug, Clone)]

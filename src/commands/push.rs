@@ -19,22 +19,12 @@ use kube::Api;
 use serde::Serialize;
 
 use crate::check::{Check, Status};
-use crate::checks::{self, CaBundle, Context, Origin};
-use crate::cluster::{connect, describe_api_error, MANAGER};
+use crate::checks::{self, Context, Origin};
+use crate::cluster::{connect, describe_api_error, validate_name, validate_namespace, MANAGER};
 use crate::files::{self, OutFile};
 use crate::output::{checks_text, next_steps_text, Report, Style};
 use crate::x509::cert::{self as inspect, Cert};
-
-/// Why a push could not start (exit 2).
-#[derive(Debug, thiserror::Error)]
-pub enum PushError {
-    /// Neither `--dir` nor `--cert` + `--key`.
-    #[error("give --dir DIR (with tls.crt, tls.key and optionally cacerts.pem) or --cert F --key F [--ca F]")]
-    NoInput,
-    /// A namespace or secret name Kubernetes would refuse.
-    #[error("'{0}' is not a valid Kubernetes name (lower-case letters, digits, '-' and '.')")]
-    BadName(String),
-}
+use crate::x509::CaBundle;
 
 /// What `rcert push` is asked to do.
 #[derive(Debug, Clone)]
@@ -149,11 +139,8 @@ struct Planned {
 
 /// Check names, read and validate the files, then dry-run or push.
 pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
-    for name in [
-        &request.namespace,
-        &request.secret_name,
-        &request.ca_secret_name,
-    ] {
+    validate_namespace(&request.namespace)?;
+    for name in [&request.secret_name, &request.ca_secret_name] {
         validate_name(name)?;
     }
     let inputs = Inputs::load(request)?;
@@ -194,22 +181,6 @@ pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
         report.next_steps = next_steps(request, &inputs);
     }
     Ok(report)
-}
-
-/// Kubernetes object names: DNS-1123 subdomain.
-fn validate_name(name: &str) -> Result<(), PushError> {
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name.ends_with(|c: char| c.is_ascii_alphanumeric());
-    if valid {
-        Ok(())
-    } else {
-        Err(PushError::BadName(name.to_string()))
-    }
 }
 
 /// The files, read once: exact bytes (what lands in the secrets) and parsed facts.

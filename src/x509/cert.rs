@@ -484,3 +484,27 @@ fn authority_key_id(x509: &X509Certificate<'_>) -> Option<String> {
             _ => None,
         })
 }
+
+/// A CA file (`cacerts.pem`): its certificates and the bytes Rancher would serve.
+#[derive(Debug, Clone)]
+pub struct CaBundle {
+    /// The path as given.
+    pub source: String,
+    /// Its certificates, in file order.
+    pub certs: Vec<Cert>,
+    /// The exact bytes read.
+    pub bytes: Vec<u8>,
+}
+
+impl CaBundle {
+    /// Read a CA file that must hold at least one certificate.
+    pub fn load(source: &str) -> Result<CaBundle, pem::PemError> {
+        let loaded = pem::load_certificates(source)?;
+        let certs = certs_from(&loaded)?;
+        Ok(CaBundle {
+            source: source.to_string(),
+            certs,
+            bytes: loaded.bytes,
+        })
+    }
+}
