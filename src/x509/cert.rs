@@ -377,6 +377,7 @@ fn key_facts(spki: &SubjectPublicKeyInfo<'_>) -> KeyFacts {
                 "1.2.840.10045.3.1.7" => ("P-256".to_string(), 256),
                 "1.3.132.0.34" => ("P-384".to_string(), 384),
                 "1.3.132.0.35" => ("P-521".to_string(), 521),
+                "1.2.840.10045.3.1.1" => ("P-192".to_string(), 192),
                 other => (other.to_string(), point.key_size()),
             };
             KeyFacts {

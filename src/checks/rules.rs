@@ -1,0 +1,512 @@
+//! rcert's own judgement of every certificate on a path, the trust anchor included:
+//! the RFC 5280 profile and the key, algorithm and serial rules that Go (Rancher
+//! agents, kubectl, helm), browsers and OpenSSL apply and rustls-webpki does not.
+//!
+//! A rule broken where those clients refuse the certificate is a [`Level::Failure`]
+//! (Go's error text quoted where one exists); a rule only the CA/Browser Forum
+//! requirements state is a [`Level::Warning`].
+
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::{GeneralName, ParsedExtension, X509Extension};
+use x509_parser::prelude::FromDer;
+use x509_parser::public_key::PublicKey;
+
+use crate::x509::Cert;
+
+/// The place of a certificate on its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The server (end-entity) certificate.
+    Leaf,
+    /// A CA between the leaf and the anchor.
+    Intermediate,
+    /// The trust anchor, from the CA file.
+    Anchor,
+}
+
+impl Role {
+    fn is_ca(self) -> bool {
+        self != Role::Leaf
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Role::Leaf => "leaf",
+            Role::Intermediate => "intermediate",
+            Role::Anchor => "root",
+        }
+    }
+}
+
+/// How bad a broken rule is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Clients refuse the certificate.
+    Failure,
+    /// Clients accept it, but the CA/Browser Forum requirements are broken.
+    Warning,
+}
+
+/// The family a rule belongs to; each is its own check line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// RFC 5280 structure: extensions, constraints, names.
+    Profile,
+    /// Keys, signature algorithms and serial numbers.
+    Crypto,
+}
+
+/// One broken rule on one certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Failure or warning.
+    pub level: Level,
+    /// Which check line it belongs to.
+    pub family: Family,
+    /// One line naming the certificate, the cause in the clients' words, and the fix.
+    pub message: String,
+}
+
+const OID_SUBJECT_KEY_ID: &str = "2.5.29.14";
+const OID_KEY_USAGE: &str = "2.5.29.15";
+const OID_SAN: &str = "2.5.29.17";
+const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
+const OID_NAME_CONSTRAINTS: &str = "2.5.29.30";
+const OID_AUTHORITY_KEY_ID: &str = "2.5.29.35";
+const OID_AIA: &str = "1.3.6.1.5.5.7.1.1";
+
+/// Judge one certificate in its role; `None` for a certificate that cannot be parsed
+/// (the caller already reports those).
+pub fn judge(cert: &Cert, role: Role) -> Vec<Finding> {
+    let Ok((_, x509)) = X509Certificate::from_der(cert.der()) else {
+        return vec![Finding {
+            level: Level::Failure,
+            family: Family::Profile,
+            message: format!("'{}' cannot be parsed as X.509", cert.subject),
+        }];
+    };
+    let mut judged = Judged {
+        cert,
+        role,
+        x509: &x509,
+        findings: Vec::new(),
+    };
+    judged.extensions();
+    judged.ca_rules();
+    judged.leaf_rules();
+    judged.names();
+    judged.key();
+    judged.signature();
+    judged.serial();
+    judged.findings
+}
+
+struct Judged<'a, 'x> {
+    cert: &'a Cert,
+    role: Role,
+    x509: &'a X509Certificate<'x>,
+    findings: Vec<Finding>,
+}
+
+impl<'a, 'x> Judged<'a, 'x> {
+    fn fail(&mut self, family: Family, message: String) {
+        self.findings.push(Finding {
+            level: Level::Failure,
+            family,
+            message: format!("{} '{}': {message}", self.role.name(), self.cert.subject),
+        });
+    }
+
+    fn warn(&mut self, family: Family, message: String) {
+        self.findings.push(Finding {
+            level: Level::Warning,
+            family,
+            message: format!("{} '{}': {message}", self.role.name(), self.cert.subject),
+        });
+    }
+
+    fn extension(&self, oid: &str) -> Option<&'a X509Extension<'x>> {
+        let x509: &'a X509Certificate<'x> = self.x509;
+        x509.extensions()
+            .iter()
+            .find(|ext| ext.oid.to_id_string() == oid)
+    }
+
+    /// Extensions every certificate must get right, whatever its role.
+    fn extensions(&mut self) {
+        let mut seen = Vec::new();
+        for ext in self.x509.extensions() {
+            let oid = ext.oid.to_id_string();
+            if seen.contains(&oid) {
+                self.fail(
+                    Family::Profile,
+                    format!("extension {oid} appears twice (RFC 5280 4.2: at most one instance of each extension)"),
+                );
+            }
+            seen.push(oid.clone());
+            match ext.parsed_extension() {
+                ParsedExtension::UnsupportedExtension { .. } | ParsedExtension::Unparsed
+                    if ext.critical =>
+                {
+                    self.fail(
+                        Family::Profile,
+                        format!("unknown critical extension {oid} (Go: \"x509: unhandled critical extension\"); clients must refuse it"),
+                    );
+                }
+                ParsedExtension::ParseError { .. } => self.fail(
+                    Family::Profile,
+                    format!("extension {oid} is malformed (its contents do not parse)"),
+                ),
+                _ => {}
+            }
+        }
+        for (oid, name) in [
+            (OID_AUTHORITY_KEY_ID, "authorityKeyIdentifier"),
+            (OID_SUBJECT_KEY_ID, "subjectKeyIdentifier"),
+            (OID_AIA, "authorityInfoAccess"),
+        ] {
+            if self.extension(oid).is_some_and(|ext| ext.critical) {
+                self.fail(
+                    Family::Profile,
+                    format!("{name} is marked critical; RFC 5280 requires it non-critical"),
+                );
+            }
+        }
+        if let Some(ext) = self.extension(OID_AIA) {
+            let empty = match ext.parsed_extension() {
+                ParsedExtension::AuthorityInfoAccess(aia) => aia.accessdescs.is_empty(),
+                _ => true,
+            };
+            if empty {
+                self.fail(
+                    Family::Profile,
+                    "authorityInfoAccess holds no valid access description (RFC 5280 4.2.2.1: one or more)".to_string(),
+                );
+            }
+        }
+        if let Some(ext) = self.extension(OID_NAME_CONSTRAINTS) {
+            self.name_constraints(ext.critical, ext.parsed_extension().clone());
+        }
+        if let Some(ext) = self.extension(OID_AUTHORITY_KEY_ID) {
+            if let ParsedExtension::AuthorityKeyIdentifier(aki) = ext.parsed_extension() {
+                if aki.key_identifier.is_none() {
+                    self.fail(
+                        Family::Profile,
+                        "authorityKeyIdentifier lacks keyIdentifier (RFC 5280 4.2.1.1)".to_string(),
+                    );
+                }
+            }
+        } else if !self.cert.self_signed {
+            self.fail(
+                Family::Profile,
+                "no authorityKeyIdentifier (RFC 5280 4.2.1.1; openssl verify -x509_strict: \"Missing Authority Key Identifier\"): reissue it from the CA with authorityKeyIdentifier=keyid".to_string(),
+            );
+        }
+    }
+
+    fn name_constraints(&mut self, critical: bool, parsed: ParsedExtension<'_>) {
+        if self.role == Role::Leaf && !self.cert.is_ca {
+            self.fail(
+                Family::Profile,
+                "nameConstraints in a certificate that is not a CA (RFC 5280 4.2.1.10: CA certificates only)".to_string(),
+            );
+        }
+        if !critical {
+            self.fail(
+                Family::Profile,
+                "nameConstraints is not marked critical (RFC 5280 4.2.1.10: it MUST be critical)"
+                    .to_string(),
+            );
+        }
+        let ParsedExtension::NameConstraints(constraints) = parsed else {
+            return;
+        };
+        let permitted = constraints.permitted_subtrees.unwrap_or_default();
+        let excluded = constraints.excluded_subtrees.unwrap_or_default();
+        if permitted.is_empty() && excluded.is_empty() {
+            self.fail(
+                Family::Profile,
+                "nameConstraints with neither permitted nor excluded subtrees (RFC 5280 4.2.1.10)"
+                    .to_string(),
+            );
+        }
+        for subtree in permitted.iter().chain(&excluded) {
+            if let GeneralName::DNSName(name) = &subtree.base {
+                if name.starts_with('.') {
+                    self.fail(
+                        Family::Profile,
+                        format!("nameConstraints DNS name '{name}' starts with a period (RFC 5280 4.2.1.10: that form is for URIs only)"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Rules for certificates that issue others: intermediates and the anchor.
+    fn ca_rules(&mut self) {
+        if !self.role.is_ca() {
+            return;
+        }
+        match self.extension(OID_BASIC_CONSTRAINTS) {
+            None => self.fail(
+                Family::Profile,
+                "no basicConstraints: it cannot issue certificates (RFC 5280 4.2.1.9; OpenSSL: \"invalid CA certificate\"); reissue it with basicConstraints=critical,CA:TRUE".to_string(),
+            ),
+            Some(ext) => {
+                if !self.x509.is_ca() {
+                    self.fail(
+                        Family::Profile,
+                        "basicConstraints says CA:FALSE, so it may not issue certificates (Go: \"x509: certificate … is not authorized to sign other certificates\")".to_string(),
+                    );
+                } else if !ext.critical {
+                    self.fail(
+                        Family::Profile,
+                        "basicConstraints is not marked critical (RFC 5280 4.2.1.9; openssl verify -x509_strict: \"basic constraints of CA cert not marked critical\")".to_string(),
+                    );
+                }
+            }
+        }
+        if let Some(ext) = self.extension(OID_KEY_USAGE) {
+            if let ParsedExtension::KeyUsage(usage) = ext.parsed_extension() {
+                if !usage.key_cert_sign() {
+                    self.fail(
+                        Family::Profile,
+                        "keyUsage lacks keyCertSign, so its key may not sign certificates (OpenSSL: \"key usage does not include certificate signing\")".to_string(),
+                    );
+                }
+            }
+        }
+        if self.extension(OID_SUBJECT_KEY_ID).is_none() {
+            self.fail(
+                Family::Profile,
+                "no subjectKeyIdentifier (RFC 5280 4.2.1.2: required in CA certificates; openssl verify -x509_strict: \"Missing Subject Key Identifier\")".to_string(),
+            );
+        }
+        if self.x509.subject().as_raw().len() <= 2 {
+            self.fail(
+                Family::Profile,
+                "empty subject: a CA must have a non-empty distinguished name (RFC 5280 4.1.2.6)"
+                    .to_string(),
+            );
+        }
+        if self.x509.version().0 < 2 {
+            self.fail(
+                Family::Profile,
+                "version 1 certificate used as a CA: it has no basicConstraints, clients refuse it as an issuer".to_string(),
+            );
+        }
+        if self.role == Role::Anchor && self.cert.self_signed {
+            self.anchor_key_identifiers();
+        }
+    }
+
+    /// A self-signed anchor's authorityKeyIdentifier, when present, names its own key.
+    fn anchor_key_identifiers(&mut self) {
+        let Some(ext) = self.extension(OID_AUTHORITY_KEY_ID) else {
+            return;
+        };
+        let ParsedExtension::AuthorityKeyIdentifier(aki) = ext.parsed_extension() else {
+            return;
+        };
+        if aki.authority_cert_issuer.is_some() || aki.authority_cert_serial.is_some() {
+            self.fail(
+                Family::Profile,
+                "authorityKeyIdentifier carries authorityCertIssuer/authorityCertSerialNumber; a root's may hold only its keyIdentifier".to_string(),
+            );
+        }
+        let own = self
+            .extension(OID_SUBJECT_KEY_ID)
+            .and_then(|ext| match ext.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+                _ => None,
+            });
+        let named = aki.key_identifier.as_ref().map(|id| id.0.to_vec());
+        if let (Some(own), Some(named)) = (own, named) {
+            if own != named {
+                self.fail(
+                    Family::Profile,
+                    "authorityKeyIdentifier differs from its own subjectKeyIdentifier, though it is self-signed".to_string(),
+                );
+            }
+        }
+    }
+
+    fn leaf_rules(&mut self) {
+        if self.role != Role::Leaf {
+            return;
+        }
+        if !self.x509.is_ca() {
+            if let Some(ext) = self.extension(OID_KEY_USAGE) {
+                if let ParsedExtension::KeyUsage(usage) = ext.parsed_extension() {
+                    if usage.key_cert_sign() {
+                        self.fail(
+                            Family::Profile,
+                            "keyUsage keyCertSign on a certificate that is not a CA (RFC 5280 4.2.1.9): reissue it without keyCertSign".to_string(),
+                        );
+                    }
+                }
+            }
+        }
+        if self.x509.issuer().as_raw().len() <= 2 {
+            self.fail(
+                Family::Profile,
+                "empty issuer name (RFC 5280 4.1.2.4: the issuer MUST be non-empty)".to_string(),
+            );
+        }
+    }
+
+    /// Subject alternative names: criticality against the subject, and DNS name syntax.
+    fn names(&mut self) {
+        let subject_empty = self.x509.subject().as_raw().len() <= 2;
+        if let Some(ext) = self.extension(OID_SAN) {
+            if subject_empty && !ext.critical {
+                self.fail(
+                    Family::Profile,
+                    "empty subject with a non-critical subjectAltName (RFC 5280 4.2.1.6: it MUST be critical then)".to_string(),
+                );
+            }
+            if !subject_empty && ext.critical && self.role == Role::Leaf {
+                self.warn(
+                    Family::Profile,
+                    "subjectAltName is critical although the subject is not empty (CA/Browser Forum: MUST be non-critical)".to_string(),
+                );
+            }
+        } else if subject_empty && self.role == Role::Leaf {
+            self.fail(
+                Family::Profile,
+                "neither a subject nor a subjectAltName: it names nothing".to_string(),
+            );
+        }
+        if self.role != Role::Leaf {
+            return;
+        }
+        for name in &self.cert.dns_names {
+            if name.contains('_') {
+                self.fail(
+                    Family::Profile,
+                    format!("DNS name '{name}' contains an underscore, which host names may not (CA/Browser Forum; rejected by webpki clients): use a name with '-'"),
+                );
+            }
+        }
+        let common_names: Vec<String> = self
+            .x509
+            .subject()
+            .iter_common_name()
+            .filter_map(|cn| cn.as_str().ok().map(str::to_string))
+            .collect();
+        for cn in common_names {
+            let listed = self
+                .cert
+                .dns_names
+                .iter()
+                .chain(&self.cert.ip_addresses)
+                .any(|name| name.eq_ignore_ascii_case(&cn));
+            if self.cert.has_san() && !listed {
+                self.warn(
+                    Family::Profile,
+                    format!("the CN '{cn}' is not one of its SANs (CA/Browser Forum: the CN must repeat a SAN; clients ignore the CN)"),
+                );
+            }
+        }
+    }
+
+    fn key(&mut self) {
+        let spki = self.x509.public_key();
+        let oid = spki.algorithm.algorithm.to_id_string();
+        match spki.parsed() {
+            Ok(PublicKey::RSA(rsa)) => {
+                let bits = modulus_bits(rsa.modulus);
+                if bits < 2048 {
+                    self.fail(
+                        Family::Crypto,
+                        format!("RSA key of {bits} bits: clients refuse RSA below 2048 bits (OpenSSL: \"ee key too small\" / \"ca key too small\"); reissue it with RSA-2048 or ECDSA P-256"),
+                    );
+                } else if !bits.is_multiple_of(8) {
+                    self.fail(
+                        Family::Crypto,
+                        format!("RSA modulus of {bits} bits is not a multiple of 8 (CA/Browser Forum; refused by webpki clients)"),
+                    );
+                }
+            }
+            _ if oid == "1.2.840.10040.4.1" => self.fail(
+                Family::Crypto,
+                "DSA key: TLS clients (Go, browsers, rustls) do not accept DSA certificates; reissue it with ECDSA P-256 or RSA-2048".to_string(),
+            ),
+            _ => {}
+        }
+        if self.cert.public_key.curve.as_deref() == Some("P-192") {
+            self.fail(
+                Family::Crypto,
+                "ECDSA P-192 key: clients accept only P-256, P-384 and P-521".to_string(),
+            );
+        }
+    }
+
+    fn signature(&mut self) {
+        let oid = self.x509.signature_algorithm.algorithm.to_id_string();
+        let weak = match oid.as_str() {
+            "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => Some("SHA1-RSA"),
+            "1.2.840.10045.4.1" => Some("ECDSA-SHA1"),
+            "1.2.840.10040.4.3" => Some("DSA-SHA1"),
+            "1.2.840.113549.1.1.4" => Some("MD5-RSA"),
+            "1.2.840.113549.1.1.2" => Some("MD2-RSA"),
+            _ => None,
+        };
+        let Some(name) = weak else {
+            return;
+        };
+        // An anchor's own signature is never checked: trust comes from the CA file.
+        if self.role == Role::Anchor && self.cert.self_signed {
+            return;
+        }
+        self.fail(
+            Family::Crypto,
+            format!("signed with {name} (Go: \"x509: cannot verify signature: insecure algorithm {name}\"); reissue it with SHA-256"),
+        );
+    }
+
+    fn serial(&mut self) {
+        let raw = self.x509.raw_serial();
+        if raw.first().is_some_and(|byte| byte & 0x80 != 0) {
+            self.fail(
+                Family::Crypto,
+                "negative serial number (Go ≥ 1.23: \"x509: negative serial number\"); reissue it with a positive serial".to_string(),
+            );
+        } else if raw.iter().all(|byte| *byte == 0) {
+            self.fail(
+                Family::Crypto,
+                "serial number 0 (RFC 5280 4.1.2.2: it MUST be a positive integer)".to_string(),
+            );
+        }
+        if raw.len() > 20 {
+            self.fail(
+                Family::Crypto,
+                format!(
+                    "serial number of {} bytes (RFC 5280 4.1.2.2: at most 20)",
+                    raw.len()
+                ),
+            );
+        }
+    }
+}
+
+/// Bits of an RSA modulus given as big-endian bytes (leading zeros ignored).
+fn modulus_bits(modulus: &[u8]) -> usize {
+    let significant: Vec<u8> = modulus.iter().copied().skip_while(|b| *b == 0).collect();
+    match significant.first() {
+        Some(first) => (significant.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+        None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::modulus_bits;
+
+    #[test]
+    fn modulus_bits_ignore_the_sign_byte() {
+        assert_eq!(modulus_bits(&[0x00, 0x80, 0x00]), 16);
+        assert_eq!(modulus_bits(&[0x01, 0x00]), 9);
+        assert_eq!(modulus_bits(&[]), 0);
+    }
+}

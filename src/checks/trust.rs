@@ -1,0 +1,514 @@
+//! Trust: the issuer path from the leaf to an anchor (rustls-webpki for path building
+//! and signatures, RFC 5280's counting for self-issued intermediates), the chain and
+//! order checks, and rcert's own judgement of every certificate on that path.
+
+use std::time::Duration;
+
+use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
+use time::OffsetDateTime;
+use webpki::{EndEntityCert, KeyUsage};
+
+use super::rules::{self, Family, Finding, Level, Role};
+use super::{Context, Origin};
+use crate::chain;
+use crate::check::Check;
+use crate::x509::cert as inspect;
+use crate::x509::Cert;
+
+fn trust_anchors(context: &Context) -> Vec<TrustAnchor<'static>> {
+    match &context.ca {
+        Some(ca) => ca
+            .certs
+            .iter()
+            .filter_map(|cert| {
+                webpki::anchor_from_trusted_cert(cert.der())
+                    .ok()
+                    .map(|anchor| anchor.to_owned())
+            })
+            .collect(),
+        None => webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+fn trust_source(context: &Context) -> String {
+    context
+        .ca
+        .as_ref()
+        .map_or_else(|| "the Mozilla roots".to_string(), |ca| ca.source.clone())
+}
+
+/// Verify with webpki; on success, the DER of the intermediates and the subject of
+/// the anchor the path went through.
+fn webpki_verify(
+    leaf: &Cert,
+    intermediates: &[CertificateDer<'static>],
+    anchors: &[TrustAnchor<'static>],
+    at: OffsetDateTime,
+) -> Result<(Vec<Vec<u8>>, Vec<u8>), webpki::Error> {
+    let end_entity = EndEntityCert::try_from(leaf.der())?;
+    let seconds = u64::try_from(at.unix_timestamp()).unwrap_or(0);
+    let path = end_entity.verify_for_usage(
+        webpki::ALL_VERIFICATION_ALGS,
+        anchors,
+        intermediates,
+        UnixTime::since_unix_epoch(Duration::from_secs(seconds)),
+        KeyUsage::server_auth(),
+        None,
+        None,
+    )?;
+    let used = path
+        .intermediate_certificates()
+        .map(|cert| cert.der().to_vec())
+        .collect();
+    Ok((used, path.anchor().subject.to_vec()))
+}
+
+/// One chain under examination: the leaf, the file's certificates, and the issuer path
+/// (from webpki when it verified, else by following issuers through every certificate
+/// known), computed once and shared by the checks.
+pub(super) struct Examined<'a> {
+    leaf: &'a Cert,
+    certs: &'a [Cert],
+    origin: Origin<'a>,
+    context: &'a Context,
+    anchors: Vec<TrustAnchor<'static>>,
+    intermediates: Vec<CertificateDer<'static>>,
+    verified: Result<(), webpki::Error>,
+    path: Vec<Cert>,
+}
+
+impl<'a> Examined<'a> {
+    pub(super) fn new(
+        leaf: &'a Cert,
+        certs: &'a [Cert],
+        origin: Origin<'a>,
+        context: &'a Context,
+    ) -> Self {
+        let anchors = trust_anchors(context);
+        let intermediates: Vec<CertificateDer<'static>> = certs
+            .iter()
+            .chain(&context.untrusted)
+            .filter(|cert| cert.der() != leaf.der())
+            .map(|cert| cert.der().clone())
+            .collect();
+        let pool = pool_with_ca(certs, context);
+        let (verified, path) = match webpki_verify(leaf, &intermediates, &anchors, context.at) {
+            Ok((used, anchor_subject)) => (
+                Ok(()),
+                verified_path(leaf, &used, &anchor_subject, &pool, context),
+            ),
+            Err(err) => (Err(err), chain::chain_from(leaf, &pool)),
+        };
+        Examined {
+            leaf,
+            certs,
+            origin,
+            context,
+            anchors,
+            intermediates,
+            verified,
+            path,
+        }
+    }
+
+    pub(super) fn trust_check(&self) -> Check {
+        let source = trust_source(self.context);
+        match &self.verified {
+            Ok(()) => Check::ok("chain", format!("trusted by {source}")),
+            Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
+                self.trust_ignoring_dates(&source)
+            }
+            Err(err) => match self.accepted_with_self_issued() {
+                Some(note) => Check::ok("chain", format!("trusted by {source} {note}")),
+                None => Check::failed("chain", self.explain_untrusted(err, &source)),
+            },
+        }
+    }
+
+    /// The chain check when a date is wrong: is the chain otherwise trusted?
+    fn trust_ignoring_dates(&self, source: &str) -> Check {
+        let checked_at = self.validity_window().filter(|inside| {
+            webpki_verify(self.leaf, &self.intermediates, &self.anchors, *inside).is_ok()
+        });
+        let anchor = self
+            .path
+            .iter()
+            .skip(1)
+            .find(|cert| is_anchor(cert, self.context));
+        match (checked_at, anchor) {
+            (Some(inside), _) => Check::ok(
+                "chain",
+                format!(
+                    "trusted by {source} when checked at {} (inside every validity period; see the validity check)",
+                    inspect::rfc3339(inside)
+                ),
+            ),
+            (None, Some(anchor)) => Check::ok(
+                "chain",
+                format!(
+                    "signatures chain up to '{}' in {source} (the validity periods do not overlap; see the validity check)",
+                    anchor.subject
+                ),
+            ),
+            (None, None) => Check::failed(
+                "chain",
+                format!("not trusted by {source}: a certificate is outside its validity period"),
+            ),
+        }
+    }
+
+    /// A time at which every certificate of the path is valid, if there is one.
+    fn validity_window(&self) -> Option<OffsetDateTime> {
+        let start = self.path.iter().map(Cert::not_before_time).max()?;
+        let end = self.path.iter().map(Cert::not_after_time).min()?;
+        (start <= end).then_some(start)
+    }
+
+    fn explain_untrusted(&self, err: &webpki::Error, source: &str) -> String {
+        let (leaf, origin) = (self.leaf, self.origin.name());
+        if leaf.self_signed && !is_anchor(leaf, self.context) {
+            return format!(
+                "not trusted by {source}: '{}' is self-signed; only clients that hold this very certificate trust it (issue it from a CA: rcert selfsign)",
+                leaf.subject
+            );
+        }
+        match err {
+            webpki::Error::UnknownIssuer | webpki::Error::InvalidSignatureForPublicKey => {
+                self.explain_no_path(err, source)
+            }
+            webpki::Error::CaUsedAsEndEntity => format!(
+                "'{}' is a CA certificate, not a server certificate: {origin} holds no leaf",
+                leaf.subject
+            ),
+            webpki::Error::RequiredEkuNotFoundContext(_) => format!(
+                "'{}' (or its issuer) lacks the serverAuth extended key usage",
+                leaf.subject
+            ),
+            webpki::Error::UnsupportedCriticalExtension => format!(
+                "not trusted by {source}: a certificate on the path has a critical extension clients do not handle (Go: \"x509: unhandled critical extension\"); see the profile check"
+            ),
+            webpki::Error::UnsupportedSignatureAlgorithmContext(_)
+            | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+                "the chain uses a signature algorithm TLS clients refuse (e.g. SHA-1 or RSA < 2048 bits)"
+                    .to_string()
+            }
+            webpki::Error::PathLenConstraintViolated => {
+                self.pathlen_violation().unwrap_or_else(|| {
+                    "an intermediate sits deeper than its CA's pathlen constraint allows".to_string()
+                })
+            }
+            other => format!("not trusted by {source}: {other:?}"),
+        }
+    }
+
+    /// No path to an anchor: a missing intermediate, a CA file that does not hold the
+    /// chain's issuer, or a given intermediate that cannot issue certificates.
+    fn explain_no_path(&self, err: &webpki::Error, source: &str) -> String {
+        let Some(top) = self.path.last() else {
+            return format!("not trusted by {source}");
+        };
+        if is_anchor(top, self.context) {
+            if let Some((cert, reason)) = self.unusable_issuer() {
+                return format!(
+                    "not trusted by {source}: '{}' was given but cannot issue certificates: {reason}",
+                    cert.subject
+                );
+            }
+            if let Some(message) = self.pathlen_violation() {
+                return message;
+            }
+            return format!("not trusted by {source}: {err:?}");
+        }
+        let held = self.context.ca.as_ref().map(|ca| {
+            ca.certs
+                .iter()
+                .map(|cert| format!("'{}'", cert.subject))
+                .collect::<Vec<_>>()
+                .join(", ")
+        });
+        match held {
+            Some(held) if top.self_signed => format!(
+                "{source} does not hold the issuer of the chain: the chain ends at root '{}', while {source} holds {held} (wrong CA file?)",
+                top.subject
+            ),
+            Some(_) if is_some_ca_subject(&top.issuer, self.context) => format!(
+                "{source} does not hold the issuer of the chain: '{}' was issued by '{}', and {source} holds a CA of that name with another key (wrong CA file, or a CA generated again, e.g. by a second rcert selfsign)",
+                top.subject, top.issuer
+            ),
+            Some(held) => format!(
+                "missing intermediate, or {source} does not hold the issuer of the chain: no certificate for '{}', the issuer of '{}' ({source} holds {held}); if it is an intermediate, {}",
+                top.issuer, top.subject, self.origin.add_intermediate_hint()
+            ),
+            None if top.self_signed => format!(
+                "not trusted by {source}: the chain ends at root '{}', which {source} does not hold",
+                top.subject
+            ),
+            None => format!(
+                "not trusted by {source}: missing intermediate — no certificate for '{}', the issuer of '{}'; {}",
+                top.issuer, top.subject, self.origin.add_intermediate_hint()
+            ),
+        }
+    }
+
+    /// The first issuer on the path that may not issue certificates, and why.
+    fn unusable_issuer(&self) -> Option<(&Cert, String)> {
+        self.path.iter().skip(1).find_map(|cert| {
+            let reason = if !cert.is_ca {
+                "it is not a CA (no basicConstraints CA:TRUE)".to_string()
+            } else if !cert.key_usage.is_empty()
+                && !cert
+                    .key_usage
+                    .iter()
+                    .any(|usage| usage == "Certificate Sign")
+            {
+                "its keyUsage lacks keyCertSign".to_string()
+            } else if self.context.at > cert.not_after_time() {
+                format!("it expired on {}", cert.not_after)
+            } else if self.context.at < cert.not_before_time() {
+                format!("it is valid only from {}", cert.not_before)
+            } else {
+                return None;
+            };
+            Some((cert, reason))
+        })
+    }
+
+    /// A CA whose pathLenConstraint is exceeded by the certificates below it, counting
+    /// as RFC 5280 does: self-issued intermediates do not count.
+    fn pathlen_violation(&self) -> Option<String> {
+        self.path.iter().enumerate().skip(1).find_map(|(index, ca)| {
+            let limit = ca.path_len?;
+            let below = self.path[1..index]
+                .iter()
+                .filter(|cert| !is_self_issued(cert))
+                .count();
+            (below > limit as usize).then(|| {
+                format!(
+                    "'{}' allows {limit} intermediate(s) below it (pathlen:{limit}), but {below} follow: reissue it with a larger pathlen or shorten the chain",
+                    ca.subject
+                )
+            })
+        })
+    }
+
+    /// RFC 5280 path validation of the issuer path, for the case webpki gets wrong: a
+    /// path through a self-issued intermediate (a CA key rollover), which webpki counts
+    /// against pathLen. Accepted only when every issuer is a usable CA, the pathLen
+    /// constraints hold as RFC 5280 counts them and the path ends at an anchor.
+    fn accepted_with_self_issued(&self) -> Option<String> {
+        let top = self.path.last()?;
+        let between = self
+            .path
+            .get(1..self.path.len().saturating_sub(1))
+            .unwrap_or_default();
+        let self_issued = between.iter().find(|cert| is_self_issued(cert))?;
+        let leaf_ok = !self.leaf.is_ca
+            && (self.leaf.extended_key_usage.is_empty()
+                || self.leaf.extended_key_usage.iter().any(|usage| {
+                    usage == "TLS Web Server Authentication" || usage == "Any Extended Key Usage"
+                }));
+        let usable = is_anchor(top, self.context)
+            && leaf_ok
+            && self.unusable_issuer().is_none()
+            && self.pathlen_violation().is_none();
+        usable.then(|| {
+            format!(
+                "through the self-issued '{}' (a CA key rollover; RFC 5280 does not count it against pathLen)",
+                self_issued.subject
+            )
+        })
+    }
+
+    /// Every certificate whose dates matter: the file's and the whole path's, anchor included.
+    pub(super) fn judged_certs(&self) -> Vec<&Cert> {
+        let mut judged: Vec<&Cert> = self.certs.iter().collect();
+        for cert in &self.path {
+            if !judged.iter().any(|known| known.der() == cert.der()) {
+                judged.push(cert);
+            }
+        }
+        judged
+    }
+
+    /// The role of each certificate on the path: leaf, intermediates, anchor.
+    fn path_roles(&self) -> Vec<(&Cert, Role)> {
+        self.path
+            .iter()
+            .enumerate()
+            .map(|(index, cert)| {
+                let role = match index {
+                    0 => Role::Leaf,
+                    _ if is_anchor(cert, self.context) => Role::Anchor,
+                    _ => Role::Intermediate,
+                };
+                (cert, role)
+            })
+            .collect()
+    }
+
+    /// rcert's own judgement of every certificate on the path: one line per broken
+    /// rule, or one ok line per family.
+    pub(super) fn rule_checks(&self) -> Vec<Check> {
+        let findings: Vec<Finding> = self
+            .path_roles()
+            .into_iter()
+            .flat_map(|(cert, role)| rules::judge(cert, role))
+            .collect();
+        let judged = self.path.len();
+        [
+            (Family::Profile, "profile", "RFC 5280 profile"),
+            (
+                Family::Crypto,
+                "crypto",
+                "key, signature algorithm and serial rules",
+            ),
+        ]
+        .into_iter()
+        .flat_map(|(family, name, what)| {
+            let lines: Vec<Check> = findings
+                .iter()
+                .filter(|finding| finding.family == family)
+                .map(|finding| match finding.level {
+                    Level::Failure => Check::failed(name, finding.message.clone()),
+                    Level::Warning => Check::warning(name, finding.message.clone()),
+                })
+                .collect();
+            if lines.is_empty() {
+                vec![Check::ok(
+                    name,
+                    format!("{judged} certificate(s) on the path follow the {what}"),
+                )]
+            } else {
+                lines
+            }
+        })
+        .collect()
+    }
+
+    pub(super) fn order_check(&self) -> Check {
+        let (leaf, certs, origin) = (self.leaf, self.certs, self.origin.name());
+        let fix = self.origin.reorder_hint();
+        let leaf_position = certs.iter().position(|cert| cert.der() == leaf.der());
+        if leaf_position != Some(0) {
+            return Check::failed(
+                "order",
+                format!(
+                    "wrong order: the leaf '{}' is certificate {} of {} in {origin}; it must come first ({fix})",
+                    leaf.subject,
+                    leaf_position.map_or(0, |p| p + 1),
+                    certs.len()
+                ),
+            );
+        }
+        let in_file = |cert: &Cert| certs.iter().any(|c| c.der() == cert.der());
+        let on_path = |cert: &Cert| self.path.iter().any(|c| c.der() == cert.der());
+        let file_order: Vec<&Cert> = certs.iter().filter(|cert| on_path(cert)).collect();
+        let path_order: Vec<&Cert> = self.path.iter().filter(|cert| in_file(cert)).collect();
+        if let Some(position) = file_order
+            .iter()
+            .zip(&path_order)
+            .position(|(found, expected)| found.der() != expected.der())
+        {
+            return Check::failed(
+                "order",
+                format!(
+                    "wrong order: '{}' stands where its issuer '{}' belongs; each certificate must be followed by its issuer ({fix})",
+                    file_order[position].subject, path_order[position].subject
+                ),
+            );
+        }
+        if let Some(extra) = certs.iter().find(|cert| !on_path(cert)) {
+            return Check::warning(
+                "order",
+                format!(
+                    "'{}' in {origin} is not part of the chain of '{}'; remove it",
+                    extra.subject, leaf.subject
+                ),
+            );
+        }
+        let from_elsewhere = self
+            .path
+            .iter()
+            .skip(1)
+            .find(|cert| !cert.self_signed && !in_file(cert) && !is_anchor(cert, self.context));
+        if let Some(missing) = from_elsewhere {
+            return Check::warning(
+                "order",
+                format!(
+                    "{origin} lacks the intermediate '{}' (found in --untrusted); clients get only what {origin} holds (rcert fullchain)",
+                    missing.subject
+                ),
+            );
+        }
+        let root_note = if certs.len() > 1 && certs.last().is_some_and(|cert| cert.self_signed) {
+            "; the root is included, which is allowed"
+        } else {
+            ""
+        };
+        Check::ok(
+            "order",
+            format!(
+                "leaf first, each certificate followed by its issuer: {} certificate(s){root_note}",
+                certs.len()
+            ),
+        )
+    }
+}
+
+/// The path webpki verified, as [`Cert`]s: leaf, intermediates, and the anchor's
+/// certificate when the CA file holds it.
+fn verified_path(
+    leaf: &Cert,
+    used: &[Vec<u8>],
+    anchor_subject: &[u8],
+    pool: &[Cert],
+    context: &Context,
+) -> Vec<Cert> {
+    let mut path = vec![leaf.clone()];
+    for der in used {
+        if let Some(cert) = pool
+            .iter()
+            .find(|cert| cert.der().as_ref() == der.as_slice())
+        {
+            path.push(cert.clone());
+        }
+    }
+    let anchor_cert = context.ca.as_ref().and_then(|ca| {
+        ca.certs
+            .iter()
+            .find(|cert| chain::name_contents(&cert.raw_subject) == Some(anchor_subject))
+    });
+    if let Some(anchor) = anchor_cert {
+        if !path.iter().any(|cert| cert.der() == anchor.der()) {
+            path.push(anchor.clone());
+        }
+    }
+    path
+}
+
+fn pool_with_ca(certs: &[Cert], context: &Context) -> Vec<Cert> {
+    let mut pool: Vec<Cert> = certs.iter().chain(&context.untrusted).cloned().collect();
+    if let Some(ca) = &context.ca {
+        pool.extend(ca.certs.iter().cloned());
+    }
+    pool
+}
+
+fn is_some_ca_subject(name: &str, context: &Context) -> bool {
+    context
+        .ca
+        .as_ref()
+        .is_some_and(|ca| ca.certs.iter().any(|cert| cert.subject == name))
+}
+
+/// Subject and issuer are the same name (the signature may come from another key).
+fn is_self_issued(cert: &Cert) -> bool {
+    cert.raw_subject == cert.raw_issuer
+}
+
+pub(super) fn is_anchor(cert: &Cert, context: &Context) -> bool {
+    context
+        .ca
+        .as_ref()
+        .is_some_and(|ca| ca.certs.iter().any(|c| c.der() == cert.der()))
+}
