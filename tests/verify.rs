@@ -670,3 +670,80 @@ fn days_left_are_counted_from_at() {
         "{days} days from 2000 to {not_after}"
     );
 }
+
+#[test]
+fn ca_system_uses_the_operating_system_store() {
+    // SSL_CERT_FILE points the system store at our root, as an operator's
+    // ca-certificates would after update-ca-certificates.
+    let run_with_store = |store: &str| {
+        let output = rcert()
+            .env("SSL_CERT_FILE", store)
+            .env_remove("SSL_CERT_DIR")
+            .args([
+                "-o",
+                "json",
+                "verify",
+                "--ca",
+                "system",
+                "--host",
+                "rancher.example.com",
+            ])
+            .arg(fixture("fullchain.pem"))
+            .output()
+            .expect("rcert runs");
+        let json: serde_json::Value =
+            serde_json::from_slice(&output.stdout).expect("JSON on stdout");
+        (output.status.code().unwrap_or(-1), json)
+    };
+    let (code, json) = run_with_store(&fixture("root.pem"));
+    assert_eq!(code, 0, "{json:#}");
+    let out = Outcome { code, json };
+    let (status, message) = out.check("chain");
+    assert_eq!(status, "ok");
+    assert!(
+        message.contains("trusted by the system trust store (1 CAs)"),
+        "{message}"
+    );
+    assert!(
+        out.checks_named("ca_file").is_empty() && out.json[0]["ca_checksum"].is_null(),
+        "the system store is not a cacerts.pem: no ca_file or checksum lines"
+    );
+    let (code, json) = run_with_store(&fixture("other-root.pem"));
+    assert_eq!(code, 1, "{json:#}");
+    let out = Outcome { code, json };
+    assert!(out
+        .check("chain")
+        .1
+        .contains("does not hold the issuer of the chain"));
+}
+
+#[test]
+fn another_ca_of_the_same_name_is_named_as_the_cause() {
+    // Every second `rcert selfsign` makes a new CA with the same name and another key.
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let second = dir.path().join("second");
+    for out in [&first, &second] {
+        let (code, _, stderr) = run(&[
+            "selfsign",
+            "--host",
+            "rancher.example.com",
+            "--out",
+            &out.display().to_string(),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let out = verify(&[
+        "--ca",
+        &second.join("cacerts.pem").display().to_string(),
+        &first.join("tls.crt").display().to_string(),
+    ]);
+    assert_eq!(out.code, 1);
+    let (status, message) = out.check("chain");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("does not hold the issuer of the chain")
+            && message.contains("holds a CA of that name with another key"),
+        "{message}"
+    );
+}

@@ -125,7 +125,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
     if let Some((path, key)) = &context.key {
         checks.push(key_check(leaf, certs, path, key));
     }
-    if let Some(ca) = &context.ca {
+    if let Some(ca) = context.ca.as_ref().filter(|ca| !ca.system) {
         checks.push(ca_file_check(ca));
         checks.push(Check::ok("ca_checksum", checksum_message(ca)));
     }

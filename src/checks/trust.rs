@@ -220,13 +220,22 @@ impl<'a> Examined<'a> {
             return format!("not trusted by {source}: {err:?}");
         }
         let held = self.context.ca.as_ref().map(|ca| {
-            ca.certs
+            let mut names: Vec<String> = ca
+                .certs
                 .iter()
+                .take(3)
                 .map(|cert| format!("'{}'", cert.subject))
-                .collect::<Vec<_>>()
-                .join(", ")
+                .collect();
+            if ca.certs.len() > 3 {
+                names.push(format!("{} more", ca.certs.len() - 3));
+            }
+            names.join(", ")
         });
         match held {
+            Some(_) if top.self_signed && is_some_ca_subject(&top.subject, self.context) => format!(
+                "{source} does not hold the issuer of the chain: the chain ends at root '{}', and {source} holds a CA of that name with another key (wrong CA file, or a CA generated again, e.g. by a second rcert selfsign)",
+                top.subject
+            ),
             Some(held) if top.self_signed => format!(
                 "{source} does not hold the issuer of the chain: the chain ends at root '{}', while {source} holds {held} (wrong CA file?)",
                 top.subject

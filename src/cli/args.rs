@@ -185,8 +185,9 @@ pub struct ProbeArgs {
     /// SNI name to send (and to check the certificate against). Default: each target's host.
     #[arg(long, value_name = "NAME")]
     pub servername: Option<String>,
-    /// Trusted CA certificates (cacerts.pem). Default: the Mozilla roots.
-    #[arg(long, value_name = "CAFILE")]
+    /// Trusted CA certificates (cacerts.pem), or `system` for the operating system's
+    /// trust store (as agents with agent-tls-mode=system-store). Default: the Mozilla roots.
+    #[arg(long, value_name = "CAFILE|system")]
     pub ca: Option<String>,
     /// ALPN protocols to offer, comma-separated.
     #[arg(long, default_value = "h2,http/1.1", value_name = "LIST")]
@@ -297,8 +298,9 @@ pub struct InspectArgs {
 /// Arguments of `rcert verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// Trusted CA certificates (cacerts.pem). Default: the Mozilla roots.
-    #[arg(long, value_name = "CAFILE")]
+    /// Trusted CA certificates (cacerts.pem), or `system` for the operating system's
+    /// trust store (as agents with agent-tls-mode=system-store). Default: the Mozilla roots.
+    #[arg(long, value_name = "CAFILE|system")]
     pub ca: Option<String>,
     /// Extra intermediates that are not trusted by themselves. Repeatable.
     #[arg(long, value_name = "FILE")]

@@ -180,6 +180,7 @@ fn bundle_from(source: &str, bytes: Vec<u8>) -> Option<CaBundle> {
         source: source.to_string(),
         certs,
         bytes,
+        system: false,
     })
 }
 

@@ -42,7 +42,11 @@ pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::P
         certificates: certs,
         checks,
         ca_file: context.ca.as_ref().map(|ca| ca.source.clone()),
-        ca_checksum: context.ca.as_ref().map(|ca| ca_checksum(&ca.bytes)),
+        ca_checksum: context
+            .ca
+            .as_ref()
+            .filter(|ca| !ca.system)
+            .map(|ca| ca_checksum(&ca.bytes)),
     })
 }
 
