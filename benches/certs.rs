@@ -65,6 +65,7 @@ fn verification(c: &mut Criterion) {
             source: "root.pem".into(),
             certs: root,
             bytes: ROOT.to_vec(),
+            system: false,
         }),
         untrusted: Vec::new(),
         key: None,
