@@ -225,7 +225,7 @@ def main(out):
          [root_aki_fields], leaf_of(root_aki_fields))
     root_aki_other = make("AKI-mismatch Root CA", aki=(
         x509.AuthorityKeyIdentifier.from_issuer_public_key(p256().public_key()), False))
-    case("root AKI not matching its own key", 1, "differs from its own subjectKeyIdentifier", None,
+    case("root AKI not matching its own key", 1, "differs from its own subjectKeyIdentifier", False,
          [root_aki_other], leaf_of(root_aki_other))
     root_aki_own = make("AKI-own Root CA")
     case("root AKI matching its own key", 0, "trusted by", True, [root_aki_own], leaf_of(root_aki_own))
@@ -263,7 +263,7 @@ def main(out):
          [root], leaf_of(nc_empty), [nc_empty])
     nc_period = make("NC-period Intermediate CA", issuer=root, extra=[(x509.NameConstraints(
         permitted_subtrees=[x509.DNSName(".example.com")], excluded_subtrees=None), True)])
-    case("leading-period DNS name constraint", 1, "starts with a period", None,
+    case("leading-period DNS name constraint", 1, "starts with a period", True,
          [root], make("leaf", issuer=nc_period, ca=False, san=(
              x509.SubjectAlternativeName([x509.DNSName("www.example.com")]), False)),
          [nc_period], host="www.example.com")
@@ -275,7 +275,7 @@ def main(out):
     case("AIA with a CA issuers URI", 0, "trusted by", True, [root], leaf_of(root, extra=[(aia, False)]))
     case("critical AIA", 1, "authorityInfoAccess is marked critical", False, [root],
          leaf_of(root, extra=[(aia, True)]))
-    case("empty AIA", 1, "authorityInfoAccess holds no valid access description", None, [root],
+    case("empty AIA", 1, "authorityInfoAccess holds no valid access description", True, [root],
          leaf_of(root, extra=[(raw(x509.oid.ExtensionOID.AUTHORITY_INFORMATION_ACCESS, b"\x30\x00"), False)]))
 
     # --- keys and algorithms -------------------------------------------------------------------
@@ -283,7 +283,7 @@ def main(out):
          leaf_of(root, key=rsa.generate_private_key(65537, 1024)))
     case("RSA modulus not a multiple of 8", 1, "is not a multiple of 8", True, [root],
          leaf_of(root, key=rsa.generate_private_key(65537, 2052)))
-    case("ECDSA P-192 leaf", 1, "P-192 key", None, [root],
+    case("ECDSA P-192 leaf", 1, "P-192 key", True, [root],
          leaf_of(root, key=ec.generate_private_key(ec.SECP192R1())))
     case("DSA leaf", 1, "DSA key", True, [root], leaf_of(root, key=dsa.generate_private_key(2048)))
     rsa_root = make("RSA Root CA", key=rsa.generate_private_key(65537, 2048))
