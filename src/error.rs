@@ -12,6 +12,8 @@ pub mod exit {
     pub const BAD_INPUT: u8 = 2;
     /// The remote side was unreachable, timed out or answered with an error.
     pub const REMOTE: u8 = 3;
+    /// Stopped by SIGINT/SIGTERM (128 + 2, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 /// Every error a command can end with before it produces a report.
@@ -49,6 +51,9 @@ pub enum Error {
 impl Error {
     /// The process exit code this error maps to.
     pub fn exit_code(&self) -> u8 {
-        exit::BAD_INPUT
+        match self {
+            Error::Files(crate::files::FilesError::Interrupted) => exit::INTERRUPTED,
+            _ => exit::BAD_INPUT,
+        }
     }
 }

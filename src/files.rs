@@ -1,14 +1,23 @@
-//! Atomic writes, permissions and no-clobber.
+//! The all-or-nothing file set writer.
 //!
-//! A command first plans every file it will write ([`OutFile`]), then
-//! [`write_all`] refuses the whole set if any target exists (unless forced), and
-//! writes each one through a temporary file in the same directory that is
-//! synced and renamed into place: a reader never sees half a key, and a failed
-//! run leaves the old files as they were.
+//! A command plans every file it will write ([`OutFile`]); [`write_all`] then changes the
+//! set as a whole or not at all:
+//!
+//! 1. every target is checked first with `lstat`: a symlink (dangling or not) is an
+//!    existing file, refused without `--force` and with it replaced, never followed; two
+//!    outputs on one path are refused;
+//! 2. every new file is written to a temporary file beside its target and fsynced;
+//! 3. each old file is kept under a hidden name until the last rename succeeded; the
+//!    temporary files are renamed into place and the directories fsynced;
+//! 4. if anything fails (a full disk, a permission, SIGINT/SIGTERM before the first
+//!    rename) every replaced file is put back and every temporary file removed.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use crate::x509::pem::describe_io_error;
 
@@ -23,12 +32,29 @@ pub enum FilesError {
     /// A target exists and `--force` was not given.
     #[error("{path}: already exists; nothing was written (pass --force to overwrite)")]
     Exists { path: String },
+    /// Two outputs of one run name the same file.
+    #[error("{path}: given for two outputs ({first} and {second}); nothing was written")]
+    SamePath {
+        path: String,
+        first: String,
+        second: String,
+    },
+    /// A target is a directory.
+    #[error("{path}: is a directory; nothing was written")]
+    IsDirectory { path: String },
     /// The output directory could not be created or is not a directory.
     #[error("{path}: cannot use as output directory: {reason}")]
     BadDirectory { path: String, reason: String },
-    /// The file could not be written.
-    #[error("{path}: cannot write: {reason}")]
-    Write { path: String, reason: String },
+    /// A file could not be written; the set was rolled back.
+    #[error("{path}: cannot write: {reason}; {state}")]
+    Write {
+        path: String,
+        reason: String,
+        state: String,
+    },
+    /// SIGINT or SIGTERM arrived before the new set was in place.
+    #[error("interrupted; nothing was written, the previous files are unchanged")]
+    Interrupted,
 }
 
 /// One file a command is about to write.
@@ -62,6 +88,16 @@ impl OutFile {
     }
 }
 
+/// What happened to one target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// The file did not exist.
+    Created,
+    /// An existing file (or symlink) was replaced.
+    Replaced,
+}
+
 /// Create `dir` (and its parents) if missing; fail clearly when it cannot be a directory.
 pub fn ensure_directory(dir: &Path) -> Result<(), FilesError> {
     let bad = |reason: String| FilesError::BadDirectory {
@@ -74,52 +110,378 @@ pub fn ensure_directory(dir: &Path) -> Result<(), FilesError> {
     std::fs::create_dir_all(dir).map_err(|err| bad(describe_io_error(&err)))
 }
 
-/// Write every file atomically. Without `force`, nothing is written if any target exists.
-pub fn write_all(files: &[OutFile], force: bool) -> Result<(), FilesError> {
-    if !force {
-        if let Some(existing) = files.iter().find(|file| file.path.exists()) {
-            return Err(FilesError::Exists {
-                path: existing.path.display().to_string(),
-            });
+/// Write every file as one set: all of them or none. Returns what happened to each,
+/// in the order given.
+pub fn write_all(files: &[OutFile], force: bool) -> Result<Vec<Change>, FilesError> {
+    let changes = preflight(files, force)?;
+    let interrupted = Interruption::watch();
+    let mut set = Transaction::default();
+    let result = set.stage(files).and_then(|()| {
+        if interrupted.happened() {
+            return Err(FilesError::Interrupted);
+        }
+        set.commit(files)
+    });
+    match result {
+        Ok(()) => {
+            set.finish();
+            Ok(changes)
+        }
+        Err(err) => {
+            let state = set.roll_back();
+            Err(match err {
+                FilesError::Write { path, reason, .. } => FilesError::Write {
+                    path,
+                    reason,
+                    state,
+                },
+                other => other,
+            })
         }
     }
-    for file in files {
-        write_one(file, force)?;
-    }
-    Ok(())
 }
 
-fn write_one(file: &OutFile, force: bool) -> Result<(), FilesError> {
-    let write_error = |reason: String| FilesError::Write {
-        path: file.path.display().to_string(),
-        reason,
-    };
-    let dir = match file.path.parent() {
+/// Check every target before anything is written.
+fn preflight(files: &[OutFile], force: bool) -> Result<Vec<Change>, FilesError> {
+    let mut seen: Vec<(PathBuf, &Path)> = Vec::new();
+    let mut changes = Vec::new();
+    for file in files {
+        let identity = identity_of(&file.path);
+        if let Some((_, first)) = seen.iter().find(|(known, _)| *known == identity) {
+            return Err(FilesError::SamePath {
+                path: file.path.display().to_string(),
+                first: first.display().to_string(),
+                second: file.path.display().to_string(),
+            });
+        }
+        seen.push((identity, &file.path));
+        match std::fs::symlink_metadata(&file.path) {
+            Ok(meta) if meta.is_dir() => {
+                return Err(FilesError::IsDirectory {
+                    path: file.path.display().to_string(),
+                })
+            }
+            Ok(_) if !force => {
+                return Err(FilesError::Exists {
+                    path: file.path.display().to_string(),
+                })
+            }
+            Ok(_) => changes.push(Change::Replaced),
+            Err(_) => changes.push(Change::Created),
+        }
+    }
+    Ok(changes)
+}
+
+/// The directory a target lives in ("." for a bare file name).
+fn directory_of(path: &Path) -> PathBuf {
+    match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
-    };
-    let mut temp = tempfile::Builder::new()
-        .prefix(".rcert-")
-        .tempfile_in(&dir)
-        .map_err(|err| write_error(describe_io_error(&err)))?;
-    temp.as_file()
-        .set_permissions(std::fs::Permissions::from_mode(file.mode))
-        .map_err(|err| write_error(describe_io_error(&err)))?;
-    temp.write_all(&file.contents)
-        .and_then(|()| temp.as_file().sync_all())
-        .map_err(|err| write_error(describe_io_error(&err)))?;
-    let persisted = if force {
-        temp.persist(&file.path).map(|_| ())
-    } else {
-        temp.persist_noclobber(&file.path).map(|_| ())
-    };
-    persisted.map_err(|err| {
-        if err.error.kind() == std::io::ErrorKind::AlreadyExists {
-            FilesError::Exists {
+    }
+}
+
+/// A path that is the same for two spellings of one file (its directory resolved,
+/// the last component not followed).
+fn identity_of(path: &Path) -> PathBuf {
+    let dir = directory_of(path);
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    match path.file_name() {
+        Some(name) => dir.join(name),
+        None => dir,
+    }
+}
+
+/// The temporary and backup files of one write, and what has been renamed so far.
+#[derive(Default)]
+struct Transaction {
+    /// Temporary files holding the new contents, one per target, in order.
+    staged: Vec<tempfile::TempPath>,
+    /// For each target renamed into place: its path and the backup of the old file.
+    committed: Vec<(PathBuf, Option<PathBuf>)>,
+    /// Backups made for targets not renamed yet.
+    pending_backups: Vec<PathBuf>,
+    /// Directories to fsync.
+    directories: HashSet<PathBuf>,
+}
+
+impl Transaction {
+    /// Write each new file to a temporary file beside its target and fsync it.
+    fn stage(&mut self, files: &[OutFile]) -> Result<(), FilesError> {
+        for file in files {
+            let fail = |err: std::io::Error| FilesError::Write {
                 path: file.path.display().to_string(),
-            }
-        } else {
-            write_error(describe_io_error(&err.error))
+                reason: describe_io_error(&err),
+                state: String::new(),
+            };
+            let dir = directory_of(&file.path);
+            let mut temp = tempfile::Builder::new()
+                .prefix(".rcert-")
+                .permissions(std::fs::Permissions::from_mode(file.mode))
+                .tempfile_in(&dir)
+                .map_err(fail)?;
+            temp.as_file()
+                .set_permissions(std::fs::Permissions::from_mode(file.mode))
+                .map_err(fail)?;
+            temp.write_all(&file.contents)
+                .and_then(|()| temp.as_file().sync_all())
+                .map_err(fail)?;
+            self.directories.insert(dir);
+            self.staged.push(temp.into_temp_path());
         }
-    })
+        Ok(())
+    }
+
+    /// Keep each old file under a backup name, then rename every new file into place.
+    fn commit(&mut self, files: &[OutFile]) -> Result<(), FilesError> {
+        let mut backups = Vec::new();
+        for file in files {
+            let backup = keep_old(&file.path).map_err(|err| FilesError::Write {
+                path: file.path.display().to_string(),
+                reason: format!("cannot keep the old file: {}", describe_io_error(&err)),
+                state: String::new(),
+            })?;
+            if let Some(backup) = &backup {
+                self.pending_backups.push(backup.clone());
+            }
+            backups.push(backup);
+        }
+        for ((file, temp), backup) in files.iter().zip(&self.staged).zip(backups) {
+            std::fs::rename(temp, &file.path).map_err(|err| FilesError::Write {
+                path: file.path.display().to_string(),
+                reason: describe_io_error(&err),
+                state: String::new(),
+            })?;
+            self.pending_backups
+                .retain(|pending| Some(pending) != backup.as_ref());
+            self.committed.push((file.path.clone(), backup));
+        }
+        for dir in &self.directories {
+            sync_directory(dir);
+        }
+        Ok(())
+    }
+
+    /// Success: drop the backups of the old files.
+    fn finish(self) {
+        for (_, backup) in self.committed {
+            if let Some(backup) = backup {
+                let _ = std::fs::remove_file(backup);
+            }
+        }
+        for dir in &self.directories {
+            sync_directory(dir);
+        }
+    }
+
+    /// Failure: put every replaced file back, remove new files and temporary files;
+    /// returns one sentence saying the state the files are in.
+    fn roll_back(self) -> String {
+        let mut left = Vec::new();
+        for (path, backup) in self.committed.iter().rev() {
+            let restored = match backup {
+                Some(backup) => std::fs::rename(backup, path),
+                None => std::fs::remove_file(path),
+            };
+            if restored.is_err() {
+                left.push(match backup {
+                    Some(backup) => format!(
+                        "{} is new; its previous version is in {}",
+                        path.display(),
+                        backup.display()
+                    ),
+                    None => format!("{} is new", path.display()),
+                });
+            }
+        }
+        for backup in &self.pending_backups {
+            let _ = std::fs::remove_file(backup);
+        }
+        // The staged TempPaths remove themselves when dropped.
+        drop(self.staged);
+        for dir in &self.directories {
+            sync_directory(dir);
+        }
+        if left.is_empty() {
+            "nothing was written, the previous files are unchanged".to_string()
+        } else {
+            format!("could not restore everything: {}", left.join("; "))
+        }
+    }
+}
+
+/// Keep the old file (or symlink) at `path` under a hidden name beside it, leaving
+/// `path` in place for readers; `None` when there is none.
+fn keep_old(path: &Path) -> std::io::Result<Option<PathBuf>> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(None);
+    };
+    let dir = directory_of(path);
+    let name = path
+        .file_name()
+        .map(|name| name.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let backup = tempfile::Builder::new()
+        .prefix(&format!(".rcert-old-{name}-"))
+        .tempfile_in(&dir)?
+        .into_temp_path();
+    let backup_path = backup.to_path_buf();
+    // Free the name: the backup is made as a hard link (or a copy of the link) below.
+    backup.close()?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(path)?;
+        std::os::unix::fs::symlink(target, &backup_path)?;
+    } else {
+        std::fs::hard_link(path, &backup_path)?;
+    }
+    Ok(Some(backup_path))
+}
+
+fn sync_directory(dir: &Path) {
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+}
+
+/// SIGINT/SIGTERM while a set is written: noted instead of killing the process, so the
+/// set can be rolled back (before the first rename) or completed (after it). Once the
+/// write is over, the signals terminate the process again as by default.
+struct Interruption {
+    flag: Arc<AtomicBool>,
+    default_again: Arc<AtomicBool>,
+    ids: Vec<signal_hook::SigId>,
+}
+
+impl Interruption {
+    fn watch() -> Interruption {
+        let flag = Arc::new(AtomicBool::new(false));
+        let default_again = Arc::new(AtomicBool::new(false));
+        let mut ids = Vec::new();
+        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+            let registered =
+                signal_hook::flag::register_conditional_default(signal, default_again.clone())
+                    .and_then(|_| signal_hook::flag::register(signal, flag.clone()));
+            if let Ok(id) = registered {
+                ids.push(id);
+            }
+        }
+        Interruption {
+            flag,
+            default_again,
+            ids,
+        }
+    }
+
+    fn happened(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Interruption {
+    fn drop(&mut self) {
+        for id in self.ids.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+        self.default_again.store(true, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_set_replaces_old_files_and_leaves_no_temporary_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, "old").unwrap();
+        let set = [
+            OutFile::certificate(a.clone(), "new a"),
+            OutFile::key(dir.path().join("b"), "new b"),
+        ];
+        assert!(matches!(
+            write_all(&set, false),
+            Err(FilesError::Exists { .. })
+        ));
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "old");
+        let changes = write_all(&set, true).unwrap();
+        assert_eq!(changes, vec![Change::Replaced, Change::Created]);
+        assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a");
+        assert_eq!(names(dir.path()), vec!["a", "b"]);
+        let mode = std::fs::metadata(dir.path().join("b"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_dangling_symlink_is_an_existing_file_and_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("tls.key");
+        let outside = dir.path().join("elsewhere");
+        std::os::unix::fs::symlink(&outside, &link).unwrap();
+        let set = [OutFile::key(link.clone(), "key")];
+        assert!(matches!(
+            write_all(&set, false),
+            Err(FilesError::Exists { .. })
+        ));
+        assert!(!outside.exists());
+        write_all(&set, true).unwrap();
+        assert!(!outside.exists(), "the link was followed");
+        assert!(!std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
+    fn two_outputs_on_one_path_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("same.pem");
+        let other_spelling = dir.path().join(".").join("same.pem");
+        let set = [
+            OutFile::certificate(path, "chain"),
+            OutFile::certificate(other_spelling, "root"),
+        ];
+        assert!(matches!(
+            write_all(&set, true),
+            Err(FilesError::SamePath { .. })
+        ));
+        assert!(names(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_failure_half_way_puts_the_old_files_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = dir.path().join("first");
+        std::fs::write(&first, "old first").unwrap();
+        let blocked = dir.path().join("blocked");
+        std::fs::create_dir(&blocked).unwrap();
+        let mut transaction = Transaction::default();
+        let set = [
+            OutFile::certificate(first.clone(), "new first"),
+            OutFile::certificate(blocked.join("x"), "new x"),
+        ];
+        transaction.stage(&set).unwrap();
+        // The second rename fails: its directory is gone.
+        std::fs::remove_dir_all(&blocked).unwrap();
+        assert!(transaction.commit(&set).is_err());
+        let state = transaction.roll_back();
+        assert_eq!(
+            state,
+            "nothing was written, the previous files are unchanged"
+        );
+        assert_eq!(std::fs::read_to_string(&first).unwrap(), "old first");
+        assert_eq!(names(dir.path()), vec!["first"]);
+    }
 }

@@ -112,10 +112,17 @@ fn bundle_on_stdin_prints_the_chain_on_stdout() {
         .write_stdin(bundle)
         .output()
         .unwrap();
+    // No root given: the chain is still ordered and written (the root is what
+    // cacerts.pem is for), with a note.
+    assert_eq!(output.status.code(), Some(0));
+    let printed = String::from_utf8_lossy(&output.stdout).to_string();
     assert_eq!(
-        output.status.code(),
-        Some(1),
-        "no root given: the chain is incomplete"
+        pem_blocks(&printed),
+        pem_blocks(&std::fs::read_to_string(fixtures().join("fullchain.pem")).unwrap()),
+        "leaf first, then the intermediate"
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("which was not given: written without it")
     );
 
     let mut bundle = std::fs::read(fixtures().join("root.pem")).unwrap();
@@ -180,4 +187,42 @@ fn json_output_parses() {
         .as_str()
         .unwrap()
         .starts_with("-----BEGIN CERTIFICATE-----"));
+}
+
+#[test]
+fn one_path_for_two_outputs_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let same = dir.path().join("same.pem").display().to_string();
+    for force in [false, true] {
+        let mut args = vec!["fullchain", "--out", &same, "--cacerts", &same];
+        if force {
+            args.push("--force");
+        }
+        let chain = fixture("fullchain-root.pem");
+        args.push(&chain);
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains("given for two outputs") && stderr.contains("nothing was written"),
+            "{stderr}"
+        );
+        assert!(snapshot(dir.path()).is_empty());
+    }
+}
+
+#[test]
+fn the_fix_verify_suggests_for_a_wrong_order_works() {
+    // verify says: rcert fullchain wrong-order.pem --out wrong-order.pem --force
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wrong-order.pem");
+    std::fs::copy(fixtures().join("wrong-order.pem"), &file).unwrap();
+    let file = file.display().to_string();
+    let (code, stdout, stderr) = run(&["fullchain", &file, "--out", &file, "--force"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        pem_blocks(&std::fs::read_to_string(&file).unwrap()),
+        pem_blocks(&std::fs::read_to_string(fixtures().join("fullchain.pem")).unwrap())
+    );
+    let (code, _, _) = run(&["verify", "--ca", &fixture("root.pem"), &file]);
+    assert_eq!(code, 0);
 }

@@ -470,3 +470,189 @@ fn unwritable_output_directory_is_refused() {
     assert_eq!(code, 2);
     assert!(stderr.contains("/proc/rcert-test"), "{stderr}");
 }
+
+/// Names of the files in a directory, hidden ones included.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_dangling_symlink_among_the_targets_stops_the_whole_set() {
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/nonexistent/rcert-target", dir.path().join("tls.key")).unwrap();
+    let (code, _, stderr) = selfsign(dir.path(), &["--host", "a.example.com"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("tls.key: already exists; nothing was written"),
+        "{stderr}"
+    );
+    assert_eq!(
+        names_in(dir.path()),
+        vec!["tls.key"],
+        "nothing else was written"
+    );
+    // With --force the link itself is replaced, never followed.
+    let (code, _, stderr) = selfsign(dir.path(), &["--host", "a.example.com", "--force"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!Path::new("/nonexistent/rcert-target").exists());
+    let meta = std::fs::symlink_metadata(dir.path().join("tls.key")).unwrap();
+    assert!(meta.file_type().is_file());
+    assert_eq!(mode(dir.path(), "tls.key"), 0o600);
+    assert_eq!(
+        names_in(dir.path()),
+        vec!["cacerts.pem", "cakey.pem", "tls.crt", "tls.key"]
+    );
+}
+
+#[test]
+fn a_full_disk_leaves_the_old_set_and_no_temporary_files() {
+    // A 64 KiB tmpfs: the first set fits, then a filler leaves too little room for the
+    // second. Needs root (CI runs as root); any other outcome of mount is a failure.
+    let dir = tempfile::tempdir().unwrap();
+    let mount = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .expect("mount runs");
+    assert!(mount.success(), "mount -t tmpfs needs root");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _unmount = Unmount(dir.path());
+    let out = dir.path().join("certs");
+    let (code, _, stderr) = selfsign(&out, &["--host", "a.example.com", "--key-type", "rsa-2048"]);
+    assert_eq!(code, 0, "{stderr}");
+    let before = snapshot(&out);
+    // Fill the file system, leaving about 3 KiB: less than a new set needs.
+    let filler = dir.path().join("filler");
+    let mut size = 64 * 1024;
+    while size > 0 {
+        let attempt = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&filler)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, &vec![0u8; size]));
+        if attempt.is_err() {
+            size /= 2;
+        }
+        if size < 2048 {
+            break;
+        }
+    }
+    let (code, _, stderr) = selfsign(
+        &out,
+        &[
+            "--host",
+            "a.example.com",
+            "--key-type",
+            "rsa-2048",
+            "--force",
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot write") && stderr.contains("the previous files are unchanged"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&out), before, "the old set, byte for byte");
+    assert_eq!(
+        names_in(&out),
+        vec!["cacerts.pem", "cakey.pem", "tls.crt", "tls.key"],
+        "no temporary or backup file is left"
+    );
+}
+
+#[test]
+fn out_dash_is_refused() {
+    let (code, _, stderr) = run(&["selfsign", "--host", "a.example.com", "--out", "-"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--out takes a directory"), "{stderr}");
+}
+
+#[test]
+fn renewal_copies_a_crlf_ca_file_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = dir.path().join("first");
+    let (code, _, stderr) = selfsign(&first, &["--host", "a.example.com"]);
+    assert_eq!(code, 0, "{stderr}");
+    // The operator's cacerts.pem went through a Windows editor: CRLF line endings.
+    let crlf = std::fs::read_to_string(first.join("cacerts.pem"))
+        .unwrap()
+        .replace('\n', "\r\n");
+    let ca_file = dir.path().join("cacerts-crlf.pem");
+    std::fs::write(&ca_file, &crlf).unwrap();
+    let renewed = dir.path().join("renewed");
+    let (code, stdout, stderr) = selfsign(
+        &renewed,
+        &[
+            "--host",
+            "a.example.com",
+            "--ca-cert",
+            &ca_file.display().to_string(),
+            "--ca-key",
+            &path(&first, "cakey.pem"),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::read(renewed.join("cacerts.pem")).unwrap(),
+        crlf.as_bytes(),
+        "cacerts.pem is the given file, byte for byte"
+    );
+    assert!(
+        stdout.contains("CRLF line endings; copied byte for byte"),
+        "{stdout}"
+    );
+    let checksum = sha256sum(crlf.as_bytes());
+    assert!(
+        stdout.contains(&checksum),
+        "the checksum of the bytes as given: {stdout}"
+    );
+}
+
+#[test]
+fn renewal_with_an_intermediate_and_root_file_splits_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("inter-root.pem");
+    let both = std::fs::read_to_string(fixtures().join("inter.pem")).unwrap()
+        + &std::fs::read_to_string(fixtures().join("root.pem")).unwrap();
+    std::fs::write(&ca_file, both).unwrap();
+    let out = dir.path().join("out");
+    let (code, _, stderr) = selfsign(
+        &out,
+        &[
+            "--host",
+            "rancher.example.com",
+            "--ca-cert",
+            &ca_file.display().to_string(),
+            "--ca-key",
+            &fixture("inter.key"),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::read(out.join("cacerts.pem")).unwrap(),
+        std::fs::read(fixtures().join("root.pem")).unwrap(),
+        "cacerts.pem holds the root alone"
+    );
+    let chain = std::fs::read_to_string(out.join("tls.crt")).unwrap();
+    let blocks = pem_blocks(&chain);
+    assert_eq!(blocks.len(), 2, "leaf + intermediate");
+    assert_eq!(
+        blocks[1],
+        std::fs::read_to_string(fixtures().join("inter.pem")).unwrap()
+    );
+    assert!(openssl_verify(
+        &path(&out, "cacerts.pem"),
+        &path(&out, "tls.crt"),
+        &["-verify_hostname", "rancher.example.com"]
+    ));
+}

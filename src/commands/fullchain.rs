@@ -58,10 +58,20 @@ pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::E
         errors.push("no end-entity (leaf) certificate among the inputs".to_string());
     }
     if let Some(missing) = &built.missing_issuer {
-        if !missing.public_root {
+        if !missing.public_root && request.cacerts.is_some() {
             errors.push(format!(
-                "chain incomplete: no certificate for '{}', the issuer of '{}'; add that intermediate or root CA certificate",
+                "--cacerts needs the root: no certificate for '{}', the issuer of '{}'; add the root CA certificate (and any missing intermediate) to the inputs",
                 missing.issuer, missing.last_subject
+            ));
+        } else if !missing.public_root && built.unrelated.iter().any(|cert| cert.is_ca) {
+            errors.push(format!(
+                "chain incomplete: no certificate for '{}', the issuer of '{}', and the CA certificate(s) given do not link to it; add that intermediate",
+                missing.issuer, missing.last_subject
+            ));
+        } else if !missing.public_root {
+            warnings.push(format!(
+                "the chain ends at '{}', issued by '{}', which was not given: written without it (a root belongs in cacerts.pem; if '{}' is an intermediate, add it)",
+                missing.last_subject, missing.issuer, missing.issuer
             ));
         }
     }

@@ -5,9 +5,10 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::check::Status;
+use crate::files::{self, OutFile};
 use crate::output::{next_steps_text, sans_text, Report, Style};
 use crate::x509::issue::{
-    first_name, parse_sans, validate_days, Ca, San, ServerSpec, MAX_CLIENT_ACCEPTED_DAYS,
+    first_name, parse_sans, validate_days, Ca, CaFile, San, ServerSpec, MAX_CLIENT_ACCEPTED_DAYS,
 };
 use crate::x509::Cert;
 
@@ -35,6 +36,8 @@ pub struct WrittenFile {
     pub holds: String,
     /// Unix permission bits, in octal.
     pub mode: String,
+    /// Whether the file was created or replaced an existing one.
+    pub change: files::Change,
 }
 
 /// The result of `rcert selfsign`.
@@ -58,7 +61,11 @@ pub struct SelfsignReport {
 
 /// Generate (or reuse) a CA, issue the server certificate and write the four files.
 pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Error> {
-    use crate::files::{self, OutFile};
+    if request.out_dir.as_os_str() == "-" {
+        return Err(crate::Error::Usage(
+            "--out takes a directory: selfsign writes four files (cacerts.pem, cakey.pem, tls.crt, tls.key), not standard output".to_string(),
+        ));
+    }
     let server_days = validate_days("--days", request.server.days)?;
     validate_days("--ca-days", request.ca_days)?;
     let mut warnings = Vec::new();
@@ -80,13 +87,15 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
             ca.cert.not_after
         ));
     }
+    let (cacerts, chain_pem, notes) = ca_file_parts(&ca);
+    warnings.extend(notes);
     let dir = &request.out_dir;
     files::ensure_directory(dir)?;
     let mut out = vec![
-        OutFile::certificate(dir.join("cacerts.pem"), ca.cert_pem.clone()),
+        OutFile::certificate(dir.join("cacerts.pem"), cacerts.clone()),
         OutFile::certificate(
             dir.join("tls.crt"),
-            format!("{}{}", server.cert_pem, ca.cert_pem),
+            format!("{}{}", server.cert_pem, chain_pem),
         ),
         OutFile::key(dir.join("tls.key"), server.key_pem.clone()),
     ];
@@ -96,14 +105,16 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
     if let Some((cert_path, _)) = &request.existing_ca {
         out.retain(|file| !same_file(&file.path, std::path::Path::new(cert_path)));
     }
-    files::write_all(&out, request.force)?;
-    let ca_checksum = crate::rancher::ca_checksum(ca.cert_pem.as_bytes());
+    let changes = files::write_all(&out, request.force)?;
+    let ca_checksum = crate::rancher::ca_checksum(&cacerts);
     let files = out
         .iter()
-        .map(|file| WrittenFile {
+        .zip(changes)
+        .map(|(file, change)| WrittenFile {
             path: file.path.display().to_string(),
             holds: describe_output(&file.path),
             mode: format!("{:04o}", file.mode),
+            change,
         })
         .collect();
     let next_steps = next_steps(dir, &first_name(&request.server), &ca_checksum);
@@ -116,6 +127,72 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
         warnings,
         next_steps,
     })
+}
+
+/// Split the CA into the bytes of `cacerts.pem`, the part of `tls.crt` after the leaf,
+/// and notes. A generated CA is its own PEM. For a given CA file, split it into `cacerts.pem` and the part of `tls.crt` after the leaf.
+///
+/// A file holding only the signing CA is kept byte for byte (CRLF and text around the
+/// PEM included, with a note), so the checksum agents compare does not move. A file
+/// holding the signing intermediate and its root: the intermediates go into `tls.crt`,
+/// the root alone into `cacerts.pem`.
+fn ca_file_parts(ca: &Ca) -> (Vec<u8>, String, Vec<String>) {
+    let signer = &ca.cert;
+    let Some(CaFile {
+        path,
+        bytes,
+        others,
+    }) = &ca.file
+    else {
+        return (signer.pem().into_bytes(), signer.pem(), Vec::new());
+    };
+    let mut notes = Vec::new();
+    if others.is_empty() {
+        if bytes.windows(2).any(|pair| pair == b"\r\n") {
+            notes.push(format!(
+                "{path} has CRLF line endings; copied byte for byte to cacerts.pem so CATTLE_CA_CHECKSUM stays the same"
+            ));
+        }
+        let text = String::from_utf8_lossy(bytes);
+        let outside = text
+            .lines()
+            .filter(|line| !line.trim().is_empty())
+            .take_while(|line| !line.starts_with("-----BEGIN"))
+            .count()
+            + text
+                .rsplit_once("-----END CERTIFICATE-----")
+                .map_or(0, |(_, after)| after.trim().len());
+        if outside > 0 {
+            notes.push(format!(
+                "{path} holds text around the certificate; copied byte for byte to cacerts.pem so CATTLE_CA_CHECKSUM stays the same"
+            ));
+        }
+        return (bytes.to_vec(), signer.pem(), notes);
+    }
+    let path_up = crate::chain::chain_from(signer, others);
+    let root = path_up
+        .last()
+        .filter(|cert| cert.self_signed && cert.der() != signer.der());
+    let chain_pem: String = path_up
+        .iter()
+        .filter(|cert| root.is_none_or(|root| cert.der() != root.der()))
+        .map(Cert::pem)
+        .collect();
+    match root {
+        Some(root) => {
+            notes.push(format!(
+                "{path} holds the signing CA '{}' and its root '{}': tls.crt gets the intermediate(s), cacerts.pem the root alone",
+                signer.subject, root.subject
+            ));
+            (root.pem().into_bytes(), chain_pem, notes)
+        }
+        None => {
+            notes.push(format!(
+                "{path} holds more than the signing CA but no root for it; cacerts.pem is a byte-for-byte copy of it"
+            ));
+            (bytes.to_vec(), chain_pem, notes)
+        }
+    }
 }
 
 fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
@@ -195,9 +272,13 @@ fn selfsign_text(report: &SelfsignReport, style: &Style) -> String {
     );
     let _ = writeln!(out, "  SANs: {}", sans_text(&report.server));
     for file in &report.files {
+        let verb = match file.change {
+            files::Change::Created => "wrote",
+            files::Change::Replaced => "replaced",
+        };
         let _ = writeln!(
             out,
-            "  wrote {} ({}) — {}",
+            "  {verb} {} ({}) — {}",
             file.path, file.mode, file.holds
         );
     }

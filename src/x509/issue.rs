@@ -218,11 +218,22 @@ pub fn validate_days(flag: &'static str, days: u32) -> Result<u32, IssueError> {
     Ok(days)
 }
 
+/// A CA file as given: its exact bytes and the certificates besides the signing CA.
+#[derive(Debug, Clone)]
+pub struct CaFile {
+    /// The path as given.
+    pub path: String,
+    /// Its exact bytes.
+    pub bytes: Vec<u8>,
+    /// Its other certificates (e.g. the root after the signing intermediate).
+    pub others: Vec<Cert>,
+}
+
 /// A CA that can sign server certificates.
 pub struct Ca {
     issuer: Issuer<'static, KeyPair>,
-    /// The CA certificate as PEM (what goes into `cacerts.pem`).
-    pub cert_pem: String,
+    /// The CA file given to [`Ca::load`] (None for a generated CA).
+    pub file: Option<CaFile>,
     /// The CA private key as PEM, only when rcert generated it.
     pub key_pem: Option<String>,
     /// Facts of the CA certificate.
@@ -259,7 +270,7 @@ impl Ca {
         let key_pem = key.serialize_pem();
         Ok(Ca {
             issuer: Issuer::new(params, key),
-            cert_pem: cert.pem(),
+            file: None,
             key_pem: Some(key_pem),
             cert: facts,
         })
@@ -271,25 +282,25 @@ impl Ca {
             path: cert_path.to_string(),
             reason,
         };
-        let certs = crate::x509::cert::load_certs(cert_path)?;
-        let ca_cert = certs
-            .into_iter()
-            .next()
-            .ok_or_else(|| unusable("holds no certificate".to_string()))?;
-        if !ca_cert.is_ca {
-            return Err(unusable(format!(
-                "'{}' is not a CA certificate (basicConstraints CA:TRUE missing)",
-                ca_cert.subject
-            )));
-        }
+        let loaded = pem::load_certificates(cert_path)?;
+        let certs = crate::x509::cert::certs_from(&loaded)?;
         let key_der = pem::load_key(key_path)?;
         let key_info = KeyInfo::from_der(&key_der).map_err(|detail| PemError::BadKey {
             path: key_path.to_string(),
             detail,
         })?;
-        if !ca_cert.matches_key(&key_info) {
+        let Some(position) = certs.iter().position(|cert| cert.matches_key(&key_info)) else {
+            let names: Vec<String> = certs.iter().map(|c| format!("'{}'", c.subject)).collect();
             return Err(unusable(format!(
-                "{key_path} is not the private key of '{}'",
+                "{key_path} is not the private key of {}",
+                names.join(" or ")
+            )));
+        };
+        let mut others = certs;
+        let ca_cert = others.remove(position);
+        if !ca_cert.is_ca {
+            return Err(unusable(format!(
+                "'{}' is not a CA certificate (basicConstraints CA:TRUE missing)",
                 ca_cert.subject
             )));
         }
@@ -298,7 +309,11 @@ impl Ca {
             .map_err(|err| unusable(format!("cannot sign with this CA: {err}")))?;
         Ok(Ca {
             issuer,
-            cert_pem: ca_cert.pem(),
+            file: Some(CaFile {
+                path: cert_path.to_string(),
+                bytes: loaded.bytes,
+                others,
+            }),
             key_pem: None,
             cert: ca_cert,
         })
