@@ -14,7 +14,6 @@ use time::OffsetDateTime;
 use webpki::EndEntityCert;
 
 use crate::check::Check;
-use crate::rancher::ca_checksum;
 use crate::x509::cert::{self as inspect, CaBundle, Cert, KeyInfo};
 use trust::Examined;
 
@@ -145,7 +144,7 @@ fn checksum_message(ca: &CaBundle) -> String {
     };
     format!(
         "CATTLE_CA_CHECKSUM={} (sha256 of {} as served at /cacerts){note}",
-        ca_checksum(&ca.bytes),
+        ca.checksum.as_deref().unwrap_or_default(),
         ca.source
     )
 }
@@ -289,6 +288,9 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
 }
 
 fn ca_file_check(ca: &CaBundle) -> Check {
+    if let Some(unusable) = ca.unusable.first() {
+        return Check::failed("ca_file", format!("{}: {unusable}", ca.source));
+    }
     if let Some(leaf) = ca.certs.iter().find(|cert| !cert.is_ca) {
         return Check::failed(
             "ca_file",

@@ -6,6 +6,9 @@
 //! (Go's error text quoted where one exists); a rule only the CA/Browser Forum
 //! requirements state is a [`Level::Warning`].
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{GeneralName, ParsedExtension, X509Extension};
 use x509_parser::prelude::FromDer;
@@ -14,7 +17,7 @@ use x509_parser::public_key::PublicKey;
 use crate::x509::Cert;
 
 /// The place of a certificate on its path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
     /// The server (end-entity) certificate.
     Leaf,
@@ -75,9 +78,25 @@ const OID_NAME_CONSTRAINTS: &str = "2.5.29.30";
 const OID_AUTHORITY_KEY_ID: &str = "2.5.29.35";
 const OID_AIA: &str = "1.3.6.1.5.5.7.1.1";
 
-/// Judge one certificate in its role; `None` for a certificate that cannot be parsed
-/// (the caller already reports those).
+/// Judge one certificate in its role. The verdict depends on the certificate and its
+/// role only, so it is computed once per process (a run over 1,000 chains judges their
+/// shared intermediate and root once).
 pub fn judge(cert: &Cert, role: Role) -> Vec<Finding> {
+    type Cache = Mutex<HashMap<(String, Role), Vec<Finding>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let key = (cert.sha256_fingerprint.clone(), role);
+    let cache = CACHE.get_or_init(Cache::default);
+    if let Some(found) = cache.lock().ok().and_then(|map| map.get(&key).cloned()) {
+        return found;
+    }
+    let findings = judge_uncached(cert, role);
+    if let Ok(mut map) = cache.lock() {
+        map.insert(key, findings.clone());
+    }
+    findings
+}
+
+fn judge_uncached(cert: &Cert, role: Role) -> Vec<Finding> {
     let Ok((_, x509)) = X509Certificate::from_der(cert.der()) else {
         return vec![Finding {
             level: Level::Failure,

@@ -241,7 +241,7 @@ fn cacerts_checks(
         return checks;
     }
     if let Some(ca) = ca {
-        let expected = crate::rancher::ca_checksum(&ca.bytes);
+        let expected = ca.checksum.clone().unwrap_or_default();
         if expected == checksum {
             checks.push(Check::ok(
                 "cacerts",

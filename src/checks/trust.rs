@@ -15,18 +15,10 @@ use crate::check::Check;
 use crate::x509::cert as inspect;
 use crate::x509::Cert;
 
-fn trust_anchors(context: &Context) -> Vec<TrustAnchor<'static>> {
+fn trust_anchors(context: &Context) -> &[TrustAnchor<'static>] {
     match &context.ca {
-        Some(ca) => ca
-            .certs
-            .iter()
-            .filter_map(|cert| {
-                webpki::anchor_from_trusted_cert(cert.der())
-                    .ok()
-                    .map(|anchor| anchor.to_owned())
-            })
-            .collect(),
-        None => webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        Some(ca) => &ca.anchors,
+        None => webpki_roots::TLS_SERVER_ROOTS,
     }
 }
 
@@ -71,7 +63,7 @@ pub(super) struct Examined<'a> {
     certs: &'a [Cert],
     origin: Origin<'a>,
     context: &'a Context,
-    anchors: Vec<TrustAnchor<'static>>,
+    anchors: &'a [TrustAnchor<'static>],
     intermediates: Vec<CertificateDer<'static>>,
     verified: Result<(), webpki::Error>,
     path: Vec<Cert>,
@@ -91,13 +83,15 @@ impl<'a> Examined<'a> {
             .filter(|cert| cert.der() != leaf.der())
             .map(|cert| cert.der().clone())
             .collect();
-        let pool = pool_with_ca(certs, context);
-        let (verified, path) = match webpki_verify(leaf, &intermediates, &anchors, context.at) {
+        let (verified, path) = match webpki_verify(leaf, &intermediates, anchors, context.at) {
             Ok((used, anchor_subject)) => (
                 Ok(()),
-                verified_path(leaf, &used, &anchor_subject, &pool, context),
+                verified_path(leaf, &used, &anchor_subject, certs, context),
             ),
-            Err(err) => (Err(err), chain::chain_from(leaf, &pool)),
+            Err(err) => (
+                Err(err),
+                chain::chain_from(leaf, &pool_with_ca(certs, context)),
+            ),
         };
         Examined {
             leaf,
@@ -128,7 +122,7 @@ impl<'a> Examined<'a> {
     /// The chain check when a date is wrong: is the chain otherwise trusted?
     fn trust_ignoring_dates(&self, source: &str) -> Check {
         let checked_at = self.validity_window().filter(|inside| {
-            webpki_verify(self.leaf, &self.intermediates, &self.anchors, *inside).is_ok()
+            webpki_verify(self.leaf, &self.intermediates, self.anchors, *inside).is_ok()
         });
         let anchor = self
             .path
@@ -470,16 +464,22 @@ fn verified_path(
     leaf: &Cert,
     used: &[Vec<u8>],
     anchor_subject: &[u8],
-    pool: &[Cert],
+    certs: &[Cert],
     context: &Context,
 ) -> Vec<Cert> {
+    let ca_certs = context.ca.iter().flat_map(|ca| ca.certs.iter());
+    let known: Vec<&Cert> = certs
+        .iter()
+        .chain(&context.untrusted)
+        .chain(ca_certs)
+        .collect();
     let mut path = vec![leaf.clone()];
     for der in used {
-        if let Some(cert) = pool
+        if let Some(cert) = known
             .iter()
             .find(|cert| cert.der().as_ref() == der.as_slice())
         {
-            path.push(cert.clone());
+            path.push((*cert).clone());
         }
     }
     let anchor_cert = context.ca.as_ref().and_then(|ca| {

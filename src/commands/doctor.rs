@@ -176,12 +176,7 @@ fn local_ca(request: &DoctorRequest) -> Result<Option<CaBundle>, crate::Error> {
 
 fn bundle_from(source: &str, bytes: Vec<u8>) -> Option<CaBundle> {
     let certs = inspect::certs_in(&bytes);
-    (!certs.is_empty()).then(|| CaBundle {
-        source: source.to_string(),
-        certs,
-        bytes,
-        system: false,
-    })
+    (!certs.is_empty()).then(|| CaBundle::new(source.to_string(), certs, bytes, false))
 }
 
 fn chain_of(bytes: Option<Vec<u8>>) -> Option<Vec<Cert>> {

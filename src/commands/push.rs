@@ -158,10 +158,7 @@ pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
         api_requests: 0,
         server: None,
         error: None,
-        ca_checksum: inputs
-            .ca
-            .as_ref()
-            .map(|ca| crate::rancher::ca_checksum(&ca.bytes)),
+        ca_checksum: inputs.ca.as_ref().and_then(|ca| ca.checksum.clone()),
         next_steps: Vec::new(),
     };
     if refused {
@@ -238,9 +235,7 @@ impl Inputs {
             let summary = ca
                 .certs
                 .first()
-                .map(|cert| {
-                    fingerprint_summary(cert, Some(&crate::rancher::ca_checksum(&ca.bytes)))
-                })
+                .map(|cert| fingerprint_summary(cert, ca.checksum.as_deref()))
                 .unwrap_or_default();
             planned.push(Planned {
                 secret: secret(
@@ -574,10 +569,7 @@ fn next_steps(request: &PushRequest, inputs: &Inputs) -> Vec<String> {
         request.namespace
     );
     let with_ca = inputs.ca.is_some();
-    let checksum = inputs
-        .ca
-        .as_ref()
-        .map(|ca| crate::rancher::ca_checksum(&ca.bytes));
+    let checksum = inputs.ca.as_ref().and_then(|ca| ca.checksum.clone());
     if with_ca {
         helm.push_str(" --set privateCA=true");
     }

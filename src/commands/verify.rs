@@ -7,7 +7,6 @@ use serde::Serialize;
 use crate::check::{Check, Status};
 use crate::checks::{check_chain, find_leaf, Context, Origin};
 use crate::output::{cert_text, checks_text, days_left, Report, Style};
-use crate::rancher::ca_checksum;
 use crate::x509::cert as inspect;
 use crate::x509::{pem, Cert};
 
@@ -42,11 +41,7 @@ pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::P
         certificates: certs,
         checks,
         ca_file: context.ca.as_ref().map(|ca| ca.source.clone()),
-        ca_checksum: context
-            .ca
-            .as_ref()
-            .filter(|ca| !ca.system)
-            .map(|ca| ca_checksum(&ca.bytes)),
+        ca_checksum: context.ca.as_ref().and_then(|ca| ca.checksum.clone()),
     })
 }
 

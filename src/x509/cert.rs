@@ -6,7 +6,7 @@
 //! a private key. `rcert inspect` renders these; verify, fullchain and probe
 //! reuse them.
 
-use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
 use serde::Serialize;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
@@ -303,17 +303,20 @@ pub fn plain_hex(bytes: &[u8]) -> String {
 
 /// Colon-separated hex, as OpenSSL prints serials (lower) and fingerprints (upper).
 pub fn colon_hex(bytes: &[u8], upper: bool) -> String {
-    bytes
-        .iter()
-        .map(|b| {
-            if upper {
-                format!("{b:02X}")
-            } else {
-                format!("{b:02x}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(":")
+    let digits: &[u8; 16] = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    let mut out = String::with_capacity(bytes.len() * 3);
+    for (index, byte) in bytes.iter().enumerate() {
+        if index > 0 {
+            out.push(':');
+        }
+        out.push(char::from(digits[usize::from(byte >> 4)]));
+        out.push(char::from(digits[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 /// RFC 3339 in UTC with whole seconds.
@@ -502,9 +505,39 @@ pub struct CaBundle {
     pub bytes: Vec<u8>,
     /// Whether this is the system store rather than a file Rancher would serve.
     pub system: bool,
+    /// `CATTLE_CA_CHECKSUM` of the bytes as Rancher serves them (None for the system store).
+    pub checksum: Option<String>,
+    /// The trust anchors its certificates make, computed once.
+    pub anchors: Vec<TrustAnchor<'static>>,
+    /// Certificates that cannot be trust anchors, each with the reason.
+    pub unusable: Vec<String>,
 }
 
 impl CaBundle {
+    /// A bundle from certificates already read; computes the checksum and the anchors.
+    pub fn new(source: String, certs: Vec<Cert>, bytes: Vec<u8>, system: bool) -> CaBundle {
+        let mut anchors = Vec::new();
+        let mut unusable = Vec::new();
+        for cert in &certs {
+            match webpki::anchor_from_trusted_cert(cert.der()) {
+                Ok(anchor) => anchors.push(anchor.to_owned()),
+                Err(err) => unusable.push(format!(
+                    "'{}' cannot be used as a trust anchor ({err:?})",
+                    cert.subject
+                )),
+            }
+        }
+        CaBundle {
+            checksum: (!system).then(|| crate::rancher::ca_checksum(&bytes)),
+            source,
+            certs,
+            bytes,
+            system,
+            anchors,
+            unusable,
+        }
+    }
+
     /// Read a CA file that must hold at least one certificate (`system`: the system store).
     pub fn load(source: &str) -> Result<CaBundle, pem::PemError> {
         if source == SYSTEM_STORE {
@@ -512,12 +545,12 @@ impl CaBundle {
         }
         let loaded = pem::load_certificates(source)?;
         let certs = certs_from(&loaded)?;
-        Ok(CaBundle {
-            source: source.to_string(),
+        Ok(CaBundle::new(
+            source.to_string(),
             certs,
-            bytes: loaded.bytes,
-            system: false,
-        })
+            loaded.bytes,
+            false,
+        ))
     }
 
     /// The operating system's trust store (rustls-native-certs: `SSL_CERT_FILE`,
@@ -546,11 +579,7 @@ impl CaBundle {
         } else {
             String::new()
         };
-        Ok(CaBundle {
-            source: format!("the system trust store ({} CAs{skipped})", certs.len()),
-            certs,
-            bytes: Vec::new(),
-            system: true,
-        })
+        let source = format!("the system trust store ({} CAs{skipped})", certs.len());
+        Ok(CaBundle::new(source, certs, Vec::new(), true))
     }
 }
