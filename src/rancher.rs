@@ -23,3 +23,14 @@ pub fn ca_checksum(bytes: &[u8]) -> String {
     }
     plain_hex(&sha256(&served))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ca_checksum;
+
+    #[test]
+    fn checksum_adds_missing_newline() {
+        assert_eq!(ca_checksum(b"abc"), ca_checksum(b"abc\n"));
+        assert_ne!(ca_checksum(b"abc\n"), ca_checksum(b"abc\n\n"));
+    }
+}

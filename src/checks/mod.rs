@@ -325,12 +325,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn checksum_adds_missing_newline() {
-        assert_eq!(ca_checksum(b"abc"), ca_checksum(b"abc\n"));
-        assert_ne!(ca_checksum(b"abc\n"), ca_checksum(b"abc\n\n"));
-    }
-
-    #[test]
     fn at_accepts_rfc3339_and_unix_seconds() {
         assert_eq!(parse_time("0").unwrap().unix_timestamp(), 0);
         assert_eq!(
