@@ -3,9 +3,9 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use rcert::checks::{check_chain, Context, Origin};
+use rcert::rancher::CaBundle;
 use rcert::x509::cert::{certs_from, Cert};
 use rcert::x509::issue::{Ca, KeyType, ServerSpec};
-use rcert::x509::CaBundle;
 
 const FULLCHAIN: &[u8] = include_bytes!("../testdata/corpus/fullchain.pem");
 const ROOT: &[u8] = include_bytes!("../testdata/corpus/root.pem");

@@ -1,7 +1,10 @@
-//! Rancher's facts: the CA checksum agents compare, the secret names and keys
-//! Rancher reads, and the limits of its clients.
+//! Rancher's facts: the CA file it serves at `/cacerts` ([`CaBundle`]) and the checksum
+//! agents compare, the secret names and keys Rancher reads.
 
-use crate::x509::cert::{plain_hex, sha256};
+use rustls_pki_types::TrustAnchor;
+
+use crate::x509::cert::{certs_from, plain_hex, sha256, Cert};
+use crate::x509::pem::{self, PemError};
 
 /// Default namespace of Rancher's secrets.
 pub const NAMESPACE: &str = "cattle-system";
@@ -22,6 +25,101 @@ pub fn ca_checksum(bytes: &[u8]) -> String {
         served.push(b'\n');
     }
     plain_hex(&sha256(&served))
+}
+
+/// The `--ca` value that selects the operating system's trust store, as agents with
+/// `agent-tls-mode=system-store` use it.
+pub const SYSTEM_STORE: &str = "system";
+
+/// A CA file (`cacerts.pem`): its certificates and the bytes Rancher would serve; or the
+/// operating system's trust store.
+#[derive(Debug, Clone)]
+pub struct CaBundle {
+    /// The path as given, or a description of the system store.
+    pub source: String,
+    /// Its certificates, in file order.
+    pub certs: Vec<Cert>,
+    /// The exact bytes read (empty for the system store).
+    pub bytes: Vec<u8>,
+    /// Whether this is the system store rather than a file Rancher would serve.
+    pub system: bool,
+    /// `CATTLE_CA_CHECKSUM` of the bytes as Rancher serves them (None for the system store).
+    pub checksum: Option<String>,
+    /// The trust anchors its certificates make, computed once.
+    pub anchors: Vec<TrustAnchor<'static>>,
+    /// Certificates that cannot be trust anchors, each with the reason.
+    pub unusable: Vec<String>,
+}
+
+impl CaBundle {
+    /// A bundle from certificates already read; computes the checksum and the anchors.
+    pub fn new(source: String, certs: Vec<Cert>, bytes: Vec<u8>, system: bool) -> CaBundle {
+        let mut anchors = Vec::new();
+        let mut unusable = Vec::new();
+        for cert in &certs {
+            match webpki::anchor_from_trusted_cert(cert.der()) {
+                Ok(anchor) => anchors.push(anchor.to_owned()),
+                Err(err) => unusable.push(format!(
+                    "'{}' cannot be used as a trust anchor ({err:?})",
+                    cert.subject
+                )),
+            }
+        }
+        CaBundle {
+            checksum: (!system).then(|| ca_checksum(&bytes)),
+            source,
+            certs,
+            bytes,
+            system,
+            anchors,
+            unusable,
+        }
+    }
+
+    /// Read a CA file that must hold at least one certificate (`system`: the system store).
+    pub fn load(source: &str) -> Result<CaBundle, PemError> {
+        if source == SYSTEM_STORE {
+            return CaBundle::system();
+        }
+        let loaded = pem::load_certificates(source)?;
+        let certs = certs_from(&loaded)?;
+        Ok(CaBundle::new(
+            source.to_string(),
+            certs,
+            loaded.bytes,
+            false,
+        ))
+    }
+
+    /// The operating system's trust store (rustls-native-certs: `SSL_CERT_FILE`,
+    /// `SSL_CERT_DIR`, else the platform's store). Certificates it cannot parse are
+    /// counted in the source's description, never dropped silently.
+    pub fn system() -> Result<CaBundle, PemError> {
+        let found = rustls_native_certs::load_native_certs();
+        let mut unreadable = found.errors.len();
+        let mut certs = Vec::new();
+        for der in found.certs {
+            match Cert::from_der(der) {
+                Ok(cert) => certs.push(cert),
+                Err(_) => unreadable += 1,
+            }
+        }
+        if certs.is_empty() {
+            return Err(PemError::NoCertificate {
+                path: "the system trust store".to_string(),
+                found: format!(
+                    "no readable CA certificate; {unreadable} unreadable (install ca-certificates, or set SSL_CERT_FILE)"
+                ),
+            });
+        }
+        let skipped = if unreadable > 0 {
+            format!(", {unreadable} unreadable ignored")
+        } else {
+            String::new()
+        };
+        let source = format!("the system trust store ({} CAs{skipped})", certs.len());
+        Ok(CaBundle::new(source, certs, Vec::new(), true))
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use time::OffsetDateTime;
 use webpki::EndEntityCert;
 
 use crate::check::Check;
-use crate::x509::cert::{self as inspect, CaBundle, Cert, KeyInfo};
+use crate::rancher::CaBundle;
+use crate::x509::cert::{self as inspect, Cert, KeyInfo};
 use trust::Examined;
 
 /// Everything the checks need besides the chain itself.

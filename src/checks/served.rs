@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use crate::check::{Check, Status};
 use crate::checks::{check_chain, Context, Origin};
+use crate::rancher::CaBundle;
 use crate::tls::http::http_get;
 use crate::tls::{
     probe_one, server_name_for, Clients, ProbeRequest, ProbeResult, RancherFacts, Target,
 };
-use crate::x509::CaBundle;
 use crate::x509::Cert;
 
 /// The result of `rcert probe`.

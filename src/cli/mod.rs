@@ -12,8 +12,8 @@ use clap::{CommandFactory, Parser};
 use crate::checks::{self, served};
 use crate::commands::{doctor, fullchain, inspect, push, selfsign, verify};
 use crate::output::{self, OutputFormat, Report, Style};
+use crate::rancher::CaBundle;
 use crate::tls::{self, Target};
-use crate::x509::CaBundle;
 use crate::x509::{cert as x509_cert, issue};
 use crate::{exit, Error};
 

@@ -18,10 +18,10 @@ use crate::check::{Check, Status};
 use crate::checks::served;
 use crate::checks::{self, Context, Origin};
 use crate::output::{check_line, Report, Style};
+use crate::rancher::CaBundle;
 use crate::rancher::INGRESS_FAKE_CERTIFICATE;
 use crate::tls::{ProbeRequest, ProbeResult, Target};
 use crate::x509::cert::{self as inspect, Cert};
-use crate::x509::CaBundle;
 
 /// What `rcert doctor` is asked to check.
 #[derive(Debug, Clone)]

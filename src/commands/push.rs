@@ -23,8 +23,8 @@ use crate::checks::{self, Context, Origin};
 use crate::cluster::{connect, describe_api_error, validate_name, validate_namespace, MANAGER};
 use crate::files::{self, OutFile};
 use crate::output::{checks_text, next_steps_text, Report, Style};
+use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert};
-use crate::x509::CaBundle;
 
 /// What `rcert push` is asked to do.
 #[derive(Debug, Clone)]

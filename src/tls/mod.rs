@@ -22,7 +22,7 @@ use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
 use crate::check::{Check, Status};
-use crate::x509::CaBundle;
+use crate::rancher::CaBundle;
 use crate::x509::Cert;
 
 pub use target::Target;

@@ -6,7 +6,7 @@
 //! a private key. `rcert inspect` renders these; verify, fullchain and probe
 //! reuse them.
 
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, TrustAnchor};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Serialize;
 use time::OffsetDateTime;
 use x509_parser::certificate::X509Certificate;
@@ -487,99 +487,4 @@ fn authority_key_id(x509: &X509Certificate<'_>) -> Option<String> {
             }
             _ => None,
         })
-}
-
-/// The `--ca` value that selects the operating system's trust store, as agents with
-/// `agent-tls-mode=system-store` use it.
-pub const SYSTEM_STORE: &str = "system";
-
-/// A CA file (`cacerts.pem`): its certificates and the bytes Rancher would serve; or the
-/// operating system's trust store.
-#[derive(Debug, Clone)]
-pub struct CaBundle {
-    /// The path as given, or a description of the system store.
-    pub source: String,
-    /// Its certificates, in file order.
-    pub certs: Vec<Cert>,
-    /// The exact bytes read (empty for the system store).
-    pub bytes: Vec<u8>,
-    /// Whether this is the system store rather than a file Rancher would serve.
-    pub system: bool,
-    /// `CATTLE_CA_CHECKSUM` of the bytes as Rancher serves them (None for the system store).
-    pub checksum: Option<String>,
-    /// The trust anchors its certificates make, computed once.
-    pub anchors: Vec<TrustAnchor<'static>>,
-    /// Certificates that cannot be trust anchors, each with the reason.
-    pub unusable: Vec<String>,
-}
-
-impl CaBundle {
-    /// A bundle from certificates already read; computes the checksum and the anchors.
-    pub fn new(source: String, certs: Vec<Cert>, bytes: Vec<u8>, system: bool) -> CaBundle {
-        let mut anchors = Vec::new();
-        let mut unusable = Vec::new();
-        for cert in &certs {
-            match webpki::anchor_from_trusted_cert(cert.der()) {
-                Ok(anchor) => anchors.push(anchor.to_owned()),
-                Err(err) => unusable.push(format!(
-                    "'{}' cannot be used as a trust anchor ({err:?})",
-                    cert.subject
-                )),
-            }
-        }
-        CaBundle {
-            checksum: (!system).then(|| crate::rancher::ca_checksum(&bytes)),
-            source,
-            certs,
-            bytes,
-            system,
-            anchors,
-            unusable,
-        }
-    }
-
-    /// Read a CA file that must hold at least one certificate (`system`: the system store).
-    pub fn load(source: &str) -> Result<CaBundle, pem::PemError> {
-        if source == SYSTEM_STORE {
-            return CaBundle::system();
-        }
-        let loaded = pem::load_certificates(source)?;
-        let certs = certs_from(&loaded)?;
-        Ok(CaBundle::new(
-            source.to_string(),
-            certs,
-            loaded.bytes,
-            false,
-        ))
-    }
-
-    /// The operating system's trust store (rustls-native-certs: `SSL_CERT_FILE`,
-    /// `SSL_CERT_DIR`, else the platform's store). Certificates it cannot parse are
-    /// counted in the source's description, never dropped silently.
-    pub fn system() -> Result<CaBundle, pem::PemError> {
-        let found = rustls_native_certs::load_native_certs();
-        let mut unreadable = found.errors.len();
-        let mut certs = Vec::new();
-        for der in found.certs {
-            match Cert::from_der(der) {
-                Ok(cert) => certs.push(cert),
-                Err(_) => unreadable += 1,
-            }
-        }
-        if certs.is_empty() {
-            return Err(pem::PemError::NoCertificate {
-                path: "the system trust store".to_string(),
-                found: format!(
-                    "no readable CA certificate; {unreadable} unreadable (install ca-certificates, or set SSL_CERT_FILE)"
-                ),
-            });
-        }
-        let skipped = if unreadable > 0 {
-            format!(", {unreadable} unreadable ignored")
-        } else {
-            String::new()
-        };
-        let source = format!("the system trust store ({} CAs{skipped})", certs.len());
-        Ok(CaBundle::new(source, certs, Vec::new(), true))
-    }
 }

@@ -5,4 +5,4 @@ pub mod cert;
 pub mod issue;
 pub mod pem;
 
-pub use cert::{CaBundle, Cert, KeyInfo};
+pub use cert::{Cert, KeyInfo};
