@@ -83,12 +83,9 @@ impl CaBundle {
         }
         let loaded = pem::load_certificates(source)?;
         let certs = certs_from(&loaded)?;
-        Ok(CaBundle::new(
-            source.to_string(),
-            certs,
-            loaded.bytes,
-            false,
-        ))
+        // A DER CA file becomes PEM: that is what a Secret holds and Rancher serves.
+        let bytes = loaded.certificates_as_pem();
+        Ok(CaBundle::new(source.to_string(), certs, bytes, false))
     }
 
     /// The operating system's trust store (rustls-native-certs: `SSL_CERT_FILE`,

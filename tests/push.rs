@@ -656,3 +656,140 @@ fn api_server_that_never_answers_times_out() {
     );
     assert!(started.elapsed() < Duration::from_secs(8));
 }
+
+#[test]
+fn der_inputs_are_stored_as_pem_like_kubectl_would_store_the_pem_files() {
+    let files = certs("rancher.example.com");
+    let path = |name: &str| files.path().join(name).display().to_string();
+    // The same certificate, key and CA as DER files, and the PEM they correspond to.
+    for (args, _) in [
+        (
+            vec![
+                "x509",
+                "-in",
+                &path("tls.crt"),
+                "-outform",
+                "DER",
+                "-out",
+                &path("leaf.der"),
+            ],
+            (),
+        ),
+        (
+            vec!["x509", "-in", &path("tls.crt"), "-out", &path("leaf.pem")],
+            (),
+        ),
+        (
+            vec![
+                "pkey",
+                "-in",
+                &path("tls.key"),
+                "-outform",
+                "DER",
+                "-out",
+                &path("key.der"),
+            ],
+            (),
+        ),
+        (
+            vec![
+                "x509",
+                "-in",
+                &path("cacerts.pem"),
+                "-outform",
+                "DER",
+                "-out",
+                &path("ca.der"),
+            ],
+            (),
+        ),
+        // openssl writes an EC key's DER in the SEC1 form: it stays SEC1, as PEM.
+        (
+            vec![
+                "ec",
+                "-inform",
+                "DER",
+                "-in",
+                &path("key.der"),
+                "-out",
+                &path("key.sec1.pem"),
+            ],
+            (),
+        ),
+    ] {
+        let (ok, text) = openssl(&args);
+        assert!(ok, "{text}");
+    }
+    let output = rcert()
+        .args([
+            "push",
+            "-n",
+            "x",
+            "--cert",
+            &path("leaf.der"),
+            "--key",
+            &path("key.der"),
+            "--ca",
+            &path("ca.der"),
+            "--dry-run",
+        ])
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ours = yaml_documents(&String::from_utf8_lossy(&output.stdout));
+    let data = |doc: &serde_json::Value, key: &str| doc["data"][key].as_str().unwrap().to_string();
+    let b64 = |bytes: Vec<u8>| {
+        let out = Process::new("base64")
+            .arg("-w0")
+            .arg("-")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        out.stdin.as_ref().unwrap().write_all(&bytes).unwrap();
+        String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap()
+    };
+    assert_eq!(
+        data(&ours[1], "tls.crt"),
+        b64(file(files.path(), "leaf.pem"))
+    );
+    assert_eq!(
+        data(&ours[1], "tls.key"),
+        b64(file(files.path(), "key.sec1.pem"))
+    );
+    assert_eq!(
+        data(&ours[0], "cacerts.pem"),
+        b64(file(files.path(), "cacerts.pem"))
+    );
+}
+
+#[test]
+fn a_certificate_file_holding_a_key_is_refused() {
+    let files = certs("rancher.example.com");
+    let path = |name: &str| files.path().join(name).display().to_string();
+    let mut both = file(files.path(), "tls.crt");
+    both.extend(file(files.path(), "tls.key"));
+    std::fs::write(files.path().join("both.pem"), both).unwrap();
+    let (code, _, stderr) = run(&[
+        "push",
+        "-n",
+        "x",
+        "--cert",
+        &path("both.pem"),
+        "--key",
+        &path("tls.key"),
+        "--dry-run",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("both.pem: holds a private key next to the certificate(s)"),
+        "{stderr}"
+    );
+}

@@ -192,14 +192,20 @@ struct Inputs {
 impl Inputs {
     fn load(request: &PushRequest) -> Result<Inputs, crate::Error> {
         let cert = crate::x509::pem::load_certificates(&request.cert)?;
+        if !cert.keys().is_empty() {
+            return Err(crate::x509::pem::PemError::KeyInCertificateFile {
+                path: request.cert.clone(),
+            }
+            .into());
+        }
         let chain = inspect::certs_from(&cert)?;
         let key_file = crate::x509::pem::load(&request.key)?;
         let key = inspect::key_from(&key_file)?;
-        let key_bytes = key_file.bytes;
         let ca = request.ca.as_deref().map(CaBundle::load).transpose()?;
+        // Secrets hold PEM whatever came in: what ingress-nginx and Rancher read.
         Ok(Inputs {
-            cert_bytes: cert.bytes,
-            key_bytes,
+            cert_bytes: cert.certificates_as_pem(),
+            key_bytes: key_file.key_as_pem(),
             chain,
             key,
             ca,

@@ -69,6 +69,9 @@ pub enum PemError {
     /// A certificate was expected, the file holds none.
     #[error("{path}: holds no certificate ({found}); expected a PEM 'CERTIFICATE' block")]
     NoCertificate { path: String, found: String },
+    /// A certificate file (tls.crt) that also holds a private key.
+    #[error("{path}: holds a private key next to the certificate(s); tls.crt must hold certificates only (the key goes to tls.key): nothing was sent")]
+    KeyInCertificateFile { path: String },
     /// A private key was expected, the file holds none.
     #[error("{path}: holds no private key ({found}); expected a PEM 'PRIVATE KEY' block")]
     NoKey { path: String, found: String },
@@ -117,6 +120,46 @@ impl Loaded {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Whether the input was PEM text (else a DER file).
+    pub fn is_pem(&self) -> bool {
+        self.bytes
+            .windows(11)
+            .any(|window| window == b"-----BEGIN ")
+    }
+
+    /// The bytes a Secret should hold for this certificate input: PEM as given, or the
+    /// certificates of a DER file as PEM.
+    pub fn certificates_as_pem(&self) -> Vec<u8> {
+        if self.is_pem() {
+            return self.bytes.clone();
+        }
+        self.certificates()
+            .iter()
+            .map(|der| encode("CERTIFICATE", der))
+            .collect::<String>()
+            .into_bytes()
+    }
+
+    /// The bytes a Secret should hold for this key input: PEM as given, or a DER key as
+    /// PEM in its own flavour (PKCS#8, SEC1 or PKCS#1).
+    pub fn key_as_pem(&self) -> Vec<u8> {
+        if self.is_pem() {
+            return self.bytes.clone();
+        }
+        self.keys()
+            .first()
+            .map(|key| {
+                let label = match key {
+                    PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
+                    PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
+                    _ => "PRIVATE KEY",
+                };
+                encode(label, key.secret_der())
+            })
+            .unwrap_or_default()
+            .into_bytes()
     }
 
     /// A short description of what the input holds, for error messages.
