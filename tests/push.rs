@@ -71,7 +71,9 @@ fn fresh_cluster_creates_namespace_and_both_secrets() {
     assert_eq!(json["secrets"][0]["action"], "created");
     assert_eq!(json["secrets"][1]["name"], "tls-rancher-ingress");
     assert_eq!(json["secrets"][1]["type"], "kubernetes.io/tls");
-    assert!(json["api_requests"].as_u64().unwrap() <= 5, "{json:#}");
+    // GET both secrets, GET + POST the namespace (only because they were missing),
+    // two server-side applies.
+    assert_eq!(json["api_requests"], 6, "{json:#}");
     let requests = emulator.requests();
     assert_eq!(
         requests.len() as u64,
@@ -262,7 +264,9 @@ fn api_down_changes_nothing_and_leaves_no_backup() {
     assert_eq!(code, 3);
     let error = json["error"].as_str().unwrap();
     assert!(
-        error.contains("unreachable") && error.contains("namespace cattle-system"),
+        error.contains("unreachable")
+            && error.contains("secret cattle-system/tls-ca")
+            && error.ends_with("nothing was changed"),
         "{error}"
     );
     assert!(snapshot(backups.path()).is_empty());
@@ -326,7 +330,7 @@ fn unauthorized_and_server_errors() {
 }
 
 #[test]
-fn second_secret_failing_after_the_first_says_what_changed() {
+fn second_secret_failing_after_the_first_rolls_the_first_back() {
     let emulator = Emulator::start();
     let (old, new) = (certs("rancher.example.com"), certs("rancher.example.com"));
     let backups = tempfile::tempdir().unwrap();
@@ -337,20 +341,19 @@ fn second_secret_failing_after_the_first_says_what_changed() {
     let error = json["error"].as_str().unwrap();
     let ca_backup = json["secrets"][0]["backup"].as_str().unwrap();
     assert!(
-        error.contains("already changed: tls-ca (updated, previous version saved in")
-            && error.contains(ca_backup),
+        error.contains(&format!(
+            "rolled back: secret cattle-system/tls-ca restored from {ca_backup}; the cluster is as it was"
+        )),
         "{error}"
     );
-    assert!(
-        error.contains("secret cattle-system/tls-rancher-ingress is as it was"),
-        "{error}"
-    );
+    assert_eq!(json["secrets"][0]["action"], "rolled back");
     assert_eq!(json["secrets"][1]["action"], "failed");
+    // The new CA does not stay next to the old certificate.
     assert_landed(
         &emulator,
         "tls-ca",
         "cacerts.pem",
-        &file(new.path(), "cacerts.pem"),
+        &file(old.path(), "cacerts.pem"),
     );
     assert_landed(
         &emulator,
@@ -361,7 +364,7 @@ fn second_secret_failing_after_the_first_says_what_changed() {
     assert_eq!(
         snapshot(backups.path()).len(),
         1,
-        "only the changed secret's backup stays"
+        "the rolled-back secret's backup stays, the untouched one's is removed"
     );
 }
 
@@ -792,4 +795,114 @@ fn a_certificate_file_holding_a_key_is_refused() {
         stderr.contains("both.pem: holds a private key next to the certificate(s)"),
         "{stderr}"
     );
+}
+
+#[test]
+fn an_opaque_tls_secret_is_detected_before_any_change_and_replace_fixes_it() {
+    let emulator = Emulator::start();
+    let (old, new) = (certs("rancher.example.com"), certs("rancher.example.com"));
+    let backups = tempfile::tempdir().unwrap();
+    // An operator once created tls-rancher-ingress as a generic (Opaque) secret.
+    let (code, json) = push(
+        &emulator,
+        old.path(),
+        backups.path(),
+        &[
+            "--ca-secret-name",
+            "tls-rancher-ingress",
+            "--secret-name",
+            "unrelated",
+        ],
+    );
+    assert_eq!(code, 0, "{json:#}");
+    let before = emulator.kubectl_get("cattle-system", "tls-rancher-ingress", "cacerts.pem");
+    let (code, json) = push(&emulator, new.path(), backups.path(), &[]);
+    assert_eq!(code, 1, "{json:#}");
+    let error = json["error"].as_str().unwrap();
+    assert!(
+        error.contains("secret cattle-system/tls-rancher-ingress is of type Opaque")
+            && error.contains("rerun with --replace")
+            && error.ends_with("nothing was changed"),
+        "{error}"
+    );
+    assert_eq!(
+        emulator.kubectl_get("cattle-system", "tls-rancher-ingress", "cacerts.pem"),
+        before
+    );
+    assert!(emulator
+        .kubectl_get("cattle-system", "tls-ca", "cacerts.pem")
+        .is_none());
+
+    let (code, json) = push(&emulator, new.path(), backups.path(), &["--replace"]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["secrets"][1]["action"], "replaced");
+    let backup = json["secrets"][1]["backup"].as_str().unwrap();
+    assert!(
+        std::fs::read_to_string(backup)
+            .unwrap()
+            .contains("cacerts.pem:"),
+        "the Opaque secret, backed up"
+    );
+    assert_landed(
+        &emulator,
+        "tls-rancher-ingress",
+        "tls.crt",
+        &file(new.path(), "tls.crt"),
+    );
+}
+
+#[test]
+fn a_new_ca_warns_with_both_checksums() {
+    let emulator = Emulator::start();
+    let (old, new) = (certs("rancher.example.com"), certs("rancher.example.com"));
+    let backups = tempfile::tempdir().unwrap();
+    let (_, first) = push(&emulator, old.path(), backups.path(), &[]);
+    assert!(
+        first["secrets"][0]["warning"].is_null(),
+        "a first push moves no checksum"
+    );
+    let (code, json) = push(&emulator, new.path(), backups.path(), &[]);
+    assert_eq!(code, 0, "{json:#}");
+    let old_sum = sha256sum(&file(old.path(), "cacerts.pem"));
+    let new_sum = sha256sum(&file(new.path(), "cacerts.pem"));
+    let warning = json["secrets"][0]["warning"].as_str().unwrap();
+    assert!(
+        warning.contains(&format!(
+            "CATTLE_CA_CHECKSUM changes from {old_sum} to {new_sum}"
+        )) && warning.contains("io.cattle.agent.force.deploy=true"),
+        "{warning}"
+    );
+    let (code, stdout, _) = run(&[
+        "push",
+        "-n",
+        "cattle-system",
+        "--dir",
+        &old.path().display().to_string(),
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+        "--backup-dir",
+        &backups.path().display().to_string(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("warning  secret tls-ca (Opaque): updated"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_unwritable_backup_dir_is_bad_input_before_any_request() {
+    let emulator = Emulator::start();
+    let files = certs("rancher.example.com");
+    let blocker = tempfile::NamedTempFile::new().unwrap();
+    let (code, json) = push(&emulator, files.path(), blocker.path(), &[]);
+    assert_eq!(code, 2, "{json:#}");
+    assert!(
+        json["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot use as output directory"),
+        "{json:#}"
+    );
+    assert!(emulator.requests().is_empty());
 }

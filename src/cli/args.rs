@@ -163,6 +163,13 @@ pub struct PushArgs {
     /// Directory for backups of secrets before they change.
     #[arg(long, default_value = ".", value_name = "DIR")]
     pub backup_dir: PathBuf,
+    /// Delete and recreate a secret whose type must change (e.g. an Opaque
+    /// tls-rancher-ingress); it is backed up first.
+    #[arg(long)]
+    pub replace: bool,
+    /// Never read or create the namespace (for users without RBAC on namespaces).
+    #[arg(long)]
+    pub no_create_namespace: bool,
     /// Timeout of each API request (e.g. 10s).
     #[arg(long, default_value = "10s", value_name = "DUR")]
     pub timeout: String,

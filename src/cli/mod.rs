@@ -203,6 +203,8 @@ async fn run_push(args: &PushArgs, format: OutputFormat, style: &Style) -> Resul
         secret_name: args.secret_name.clone(),
         ca_secret_name: args.ca_secret_name.clone(),
         backup_dir: args.backup_dir.clone(),
+        replace: args.replace,
+        create_namespace: !args.no_create_namespace,
         timeout: tls::parse_duration(&args.timeout)?,
     };
     let report = push::push(&request).await?;

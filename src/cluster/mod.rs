@@ -1,6 +1,8 @@
 //! The Kubernetes client: kubeconfig found as kubectl finds it, and API errors in
 //! one line.
 
+pub mod secrets;
+
 use std::path::Path;
 use std::time::Duration;
 

@@ -11,17 +11,17 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
-use kube::api::{Patch, PatchParams, PostParams};
-use kube::Api;
 use serde::Serialize;
 
 use crate::check::{Check, Status};
 use crate::checks::{self, Context, Origin};
-use crate::cluster::{connect, describe_api_error, validate_name, validate_namespace, MANAGER};
-use crate::files::{self, OutFile};
+use crate::cluster::secrets::{
+    apply_set, check_backup_dir, manifests_yaml, Action, Change, Options,
+};
+use crate::cluster::{connect, validate_name, validate_namespace, MANAGER};
 use crate::output::{checks_text, next_steps_text, Report, Style};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert};
@@ -51,6 +51,10 @@ pub struct PushRequest {
     pub ca_secret_name: String,
     /// Directory for backups of replaced secrets.
     pub backup_dir: PathBuf,
+    /// Delete and recreate a secret whose type must change (e.g. Opaque → kubernetes.io/tls).
+    pub replace: bool,
+    /// Create the namespace when it is missing.
+    pub create_namespace: bool,
     /// Connect and read timeout of each API request.
     pub timeout: Duration,
 }
@@ -76,8 +80,9 @@ pub struct SecretOutcome {
     /// `kubernetes.io/tls` or `Opaque`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// `created`, `updated`, `unchanged`, `failed`, `not attempted` or `would apply` (dry run).
-    pub action: String,
+    /// What happened: `created`, `updated`, `replaced`, `unchanged`, `failed`,
+    /// `not attempted`, `rolled back` or `would apply` (dry run).
+    pub action: Action,
     /// Fingerprint and expiry of what the secret held before, when it existed.
     pub old: Option<String>,
     /// Fingerprint and expiry of what it holds now.
@@ -86,6 +91,9 @@ pub struct SecretOutcome {
     pub backup: Option<String>,
     /// The API error, when it failed.
     pub error: Option<String>,
+    /// What the change means for Rancher's agents (a new CATTLE_CA_CHECKSUM).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// The result of `rcert push`.
@@ -110,8 +118,10 @@ pub struct PushReport {
     pub api_requests: u32,
     /// The API server URL used.
     pub server: Option<String>,
-    /// The remote error that stopped the push (exit 3).
+    /// The error that stopped the push (exit 3, or 1 when `blocked`).
     pub error: Option<String>,
+    /// The cluster's state forbids the change (a Secret type that would have to change).
+    pub blocked: bool,
     /// CATTLE_CA_CHECKSUM for the pushed CA.
     pub ca_checksum: Option<String>,
     /// What to run next.
@@ -121,7 +131,9 @@ pub struct PushReport {
 impl PushReport {
     /// 0 pushed (or unchanged), 1 refused by validation, 3 the API failed.
     pub fn exit_code(&self) -> u8 {
-        if self.error.is_some() {
+        if self.blocked || self.refused {
+            crate::exit::CHECK_FAILED
+        } else if self.error.is_some() {
             crate::exit::REMOTE
         } else if self.refused {
             crate::exit::CHECK_FAILED
@@ -135,6 +147,8 @@ impl PushReport {
 struct Planned {
     secret: Secret,
     summary: String,
+    /// CATTLE_CA_CHECKSUM of the data, for the CA secret.
+    checksum: Option<String>,
 }
 
 /// Check names, read and validate the files, then dry-run or push.
@@ -158,6 +172,7 @@ pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
         api_requests: 0,
         server: None,
         error: None,
+        blocked: false,
         ca_checksum: inputs.ca.as_ref().and_then(|ca| ca.checksum.clone()),
         next_steps: Vec::new(),
     };
@@ -165,14 +180,16 @@ pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
         return Ok(report);
     }
     if request.dry_run {
-        report.manifests = Some(manifests_yaml(&planned));
+        let secrets: Vec<Secret> = planned.iter().map(|p| p.secret.clone()).collect();
+        report.manifests = Some(manifests_yaml(&secrets).map_err(crate::Error::Usage)?);
         report.secrets = planned
             .iter()
-            .map(|p| outcome(p, "would apply", None, None, None))
+            .map(|p| outcome(p, Action::WouldApply, None, None))
             .collect();
         report.next_steps = next_steps(request, &inputs);
         return Ok(report);
     }
+    check_backup_dir(&request.backup_dir)?;
     apply_all(request, &planned, &mut report).await?;
     if report.error.is_none() {
         report.next_steps = next_steps(request, &inputs);
@@ -248,9 +265,10 @@ impl Inputs {
                     request,
                     &request.ca_secret_name,
                     None,
-                    [("cacerts.pem", ca.bytes.clone())],
+                    [(crate::rancher::CA_SECRET_KEY, ca.bytes.clone())],
                 ),
                 summary,
+                checksum: ca.checksum.clone(),
             });
         }
         let summary = self
@@ -269,6 +287,7 @@ impl Inputs {
                 ],
             ),
             summary,
+            checksum: None,
         });
         planned
     }
@@ -329,47 +348,7 @@ fn summarise_existing(secret: &Secret) -> String {
     }
 }
 
-/// The manifests as YAML documents, in the order they are applied.
-pub fn manifests_yaml_of(secrets: &[Secret]) -> String {
-    secrets
-        .iter()
-        .map(|secret| {
-            // Base64 on one plain line, as kubectl prints it (no folded `>-` blocks).
-            let mut options = serde_saphyr::SerializerOptions::default();
-            options.prefer_block_scalars = false;
-            serde_saphyr::to_string_with_options(secret, options).unwrap_or_default()
-        })
-        .collect::<Vec<_>>()
-        .join("---\n")
-}
-
-fn manifests_yaml(planned: &[Planned]) -> String {
-    let secrets: Vec<Secret> = planned.iter().map(|p| p.secret.clone()).collect();
-    manifests_yaml_of(&secrets)
-}
-
-fn outcome(
-    planned: &Planned,
-    action: &str,
-    old: Option<String>,
-    backup: Option<String>,
-    error: Option<String>,
-) -> SecretOutcome {
-    SecretOutcome {
-        name: planned.secret.metadata.name.clone().unwrap_or_default(),
-        kind: planned
-            .secret
-            .type_
-            .clone()
-            .unwrap_or_else(|| "Opaque".to_string()),
-        action: action.to_string(),
-        old,
-        new: planned.summary.clone(),
-        backup,
-        error,
-    }
-}
-
+/// Apply the planned secrets as one change and report each one.
 async fn apply_all(
     request: &PushRequest,
     planned: &[Planned],
@@ -382,186 +361,75 @@ async fn apply_all(
     )
     .await?;
     report.server = Some(url);
-    let namespaces: Api<Namespace> = Api::all(client.clone());
-    let secrets: Api<Secret> = Api::namespaced(client, &request.namespace);
-    let namespace = &request.namespace;
-
-    match ensure_namespace(&namespaces, namespace, &mut report.api_requests).await {
-        Ok(created) => report.namespace_created = created,
-        Err(message) => {
-            report.error = Some(message);
-            report.secrets = planned
-                .iter()
-                .map(|p| outcome(p, "not attempted", None, None, None))
-                .collect();
-            return Ok(());
-        }
-    }
-
-    for (index, item) in planned.iter().enumerate() {
-        let name = item.secret.metadata.name.clone().unwrap_or_default();
-        let result = apply_one(
-            request,
-            &secrets,
-            item,
-            report.namespace_created,
-            &mut report.api_requests,
-        )
-        .await;
-        match result {
-            Ok(done) => report.secrets.push(done),
-            Err((failed, message)) => {
-                report.secrets.push(failed);
-                report.secrets.extend(
-                    planned[index + 1..]
-                        .iter()
-                        .map(|p| outcome(p, "not attempted", None, None, None)),
-                );
-                let changed: Vec<String> = report
-                    .secrets
-                    .iter()
-                    .filter(|s| s.action == "created" || s.action == "updated")
-                    .map(|s| match &s.backup {
-                        Some(backup) => format!(
-                            "{} ({}, previous version saved in {backup})",
-                            s.name, s.action
-                        ),
-                        None => format!("{} ({})", s.name, s.action),
-                    })
-                    .collect();
-                let partial = if changed.is_empty() {
-                    "nothing was changed".to_string()
-                } else {
-                    format!("already changed: {}", changed.join(", "))
-                };
-                report.error = Some(format!(
-                    "{message}; {partial}; secret {namespace}/{name} is as it was"
-                ));
-                return Ok(());
-            }
-        }
-    }
+    let options = Options {
+        namespace: &request.namespace,
+        backup_dir: &request.backup_dir,
+        replace: request.replace,
+        create_namespace: request.create_namespace,
+    };
+    let wanted: Vec<Secret> = planned.iter().map(|p| p.secret.clone()).collect();
+    let applied = apply_set(client, &options, &wanted).await;
+    report.namespace_created = applied.namespace_created;
+    report.api_requests = applied.requests;
+    report.error = applied.error;
+    report.blocked = applied.blocked;
+    report.secrets = planned
+        .iter()
+        .zip(&applied.changes)
+        .map(|(item, change)| {
+            let old = change.before.as_ref().map(summarise_existing);
+            let backup = change.backup.as_ref().map(|p| p.display().to_string());
+            let mut done = outcome(item, change.action, old, backup);
+            done.warning = checksum_warning(item, change, &request.namespace);
+            done
+        })
+        .collect();
     Ok(())
 }
 
-/// Create the namespace unless it exists; returns whether it was created.
-async fn ensure_namespace(
-    namespaces: &Api<Namespace>,
-    namespace: &str,
-    requests: &mut u32,
-) -> Result<bool, String> {
-    let what = format!("namespace {namespace}");
-    *requests += 1;
-    let found = namespaces
-        .get_opt(namespace)
-        .await
-        .map_err(|err| describe_api_error(&err, "get", &what))?;
-    if found.is_some() {
-        return Ok(false);
+/// A CA secret whose bytes change moves CATTLE_CA_CHECKSUM: say so, with what agents need.
+fn checksum_warning(item: &Planned, change: &Change, namespace: &str) -> Option<String> {
+    let new = item.checksum.as_ref()?;
+    if !change.action.changed() {
+        return None;
     }
-    *requests += 1;
-    let new_namespace = Namespace {
-        metadata: ObjectMeta {
-            name: Some(namespace.to_string()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    namespaces
-        .create(&PostParams::default(), &new_namespace)
-        .await
-        .map_err(|err| describe_api_error(&err, "create", &what))?;
-    Ok(true)
+    let old = change
+        .before
+        .as_ref()
+        .and_then(|old| {
+            old.data
+                .as_ref()?
+                .get(crate::rancher::CA_SECRET_KEY)
+                .cloned()
+        })
+        .map(|bytes| crate::rancher::ca_checksum(&bytes.0))?;
+    (old != *new).then(|| {
+        format!(
+            "CATTLE_CA_CHECKSUM changes from {old} to {new}: agents registered with the old one stop connecting at their next restart. Restart Rancher (kubectl -n {namespace} rollout restart deploy/rancher), then update every downstream cluster's agents (Rancher docs, \"Updating a Private CA Certificate\": annotate each clusters.management.cattle.io with io.cattle.agent.force.deploy=true, or set CATTLE_CA_CHECKSUM={new} on cattle-cluster-agent)"
+        )
+    })
 }
 
-/// Compare, back up and apply one secret. Errors carry the failed outcome and a message.
-async fn apply_one(
-    request: &PushRequest,
-    secrets: &Api<Secret>,
-    item: &Planned,
-    namespace_is_new: bool,
-    requests: &mut u32,
-) -> Result<SecretOutcome, (SecretOutcome, String)> {
-    let name = item.secret.metadata.name.clone().unwrap_or_default();
-    let what = format!("secret {}/{name}", request.namespace);
-    let existing = if namespace_is_new {
-        None
-    } else {
-        *requests += 1;
-        secrets.get_opt(&name).await.map_err(|err| {
-            let message = describe_api_error(&err, "get", &what);
-            (
-                outcome(item, "failed", None, None, Some(message.clone())),
-                message,
-            )
-        })?
-    };
-    let old = existing.as_ref().map(summarise_existing);
-    if let Some(current) = &existing {
-        if same_data(current, &item.secret) {
-            return Ok(outcome(item, "unchanged", old, None, None));
-        }
+fn outcome(
+    planned: &Planned,
+    action: Action,
+    old: Option<String>,
+    backup: Option<String>,
+) -> SecretOutcome {
+    SecretOutcome {
+        name: planned.secret.metadata.name.clone().unwrap_or_default(),
+        kind: planned
+            .secret
+            .type_
+            .clone()
+            .unwrap_or_else(|| "Opaque".to_string()),
+        action,
+        old,
+        new: planned.summary.clone(),
+        backup,
+        error: None,
+        warning: None,
     }
-    let backup = match &existing {
-        Some(current) => Some(save_backup(request, current).map_err(|err| {
-            let message = format!("cannot back up {what} before changing it: {err}");
-            (
-                outcome(item, "failed", old.clone(), None, Some(message.clone())),
-                message,
-            )
-        })?),
-        None => None,
-    };
-    *requests += 1;
-    let params = PatchParams::apply(MANAGER).force();
-    match secrets
-        .patch(&name, &params, &Patch::Apply(&item.secret))
-        .await
-    {
-        Ok(_) => {
-            let action = if existing.is_some() {
-                "updated"
-            } else {
-                "created"
-            };
-            Ok(outcome(item, action, old, backup, None))
-        }
-        Err(err) => {
-            let message = describe_api_error(&err, "patch", &what);
-            if let Some(path) = &backup {
-                // Nothing changed, so the backup is not needed; keep no stray files.
-                let _ = std::fs::remove_file(path);
-            }
-            Err((
-                outcome(item, "failed", old, None, Some(message.clone())),
-                message,
-            ))
-        }
-    }
-}
-
-fn same_data(current: &Secret, wanted: &Secret) -> bool {
-    current.data.clone().unwrap_or_default() == wanted.data.clone().unwrap_or_default()
-        && current.type_.as_deref().unwrap_or("Opaque")
-            == wanted.type_.as_deref().unwrap_or("Opaque")
-}
-
-/// Save the previous object (as YAML, mode 0600) before it is replaced; returns the path.
-fn save_backup(
-    request: &PushRequest,
-    current: &Secret,
-) -> Result<String, crate::files::FilesError> {
-    let name = current.metadata.name.clone().unwrap_or_default();
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let path = request
-        .backup_dir
-        .join(format!("{}-{name}-{stamp}.backup.yaml", request.namespace));
-    let mut previous = current.clone();
-    previous.metadata.managed_fields = None;
-    let yaml = manifests_yaml_of(&[previous]);
-    files::ensure_directory(&request.backup_dir)?;
-    files::write_all(&[OutFile::key(path.clone(), yaml)], false)?;
-    Ok(path.display().to_string())
 }
 
 fn next_steps(request: &PushRequest, inputs: &Inputs) -> Vec<String> {
@@ -628,9 +496,10 @@ fn push_text(report: &PushReport, style: &Style) -> String {
         let _ = writeln!(out, "  created namespace {}", report.namespace);
     }
     for secret in &report.secrets {
-        let status = match secret.action.as_str() {
-            "failed" => Status::Failed,
-            "not attempted" => Status::Warning,
+        let status = match secret.action {
+            Action::Failed => Status::Failed,
+            Action::NotAttempted | Action::RolledBack => Status::Warning,
+            _ if secret.warning.is_some() => Status::Warning,
             _ => Status::Ok,
         };
         let _ = writeln!(
@@ -639,10 +508,10 @@ fn push_text(report: &PushReport, style: &Style) -> String {
             style.status(status),
             secret.name,
             secret.kind,
-            secret.action
+            secret.action.label()
         );
         match &secret.old {
-            Some(old) if secret.action == "updated" => {
+            Some(old) if secret.action.changed() => {
                 let _ = writeln!(out, "      old {old}\n      new {}", secret.new);
             }
             _ => {
@@ -654,6 +523,9 @@ fn push_text(report: &PushReport, style: &Style) -> String {
         }
         if let Some(error) = &secret.error {
             let _ = writeln!(out, "      {error}");
+        }
+        if let Some(warning) = &secret.warning {
+            let _ = writeln!(out, "      {warning}");
         }
     }
     if let Some(error) = &report.error {

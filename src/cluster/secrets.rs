@@ -1,0 +1,484 @@
+//! Applying a set of Secrets as one change: read all first, refuse what cannot work
+//! (a Secret's type is immutable), back up everything that will change, apply with
+//! server-side apply in order, and roll back what this run changed when a later one fails.
+
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde::Serialize;
+
+use super::{describe_api_error, MANAGER};
+use crate::files::{self, OutFile};
+
+/// What happened to one Secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// It did not exist and was created.
+    Created,
+    /// It existed and its data changed.
+    Updated,
+    /// Its type had to change: deleted and created again (`--replace`).
+    Replaced,
+    /// It already held the same data; nothing was sent.
+    Unchanged,
+    /// Its request failed.
+    Failed,
+    /// An earlier failure stopped the run before it.
+    #[serde(rename = "not attempted")]
+    NotAttempted,
+    /// It was changed, then put back as it was because a later Secret failed.
+    #[serde(rename = "rolled back")]
+    RolledBack,
+    /// Dry run: what would be applied.
+    #[serde(rename = "would apply")]
+    WouldApply,
+}
+
+impl Action {
+    /// The word shown in text reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Replaced => "replaced",
+            Action::Unchanged => "unchanged",
+            Action::Failed => "failed",
+            Action::NotAttempted => "not attempted",
+            Action::RolledBack => "rolled back",
+            Action::WouldApply => "would apply",
+        }
+    }
+
+    /// Whether the Secret in the cluster differs from before this run.
+    pub fn changed(self) -> bool {
+        matches!(self, Action::Created | Action::Updated | Action::Replaced)
+    }
+}
+
+/// How to apply the set.
+#[derive(Debug, Clone)]
+pub struct Options<'a> {
+    /// The namespace of every Secret.
+    pub namespace: &'a str,
+    /// Where backups of replaced Secrets go (YAML, mode 0600).
+    pub backup_dir: &'a Path,
+    /// Delete and recreate a Secret whose type must change.
+    pub replace: bool,
+    /// Create the namespace when a Secret is missing and the namespace too.
+    pub create_namespace: bool,
+}
+
+/// The fate of one Secret of the set.
+#[derive(Debug, Clone)]
+pub struct Change {
+    /// The Secret's name.
+    pub name: String,
+    /// What happened.
+    pub action: Action,
+    /// What the cluster held before, when the Secret existed.
+    pub before: Option<Secret>,
+    /// Where `before` was saved.
+    pub backup: Option<PathBuf>,
+}
+
+/// The result of applying a set.
+#[derive(Debug, Clone, Default)]
+pub struct Applied {
+    /// One entry per Secret, in the order given.
+    pub changes: Vec<Change>,
+    /// Whether the namespace was created.
+    pub namespace_created: bool,
+    /// API requests made.
+    pub requests: u32,
+    /// What stopped the run, with the state the cluster is in (exit 3).
+    pub error: Option<String>,
+    /// The run was refused before any change because the cluster's state forbids it
+    /// (a Secret's type would have to change): a failed check (exit 1), not a remote error.
+    pub blocked: bool,
+}
+
+/// A stop before anything changed: every Secret not attempted, the cluster untouched.
+fn stopped(
+    wanted: &[Secret],
+    before: Vec<Option<Secret>>,
+    requests: u32,
+    error: String,
+) -> Applied {
+    let mut before = before.into_iter();
+    Applied {
+        changes: wanted
+            .iter()
+            .map(|secret| Change {
+                name: name_of(secret),
+                action: Action::NotAttempted,
+                before: before.next().flatten(),
+                backup: None,
+            })
+            .collect(),
+        namespace_created: false,
+        requests,
+        error: Some(format!("{error}; nothing was changed")),
+        blocked: false,
+    }
+}
+
+fn name_of(secret: &Secret) -> String {
+    secret.metadata.name.clone().unwrap_or_default()
+}
+
+fn same_data(current: &Secret, wanted: &Secret) -> bool {
+    current.data.clone().unwrap_or_default() == wanted.data.clone().unwrap_or_default()
+        && type_of(current) == type_of(wanted)
+}
+
+fn type_of(secret: &Secret) -> &str {
+    secret.type_.as_deref().unwrap_or("Opaque")
+}
+
+/// Apply `wanted` (in order) as one change.
+pub async fn apply_set(client: Client, options: &Options<'_>, wanted: &[Secret]) -> Applied {
+    let api: Api<Secret> = Api::namespaced(client.clone(), options.namespace);
+    let mut requests = 0;
+    let mut before = Vec::new();
+    for secret in wanted {
+        requests += 1;
+        let what = format!("secret {}/{}", options.namespace, name_of(secret));
+        match api.get_opt(&name_of(secret)).await {
+            Ok(found) => before.push(found),
+            Err(err) => {
+                let message = describe_api_error(&err, "get", &what);
+                return stopped(wanted, before, requests, message);
+            }
+        }
+    }
+    for (secret, current) in wanted.iter().zip(&before) {
+        if let Some(current) = current.as_ref().filter(|c| type_of(c) != type_of(secret)) {
+            if !options.replace {
+                let message = format!(
+                    "secret {}/{} is of type {}, and a Secret's type cannot change to {}: rerun with --replace to delete and recreate it (it is backed up first)",
+                    options.namespace,
+                    name_of(secret),
+                    type_of(current),
+                    type_of(secret)
+                );
+                let mut refused = stopped(wanted, before, requests, message);
+                refused.blocked = true;
+                return refused;
+            }
+        }
+    }
+    let mut namespace_created = false;
+    if before.iter().any(Option::is_none) && options.create_namespace {
+        match ensure_namespace(&client, options.namespace, &mut requests).await {
+            Ok(created) => namespace_created = created,
+            Err(message) => return stopped(wanted, before, requests, message),
+        }
+    }
+    // Back up everything that will change before changing anything.
+    let mut backups = Vec::new();
+    for (secret, current) in wanted.iter().zip(&before) {
+        let backup = match current.as_ref().filter(|c| !same_data(c, secret)) {
+            Some(current) => match save_backup(options, current) {
+                Ok(path) => Some(path),
+                Err(err) => {
+                    for path in backups.iter().flatten() {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    let message = format!(
+                        "cannot back up secret {}/{} before changing it: {err}",
+                        options.namespace,
+                        name_of(secret)
+                    );
+                    return stopped(wanted, before, requests, message);
+                }
+            },
+            None => None,
+        };
+        backups.push(backup);
+    }
+    let mut applied = Applied {
+        changes: Vec::new(),
+        namespace_created,
+        requests,
+        error: None,
+        blocked: false,
+    };
+    for (index, (secret, current)) in wanted.iter().zip(&before).enumerate() {
+        let backup = backups[index].clone();
+        let result = apply_one(
+            &api,
+            options,
+            secret,
+            current.as_ref(),
+            &mut applied.requests,
+        )
+        .await;
+        match result {
+            Ok(action) => applied.changes.push(Change {
+                name: name_of(secret),
+                action,
+                before: current.clone(),
+                backup,
+            }),
+            Err(message) => {
+                applied.changes.push(Change {
+                    name: name_of(secret),
+                    action: Action::Failed,
+                    before: current.clone(),
+                    backup: backup.clone(),
+                });
+                for (rest, current) in wanted.iter().zip(&before).skip(index + 1) {
+                    applied.changes.push(Change {
+                        name: name_of(rest),
+                        action: Action::NotAttempted,
+                        before: current.clone(),
+                        backup: None,
+                    });
+                }
+                // Secrets this run did not change need no backup.
+                for change in applied.changes.iter_mut() {
+                    let retyped = change.before.as_ref().is_some_and(|old| {
+                        wanted
+                            .iter()
+                            .any(|w| name_of(w) == change.name && type_of(w) != type_of(old))
+                    });
+                    let untouched = change.action == Action::NotAttempted
+                        || (change.action == Action::Failed && !retyped);
+                    if untouched {
+                        if let Some(path) = change.backup.take() {
+                            let _ = std::fs::remove_file(path);
+                        }
+                    }
+                }
+                let state = roll_back(&api, options, &mut applied).await;
+                applied.error = Some(format!("{message}; {state}"));
+                return applied;
+            }
+        }
+    }
+    applied
+}
+
+async fn apply_one(
+    api: &Api<Secret>,
+    options: &Options<'_>,
+    secret: &Secret,
+    current: Option<&Secret>,
+    requests: &mut u32,
+) -> Result<Action, String> {
+    let name = name_of(secret);
+    let what = format!("secret {}/{name}", options.namespace);
+    if current.is_some_and(|current| same_data(current, secret)) {
+        return Ok(Action::Unchanged);
+    }
+    let retyped = current.is_some_and(|current| type_of(current) != type_of(secret));
+    if retyped {
+        *requests += 1;
+        api.delete(&name, &DeleteParams::default())
+            .await
+            .map_err(|err| describe_api_error(&err, "delete", &what))?;
+    }
+    *requests += 1;
+    let params = PatchParams::apply(MANAGER).force();
+    match api.patch(&name, &params, &Patch::Apply(secret)).await {
+        Ok(_) if retyped => Ok(Action::Replaced),
+        Ok(_) if current.is_some() => Ok(Action::Updated),
+        Ok(_) => Ok(Action::Created),
+        Err(err) => {
+            let message = describe_api_error(&err, "patch", &what);
+            if retyped {
+                // The old Secret is gone: put it back before reporting.
+                if let Some(old) = current {
+                    *requests += 1;
+                    let restored = api.create(&PostParams::default(), &recreatable(old)).await;
+                    if let Err(err) = restored {
+                        return Err(format!(
+                            "{message}; it was deleted for --replace and could not be created again ({}); its backup is the file to apply",
+                            describe_api_error(&err, "create", &what)
+                        ));
+                    }
+                }
+            }
+            Err(message)
+        }
+    }
+}
+
+/// Put back every Secret this run changed, newest first; returns the state in one sentence.
+async fn roll_back(api: &Api<Secret>, options: &Options<'_>, applied: &mut Applied) -> String {
+    let mut restored = Vec::new();
+    let mut left = Vec::new();
+    for change in applied
+        .changes
+        .iter_mut()
+        .rev()
+        .filter(|c| c.action.changed())
+    {
+        let what = format!("secret {}/{}", options.namespace, change.name);
+        applied.requests += 1;
+        let result = match (&change.before, change.action) {
+            (None, _) => api
+                .delete(&change.name, &DeleteParams::default())
+                .await
+                .map(|_| ()),
+            (Some(old), Action::Replaced) => {
+                let deleted = api.delete(&change.name, &DeleteParams::default()).await;
+                match deleted {
+                    Ok(_) => api
+                        .create(&PostParams::default(), &recreatable(old))
+                        .await
+                        .map(|_| ()),
+                    Err(err) => Err(err),
+                }
+            }
+            (Some(old), _) => api
+                .patch(
+                    &change.name,
+                    &PatchParams::apply(MANAGER).force(),
+                    &Patch::Apply(&reapplied(old)),
+                )
+                .await
+                .map(|_| ()),
+        };
+        match result {
+            Ok(()) => {
+                restored.push(match &change.backup {
+                    Some(backup) => format!("{what} restored from {}", backup.display()),
+                    None => format!("{what} (created by this run) deleted again"),
+                });
+                change.action = Action::RolledBack;
+            }
+            Err(err) => left.push(match &change.backup {
+                Some(backup) => format!(
+                    "{what} is CHANGED and could not be restored ({}): kubectl apply -f {}",
+                    describe_api_error(&err, "restore", &what),
+                    backup.display()
+                ),
+                None => format!(
+                    "{what} was created by this run and could not be deleted ({})",
+                    describe_api_error(&err, "delete", &what)
+                ),
+            }),
+        }
+    }
+    match (restored.is_empty(), left.is_empty()) {
+        (true, true) => "nothing was changed".to_string(),
+        (false, true) => format!(
+            "rolled back: {}; the cluster is as it was",
+            restored.join(", ")
+        ),
+        (_, false) => format!("NOT rolled back: {}", left.join("; ")),
+    }
+}
+
+/// The old Secret as a server-side apply of its type and data.
+fn reapplied(old: &Secret) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: old.metadata.name.clone(),
+            namespace: old.metadata.namespace.clone(),
+            ..ObjectMeta::default()
+        },
+        type_: old.type_.clone(),
+        data: old.data.clone(),
+        ..Secret::default()
+    }
+}
+
+/// The old Secret as something `create` accepts again (no server-set fields).
+fn recreatable(old: &Secret) -> Secret {
+    let mut secret = old.clone();
+    secret.metadata.resource_version = None;
+    secret.metadata.uid = None;
+    secret.metadata.creation_timestamp = None;
+    secret.metadata.managed_fields = None;
+    secret
+}
+
+/// Create the namespace unless it exists; returns whether it was created.
+async fn ensure_namespace(
+    client: &Client,
+    namespace: &str,
+    requests: &mut u32,
+) -> Result<bool, String> {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    let what = format!("namespace {namespace}");
+    *requests += 1;
+    let rbac_hint = |message: String| {
+        if message.contains("403") {
+            format!("{message}; push reads namespaces only when a secret is missing: create namespace {namespace} yourself and rerun with --no-create-namespace")
+        } else {
+            message
+        }
+    };
+    let found = namespaces
+        .get_opt(namespace)
+        .await
+        .map_err(|err| rbac_hint(describe_api_error(&err, "get", &what)))?;
+    if found.is_some() {
+        return Ok(false);
+    }
+    *requests += 1;
+    let new_namespace = Namespace {
+        metadata: ObjectMeta {
+            name: Some(namespace.to_string()),
+            ..ObjectMeta::default()
+        },
+        ..Namespace::default()
+    };
+    namespaces
+        .create(&PostParams::default(), &new_namespace)
+        .await
+        .map_err(|err| rbac_hint(describe_api_error(&err, "create", &what)))?;
+    Ok(true)
+}
+
+/// Save the previous object (as YAML, mode 0600) before it is replaced.
+fn save_backup(options: &Options<'_>, current: &Secret) -> Result<PathBuf, String> {
+    let name = name_of(current);
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    let path = options
+        .backup_dir
+        .join(format!("{}-{name}-{stamp}.backup.yaml", options.namespace));
+    let mut previous = current.clone();
+    previous.metadata.managed_fields = None;
+    let yaml = manifests_yaml(&[previous])?;
+    files::ensure_directory(options.backup_dir).map_err(|err| err.to_string())?;
+    files::write_all(&[OutFile::key(path.clone(), yaml)], false).map_err(|err| err.to_string())?;
+    Ok(path)
+}
+
+/// Objects as YAML documents, in order, base64 on one plain line as kubectl prints it;
+/// an object that cannot be serialised is an error, never an empty document.
+pub fn manifests_yaml<T: Serialize>(objects: &[T]) -> Result<String, String> {
+    let documents = objects
+        .iter()
+        .map(|object| {
+            let mut options = serde_saphyr::SerializerOptions::default();
+            options.prefer_block_scalars = false;
+            serde_saphyr::to_string_with_options(object, options)
+                .map_err(|err| format!("cannot render YAML: {err}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(documents.join("---\n"))
+}
+
+/// Check, before any API request, that backups can be written to `dir`.
+pub fn check_backup_dir(dir: &Path) -> Result<(), files::FilesError> {
+    files::ensure_directory(dir)?;
+    tempfile::Builder::new()
+        .prefix(".rcert-probe-")
+        .tempfile_in(dir)
+        .map(|_| ())
+        .map_err(|err| files::FilesError::BadDirectory {
+            path: dir.display().to_string(),
+            reason: format!(
+                "cannot write backups there: {}",
+                crate::x509::pem::describe_io_error(&err)
+            ),
+        })
+}
