@@ -550,3 +550,45 @@ fn bad_targets_and_options_exit_2() {
         assert_eq!(code, 2, "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn rancher_gets_that_stall_cost_one_timeout_not_four() {
+    // s_server without -www completes the handshake, then never answers HTTP.
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let mut child = std::process::Command::new("openssl")
+        .args(["s_server", "-quiet", "-accept", &address])
+        .args([
+            "-cert",
+            &fixture("fullchain.pem"),
+            "-key",
+            &fixture("leaf.key"),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("openssl s_server starts");
+    common::servers::wait_listening(&address);
+    let started = std::time::Instant::now();
+    let (code, json) = run_json(&[
+        "probe",
+        &address,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+        "--rancher",
+        "--timeout",
+        "2s",
+    ]);
+    let took = started.elapsed();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(code, 1, "{json:#}");
+    let checks = json["results"][0]["checks"].to_string();
+    assert!(checks.contains("/ping: no answer within 2s"), "{checks}");
+    assert!(checks.contains("/cacerts: no answer within 2s"), "{checks}");
+    // Both GETs run at once, each bounded by --timeout (it took 8 s before).
+    assert!(took < std::time::Duration::from_secs(6), "{took:?}");
+}

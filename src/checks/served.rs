@@ -199,24 +199,34 @@ async fn rancher_checks(
             .push(Check::failed("ping", format!("/ping: {err}"))),
     }
     match cacerts {
-        Ok((200, body)) => {
-            let checksum = crate::x509::cert::plain_hex(&crate::x509::cert::sha256(&body));
-            result.checks.extend(cacerts_checks(
-                &body,
-                &checksum,
-                &result.chain,
-                request.ca.as_ref(),
-            ));
+        Ok((200, body)) if !body.iter().all(u8::is_ascii_whitespace) => {
+            match served_bundle_problem(&body) {
+                Some(problem) => result.checks.push(Check::failed("cacerts", problem)),
+                None => {
+                    let checksum = crate::x509::cert::plain_hex(&crate::x509::cert::sha256(&body));
+                    result.checks.extend(cacerts_checks(
+                        &body,
+                        &checksum,
+                        &result.chain,
+                        request.ca.as_ref(),
+                    ));
+                    facts.cacerts_checksum = Some(checksum);
+                }
+            }
             facts.cacerts = Some(String::from_utf8_lossy(&body).to_string());
-            facts.cacerts_checksum = Some(checksum);
         }
-        Ok((status, _)) => result.checks.push(Check::failed(
+        Ok((200, _)) => {
+            facts.cacerts = Some(String::new());
+            result.checks.push(empty_cacerts_check(&result.chain));
+        }
+        Ok((status, body)) => result.checks.push(Check::failed(
             "cacerts",
-            format!("/cacerts answered HTTP {status}"),
+            http_failure("/cacerts", status, &body),
         )),
-        Err(err) => result
-            .checks
-            .push(Check::failed("cacerts", format!("/cacerts: {err}"))),
+        Err(err) => result.checks.push(Check::failed(
+            "cacerts",
+            format!("/cacerts: {err}: agents cannot fetch the CA they must trust"),
+        )),
     }
     result.rancher = Some(facts);
 }
@@ -233,13 +243,6 @@ fn cacerts_checks(
         format!("agents will compare CATTLE_CA_CHECKSUM={checksum} (sha256 of /cacerts as served)"),
     )];
     let served_certs = crate::x509::cert::certs_in(body);
-    if served_certs.is_empty() {
-        checks.push(Check::warning(
-            "cacerts",
-            "/cacerts is empty: Rancher runs without privateCA (agents then trust the system roots)".to_string(),
-        ));
-        return checks;
-    }
     if let Some(ca) = ca {
         let expected = ca.checksum.clone().unwrap_or_default();
         if expected == checksum {
@@ -330,4 +333,69 @@ fn consistency_check(results: &[ProbeResult], request: &ProbeRequest) -> Option<
             odd.join("; ")
         ),
     ))
+}
+
+/// An empty `/cacerts`: fine for a publicly trusted chain, a failure for a private one.
+fn empty_cacerts_check(chain: &[Cert]) -> Check {
+    let public = chain
+        .last()
+        .is_some_and(|top| crate::chain::is_public_root_name(&top.raw_issuer));
+    if public {
+        Check::ok(
+            "cacerts",
+            "/cacerts is empty: Rancher runs without privateCA and the served chain ends at a public root; agents need no CATTLE_CA_CHECKSUM".to_string(),
+        )
+    } else {
+        Check::failed(
+            "cacerts",
+            "/cacerts is empty although the served chain is not issued by a public CA: agents cannot trust Rancher; set privateCA=true (helm upgrade … --set privateCA=true) with the CA in secret tls-ca".to_string(),
+        )
+    }
+}
+
+/// Why a 200 answer of `/cacerts` is not a certificate bundle, if it is not one.
+fn served_bundle_problem(body: &[u8]) -> Option<String> {
+    if !crate::x509::cert::certs_in(body).is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(body);
+    let first_line: String = text
+        .lines()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(80)
+        .collect();
+    let what = if text.trim_start().starts_with('<') {
+        "an HTML page"
+    } else {
+        "something that is not a PEM certificate bundle"
+    };
+    Some(format!(
+        "/cacerts served {what} (first line: '{first_line}'): a proxy or another service answers instead of Rancher, or tls-ca holds no certificate"
+    ))
+}
+
+/// One line for a non-200 answer.
+fn http_failure(path: &str, status: u16, body: &[u8]) -> String {
+    let excerpt: String = String::from_utf8_lossy(body)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(60)
+        .collect();
+    let hint = match status {
+        404 => "this endpoint is not Rancher, or a proxy/ingress rule does not route it to Rancher",
+        401 | 403 => {
+            "an authenticating proxy stands in front of Rancher; agents must reach it without credentials"
+        }
+        500..=599 => {
+            "Rancher (or the proxy in front of it) fails: check kubectl -n cattle-system logs deploy/rancher"
+        }
+        _ => "agents expect 200 with the CA bundle",
+    };
+    format!("{path} answered HTTP {status} '{excerpt}': {hint}")
 }

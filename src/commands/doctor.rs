@@ -107,7 +107,19 @@ impl ClusterSecrets {
     }
 
     fn ca_bytes(&self) -> Option<Vec<u8>> {
-        secret_data(self.ca.as_ref()?, "cacerts.pem")
+        self.ca_entry().map(|(_, bytes)| bytes)
+    }
+
+    /// The CA in tls-ca: under `cacerts.pem`, else the first key that holds certificates
+    /// (reported, since Rancher reads `cacerts.pem` only).
+    fn ca_entry(&self) -> Option<(String, Vec<u8>)> {
+        let data = self.ca.as_ref()?.data.as_ref()?;
+        if let Some(bytes) = data.get(crate::rancher::CA_SECRET_KEY) {
+            return Some((crate::rancher::CA_SECRET_KEY.to_string(), bytes.0.clone()));
+        }
+        data.iter()
+            .find(|(_, bytes)| !inspect::certs_in(&bytes.0).is_empty())
+            .map(|(key, bytes)| (key.clone(), bytes.0.clone()))
     }
 }
 
@@ -323,6 +335,23 @@ impl Doctor<'_> {
                 bytes,
             )
         });
+        if let Some((key, _)) = secrets
+            .ca_entry()
+            .filter(|(key, _)| key != crate::rancher::CA_SECRET_KEY)
+        {
+            let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
+            self.add(
+                "cluster",
+                Check::failed(
+                    "tls_ca",
+                    format!("secret {ca_secret} holds its CA under key '{key}', but Rancher reads key cacerts.pem only: /cacerts stays empty"),
+                ),
+                Some(format!(
+                    "kubectl -n {} create secret generic {} --from-file=cacerts.pem=./cacerts.pem --dry-run=client -o yaml | kubectl apply -f -",
+                    self.request.namespace, self.request.ca_secret_name
+                )),
+            );
+        }
         if ca.is_none() {
             self.add(
                 "cluster",
@@ -520,11 +549,15 @@ impl Doctor<'_> {
         if let Some(check) = host.checks.iter().find(|c| c.name == "ping") {
             self.add("rancher", check.clone(), None);
         }
-        let served = facts.cacerts_checksum.clone()?;
-        let served_empty = facts
-            .cacerts
-            .as_deref()
-            .is_some_and(|body| body.trim().is_empty());
+        self.compare_nodes_cacerts(results);
+        let Some(served) = facts.cacerts_checksum.clone() else {
+            // 404, 5xx, timeout, empty, HTML: the check says which, and what to do.
+            if let Some(check) = host.checks.iter().find(|c| c.name == "cacerts") {
+                let fix = (check.status == Status::Failed).then(|| self.push_fix());
+                self.add("rancher", check.clone(), fix);
+            }
+            return None;
+        };
         let restart = format!(
             "kubectl -n {} rollout restart deploy/rancher",
             self.request.namespace
@@ -569,15 +602,53 @@ impl Doctor<'_> {
         if let Some(check) = host.checks.iter().find(|c| c.name == "cacerts_chain") {
             self.add("rancher", check.clone(), Some(self.push_fix()));
         }
-        let message = if served_empty {
-            "/cacerts is empty (no privateCA): agents need no CATTLE_CA_CHECKSUM".to_string()
-        } else {
-            format!(
-                "agents must be given CATTLE_CA_CHECKSUM={served} (sha256 of /cacerts as served)"
-            )
-        };
+        let message = format!(
+            "agents must be given CATTLE_CA_CHECKSUM={served} (sha256 of /cacerts as served)"
+        );
         self.add("rancher", Check::ok("ca_checksum", message), None);
         Some(served)
+    }
+
+    /// Every node must serve the /cacerts the host serves: agents may reach any of them.
+    fn compare_nodes_cacerts(&mut self, results: &[ProbeResult]) {
+        let Some((host, nodes)) = results.split_first() else {
+            return;
+        };
+        let expected = host
+            .rancher
+            .as_ref()
+            .and_then(|f| f.cacerts_checksum.clone());
+        for node in nodes {
+            let Some(facts) = node.rancher.as_ref() else {
+                continue;
+            };
+            let served = facts.cacerts_checksum.clone();
+            if served == expected {
+                continue;
+            }
+            let show = |sum: &Option<String>| {
+                sum.as_deref()
+                    .map_or_else(|| "nothing usable".to_string(), |s| format!("sha256 {s}"))
+            };
+            let check = Check::failed(
+                "cacerts_node",
+                format!(
+                    "{} serves another /cacerts ({}) than {} ({}): agents that reach it see another CA",
+                    node.target,
+                    show(&served),
+                    host.target,
+                    show(&expected)
+                ),
+            );
+            self.add(
+                "rancher",
+                check,
+                Some(format!(
+                    "kubectl -n {} rollout restart deploy/rancher   # every replica rereads tls-ca",
+                    self.request.namespace
+                )),
+            );
+        }
     }
 
     // --- drift --------------------------------------------------------------------------
