@@ -1,0 +1,159 @@
+//! doctor's cluster part: the two secrets read and run through every verify check.
+
+use kube::Api;
+
+use super::*;
+
+impl Doctor<'_> {
+    /// Read the secrets and run the verify checks on them; returns them (None when the
+    /// cluster part was skipped) and the number of API requests.
+    pub(super) async fn cluster_part(&mut self) -> (Option<ClusterSecrets>, u32) {
+        let (result, requests) = self.read_secrets().await;
+        match result {
+            Ok(secrets) => {
+                self.check_secrets(&secrets);
+                (Some(secrets), requests)
+            }
+            Err(reason) => {
+                self.add("cluster", Check::skipped("secrets", reason), None);
+                (None, requests)
+            }
+        }
+    }
+
+    async fn read_secrets(&mut self) -> (Result<ClusterSecrets, String>, u32) {
+        let request = self.request;
+        let connected = crate::cluster::connect(
+            request.kubeconfig.as_deref(),
+            request.context.as_deref(),
+            request.timeout,
+        )
+        .await;
+        let (client, _) = match connected {
+            Ok(found) => found,
+            Err(err) => return (Err(format!("no usable kubeconfig: {err}")), 0),
+        };
+        let api: Api<Secret> = Api::namespaced(client, &request.namespace);
+        let mut secrets = ClusterSecrets::default();
+        let mut requests = 0;
+        for (name, slot) in [
+            (&request.secret_name, &mut secrets.tls),
+            (&request.ca_secret_name, &mut secrets.ca),
+        ] {
+            requests += 1;
+            match api.get_opt(name).await {
+                Ok(found) => *slot = found,
+                Err(err) => {
+                    self.unreachable = true;
+                    let what = format!("secret {}/{name}", request.namespace);
+                    let reason = crate::cluster::describe_api_error(&err, "get", &what);
+                    return (Err(format!("cluster checks skipped: {reason}")), requests);
+                }
+            }
+        }
+        (Ok(secrets), requests)
+    }
+
+    fn check_secrets(&mut self, secrets: &ClusterSecrets) {
+        let secret = self.secret_ref();
+        let Some(tls) = &secrets.tls else {
+            self.cluster_failure(
+                "secret",
+                format!(
+                    "secret {secret} does not exist: the ingress serves its default certificate"
+                ),
+            );
+            return;
+        };
+        let kind = tls.type_.as_deref().unwrap_or("Opaque");
+        if kind != "kubernetes.io/tls" {
+            self.cluster_failure("secret", format!("secret {secret} has type {kind}, not kubernetes.io/tls: the ingress ignores it"));
+        }
+        let chain = chain_of(secrets.tls_data("tls.crt"));
+        let key = secrets
+            .tls_data("tls.key")
+            .and_then(|bytes| inspect::key_in(&bytes));
+        let Some(chain) = chain else {
+            self.cluster_failure(
+                "secret",
+                format!("secret {secret} holds no readable certificate in tls.crt"),
+            );
+            return;
+        };
+        if key.is_none() {
+            self.cluster_failure("key", format!("secret {secret} holds no usable private key in tls.key (encrypted, or another format?)"));
+        }
+        let ca = secrets.ca_bytes().and_then(|bytes| {
+            bundle_from(
+                &format!(
+                    "secret {}/{}",
+                    self.request.namespace, self.request.ca_secret_name
+                ),
+                bytes,
+            )
+        });
+        if let Some((key, _)) = secrets
+            .ca_entry()
+            .filter(|(key, _)| key != crate::rancher::CA_SECRET_KEY)
+        {
+            let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
+            self.add(
+                "cluster",
+                Check::failed(
+                    "tls_ca",
+                    format!("secret {ca_secret} holds its CA under key '{key}', but Rancher reads key cacerts.pem only: /cacerts stays empty"),
+                ),
+                Some(format!(
+                    "kubectl -n {} create secret generic {} --from-file=cacerts.pem=./cacerts.pem --dry-run=client -o yaml | kubectl apply -f -",
+                    self.request.namespace, self.request.ca_secret_name
+                )),
+            );
+        }
+        if ca.is_none() {
+            self.add(
+                "cluster",
+                Check::warning(
+                    "tls_ca",
+                    format!(
+                        "no secret {}/{}: Rancher runs without privateCA, agents must trust the chain through their system roots",
+                        self.request.namespace, self.request.ca_secret_name
+                    ),
+                ),
+                None,
+            );
+        }
+        let context = Context {
+            ca,
+            untrusted: Vec::new(),
+            key: key.map(|key| (format!("tls.key of secret {secret}"), key)),
+            hosts: vec![self.request.host.host.clone()],
+            at: time::OffsetDateTime::now_utc(),
+            warn_days: 30,
+        };
+        let origin = format!("tls.crt of secret {secret}");
+        for check in checks::check_chain(&chain, Origin::File(&origin), &context) {
+            if check.name == "ca_checksum" {
+                continue;
+            }
+            let fix = self.fix_for_secret_check(&check.name);
+            self.add("cluster", check, fix);
+        }
+    }
+
+    pub(super) fn fix_for_secret_check(&self, name: &str) -> Option<String> {
+        let push = self.push_fix();
+        Some(match name {
+            "chain" | "order" => format!(
+                "rcert fullchain tls.crt intermediate.pem root.pem --out tls.crt --force && {push}"
+            ),
+            "key" => format!("rcert inspect tls.crt *.key   # find the key that belongs, then {push}"),
+            "validity" => self.renew_fix(),
+            "san" | "name" => format!(
+                "rcert selfsign --host {} --out ./certs   # or reissue from your CA with a SAN, then {push}",
+                self.request.host.host
+            ),
+            "ca_file" => format!("rcert fullchain tls.crt root.pem --cacerts cacerts.pem --force && {push}"),
+            _ => return None,
+        })
+    }
+}

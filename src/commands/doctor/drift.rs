@@ -1,0 +1,39 @@
+//! doctor's drift part: local files against the secrets.
+
+use super::*;
+
+impl Doctor<'_> {
+    pub(super) fn drift_part(&mut self, secrets: &ClusterSecrets) {
+        let Some(dir) = self.request.dir.clone() else {
+            return;
+        };
+        let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
+        let tls_secret = self.secret_ref();
+        for (file, secret_name, in_cluster) in [
+            ("tls.crt", &tls_secret, secrets.tls_data("tls.crt")),
+            ("tls.key", &tls_secret, secrets.tls_data("tls.key")),
+            ("cacerts.pem", &ca_secret, secrets.ca_bytes()),
+        ] {
+            let path = dir.join(file);
+            let Some(local) = read_if_present(&path) else {
+                continue;
+            };
+            let shown = path.display();
+            let check = match in_cluster {
+                Some(remote) if remote == local => Check::ok(
+                    "drift",
+                    format!("{shown} equals {file} of secret {secret_name}"),
+                ),
+                Some(_) => Check::failed(
+                    "drift",
+                    format!("{shown} differs from {file} of secret {secret_name}"),
+                ),
+                None => Check::failed(
+                    "drift",
+                    format!("{shown} exists locally but secret {secret_name} holds no {file}"),
+                ),
+            };
+            self.add("drift", check, Some(self.push_fix()));
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! doctor's endpoint part: the host and each node probed with the host name as SNI.
+
+use super::*;
+
+impl Doctor<'_> {
+    pub(super) async fn endpoint_part(
+        &mut self,
+        ca: Option<CaBundle>,
+        secret_chain: Option<&[Cert]>,
+    ) -> Vec<ProbeResult> {
+        let mut targets = vec![self.request.host.clone()];
+        targets.extend(self.request.nodes.iter().cloned());
+        let probe_request = ProbeRequest {
+            targets,
+            servername: Some(self.request.host.host.clone()),
+            ca,
+            alpn: vec!["h2".to_string(), "http/1.1".to_string()],
+            timeout: self.request.timeout,
+            concurrency: 16,
+            rancher: true,
+            warn_days: 30,
+        };
+        let report = served::probe(&probe_request, false).await;
+        for result in &report.results {
+            self.judge_endpoint(result, secret_chain);
+        }
+        if let Some(consistency) = report.consistency.clone() {
+            self.add(
+                "endpoint",
+                consistency,
+                Some("find the stale node above and restart its ingress controller (or fix its load-balancer backend)".to_string()),
+            );
+        }
+        report.results
+    }
+
+    fn judge_endpoint(&mut self, result: &ProbeResult, secret_chain: Option<&[Cert]>) {
+        let target = result.target.clone();
+        if let Some(error) = &result.error {
+            self.unreachable = true;
+            self.add(
+                "endpoint",
+                Check::skipped(
+                    "reachable",
+                    format!("{target}: {error}; endpoint checks skipped"),
+                ),
+                None,
+            );
+            return;
+        }
+        let Some(leaf) = result.chain.first() else {
+            let reason = result
+                .checks
+                .first()
+                .map_or_else(|| "no certificate".to_string(), |c| c.message.clone());
+            self.add(
+                "endpoint",
+                Check::failed("handshake", format!("{target}: {reason}")),
+                None,
+            );
+            return;
+        };
+        if leaf.subject.contains(INGRESS_FAKE_CERTIFICATE) {
+            self.add(
+                "endpoint",
+                Check::failed(
+                    "served",
+                    format!(
+                        "{target} serves the ingress controller's default \"{INGRESS_FAKE_CERTIFICATE}\": the ingress could not load secret {} (missing, wrong type, or key and certificate do not match)",
+                        self.secret_ref()
+                    ),
+                ),
+                Some(format!("rcert doctor --dir ./certs …   # then: {}", self.push_fix())),
+            );
+            return;
+        }
+        match secret_chain {
+            Some(chain) if fingerprints(chain) == fingerprints(&result.chain) => self.add(
+                "endpoint",
+                Check::ok(
+                    "served",
+                    format!(
+                        "{target} serves the chain of secret {} (leaf sha256 {}…)",
+                        self.secret_ref(),
+                        short(&leaf.sha256_fingerprint)
+                    ),
+                ),
+                None,
+            ),
+            Some(chain) => {
+                let same_leaf =
+                    chain.first().map(|c| &c.sha256_fingerprint) == Some(&leaf.sha256_fingerprint);
+                let message = if same_leaf {
+                    format!(
+                        "{target} serves the leaf of secret {} but another chain ({} certificate(s) served, {} in the secret)",
+                        self.secret_ref(),
+                        result.chain.len(),
+                        chain.len()
+                    )
+                } else {
+                    format!(
+                        "{target} serves '{}' (sha256 {}…, expires {}), not the certificate in secret {} (sha256 {}…): a stale ingress, node or load balancer",
+                        leaf.display_name(),
+                        short(&leaf.sha256_fingerprint),
+                        leaf.not_after,
+                        self.secret_ref(),
+                        chain.first().map_or("?", |c| short(&c.sha256_fingerprint)),
+                    )
+                };
+                self.add(
+                    "endpoint",
+                    Check::failed("served", message),
+                    Some(
+                        "kubectl -n ingress-nginx rollout restart daemonset/ingress-nginx-controller   # or the TLS certificate of your load balancer"
+                            .to_string(),
+                    ),
+                );
+            }
+            None => self.add_probe_checks(result),
+        }
+    }
+
+    /// Without a secret to compare with, judge the served chain on its own.
+    fn add_probe_checks(&mut self, result: &ProbeResult) {
+        for check in &result.checks {
+            if matches!(
+                check.name.as_str(),
+                "ping" | "cacerts" | "cacerts_chain" | "ca_checksum"
+            ) {
+                continue;
+            }
+            let mut check = check.clone();
+            check.message = format!("{}: {}", result.target, check.message);
+            let fix = self.fix_for_secret_check(&check.name);
+            self.add("endpoint", check, fix);
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! `rcert doctor`: check a Rancher TLS setup end to end — the cluster's secrets, the live
+//! endpoints and Rancher's `/cacerts` — by joining what `verify`, `probe` and `push` know.
+//!
+//! Each part that cannot run (no kubeconfig, cluster or endpoint unreachable) is reported
+//! as skipped with its reason, and the other parts still run. Every failure carries the
+//! one command that fixes it.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Secret;
+
+use serde::Serialize;
+
+use std::fmt::Write as _;
+
+mod cluster;
+mod drift;
+mod endpoint;
+mod served_ca;
+
+use crate::check::{Check, Status};
+use crate::checks::served;
+use crate::checks::{self, Context, Origin};
+use crate::output::{check_line, Report, Style};
+use crate::rancher::CaBundle;
+use crate::rancher::INGRESS_FAKE_CERTIFICATE;
+use crate::tls::{ProbeRequest, ProbeResult, Target};
+use crate::x509::cert::{self as inspect, Cert};
+
+/// What `rcert doctor` is asked to check.
+#[derive(Debug, Clone)]
+pub struct DoctorRequest {
+    /// The Rancher host name (SNI, name checks) and where to reach it.
+    pub host: Target,
+    /// Individual nodes or load-balancer backends, probed with the host name as SNI.
+    pub nodes: Vec<Target>,
+    /// Namespace of the secrets.
+    pub namespace: String,
+    /// Local directory with tls.crt, tls.key, cacerts.pem to compare with the cluster.
+    pub dir: Option<PathBuf>,
+    /// Local CA file (cacerts.pem) to compare with what Rancher serves.
+    pub ca: Option<String>,
+    /// Kubeconfig file; else as kubectl finds it.
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    pub context: Option<String>,
+    /// Timeout of each network step.
+    pub timeout: Duration,
+    /// Name of the certificate secret.
+    pub secret_name: String,
+    /// Name of the CA secret.
+    pub ca_secret_name: String,
+}
+
+/// One row of the doctor's table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// `cluster`, `endpoint`, `rancher` or `drift`.
+    pub section: &'static str,
+    /// The check and its evidence.
+    #[serde(flatten)]
+    pub check: Check,
+    /// For a failure: the command that fixes it.
+    pub fix: Option<String>,
+}
+
+/// The result of `rcert doctor`.
+#[derive(Debug, Serialize)]
+pub struct DoctorReport {
+    /// The Rancher host checked.
+    pub host: String,
+    /// Namespace of the secrets.
+    pub namespace: String,
+    /// Every finding, grouped by section in the order cluster, endpoint, rancher, drift.
+    pub findings: Vec<Finding>,
+    /// The CATTLE_CA_CHECKSUM agents must be given (from /cacerts, else from tls-ca).
+    pub ca_checksum: Option<String>,
+    /// Kubernetes API requests made.
+    pub api_requests: u32,
+    /// Wall time of the whole run.
+    pub elapsed_ms: u64,
+    /// Overall verdict.
+    pub status: Status,
+    /// Whether a part was skipped because the cluster or an endpoint was unreachable.
+    pub unreachable: bool,
+}
+
+impl DoctorReport {
+    /// 3 when a remote part was unreachable, else 1 when a check failed, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.unreachable {
+            crate::exit::REMOTE
+        } else if self.status == Status::Failed {
+            crate::exit::CHECK_FAILED
+        } else {
+            crate::exit::OK
+        }
+    }
+}
+
+/// What the cluster holds, decoded.
+#[derive(Debug, Default)]
+struct ClusterSecrets {
+    tls: Option<Secret>,
+    ca: Option<Secret>,
+}
+
+impl ClusterSecrets {
+    fn tls_data(&self, key: &str) -> Option<Vec<u8>> {
+        secret_data(self.tls.as_ref()?, key)
+    }
+
+    fn ca_bytes(&self) -> Option<Vec<u8>> {
+        self.ca_entry().map(|(_, bytes)| bytes)
+    }
+
+    /// The CA in tls-ca: under `cacerts.pem`, else the first key that holds certificates
+    /// (reported, since Rancher reads `cacerts.pem` only).
+    fn ca_entry(&self) -> Option<(String, Vec<u8>)> {
+        let data = self.ca.as_ref()?.data.as_ref()?;
+        if let Some(bytes) = data.get(crate::rancher::CA_SECRET_KEY) {
+            return Some((crate::rancher::CA_SECRET_KEY.to_string(), bytes.0.clone()));
+        }
+        data.iter()
+            .find(|(_, bytes)| !inspect::certs_in(&bytes.0).is_empty())
+            .map(|(key, bytes)| (key.clone(), bytes.0.clone()))
+    }
+}
+
+fn secret_data(secret: &Secret, key: &str) -> Option<Vec<u8>> {
+    secret.data.as_ref()?.get(key).map(|bytes| bytes.0.clone())
+}
+
+/// Builds the findings, remembering where fixes point.
+struct Doctor<'a> {
+    request: &'a DoctorRequest,
+    findings: Vec<Finding>,
+    unreachable: bool,
+}
+
+/// Run every part and collect the findings.
+pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Error> {
+    let started = Instant::now();
+    let local_ca = local_ca(request)?;
+    let mut doctor = Doctor {
+        request,
+        findings: Vec::new(),
+        unreachable: false,
+    };
+    let (secrets, api_requests) = doctor.cluster_part().await;
+    let secret_chain = secrets
+        .as_ref()
+        .and_then(|s| chain_of(s.tls_data("tls.crt")));
+    let ca_for_probe = secrets
+        .as_ref()
+        .and_then(ClusterSecrets::ca_bytes)
+        .and_then(|bytes| bundle_from("secret tls-ca", bytes))
+        .or_else(|| local_ca.clone());
+    let results = doctor
+        .endpoint_part(ca_for_probe, secret_chain.as_deref())
+        .await;
+    let served_checksum = doctor.rancher_part(&results, secrets.as_ref(), local_ca.as_ref());
+    if let Some(secrets) = &secrets {
+        doctor.drift_part(secrets);
+    }
+    let ca_checksum = served_checksum.or_else(|| {
+        secrets
+            .as_ref()
+            .and_then(ClusterSecrets::ca_bytes)
+            .map(|bytes| crate::rancher::ca_checksum(&bytes))
+    });
+    let checks: Vec<Check> = doctor.findings.iter().map(|f| f.check.clone()).collect();
+    Ok(DoctorReport {
+        host: request.host.host.clone(),
+        namespace: request.namespace.clone(),
+        status: Status::worst(&checks),
+        findings: doctor.findings,
+        ca_checksum,
+        api_requests,
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        unreachable: doctor.unreachable,
+    })
+}
+
+fn local_ca(request: &DoctorRequest) -> Result<Option<CaBundle>, crate::Error> {
+    let path = request.ca.clone().or_else(|| {
+        let candidate = request.dir.as_ref()?.join("cacerts.pem");
+        candidate.exists().then(|| candidate.display().to_string())
+    });
+    Ok(path.as_deref().map(CaBundle::load).transpose()?)
+}
+
+fn bundle_from(source: &str, bytes: Vec<u8>) -> Option<CaBundle> {
+    let certs = inspect::certs_in(&bytes);
+    (!certs.is_empty()).then(|| CaBundle::new(source.to_string(), certs, bytes, false))
+}
+
+fn chain_of(bytes: Option<Vec<u8>>) -> Option<Vec<Cert>> {
+    let certs = inspect::certs_in(&bytes?);
+    (!certs.is_empty()).then_some(certs)
+}
+
+fn fingerprints(chain: &[Cert]) -> Vec<&str> {
+    chain
+        .iter()
+        .map(|cert| cert.sha256_fingerprint.as_str())
+        .collect()
+}
+
+fn short(fingerprint: &str) -> &str {
+    &fingerprint[..fingerprint.len().min(23)]
+}
+
+impl Doctor<'_> {
+    fn add(&mut self, section: &'static str, check: Check, fix: Option<String>) {
+        let fix = (check.status == Status::Failed).then_some(fix).flatten();
+        self.findings.push(Finding {
+            section,
+            check,
+            fix,
+        });
+    }
+
+    /// A failed cluster check that a fresh push fixes.
+    fn cluster_failure(&mut self, name: &str, message: String) {
+        let fix = self.push_fix();
+        self.add("cluster", Check::failed(name, message), Some(fix));
+    }
+
+    fn secret_ref(&self) -> String {
+        format!("{}/{}", self.request.namespace, self.request.secret_name)
+    }
+
+    fn push_fix(&self) -> String {
+        let dir = self
+            .request
+            .dir
+            .as_ref()
+            .map_or_else(|| "./certs".to_string(), |d| d.display().to_string());
+        format!(
+            "rcert push --namespace {} --dir {dir}",
+            self.request.namespace
+        )
+    }
+
+    fn renew_fix(&self) -> String {
+        format!(
+            "rcert selfsign --host {} --ca-cert cacerts.pem --ca-key cakey.pem --out ./renewed && rcert push --namespace {} --dir ./renewed",
+            self.request.host.host, self.request.namespace
+        )
+    }
+}
+
+fn read_if_present(path: &Path) -> Option<Vec<u8>> {
+    path.is_file().then(|| std::fs::read(path).ok()).flatten()
+}
+
+impl Report for DoctorReport {
+    /// One table of checks by section, each failure with its fix.
+    fn text(&self, style: &Style) -> String {
+        doctor_text(self, style)
+    }
+
+    fn exit_code(&self) -> u8 {
+        DoctorReport::exit_code(self)
+    }
+}
+
+fn doctor_text(report: &DoctorReport, style: &Style) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        style.heading(&format!(
+            "Rancher TLS doctor for {} (namespace {})",
+            report.host, report.namespace
+        ))
+    );
+    let mut section = "";
+    for finding in &report.findings {
+        if finding.section != section {
+            section = finding.section;
+            let _ = writeln!(out, "{}", style.heading(&format!("[{section}]")));
+        }
+        out.push_str(&check_line(&finding.check, 14, style));
+        if let Some(fix) = &finding.fix {
+            let _ = writeln!(out, "  {:<8} {:<14}fix: {fix}", "", "");
+        }
+    }
+    if let Some(checksum) = &report.ca_checksum {
+        let _ = writeln!(out, "\nCATTLE_CA_CHECKSUM={checksum}");
+    }
+    let _ = writeln!(
+        out,
+        "{} API request(s), {} ms",
+        report.api_requests, report.elapsed_ms
+    );
+    out
+}

@@ -1,0 +1,119 @@
+//! doctor's rancher part: `/ping`, `/cacerts` against `tls-ca`, local files and every node.
+
+use super::*;
+
+impl Doctor<'_> {
+    /// /ping and /cacerts of the host; returns the served checksum.
+    pub(super) fn rancher_part(
+        &mut self,
+        results: &[ProbeResult],
+        secrets: Option<&ClusterSecrets>,
+        local_ca: Option<&CaBundle>,
+    ) -> Option<String> {
+        let host = results.first()?;
+        let facts = host.rancher.as_ref()?;
+        if let Some(check) = host.checks.iter().find(|c| c.name == "ping") {
+            self.add("rancher", check.clone(), None);
+        }
+        self.compare_nodes_cacerts(results);
+        let Some(served) = facts.cacerts_checksum.clone() else {
+            // 404, 5xx, timeout, empty, HTML: the check says which, and what to do.
+            if let Some(check) = host.checks.iter().find(|c| c.name == "cacerts") {
+                let fix = (check.status == Status::Failed).then(|| self.push_fix());
+                self.add("rancher", check.clone(), fix);
+            }
+            return None;
+        };
+        let restart = format!(
+            "kubectl -n {} rollout restart deploy/rancher",
+            self.request.namespace
+        );
+        if let Some(ca_bytes) = secrets.and_then(ClusterSecrets::ca_bytes) {
+            let expected = crate::rancher::ca_checksum(&ca_bytes);
+            let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
+            let check = if expected == served {
+                Check::ok("cacerts", format!("/cacerts matches secret {ca_secret}"))
+            } else {
+                Check::failed(
+                    "cacerts",
+                    format!(
+                        "/cacerts (sha256 {served}) differs from secret {ca_secret} (sha256 {expected}): agents pinned to one of them will refuse the other"
+                    ),
+                )
+            };
+            self.add(
+                "rancher",
+                check,
+                Some(format!("{restart}   # Rancher reads tls-ca at start")),
+            );
+        }
+        if let Some(local) = local_ca {
+            let expected = crate::rancher::ca_checksum(&local.bytes);
+            let check = if expected == served {
+                Check::ok(
+                    "cacerts_local",
+                    format!("/cacerts matches {}", local.source),
+                )
+            } else {
+                Check::failed(
+                    "cacerts_local",
+                    format!(
+                        "/cacerts (sha256 {served}) differs from {} (sha256 {expected})",
+                        local.source
+                    ),
+                )
+            };
+            self.add("rancher", check, Some(self.push_fix()));
+        }
+        if let Some(check) = host.checks.iter().find(|c| c.name == "cacerts_chain") {
+            self.add("rancher", check.clone(), Some(self.push_fix()));
+        }
+        let message = format!(
+            "agents must be given CATTLE_CA_CHECKSUM={served} (sha256 of /cacerts as served)"
+        );
+        self.add("rancher", Check::ok("ca_checksum", message), None);
+        Some(served)
+    }
+
+    /// Every node must serve the /cacerts the host serves: agents may reach any of them.
+    fn compare_nodes_cacerts(&mut self, results: &[ProbeResult]) {
+        let Some((host, nodes)) = results.split_first() else {
+            return;
+        };
+        let expected = host
+            .rancher
+            .as_ref()
+            .and_then(|f| f.cacerts_checksum.clone());
+        for node in nodes {
+            let Some(facts) = node.rancher.as_ref() else {
+                continue;
+            };
+            let served = facts.cacerts_checksum.clone();
+            if served == expected {
+                continue;
+            }
+            let show = |sum: &Option<String>| {
+                sum.as_deref()
+                    .map_or_else(|| "nothing usable".to_string(), |s| format!("sha256 {s}"))
+            };
+            let check = Check::failed(
+                "cacerts_node",
+                format!(
+                    "{} serves another /cacerts ({}) than {} ({}): agents that reach it see another CA",
+                    node.target,
+                    show(&served),
+                    host.target,
+                    show(&expected)
+                ),
+            );
+            self.add(
+                "rancher",
+                check,
+                Some(format!(
+                    "kubectl -n {} rollout restart deploy/rancher   # every replica rereads tls-ca",
+                    self.request.namespace
+                )),
+            );
+        }
+    }
+}
