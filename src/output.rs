@@ -17,6 +17,8 @@ pub enum OutputFormat {
     Text,
     /// One JSON document on standard output.
     Json,
+    /// Prometheus text exposition (`rcert expiry` only).
+    Prometheus,
 }
 
 /// When to color text output (`--color`).
@@ -205,7 +207,8 @@ pub fn emit<R: Report>(
 ) -> Result<u8, crate::Error> {
     let rendered = match format {
         OutputFormat::Json => format!("{}\n", json(report)),
-        OutputFormat::Text => report.text(style),
+        // Only expiry renders Prometheus; the CLI refuses it for every other command.
+        OutputFormat::Text | OutputFormat::Prometheus => report.text(style),
     };
     write_stdout(&rendered)?;
     Ok(report.exit_code())

@@ -17,6 +17,7 @@ Examples:
   rcert probe 10.0.0.11:443 10.0.0.12:443 --servername rancher.example.com --ca certs/cacerts.pem
   rcert push --namespace cattle-system --dir ./certs
   rcert doctor --host rancher.example.com --dir ./certs
+  rcert expiry --within 60d
 
 Exit codes: 0 all good, 1 a check failed, 2 bad usage or unreadable input, 3 remote side unreachable.";
 
@@ -24,7 +25,7 @@ Exit codes: 0 all good, 1 a check failed, 2 bad usage or unreadable input, 3 rem
 #[derive(Debug, Parser)]
 #[command(name = "rcert", version, about, after_help = MAIN_EXAMPLES)]
 pub struct Cli {
-    /// Output format: text, or one JSON document on stdout.
+    /// Output format: text, one JSON document on stdout, or (expiry) Prometheus exposition.
     #[arg(short = 'o', long, global = true, value_enum, default_value = "text")]
     pub output: OutputFormat,
     /// Print every detail (all certificates of a chain, all key ids).
@@ -62,6 +63,9 @@ pub enum Command {
     /// Check a Rancher TLS setup end to end: cluster secrets, live endpoints, /cacerts, local files.
     #[command(after_help = DOCTOR_EXAMPLES)]
     Doctor(DoctorArgs),
+    /// List every certificate an install depends on, soonest expiry first, with the fix.
+    #[command(after_help = EXPIRY_EXAMPLES)]
+    Expiry(ExpiryArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  rcert completions bash > /etc/bash_completion.d/rcert\n  rcert completions zsh > \"${fpath[1]}/_rcert\""
@@ -76,6 +80,54 @@ pub enum Command {
         after_help = "Examples:\n  rcert man > /usr/local/share/man/man1/rcert.1 && man rcert"
     )]
     Man,
+}
+
+const EXPIRY_EXAMPLES: &str = "\
+Examples:
+  rcert expiry                                   # cluster (kubeconfig as kubectl finds it) and this node
+  rcert expiry --all-contexts --no-node -o json  # every downstream cluster of a Rancher kubeconfig
+  rcert expiry --no-cluster --root / --within 90d   # on an RKE2/k3s node
+  rcert expiry --target rancher.example.com --path ./certs
+  rcert expiry -o prometheus > /var/lib/node_exporter/textfile/rcert.prom
+
+Exit codes: 0 nothing expired, expiring or unreadable; 1 otherwise; 2 bad input; 3 a source unreachable.";
+
+/// Arguments of `rcert expiry`.
+#[derive(Debug, Args)]
+pub struct ExpiryArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long, value_name = "NAME", conflicts_with = "all_contexts")]
+    pub context: Option<String>,
+    /// Every context of the kubeconfig, concurrently (Rancher's downstream clusters).
+    #[arg(long)]
+    pub all_contexts: bool,
+    /// Namespace to list (repeatable). Default: all namespaces.
+    #[arg(short = 'n', long = "namespace", value_name = "NS")]
+    pub namespaces: Vec<String>,
+    /// Do not read the cluster.
+    #[arg(long)]
+    pub no_cluster: bool,
+    /// Where the node's file system starts (RKE2, k3s and RKE1 paths below it).
+    #[arg(long, default_value = "/", value_name = "DIR")]
+    pub root: PathBuf,
+    /// Do not read the node's files.
+    #[arg(long)]
+    pub no_node: bool,
+    /// Extra file or directory to read, recursively (repeatable); kubeconfigs are recognised.
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Endpoint whose served chain is listed (repeatable).
+    #[arg(long = "target", value_name = "HOST[:PORT]")]
+    pub targets: Vec<String>,
+    /// What expires within this is "expiring" (e.g. 30d, 2w, 720h).
+    #[arg(long, default_value = "30d", value_name = "DUR")]
+    pub within: String,
+    /// Timeout of each API request and handshake (e.g. 10s).
+    #[arg(long, default_value = "10s", value_name = "DUR")]
+    pub timeout: String,
 }
 
 const DOCTOR_EXAMPLES: &str = "\

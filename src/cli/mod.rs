@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use clap::{CommandFactory, Parser};
 
 use crate::checks::{self, served};
-use crate::commands::{doctor, fullchain, inspect, push, selfsign, verify};
+use crate::commands::{doctor, expiry, fullchain, inspect, push, selfsign, verify};
 use crate::output::{self, OutputFormat, Report, Style};
 use crate::rancher::CaBundle;
 use crate::tls::{self, Target};
@@ -18,7 +18,7 @@ use crate::x509::{cert as x509_cert, issue};
 use crate::{exit, Error};
 
 pub use args::{Cli, Command};
-use args::{DoctorArgs, FullchainArgs, ProbeArgs, PushArgs, SelfsignArgs, VerifyArgs};
+use args::{DoctorArgs, ExpiryArgs, FullchainArgs, ProbeArgs, PushArgs, SelfsignArgs, VerifyArgs};
 
 /// Parse `args` (the program name first), run the command, print its report, and
 /// return the exit code (0 ok, 1 a check failed, 2 bad input, 3 remote side).
@@ -41,6 +41,10 @@ where
         }
     };
     let style = Style::new(cli.color, cli.verbose);
+    if cli.output == OutputFormat::Prometheus && !matches!(cli.command, Command::Expiry(_)) {
+        let _ = output::write_stderr("rcert: error: -o prometheus is only for rcert expiry\n");
+        return exit::BAD_INPUT;
+    }
     let result = match &cli.command {
         Command::Selfsign(args) => run_selfsign(args, cli.output, &style),
         Command::Fullchain(args) => run_fullchain(args, cli.output, &style),
@@ -51,6 +55,7 @@ where
         Command::Probe(args) => run_async(|| run_probe(args, cli.output, &style)),
         Command::Push(args) => run_async(|| run_push(args, cli.output, &style)),
         Command::Doctor(args) => run_async(|| run_doctor(args, cli.output, &style)),
+        Command::Expiry(args) => run_async(|| run_expiry(args, cli.output, &style)),
         Command::Completions { shell } => completions(*shell),
         Command::Man => man_page(),
     };
@@ -232,6 +237,32 @@ async fn run_doctor(args: &DoctorArgs, format: OutputFormat, style: &Style) -> R
         ca_secret_name: args.ca_secret_name.clone(),
     };
     let report = doctor::doctor(&request).await?;
+    output::emit(&report, format, style)
+}
+
+async fn run_expiry(args: &ExpiryArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+    for namespace in &args.namespaces {
+        crate::cluster::validate_namespace(namespace)?;
+    }
+    let request = expiry::ExpiryRequest {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        all_contexts: args.all_contexts,
+        namespaces: args.namespaces.clone(),
+        no_cluster: args.no_cluster,
+        root: args.root.clone(),
+        no_node: args.no_node,
+        paths: args.paths.clone(),
+        targets: Target::parse_all(&args.targets)?,
+        within: expiry::parse_within(&args.within).map_err(Error::Usage)?,
+        timeout: tls::parse_duration(&args.timeout)?,
+        at: time::OffsetDateTime::now_utc(),
+    };
+    let report = expiry::expiry(&request).await?;
+    if format == OutputFormat::Prometheus {
+        output::write_stdout(&expiry::prometheus_text(&report))?;
+        return Ok(report.exit_code());
+    }
     output::emit(&report, format, style)
 }
 

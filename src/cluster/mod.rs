@@ -1,6 +1,7 @@
 //! The Kubernetes client: kubeconfig found as kubectl finds it, and API errors in
 //! one line.
 
+pub mod inventory;
 pub mod secrets;
 
 use std::path::Path;
@@ -53,6 +54,41 @@ pub fn validate_name(name: &str) -> Result<(), ClusterError> {
     } else {
         Err(ClusterError::BadName(name.to_string()))
     }
+}
+
+/// Whether kubectl would find a configuration: `--kubeconfig`, a `$KUBECONFIG` file,
+/// `~/.kube/config`, or the in-cluster service account. An absent one is not an error
+/// for commands whose cluster part is optional.
+pub fn kubeconfig_available(explicit: Option<&Path>) -> bool {
+    if explicit.is_some() {
+        return true;
+    }
+    let from_env = std::env::var_os("KUBECONFIG")
+        .is_some_and(|list| std::env::split_paths(&list).any(|path| path.is_file()));
+    let home = std::env::var_os("HOME")
+        .map(std::path::PathBuf::from)
+        .is_some_and(|home| home.join(".kube/config").is_file());
+    from_env || home || std::env::var_os("KUBERNETES_SERVICE_HOST").is_some()
+}
+
+/// The kubeconfig kubectl would read (`--kubeconfig`, `$KUBECONFIG`, `~/.kube/config`).
+pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClusterError> {
+    if let Some(path) = explicit {
+        return read_kubeconfig(path);
+    }
+    if let Some(merged) = kubeconfig_from_env()? {
+        return Ok(merged);
+    }
+    Kubeconfig::read().map_err(|err| ClusterError::Kubeconfig(err.to_string()))
+}
+
+/// Every context name of the kubeconfig, in file order.
+pub fn context_names(explicit: Option<&Path>) -> Result<Vec<String>, ClusterError> {
+    Ok(load_kubeconfig(explicit)?
+        .contexts
+        .into_iter()
+        .map(|context| context.name)
+        .collect())
 }
 
 fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, ClusterError> {

@@ -2,6 +2,7 @@
 //! Commands never import each other; what two commands share lives in an engine.
 
 pub mod doctor;
+pub mod expiry;
 pub mod fullchain;
 pub mod inspect;
 pub mod probe;

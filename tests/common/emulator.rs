@@ -140,6 +140,21 @@ impl Emulator {
         );
     }
 
+    /// Put objects of `resource` (e.g. `v1/secrets`) straight into the store.
+    pub fn seed(&self, resource: &str, objects: &[serde_json::Value]) {
+        let body = serde_json::json!({"resource": resource, "objects": objects}).to_string();
+        let answer = self.control("POST", "/_rcert/objects", &body);
+        assert_eq!(answer["objects"], objects.len(), "seeding failed: {answer}");
+    }
+
+    /// Register a custom resource (e.g. `cert-manager.io/v1/certificates`).
+    pub fn register(&self, resource: &str, kind: &str, singular: &str) {
+        let body = serde_json::json!({"resource": resource, "kind": kind, "singular": singular})
+            .to_string();
+        let answer = self.control("POST", "/_rcert/resources", &body);
+        assert_eq!(answer["registered"], resource, "{answer}");
+    }
+
     /// A secret's key, decoded, as kubectl (an independent reader) gets it.
     pub fn kubectl_get(&self, namespace: &str, secret: &str, key: &str) -> Option<Vec<u8>> {
         let output = Process::new("kubectl")

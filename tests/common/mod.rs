@@ -162,3 +162,36 @@ pub fn sha256sum(bytes: &[u8]) -> String {
         .unwrap_or_default()
         .to_string()
 }
+
+/// Base64 of bytes as coreutils' `base64 -w0` prints it.
+pub fn base64(bytes: &[u8]) -> String {
+    use std::io::Write;
+    let mut child = Process::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("base64 runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    String::from_utf8(child.wait_with_output().expect("base64 ends").stdout).expect("ASCII")
+}
+
+/// `openssl x509 -enddate` of the first certificate in `file`, as unix seconds.
+pub fn openssl_enddate(file: &str) -> i64 {
+    let (ok, text) = openssl(&["x509", "-in", file, "-noout", "-enddate"]);
+    assert!(ok, "{text}");
+    let date = text.trim().trim_start_matches("notAfter=");
+    let output = Process::new("date")
+        .args(["-u", "-d", date, "+%s"])
+        .output()
+        .expect("date runs");
+    String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .expect("unix seconds")
+}

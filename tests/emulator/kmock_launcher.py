@@ -24,6 +24,11 @@ Control API (not Kubernetes), for the tests:
   POST   /_rcert/faults    <- {"method": "PATCH", "path": "tls-rancher-ingress", "status": 500,
                                "reason": "InternalError", "message": "...", "times": 1}
   DELETE /_rcert/faults    -> remove every fault
+  POST   /_rcert/objects   <- {"resource": "v1/secrets", "objects": [{...}, ...]}: put objects
+                               straight into the store (seeding thousands through the API
+                               one request at a time takes minutes); their namespaces exist
+  POST   /_rcert/resources <- {"resource": "cert-manager.io/v1/certificates", "kind": ...,
+                               "singular": ..., "namespaced": true}: register a custom resource
 """
 
 import asyncio
@@ -177,6 +182,23 @@ class Front:
         if request.path == "/_rcert/faults" and request.method == "POST":
             self.faults.append(await request.json())
             return aiohttp.web.json_response({"faults": len(self.faults)})
+        if request.path == "/_rcert/objects" and request.method == "POST":
+            body = await request.json()
+            for obj in body["objects"]:
+                meta = obj["metadata"]
+                namespace = meta.get("namespace")
+                if namespace and namespace not in self.namespaces:
+                    self.namespaces[namespace] = self.namespace_object(namespace)
+                self.emulator.objects[body["resource"], namespace, meta["name"]] = obj
+            return aiohttp.web.json_response({"objects": len(body["objects"])})
+        if request.path == "/_rcert/resources" and request.method == "POST":
+            body = await request.json()
+            self.emulator.resources[body["resource"]] = {
+                "namespaced": body.get("namespaced", True), "kind": body["kind"],
+                "singular": body["singular"], "verbs": ["get", "list", "watch", "create",
+                "update", "patch", "delete"], "shortnames": [], "categories": [],
+                "subresources": ["status"]}
+            return aiohttp.web.json_response({"registered": body["resource"]})
         if request.path == "/_rcert/faults" and request.method == "DELETE":
             self.faults.clear()
             return aiohttp.web.json_response({"faults": 0})

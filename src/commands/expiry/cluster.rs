@@ -1,0 +1,313 @@
+//! expiry's cluster and endpoint sources: every Secret holding PEM certificates and every
+//! cert-manager Certificate, through one context or all of them; live endpoints' chains.
+
+use k8s_openapi::api::core::v1::Secret;
+
+use super::{ExpiryRequest, Item, ItemStatus, Place, Source, SourceState};
+use crate::checks::served;
+use crate::cluster::inventory::{certificates, each_secret, ManagedCertificate};
+use crate::cluster::{connect, context_names, kubeconfig_available};
+use crate::tls::ProbeRequest;
+use crate::x509::pem;
+use crate::x509::Cert;
+
+/// Items, source states and API requests of the cluster part.
+type Collected = (Vec<Item>, Vec<SourceState>, u32);
+
+/// The cluster part: one context (or every context, concurrently).
+pub(super) async fn collect(request: &ExpiryRequest) -> Result<Collected, crate::Error> {
+    if request.no_cluster {
+        return Ok((Vec::new(), Vec::new(), 0));
+    }
+    if !kubeconfig_available(request.kubeconfig.as_deref()) {
+        let state = SourceState {
+            source: "cluster".to_string(),
+            state: "unavailable".to_string(),
+            message: "no kubeconfig ($KUBECONFIG, ~/.kube/config) and not in a cluster: skipped"
+                .to_string(),
+        };
+        return Ok((Vec::new(), vec![state], 0));
+    }
+    let contexts: Vec<Option<String>> = if request.all_contexts {
+        context_names(request.kubeconfig.as_deref())?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![request.context.clone()]
+    };
+    if request.all_contexts || request.kubeconfig.is_some() || request.context.is_some() {
+        // An explicit kubeconfig or context that cannot be used is bad input (exit 2).
+        for context in &contexts {
+            connect(
+                request.kubeconfig.as_deref(),
+                context.as_deref(),
+                request.timeout,
+            )
+            .await?;
+        }
+    }
+    let runs = contexts
+        .iter()
+        .map(|context| one_context(request, context.as_deref()));
+    let mut collected: Collected = (Vec::new(), Vec::new(), 0);
+    for (items, state, requests) in futures::future::join_all(runs).await {
+        collected.0.extend(items);
+        collected.1.push(state);
+        collected.2 += requests;
+    }
+    Ok(collected)
+}
+
+async fn one_context(
+    request: &ExpiryRequest,
+    context: Option<&str>,
+) -> (Vec<Item>, SourceState, u32) {
+    let label = match (context, request.all_contexts) {
+        (Some(context), true) => format!("cluster {context}"),
+        _ => "cluster".to_string(),
+    };
+    let unreachable = |message: String| SourceState {
+        source: label.clone(),
+        state: "unreachable".to_string(),
+        message,
+    };
+    let (client, url) = match connect(request.kubeconfig.as_deref(), context, request.timeout).await
+    {
+        Ok(found) => found,
+        Err(err) => return (Vec::new(), unreachable(err.to_string()), 0),
+    };
+    let namespaces: Vec<Option<&str>> = if request.namespaces.is_empty() {
+        vec![None]
+    } else {
+        request
+            .namespaces
+            .iter()
+            .map(|ns| Some(ns.as_str()))
+            .collect()
+    };
+    let mut items = Vec::new();
+    let mut requests = 0;
+    let mut secrets = 0;
+    let mut managed = Vec::new();
+    for namespace in &namespaces {
+        let listed = each_secret(&client, *namespace, |secret| {
+            secrets += 1;
+            items.extend(secret_items(secret, request));
+        })
+        .await;
+        match listed {
+            Ok(count) => requests += count,
+            Err(message) => return (items, unreachable(message), requests),
+        }
+        requests += 1;
+        match certificates(&client, *namespace).await {
+            Ok(Some(found)) => managed.extend(found),
+            Ok(None) => {}
+            Err(message) => return (items, unreachable(message), requests),
+        }
+    }
+    let managed_count = managed.len();
+    items.extend(
+        managed
+            .iter()
+            .map(|certificate| certificate_item(certificate, request)),
+    );
+    if request.all_contexts {
+        for item in &mut items {
+            item.location = format!("{}: {}", context.unwrap_or_default(), item.location);
+            item.context = context.map(str::to_string);
+        }
+    }
+    let state = SourceState {
+        source: label,
+        state: "read".to_string(),
+        message: format!(
+            "{secrets} secret(s) and {managed_count} cert-manager Certificate(s) read from {url}"
+        ),
+    };
+    (items, state, requests)
+}
+
+/// Every certificate a Secret holds, one item each (`KEY#n` when a key holds several).
+fn secret_items(secret: &Secret, request: &ExpiryRequest) -> Vec<Item> {
+    let namespace = secret.metadata.namespace.clone().unwrap_or_default();
+    let name = secret.metadata.name.clone().unwrap_or_default();
+    let is_tls = secret.type_.as_deref() == Some("kubernetes.io/tls");
+    let mut items = Vec::new();
+    let Some(data) = &secret.data else {
+        return items;
+    };
+    for (key, bytes) in data {
+        let holds_pem = bytes
+            .0
+            .windows(27)
+            .any(|window| window == b"-----BEGIN CERTIFICATE-----");
+        let place = Place {
+            secret_namespace: Some(namespace.clone()),
+            secret_name: Some(name.clone()),
+            secret_key: Some(key.clone()),
+            filepath: None,
+        };
+        let location = format!("secret {namespace}/{name} {key}");
+        if !holds_pem {
+            if is_tls && key == "tls.crt" {
+                items.push(Item::unreadable(
+                    location,
+                    Source::Secret,
+                    place,
+                    "tls.crt holds no PEM certificate".to_string(),
+                ));
+            }
+            continue;
+        }
+        items.extend(bundle_items(
+            &format!("secret {namespace}/{name} {key}"),
+            &bytes.0,
+            &location,
+            Source::Secret,
+            &place,
+            request,
+        ));
+    }
+    items
+}
+
+/// The certificates of a PEM bundle as items; a bundle that does not parse is one
+/// unreadable item.
+pub(super) fn bundle_items(
+    source_name: &str,
+    bytes: &[u8],
+    location: &str,
+    source: Source,
+    place: &Place,
+    request: &ExpiryRequest,
+) -> Vec<Item> {
+    let parsed = pem::parse_bytes(source_name, bytes).map(|items| {
+        items
+            .into_iter()
+            .filter_map(|item| match item {
+                pem::Item::Certificate(der) => Some(Cert::from_der(der)),
+                _ => None,
+            })
+            .collect::<Result<Vec<Cert>, _>>()
+    });
+    let certs = match parsed {
+        Ok(Ok(certs)) => certs,
+        Ok(Err(err)) => {
+            return vec![Item::unreadable(
+                location.to_string(),
+                source,
+                place.clone(),
+                err.to_string(),
+            )]
+        }
+        Err(err) => {
+            return vec![Item::unreadable(
+                location.to_string(),
+                source,
+                place.clone(),
+                err.to_string(),
+            )]
+        }
+    };
+    let several = certs.len() > 1;
+    certs
+        .iter()
+        .enumerate()
+        .map(|(index, cert)| {
+            let location = if several {
+                format!("{location}#{}", index + 1)
+            } else {
+                location.to_string()
+            };
+            Item::of_cert(cert, location, source, place.clone(), request)
+        })
+        .collect()
+}
+
+/// A cert-manager Certificate as an item, from its status.
+fn certificate_item(certificate: &ManagedCertificate, request: &ExpiryRequest) -> Item {
+    let location = format!("certificate {}/{}", certificate.namespace, certificate.name);
+    let place = Place {
+        secret_namespace: Some(certificate.namespace.clone()),
+        secret_name: certificate.secret_name.clone(),
+        secret_key: None,
+        filepath: None,
+    };
+    let parse = |text: &Option<String>| {
+        text.as_deref().and_then(|text| {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+        })
+    };
+    let Some(not_after) = parse(&certificate.not_after) else {
+        let why = match &certificate.ready {
+            Some((status, message)) => {
+                format!("no status.notAfter yet (Ready={status}: {message})")
+            }
+            None => "no status.notAfter yet: cert-manager has not issued it".to_string(),
+        };
+        return Item::unreadable(location, Source::CertManager, place, why);
+    };
+    let mut item = Item::dated(location, Source::CertManager, place, not_after, request);
+    item.renewal_time = certificate.renewal_time.clone();
+    if let Some((status, message)) = &certificate.ready {
+        if status != "True" && item.status == ItemStatus::Ok {
+            item.status = ItemStatus::Unreadable;
+            item.error = Some(format!("Ready={status}: {message}"));
+        }
+    }
+    item
+}
+
+/// The endpoints' served chains, probed concurrently with probe's client.
+pub(super) async fn collect_endpoints(request: &ExpiryRequest) -> (Vec<Item>, Vec<SourceState>) {
+    if request.targets.is_empty() {
+        return (Vec::new(), Vec::new());
+    }
+    let probe = ProbeRequest {
+        targets: request.targets.clone(),
+        servername: None,
+        ca: None,
+        alpn: vec!["h2".to_string(), "http/1.1".to_string()],
+        timeout: request.timeout,
+        concurrency: 16,
+        rancher: false,
+        warn_days: 0,
+    };
+    let report = served::probe(&probe, false).await;
+    let mut items = Vec::new();
+    let mut states = Vec::new();
+    for result in &report.results {
+        let location = format!("endpoint {}", result.target);
+        if let Some(error) = &result.error {
+            states.push(SourceState {
+                source: location,
+                state: "unreachable".to_string(),
+                message: error.clone(),
+            });
+            continue;
+        }
+        let several = result.chain.len() > 1;
+        for (index, cert) in result.chain.iter().enumerate() {
+            let location = if several {
+                format!("{location}#{}", index + 1)
+            } else {
+                location.clone()
+            };
+            items.push(Item::of_cert(
+                cert,
+                location,
+                Source::Endpoint,
+                Place::default(),
+                request,
+            ));
+        }
+        states.push(SourceState {
+            source: location,
+            state: "read".to_string(),
+            message: format!("{} certificate(s) served", result.chain.len()),
+        });
+    }
+    (items, states)
+}

@@ -1,0 +1,82 @@
+//! expiry as Prometheus text exposition, with x509-certificate-exporter's metric and label
+//! names so existing dashboards and alerts work (node_exporter's textfile collector reads it).
+
+use std::fmt::Write as _;
+
+use super::{ExpiryReport, Item, ItemStatus};
+
+/// How a metric's value comes from an item.
+type Value = fn(&Item) -> Option<i64>;
+
+/// The report in the text exposition format.
+pub fn prometheus_text(report: &ExpiryReport) -> String {
+    let mut out = String::new();
+    let readable: Vec<&Item> = report
+        .items
+        .iter()
+        .filter(|item| item.not_after_time.is_some())
+        .collect();
+    let metrics: [(&str, &str, Value); 3] = [
+        (
+            "x509_cert_not_after",
+            "The date after which the certificate expires. Expressed as a Unix Epoch Time.",
+            |item| item.not_after_time.map(|t| t.unix_timestamp()),
+        ),
+        (
+            "x509_cert_not_before",
+            "The date before which the certificate is not yet valid. Expressed as a Unix Epoch Time.",
+            |item| item.not_before_time.map(|t| t.unix_timestamp()),
+        ),
+        (
+            "x509_cert_expired",
+            "Indicates if the certificate is currently expired (1) or not (0).",
+            |item| Some(i64::from(item.status == ItemStatus::Expired)),
+        ),
+    ];
+    for (name, help, value) in metrics {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for item in &readable {
+            if let Some(value) = value(item) {
+                let _ = writeln!(out, "{name}{{{}}} {value}", labels(item));
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP x509_read_errors Indicates the number of read failure(s).\n# TYPE x509_read_errors gauge\nx509_read_errors {}",
+        report.summary.unreadable
+    );
+    out
+}
+
+fn labels(item: &Item) -> String {
+    let place = &item.place;
+    let issuer = super::common_name(item.issuer.as_deref().unwrap_or_default());
+    let pairs = [
+        ("context", item.context.clone().unwrap_or_default()),
+        ("filepath", place.filepath.clone().unwrap_or_default()),
+        ("issuer_CN", issuer),
+        ("secret_key", place.secret_key.clone().unwrap_or_default()),
+        ("secret_name", place.secret_name.clone().unwrap_or_default()),
+        (
+            "secret_namespace",
+            place.secret_namespace.clone().unwrap_or_default(),
+        ),
+        ("serial_number", item.serial.clone().unwrap_or_default()),
+        ("subject_CN", item.subject_cn()),
+    ];
+    pairs
+        .iter()
+        .filter(|(_, value)| !value.is_empty())
+        .map(|(name, value)| format!("{name}=\"{}\"", escape(value)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
