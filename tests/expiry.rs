@@ -261,12 +261,10 @@ fn secrets_in_every_namespace_and_cert_manager_certificates() {
             "not exposition format: {text_line}"
         );
     }
-    let expected = format!(
-        "x509_cert_not_after{{issuer_CN=\"rcert Test Intermediate CA\",secret_key=\"tls.crt\",secret_name=\"tls-rancher-ingress\",secret_namespace=\"cattle-system\","
-    );
+    let expected = "x509_cert_not_after{issuer_CN=\"rcert Test Intermediate CA\",secret_key=\"tls.crt\",secret_name=\"tls-rancher-ingress\",secret_namespace=\"cattle-system\",";
     let ingress_line = text
         .lines()
-        .find(|l| l.starts_with(&expected))
+        .find(|l| l.starts_with(expected))
         .unwrap_or_else(|| panic!("{text}"));
     assert!(ingress_line.ends_with(&format!(" {}", openssl_enddate(&fixture("leaf.pem")))));
     assert!(text.contains("\nx509_read_errors 2\n"), "{text}");
