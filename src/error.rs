@@ -37,6 +37,9 @@ pub enum Error {
     /// A kubeconfig or context that cannot be used.
     #[error(transparent)]
     Cluster(#[from] crate::cluster::ClusterError),
+    /// An import that cannot produce a file set (password, keys).
+    #[error(transparent)]
+    Import(#[from] crate::x509::formats::ImportError),
     /// A verify option (`--host`, `--at`) that cannot be used.
     #[error(transparent)]
     Verify(#[from] crate::checks::VerifyError),

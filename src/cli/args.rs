@@ -66,6 +66,9 @@ pub enum Command {
     /// List every certificate an install depends on, soonest expiry first, with the fix.
     #[command(after_help = EXPIRY_EXAMPLES)]
     Expiry(ExpiryArgs),
+    /// Turn what a CA hands out (PKCS#12 .pfx/.p12, PKCS#7 .p7b, DER, PEM) into tls.crt, tls.key, cacerts.pem.
+    #[command(after_help = IMPORT_EXAMPLES)]
+    Import(ImportArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  rcert completions bash > /etc/bash_completion.d/rcert\n  rcert completions zsh > \"${fpath[1]}/_rcert\""
@@ -80,6 +83,35 @@ pub enum Command {
         after_help = "Examples:\n  rcert man > /usr/local/share/man/man1/rcert.1 && man rcert"
     )]
     Man,
+}
+
+const IMPORT_EXAMPLES: &str = "\
+Examples:
+  rcert import rancher.pfx --password-file pass.txt --out ./certs
+  RCERT_PFX_PASSWORD=… rcert import rancher.p12 --password-env RCERT_PFX_PASSWORD --out ./certs
+  rcert import server.cer ca-bundle.p7b server.key --out ./certs
+
+The password is never given on the command line: the first line of a file (its LF or CRLF
+is not part of it, as with openssl's file: source), or an environment variable.";
+
+/// Arguments of `rcert import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// PKCS#12, PKCS#7 (PEM or DER), DER or PEM certificates and keys ('-' for stdin).
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<String>,
+    /// Directory for tls.crt, tls.key and cacerts.pem.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// File whose first line is the PKCS#12 password.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
+    pub password_file: Option<String>,
+    /// Environment variable holding the PKCS#12 password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
 }
 
 const EXPIRY_EXAMPLES: &str = "\

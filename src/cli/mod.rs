@@ -10,7 +10,7 @@ use std::io::IsTerminal;
 use clap::{CommandFactory, Parser};
 
 use crate::checks::{self, served};
-use crate::commands::{doctor, expiry, fullchain, inspect, push, selfsign, verify};
+use crate::commands::{doctor, expiry, fullchain, import, inspect, push, selfsign, verify};
 use crate::output::{self, OutputFormat, Report, Style};
 use crate::rancher::CaBundle;
 use crate::tls::{self, Target};
@@ -18,7 +18,10 @@ use crate::x509::{cert as x509_cert, issue};
 use crate::{exit, Error};
 
 pub use args::{Cli, Command};
-use args::{DoctorArgs, ExpiryArgs, FullchainArgs, ProbeArgs, PushArgs, SelfsignArgs, VerifyArgs};
+use args::{
+    DoctorArgs, ExpiryArgs, FullchainArgs, ImportArgs, ProbeArgs, PushArgs, SelfsignArgs,
+    VerifyArgs,
+};
 
 /// Parse `args` (the program name first), run the command, print its report, and
 /// return the exit code (0 ok, 1 a check failed, 2 bad input, 3 remote side).
@@ -56,6 +59,7 @@ where
         Command::Push(args) => run_async(|| run_push(args, cli.output, &style)),
         Command::Doctor(args) => run_async(|| run_doctor(args, cli.output, &style)),
         Command::Expiry(args) => run_async(|| run_expiry(args, cli.output, &style)),
+        Command::Import(args) => run_import(args, cli.output, &style),
         Command::Completions { shell } => completions(*shell),
         Command::Man => man_page(),
     };
@@ -263,6 +267,30 @@ async fn run_expiry(args: &ExpiryArgs, format: OutputFormat, style: &Style) -> R
         output::write_stdout(&expiry::prometheus_text(&report))?;
         return Ok(report.exit_code());
     }
+    output::emit(&report, format, style)
+}
+
+fn run_import(args: &ImportArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let (password, password_source) = match (&args.password_file, &args.password_env) {
+        (Some(path), _) => (Some(import::password_from_file(path)?), Some(path.clone())),
+        (None, Some(var)) => match std::env::var(var) {
+            Ok(value) => (Some(value), Some(format!("${var}"))),
+            Err(_) => {
+                return Err(Error::Usage(format!(
+                    "--password-env {var}: the variable is not set (or not UTF-8)"
+                )))
+            }
+        },
+        (None, None) => (None, None),
+    };
+    let request = import::ImportRequest {
+        inputs: args.files.clone(),
+        out_dir: args.out.clone(),
+        password,
+        password_source,
+        force: args.force,
+    };
+    let report = import::import(&request)?;
     output::emit(&report, format, style)
 }
 

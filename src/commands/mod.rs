@@ -4,6 +4,7 @@
 pub mod doctor;
 pub mod expiry;
 pub mod fullchain;
+pub mod import;
 pub mod inspect;
 pub mod probe;
 pub mod push;

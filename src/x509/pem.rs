@@ -14,6 +14,8 @@ use rustls_pki_types::{
 };
 use x509_parser::prelude::FromDer;
 
+use super::formats;
+
 /// Largest input rcert reads from one file (certificate bundles are a few hundred KiB).
 const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
@@ -72,6 +74,9 @@ pub enum PemError {
     /// A certificate file (tls.crt) that also holds a private key.
     #[error("{path}: holds a private key next to the certificate(s); tls.crt must hold certificates only (the key goes to tls.key): nothing was sent")]
     KeyInCertificateFile { path: String },
+    /// A PKCS#12 archive where certificates or keys were expected.
+    #[error("{path}: is a PKCS#12 archive (.pfx/.p12), which needs its password: rcert import {path} --password-file FILE --out DIR")]
+    Pkcs12 { path: String },
     /// A private key was expected, the file holds none.
     #[error("{path}: holds no private key ({found}); expected a PEM 'PRIVATE KEY' block")]
     NoKey { path: String, found: String },
@@ -235,7 +240,8 @@ pub fn encode(label: &str, der: &[u8]) -> String {
     )
 }
 
-fn read_input(source: &str) -> Result<Vec<u8>, PemError> {
+/// Read an input's bytes: a path, or `-` for standard input (bounded in size).
+pub fn read_input(source: &str) -> Result<Vec<u8>, PemError> {
     let read_error = |err: std::io::Error| PemError::Read {
         path: source.to_string(),
         reason: describe_io_error(&err),
@@ -290,7 +296,7 @@ pub fn parse_bytes(source: &str, bytes: &[u8]) -> Result<Vec<Item>, PemError> {
     if contains(bytes, b"-----BEGIN ") {
         parse_pem(source, bytes)
     } else {
-        parse_der(source, bytes).map(|item| vec![item])
+        parse_der(source, bytes)
     }
 }
 
@@ -320,6 +326,10 @@ fn parse_pem(source: &str, bytes: &[u8]) -> Result<Vec<Item>, PemError> {
             label: block.label.clone(),
             detail: err.to_string(),
         })?;
+        if block.label == "PKCS7" || block.label == "CERTIFICATE CHAIN" {
+            items.extend(pkcs7_items(source, index, parsed.contents())?);
+            continue;
+        }
         if let Some(item) = item_from_block(source, index, &block.label, &parsed)? {
             items.push(item);
         }
@@ -396,6 +406,22 @@ fn item_from_block(
         other => Item::Other(other.to_string()),
     };
     Ok(Some(item))
+}
+
+/// The certificates of a PKCS#7 bundle (block `index` of `source`), each checked.
+fn pkcs7_items(source: &str, index: usize, der: &[u8]) -> Result<Vec<Item>, PemError> {
+    let bad = |detail: String| PemError::BadCertificate {
+        path: source.to_string(),
+        index,
+        detail,
+    };
+    let certs = formats::pkcs7_certificates(der)
+        .ok_or_else(|| bad("a PKCS7 block that is not a PKCS#7 SignedData".to_string()))?
+        .map_err(bad)?;
+    certs
+        .iter()
+        .map(|cert| certificate_from_der(source, index, cert).map(Item::Certificate))
+        .collect()
 }
 
 /// Check that DER bytes hold one X.509 certificate and return exactly its bytes
@@ -485,7 +511,7 @@ pub fn algorithm_name(oid: &str) -> Option<&'static str> {
     })
 }
 
-fn parse_der(source: &str, bytes: &[u8]) -> Result<Item, PemError> {
+fn parse_der(source: &str, bytes: &[u8]) -> Result<Vec<Item>, PemError> {
     if bytes.first() != Some(&0x30) {
         return Err(PemError::Garbage {
             path: source.to_string(),
@@ -493,10 +519,18 @@ fn parse_der(source: &str, bytes: &[u8]) -> Result<Item, PemError> {
         });
     }
     if x509_parser::certificate::X509Certificate::from_der(bytes).is_ok() {
-        return certificate_from_der(source, 1, bytes).map(Item::Certificate);
+        return certificate_from_der(source, 1, bytes).map(|cert| vec![Item::Certificate(cert)]);
+    }
+    if formats::pkcs7_certificates(bytes).is_some() {
+        return pkcs7_items(source, 1, bytes);
+    }
+    if formats::looks_like_pkcs12(bytes) {
+        return Err(PemError::Pkcs12 {
+            path: source.to_string(),
+        });
     }
     match PrivateKeyDer::try_from(bytes.to_vec()) {
-        Ok(key) => checked_key(source, key).map(Item::Key),
+        Ok(key) => checked_key(source, key).map(|key| vec![Item::Key(key)]),
         Err(_) => Err(PemError::Garbage {
             path: source.to_string(),
             detail: "DER that is neither an X.509 certificate nor a private key".to_string(),
