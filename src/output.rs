@@ -150,7 +150,11 @@ pub fn sans_text(cert: &Cert) -> String {
         .chain(cert.ip_addresses.iter().map(|ip| format!("IP:{ip}")))
         .collect();
     if names.is_empty() {
-        "none (CN-only: rejected by Go and rustls clients)".to_string()
+        if cert.is_ca {
+            "none (a CA certificate needs none)".to_string()
+        } else {
+            "none (CN-only: rejected by Go and rustls clients)".to_string()
+        }
     } else {
         names.join(", ")
     }

@@ -203,3 +203,34 @@ fn other_blocks_are_named() {
     assert_eq!(code, 0);
     assert!(stdout.contains("'CERTIFICATE REQUEST' block"), "{stdout}");
 }
+
+#[test]
+fn a_ca_without_san_is_not_called_cn_only() {
+    let (code, stdout, _) = run(&["inspect", &fixture("root.pem")]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("none (a CA certificate needs none)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("CN-only"), "{stdout}");
+}
+
+#[test]
+fn the_man_page_covers_every_subcommand() {
+    let (code, stdout, _) = run(&["man"]);
+    assert_eq!(code, 0);
+    for sub in [
+        "selfsign",
+        "fullchain",
+        "inspect",
+        "verify",
+        "probe",
+        "push",
+        "doctor",
+        "expiry",
+        "import",
+    ] {
+        assert!(stdout.contains(&format!(".TH rcert-{sub} ")), "{sub}");
+    }
+    assert!(stdout.contains("\\-\\-password\\-file") || stdout.contains("password-file"));
+}

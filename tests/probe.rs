@@ -592,3 +592,13 @@ fn rancher_gets_that_stall_cost_one_timeout_not_four() {
     // Both GETs run at once, each bounded by --timeout (it took 8 s before).
     assert!(took < std::time::Duration::from_secs(6), "{took:?}");
 }
+
+#[test]
+fn a_bare_ipv6_with_a_port_like_tail_is_ambiguous() {
+    let (code, _, stderr) = run(&["probe", "::1:8441"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("ambiguous") && stderr.contains("write [::1]:8441"),
+        "{stderr}"
+    );
+}

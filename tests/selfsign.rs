@@ -656,3 +656,22 @@ fn renewal_with_an_intermediate_and_root_file_splits_them() {
         &["-verify_hostname", "rancher.example.com"]
     ));
 }
+
+#[test]
+fn bad_names_and_common_names_are_refused_with_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = selfsign(dir.path(), &["--host", "bad_host"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("--host 'bad_host'") && stderr.contains("no '_'"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = selfsign(dir.path(), &["--host", "a.example.com", "--cn", ""]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--cn '': it is empty"), "{stderr}");
+    let long = "c".repeat(65);
+    let (code, _, stderr) = selfsign(dir.path(), &["--host", "a.example.com", "--cn", &long]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("longer than 64 characters"), "{stderr}");
+    assert!(!dir.path().join("tls.key").exists());
+}

@@ -747,3 +747,83 @@ fn another_ca_of_the_same_name_is_named_as_the_cause() {
         "{message}"
     );
 }
+
+#[test]
+fn one_unreadable_file_among_several_is_reported_and_the_others_still_verified() {
+    let (code, json) = run_json(&[
+        "verify",
+        "--ca",
+        &fixture("root.pem"),
+        &fixture("fullchain.pem"),
+        &corpus("truncated.pem"),
+        &fixture("fullchain-root.pem"),
+    ]);
+    assert_eq!(code, 2, "{json:#}");
+    let reports = json.as_array().unwrap();
+    assert_eq!(reports.len(), 3);
+    assert_eq!(reports[0]["status"], "ok");
+    assert!(reports[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("is truncated"));
+    assert_eq!(reports[2]["status"], "ok");
+}
+
+#[test]
+fn standard_input_twice_is_a_usage_error() {
+    let (code, _, stderr) = run(&["verify", "--ca", "-", "--key", "-", &fixture("leaf.pem")]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("standard input ('-') can be read once"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_duplicated_intermediate_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dup.pem");
+    let text = std::fs::read_to_string(fixtures().join("fullchain.pem")).unwrap()
+        + &std::fs::read_to_string(fixtures().join("inter.pem")).unwrap();
+    std::fs::write(&file, text).unwrap();
+    let out = verify(&["--ca", &fixture("root.pem"), &file.display().to_string()]);
+    assert_eq!(out.code, 0);
+    let (status, message) = out.check("order");
+    assert_eq!(status, "warning");
+    assert!(
+        message.contains("'O=rcert test, CN=rcert Test Intermediate CA' appears twice"),
+        "{message}"
+    );
+}
+
+#[test]
+fn the_wildcard_hint_only_comes_with_a_wildcard() {
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        "--host",
+        "10.9.9.9",
+        &fixture("fullchain.pem"),
+    ]);
+    let (_, message) = out.check("name");
+    assert!(
+        message.contains("(a wildcard covers exactly one label)"),
+        "the leaf has *.apps.example.com: {message}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().display().to_string();
+    assert_eq!(
+        run(&["selfsign", "--host", "a.example.com", "--out", &out_dir]).0,
+        0
+    );
+    let out = verify(&[
+        "--ca",
+        &format!("{out_dir}/cacerts.pem"),
+        "--host",
+        "10.9.9.9",
+        &format!("{out_dir}/tls.crt"),
+    ]);
+    let (status, message) = out.check("name");
+    assert_eq!(status, "failed");
+    assert!(!message.contains("wildcard"), "{message}");
+}

@@ -246,13 +246,18 @@ fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<Check> {
                 Err(_) => Check::failed(
                     "name",
                     format!(
-                        "not valid for {host}: the SANs are {} (a wildcard covers exactly one label)",
+                        "not valid for {host}: the SANs are {}{}",
                         leaf.dns_names
                             .iter()
                             .chain(&leaf.ip_addresses)
                             .cloned()
                             .collect::<Vec<_>>()
-                            .join(", ")
+                            .join(", "),
+                        if leaf.dns_names.iter().any(|name| name.starts_with("*.")) {
+                            " (a wildcard covers exactly one label)"
+                        } else {
+                            ""
+                        }
                     ),
                 ),
             }

@@ -243,7 +243,7 @@ impl<'a> Examined<'a> {
                 top.issuer, top.subject, self.origin.add_intermediate_hint()
             ),
             None if top.self_signed => format!(
-                "not trusted by {source}: the chain ends at root '{}', which {source} does not hold",
+                "not trusted by {source}: the chain ends at root '{}', which is not among them (a private CA? pass --ca cacerts.pem)",
                 top.subject
             ),
             None => format!(
@@ -391,6 +391,20 @@ impl<'a> Examined<'a> {
     pub(super) fn order_check(&self) -> Check {
         let (leaf, certs, origin) = (self.leaf, self.certs, self.origin.name());
         let fix = self.origin.reorder_hint();
+        if let Some((index, duplicate)) = certs.iter().enumerate().find(|(index, cert)| {
+            certs[..*index]
+                .iter()
+                .any(|earlier| earlier.der() == cert.der())
+        }) {
+            return Check::warning(
+                "order",
+                format!(
+                    "'{}' appears twice in {origin} (certificate {}): clients get it twice; remove the copy ({fix})",
+                    duplicate.subject,
+                    index + 1
+                ),
+            );
+        }
         let leaf_position = certs.iter().position(|cert| cert.der() == leaf.der());
         if leaf_position != Some(0) {
             return Check::failed(

@@ -135,12 +135,26 @@ fn run_verify(args: &VerifyArgs, format: OutputFormat, style: &Style) -> Result<
     let context = verify_context(args)?;
     let mut reports = Vec::new();
     for file in &args.files {
-        reports.push(verify::verify_file(file, &context)?);
+        reports.push(match verify::verify_file(file, &context) {
+            Ok(report) => report,
+            Err(err) => verify::VerifyReport::unreadable(file, &err),
+        });
     }
     output::emit(&verify::VerifyReports(reports), format, style)
 }
 
 fn verify_context(args: &VerifyArgs) -> Result<checks::Context, Error> {
+    let stdin_uses = args
+        .ca
+        .iter()
+        .chain(&args.key)
+        .chain(&args.untrusted)
+        .chain(&args.files);
+    if stdin_uses.filter(|input| *input == "-").count() > 1 {
+        return Err(Error::Usage(
+            "standard input ('-') can be read once: give at most one of --ca, --key, --untrusted and the files as '-'".to_string(),
+        ));
+    }
     checks::validate_hosts(&args.hosts)?;
     let at = match &args.at {
         Some(text) => checks::parse_time(text)?,
@@ -301,11 +315,20 @@ fn completions(shell: clap_complete::Shell) -> Result<u8, Error> {
     Ok(exit::OK)
 }
 
+/// The man page: rcert(1), then one section per subcommand with all its options.
 fn man_page() -> Result<u8, Error> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(Cli::command())
+    let command = Cli::command();
+    clap_mangen::Man::new(command.clone())
         .render(&mut page)
         .map_err(Error::Output)?;
+    for sub in command.get_subcommands() {
+        let name = format!("rcert-{}", sub.get_name());
+        let sub = sub.clone().name(name.clone()).bin_name(name);
+        clap_mangen::Man::new(sub)
+            .render(&mut page)
+            .map_err(Error::Output)?;
+    }
     output::write_stdout(&String::from_utf8_lossy(&page))?;
     Ok(exit::OK)
 }

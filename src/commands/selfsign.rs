@@ -8,7 +8,8 @@ use crate::check::Status;
 use crate::files::{self, OutFile};
 use crate::output::{next_steps_text, sans_text, Report, Style};
 use crate::x509::issue::{
-    first_name, parse_sans, validate_days, Ca, CaFile, San, ServerSpec, MAX_CLIENT_ACCEPTED_DAYS,
+    first_name, parse_sans, validate_cn, validate_days, Ca, CaFile, San, ServerSpec,
+    MAX_CLIENT_ACCEPTED_DAYS,
 };
 use crate::x509::Cert;
 
@@ -67,6 +68,9 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
         ));
     }
     let server_days = validate_days("--days", request.server.days)?;
+    if let Some(cn) = &request.server.common_name {
+        validate_cn(cn)?;
+    }
     validate_days("--ca-days", request.ca_days)?;
     let mut warnings = Vec::new();
     let sans = parse_sans(&request.server.hosts, &request.server.ips)?;

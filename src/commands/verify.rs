@@ -25,6 +25,24 @@ pub struct VerifyReport {
     pub ca_file: Option<String>,
     /// sha256 of the CA file as Rancher serves it (`CATTLE_CA_CHECKSUM`).
     pub ca_checksum: Option<String>,
+    /// Why the file could not be read (exit 2 once every file is reported).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl VerifyReport {
+    /// The report of a file that could not be read.
+    pub fn unreadable(file: &str, error: &pem::PemError) -> VerifyReport {
+        VerifyReport {
+            file: file.to_string(),
+            status: Status::Failed,
+            certificates: Vec::new(),
+            checks: Vec::new(),
+            ca_file: None,
+            ca_checksum: None,
+            error: Some(error.to_string()),
+        }
+    }
 }
 
 /// Verify one certificate file (first = leaf, rest = intermediates).
@@ -42,6 +60,7 @@ pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::P
         checks,
         ca_file: context.ca.as_ref().map(|ca| ca.source.clone()),
         ca_checksum: context.ca.as_ref().and_then(|ca| ca.checksum.clone()),
+        error: None,
     })
 }
 
@@ -55,7 +74,11 @@ impl Report for VerifyReports {
         verify_text(&self.0, style)
     }
 
+    /// 2 when a file could not be read, else 1 when a check failed, else 0.
     fn exit_code(&self) -> u8 {
+        if self.0.iter().any(|report| report.error.is_some()) {
+            return crate::exit::BAD_INPUT;
+        }
         crate::output::exit_for(self.0.iter().map(|r| r.status).max().unwrap_or(Status::Ok))
     }
 }
@@ -72,6 +95,10 @@ fn verify_text(reports: &[VerifyReport], style: &Style) -> String {
             style.heading(&format!("{}:", report.file)),
             style.status(report.status).trim_end()
         );
+        if let Some(error) = &report.error {
+            let _ = writeln!(out, "  cannot read: {error}");
+            continue;
+        }
         if let Some(leaf) = find_leaf(&report.certificates) {
             let _ = writeln!(
                 out,

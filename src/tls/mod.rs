@@ -355,6 +355,14 @@ fn handshake_failure(
             )];
             return result;
         }
+        Some(rustls::Error::InvalidMessage(
+            rustls::InvalidMessage::CertificatePayloadTooLarge
+            | rustls::InvalidMessage::HandshakePayloadTooLarge
+            | rustls::InvalidMessage::MessageTooLarge,
+        )) => {
+            "the server's handshake message is larger than TLS clients accept (excessive message size: a chain of hundreds of certificates?): trim tls.crt to the leaf and its intermediates"
+                .to_string()
+        }
         Some(rustls::Error::InvalidMessage(_)) => {
             "not TLS: the server answered with something that is not a TLS handshake (plain HTTP?)"
                 .to_string()

@@ -40,6 +40,12 @@ impl Target {
                 None => return Err(bad("expected ':PORT' after ']'")),
             };
             (host.to_string(), port)
+        } else if text.parse::<IpAddr>().is_ok() && port_like_tail(text) {
+            return Err(bad(&format!(
+                "ambiguous: an IPv6 address and a port? write [{}]:{} (or [{text}] for the address alone)",
+                text.rsplit_once(':').map_or(text, |(address, _)| address),
+                text.rsplit_once(':').map_or("", |(_, port)| port)
+            )));
         } else if text.parse::<IpAddr>().is_ok() {
             (text.to_string(), None)
         } else {
@@ -84,4 +90,19 @@ impl Target {
     pub fn is_ip(&self) -> bool {
         self.host.parse::<IpAddr>().is_ok()
     }
+}
+
+/// Whether a bare IPv6 literal ends in what may be a port: `::1:8441` (an address, or
+/// `::1` and port 8441?). `::1` and full eight-group addresses are not ambiguous.
+fn port_like_tail(text: &str) -> bool {
+    let Some((head, tail)) = text.rsplit_once(':') else {
+        return false;
+    };
+    let groups_after_gap = head.split_once("::").map(|(_, after)| after);
+    groups_after_gap.is_some_and(|after| !after.is_empty())
+        && !tail.is_empty()
+        && tail.chars().all(|c| c.is_ascii_digit())
+        && tail
+            .parse::<u32>()
+            .is_ok_and(|port| (1..=65535).contains(&port))
 }

@@ -96,6 +96,9 @@ pub enum IssueError {
     /// A `--host` value that is neither a DNS name nor an IP address.
     #[error("--host '{host}' is neither a DNS name nor an IP address: {reason}")]
     InvalidHost { host: String, reason: String },
+    /// A `--cn` clients or CAs would refuse.
+    #[error("--cn '{cn}': {reason}")]
+    InvalidCn { cn: String, reason: String },
     /// No `--host` and no `--ip` given.
     #[error("give at least one --host (the Rancher hostname) or --ip")]
     NoNames,
@@ -195,12 +198,9 @@ pub fn validate_dns_name(host: &str) -> Result<String, IssueError> {
         if label.contains('*') {
             return Err(invalid("'*' is only allowed as the whole left-most label"));
         }
-        if !label
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if !label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(invalid(
-                "only letters, digits, '-' and '.' are allowed (no URL, port or space)",
+                "only letters, digits, '-' and '.' are allowed (no '_', URL, port or space): clients refuse other host names",
             ));
         }
         if label.starts_with('-') || label.ends_with('-') {
@@ -208,6 +208,25 @@ pub fn validate_dns_name(host: &str) -> Result<String, IssueError> {
         }
     }
     Ok(name)
+}
+
+/// Check a `--cn`: not empty, at most 64 characters (RFC 5280's upper bound for a CN).
+pub fn validate_cn(cn: &str) -> Result<(), IssueError> {
+    let invalid = |reason: &str| IssueError::InvalidCn {
+        cn: cn.to_string(),
+        reason: reason.to_string(),
+    };
+    if cn.trim().is_empty() {
+        return Err(invalid(
+            "it is empty; leave --cn out to use the first --host",
+        ));
+    }
+    if cn.chars().count() > 64 {
+        return Err(invalid(
+            "longer than 64 characters (RFC 5280 ub-common-name)",
+        ));
+    }
+    Ok(())
 }
 
 /// Check a validity given in days.
