@@ -140,7 +140,12 @@ fn run_verify(args: &VerifyArgs, format: OutputFormat, style: &Style) -> Result<
             Err(err) => verify::VerifyReport::unreadable(file, &err),
         });
     }
-    output::emit(&verify::VerifyReports(reports), format, style)
+    let reports = verify::VerifyReports(reports);
+    let code = output::emit(&reports, format, style)?;
+    for error in reports.0.iter().filter_map(|report| report.error.as_ref()) {
+        output::write_stderr(&format!("rcert: error: {error}\n"))?;
+    }
+    Ok(code)
 }
 
 fn verify_context(args: &VerifyArgs) -> Result<checks::Context, Error> {
