@@ -590,17 +590,7 @@ fn a_tls_ca_secret_with_another_key_is_read_and_named() {
     ]);
     assert_eq!(code, 0, "{stderr}");
     let root = std::fs::read(fixtures().join("root.pem")).unwrap();
-    let encoded = {
-        use std::io::Write;
-        let mut child = std::process::Command::new("base64")
-            .arg("-w0")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&root).unwrap();
-        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
-    };
+    let encoded = base64(&root);
     let secret = format!(
         r#"{{"apiVersion": "v1", "kind": "Secret", "metadata": {{"name": "tls-ca", "namespace": "cattle-system"}}, "data": {{"ca.crt": "{encoded}"}}}}"#
     );

@@ -747,18 +747,7 @@ fn der_inputs_are_stored_as_pem_like_kubectl_would_store_the_pem_files() {
     );
     let ours = yaml_documents(&String::from_utf8_lossy(&output.stdout));
     let data = |doc: &serde_json::Value, key: &str| doc["data"][key].as_str().unwrap().to_string();
-    let b64 = |bytes: Vec<u8>| {
-        let out = Process::new("base64")
-            .arg("-w0")
-            .arg("-")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        out.stdin.as_ref().unwrap().write_all(&bytes).unwrap();
-        String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap()
-    };
+    let b64 = |bytes: Vec<u8>| base64(&bytes);
     assert_eq!(
         data(&ours[1], "tls.crt"),
         b64(file(files.path(), "leaf.pem"))
