@@ -38,11 +38,101 @@ impl Status {
     }
 }
 
+/// What a check is about: a stable identifier, serialised in snake_case
+/// (`chain`, `ca_checksum`, …) so JSON consumers and the golden transcripts see strings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckId {
+    /// A path from the leaf to a trust anchor.
+    Chain,
+    /// Leaf first, each certificate followed by its issuer.
+    Order,
+    /// Every certificate on the path within its validity period.
+    Validity,
+    /// RFC 5280 structure of every certificate on the path.
+    Profile,
+    /// Keys, signature algorithms and serial numbers.
+    Crypto,
+    /// The leaf has Subject Alternative Names.
+    San,
+    /// The leaf is valid for a requested host.
+    Name,
+    /// The private key belongs to the leaf.
+    Key,
+    /// `cacerts.pem` holds only CA certificates.
+    CaFile,
+    /// The `CATTLE_CA_CHECKSUM` agents compare.
+    CaChecksum,
+    /// The TLS handshake completed.
+    Handshake,
+    /// Rancher's `/ping` answered `pong`.
+    Ping,
+    /// What Rancher's `/cacerts` serves.
+    Cacerts,
+    /// `/cacerts` holds the CA of the served chain.
+    CacertsChain,
+    /// `/cacerts` equals the local CA file.
+    CacertsLocal,
+    /// Every node serves the same `/cacerts`.
+    CacertsNode,
+    /// Every target serves the same chain.
+    SameChain,
+    /// A Secret exists, with the right type and data.
+    Secret,
+    /// The Secrets could be read.
+    Secrets,
+    /// What an endpoint serves equals the Secret.
+    Served,
+    /// The `tls-ca` Secret.
+    TlsCa,
+    /// Local files equal the Secrets.
+    Drift,
+    /// The endpoint could be reached.
+    Reachable,
+}
+
+impl CheckId {
+    /// The identifier as printed in text tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::Chain => "chain",
+            CheckId::Order => "order",
+            CheckId::Validity => "validity",
+            CheckId::Profile => "profile",
+            CheckId::Crypto => "crypto",
+            CheckId::San => "san",
+            CheckId::Name => "name",
+            CheckId::Key => "key",
+            CheckId::CaFile => "ca_file",
+            CheckId::CaChecksum => "ca_checksum",
+            CheckId::Handshake => "handshake",
+            CheckId::Ping => "ping",
+            CheckId::Cacerts => "cacerts",
+            CheckId::CacertsChain => "cacerts_chain",
+            CheckId::CacertsLocal => "cacerts_local",
+            CheckId::CacertsNode => "cacerts_node",
+            CheckId::SameChain => "same_chain",
+            CheckId::Secret => "secret",
+            CheckId::Secrets => "secrets",
+            CheckId::Served => "served",
+            CheckId::TlsCa => "tls_ca",
+            CheckId::Drift => "drift",
+            CheckId::Reachable => "reachable",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One check and its evidence.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// Stable identifier: `chain`, `order`, `validity`, `san`, `name`, `key`, `ca_file`, `ca_checksum`.
-    pub name: String,
+    /// What the check is about.
+    pub name: CheckId,
     /// The verdict.
     pub status: Status,
     /// One line an operator understands.
@@ -51,28 +141,28 @@ pub struct Check {
 
 impl Check {
     /// A passed check.
-    pub fn ok(name: &str, message: String) -> Check {
+    pub fn ok(name: CheckId, message: String) -> Check {
         Check::new(name, Status::Ok, message)
     }
 
     /// A check that passed with a warning.
-    pub fn warning(name: &str, message: String) -> Check {
+    pub fn warning(name: CheckId, message: String) -> Check {
         Check::new(name, Status::Warning, message)
     }
 
     /// A failed check.
-    pub fn failed(name: &str, message: String) -> Check {
+    pub fn failed(name: CheckId, message: String) -> Check {
         Check::new(name, Status::Failed, message)
     }
 
     /// A check that could not run, with the reason.
-    pub fn skipped(name: &str, message: String) -> Check {
+    pub fn skipped(name: CheckId, message: String) -> Check {
         Check::new(name, Status::Skipped, message)
     }
 
-    fn new(name: &str, status: Status, message: String) -> Check {
+    fn new(name: CheckId, status: Status, message: String) -> Check {
         Check {
-            name: name.to_string(),
+            name,
             status,
             message,
         }

@@ -13,7 +13,7 @@ use rustls_pki_types::ServerName;
 use time::OffsetDateTime;
 use webpki::EndEntityCert;
 
-use crate::check::Check;
+use crate::check::{Check, CheckId};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert, KeyInfo};
 use trust::Examined;
@@ -111,7 +111,7 @@ impl Origin<'_> {
 pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec<Check> {
     let Some(leaf) = find_leaf(certs) else {
         return vec![Check::failed(
-            "chain",
+            CheckId::Chain,
             format!("{} holds no certificate", origin.name()),
         )];
     };
@@ -127,7 +127,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
     }
     if let Some(ca) = context.ca.as_ref().filter(|ca| !ca.system) {
         checks.push(ca_file_check(ca));
-        checks.push(Check::ok("ca_checksum", checksum_message(ca)));
+        checks.push(Check::ok(CheckId::CaChecksum, checksum_message(ca)));
     }
     checks
 }
@@ -155,7 +155,7 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
     for cert in certs {
         if at < cert.not_before_time() {
             return Check::failed(
-                "validity",
+                CheckId::Validity,
                 format!(
                     "'{}' is not valid yet: valid from {} (checked at {})",
                     cert.subject,
@@ -166,7 +166,7 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
         }
         if at > cert.not_after_time() {
             return Check::failed(
-                "validity",
+                CheckId::Validity,
                 format!(
                     "'{}' expired on {} (checked at {})",
                     cert.subject,
@@ -177,12 +177,12 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
         }
     }
     let Some(soonest) = certs.iter().min_by_key(|cert| cert.not_after_time()) else {
-        return Check::failed("validity", "no certificate".to_string());
+        return Check::failed(CheckId::Validity, "no certificate".to_string());
     };
     let days_left = (soonest.not_after_time() - at).whole_days();
     if days_left < i64::from(context.warn_days) {
         return Check::warning(
-            "validity",
+            CheckId::Validity,
             format!(
                 "'{}' expires in {days_left} day(s), on {} (--warn-days {})",
                 soonest.subject, soonest.not_after, context.warn_days
@@ -192,14 +192,14 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
     let leaf_days = (leaf.not_after_time() - leaf.not_before_time()).whole_days();
     if leaf_days > i64::from(crate::x509::issue::MAX_CLIENT_ACCEPTED_DAYS) {
         return Check::warning(
-            "validity",
+            CheckId::Validity,
             format!(
                 "valid for {leaf_days} days: browsers and Apple clients refuse server certificates valid longer than 825 days"
             ),
         );
     }
     Check::ok(
-        "validity",
+        CheckId::Validity,
         format!("valid until {} ({days_left} days left)", soonest.not_after),
     )
 }
@@ -212,10 +212,10 @@ fn san_check(leaf: &Cert) -> Check {
             .chain(&leaf.ip_addresses)
             .map(String::as_str)
             .collect();
-        Check::ok("san", format!("names {}", names.join(", ")))
+        Check::ok(CheckId::San, format!("names {}", names.join(", ")))
     } else {
         Check::failed(
-            "san",
+            CheckId::San,
             format!(
                 "'{}' has no Subject Alternative Name; Go (Rancher agents, kubectl) and rustls ignore the CN: reissue it with SANs",
                 leaf.subject
@@ -227,7 +227,7 @@ fn san_check(leaf: &Cert) -> Check {
 fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<Check> {
     let Ok(end_entity) = EndEntityCert::try_from(leaf.der()) else {
         return vec![Check::failed(
-            "name",
+            CheckId::Name,
             "the leaf cannot be parsed".to_string(),
         )];
     };
@@ -235,16 +235,19 @@ fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<Check> {
         .iter()
         .map(|host| {
             let Some(name) = server_name(host) else {
-                return Check::failed("name", format!("'{host}' is not a DNS name or IP address"));
+                return Check::failed(
+                    CheckId::Name,
+                    format!("'{host}' is not a DNS name or IP address"),
+                );
             };
             match end_entity.verify_is_valid_for_subject_name(&name) {
-                Ok(()) => Check::ok("name", format!("valid for {host}")),
+                Ok(()) => Check::ok(CheckId::Name, format!("valid for {host}")),
                 Err(_) if !leaf.has_san() => Check::failed(
-                    "name",
+                    CheckId::Name,
                     format!("not valid for {host}: no SAN at all (the CN does not count)"),
                 ),
                 Err(_) => Check::failed(
-                    "name",
+                    CheckId::Name,
                     format!(
                         "not valid for {host}: the SANs are {}{}",
                         leaf.dns_names
@@ -268,7 +271,7 @@ fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<Check> {
 fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Check {
     if leaf.matches_key(key) {
         return Check::ok(
-            "key",
+            CheckId::Key,
             format!(
                 "{key_path} ({}) belongs to '{}'",
                 key.public_key, leaf.subject
@@ -277,14 +280,14 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
     }
     match certs.iter().find(|cert| cert.matches_key(key)) {
         Some(other) => Check::failed(
-            "key",
+            CheckId::Key,
             format!(
                 "{key_path} belongs to '{}', not to the leaf '{}'",
                 other.subject, leaf.subject
             ),
         ),
         None => Check::failed(
-            "key",
+            CheckId::Key,
             format!(
                 "{key_path} ({}) does not belong to the leaf '{}' ({}): wrong key file",
                 key.public_key, leaf.subject, leaf.public_key
@@ -295,11 +298,11 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
 
 fn ca_file_check(ca: &CaBundle) -> Check {
     if let Some(unusable) = ca.unusable.first() {
-        return Check::failed("ca_file", format!("{}: {unusable}", ca.source));
+        return Check::failed(CheckId::CaFile, format!("{}: {unusable}", ca.source));
     }
     if let Some(leaf) = ca.certs.iter().find(|cert| !cert.is_ca) {
         return Check::failed(
-            "ca_file",
+            CheckId::CaFile,
             format!(
                 "{} holds the non-CA certificate '{}': it must hold only the CA certificate, or the agents' CATTLE_CA_CHECKSUM will not match",
                 ca.source, leaf.subject
@@ -308,7 +311,7 @@ fn ca_file_check(ca: &CaBundle) -> Check {
     }
     if let Some(intermediate) = ca.certs.iter().find(|cert| !cert.self_signed) {
         return Check::warning(
-            "ca_file",
+            CheckId::CaFile,
             format!(
                 "{} holds the intermediate CA '{}'; Rancher's privateCA needs only the root",
                 ca.source, intermediate.subject
@@ -321,7 +324,7 @@ fn ca_file_check(ca: &CaBundle) -> Check {
         .map(|cert| format!("'{}'", cert.subject))
         .collect();
     Check::ok(
-        "ca_file",
+        CheckId::CaFile,
         format!("{} holds only the root CA {}", ca.source, roots.join(", ")),
     )
 }

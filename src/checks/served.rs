@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::check::{Check, Status};
+use crate::check::{Check, CheckId, Status};
 use crate::checks::{check_chain, Context, Origin};
 use crate::rancher::CaBundle;
 use crate::tls::http::http_get;
@@ -136,7 +136,7 @@ fn chain_checks(
 ) -> Vec<Check> {
     if chain.is_empty() {
         return vec![Check::failed(
-            "chain",
+            CheckId::Chain,
             "the server sent no certificate".to_string(),
         )];
     }
@@ -150,7 +150,7 @@ fn chain_checks(
     };
     check_chain(chain, Origin::Server, &context)
         .into_iter()
-        .filter(|check| check.name != "ca_checksum")
+        .filter(|check| check.name != CheckId::CaChecksum)
         .collect()
 }
 
@@ -180,7 +180,7 @@ async fn rancher_checks(
             facts.ping = Some("pong".to_string());
             result
                 .checks
-                .push(Check::ok("ping", "/ping answered pong".to_string()));
+                .push(Check::ok(CheckId::Ping, "/ping answered pong".to_string()));
         }
         Ok((status, body)) => {
             let body = String::from_utf8_lossy(&body)
@@ -190,18 +190,18 @@ async fn rancher_checks(
                 .collect::<String>();
             facts.ping = Some(body.clone());
             result.checks.push(Check::failed(
-                "ping",
+                CheckId::Ping,
                 format!("/ping answered HTTP {status} '{body}', not 'pong': is this Rancher, and is it ready?"),
             ));
         }
         Err(err) => result
             .checks
-            .push(Check::failed("ping", format!("/ping: {err}"))),
+            .push(Check::failed(CheckId::Ping, format!("/ping: {err}"))),
     }
     match cacerts {
         Ok((200, body)) if !body.iter().all(u8::is_ascii_whitespace) => {
             match served_bundle_problem(&body) {
-                Some(problem) => result.checks.push(Check::failed("cacerts", problem)),
+                Some(problem) => result.checks.push(Check::failed(CheckId::Cacerts, problem)),
                 None => {
                     let checksum = crate::x509::cert::plain_hex(&crate::x509::cert::sha256(&body));
                     result.checks.extend(cacerts_checks(
@@ -220,11 +220,11 @@ async fn rancher_checks(
             result.checks.push(empty_cacerts_check(&result.chain));
         }
         Ok((status, body)) => result.checks.push(Check::failed(
-            "cacerts",
+            CheckId::Cacerts,
             http_failure("/cacerts", status, &body),
         )),
         Err(err) => result.checks.push(Check::failed(
-            "cacerts",
+            CheckId::Cacerts,
             format!("/cacerts: {err}: agents cannot fetch the CA they must trust"),
         )),
     }
@@ -239,7 +239,7 @@ fn cacerts_checks(
     ca: Option<&CaBundle>,
 ) -> Vec<Check> {
     let mut checks = vec![Check::ok(
-        "ca_checksum",
+        CheckId::CaChecksum,
         format!("agents will compare CATTLE_CA_CHECKSUM={checksum} (sha256 of /cacerts as served)"),
     )];
     let served_certs = crate::x509::cert::certs_in(body);
@@ -247,12 +247,12 @@ fn cacerts_checks(
         let expected = ca.checksum.clone().unwrap_or_default();
         if expected == checksum {
             checks.push(Check::ok(
-                "cacerts",
+                CheckId::Cacerts,
                 format!("/cacerts matches {} byte for byte", ca.source),
             ));
         } else {
             checks.push(Check::failed(
-                "cacerts",
+                CheckId::Cacerts,
                 format!(
                     "/cacerts (sha256 {checksum}) differs from {} (sha256 {expected}): put exactly {} into secret tls-ca (key cacerts.pem) in cattle-system",
                     ca.source, ca.source
@@ -268,12 +268,12 @@ fn cacerts_checks(
     });
     if anchors_chain {
         checks.push(Check::ok(
-            "cacerts_chain",
+            CheckId::CacertsChain,
             "/cacerts holds the CA that issued the served chain".to_string(),
         ));
     } else {
         checks.push(Check::failed(
-            "cacerts_chain",
+            CheckId::CacertsChain,
             "/cacerts does not hold the CA of the served chain: secret tls-ca and secret tls-rancher-ingress come from different CAs".to_string(),
         ));
     }
@@ -304,7 +304,7 @@ fn consistency_check(results: &[ProbeResult], request: &ProbeRequest) -> Option<
         .unwrap_or_default();
     if groups.len() == 1 {
         return Some(Check::ok(
-            "same_chain",
+            CheckId::SameChain,
             format!("all {} targets serve the same chain{name}", served.len()),
         ));
     }
@@ -325,7 +325,7 @@ fn consistency_check(results: &[ProbeResult], request: &ProbeRequest) -> Option<
         })
         .collect();
     Some(Check::failed(
-        "same_chain",
+        CheckId::SameChain,
         format!(
             "targets serve different chains{name}: {} differ from the {} others: {}",
             odd.len(),
@@ -342,12 +342,12 @@ fn empty_cacerts_check(chain: &[Cert]) -> Check {
         .is_some_and(|top| crate::chain::is_public_root_name(&top.raw_issuer));
     if public {
         Check::ok(
-            "cacerts",
+            CheckId::Cacerts,
             "/cacerts is empty: Rancher runs without privateCA and the served chain ends at a public root; agents need no CATTLE_CA_CHECKSUM".to_string(),
         )
     } else {
         Check::failed(
-            "cacerts",
+            CheckId::Cacerts,
             "/cacerts is empty although the served chain is not issued by a public CA: agents cannot trust Rancher; set privateCA=true (helm upgrade … --set privateCA=true) with the CA in secret tls-ca".to_string(),
         )
     }

@@ -11,7 +11,7 @@ use webpki::{EndEntityCert, KeyUsage};
 use super::rules::{self, Family, Finding, Level, Role};
 use super::{Context, Origin};
 use crate::chain;
-use crate::check::Check;
+use crate::check::{Check, CheckId};
 use crate::x509::cert as inspect;
 use crate::x509::Cert;
 
@@ -108,13 +108,13 @@ impl<'a> Examined<'a> {
     pub(super) fn trust_check(&self) -> Check {
         let source = trust_source(self.context);
         match &self.verified {
-            Ok(()) => Check::ok("chain", format!("trusted by {source}")),
+            Ok(()) => Check::ok(CheckId::Chain, format!("trusted by {source}")),
             Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
                 self.trust_ignoring_dates(&source)
             }
             Err(err) => match self.accepted_with_self_issued() {
-                Some(note) => Check::ok("chain", format!("trusted by {source} {note}")),
-                None => Check::failed("chain", self.explain_untrusted(err, &source)),
+                Some(note) => Check::ok(CheckId::Chain, format!("trusted by {source} {note}")),
+                None => Check::failed(CheckId::Chain, self.explain_untrusted(err, &source)),
             },
         }
     }
@@ -131,21 +131,21 @@ impl<'a> Examined<'a> {
             .find(|cert| is_anchor(cert, self.context));
         match (checked_at, anchor) {
             (Some(inside), _) => Check::ok(
-                "chain",
+                CheckId::Chain,
                 format!(
                     "trusted by {source} when checked at {} (inside every validity period; see the validity check)",
                     inspect::rfc3339(inside)
                 ),
             ),
             (None, Some(anchor)) => Check::ok(
-                "chain",
+                CheckId::Chain,
                 format!(
                     "signatures chain up to '{}' in {source} (the validity periods do not overlap; see the validity check)",
                     anchor.subject
                 ),
             ),
             (None, None) => Check::failed(
-                "chain",
+                CheckId::Chain,
                 format!("not trusted by {source}: a certificate is outside its validity period"),
             ),
         }
@@ -359,10 +359,10 @@ impl<'a> Examined<'a> {
             .collect();
         let judged = self.path.len();
         [
-            (Family::Profile, "profile", "RFC 5280 profile"),
+            (Family::Profile, CheckId::Profile, "RFC 5280 profile"),
             (
                 Family::Crypto,
-                "crypto",
+                CheckId::Crypto,
                 "key, signature algorithm and serial rules",
             ),
         ]
@@ -397,7 +397,7 @@ impl<'a> Examined<'a> {
                 .any(|earlier| earlier.der() == cert.der())
         }) {
             return Check::warning(
-                "order",
+                CheckId::Order,
                 format!(
                     "'{}' appears twice in {origin} (certificate {}): clients get it twice; remove the copy ({fix})",
                     duplicate.subject,
@@ -408,7 +408,7 @@ impl<'a> Examined<'a> {
         let leaf_position = certs.iter().position(|cert| cert.der() == leaf.der());
         if leaf_position != Some(0) {
             return Check::failed(
-                "order",
+                CheckId::Order,
                 format!(
                     "wrong order: the leaf '{}' is certificate {} of {} in {origin}; it must come first ({fix})",
                     leaf.subject,
@@ -427,7 +427,7 @@ impl<'a> Examined<'a> {
             .position(|(found, expected)| found.der() != expected.der())
         {
             return Check::failed(
-                "order",
+                CheckId::Order,
                 format!(
                     "wrong order: '{}' stands where its issuer '{}' belongs; each certificate must be followed by its issuer ({fix})",
                     file_order[position].subject, path_order[position].subject
@@ -436,7 +436,7 @@ impl<'a> Examined<'a> {
         }
         if let Some(extra) = certs.iter().find(|cert| !on_path(cert)) {
             return Check::warning(
-                "order",
+                CheckId::Order,
                 format!(
                     "'{}' in {origin} is not part of the chain of '{}'; remove it",
                     extra.subject, leaf.subject
@@ -450,7 +450,7 @@ impl<'a> Examined<'a> {
             .find(|cert| !cert.self_signed && !in_file(cert) && !is_anchor(cert, self.context));
         if let Some(missing) = from_elsewhere {
             return Check::warning(
-                "order",
+                CheckId::Order,
                 format!(
                     "{origin} lacks the intermediate '{}' (found in --untrusted); clients get only what {origin} holds (rcert fullchain)",
                     missing.subject
@@ -463,7 +463,7 @@ impl<'a> Examined<'a> {
             ""
         };
         Check::ok(
-            "order",
+            CheckId::Order,
             format!(
                 "leaf first, each certificate followed by its issuer: {} certificate(s){root_note}",
                 certs.len()

@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::ByteString;
 use serde::Serialize;
 
-use crate::check::{Check, Status};
+use crate::check::{Check, CheckId, Status};
 use crate::checks::{self, Context, Origin};
 use crate::cluster::secrets::{
     apply_set, check_backup_dir, manifests_yaml, Action, Change, Options,
@@ -243,10 +243,12 @@ impl Inputs {
             .into_iter()
             .map(|check| match check.status {
                 // Without --ca a private chain cannot be judged: say so, do not refuse.
-                Status::Failed if check.name == "chain" && self.ca.is_none() => Check::warning(
-                    "chain",
-                    format!("{} (pass --ca when a private CA signed it)", check.message),
-                ),
+                Status::Failed if check.name == CheckId::Chain && self.ca.is_none() => {
+                    Check::warning(
+                        CheckId::Chain,
+                        format!("{} (pass --ca when a private CA signed it)", check.message),
+                    )
+                }
                 _ => check,
             })
             .collect()

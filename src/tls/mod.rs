@@ -21,7 +21,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::check::{Check, Status};
+use crate::check::{Check, CheckId, Status};
 use crate::rancher::CaBundle;
 use crate::x509::Cert;
 
@@ -350,7 +350,7 @@ fn handshake_failure(
             result.error = None;
             result.address = address;
             result.checks = vec![Check::failed(
-                "handshake",
+                CheckId::Handshake,
                 format!("the server refused the handshake: alert {alert:?}{hint}"),
             )];
             return result;

@@ -15,7 +15,7 @@ impl Doctor<'_> {
                 (Some(secrets), requests)
             }
             Err(reason) => {
-                self.add("cluster", Check::skipped("secrets", reason), None);
+                self.add("cluster", Check::skipped(CheckId::Secrets, reason), None);
                 (None, requests)
             }
         }
@@ -58,7 +58,7 @@ impl Doctor<'_> {
         let secret = self.secret_ref();
         let Some(tls) = &secrets.tls else {
             self.cluster_failure(
-                "secret",
+                CheckId::Secret,
                 format!(
                     "secret {secret} does not exist: the ingress serves its default certificate"
                 ),
@@ -67,7 +67,7 @@ impl Doctor<'_> {
         };
         let kind = tls.type_.as_deref().unwrap_or("Opaque");
         if kind != "kubernetes.io/tls" {
-            self.cluster_failure("secret", format!("secret {secret} has type {kind}, not kubernetes.io/tls: the ingress ignores it"));
+            self.cluster_failure(CheckId::Secret, format!("secret {secret} has type {kind}, not kubernetes.io/tls: the ingress ignores it"));
         }
         let chain = chain_of(secrets.tls_data("tls.crt"));
         let key = secrets
@@ -75,13 +75,13 @@ impl Doctor<'_> {
             .and_then(|bytes| inspect::key_in(&bytes));
         let Some(chain) = chain else {
             self.cluster_failure(
-                "secret",
+                CheckId::Secret,
                 format!("secret {secret} holds no readable certificate in tls.crt"),
             );
             return;
         };
         if key.is_none() {
-            self.cluster_failure("key", format!("secret {secret} holds no usable private key in tls.key (encrypted, or another format?)"));
+            self.cluster_failure(CheckId::Key, format!("secret {secret} holds no usable private key in tls.key (encrypted, or another format?)"));
         }
         let ca = secrets.ca_bytes().and_then(|bytes| {
             bundle_from(
@@ -100,7 +100,7 @@ impl Doctor<'_> {
             self.add(
                 "cluster",
                 Check::failed(
-                    "tls_ca",
+                    CheckId::TlsCa,
                     format!("secret {ca_secret} holds its CA under key '{key}', but Rancher reads key cacerts.pem only: /cacerts stays empty"),
                 ),
                 Some(format!(
@@ -113,7 +113,7 @@ impl Doctor<'_> {
             self.add(
                 "cluster",
                 Check::warning(
-                    "tls_ca",
+                    CheckId::TlsCa,
                     format!(
                         "no secret {}/{}: Rancher runs without privateCA, agents must trust the chain through their system roots",
                         self.request.namespace, self.request.ca_secret_name
@@ -132,27 +132,27 @@ impl Doctor<'_> {
         };
         let origin = format!("tls.crt of secret {secret}");
         for check in checks::check_chain(&chain, Origin::File(&origin), &context) {
-            if check.name == "ca_checksum" {
+            if check.name == CheckId::CaChecksum {
                 continue;
             }
-            let fix = self.fix_for_secret_check(&check.name);
+            let fix = self.fix_for_secret_check(check.name);
             self.add("cluster", check, fix);
         }
     }
 
-    pub(super) fn fix_for_secret_check(&self, name: &str) -> Option<String> {
+    pub(super) fn fix_for_secret_check(&self, name: CheckId) -> Option<String> {
         let push = self.push_fix();
         Some(match name {
-            "chain" | "order" => format!(
+            CheckId::Chain | CheckId::Order => format!(
                 "rcert fullchain tls.crt intermediate.pem root.pem --out tls.crt --force && {push}"
             ),
-            "key" => format!("rcert inspect tls.crt *.key   # find the key that belongs, then {push}"),
-            "validity" => self.renew_fix(),
-            "san" | "name" => format!(
+            CheckId::Key => format!("rcert inspect tls.crt *.key   # find the key that belongs, then {push}"),
+            CheckId::Validity => self.renew_fix(),
+            CheckId::San | CheckId::Name => format!(
                 "rcert selfsign --host {} --out ./certs   # or reissue from your CA with a SAN, then {push}",
                 self.request.host.host
             ),
-            "ca_file" => format!("rcert fullchain tls.crt root.pem --cacerts cacerts.pem --force && {push}"),
+            CheckId::CaFile => format!("rcert fullchain tls.crt root.pem --cacerts cacerts.pem --force && {push}"),
             _ => return None,
         })
     }

@@ -21,15 +21,15 @@ impl Doctor<'_> {
             let shown = path.display();
             let check = match in_cluster {
                 Some(remote) if remote == local => Check::ok(
-                    "drift",
+                    CheckId::Drift,
                     format!("{shown} equals {file} of secret {secret_name}"),
                 ),
                 Some(_) => Check::failed(
-                    "drift",
+                    CheckId::Drift,
                     format!("{shown} differs from {file} of secret {secret_name}"),
                 ),
                 None => Check::failed(
-                    "drift",
+                    CheckId::Drift,
                     format!("{shown} exists locally but secret {secret_name} holds no {file}"),
                 ),
             };

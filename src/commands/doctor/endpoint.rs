@@ -41,7 +41,7 @@ impl Doctor<'_> {
             self.add(
                 "endpoint",
                 Check::skipped(
-                    "reachable",
+                    CheckId::Reachable,
                     format!("{target}: {error}; endpoint checks skipped"),
                 ),
                 None,
@@ -55,7 +55,7 @@ impl Doctor<'_> {
                 .map_or_else(|| "no certificate".to_string(), |c| c.message.clone());
             self.add(
                 "endpoint",
-                Check::failed("handshake", format!("{target}: {reason}")),
+                Check::failed(CheckId::Handshake, format!("{target}: {reason}")),
                 None,
             );
             return;
@@ -64,7 +64,7 @@ impl Doctor<'_> {
             self.add(
                 "endpoint",
                 Check::failed(
-                    "served",
+                    CheckId::Served,
                     format!(
                         "{target} serves the ingress controller's default \"{INGRESS_FAKE_CERTIFICATE}\": the ingress could not load secret {} (missing, wrong type, or key and certificate do not match)",
                         self.secret_ref()
@@ -78,7 +78,7 @@ impl Doctor<'_> {
             Some(chain) if fingerprints(chain) == fingerprints(&result.chain) => self.add(
                 "endpoint",
                 Check::ok(
-                    "served",
+                    CheckId::Served,
                     format!(
                         "{target} serves the chain of secret {} (leaf sha256 {}…)",
                         self.secret_ref(),
@@ -109,7 +109,7 @@ impl Doctor<'_> {
                 };
                 self.add(
                     "endpoint",
-                    Check::failed("served", message),
+                    Check::failed(CheckId::Served, message),
                     Some(
                         "kubectl -n ingress-nginx rollout restart daemonset/ingress-nginx-controller   # or the TLS certificate of your load balancer"
                             .to_string(),
@@ -124,14 +124,14 @@ impl Doctor<'_> {
     fn add_probe_checks(&mut self, result: &ProbeResult) {
         for check in &result.checks {
             if matches!(
-                check.name.as_str(),
-                "ping" | "cacerts" | "cacerts_chain" | "ca_checksum"
+                check.name,
+                CheckId::Ping | CheckId::Cacerts | CheckId::CacertsChain | CheckId::CaChecksum
             ) {
                 continue;
             }
             let mut check = check.clone();
             check.message = format!("{}: {}", result.target, check.message);
-            let fix = self.fix_for_secret_check(&check.name);
+            let fix = self.fix_for_secret_check(check.name);
             self.add("endpoint", check, fix);
         }
     }

@@ -19,7 +19,7 @@ mod drift;
 mod endpoint;
 mod served_ca;
 
-use crate::check::{Check, Status};
+use crate::check::{Check, CheckId, Status};
 use crate::checks::served;
 use crate::checks::{self, Context, Origin};
 use crate::output::{check_line, Report, Style};
@@ -223,7 +223,7 @@ impl Doctor<'_> {
     }
 
     /// A failed cluster check that a fresh push fixes.
-    fn cluster_failure(&mut self, name: &str, message: String) {
+    fn cluster_failure(&mut self, name: CheckId, message: String) {
         let fix = self.push_fix();
         self.add("cluster", Check::failed(name, message), Some(fix));
     }

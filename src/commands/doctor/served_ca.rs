@@ -12,13 +12,13 @@ impl Doctor<'_> {
     ) -> Option<String> {
         let host = results.first()?;
         let facts = host.rancher.as_ref()?;
-        if let Some(check) = host.checks.iter().find(|c| c.name == "ping") {
+        if let Some(check) = host.checks.iter().find(|c| c.name == CheckId::Ping) {
             self.add("rancher", check.clone(), None);
         }
         self.compare_nodes_cacerts(results);
         let Some(served) = facts.cacerts_checksum.clone() else {
             // 404, 5xx, timeout, empty, HTML: the check says which, and what to do.
-            if let Some(check) = host.checks.iter().find(|c| c.name == "cacerts") {
+            if let Some(check) = host.checks.iter().find(|c| c.name == CheckId::Cacerts) {
                 let fix = (check.status == Status::Failed).then(|| self.push_fix());
                 self.add("rancher", check.clone(), fix);
             }
@@ -32,10 +32,13 @@ impl Doctor<'_> {
             let expected = crate::rancher::ca_checksum(&ca_bytes);
             let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
             let check = if expected == served {
-                Check::ok("cacerts", format!("/cacerts matches secret {ca_secret}"))
+                Check::ok(
+                    CheckId::Cacerts,
+                    format!("/cacerts matches secret {ca_secret}"),
+                )
             } else {
                 Check::failed(
-                    "cacerts",
+                    CheckId::Cacerts,
                     format!(
                         "/cacerts (sha256 {served}) differs from secret {ca_secret} (sha256 {expected}): agents pinned to one of them will refuse the other"
                     ),
@@ -51,12 +54,12 @@ impl Doctor<'_> {
             let expected = crate::rancher::ca_checksum(&local.bytes);
             let check = if expected == served {
                 Check::ok(
-                    "cacerts_local",
+                    CheckId::CacertsLocal,
                     format!("/cacerts matches {}", local.source),
                 )
             } else {
                 Check::failed(
-                    "cacerts_local",
+                    CheckId::CacertsLocal,
                     format!(
                         "/cacerts (sha256 {served}) differs from {} (sha256 {expected})",
                         local.source
@@ -65,13 +68,13 @@ impl Doctor<'_> {
             };
             self.add("rancher", check, Some(self.push_fix()));
         }
-        if let Some(check) = host.checks.iter().find(|c| c.name == "cacerts_chain") {
+        if let Some(check) = host.checks.iter().find(|c| c.name == CheckId::CacertsChain) {
             self.add("rancher", check.clone(), Some(self.push_fix()));
         }
         let message = format!(
             "agents must be given CATTLE_CA_CHECKSUM={served} (sha256 of /cacerts as served)"
         );
-        self.add("rancher", Check::ok("ca_checksum", message), None);
+        self.add("rancher", Check::ok(CheckId::CaChecksum, message), None);
         Some(served)
     }
 
@@ -97,7 +100,7 @@ impl Doctor<'_> {
                     .map_or_else(|| "nothing usable".to_string(), |s| format!("sha256 {s}"))
             };
             let check = Check::failed(
-                "cacerts_node",
+                CheckId::CacertsNode,
                 format!(
                     "{} serves another /cacerts ({}) than {} ({}): agents that reach it see another CA",
                     node.target,
