@@ -15,7 +15,11 @@ impl Doctor<'_> {
                 (Some(secrets), requests)
             }
             Err(reason) => {
-                self.add("cluster", Check::skipped(CheckId::Secrets, reason), None);
+                self.add(
+                    Section::Cluster,
+                    Check::skipped(CheckId::Secrets, reason),
+                    None,
+                );
                 (None, requests)
             }
         }
@@ -98,7 +102,7 @@ impl Doctor<'_> {
         {
             let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
             self.add(
-                "cluster",
+                Section::Cluster,
                 Check::failed(
                     CheckId::TlsCa,
                     format!("secret {ca_secret} holds its CA under key '{key}', but Rancher reads key cacerts.pem only: /cacerts stays empty"),
@@ -111,7 +115,7 @@ impl Doctor<'_> {
         }
         if ca.is_none() {
             self.add(
-                "cluster",
+                Section::Cluster,
                 Check::warning(
                     CheckId::TlsCa,
                     format!(
@@ -136,7 +140,7 @@ impl Doctor<'_> {
                 continue;
             }
             let fix = self.fix_for_secret_check(check.name);
-            self.add("cluster", check, fix);
+            self.add(Section::Cluster, check, fix);
         }
     }
 

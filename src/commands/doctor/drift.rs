@@ -33,7 +33,7 @@ impl Doctor<'_> {
                     format!("{shown} exists locally but secret {secret_name} holds no {file}"),
                 ),
             };
-            self.add("drift", check, Some(self.push_fix()));
+            self.add(Section::Drift, check, Some(self.push_fix()));
         }
     }
 }

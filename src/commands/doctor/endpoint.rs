@@ -26,7 +26,7 @@ impl Doctor<'_> {
         }
         if let Some(consistency) = report.consistency.clone() {
             self.add(
-                "endpoint",
+                Section::Endpoint,
                 consistency,
                 Some("find the stale node above and restart its ingress controller (or fix its load-balancer backend)".to_string()),
             );
@@ -39,7 +39,7 @@ impl Doctor<'_> {
         if let Some(error) = &result.error {
             self.unreachable = true;
             self.add(
-                "endpoint",
+                Section::Endpoint,
                 Check::skipped(
                     CheckId::Reachable,
                     format!("{target}: {error}; endpoint checks skipped"),
@@ -54,7 +54,7 @@ impl Doctor<'_> {
                 .first()
                 .map_or_else(|| "no certificate".to_string(), |c| c.message.clone());
             self.add(
-                "endpoint",
+                Section::Endpoint,
                 Check::failed(CheckId::Handshake, format!("{target}: {reason}")),
                 None,
             );
@@ -62,7 +62,7 @@ impl Doctor<'_> {
         };
         if leaf.subject.contains(INGRESS_FAKE_CERTIFICATE) {
             self.add(
-                "endpoint",
+                Section::Endpoint,
                 Check::failed(
                     CheckId::Served,
                     format!(
@@ -76,7 +76,7 @@ impl Doctor<'_> {
         }
         match secret_chain {
             Some(chain) if fingerprints(chain) == fingerprints(&result.chain) => self.add(
-                "endpoint",
+                Section::Endpoint,
                 Check::ok(
                     CheckId::Served,
                     format!(
@@ -108,7 +108,7 @@ impl Doctor<'_> {
                     )
                 };
                 self.add(
-                    "endpoint",
+                    Section::Endpoint,
                     Check::failed(CheckId::Served, message),
                     Some(
                         "kubectl -n ingress-nginx rollout restart daemonset/ingress-nginx-controller   # or the TLS certificate of your load balancer"
@@ -132,7 +132,7 @@ impl Doctor<'_> {
             let mut check = check.clone();
             check.message = format!("{}: {}", result.target, check.message);
             let fix = self.fix_for_secret_check(check.name);
-            self.add("endpoint", check, fix);
+            self.add(Section::Endpoint, check, fix);
         }
     }
 }

@@ -28,6 +28,31 @@ use crate::rancher::INGRESS_FAKE_CERTIFICATE;
 use crate::tls::{ProbeRequest, ProbeResult, Target};
 use crate::x509::cert::{self as inspect, Cert};
 
+/// The part of doctor a finding comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    /// The secrets in the cluster.
+    Cluster,
+    /// What the host and nodes serve.
+    Endpoint,
+    /// Rancher's `/ping` and `/cacerts`.
+    Rancher,
+    /// Local files against the secrets.
+    Drift,
+}
+
+impl std::fmt::Display for Section {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Section::Cluster => "cluster",
+            Section::Endpoint => "endpoint",
+            Section::Rancher => "rancher",
+            Section::Drift => "drift",
+        })
+    }
+}
+
 /// What `rcert doctor` is asked to check.
 #[derive(Debug, Clone)]
 pub struct DoctorRequest {
@@ -57,7 +82,7 @@ pub struct DoctorRequest {
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
     /// `cluster`, `endpoint`, `rancher` or `drift`.
-    pub section: &'static str,
+    pub section: Section,
     /// The check and its evidence.
     #[serde(flatten)]
     pub check: Check,
@@ -213,7 +238,7 @@ fn short(fingerprint: &str) -> &str {
 }
 
 impl Doctor<'_> {
-    fn add(&mut self, section: &'static str, check: Check, fix: Option<String>) {
+    fn add(&mut self, section: Section, check: Check, fix: Option<String>) {
         let fix = (check.status == Status::Failed).then_some(fix).flatten();
         self.findings.push(Finding {
             section,
@@ -225,7 +250,7 @@ impl Doctor<'_> {
     /// A failed cluster check that a fresh push fixes.
     fn cluster_failure(&mut self, name: CheckId, message: String) {
         let fix = self.push_fix();
-        self.add("cluster", Check::failed(name, message), Some(fix));
+        self.add(Section::Cluster, Check::failed(name, message), Some(fix));
     }
 
     fn secret_ref(&self) -> String {
@@ -277,11 +302,11 @@ fn doctor_text(report: &DoctorReport, style: &Style) -> String {
             report.host, report.namespace
         ))
     );
-    let mut section = "";
+    let mut section = None;
     for finding in &report.findings {
-        if finding.section != section {
-            section = finding.section;
-            let _ = writeln!(out, "{}", style.heading(&format!("[{section}]")));
+        if Some(finding.section) != section {
+            section = Some(finding.section);
+            let _ = writeln!(out, "{}", style.heading(&format!("[{}]", finding.section)));
         }
         out.push_str(&check_line(&finding.check, 14, style));
         if let Some(fix) = &finding.fix {

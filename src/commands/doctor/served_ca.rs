@@ -13,14 +13,14 @@ impl Doctor<'_> {
         let host = results.first()?;
         let facts = host.rancher.as_ref()?;
         if let Some(check) = host.checks.iter().find(|c| c.name == CheckId::Ping) {
-            self.add("rancher", check.clone(), None);
+            self.add(Section::Rancher, check.clone(), None);
         }
         self.compare_nodes_cacerts(results);
         let Some(served) = facts.cacerts_checksum.clone() else {
             // 404, 5xx, timeout, empty, HTML: the check says which, and what to do.
             if let Some(check) = host.checks.iter().find(|c| c.name == CheckId::Cacerts) {
                 let fix = (check.status == Status::Failed).then(|| self.push_fix());
-                self.add("rancher", check.clone(), fix);
+                self.add(Section::Rancher, check.clone(), fix);
             }
             return None;
         };
@@ -45,7 +45,7 @@ impl Doctor<'_> {
                 )
             };
             self.add(
-                "rancher",
+                Section::Rancher,
                 check,
                 Some(format!("{restart}   # Rancher reads tls-ca at start")),
             );
@@ -66,15 +66,19 @@ impl Doctor<'_> {
                     ),
                 )
             };
-            self.add("rancher", check, Some(self.push_fix()));
+            self.add(Section::Rancher, check, Some(self.push_fix()));
         }
         if let Some(check) = host.checks.iter().find(|c| c.name == CheckId::CacertsChain) {
-            self.add("rancher", check.clone(), Some(self.push_fix()));
+            self.add(Section::Rancher, check.clone(), Some(self.push_fix()));
         }
         let message = format!(
             "agents must be given CATTLE_CA_CHECKSUM={served} (sha256 of /cacerts as served)"
         );
-        self.add("rancher", Check::ok(CheckId::CaChecksum, message), None);
+        self.add(
+            Section::Rancher,
+            Check::ok(CheckId::CaChecksum, message),
+            None,
+        );
         Some(served)
     }
 
@@ -110,7 +114,7 @@ impl Doctor<'_> {
                 ),
             );
             self.add(
-                "rancher",
+                Section::Rancher,
                 check,
                 Some(format!(
                     "kubectl -n {} rollout restart deploy/rancher   # every replica rereads tls-ca",
