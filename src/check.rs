@@ -89,6 +89,10 @@ pub enum CheckId {
     Drift,
     /// The endpoint could be reached.
     Reachable,
+    /// A kubeconfig's client certificate.
+    ClientCert,
+    /// A kubeconfig's certificate-authority data.
+    CaData,
 }
 
 impl CheckId {
@@ -118,6 +122,8 @@ impl CheckId {
             CheckId::TlsCa => "tls_ca",
             CheckId::Drift => "drift",
             CheckId::Reachable => "reachable",
+            CheckId::ClientCert => "client_cert",
+            CheckId::CaData => "ca_data",
         }
     }
 }

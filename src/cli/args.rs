@@ -69,6 +69,9 @@ pub enum Command {
     /// Turn what a CA hands out (PKCS#12 .pfx/.p12, PKCS#7 .p7b, DER, PEM) into tls.crt, tls.key, cacerts.pem.
     #[command(after_help = IMPORT_EXAMPLES)]
     Import(ImportArgs),
+    /// Kubeconfigs: `check` each context's client certificate, CA data and server.
+    #[command(subcommand)]
+    Kubeconfig(KubeconfigCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  rcert completions bash > /etc/bash_completion.d/rcert\n  rcert completions zsh > \"${fpath[1]}/_rcert\""
@@ -83,6 +86,40 @@ pub enum Command {
         after_help = "Examples:\n  rcert man > /usr/local/share/man/man1/rcert.1 && man rcert"
     )]
     Man,
+}
+
+/// `rcert kubeconfig …`.
+#[derive(Debug, Subcommand)]
+pub enum KubeconfigCommand {
+    /// Client certificate expiry, CA data against the chain the server serves, the server reachable.
+    #[command(after_help = KUBECONFIG_EXAMPLES)]
+    Check(KubeconfigArgs),
+}
+
+const KUBECONFIG_EXAMPLES: &str = "\
+Examples:
+  rcert kubeconfig check                       # the current context of the kubeconfig kubectl uses
+  rcert kubeconfig check --all-contexts --kubeconfig ~/Downloads/downstream.yaml
+  rcert kubeconfig check --kubeconfig /etc/rancher/rke2/rke2.yaml --within 60d";
+
+/// Arguments of `rcert kubeconfig check`.
+#[derive(Debug, Args)]
+pub struct KubeconfigArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Context to check (default: the current context).
+    #[arg(long, value_name = "NAME", conflicts_with = "all_contexts")]
+    pub context: Option<String>,
+    /// Check every context, concurrently.
+    #[arg(long)]
+    pub all_contexts: bool,
+    /// Warn when a client certificate expires within this (e.g. 30d, 2w).
+    #[arg(long, default_value = "30d", value_name = "DUR")]
+    pub within: String,
+    /// Connect and handshake timeout (e.g. 5s).
+    #[arg(long, default_value = "5s", value_name = "DUR")]
+    pub timeout: String,
 }
 
 const IMPORT_EXAMPLES: &str = "\

@@ -10,7 +10,9 @@ use std::io::IsTerminal;
 use clap::{CommandFactory, Parser};
 
 use crate::checks::{self, served};
-use crate::commands::{doctor, expiry, fullchain, import, inspect, push, selfsign, verify};
+use crate::commands::{
+    doctor, expiry, fullchain, import, inspect, kubeconfig, push, selfsign, verify,
+};
 use crate::output::{self, OutputFormat, Report, Style};
 use crate::rancher::CaBundle;
 use crate::tls::{self, Target};
@@ -60,6 +62,9 @@ where
         Command::Doctor(args) => run_async(|| run_doctor(args, cli.output, &style)),
         Command::Expiry(args) => run_async(|| run_expiry(args, cli.output, &style)),
         Command::Import(args) => run_import(args, cli.output, &style),
+        Command::Kubeconfig(args::KubeconfigCommand::Check(args)) => {
+            run_async(|| run_kubeconfig_check(args, cli.output, &style))
+        }
         Command::Completions { shell } => completions(*shell),
         Command::Man => man_page(),
     };
@@ -286,6 +291,22 @@ async fn run_expiry(args: &ExpiryArgs, format: OutputFormat, style: &Style) -> R
         output::write_stdout(&expiry::prometheus_text(&report))?;
         return Ok(report.exit_code());
     }
+    output::emit(&report, format, style)
+}
+
+async fn run_kubeconfig_check(
+    args: &args::KubeconfigArgs,
+    format: OutputFormat,
+    style: &Style,
+) -> Result<u8, Error> {
+    let request = kubeconfig::KubeconfigRequest {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        all_contexts: args.all_contexts,
+        within: expiry::parse_within(&args.within).map_err(Error::Usage)?,
+        timeout: tls::parse_duration(&args.timeout)?,
+    };
+    let report = kubeconfig::check(&request).await?;
     output::emit(&report, format, style)
 }
 

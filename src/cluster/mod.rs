@@ -203,3 +203,35 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     }
     parts.join(": ")
 }
+
+/// A kubeconfig credential: a `*-data` field (base64 of PEM) or a file path relative to
+/// the kubeconfig; `None` when neither is set.
+pub fn kubeconfig_credential(
+    data: Option<&str>,
+    file: Option<&str>,
+    base: &Path,
+) -> Option<Result<Vec<u8>, String>> {
+    if let Some(data) = data {
+        return Some(
+            decode_base64(data).ok_or_else(|| "its *-data field is not valid base64".to_string()),
+        );
+    }
+    let file = file?;
+    let path = base.join(file);
+    Some(std::fs::read(&path).map_err(|err| {
+        format!(
+            "{}: {}",
+            path.display(),
+            crate::x509::pem::describe_io_error(&err)
+        )
+    }))
+}
+
+/// Standard base64 (kubeconfig `*-data` fields), white space ignored; decoded as
+/// Kubernetes decodes a Secret's data.
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    let compact: String = text.split_whitespace().collect();
+    serde_json::from_value::<k8s_openapi::ByteString>(serde_json::Value::String(compact))
+        .ok()
+        .map(|bytes| bytes.0)
+}

@@ -6,6 +6,7 @@ pub mod expiry;
 pub mod fullchain;
 pub mod import;
 pub mod inspect;
+pub mod kubeconfig;
 pub mod probe;
 pub mod push;
 pub mod selfsign;

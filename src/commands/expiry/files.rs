@@ -228,7 +228,7 @@ fn kubeconfig_items(path: &Path, request: &ExpiryRequest) -> Vec<Item> {
             continue;
         };
         let location = format!("kubeconfig {} user {}", path.display(), user.name);
-        if let Some(bytes) = embedded_or_file(
+        if let Some(bytes) = crate::cluster::kubeconfig_credential(
             auth.client_certificate_data.as_deref(),
             auth.client_certificate.as_deref(),
             base,
@@ -241,7 +241,7 @@ fn kubeconfig_items(path: &Path, request: &ExpiryRequest) -> Vec<Item> {
             continue;
         };
         let location = format!("kubeconfig {} cluster {} CA", path.display(), cluster.name);
-        if let Some(bytes) = embedded_or_file(
+        if let Some(bytes) = crate::cluster::kubeconfig_credential(
             details.certificate_authority_data.as_deref(),
             details.certificate_authority.as_deref(),
             base,
@@ -274,35 +274,4 @@ fn credential_items(
             error,
         )],
     }
-}
-
-/// A `*-data` field (base64 of PEM) or a file path relative to the kubeconfig.
-fn embedded_or_file(
-    data: Option<&str>,
-    file: Option<&str>,
-    base: &Path,
-) -> Option<Result<Vec<u8>, String>> {
-    if let Some(data) = data {
-        return Some(
-            decode_base64(data).ok_or_else(|| "its *-data field is not valid base64".to_string()),
-        );
-    }
-    let file = file?;
-    let path = base.join(file);
-    Some(std::fs::read(&path).map_err(|err| {
-        format!(
-            "{}: {}",
-            path.display(),
-            crate::x509::pem::describe_io_error(&err)
-        )
-    }))
-}
-
-/// Standard base64 (kubeconfig `*-data` fields), white space ignored; decoded as
-/// Kubernetes decodes a Secret's data.
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let compact: String = text.split_whitespace().collect();
-    serde_json::from_value::<k8s_openapi::ByteString>(serde_json::Value::String(compact))
-        .ok()
-        .map(|bytes| bytes.0)
 }
