@@ -14,6 +14,10 @@ pub const TLS_SECRET: &str = "tls-rancher-ingress";
 pub const CA_SECRET: &str = "tls-ca";
 /// The key of the private CA in `tls-ca`.
 pub const CA_SECRET_KEY: &str = "cacerts.pem";
+/// The Secret of extra CAs Rancher trusts for outgoing connections.
+pub const ADDITIONAL_CA_SECRET: &str = "tls-ca-additional";
+/// Its key.
+pub const ADDITIONAL_CA_SECRET_KEY: &str = "ca-additional.pem";
 /// Subject CN of the certificate ingress-nginx serves when it cannot load a secret.
 pub const INGRESS_FAKE_CERTIFICATE: &str = "Kubernetes Ingress Controller Fake Certificate";
 

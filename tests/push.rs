@@ -895,3 +895,60 @@ fn an_unwritable_backup_dir_is_bad_input_before_any_request() {
     );
     assert!(emulator.requests().is_empty());
 }
+
+#[test]
+fn additional_cas_become_tls_ca_additional_without_leaves_or_duplicates() {
+    let files = certs("rancher.example.com");
+    let dir = files.path().display().to_string();
+    let output = rcert()
+        .args([
+            "push",
+            "-n",
+            "cattle-system",
+            "--dir",
+            &dir,
+            "--dry-run",
+            "--additional-ca",
+            &fixture("root.pem"),
+            "--additional-ca",
+            &fixture("other-root.pem"),
+            "--additional-ca",
+            &fixture("root.pem"),
+        ])
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    let docs = yaml_documents(&String::from_utf8_lossy(&output.stdout));
+    assert_eq!(docs[0]["metadata"]["name"], "tls-ca-additional");
+    let expected = [fixture("root.pem"), fixture("other-root.pem")]
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect::<String>();
+    assert_eq!(
+        docs[0]["data"]["ca-additional.pem"],
+        base64(expected.as_bytes())
+    );
+    assert!(stderr.contains("dropped a duplicate of"), "{stderr}");
+    assert!(
+        stderr.contains("--set additionalTrustedCAs=true"),
+        "{stderr}"
+    );
+    // A leaf is refused with the reason; nothing is sent.
+    let (code, stdout, _) = run(&[
+        "push",
+        "-n",
+        "cattle-system",
+        "--dir",
+        &dir,
+        "--dry-run",
+        "--additional-ca",
+        &fixture("leaf.pem"),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stdout.contains("is not a CA certificate; tls-ca-additional holds the CAs"),
+        "{stdout}"
+    );
+}

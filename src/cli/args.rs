@@ -291,6 +291,10 @@ pub struct PushArgs {
     /// Never read or create the namespace (for users without RBAC on namespaces).
     #[arg(long)]
     pub no_create_namespace: bool,
+    /// CA file for Secret tls-ca-additional (repeatable): the extra CAs Rancher trusts for
+    /// outgoing connections (registries, git, OIDC); CA certificates only.
+    #[arg(long = "additional-ca", value_name = "FILE")]
+    pub additional_ca: Vec<String>,
     /// Timeout of each API request (e.g. 10s).
     #[arg(long, default_value = "10s", value_name = "DUR")]
     pub timeout: String,

@@ -238,6 +238,7 @@ async fn run_push(args: &PushArgs, format: OutputFormat, style: &Style) -> Resul
         backup_dir: args.backup_dir.clone(),
         replace: args.replace,
         create_namespace: !args.no_create_namespace,
+        additional_ca: args.additional_ca.clone(),
         timeout: tls::parse_duration(&args.timeout)?,
     };
     let report = push::push(&request).await?;

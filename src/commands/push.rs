@@ -55,6 +55,8 @@ pub struct PushRequest {
     pub replace: bool,
     /// Create the namespace when it is missing.
     pub create_namespace: bool,
+    /// `--additional-ca`: CA files for Secret tls-ca-additional.
+    pub additional_ca: Vec<String>,
     /// Connect and read timeout of each API request.
     pub timeout: Duration,
 }
@@ -204,6 +206,8 @@ struct Inputs {
     chain: Vec<Cert>,
     key: inspect::KeyInfo,
     ca: Option<CaBundle>,
+    /// `--additional-ca` certificates with the file each came from, in input order.
+    additional: Vec<(String, Cert)>,
 }
 
 impl Inputs {
@@ -219,8 +223,15 @@ impl Inputs {
         let key_file = crate::x509::pem::load(&request.key)?;
         let key = inspect::key_from(&key_file)?;
         let ca = request.ca.as_deref().map(CaBundle::load).transpose()?;
+        let mut additional = Vec::new();
+        for file in &request.additional_ca {
+            for cert in inspect::load_certs(file)? {
+                additional.push((file.clone(), cert));
+            }
+        }
         // Secrets hold PEM whatever came in: what ingress-nginx and Rancher read.
         Ok(Inputs {
+            additional,
             cert_bytes: cert.certificates_as_pem(),
             key_bytes: key_file.key_as_pem(),
             chain,
@@ -251,11 +262,81 @@ impl Inputs {
                 }
                 _ => check,
             })
+            .chain(self.additional_check())
             .collect()
+    }
+
+    /// `tls-ca-additional` takes CA certificates only: a leaf refuses the push.
+    fn additional_check(&self) -> Option<Check> {
+        if self.additional.is_empty() {
+            return None;
+        }
+        if let Some((file, leaf)) = self.additional.iter().find(|(_, cert)| !cert.is_ca) {
+            return Some(Check::failed(
+                CheckId::TlsCa,
+                format!(
+                    "{file}: '{}' is not a CA certificate; tls-ca-additional holds the CAs Rancher trusts for outgoing connections (registries, git, OIDC), not server certificates",
+                    leaf.subject
+                ),
+            ));
+        }
+        let (kept, notes) = self.additional_bundle();
+        let message = format!(
+            "tls-ca-additional: {} CA certificate(s){}",
+            kept.len(),
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", notes.join("; "))
+            }
+        );
+        Some(if notes.is_empty() {
+            Check::ok(CheckId::TlsCa, message)
+        } else {
+            Check::warning(CheckId::TlsCa, message)
+        })
+    }
+
+    /// The additional CAs kept (input order, duplicates and expired ones dropped) and why
+    /// others were dropped.
+    fn additional_bundle(&self) -> (Vec<&Cert>, Vec<String>) {
+        let now = time::OffsetDateTime::now_utc();
+        let mut kept: Vec<&Cert> = Vec::new();
+        let mut notes = Vec::new();
+        for (file, cert) in &self.additional {
+            if kept.iter().any(|known| known.der() == cert.der()) {
+                notes.push(format!(
+                    "dropped a duplicate of '{}' ({file})",
+                    cert.subject
+                ));
+            } else if cert.not_after_time() < now {
+                notes.push(format!(
+                    "dropped '{}' ({file}): expired on {}",
+                    cert.subject, cert.not_after
+                ));
+            } else {
+                kept.push(cert);
+            }
+        }
+        (kept, notes)
     }
 
     fn plan(&self, request: &PushRequest) -> Vec<Planned> {
         let mut planned = Vec::new();
+        let (additional, _) = self.additional_bundle();
+        if !additional.is_empty() {
+            let pem: String = additional.iter().map(|cert| cert.pem()).collect();
+            planned.push(Planned {
+                secret: secret(
+                    request,
+                    crate::rancher::ADDITIONAL_CA_SECRET,
+                    None,
+                    [(crate::rancher::ADDITIONAL_CA_SECRET_KEY, pem.into_bytes())],
+                ),
+                summary: format!("{} additional CA certificate(s)", additional.len()),
+                checksum: None,
+            });
+        }
         if let Some(ca) = &self.ca {
             let summary = ca
                 .certs
@@ -448,6 +529,9 @@ fn next_steps(request: &PushRequest, inputs: &Inputs) -> Vec<String> {
     let checksum = inputs.ca.as_ref().and_then(|ca| ca.checksum.clone());
     if with_ca {
         helm.push_str(" --set privateCA=true");
+    }
+    if !inputs.additional.is_empty() {
+        helm.push_str(" --set additionalTrustedCAs=true");
     }
     let mut steps = vec![helm];
     if let Some(sum) = &checksum {
