@@ -952,3 +952,44 @@ fn additional_cas_become_tls_ca_additional_without_leaves_or_duplicates() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_secret_cert_manager_manages_is_not_overwritten_without_force() {
+    let emulator = Emulator::start();
+    let files = certs("rancher.example.com");
+    let backups = tempfile::tempdir().unwrap();
+    let managed = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"namespace": "cattle-system", "name": "tls-rancher-ingress",
+            "annotations": {"cert-manager.io/certificate-name": "tls-rancher-ingress",
+                            "cert-manager.io/issuer-name": "rancher"}},
+        "data": {"tls.crt": base64(&std::fs::read(fixtures().join("fullchain.pem")).unwrap()),
+                 "tls.key": base64(&std::fs::read(fixtures().join("leaf.key")).unwrap())}});
+    emulator.seed("v1/secrets", &[managed]);
+    let (code, json) = push(&emulator, files.path(), backups.path(), &[]);
+    assert_eq!(code, 1, "{json:#}");
+    let error = json["error"].as_str().unwrap();
+    assert!(
+        error.contains("secret cattle-system/tls-rancher-ingress is managed by Certificate tls-rancher-ingress")
+            && error.contains("pass --force")
+            && error.ends_with("nothing was changed"),
+        "{error}"
+    );
+    assert_landed(
+        &emulator,
+        "tls-rancher-ingress",
+        "tls.crt",
+        &std::fs::read(fixtures().join("fullchain.pem")).unwrap(),
+    );
+    assert!(emulator
+        .kubectl_get("cattle-system", "tls-ca", "cacerts.pem")
+        .is_none());
+    let (code, json) = push(&emulator, files.path(), backups.path(), &["--force"]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_landed(
+        &emulator,
+        "tls-rancher-ingress",
+        "tls.crt",
+        &file(files.path(), "tls.crt"),
+    );
+}

@@ -70,6 +70,27 @@ pub struct Options<'a> {
     pub replace: bool,
     /// Create the namespace when a Secret is missing and the namespace too.
     pub create_namespace: bool,
+    /// Overwrite a Secret that cert-manager manages (it would revert the change).
+    pub override_cert_manager: bool,
+}
+
+/// The cert-manager Certificate (or issuer annotation) that manages a Secret, if any:
+/// `cert-manager.io/*` annotations or an owner reference of kind Certificate.
+pub fn cert_manager_owner(secret: &Secret) -> Option<String> {
+    let meta = &secret.metadata;
+    if let Some(owner) = meta.owner_references.iter().flatten().find(|owner| {
+        owner.kind == "Certificate" && owner.api_version.starts_with("cert-manager.io/")
+    }) {
+        return Some(format!("Certificate {}", owner.name));
+    }
+    let annotations = meta.annotations.as_ref()?;
+    if let Some(name) = annotations.get("cert-manager.io/certificate-name") {
+        return Some(format!("Certificate {name}"));
+    }
+    annotations
+        .iter()
+        .find(|(key, _)| key.starts_with("cert-manager.io/"))
+        .map(|(key, value)| format!("cert-manager ({key}={value})"))
 }
 
 /// The fate of one Secret of the set.
@@ -164,6 +185,24 @@ pub async fn apply_set(client: Client, options: &Options<'_>, wanted: &[Secret])
                     name_of(secret),
                     type_of(current),
                     type_of(secret)
+                );
+                let mut refused = stopped(wanted, before, requests, message);
+                refused.blocked = true;
+                return refused;
+            }
+        }
+    }
+    if !options.override_cert_manager {
+        for (secret, current) in wanted.iter().zip(&before) {
+            let owner = current.as_ref().and_then(cert_manager_owner);
+            if let (Some(owner), Some(current)) = (owner, current) {
+                if same_data(current, secret) {
+                    continue;
+                }
+                let message = format!(
+                    "secret {}/{} is managed by {owner}: cert-manager would put its own certificate back; change the Certificate's issuer, or install Rancher with ingress.tls.source=secret and delete the Certificate, or pass --force",
+                    options.namespace,
+                    name_of(secret)
                 );
                 let mut refused = stopped(wanted, before, requests, message);
                 refused.blocked = true;

@@ -449,6 +449,7 @@ async fn apply_all(
         backup_dir: &request.backup_dir,
         replace: request.replace,
         create_namespace: request.create_namespace,
+        override_cert_manager: request.force,
     };
     let wanted: Vec<Secret> = planned.iter().map(|p| p.secret.clone()).collect();
     let applied = apply_set(client, &options, &wanted).await;
