@@ -89,6 +89,12 @@ pub enum CheckId {
     Drift,
     /// The endpoint could be reached.
     Reachable,
+    /// Rancher's `cacerts` setting against `tls-ca`.
+    CacertsSetting,
+    /// The agents' `CATTLE_CA_CHECKSUM` against what `/cacerts` serves.
+    AgentChecksum,
+    /// A downstream cluster's `Connected` / `AgentTlsStrictCheck` conditions.
+    Cluster,
     /// A kubeconfig's client certificate.
     ClientCert,
     /// A kubeconfig's certificate-authority data.
@@ -122,6 +128,9 @@ impl CheckId {
             CheckId::TlsCa => "tls_ca",
             CheckId::Drift => "drift",
             CheckId::Reachable => "reachable",
+            CheckId::CacertsSetting => "cacerts_setting",
+            CheckId::AgentChecksum => "agent_checksum",
+            CheckId::Cluster => "cluster",
             CheckId::ClientCert => "client_cert",
             CheckId::CaData => "ca_data",
         }

@@ -179,7 +179,10 @@ fn all_good() {
     assert!(message.contains(&checksum));
     assert_eq!(checksum.len(), 64);
     assert_eq!(checksum, sha256sum(&root));
-    assert_eq!(out.json["api_requests"], 2, "two GETs: the secrets");
+    // Two GETs of the secrets, one of Rancher's cacerts setting (no Rancher objects in this
+    // emulator: the agents part says so and stops).
+    assert_eq!(out.json["api_requests"], 3);
+    assert_eq!(out.one("agents", "cacerts_setting").0, "skipped");
     eprintln!(
         "doctor all-good run: {:?} wall for the process, {} ms inside, {} API requests",
         out.took, out.json["elapsed_ms"], out.json["api_requests"]
@@ -617,5 +620,73 @@ fn a_tls_ca_secret_with_another_key_is_read_and_named() {
         out.one("cluster", "chain").0,
         "ok",
         "the CA was read from ca.crt"
+    );
+}
+
+#[test]
+fn agents_lagging_behind_a_ca_change_are_named() {
+    let (emulator, _server, port) = good_setup();
+    emulator.register_cluster_scoped("management.cattle.io/v3/settings", "Setting", "setting");
+    emulator.register_cluster_scoped("management.cattle.io/v3/clusters", "Cluster", "cluster");
+    let other_ca = std::fs::read_to_string(fixtures().join("other-root.pem")).unwrap();
+    let setting = |name: &str, value: &str| {
+        serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
+            "metadata": {"name": name}, "value": value})
+    };
+    emulator.seed(
+        "management.cattle.io/v3/settings",
+        &[
+            setting("cacerts", &other_ca),
+            setting("agent-tls-mode", "strict"),
+        ],
+    );
+    let cluster = |name: &str, connected: &str, strict: &str| {
+        serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Cluster",
+            "metadata": {"name": name}, "spec": {"displayName": format!("{name}-display")},
+            "status": {"conditions": [
+                {"type": "Connected", "status": connected, "message": "agent gone"},
+                {"type": "AgentTlsStrictCheck", "status": strict, "message": "CA not in bundle"}]}})
+    };
+    emulator.seed(
+        "management.cattle.io/v3/clusters",
+        &[
+            cluster("local", "True", "True"),
+            cluster("c-m-down", "False", "True"),
+            cluster("c-m-strict", "True", "False"),
+        ],
+    );
+    emulator.seed(
+        "apps/v1/deployments",
+        &[serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"namespace": "cattle-system", "name": "cattle-cluster-agent"},
+            "spec": {"selector": {"matchLabels": {"app": "cattle-cluster-agent"}},
+                "template": {"metadata": {"labels": {"app": "cattle-cluster-agent"}},
+                    "spec": {"containers": [{"name": "cluster-register", "image": "rancher/rancher-agent",
+                        "env": [{"name": "CATTLE_CA_CHECKSUM", "value": "0123abcd"}]}]}}}})],
+    );
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 1, "{:#}", out.json);
+    let (status, message, fix) = out.one("agents", "cacerts_setting");
+    assert_eq!(status, "failed");
+    assert!(message.contains("differs from secret tls-ca"), "{message}");
+    assert!(fix.contains("rollout restart deploy/rancher"), "{fix}");
+    let (status, message, fix) = out.one("agents", "agent_checksum");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("CATTLE_CA_CHECKSUM=0123abcd") && message.contains("next restart"),
+        "{message}"
+    );
+    assert!(fix.contains("io.cattle.agent.force.deploy=true"), "{fix}");
+    let clusters: Vec<String> = out
+        .find("agents", "cluster")
+        .into_iter()
+        .map(|(_, m, _)| m)
+        .collect();
+    assert_eq!(clusters.len(), 2, "{clusters:?}");
+    assert!(clusters[0].contains(
+        "cluster c-m-down (c-m-down-display) is not connected (Connected=False): agent gone"
+    ));
+    assert!(
+        clusters[1].contains("c-m-strict") && clusters[1].contains("fails AgentTlsStrictCheck")
     );
 }

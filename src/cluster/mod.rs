@@ -2,6 +2,7 @@
 //! one line.
 
 pub mod inventory;
+pub mod rancher_objects;
 pub mod secrets;
 
 use std::path::Path;

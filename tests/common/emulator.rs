@@ -155,6 +155,15 @@ impl Emulator {
         assert_eq!(answer["registered"], resource, "{answer}");
     }
 
+    /// Register a cluster-scoped custom resource.
+    pub fn register_cluster_scoped(&self, resource: &str, kind: &str, singular: &str) {
+        let body = serde_json::json!({"resource": resource, "kind": kind, "singular": singular,
+            "namespaced": false})
+        .to_string();
+        let answer = self.control("POST", "/_rcert/resources", &body);
+        assert_eq!(answer["registered"], resource, "{answer}");
+    }
+
     /// A secret's key, decoded, as kubectl (an independent reader) gets it.
     pub fn kubectl_get(&self, namespace: &str, secret: &str, key: &str) -> Option<Vec<u8>> {
         let output = Process::new("kubectl")

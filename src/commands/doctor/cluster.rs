@@ -37,6 +37,7 @@ impl Doctor<'_> {
             Ok(found) => found,
             Err(err) => return (Err(format!("no usable kubeconfig: {err}")), 0),
         };
+        self.client = Some(client.clone());
         let api: Api<Secret> = Api::namespaced(client, &request.namespace);
         let mut secrets = ClusterSecrets::default();
         let mut requests = 0;

@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use std::fmt::Write as _;
 
+mod agents;
 mod cluster;
 mod drift;
 mod endpoint;
@@ -40,6 +41,8 @@ pub enum Section {
     Rancher,
     /// Local files against the secrets.
     Drift,
+    /// What Rancher's agents depend on: the cacerts setting, their checksum, the clusters.
+    Agents,
 }
 
 impl std::fmt::Display for Section {
@@ -49,6 +52,7 @@ impl std::fmt::Display for Section {
             Section::Endpoint => "endpoint",
             Section::Rancher => "rancher",
             Section::Drift => "drift",
+            Section::Agents => "agents",
         })
     }
 }
@@ -162,6 +166,8 @@ struct Doctor<'a> {
     request: &'a DoctorRequest,
     findings: Vec<Finding>,
     unreachable: bool,
+    /// The cluster client, once the cluster part connected.
+    client: Option<kube::Client>,
 }
 
 /// Run every part and collect the findings.
@@ -172,8 +178,9 @@ pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Erro
         request,
         findings: Vec::new(),
         unreachable: false,
+        client: None,
     };
-    let (secrets, api_requests) = doctor.cluster_part().await;
+    let (secrets, mut api_requests) = doctor.cluster_part().await;
     let secret_chain = secrets
         .as_ref()
         .and_then(|s| chain_of(s.tls_data("tls.crt")));
@@ -188,6 +195,9 @@ pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Erro
     let served_checksum = doctor.rancher_part(&results, secrets.as_ref(), local_ca.as_ref());
     if let Some(secrets) = &secrets {
         doctor.drift_part(secrets);
+        api_requests += doctor
+            .agents_part(secrets, served_checksum.as_deref())
+            .await;
     }
     let ca_checksum = served_checksum.or_else(|| {
         secrets

@@ -1,0 +1,145 @@
+//! Rancher's own objects, read with kube's dynamic API (no generated types): the
+//! `cacerts` and `agent-tls-mode` settings, the management clusters with their
+//! `Connected` and `AgentTlsStrictCheck` conditions, and the `CATTLE_CA_CHECKSUM` the
+//! `cattle-cluster-agent` Deployment was given.
+
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{ApiResource, DynamicObject, ListParams};
+use kube::{Api, Client};
+
+use super::describe_api_error;
+
+/// A condition's status and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// `True`, `False` or `Unknown`.
+    pub status: String,
+    /// Why, as Rancher wrote it.
+    pub message: String,
+}
+
+/// A `clusters.management.cattle.io` object.
+#[derive(Debug, Clone)]
+pub struct ManagedCluster {
+    /// Its name (`local`, `c-m-abc12`).
+    pub name: String,
+    /// `spec.displayName`.
+    pub display_name: Option<String>,
+    /// The `Connected` condition.
+    pub connected: Option<Condition>,
+    /// The `AgentTlsStrictCheck` condition.
+    pub strict_check: Option<Condition>,
+}
+
+/// What the agents depend on, as the cluster says.
+#[derive(Debug, Clone, Default)]
+pub struct AgentState {
+    /// `settings.management.cattle.io/cacerts` `value` (what Rancher serves at /cacerts).
+    pub cacerts_setting: Option<String>,
+    /// `settings.management.cattle.io/agent-tls-mode` `value` (`strict` or `system-store`).
+    pub agent_tls_mode: Option<String>,
+    /// Every management cluster.
+    pub clusters: Vec<ManagedCluster>,
+    /// `CATTLE_CA_CHECKSUM` of `cattle-cluster-agent` in the namespace (None: no such
+    /// Deployment, or the variable is unset).
+    pub agent_checksum: Option<String>,
+    /// Whether the Deployment exists.
+    pub agent_deployment: bool,
+    /// API requests made.
+    pub requests: u32,
+}
+
+fn management(kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: "management.cattle.io".to_string(),
+        version: "v3".to_string(),
+        api_version: "management.cattle.io/v3".to_string(),
+        kind: kind.to_string(),
+        plural: plural.to_string(),
+    }
+}
+
+/// Read the agents' state; `Ok(None)` when the cluster holds no Rancher objects.
+pub async fn agent_state(client: &Client, namespace: &str) -> Result<Option<AgentState>, String> {
+    let mut state = AgentState::default();
+    let settings: Api<DynamicObject> =
+        Api::all_with(client.clone(), &management("Setting", "settings"));
+    let setting = |found: &Option<DynamicObject>| {
+        found
+            .as_ref()
+            .and_then(|object| object.data["value"].as_str().map(str::to_string))
+            .filter(|value| !value.is_empty())
+    };
+    state.requests += 1;
+    let cacerts = match settings.get_opt("cacerts").await {
+        Ok(found) => found,
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
+        Err(err) => {
+            return Err(describe_api_error(
+                &err,
+                "get",
+                "settings.management.cattle.io/cacerts",
+            ))
+        }
+    };
+    state.cacerts_setting = setting(&cacerts);
+    state.requests += 1;
+    let mode = settings.get_opt("agent-tls-mode").await.map_err(|err| {
+        describe_api_error(&err, "get", "settings.management.cattle.io/agent-tls-mode")
+    })?;
+    state.agent_tls_mode = setting(&mode);
+    let clusters: Api<DynamicObject> =
+        Api::all_with(client.clone(), &management("Cluster", "clusters"));
+    state.requests += 1;
+    let list = clusters
+        .list(&ListParams::default())
+        .await
+        .map_err(|err| describe_api_error(&err, "list", "clusters.management.cattle.io"))?;
+    state.clusters = list.items.iter().map(managed_cluster).collect();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
+    state.requests += 1;
+    let agent = deployments
+        .get_opt("cattle-cluster-agent")
+        .await
+        .map_err(|err| describe_api_error(&err, "get", "deployment cattle-cluster-agent"))?;
+    state.agent_deployment = agent.is_some();
+    state.agent_checksum = agent.as_ref().and_then(agent_checksum);
+    Ok(Some(state))
+}
+
+fn managed_cluster(object: &DynamicObject) -> ManagedCluster {
+    let condition = |kind: &str| {
+        object.data["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| c["type"] == kind)
+            .map(|c| Condition {
+                status: c["status"].as_str().unwrap_or_default().to_string(),
+                message: c["message"].as_str().unwrap_or_default().to_string(),
+            })
+    };
+    ManagedCluster {
+        name: object.metadata.name.clone().unwrap_or_default(),
+        display_name: object.data["spec"]["displayName"]
+            .as_str()
+            .map(str::to_string),
+        connected: condition("Connected"),
+        strict_check: condition("AgentTlsStrictCheck"),
+    }
+}
+
+/// `CATTLE_CA_CHECKSUM` from any container of the Deployment.
+fn agent_checksum(deployment: &Deployment) -> Option<String> {
+    deployment
+        .spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .iter()
+        .flat_map(|container| container.env.iter().flatten())
+        .find(|env| env.name == "CATTLE_CA_CHECKSUM")
+        .and_then(|env| env.value.clone())
+        .filter(|value| !value.is_empty())
+}

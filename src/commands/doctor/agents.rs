@@ -1,0 +1,142 @@
+//! doctor's agents part: Rancher's `cacerts` setting against `tls-ca`, the
+//! `CATTLE_CA_CHECKSUM` of `cattle-cluster-agent` against what `/cacerts` serves, and every
+//! downstream cluster's `Connected` (and, in strict mode, `AgentTlsStrictCheck`) condition.
+
+use super::*;
+use crate::cluster::rancher_objects::{agent_state, AgentState, Condition};
+
+/// Rancher's documented agent update (method 1): redeploy every downstream agent.
+const FORCE_DEPLOY: &str = "kubectl annotate clusters.management.cattle.io --all io.cattle.agent.force.deploy=true --overwrite   # Rancher docs: Updating a Private CA Certificate";
+
+impl Doctor<'_> {
+    /// Read the agents' state and judge it; returns the API requests made.
+    pub(super) async fn agents_part(
+        &mut self,
+        secrets: &ClusterSecrets,
+        served: Option<&str>,
+    ) -> u32 {
+        let Some(client) = self.client.clone() else {
+            return 0;
+        };
+        match agent_state(&client, &self.request.namespace).await {
+            Ok(Some(state)) => {
+                self.judge_agents(&state, secrets, served);
+                state.requests
+            }
+            Ok(None) => {
+                self.add(
+                    Section::Agents,
+                    Check::skipped(
+                        CheckId::CacertsSetting,
+                        "no Rancher objects (settings.management.cattle.io) in this cluster"
+                            .to_string(),
+                    ),
+                    None,
+                );
+                1
+            }
+            Err(reason) => {
+                self.add(
+                    Section::Agents,
+                    Check::skipped(CheckId::CacertsSetting, reason),
+                    None,
+                );
+                1
+            }
+        }
+    }
+
+    fn judge_agents(&mut self, state: &AgentState, secrets: &ClusterSecrets, served: Option<&str>) {
+        let restart = format!(
+            "kubectl -n {} rollout restart deploy/rancher   # the cacerts setting follows tls-ca at start",
+            self.request.namespace
+        );
+        let ca = secrets
+            .ca_bytes()
+            .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string());
+        match (&state.cacerts_setting, &ca) {
+            (Some(setting), Some(ca)) if setting.trim() != ca => self.add(
+                Section::Agents,
+                Check::failed(
+                    CheckId::CacertsSetting,
+                    "Rancher's cacerts setting differs from secret tls-ca: Rancher has not restarted since tls-ca changed, so agents are told the old CA".to_string(),
+                ),
+                Some(restart),
+            ),
+            (Some(_), Some(_)) => self.add(
+                Section::Agents,
+                Check::ok(CheckId::CacertsSetting, "Rancher's cacerts setting equals secret tls-ca".to_string()),
+                None,
+            ),
+            (None, Some(_)) => self.add(
+                Section::Agents,
+                Check::failed(
+                    CheckId::CacertsSetting,
+                    "Rancher's cacerts setting is empty although secret tls-ca exists: the helm release lacks privateCA=true, or Rancher has not restarted".to_string(),
+                ),
+                Some(format!("helm upgrade rancher rancher-latest/rancher -n {} --reuse-values --set privateCA=true", self.request.namespace)),
+            ),
+            _ => {}
+        }
+        if let (Some(agent), Some(served)) = (&state.agent_checksum, served) {
+            if agent != served {
+                self.add(
+                    Section::Agents,
+                    Check::failed(
+                        CheckId::AgentChecksum,
+                        format!("cattle-cluster-agent has CATTLE_CA_CHECKSUM={agent}, but /cacerts serves sha256 {served}: agents will fail at their next restart (\"The CA checksum does not match\")"),
+                    ),
+                    Some(FORCE_DEPLOY.to_string()),
+                );
+            } else {
+                self.add(
+                    Section::Agents,
+                    Check::ok(
+                        CheckId::AgentChecksum,
+                        "cattle-cluster-agent's CATTLE_CA_CHECKSUM matches /cacerts".to_string(),
+                    ),
+                    None,
+                );
+            }
+        }
+        let strict = state.agent_tls_mode.as_deref() == Some("strict");
+        for cluster in &state.clusters {
+            let name = match &cluster.display_name {
+                Some(display) if display != &cluster.name => {
+                    format!("{} ({display})", cluster.name)
+                }
+                _ => cluster.name.clone(),
+            };
+            fn failing(condition: &Option<Condition>) -> Option<&Condition> {
+                condition.as_ref().filter(|c| c.status != "True")
+            }
+            if let Some(condition) = failing(&cluster.connected) {
+                self.add(
+                    Section::Agents,
+                    Check::failed(
+                        CheckId::Cluster,
+                        format!(
+                            "cluster {name} is not connected (Connected={}): {}",
+                            condition.status, condition.message
+                        ),
+                    ),
+                    Some(FORCE_DEPLOY.to_string()),
+                );
+            } else if strict && failing(&cluster.strict_check).is_some() {
+                let message = cluster
+                    .strict_check
+                    .as_ref()
+                    .map(|c| c.message.clone())
+                    .unwrap_or_default();
+                self.add(
+                    Section::Agents,
+                    Check::failed(
+                        CheckId::Cluster,
+                        format!("cluster {name} fails AgentTlsStrictCheck while agent-tls-mode is strict: {message}"),
+                    ),
+                    Some(FORCE_DEPLOY.to_string()),
+                );
+            }
+        }
+    }
+}
