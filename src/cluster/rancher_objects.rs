@@ -143,3 +143,101 @@ fn agent_checksum(deployment: &Deployment) -> Option<String> {
         .and_then(|env| env.value.clone())
         .filter(|value| !value.is_empty())
 }
+
+/// A `clusters.fleet.cattle.io` object.
+#[derive(Debug, Clone)]
+pub struct FleetCluster {
+    /// Its namespace (`fleet-default`, `fleet-local`).
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// `spec.redeployAgentGeneration` (0 when unset).
+    pub redeploy_generation: i64,
+}
+
+fn fleet_resource() -> ApiResource {
+    ApiResource {
+        group: "fleet.cattle.io".to_string(),
+        version: "v1alpha1".to_string(),
+        api_version: "fleet.cattle.io/v1alpha1".to_string(),
+        kind: "Cluster".to_string(),
+        plural: "clusters".to_string(),
+    }
+}
+
+/// Every fleet cluster; empty when fleet is not installed.
+pub async fn fleet_clusters(client: &Client) -> Result<Vec<FleetCluster>, String> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &fleet_resource());
+    let list = match api.list(&ListParams::default()).await {
+        Ok(list) => list,
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(Vec::new()),
+        Err(err) => return Err(describe_api_error(&err, "list", "clusters.fleet.cattle.io")),
+    };
+    Ok(list
+        .items
+        .iter()
+        .map(|object| FleetCluster {
+            namespace: object.metadata.namespace.clone().unwrap_or_default(),
+            name: object.metadata.name.clone().unwrap_or_default(),
+            redeploy_generation: object.data["spec"]["redeployAgentGeneration"]
+                .as_i64()
+                .unwrap_or(0),
+        })
+        .collect())
+}
+
+/// The annotation that makes Rancher redeploy a cluster's agent (Rancher docs, method 1).
+pub const FORCE_DEPLOY_ANNOTATION: &str = "io.cattle.agent.force.deploy";
+
+/// Set (or, with `None`, remove) an annotation of a management cluster (merge patch).
+pub async fn annotate_cluster(
+    client: &Client,
+    name: &str,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), String> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &management("Cluster", "clusters"));
+    let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|err| {
+        describe_api_error(
+            &err,
+            "patch",
+            &format!("clusters.management.cattle.io/{name}"),
+        )
+    })
+}
+
+/// Set a fleet cluster's `spec.redeployAgentGeneration` (merge patch).
+pub async fn set_redeploy_generation(
+    client: &Client,
+    cluster: &FleetCluster,
+    generation: i64,
+) -> Result<(), String> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), &cluster.namespace, &fleet_resource());
+    let patch = serde_json::json!({"spec": {"redeployAgentGeneration": generation}});
+    api.patch(
+        &cluster.name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(&patch),
+    )
+    .await
+    .map(|_| ())
+    .map_err(|err| {
+        describe_api_error(
+            &err,
+            "patch",
+            &format!(
+                "clusters.fleet.cattle.io {}/{}",
+                cluster.namespace, cluster.name
+            ),
+        )
+    })
+}

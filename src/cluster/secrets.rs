@@ -4,8 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::ByteString;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde::Serialize;
@@ -520,4 +523,31 @@ pub fn check_backup_dir(dir: &Path) -> Result<(), files::FilesError> {
                 crate::x509::pem::describe_io_error(&err)
             ),
         })
+}
+
+/// A Secret with rcert's managed-by label, for server-side apply.
+pub fn secret<const N: usize>(
+    namespace: &str,
+    name: &str,
+    kind: Option<&str>,
+    data: [(&str, Vec<u8>); N],
+) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            labels: Some(BTreeMap::from([(
+                "app.kubernetes.io/managed-by".to_string(),
+                MANAGER.to_string(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        type_: kind.map(str::to_string),
+        data: Some(
+            data.into_iter()
+                .map(|(key, bytes)| (key.to_string(), ByteString(bytes)))
+                .collect(),
+        ),
+        ..Secret::default()
+    }
 }

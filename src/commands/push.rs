@@ -6,22 +6,19 @@
 //! secret changes, its old state is saved to a local backup file (0600); a secret
 //! whose data is already identical is left alone and reported as unchanged.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use k8s_openapi::ByteString;
 use serde::Serialize;
 
 use crate::check::{Check, CheckId, Status};
 use crate::checks::{self, Context, Origin};
 use crate::cluster::secrets::{
-    apply_set, check_backup_dir, manifests_yaml, Action, Change, Options,
+    apply_set, check_backup_dir, manifests_yaml, secret, Action, Change, Options,
 };
-use crate::cluster::{connect, validate_name, validate_namespace, MANAGER};
+use crate::cluster::{connect, validate_name, validate_namespace};
 use crate::output::{checks_text, next_steps_text, Report, Style};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert};
@@ -328,7 +325,7 @@ impl Inputs {
             let pem: String = additional.iter().map(|cert| cert.pem()).collect();
             planned.push(Planned {
                 secret: secret(
-                    request,
+                    &request.namespace,
                     crate::rancher::ADDITIONAL_CA_SECRET,
                     None,
                     [(crate::rancher::ADDITIONAL_CA_SECRET_KEY, pem.into_bytes())],
@@ -345,7 +342,7 @@ impl Inputs {
                 .unwrap_or_default();
             planned.push(Planned {
                 secret: secret(
-                    request,
+                    &request.namespace,
                     &request.ca_secret_name,
                     None,
                     [(crate::rancher::CA_SECRET_KEY, ca.bytes.clone())],
@@ -361,7 +358,7 @@ impl Inputs {
             .unwrap_or_default();
         planned.push(Planned {
             secret: secret(
-                request,
+                &request.namespace,
                 &request.secret_name,
                 Some("kubernetes.io/tls"),
                 [
@@ -373,32 +370,6 @@ impl Inputs {
             checksum: None,
         });
         planned
-    }
-}
-
-fn secret<const N: usize>(
-    request: &PushRequest,
-    name: &str,
-    kind: Option<&str>,
-    data: [(&str, Vec<u8>); N],
-) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: Some(name.to_string()),
-            namespace: Some(request.namespace.clone()),
-            labels: Some(BTreeMap::from([(
-                "app.kubernetes.io/managed-by".to_string(),
-                MANAGER.to_string(),
-            )])),
-            ..ObjectMeta::default()
-        },
-        type_: kind.map(str::to_string),
-        data: Some(
-            data.into_iter()
-                .map(|(key, bytes)| (key.to_string(), ByteString(bytes)))
-                .collect(),
-        ),
-        ..Secret::default()
     }
 }
 
