@@ -43,6 +43,9 @@ pub enum Error {
     /// A verify option (`--host`, `--at`) that cannot be used.
     #[error(transparent)]
     Verify(#[from] crate::checks::VerifyError),
+    /// The remote side (Kubernetes API) failed before anything was changed (exit 3).
+    #[error("{0}")]
+    Remote(String),
     /// An argument combination or value that clap could not reject itself.
     #[error("{0}")]
     Usage(String),
@@ -56,6 +59,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Files(crate::files::FilesError::Interrupted) => exit::INTERRUPTED,
+            Error::Remote(_) => exit::REMOTE,
             _ => exit::BAD_INPUT,
         }
     }

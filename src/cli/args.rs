@@ -72,6 +72,9 @@ pub enum Command {
     /// Kubeconfigs: `check` each context's client certificate, CA data and server.
     #[command(subcommand)]
     Kubeconfig(KubeconfigCommand),
+    /// Rancher's private-CA update, automated: `plan`, `apply`, `status` --to DIR.
+    #[command(subcommand)]
+    Rotate(RotateCommand),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  rcert completions bash > /etc/bash_completion.d/rcert\n  rcert completions zsh > \"${fpath[1]}/_rcert\""
@@ -86,6 +89,69 @@ pub enum Command {
         after_help = "Examples:\n  rcert man > /usr/local/share/man/man1/rcert.1 && man rcert"
     )]
     Man,
+}
+
+/// `rcert rotate …`.
+#[derive(Debug, Subcommand)]
+pub enum RotateCommand {
+    /// Read-only: validate DIR, read the cluster, print what apply would change, step by step.
+    #[command(after_help = ROTATE_EXAMPLES)]
+    Plan(RotateArgs),
+    /// Carry out the update (all steps, or one), backed up, rolled back on failure.
+    #[command(after_help = ROTATE_EXAMPLES)]
+    Apply(RotateApplyArgs),
+    /// What still lags behind DIR, one line each (exit 1 while anything does).
+    #[command(after_help = ROTATE_EXAMPLES)]
+    Status(RotateArgs),
+}
+
+const ROTATE_EXAMPLES: &str = "\
+Examples:
+  rcert selfsign --host rancher.example.com --out ./new-ca      # or rcert import from your CA
+  rcert rotate plan --to ./new-ca
+  rcert rotate apply --to ./new-ca --dry-run
+  rcert rotate apply --to ./new-ca
+  kubectl -n cattle-system rollout restart deploy/rancher
+  rcert rotate status --to ./new-ca";
+
+/// Arguments shared by `rotate plan`, `apply` and `status`.
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The new set: tls.crt, tls.key and cacerts.pem.
+    #[arg(long = "to", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Namespace of Rancher's secrets.
+    #[arg(short, long, default_value = crate::rancher::NAMESPACE, value_name = "NS")]
+    pub namespace: String,
+    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context.
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Rancher's host name, checked against the new certificate's SANs.
+    #[arg(long, value_name = "NAME")]
+    pub host: Option<String>,
+    /// Timeout of each API request (e.g. 10s).
+    #[arg(long, default_value = "10s", value_name = "DUR")]
+    pub timeout: String,
+}
+
+/// Arguments of `rotate apply`.
+#[derive(Debug, Args)]
+pub struct RotateApplyArgs {
+    /// The shared arguments.
+    #[command(flatten)]
+    pub common: RotateArgs,
+    /// Which step to carry out.
+    #[arg(long, value_enum, default_value = "all")]
+    pub step: crate::commands::rotate::Step,
+    /// Change nothing; say what would be sent.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where backups of replaced secrets go (default: DIR/backups).
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
 }
 
 /// `rcert kubeconfig …`.

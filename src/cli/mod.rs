@@ -11,7 +11,7 @@ use clap::{CommandFactory, Parser};
 
 use crate::checks::{self, served};
 use crate::commands::{
-    doctor, expiry, fullchain, import, inspect, kubeconfig, push, selfsign, verify,
+    doctor, expiry, fullchain, import, inspect, kubeconfig, push, rotate, selfsign, verify,
 };
 use crate::output::{self, OutputFormat, Report, Style};
 use crate::rancher::CaBundle;
@@ -62,6 +62,7 @@ where
         Command::Doctor(args) => run_async(|| run_doctor(args, cli.output, &style)),
         Command::Expiry(args) => run_async(|| run_expiry(args, cli.output, &style)),
         Command::Import(args) => run_import(args, cli.output, &style),
+        Command::Rotate(command) => run_async(|| run_rotate(command, cli.output, &style)),
         Command::Kubeconfig(args::KubeconfigCommand::Check(args)) => {
             run_async(|| run_kubeconfig_check(args, cli.output, &style))
         }
@@ -292,6 +293,37 @@ async fn run_expiry(args: &ExpiryArgs, format: OutputFormat, style: &Style) -> R
         output::write_stdout(&expiry::prometheus_text(&report))?;
         return Ok(report.exit_code());
     }
+    output::emit(&report, format, style)
+}
+
+async fn run_rotate(
+    command: &args::RotateCommand,
+    format: OutputFormat,
+    style: &Style,
+) -> Result<u8, Error> {
+    let (common, apply) = match command {
+        args::RotateCommand::Plan(common) | args::RotateCommand::Status(common) => (common, None),
+        args::RotateCommand::Apply(apply) => (&apply.common, Some(apply)),
+    };
+    crate::cluster::validate_namespace(&common.namespace)?;
+    let request = rotate::RotateRequest {
+        dir: common.dir.clone(),
+        namespace: common.namespace.clone(),
+        kubeconfig: common.kubeconfig.clone(),
+        context: common.context.clone(),
+        host: common.host.clone(),
+        backup_dir: apply
+            .and_then(|a| a.backup_dir.clone())
+            .unwrap_or_else(|| rotate::default_backup_dir(&common.dir)),
+        dry_run: apply.is_some_and(|a| a.dry_run),
+        step: apply.map_or(rotate::Step::All, |a| a.step),
+        timeout: tls::parse_duration(&common.timeout)?,
+    };
+    let report = match command {
+        args::RotateCommand::Plan(_) => rotate::plan(&request).await?,
+        args::RotateCommand::Apply(_) => rotate::apply(&request).await?,
+        args::RotateCommand::Status(_) => rotate::status(&request).await?,
+    };
     output::emit(&report, format, style)
 }
 

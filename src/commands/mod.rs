@@ -9,5 +9,6 @@ pub mod inspect;
 pub mod kubeconfig;
 pub mod probe;
 pub mod push;
+pub mod rotate;
 pub mod selfsign;
 pub mod verify;

@@ -1,0 +1,246 @@
+//! `rcert rotate plan|apply|status` against the Kubernetes API emulator holding a Rancher
+//! install's objects: the two secrets, management Settings and Clusters with conditions,
+//! fleet Clusters, the cattle-cluster-agent Deployment. Everything read back with kubectl.
+
+mod common;
+
+use std::path::Path;
+
+use common::emulator::Emulator;
+use common::*;
+
+fn selfsign(dir: &Path) {
+    let (code, _, stderr) = run(&[
+        "selfsign",
+        "--host",
+        "rancher.example.com",
+        "--out",
+        &dir.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+/// A Rancher install whose secrets hold `old`, with two downstream clusters, fleet and an agent.
+fn rancher_install(old: &Path) -> Emulator {
+    let emulator = Emulator::start();
+    let backups = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(&[
+        "push",
+        "--dir",
+        &old.display().to_string(),
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+        "--backup-dir",
+        &backups.path().display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    emulator.register_cluster_scoped("management.cattle.io/v3/settings", "Setting", "setting");
+    emulator.register_cluster_scoped("management.cattle.io/v3/clusters", "Cluster", "cluster");
+    emulator.register("fleet.cattle.io/v1alpha1/clusters", "Cluster", "cluster");
+    let old_ca = std::fs::read_to_string(old.join("cacerts.pem")).unwrap();
+    emulator.seed(
+        "management.cattle.io/v3/settings",
+        &[
+            serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
+            "metadata": {"name": "cacerts"}, "value": old_ca}),
+        ],
+    );
+    let cluster = |name: &str| {
+        serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Cluster",
+            "metadata": {"name": name}, "status": {"conditions": [{"type": "Connected", "status": "True"}]}})
+    };
+    emulator.seed(
+        "management.cattle.io/v3/clusters",
+        &[cluster("local"), cluster("c-m-one"), cluster("c-m-two")],
+    );
+    emulator.seed(
+        "fleet.cattle.io/v1alpha1/clusters",
+        &[serde_json::json!({"apiVersion": "fleet.cattle.io/v1alpha1", "kind": "Cluster",
+            "metadata": {"namespace": "fleet-default", "name": "one"}, "spec": {"redeployAgentGeneration": 2}})],
+    );
+    set_agent_checksum(&emulator, &sha256sum(old_ca.as_bytes()));
+    emulator
+}
+
+fn set_agent_checksum(emulator: &Emulator, checksum: &str) {
+    emulator.seed(
+        "apps/v1/deployments",
+        &[serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"namespace": "cattle-system", "name": "cattle-cluster-agent"},
+            "spec": {"selector": {"matchLabels": {"app": "a"}},
+                "template": {"metadata": {"labels": {"app": "a"}},
+                    "spec": {"containers": [{"name": "cluster-register", "image": "rancher/rancher-agent",
+                        "env": [{"name": "CATTLE_CA_CHECKSUM", "value": checksum}]}]}}}})],
+    );
+}
+
+fn kubectl(emulator: &Emulator, args: &[&str]) -> String {
+    let output = std::process::Command::new("kubectl")
+        .args(["--kubeconfig", &emulator.kubeconfig()])
+        .args(args)
+        .output()
+        .expect("kubectl runs");
+    String::from_utf8_lossy(&output.stdout).to_string()
+}
+
+fn rotate(emulator: &Emulator, args: &[&str]) -> (i32, serde_json::Value) {
+    let kubeconfig = emulator.kubeconfig();
+    let mut all = vec!["rotate"];
+    all.extend(args);
+    all.extend(["--kubeconfig", kubeconfig.as_str()]);
+    run_json(&all)
+}
+
+fn steps(json: &serde_json::Value) -> String {
+    json["steps"].to_string()
+}
+
+#[test]
+fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    selfsign(old.path());
+    selfsign(new.path());
+    let emulator = rancher_install(old.path());
+    let to = new.path().display().to_string();
+    let new_sum = sha256sum(&std::fs::read(new.path().join("cacerts.pem")).unwrap());
+    let old_sum = sha256sum(&std::fs::read(old.path().join("cacerts.pem")).unwrap());
+
+    let (code, json) = rotate(&emulator, &["plan", "--to", &to]);
+    assert_eq!(code, 0, "{json:#}");
+    let plan = steps(&json);
+    assert!(
+        plan.contains(&format!("CATTLE_CA_CHECKSUM {old_sum} → {new_sum}")),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("cluster c-m-one (Connected=True) gets io.cattle.agent.force.deploy=true"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("cluster local"),
+        "the local cluster is not annotated: {plan}"
+    );
+    assert!(
+        plan.contains("fleet-default/one redeployAgentGeneration 2 → 3"),
+        "{plan}"
+    );
+
+    let (code, json) = rotate(&emulator, &["apply", "--to", &to, "--dry-run"]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(
+        emulator
+            .kubectl_get("cattle-system", "tls-ca", "cacerts.pem")
+            .unwrap(),
+        std::fs::read(old.path().join("cacerts.pem")).unwrap(),
+        "a dry run changes nothing"
+    );
+
+    let (code, json) = rotate(&emulator, &["apply", "--to", &to]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(
+        emulator
+            .kubectl_get("cattle-system", "tls-ca", "cacerts.pem")
+            .unwrap(),
+        std::fs::read(new.path().join("cacerts.pem")).unwrap()
+    );
+    for name in ["c-m-one", "c-m-two"] {
+        let annotation = kubectl(
+            &emulator,
+            &[
+                "get",
+                "clusters.management.cattle.io",
+                name,
+                "-o=jsonpath={.metadata.annotations.io\\.cattle\\.agent\\.force\\.deploy}",
+            ],
+        );
+        assert_eq!(annotation, "true", "{name}");
+    }
+    let generation = kubectl(
+        &emulator,
+        &[
+            "-n",
+            "fleet-default",
+            "get",
+            "clusters.fleet.cattle.io",
+            "one",
+            "-o=jsonpath={.spec.redeployAgentGeneration}",
+        ],
+    );
+    assert_eq!(generation, "3");
+    assert!(
+        new.path().join("backups").read_dir().unwrap().count() >= 2,
+        "both secrets backed up"
+    );
+
+    // Before Rancher restarts, the cacerts setting and the agents lag.
+    let (code, json) = rotate(&emulator, &["status", "--to", &to]);
+    assert_eq!(code, 1, "{json:#}");
+    let status = steps(&json);
+    assert!(
+        status.contains("it follows tls-ca only when Rancher restarts"),
+        "{status}"
+    );
+    assert!(
+        status.contains(&format!("CATTLE_CA_CHECKSUM={old_sum} (new: {new_sum})")),
+        "{status}"
+    );
+
+    // Rancher restarted (the setting follows) and the agents were redeployed.
+    let new_ca = std::fs::read_to_string(new.path().join("cacerts.pem")).unwrap();
+    emulator.seed(
+        "management.cattle.io/v3/settings",
+        &[
+            serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
+            "metadata": {"name": "cacerts"}, "value": new_ca}),
+        ],
+    );
+    set_agent_checksum(&emulator, &new_sum);
+    let (code, json) = rotate(&emulator, &["status", "--to", &to]);
+    assert_eq!(code, 0, "{json:#}");
+}
+
+#[test]
+fn a_bad_set_is_refused_and_a_failure_half_way_is_rolled_back() {
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    selfsign(old.path());
+    selfsign(new.path());
+    let emulator = rancher_install(old.path());
+    // A key that does not belong: refused, nothing changed.
+    let bad = tempfile::tempdir().unwrap();
+    for file in ["tls.crt", "cacerts.pem"] {
+        std::fs::copy(new.path().join(file), bad.path().join(file)).unwrap();
+    }
+    std::fs::copy(old.path().join("tls.key"), bad.path().join("tls.key")).unwrap();
+    let before = emulator.requests().len();
+    let (code, json) = rotate(
+        &emulator,
+        &["apply", "--to", &bad.path().display().to_string()],
+    );
+    assert_eq!(code, 1, "{json:#}");
+    assert!(steps(&json).contains("does not validate; nothing was changed"));
+    assert_eq!(
+        emulator.requests().len(),
+        before,
+        "refused before any request"
+    );
+
+    // The second cluster's patch fails: the first one's annotation is taken back.
+    emulator.fault("PATCH", "/clusters/c-m-two", 500);
+    let to = new.path().display().to_string();
+    let (code, json) = rotate(&emulator, &["apply", "--to", &to, "--step", "agents"]);
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json).contains("annotation removed again from 1 of 1 cluster(s)"),
+        "{json:#}"
+    );
+    let annotation = kubectl(
+        &emulator,
+        &[
+            "get",
+            "clusters.management.cattle.io",
+            "c-m-one",
+            "-o=jsonpath={.metadata.annotations.io\\.cattle\\.agent\\.force\\.deploy}",
+        ],
+    );
+    assert_eq!(annotation, "", "rolled back");
+}
