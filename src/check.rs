@@ -95,6 +95,8 @@ pub enum CheckId {
     AgentChecksum,
     /// A downstream cluster's `Connected` / `AgentTlsStrictCheck` conditions.
     Cluster,
+    /// The Rancher helm release's TLS values.
+    HelmValues,
     /// A kubeconfig's client certificate.
     ClientCert,
     /// A kubeconfig's certificate-authority data.
@@ -131,6 +133,7 @@ impl CheckId {
             CheckId::CacertsSetting => "cacerts_setting",
             CheckId::AgentChecksum => "agent_checksum",
             CheckId::Cluster => "cluster",
+            CheckId::HelmValues => "helm_values",
             CheckId::ClientCert => "client_cert",
             CheckId::CaData => "ca_data",
         }

@@ -664,8 +664,25 @@ fn agents_lagging_behind_a_ca_change_are_named() {
                     "spec": {"containers": [{"name": "cluster-register", "image": "rancher/rancher-agent",
                         "env": [{"name": "CATTLE_CA_CHECKSUM", "value": "0123abcd"}]}]}}}})],
     );
+    // Release v2 (deployed) forgot privateCA; v1 (superseded) had it.
+    emulator.seed(
+        "v1/secrets",
+        &[
+            common::emulator::helm_release_secret("cattle-system", "rancher", 1, "superseded",
+                serde_json::json!({"privateCA": true, "ingress": {"tls": {"source": "secret"}}})),
+            common::emulator::helm_release_secret("cattle-system", "rancher", 2, "deployed",
+                serde_json::json!({"hostname": "rancher.example.com", "ingress": {"tls": {"source": "secret"}}})),
+        ],
+    );
     let out = doctor(port, &emulator.kubeconfig(), &[]);
     assert_eq!(out.code, 1, "{:#}", out.json);
+    let (status, message, fix) = out.one("agents", "helm_values");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("helm release rancher v2 has privateCA=unset"),
+        "{message}"
+    );
+    assert!(fix.contains("--set privateCA=true"), "{fix}");
     let (status, message, fix) = out.one("agents", "cacerts_setting");
     assert_eq!(status, "failed");
     assert!(message.contains("differs from secret tls-ca"), "{message}");

@@ -59,6 +59,17 @@ fn rancher_install(old: &Path) -> Emulator {
             "metadata": {"namespace": "fleet-default", "name": "one"}, "spec": {"redeployAgentGeneration": 2}})],
     );
     set_agent_checksum(&emulator, &sha256sum(old_ca.as_bytes()));
+    emulator.seed(
+        "v1/secrets",
+        &[common::emulator::helm_release_secret(
+            "cattle-system",
+            "rancher",
+            3,
+            "deployed",
+            serde_json::json!({"hostname": "rancher.example.com", "privateCA": true,
+                "ingress": {"tls": {"source": "secret"}}}),
+        )],
+    );
     emulator
 }
 
@@ -123,6 +134,18 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
     assert!(
         plan.contains("fleet-default/one redeployAgentGeneration 2 → 3"),
         "{plan}"
+    );
+    assert!(
+        plan.contains(
+            "helm release rancher v3 already has ingress.tls.source=secret, privateCA=true"
+        ),
+        "{plan}"
+    );
+    assert!(
+        json["validation"]
+            .to_string()
+            .contains("valid for rancher.example.com"),
+        "the host from the helm release is checked"
     );
 
     let (code, json) = rotate(&emulator, &["apply", "--to", &to, "--dry-run"]);

@@ -241,3 +241,90 @@ pub async fn set_redeploy_generation(
         )
     })
 }
+
+/// The Rancher helm release's values that decide how Rancher reads its certificates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HelmValues {
+    /// The release revision read (`sh.helm.release.v1.rancher.vN`).
+    pub revision: u32,
+    /// `privateCA`.
+    pub private_ca: Option<bool>,
+    /// `ingress.tls.source` (`rancher`, `letsEncrypt`, `secret`).
+    pub tls_source: Option<String>,
+    /// `hostname`.
+    pub hostname: Option<String>,
+    /// `additionalTrustedCAs`.
+    pub additional_trusted_cas: Option<bool>,
+}
+
+/// The values of the latest deployed `rancher` helm release in `namespace` (Secret
+/// `sh.helm.release.v1.rancher.vN`, `data.release` = base64 of gzipped JSON); `None` when
+/// there is none.
+pub async fn helm_values(client: &Client, namespace: &str) -> Result<Option<HelmValues>, String> {
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), namespace);
+    let params = ListParams::default().labels("owner=helm,name=rancher");
+    let list = secrets
+        .list(&params)
+        .await
+        .map_err(|err| describe_api_error(&err, "list", "helm release secrets of rancher"))?;
+    let latest = list
+        .items
+        .iter()
+        .filter(|secret| {
+            secret
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("status"))
+                .map(String::as_str)
+                == Some("deployed")
+        })
+        .filter_map(|secret| {
+            let version: u32 = secret
+                .metadata
+                .labels
+                .as_ref()?
+                .get("version")?
+                .parse()
+                .ok()?;
+            Some((version, secret))
+        })
+        .max_by_key(|(version, _)| *version);
+    let Some((revision, secret)) = latest else {
+        return Ok(None);
+    };
+    let encoded = secret
+        .data
+        .as_ref()
+        .and_then(|data| data.get("release"))
+        .ok_or_else(|| format!("helm release v{revision} holds no data.release"))?;
+    let release = decode_release(&encoded.0)
+        .map_err(|why| format!("helm release sh.helm.release.v1.rancher.v{revision}: {why}"))?;
+    let config = &release["config"];
+    Ok(Some(HelmValues {
+        revision,
+        private_ca: config["privateCA"].as_bool(),
+        tls_source: config["ingress"]["tls"]["source"]
+            .as_str()
+            .map(str::to_string),
+        hostname: config["hostname"].as_str().map(str::to_string),
+        additional_trusted_cas: config["additionalTrustedCAs"].as_bool(),
+    }))
+}
+
+/// Helm's encoding: base64 (again) of the gzipped release JSON.
+fn decode_release(bytes: &[u8]) -> Result<serde_json::Value, String> {
+    use std::io::Read;
+    let text = String::from_utf8_lossy(bytes).trim().to_string();
+    let gzipped =
+        serde_json::from_value::<k8s_openapi::ByteString>(serde_json::Value::String(text))
+            .map_err(|_| "data.release is not base64".to_string())?
+            .0;
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(gzipped.as_slice())
+        .take(16 * 1024 * 1024)
+        .read_to_end(&mut json)
+        .map_err(|err| format!("cannot gunzip the release: {err}"))?;
+    serde_json::from_slice(&json).map_err(|err| format!("the release is not JSON: {err}"))
+}

@@ -13,8 +13,8 @@ use serde::Serialize;
 use crate::check::{Check, CheckId, Status};
 use crate::checks::{check_chain, Context, Origin};
 use crate::cluster::rancher_objects::{
-    agent_state, annotate_cluster, fleet_clusters, set_redeploy_generation, AgentState,
-    FleetCluster, FORCE_DEPLOY_ANNOTATION,
+    agent_state, annotate_cluster, fleet_clusters, helm_values, set_redeploy_generation,
+    AgentState, FleetCluster, HelmValues, FORCE_DEPLOY_ANNOTATION,
 };
 use crate::cluster::secrets::{apply_set, cert_manager_owner, secret, Action, Options};
 use crate::cluster::{connect, describe_api_error};
@@ -87,7 +87,7 @@ struct NewSet {
     validation: Vec<Check>,
 }
 
-fn load_set(request: &RotateRequest) -> Result<NewSet, crate::Error> {
+fn load_set(request: &RotateRequest, host: Option<&str>) -> Result<NewSet, crate::Error> {
     let path = |name: &str| request.dir.join(name).display().to_string();
     let cert = pem::load_certificates(&path("tls.crt"))?;
     let chain = certs_from(&cert)?;
@@ -102,7 +102,7 @@ fn load_set(request: &RotateRequest) -> Result<NewSet, crate::Error> {
         ca: ca.clone(),
         untrusted: Vec::new(),
         key: Some((path("tls.key"), key)),
-        hosts: request.host.iter().cloned().collect(),
+        hosts: host.map(str::to_string).into_iter().collect(),
         at: time::OffsetDateTime::now_utc(),
         warn_days: 30,
     };
@@ -123,6 +123,7 @@ struct ClusterView {
     fleet: Vec<FleetCluster>,
     tls: Option<k8s_openapi::api::core::v1::Secret>,
     ca: Option<k8s_openapi::api::core::v1::Secret>,
+    helm: Option<HelmValues>,
     requests: u32,
 }
 
@@ -151,13 +152,17 @@ async fn read_cluster(request: &RotateRequest) -> Result<ClusterView, crate::Err
     };
     let tls = get(rancher::TLS_SECRET).await?;
     let ca = get(rancher::CA_SECRET).await?;
-    let requests = agents.as_ref().map_or(1, |a| a.requests) + 3;
+    let helm = helm_values(&client, &request.namespace)
+        .await
+        .map_err(remote)?;
+    let requests = agents.as_ref().map_or(1, |a| a.requests) + 4;
     Ok(ClusterView {
         client,
         agents,
         fleet,
         tls,
         ca,
+        helm,
         requests,
     })
 }
@@ -184,8 +189,13 @@ fn describe_chain(bytes: Option<Vec<u8>>) -> String {
 
 /// `rcert rotate plan`: read-only, step by step.
 pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
-    let set = load_set(request)?;
     let view = read_cluster(request).await?;
+    let host = request.host.clone().or_else(|| {
+        view.helm
+            .as_ref()
+            .and_then(|values| values.hostname.clone())
+    });
+    let set = load_set(request, host.as_deref())?;
     let new_checksum = set.ca.as_ref().and_then(|ca| ca.checksum.clone());
     let mut steps = Vec::new();
     let old_checksum =
@@ -221,16 +231,37 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
             ));
         }
     }
-    steps.push(Check::ok(
-        CheckId::CacertsSetting,
-        format!(
-            "2. helm: make sure the release has ingress.tls.source=secret{}, then restart Rancher so the cacerts setting follows: helm upgrade rancher rancher-latest/rancher -n {} --reuse-values --set ingress.tls.source=secret{} && kubectl -n {} rollout restart deploy/rancher",
-            if set.ca.is_some() { " and privateCA=true" } else { " and privateCA=false" },
-            request.namespace,
-            if set.ca.is_some() { " --set privateCA=true" } else { " --set privateCA=false" },
-            request.namespace
+    let private_ca = set.ca.is_some();
+    let values_right = view.helm.as_ref().is_some_and(|values| {
+        values.private_ca.unwrap_or(false) == private_ca
+            && values.tls_source.as_deref() == Some("secret")
+    });
+    let restart = format!(
+        "kubectl -n {} rollout restart deploy/rancher",
+        request.namespace
+    );
+    steps.push(match &view.helm {
+        Some(values) if values_right => Check::ok(
+            CheckId::HelmValues,
+            format!(
+                "2. helm release rancher v{} already has ingress.tls.source=secret, privateCA={private_ca}: restart Rancher so the cacerts setting follows: {restart}",
+                values.revision
+            ),
         ),
-    ));
+        found => Check::warning(
+            CheckId::HelmValues,
+            format!(
+                "2. helm{}: helm upgrade rancher rancher-latest/rancher -n {} --reuse-values --set ingress.tls.source=secret --set privateCA={private_ca} (it restarts Rancher; the cacerts setting follows)",
+                found.as_ref().map_or(" release not found (installed another way?)".to_string(), |values| format!(
+                    " release rancher v{} has ingress.tls.source={}, privateCA={}",
+                    values.revision,
+                    values.tls_source.as_deref().unwrap_or("(default rancher)"),
+                    values.private_ca.map_or("unset".to_string(), |v| v.to_string())
+                )),
+                request.namespace
+            ),
+        ),
+    });
     match &view.agents {
         Some(agents) => {
             let strict = agents.agent_tls_mode.as_deref() == Some("strict");
@@ -314,7 +345,7 @@ fn finish(
 /// `rcert rotate apply`: refuses an invalid set; every change backed up (secrets) or
 /// reversible (annotations, generations); a failure rolls back what this run changed.
 pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
-    let set = load_set(request)?;
+    let set = load_set(request, request.host.as_deref())?;
     let new_checksum = set.ca.as_ref().and_then(|ca| ca.checksum.clone());
     if Status::worst(&set.validation) == Status::Failed {
         let steps = vec![Check::failed(
@@ -538,7 +569,7 @@ pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error
 
 /// `rcert rotate status`: what still lags, one line each.
 pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
-    let set = load_set(request)?;
+    let set = load_set(request, request.host.as_deref())?;
     let view = read_cluster(request).await?;
     let new_checksum = set.ca.as_ref().and_then(|ca| ca.checksum.clone());
     let mut steps = Vec::new();

@@ -198,3 +198,35 @@ impl Emulator {
         Some(child.wait_with_output().unwrap().stdout)
     }
 }
+
+/// A helm release Secret as helm 3 stores it: `sh.helm.release.v1.NAME.vN`, type
+/// `helm.sh/release.v1`, labels owner/name/status/version, `data.release` = base64 of
+/// (base64 of the gzipped release JSON) — gzip and base64 from coreutils.
+pub fn helm_release_secret(
+    namespace: &str,
+    name: &str,
+    version: u32,
+    status: &str,
+    config: serde_json::Value,
+) -> serde_json::Value {
+    use std::io::Write;
+    let release = serde_json::json!({"name": name, "version": version, "namespace": namespace,
+        "info": {"status": status}, "config": config});
+    let mut gzip = Process::new("gzip")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip runs");
+    gzip.stdin
+        .take()
+        .expect("stdin")
+        .write_all(release.to_string().as_bytes())
+        .expect("write");
+    let gzipped = gzip.wait_with_output().expect("gzip ends").stdout;
+    let helm_encoded = super::base64(&gzipped);
+    serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "helm.sh/release.v1",
+        "metadata": {"namespace": namespace, "name": format!("sh.helm.release.v1.{name}.v{version}"),
+            "labels": {"owner": "helm", "name": name, "status": status, "version": version.to_string()}},
+        "data": {"release": super::base64(helm_encoded.as_bytes())}})
+}

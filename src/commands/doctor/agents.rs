@@ -3,7 +3,9 @@
 //! downstream cluster's `Connected` (and, in strict mode, `AgentTlsStrictCheck`) condition.
 
 use super::*;
-use crate::cluster::rancher_objects::{agent_state, AgentState, Condition};
+use crate::cluster::rancher_objects::{
+    agent_state, helm_values, AgentState, Condition, HelmValues,
+};
 
 /// Rancher's documented agent update (method 1): redeploy every downstream agent.
 const FORCE_DEPLOY: &str = "kubectl annotate clusters.management.cattle.io --all io.cattle.agent.force.deploy=true --overwrite   # Rancher docs: Updating a Private CA Certificate";
@@ -21,7 +23,9 @@ impl Doctor<'_> {
         match agent_state(&client, &self.request.namespace).await {
             Ok(Some(state)) => {
                 self.judge_agents(&state, secrets, served);
-                state.requests
+                let helm = helm_values(&client, &self.request.namespace).await;
+                self.judge_helm(helm, secrets);
+                state.requests + 1
             }
             Ok(None) => {
                 self.add(
@@ -43,6 +47,65 @@ impl Doctor<'_> {
                 );
                 1
             }
+        }
+    }
+
+    /// Helm values that make Rancher ignore the secrets rcert pushes.
+    fn judge_helm(&mut self, helm: Result<Option<HelmValues>, String>, secrets: &ClusterSecrets) {
+        let values = match helm {
+            Ok(Some(values)) => values,
+            Ok(None) => return,
+            Err(reason) => {
+                self.add(
+                    Section::Agents,
+                    Check::skipped(CheckId::HelmValues, reason),
+                    None,
+                );
+                return;
+            }
+        };
+        let upgrade = |flags: &str| {
+            format!(
+                "helm upgrade rancher rancher-latest/rancher -n {} --reuse-values {flags}",
+                self.request.namespace
+            )
+        };
+        let release = format!("helm release rancher v{}", values.revision);
+        if secrets.ca_bytes().is_some() && values.private_ca != Some(true) {
+            self.add(
+                Section::Agents,
+                Check::failed(
+                    CheckId::HelmValues,
+                    format!("{release} has privateCA={}: Rancher ignores secret tls-ca and /cacerts stays empty", values.private_ca.map_or("unset".to_string(), |v| v.to_string())),
+                ),
+                Some(upgrade("--set privateCA=true")),
+            );
+        } else if secrets.tls.is_some()
+            && values.tls_source.as_deref().is_some_and(|s| s != "secret")
+        {
+            self.add(
+                Section::Agents,
+                Check::failed(
+                    CheckId::HelmValues,
+                    format!("{release} has ingress.tls.source={}: cert-manager issues the certificate and overwrites tls-rancher-ingress", values.tls_source.clone().unwrap_or_default()),
+                ),
+                Some(upgrade("--set ingress.tls.source=secret")),
+            );
+        } else {
+            self.add(
+                Section::Agents,
+                Check::ok(
+                    CheckId::HelmValues,
+                    format!(
+                        "{release}: ingress.tls.source={}, privateCA={}",
+                        values.tls_source.as_deref().unwrap_or("(default rancher)"),
+                        values
+                            .private_ca
+                            .map_or("unset".to_string(), |v| v.to_string())
+                    ),
+                ),
+                None,
+            );
         }
     }
 
