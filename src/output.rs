@@ -45,12 +45,22 @@ impl Style {
     /// Decide on color from the choice, NO_COLOR and whether stdout is a terminal.
     pub fn new(choice: ColorChoice, verbose: bool) -> Style {
         use std::io::IsTerminal;
+        Style::for_stream(choice, verbose, std::io::stdout().is_terminal())
+    }
+
+    /// The same choice for text written to standard error (reports that accompany data
+    /// on standard output): colour follows whether stderr is a terminal.
+    pub fn for_stderr(&self, choice: ColorChoice) -> Style {
+        use std::io::IsTerminal;
+        Style::for_stream(choice, self.verbose, std::io::stderr().is_terminal())
+    }
+
+    fn for_stream(choice: ColorChoice, verbose: bool, terminal: bool) -> Style {
         let color = match choice {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
-                    && std::io::stdout().is_terminal()
+                std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && terminal
             }
         };
         Style { color, verbose }

@@ -13,7 +13,7 @@ use crate::checks::{self, served};
 use crate::commands::{
     doctor, expiry, fullchain, import, inspect, kubeconfig, push, rotate, selfsign, verify,
 };
-use crate::output::{self, OutputFormat, Report, Style};
+use crate::output::{self, ColorChoice, OutputFormat, Report, Style};
 use crate::rancher::CaBundle;
 use crate::tls::{self, Target};
 use crate::x509::{cert as x509_cert, issue};
@@ -52,13 +52,13 @@ where
     }
     let result = match &cli.command {
         Command::Selfsign(args) => run_selfsign(args, cli.output, &style),
-        Command::Fullchain(args) => run_fullchain(args, cli.output, &style),
+        Command::Fullchain(args) => run_fullchain(args, cli.output, &style, cli.color),
         Command::Inspect(args) => inspect::inspect(&args.files)
             .map_err(Error::from)
             .and_then(|report| output::emit(&report, cli.output, &style)),
         Command::Verify(args) => run_verify(args, cli.output, &style),
         Command::Probe(args) => run_async(|| run_probe(args, cli.output, &style)),
-        Command::Push(args) => run_async(|| run_push(args, cli.output, &style)),
+        Command::Push(args) => run_async(|| run_push(args, cli.output, &style, cli.color)),
         Command::Doctor(args) => run_async(|| run_doctor(args, cli.output, &style)),
         Command::Expiry(args) => run_async(|| run_expiry(args, cli.output, &style)),
         Command::Import(args) => run_import(args, cli.output, &style),
@@ -118,7 +118,12 @@ fn run_selfsign(args: &SelfsignArgs, format: OutputFormat, style: &Style) -> Res
     output::emit(&report, format, style)
 }
 
-fn run_fullchain(args: &FullchainArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+fn run_fullchain(
+    args: &FullchainArgs,
+    format: OutputFormat,
+    style: &Style,
+    color: ColorChoice,
+) -> Result<u8, Error> {
     let request = fullchain::FullchainRequest {
         inputs: args.files.clone(),
         out: args.out.clone(),
@@ -130,7 +135,7 @@ fn run_fullchain(args: &FullchainArgs, format: OutputFormat, style: &Style) -> R
     match (format, &report.pem) {
         (OutputFormat::Text, Some(pem)) => {
             output::write_stdout(pem)?;
-            output::write_stderr(&report.text(style))?;
+            output::write_stderr(&report.text(&style.for_stderr(color)))?;
             Ok(report.exit_code())
         }
         _ => output::emit(&report, format, style),
@@ -215,7 +220,12 @@ async fn run_probe(args: &ProbeArgs, format: OutputFormat, style: &Style) -> Res
     output::emit(&report, format, style)
 }
 
-async fn run_push(args: &PushArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+async fn run_push(
+    args: &PushArgs,
+    format: OutputFormat,
+    style: &Style,
+    color: ColorChoice,
+) -> Result<u8, Error> {
     let (cert, key, ca) = match (&args.dir, &args.cert, &args.key) {
         (Some(dir), _, _) => push::PushRequest::files_from_dir(dir),
         (None, Some(cert), Some(key)) => (cert.clone(), key.clone(), args.ca.clone()),
@@ -246,7 +256,7 @@ async fn run_push(args: &PushArgs, format: OutputFormat, style: &Style) -> Resul
     match (format, &report.manifests) {
         (OutputFormat::Text, Some(manifests)) => {
             output::write_stdout(manifests)?;
-            output::write_stderr(&report.text(style))?;
+            output::write_stderr(&report.text(&style.for_stderr(color)))?;
             Ok(report.exit_code())
         }
         _ => output::emit(&report, format, style),
