@@ -231,10 +231,71 @@ fn ingress_serving_its_default_certificate() {
     assert_eq!(status, "failed");
     assert!(
         message.contains("Kubernetes Ingress Controller Fake Certificate")
-            && message.contains("could not load secret"),
+            && message.contains("no Ingress in cattle-system routes 127.0.0.1"),
         "{message}"
     );
-    assert!(!fix.is_empty());
+    assert!(fix.contains("--set hostname=127.0.0.1"), "{fix}");
+}
+
+/// The fake certificate served, with an Ingress for the host whose tls entry names `secret`.
+fn fake_certificate_with_ingress(secret: &str, seed: &[serde_json::Value]) -> Outcome {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
+    emulator.seed(
+        "networking.k8s.io/v1/ingresses",
+        &[
+            serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"namespace": "cattle-system", "name": "rancher"},
+            "spec": {"rules": [{"host": "127.0.0.1"}],
+                "tls": [{"hosts": ["127.0.0.1"], "secretName": secret}]}}),
+        ],
+    );
+    if !seed.is_empty() {
+        emulator.seed("v1/secrets", seed);
+    }
+    let port = free_port();
+    let _nginx = serve(&[Endpoint {
+        port,
+        chain: "ingress-fake.pem",
+        key: "ingress-fake.key",
+        cacerts: "root.pem",
+    }]);
+    doctor(port, &emulator.kubeconfig(), &[])
+}
+
+#[test]
+fn the_fake_certificate_is_explained_by_the_precondition_that_fails() {
+    let out = fake_certificate_with_ingress("rancher-tls", &[]);
+    let (_, message, fix) = out.one("endpoint", "served");
+    assert!(
+        message.contains("Ingress cattle-system/rancher names secret rancher-tls for 127.0.0.1, and it does not exist"),
+        "{message}"
+    );
+    assert!(fix.contains("--secret-name rancher-tls"), "{fix}");
+
+    let pem = |name: &str| base64(&std::fs::read(fixtures().join(name)).unwrap());
+    let mismatched = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+        "metadata": {"namespace": "cattle-system", "name": "rancher-tls"},
+        "data": {"tls.crt": pem("fullchain.pem"), "tls.key": pem("other.key")}});
+    let out = fake_certificate_with_ingress("rancher-tls", &[mismatched]);
+    let (_, message, _) = out.one("endpoint", "served");
+    assert!(
+        message.contains(
+            "tls.key of secret cattle-system/rancher-tls does not belong to its certificate"
+        ),
+        "{message}"
+    );
+
+    let opaque = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"namespace": "cattle-system", "name": "rancher-tls"},
+        "data": {"tls.crt": pem("fullchain.pem"), "tls.key": pem("leaf.key")}});
+    let out = fake_certificate_with_ingress("rancher-tls", &[opaque]);
+    let (_, message, fix) = out.one("endpoint", "served");
+    assert!(
+        message.contains("has type Opaque; ingress-nginx loads only kubernetes.io/tls"),
+        "{message}"
+    );
+    assert!(fix.ends_with("--replace"), "{fix}");
 }
 
 #[test]

@@ -21,8 +21,19 @@ impl Doctor<'_> {
             warn_days: 30,
         };
         let report = served::probe(&probe_request, false).await;
+        let fake_served = report.results.iter().any(|result| {
+            result
+                .chain
+                .first()
+                .is_some_and(|leaf| leaf.subject.contains(INGRESS_FAKE_CERTIFICATE))
+        });
+        let fake_cause = if fake_served {
+            self.fake_certificate_cause().await
+        } else {
+            None
+        };
         for result in &report.results {
-            self.judge_endpoint(result, secret_chain);
+            self.judge_endpoint(result, secret_chain, fake_cause.as_ref());
         }
         if let Some(consistency) = report.consistency.clone() {
             self.add(
@@ -34,7 +45,12 @@ impl Doctor<'_> {
         report.results
     }
 
-    fn judge_endpoint(&mut self, result: &ProbeResult, secret_chain: Option<&[Cert]>) {
+    fn judge_endpoint(
+        &mut self,
+        result: &ProbeResult,
+        secret_chain: Option<&[Cert]>,
+        fake_cause: Option<&(String, String)>,
+    ) {
         let target = result.target.clone();
         if let Some(error) = &result.error {
             self.unreachable = true;
@@ -61,16 +77,25 @@ impl Doctor<'_> {
             return;
         };
         if leaf.subject.contains(INGRESS_FAKE_CERTIFICATE) {
+            let (cause, fix) = match fake_cause {
+                Some((cause, fix)) => (cause.clone(), fix.clone()),
+                None => (
+                    format!(
+                        "the ingress could not load secret {} (missing, wrong type, or key and certificate do not match)",
+                        self.secret_ref()
+                    ),
+                    self.push_fix(),
+                ),
+            };
             self.add(
                 Section::Endpoint,
                 Check::failed(
                     CheckId::Served,
                     format!(
-                        "{target} serves the ingress controller's default \"{INGRESS_FAKE_CERTIFICATE}\": the ingress could not load secret {} (missing, wrong type, or key and certificate do not match)",
-                        self.secret_ref()
+                        "{target} serves the ingress controller's default \"{INGRESS_FAKE_CERTIFICATE}\": {cause}"
                     ),
                 ),
-                Some(format!("rcert doctor --dir ./certs …   # then: {}", self.push_fix())),
+                Some(fix),
             );
             return;
         }

@@ -18,6 +18,7 @@ mod agents;
 mod cluster;
 mod drift;
 mod endpoint;
+mod ingress;
 mod served_ca;
 
 use crate::check::{Check, CheckId, Status};
