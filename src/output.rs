@@ -253,3 +253,16 @@ pub fn exit_for(status: Status) -> u8 {
         Status::Skipped | Status::Ok | Status::Warning => crate::exit::OK,
     }
 }
+
+/// A word as a POSIX shell reads it: as is when it needs no quoting, else in single quotes.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}

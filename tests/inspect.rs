@@ -234,3 +234,36 @@ fn the_man_page_covers_every_subcommand() {
     }
     assert!(stdout.contains("\\-\\-password\\-file") || stdout.contains("password-file"));
 }
+
+#[test]
+fn an_rsa_1024_key_is_read_with_its_size_not_called_malformed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("weak.key").display().to_string();
+    assert!(openssl(&["genrsa", "-out", &key, "1024"]).0);
+    let (code, stdout, stderr) = run(&["inspect", &key]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("RSA 1024 bits"), "{stdout}");
+    let cert = dir.path().join("weak.pem").display().to_string();
+    assert!(
+        openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            &key,
+            "-subj",
+            "/CN=weak.example.com",
+            "-addext",
+            "subjectAltName=DNS:weak.example.com",
+            "-days",
+            "30",
+            "-out",
+            &cert,
+        ])
+        .0
+    );
+    let (code, stdout, _) = run(&["verify", "--ca", &cert, "--key", &key, &cert]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("RSA key of 1024 bits"), "{stdout}");
+    assert!(stdout.contains("(RSA 1024 bits) belongs to"), "{stdout}");
+}

@@ -602,3 +602,18 @@ fn a_bare_ipv6_with_a_port_like_tail_is_ambiguous() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_ip_servername_says_no_sni_is_sent() {
+    let (_server, address) = good_server(&[]);
+    let (code, json) = probe(&[
+        &address,
+        "--servername",
+        "127.0.0.1",
+        "--ca",
+        &fixture("root.pem"),
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    let checks = json["results"][0]["checks"].to_string();
+    assert!(checks.contains("TLS sends no SNI for an IP"), "{checks}");
+}

@@ -54,6 +54,19 @@ pub async fn probe(request: &ProbeRequest, progress: bool) -> ProbeReport {
     };
     let mut results = probe_all(request, &clients, progress).await;
     judge(&mut results, request);
+    let ip_servername = request
+        .servername
+        .as_deref()
+        .is_some_and(|name| name.parse::<std::net::IpAddr>().is_ok());
+    if ip_servername {
+        for result in results.iter_mut().filter(|r| r.error.is_none()) {
+            result.checks.push(Check::warning(
+                CheckId::Handshake,
+                "--servername is an IP address: TLS sends no SNI for an IP, so the server picked its default certificate; the name was checked against IP SANs".to_string(),
+            ));
+            result.status = Status::worst(&result.checks);
+        }
+    }
     finish(results, request)
 }
 

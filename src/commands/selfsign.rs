@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::check::Status;
 use crate::files::{self, OutFile};
-use crate::output::{next_steps_text, sans_text, Report, Style};
+use crate::output::{next_steps_text, sans_text, shell_quote, Report, Style};
 use crate::x509::issue::{
     first_name, parse_sans, validate_cn, validate_days, Ca, CaFile, San, ServerSpec,
     MAX_CLIENT_ACCEPTED_DAYS,
@@ -230,15 +230,25 @@ fn wildcard_warnings(sans: &[San]) -> Vec<String> {
 }
 
 fn next_steps(dir: &std::path::Path, host: &str, checksum: &str) -> Vec<String> {
-    let dir = dir.display();
+    let path = |name: &str| shell_quote(&dir.join(name).display().to_string());
+    let dir_arg = shell_quote(&dir.display().to_string());
+    let host = shell_quote(host);
     vec![
-        format!("rcert verify --ca {dir}/cacerts.pem --key {dir}/tls.key {dir}/tls.crt"),
-        format!("rcert push --namespace cattle-system --dir {dir}"),
         format!(
-            "kubectl -n cattle-system create secret tls tls-rancher-ingress --cert={dir}/tls.crt --key={dir}/tls.key"
+            "rcert verify --ca {} --key {} {}",
+            path("cacerts.pem"),
+            path("tls.key"),
+            path("tls.crt")
+        ),
+        format!("rcert push --namespace cattle-system --dir {dir_arg}"),
+        format!(
+            "kubectl -n cattle-system create secret tls tls-rancher-ingress --cert={} --key={}",
+            path("tls.crt"),
+            path("tls.key")
         ),
         format!(
-            "kubectl -n cattle-system create secret generic tls-ca --from-file=cacerts.pem={dir}/cacerts.pem"
+            "kubectl -n cattle-system create secret generic tls-ca --from-file=cacerts.pem={}",
+            path("cacerts.pem")
         ),
         format!("helm install rancher rancher-latest/rancher --namespace cattle-system --set hostname={host} --set ingress.tls.source=secret --set privateCA=true"),
         format!("agents compare CATTLE_CA_CHECKSUM={checksum}"),

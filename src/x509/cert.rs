@@ -211,14 +211,30 @@ impl Cert {
 impl KeyInfo {
     /// Load a private key and derive the facts of its public half.
     pub fn from_der(key: &PrivateKeyDer<'_>) -> Result<KeyInfo, String> {
-        let key_pair = rcgen::KeyPair::try_from(key).map_err(|err| err.to_string())?;
-        let spki_der = rcgen::PublicKeyData::subject_public_key_info(&key_pair);
-        let (_, spki) = SubjectPublicKeyInfo::from_der(&spki_der).map_err(|e| e.to_string())?;
         let format = match key {
             PrivateKeyDer::Pkcs1(_) => "PKCS#1 (RSA PRIVATE KEY)",
             PrivateKeyDer::Sec1(_) => "SEC1 (EC PRIVATE KEY)",
             _ => "PKCS#8 (PRIVATE KEY)",
         };
+        let key_pair = match rcgen::KeyPair::try_from(key) {
+            Ok(pair) => pair,
+            Err(err) => {
+                // RSA below 2048 bits: aws-lc refuses it, rcert still reads its size.
+                let (public, bits) =
+                    crate::x509::formats::rsa_public_key(key).ok_or_else(|| err.to_string())?;
+                return Ok(KeyInfo {
+                    format: format.to_string(),
+                    public_key: KeyFacts {
+                        algorithm: "RSA".to_string(),
+                        bits,
+                        curve: None,
+                    },
+                    public_key_bits: public,
+                });
+            }
+        };
+        let spki_der = rcgen::PublicKeyData::subject_public_key_info(&key_pair);
+        let (_, spki) = SubjectPublicKeyInfo::from_der(&spki_der).map_err(|e| e.to_string())?;
         Ok(KeyInfo {
             format: format.to_string(),
             public_key: key_facts(&spki),

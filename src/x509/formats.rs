@@ -168,3 +168,57 @@ pub enum ImportError {
     #[error("{path}: cannot read the password file: {reason}")]
     PasswordFile { path: String, reason: String },
 }
+
+/// An RSA private key's public half (RSAPublicKey DER, as in a certificate's
+/// subjectPublicKey) and modulus size, read from the key's own DER — for keys the crypto
+/// library refuses to load (RSA below 2048 bits), so rcert can still match and judge them.
+pub fn rsa_public_key(key: &PrivateKeyDer<'_>) -> Option<(Vec<u8>, usize)> {
+    let pkcs1: &[u8] = match key {
+        PrivateKeyDer::Pkcs1(der) => der.secret_pkcs1_der(),
+        PrivateKeyDer::Pkcs8(der) => {
+            let (_, info) = Any::from_der(der.secret_pkcs8_der()).ok()?;
+            let (rest, _version) = Any::from_der(info.data).ok()?;
+            let (rest, algorithm) = Any::from_der(rest).ok()?;
+            let (_, oid) = Oid::from_der(algorithm.data).ok()?;
+            if oid.to_id_string() != "1.2.840.113549.1.1.1" {
+                return None;
+            }
+            let (_, octets) = Any::from_der(rest).ok()?;
+            return rsa_public_key(&PrivateKeyDer::Pkcs1(
+                rustls_pki_types::PrivatePkcs1KeyDer::from(octets.data.to_vec()),
+            ));
+        }
+        _ => return None,
+    };
+    let (_, sequence) = Any::from_der(pkcs1).ok()?;
+    let (rest, _version) = Any::from_der(sequence.data).ok()?;
+    let (after_modulus, modulus) = Any::from_der(rest).ok()?;
+    let (after_exponent, _exponent) = Any::from_der(after_modulus).ok()?;
+    let elements = &rest[..rest.len() - after_exponent.len()];
+    let significant: Vec<u8> = modulus
+        .data
+        .iter()
+        .copied()
+        .skip_while(|b| *b == 0)
+        .collect();
+    let bits = match significant.first() {
+        Some(first) => (significant.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+        None => return None,
+    };
+    let mut der = vec![0x30];
+    let length = elements.len();
+    if length < 0x80 {
+        der.push(u8::try_from(length).ok()?);
+    } else {
+        let bytes: Vec<u8> = length
+            .to_be_bytes()
+            .iter()
+            .copied()
+            .skip_while(|b| *b == 0)
+            .collect();
+        der.push(0x80 | u8::try_from(bytes.len()).ok()?);
+        der.extend(bytes);
+    }
+    der.extend_from_slice(elements);
+    Some((der, bits))
+}

@@ -431,7 +431,8 @@ fn set_validity(params: &mut CertificateParams, days: u32) {
     let now = OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap_or_else(|_| OffsetDateTime::now_utc());
-    params.not_before = now;
+    // Backdated a few minutes: a node whose clock runs behind must not see "not yet valid".
+    params.not_before = now - Duration::minutes(5);
     params.not_after = now + Duration::days(i64::from(days));
 }
 

@@ -451,6 +451,8 @@ fn checked_key(
 ) -> Result<PrivateKeyDer<'static>, PemError> {
     match rcgen::KeyPair::try_from(&key) {
         Ok(_) => Ok(key),
+        // A weak RSA key the crypto library refuses is still read (and judged by size).
+        Err(_) if formats::rsa_public_key(&key).is_some() => Ok(key),
         Err(_) => Err(PemError::BadKey {
             path: source.to_string(),
             detail: describe_unusable_key(&key),
