@@ -200,10 +200,15 @@ fn unsupported_key_type() {
 
 #[test]
 fn json_error_document() {
-    let (code, json) = run_json(&["inspect", &corpus("truncated.pem")]);
+    let (code, json) = run_json(&["fullchain", &corpus("truncated.pem")]);
     assert_eq!(code, 2);
     assert_eq!(json["exit_code"], 2);
     assert!(json["error"].as_str().unwrap().contains("truncated"));
+    // inspect reports every input, an unreadable one as an item of its own.
+    let (code, json) = run_json(&["inspect", &corpus("truncated.pem")]);
+    assert_eq!(code, 2);
+    assert_eq!(json[0]["kind"], "unreadable");
+    assert!(json[0]["error"].as_str().unwrap().contains("truncated"));
 }
 
 #[test]

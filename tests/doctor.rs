@@ -768,3 +768,24 @@ fn agents_lagging_behind_a_ca_change_are_named() {
         clusters[1].contains("c-m-strict") && clusters[1].contains("fails AgentTlsStrictCheck")
     );
 }
+
+#[test]
+fn a_local_ca_that_differs_names_both_checksums() {
+    let (emulator, _nginx, port) = good_setup();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixtures().join("other-root.pem"),
+        dir.path().join("cacerts.pem"),
+    )
+    .unwrap();
+    let dir_arg = dir.path().display().to_string();
+    let out = doctor(port, &emulator.kubeconfig(), &["--dir", &dir_arg]);
+    let (status, message, _) = out.one("drift", "drift");
+    assert_eq!(status, "failed");
+    let old = sha256sum(&std::fs::read(fixtures().join("root.pem")).unwrap());
+    let new = sha256sum(&std::fs::read(fixtures().join("other-root.pem")).unwrap());
+    assert!(
+        message.contains(&format!("moves CATTLE_CA_CHECKSUM from {old} to {new}")),
+        "{message}"
+    );
+}

@@ -267,3 +267,21 @@ fn an_rsa_1024_key_is_read_with_its_size_not_called_malformed() {
     assert!(stdout.contains("RSA key of 1024 bits"), "{stdout}");
     assert!(stdout.contains("(RSA 1024 bits) belongs to"), "{stdout}");
 }
+
+#[test]
+fn one_unreadable_input_among_several_is_reported_and_the_others_shown() {
+    let (code, stdout, stderr) = run(&[
+        "inspect",
+        &fixture("leaf.pem"),
+        &corpus("truncated.pem"),
+        &fixture("leaf.key"),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stdout.contains("leaf.pem: certificate") && stdout.contains("leaf.key: private key"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("truncated.pem: cannot read"), "{stdout}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("is truncated"), "{stderr}");
+}

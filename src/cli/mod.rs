@@ -53,9 +53,7 @@ where
     let result = match &cli.command {
         Command::Selfsign(args) => run_selfsign(args, cli.output, &style),
         Command::Fullchain(args) => run_fullchain(args, cli.output, &style, cli.color),
-        Command::Inspect(args) => inspect::inspect(&args.files)
-            .map_err(Error::from)
-            .and_then(|report| output::emit(&report, cli.output, &style)),
+        Command::Inspect(args) => run_inspect(&args.files, cli.output, &style),
         Command::Verify(args) => run_verify(args, cli.output, &style),
         Command::Probe(args) => run_async(|| run_probe(args, cli.output, &style)),
         Command::Push(args) => run_async(|| run_push(args, cli.output, &style, cli.color)),
@@ -140,6 +138,15 @@ fn run_fullchain(
         }
         _ => output::emit(&report, format, style),
     }
+}
+
+fn run_inspect(files: &[String], format: OutputFormat, style: &Style) -> Result<u8, Error> {
+    let report = inspect::inspect(files)?;
+    let code = output::emit(&report, format, style)?;
+    for error in report.unreadable() {
+        output::write_stderr(&format!("rcert: error: {error}\n"))?;
+    }
+    Ok(code)
 }
 
 fn run_verify(args: &VerifyArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {

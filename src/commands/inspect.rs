@@ -37,12 +37,34 @@ pub enum Inspected {
         /// The PEM label.
         label: String,
     },
+    /// An input that could not be read (exit 2 once every input is reported).
+    Unreadable {
+        /// The input.
+        source: String,
+        /// Why.
+        error: String,
+    },
 }
 
 /// Inspect every input: certificates, keys (matched to the certificates) and other blocks.
 pub fn inspect(sources: &[String]) -> Result<InspectReport, PemError> {
     let mut found = Vec::new();
     for source in sources {
+        match inspect_one(source) {
+            Ok(items) => found.extend(items),
+            Err(err) => found.push(Inspected::Unreadable {
+                source: source.clone(),
+                error: err.to_string(),
+            }),
+        }
+    }
+    match_keys_to_certs(&mut found);
+    Ok(InspectReport(found))
+}
+
+fn inspect_one(source: &str) -> Result<Vec<Inspected>, PemError> {
+    let mut found = Vec::new();
+    {
         let loaded = pem::load(source)?;
         let certs = certs_from(&loaded)?;
         let mut certs = certs.into_iter();
@@ -51,31 +73,30 @@ pub fn inspect(sources: &[String]) -> Result<InspectReport, PemError> {
                 Item::Certificate(_) => {
                     if let Some(cert) = certs.next() {
                         found.push(Inspected::Certificate {
-                            source: source.clone(),
+                            source: source.to_string(),
                             cert: Box::new(cert),
                         });
                     }
                 }
                 Item::Key(der) => {
                     let key = KeyInfo::from_der(der).map_err(|detail| PemError::BadKey {
-                        path: source.clone(),
+                        path: source.to_string(),
                         detail,
                     })?;
                     found.push(Inspected::PrivateKey {
-                        source: source.clone(),
+                        source: source.to_string(),
                         key,
                         matches: Vec::new(),
                     });
                 }
                 Item::Other(label) => found.push(Inspected::Other {
-                    source: source.clone(),
+                    source: source.to_string(),
                     label: label.clone(),
                 }),
             }
         }
     }
-    match_keys_to_certs(&mut found);
-    Ok(InspectReport(found))
+    Ok(found)
 }
 
 fn match_keys_to_certs(found: &mut [Inspected]) {
@@ -104,13 +125,36 @@ fn match_keys_to_certs(found: &mut [Inspected]) {
 #[serde(transparent)]
 pub struct InspectReport(pub Vec<Inspected>);
 
+impl InspectReport {
+    /// The error of every input that could not be read.
+    pub fn unreadable(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().filter_map(|item| match item {
+            Inspected::Unreadable { error, .. } => Some(error),
+            _ => None,
+        })
+    }
+}
+
 impl Report for InspectReport {
     fn text(&self, style: &Style) -> String {
+        // Errors go to stderr; a report of nothing but errors would only repeat them.
+        if self
+            .0
+            .iter()
+            .all(|item| matches!(item, Inspected::Unreadable { .. }))
+        {
+            return String::new();
+        }
         inspect_text(&self.0, style)
     }
 
+    /// 2 when an input could not be read, else 0.
     fn exit_code(&self) -> u8 {
-        crate::exit::OK
+        if self.unreadable().next().is_some() {
+            crate::exit::BAD_INPUT
+        } else {
+            crate::exit::OK
+        }
     }
 }
 
@@ -139,6 +183,10 @@ fn inspect_text(items: &[Inspected], style: &Style) -> String {
                     matches.join("; ")
                 };
                 let _ = writeln!(out, "  {:<18}{belongs}", "Belongs to:");
+            }
+            Inspected::Unreadable { source, error } => {
+                let _ = writeln!(out, "{}", style.heading(&format!("{source}: cannot read")));
+                let _ = writeln!(out, "  {error}");
             }
             Inspected::Other { source, label } => {
                 let _ = writeln!(

@@ -24,6 +24,15 @@ impl Doctor<'_> {
                     CheckId::Drift,
                     format!("{shown} equals {file} of secret {secret_name}"),
                 ),
+                Some(remote) if file == crate::rancher::CA_SECRET_KEY => Check::failed(
+                    CheckId::Drift,
+                    format!(
+                        "{shown} differs from {file} of secret {secret_name}: pushing it moves CATTLE_CA_CHECKSUM from {} to {}, and agents registered with the old one stop connecting at their next restart (rcert rotate plan --to {})",
+                        crate::rancher::ca_checksum(&remote),
+                        crate::rancher::ca_checksum(&local),
+                        dir.display()
+                    ),
+                ),
                 Some(_) => Check::failed(
                     CheckId::Drift,
                     format!("{shown} differs from {file} of secret {secret_name}"),
