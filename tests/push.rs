@@ -993,3 +993,27 @@ fn a_secret_cert_manager_manages_is_not_overwritten_without_force() {
         &file(files.path(), "tls.crt"),
     );
 }
+
+#[test]
+fn kubeconfig_errors_are_one_line_with_the_path_quoted_once() {
+    let files = certs("rancher.example.com");
+    let dir = files.path().display().to_string();
+    let (code, _, stderr) = run(&["push", "--dir", &dir, "--kubeconfig", "/nonexistent/kc"]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        "rcert: error: kubeconfig: /nonexistent/kc: cannot read: no such file"
+    );
+    let bad = files.path().join("bad-kubeconfig");
+    std::fs::write(&bad, "garbage: [\n").unwrap();
+    let (code, _, stderr) = run(&[
+        "push",
+        "--dir",
+        &dir,
+        "--kubeconfig",
+        &bad.display().to_string(),
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("not a valid kubeconfig"), "{stderr}");
+}

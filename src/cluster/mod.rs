@@ -93,8 +93,21 @@ pub fn context_names(explicit: Option<&Path>) -> Result<Vec<String>, ClusterErro
 }
 
 fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, ClusterError> {
-    Kubeconfig::read_from(path)
-        .map_err(|err| ClusterError::Kubeconfig(format!("{}: {err}", path.display())))
+    let bad = |why: String| ClusterError::Kubeconfig(format!("{}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|err| {
+        bad(format!(
+            "cannot read: {}",
+            crate::x509::pem::describe_io_error(&err)
+        ))
+    })?;
+    Kubeconfig::from_yaml(&text).map_err(|err| {
+        // The YAML parser draws a snippet under its message: one line is enough.
+        let message = err.to_string();
+        bad(format!(
+            "not a valid kubeconfig: {}",
+            message.lines().next().unwrap_or_default()
+        ))
+    })
 }
 
 /// `$KUBECONFIG` as kubectl reads it: a colon-separated list, missing files skipped,
