@@ -617,3 +617,41 @@ fn an_ip_servername_says_no_sni_is_sent() {
     let checks = json["results"][0]["checks"].to_string();
     assert!(checks.contains("TLS sends no SNI for an IP"), "{checks}");
 }
+
+#[test]
+fn many_targets_end_with_a_summary_table() {
+    let (_a, first) = good_server(&[]);
+    let (_b, second) = good_server(&[]);
+    let (_c, third) = good_server(&[]);
+    let dead = format!("127.0.0.1:{}", free_port());
+    let (code, stdout, _) = run(&[
+        "probe",
+        &first,
+        &second,
+        &third,
+        &dead,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        &fixture("root.pem"),
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code, 3, "{stdout}");
+    let table: Vec<&str> = stdout
+        .lines()
+        .skip_while(|line| !line.starts_with("TARGET"))
+        .take(5)
+        .collect();
+    assert_eq!(table.len(), 5, "{stdout}");
+    assert!(
+        table[1].starts_with(&first)
+            && table[1].contains("ok")
+            && table[1].ends_with("rancher.example.com"),
+        "{stdout}"
+    );
+    assert!(
+        table[4].starts_with(&dead) && table[4].contains("UNREACHABLE"),
+        "{stdout}"
+    );
+}

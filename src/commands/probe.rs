@@ -67,9 +67,49 @@ fn probe_text(report: &ProbeReport, style: &Style) -> String {
         }
         out.push_str(&checks_text(&result.checks, style));
     }
+    if report.results.len() > 3 {
+        out.push_str(&summary_table(report, style));
+    }
     if let Some(check) = &report.consistency {
         out.push('\n');
         out.push_str(&checks_text(std::slice::from_ref(check), style));
+    }
+    out
+}
+
+/// With many targets, one line each at the end: what to scan first.
+fn summary_table(report: &ProbeReport, style: &Style) -> String {
+    let width = report
+        .results
+        .iter()
+        .map(|result| result.target.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
+    let mut out = format!(
+        "\n{}\n",
+        style.heading(&format!(
+            "{:<width$}  {:<11} {:<25} LEAF",
+            "TARGET", "STATUS", "NOT AFTER"
+        ))
+    );
+    for result in &report.results {
+        let status = if result.is_unreachable() {
+            style.paint(&format!("{:<11}", "UNREACHABLE"), Status::Failed)
+        } else {
+            style.paint(&format!("{:<11}", result.status.label()), result.status)
+        };
+        let (not_after, leaf) = result
+            .chain
+            .first()
+            .map_or(("-".to_string(), "-".to_string()), |leaf| {
+                (leaf.not_after.clone(), leaf.display_name())
+            });
+        let _ = writeln!(
+            out,
+            "{:<width$}  {status} {not_after:<25} {leaf}",
+            result.target
+        );
     }
     out
 }
