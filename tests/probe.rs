@@ -395,6 +395,7 @@ fn connection_refused() {
         .as_str()
         .unwrap()
         .contains("connection refused"));
+    assert_eq!(json["results"][0]["status"], "unreachable");
 }
 
 #[test]

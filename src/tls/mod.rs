@@ -68,7 +68,7 @@ pub struct ProbeRequest {
 }
 
 /// The result of probing one target.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct ProbeResult {
     /// The target as given.
     pub target: String,
@@ -96,6 +96,56 @@ pub struct ProbeResult {
     pub rancher: Option<RancherFacts>,
     /// Milliseconds from connect to handshake done.
     pub elapsed_ms: u64,
+}
+
+/// How a [`ProbeResult`] is written as JSON: like its fields, except that `status` is
+/// `unreachable` for a target that could not be probed.
+#[derive(Serialize)]
+struct ProbeResultJson<'a> {
+    target: &'a str,
+    address: &'a Option<String>,
+    servername: &'a Option<String>,
+    checked_name: &'a str,
+    status: &'a str,
+    error: &'a Option<String>,
+    tls_version: &'a Option<String>,
+    cipher_suite: &'a Option<String>,
+    alpn: &'a Option<String>,
+    chain: &'a [Cert],
+    checks: &'a [Check],
+    rancher: &'a Option<RancherFacts>,
+    elapsed_ms: u64,
+}
+
+impl Serialize for ProbeResult {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let status = if self.error.is_some() {
+            "unreachable"
+        } else {
+            match self.status {
+                Status::Skipped => "skipped",
+                Status::Ok => "ok",
+                Status::Warning => "warning",
+                Status::Failed => "failed",
+            }
+        };
+        ProbeResultJson {
+            target: &self.target,
+            address: &self.address,
+            servername: &self.servername,
+            checked_name: &self.checked_name,
+            status,
+            error: &self.error,
+            tls_version: &self.tls_version,
+            cipher_suite: &self.cipher_suite,
+            alpn: &self.alpn,
+            chain: &self.chain,
+            checks: &self.checks,
+            rancher: &self.rancher,
+            elapsed_ms: self.elapsed_ms,
+        }
+        .serialize(serializer)
+    }
 }
 
 impl ProbeResult {
