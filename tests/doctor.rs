@@ -789,3 +789,30 @@ fn a_local_ca_that_differs_names_both_checksums() {
         "{message}"
     );
 }
+
+#[test]
+fn help_examples_fit_in_100_columns() {
+    for command in [
+        "selfsign",
+        "fullchain",
+        "inspect",
+        "verify",
+        "probe",
+        "push",
+        "doctor",
+        "expiry",
+        "import",
+    ] {
+        let (code, stdout, _) = run(&[command, "--help"]);
+        assert_eq!(code, 0);
+        let examples = stdout.split("Examples:").nth(1).unwrap_or_default();
+        // clap wraps help at 100 columns when not on a terminal: a command wider than that
+        // would continue on a line of its own, starting with its next flag.
+        for line in examples.lines() {
+            assert!(
+                !line.trim_start().starts_with("--"),
+                "{command}: an example wraps in the middle of a command: {line}"
+            );
+        }
+    }
+}

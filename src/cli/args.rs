@@ -219,7 +219,7 @@ pub struct ImportArgs {
 
 const EXPIRY_EXAMPLES: &str = "\
 Examples:
-  rcert expiry                                   # cluster (kubeconfig as kubectl finds it) and this node
+  rcert expiry                     # the cluster (kubeconfig as kubectl finds it) and this node
   rcert expiry --all-contexts --no-node -o json  # every downstream cluster of a Rancher kubeconfig
   rcert expiry --no-cluster --root / --within 90d   # on an RKE2/k3s node
   rcert expiry --target rancher.example.com --path ./certs
@@ -268,7 +268,7 @@ pub struct ExpiryArgs {
 const DOCTOR_EXAMPLES: &str = "\
 Examples:
   rcert doctor --host rancher.example.com --dir ./certs
-  rcert doctor --host rancher.example.com --node 10.0.0.11 --node 10.0.0.12 --node 10.0.0.13 --context prod";
+  rcert doctor --host rancher.example.com --node 10.0.0.11 --node 10.0.0.12 --context prod";
 
 /// Arguments of `rcert doctor`.
 #[derive(Debug, Args)]
@@ -407,9 +407,9 @@ pub struct ProbeArgs {
 const SELFSIGN_EXAMPLES: &str = "\
 Examples:
   rcert selfsign --host rancher.example.com --out ./certs
-  rcert selfsign --host rancher.example.com --host '*.rancher.example.com' --ip 10.0.0.10 --key-type rsa-2048
+  rcert selfsign --host rancher.example.com --host '*.rancher.example.com' --key-type rsa-2048
   # renew the server certificate with the existing CA (agents keep their CATTLE_CA_CHECKSUM):
-  rcert selfsign --host rancher.example.com --ca-cert certs/cacerts.pem --ca-key certs/cakey.pem --out ./renewed";
+  rcert selfsign --host rancher.example.com --ca-cert cacerts.pem --ca-key cakey.pem --out ./new";
 
 const FULLCHAIN_EXAMPLES: &str = "\
 Examples:
