@@ -656,3 +656,24 @@ fn many_targets_end_with_a_summary_table() {
         "{stdout}"
     );
 }
+
+#[test]
+fn a_chain_of_hundreds_of_certificates_is_named_as_too_large() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = dir.path().join("big-chain.pem");
+    let inter = std::fs::read_to_string(fixtures().join("inter.pem")).unwrap();
+    std::fs::write(&chain, inter.repeat(300)).unwrap();
+    let (_server, address) = s_server(&[
+        "-cert",
+        &fixture("leaf.pem"),
+        "-key",
+        &fixture("leaf.key"),
+        "-cert_chain",
+        &chain.display().to_string(),
+    ]);
+    let (code, json) = probe(&[&address]);
+    assert_eq!(code, 3, "{json:#}");
+    let error = json["results"][0]["error"].as_str().unwrap();
+    assert!(error.contains("excessive message size"), "{error}");
+    assert!(!error.contains("plain HTTP"), "{error}");
+}
