@@ -792,17 +792,7 @@ fn a_local_ca_that_differs_names_both_checksums() {
 
 #[test]
 fn help_examples_fit_in_100_columns() {
-    for command in [
-        "selfsign",
-        "fullchain",
-        "inspect",
-        "verify",
-        "probe",
-        "push",
-        "doctor",
-        "expiry",
-        "import",
-    ] {
+    for &command in COMMANDS {
         let (code, stdout, _) = run(&[command, "--help"]);
         assert_eq!(code, 0);
         let examples = stdout.split("Examples:").nth(1).unwrap_or_default();

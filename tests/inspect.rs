@@ -219,17 +219,7 @@ fn a_ca_without_san_is_not_called_cn_only() {
 fn the_man_page_covers_every_subcommand() {
     let (code, stdout, _) = run(&["man"]);
     assert_eq!(code, 0);
-    for sub in [
-        "selfsign",
-        "fullchain",
-        "inspect",
-        "verify",
-        "probe",
-        "push",
-        "doctor",
-        "expiry",
-        "import",
-    ] {
+    for sub in COMMANDS {
         assert!(stdout.contains(&format!(".TH rcert-{sub} ")), "{sub}");
     }
     assert!(stdout.contains("\\-\\-password\\-file") || stdout.contains("password-file"));

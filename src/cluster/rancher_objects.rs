@@ -198,20 +198,13 @@ pub async fn annotate_cluster(
 ) -> Result<(), String> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &management("Cluster", "clusters"));
     let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
-    api.patch(
+    merge_patch(
+        &api,
         name,
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&patch),
+        &patch,
+        &format!("clusters.management.cattle.io/{name}"),
     )
     .await
-    .map(|_| ())
-    .map_err(|err| {
-        describe_api_error(
-            &err,
-            "patch",
-            &format!("clusters.management.cattle.io/{name}"),
-        )
-    })
 }
 
 /// Set a fleet cluster's `spec.redeployAgentGeneration` (merge patch).
@@ -223,23 +216,28 @@ pub async fn set_redeploy_generation(
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), &cluster.namespace, &fleet_resource());
     let patch = serde_json::json!({"spec": {"redeployAgentGeneration": generation}});
+    let what = format!(
+        "clusters.fleet.cattle.io {}/{}",
+        cluster.namespace, cluster.name
+    );
+    merge_patch(&api, &cluster.name, &patch, &what).await
+}
+
+/// One JSON merge patch, its failure in one line naming `what`.
+async fn merge_patch(
+    api: &Api<DynamicObject>,
+    name: &str,
+    patch: &serde_json::Value,
+    what: &str,
+) -> Result<(), String> {
     api.patch(
-        &cluster.name,
+        name,
         &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(&patch),
+        &kube::api::Patch::Merge(patch),
     )
     .await
     .map(|_| ())
-    .map_err(|err| {
-        describe_api_error(
-            &err,
-            "patch",
-            &format!(
-                "clusters.fleet.cattle.io {}/{}",
-                cluster.namespace, cluster.name
-            ),
-        )
-    })
+    .map_err(|err| describe_api_error(&err, "patch", what))
 }
 
 /// The Rancher helm release's values that decide how Rancher reads its certificates.

@@ -10,6 +10,19 @@ use std::sync::OnceLock;
 
 pub use assert_cmd::Command;
 
+/// Every command that takes files or talks to a cluster (the man page and help tests walk them).
+pub const COMMANDS: &[&str] = &[
+    "selfsign",
+    "fullchain",
+    "inspect",
+    "verify",
+    "probe",
+    "push",
+    "doctor",
+    "expiry",
+    "import",
+];
+
 /// The rcert binary, with color off and NO_COLOR set.
 pub fn rcert() -> Command {
     let mut command = Command::cargo_bin("rcert").expect("rcert binary is built");
