@@ -97,6 +97,8 @@ pub enum CheckId {
     Cluster,
     /// The Rancher helm release's TLS values.
     HelmValues,
+    /// The cert-manager Certificate that owns a secret.
+    CertManager,
     /// A kubeconfig's client certificate.
     ClientCert,
     /// A kubeconfig's certificate-authority data.
@@ -134,6 +136,7 @@ impl CheckId {
             CheckId::AgentChecksum => "agent_checksum",
             CheckId::Cluster => "cluster",
             CheckId::HelmValues => "helm_values",
+            CheckId::CertManager => "cert_manager",
             CheckId::ClientCert => "client_cert",
             CheckId::CaData => "ca_data",
         }

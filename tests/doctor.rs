@@ -806,3 +806,61 @@ fn help_examples_fit_in_100_columns() {
         }
     }
 }
+
+#[test]
+fn a_secret_cert_manager_owns_is_judged_through_its_certificate() {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
+    let pem = |name: &str| base64(&std::fs::read(fixtures().join(name)).unwrap());
+    // cert-manager's secret: its issuer's CA in ca.crt is another CA than tls-ca's.
+    emulator.seed(
+        "v1/secrets",
+        &[
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"namespace": "cattle-system", "name": "tls-rancher-ingress",
+                "annotations": {"cert-manager.io/certificate-name": "rancher"}},
+            "data": {"tls.crt": pem("fullchain.pem"), "tls.key": pem("leaf.key"),
+                     "ca.crt": pem("other-root.pem")}}),
+        ],
+    );
+    emulator.register(
+        "cert-manager.io/v1/certificates",
+        "Certificate",
+        "certificate",
+    );
+    emulator.seed(
+        "cert-manager.io/v1/certificates",
+        &[serde_json::json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+            "metadata": {"namespace": "cattle-system", "name": "rancher"},
+            "spec": {"secretName": "tls-rancher-ingress"},
+            "status": {"notAfter": "2030-01-01T00:00:00Z",
+                "conditions": [{"type": "Ready", "status": "False", "message": "Issuing certificate as Secret does not exist"}]}})],
+    );
+    let port = free_port();
+    let _nginx = serve(&[Endpoint {
+        port,
+        chain: "fullchain.pem",
+        key: "leaf.key",
+        cacerts: "root.pem",
+    }]);
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 1, "{:#}", out.json);
+    let findings = out.find("cluster", "cert_manager");
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert!(
+        findings[0].1.contains(
+            "Certificate cattle-system/rancher (cert-manager) is not Ready: Issuing certificate"
+        ),
+        "{findings:?}"
+    );
+    assert!(findings[0].2.contains("describe certificate rancher"));
+    assert!(
+        findings[1]
+            .1
+            .contains("ca.crt of secret cattle-system/tls-rancher-ingress")
+            && findings[1]
+                .1
+                .contains("differs from secret cattle-system/tls-ca"),
+        "{findings:?}"
+    );
+}

@@ -15,6 +15,7 @@ use serde::Serialize;
 use std::fmt::Write as _;
 
 mod agents;
+mod cert_manager;
 mod cluster;
 mod drift;
 mod endpoint;
@@ -182,6 +183,9 @@ pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Erro
         client: None,
     };
     let (secrets, mut api_requests) = doctor.cluster_part().await;
+    if let Some(secrets) = &secrets {
+        api_requests += doctor.cert_manager_part(secrets).await;
+    }
     let secret_chain = secrets
         .as_ref()
         .and_then(|s| chain_of(s.tls_data("tls.crt")));
