@@ -179,9 +179,9 @@ fn all_good() {
     assert!(message.contains(&checksum));
     assert_eq!(checksum.len(), 64);
     assert_eq!(checksum, sha256sum(&root));
-    // Two GETs of the secrets, one of Rancher's cacerts setting (no Rancher objects in this
-    // emulator: the agents part says so and stops).
-    assert_eq!(out.json["api_requests"], 3);
+    // Two GETs of the secrets, one of tls-ca-additional, one of Rancher's cacerts setting
+    // (no Rancher objects in this emulator: the agents part says so and stops).
+    assert_eq!(out.json["api_requests"], 4);
     assert_eq!(out.one("agents", "cacerts_setting").0, "skipped");
     eprintln!(
         "doctor all-good run: {:?} wall for the process, {} ms inside, {} API requests",
@@ -863,4 +863,33 @@ fn a_secret_cert_manager_owns_is_judged_through_its_certificate() {
                 .contains("differs from secret cattle-system/tls-ca"),
         "{findings:?}"
     );
+}
+
+#[test]
+fn tls_ca_additional_is_judged_like_push_builds_it() {
+    let (emulator, _nginx, port) = good_setup();
+    let pem = |name: &str| std::fs::read_to_string(fixtures().join(name)).unwrap();
+    let bundle = pem("root.pem") + &pem("leaf.pem");
+    emulator.seed(
+        "v1/secrets",
+        &[
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"namespace": "cattle-system", "name": "tls-ca-additional"},
+            "data": {"ca-additional.pem": base64(bundle.as_bytes())}}),
+        ],
+    );
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    let (status, message, fix) = out
+        .find("cluster", "tls_ca")
+        .into_iter()
+        .find(|(_, message, _)| message.contains("tls-ca-additional"))
+        .unwrap_or_else(|| panic!("{:#}", out.json));
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains(
+            "holds 'O=rcert test, CN=rancher.example.com', which is not a CA certificate"
+        ),
+        "{message}"
+    );
+    assert!(fix.contains("--additional-ca"), "{fix}");
 }

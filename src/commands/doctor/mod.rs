@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use std::fmt::Write as _;
 
+mod additional_ca;
 mod agents;
 mod cert_manager;
 mod cluster;
@@ -185,6 +186,7 @@ pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Erro
     let (secrets, mut api_requests) = doctor.cluster_part().await;
     if let Some(secrets) = &secrets {
         api_requests += doctor.cert_manager_part(secrets).await;
+        api_requests += doctor.additional_ca_part().await;
     }
     let secret_chain = secrets
         .as_ref()
