@@ -14,6 +14,7 @@ use x509_parser::extensions::{GeneralName, ParsedExtension, X509Extension};
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 
+use crate::x509::formats::modulus_bits;
 use crate::x509::Cert;
 
 /// The place of a certificate on its path.
@@ -506,26 +507,5 @@ impl<'a, 'x> Judged<'a, 'x> {
                 ),
             );
         }
-    }
-}
-
-/// Bits of an RSA modulus given as big-endian bytes (leading zeros ignored).
-fn modulus_bits(modulus: &[u8]) -> usize {
-    let significant: Vec<u8> = modulus.iter().copied().skip_while(|b| *b == 0).collect();
-    match significant.first() {
-        Some(first) => (significant.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
-        None => 0,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::modulus_bits;
-
-    #[test]
-    fn modulus_bits_ignore_the_sign_byte() {
-        assert_eq!(modulus_bits(&[0x00, 0x80, 0x00]), 16);
-        assert_eq!(modulus_bits(&[0x01, 0x00]), 9);
-        assert_eq!(modulus_bits(&[]), 0);
     }
 }

@@ -195,16 +195,7 @@ pub fn rsa_public_key(key: &PrivateKeyDer<'_>) -> Option<(Vec<u8>, usize)> {
     let (after_modulus, modulus) = Any::from_der(rest).ok()?;
     let (after_exponent, _exponent) = Any::from_der(after_modulus).ok()?;
     let elements = &rest[..rest.len() - after_exponent.len()];
-    let significant: Vec<u8> = modulus
-        .data
-        .iter()
-        .copied()
-        .skip_while(|b| *b == 0)
-        .collect();
-    let bits = match significant.first() {
-        Some(first) => (significant.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
-        None => return None,
-    };
+    let bits = Some(modulus_bits(modulus.data)).filter(|bits| *bits > 0)?;
     let mut der = vec![0x30];
     let length = elements.len();
     if length < 0x80 {
@@ -221,4 +212,25 @@ pub fn rsa_public_key(key: &PrivateKeyDer<'_>) -> Option<(Vec<u8>, usize)> {
     }
     der.extend_from_slice(elements);
     Some((der, bits))
+}
+
+/// Bits of an RSA modulus given as big-endian bytes (leading zeros ignored).
+pub fn modulus_bits(modulus: &[u8]) -> usize {
+    let significant: Vec<u8> = modulus.iter().copied().skip_while(|b| *b == 0).collect();
+    match significant.first() {
+        Some(first) => (significant.len() - 1) * 8 + (8 - first.leading_zeros() as usize),
+        None => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::modulus_bits;
+
+    #[test]
+    fn modulus_bits_ignore_the_sign_byte() {
+        assert_eq!(modulus_bits(&[0x00, 0x80, 0x00]), 16);
+        assert_eq!(modulus_bits(&[0x01, 0x00]), 9);
+        assert_eq!(modulus_bits(&[]), 0);
+    }
 }
