@@ -247,14 +247,23 @@ fn a_bad_set_is_refused_and_a_failure_half_way_is_rolled_back() {
         "refused before any request"
     );
 
-    // The second cluster's patch fails: the first one's annotation is taken back.
+    // The second cluster's patch fails: the first one's annotation and both secrets are
+    // taken back.
     emulator.fault("PATCH", "/clusters/c-m-two", 500);
     let to = new.path().display().to_string();
-    let (code, json) = rotate(&emulator, &["apply", "--to", &to, "--step", "agents"]);
+    let (code, json) = rotate(&emulator, &["apply", "--to", &to]);
     assert_eq!(code, 1, "{json:#}");
+    let failure = json["steps"].as_array().unwrap().last().unwrap()["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(
-        steps(&json).contains("annotation removed again from 1 of 1 cluster(s)"),
-        "{json:#}"
+        failure.starts_with("cannot patch clusters.management.cattle.io/c-m-two: API server error 500 (injected); rolled back cluster c-m-one; secrets: rolled back"),
+        "{failure}"
+    );
+    assert!(
+        failure.contains("rolled back cluster c-m-one; secrets: rolled back: secret cattle-system/tls-rancher-ingress restored from"),
+        "{failure}"
     );
     let annotation = kubectl(
         &emulator,
@@ -266,4 +275,14 @@ fn a_bad_set_is_refused_and_a_failure_half_way_is_rolled_back() {
         ],
     );
     assert_eq!(annotation, "", "rolled back");
+    for (secret, key, file) in [
+        ("tls-ca", "cacerts.pem", "cacerts.pem"),
+        ("tls-rancher-ingress", "tls.crt", "tls.crt"),
+    ] {
+        assert_eq!(
+            emulator.kubectl_get("cattle-system", secret, key).unwrap(),
+            std::fs::read(old.path().join(file)).unwrap(),
+            "{secret} restored"
+        );
+    }
 }

@@ -129,9 +129,18 @@ pub struct RotateArgs {
     /// Kubeconfig context.
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
-    /// Rancher's host name, checked against the new certificate's SANs.
-    #[arg(long, value_name = "NAME")]
+    /// Rancher's host name, checked against the new certificate's SANs (status: also
+    /// probed — the certificate it serves and /cacerts).
+    #[arg(long, value_name = "NAME[:PORT]")]
     pub host: Option<String>,
+    /// Only for a set without cacerts.pem (a publicly trusted certificate): the roots
+    /// clients trust — a file, or `system` (this machine's store, as agents with
+    /// agent-tls-mode=system-store). Default: the Mozilla roots.
+    #[arg(long, value_name = "FILE|system")]
+    pub ca: Option<String>,
+    /// Status: connect here (a node or load balancer) with --host as SNI.
+    #[arg(long, value_name = "ADDR[:PORT]", requires = "host")]
+    pub node: Option<String>,
     /// Timeout of each API request (e.g. 10s).
     #[arg(long, default_value = "10s", value_name = "DUR")]
     pub timeout: String,
@@ -146,10 +155,15 @@ pub struct RotateApplyArgs {
     /// Which step to carry out.
     #[arg(long, value_enum, default_value = "all")]
     pub step: crate::commands::rotate::Step,
+    /// How the agents learn the new CA: annotate (Rancher redeploys every downstream
+    /// agent) or env (set CATTLE_CA_CHECKSUM in this cluster's cattle-cluster-agent and
+    /// cattle-node-agent; run it with --context for each downstream cluster).
+    #[arg(long, value_enum, default_value = "annotate")]
+    pub agents: crate::commands::rotate::AgentMethod,
     /// Change nothing; say what would be sent.
     #[arg(long)]
     pub dry_run: bool,
-    /// Where backups of replaced secrets go (default: DIR/backups).
+    /// Where backups of changed objects go (default: DIR/backups).
     #[arg(long, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
 }

@@ -334,6 +334,9 @@ async fn run_rotate(
             .unwrap_or_else(|| rotate::default_backup_dir(&common.dir)),
         dry_run: apply.is_some_and(|a| a.dry_run),
         step: apply.map_or(rotate::Step::All, |a| a.step),
+        agents: apply.map_or(rotate::AgentMethod::Annotate, |a| a.agents),
+        node: common.node.clone(),
+        roots: common.ca.clone(),
         timeout: tls::parse_duration(&common.timeout)?,
     };
     let report = match command {

@@ -1,6 +1,8 @@
 //! The Kubernetes client: kubeconfig found as kubectl finds it, and API errors in
 //! one line.
 
+pub mod agent_workloads;
+pub mod backup;
 pub mod inventory;
 pub mod rancher_objects;
 pub mod secrets;

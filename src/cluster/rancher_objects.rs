@@ -3,10 +3,10 @@
 //! `Connected` and `AgentTlsStrictCheck` conditions, and the `CATTLE_CA_CHECKSUM` the
 //! `cattle-cluster-agent` Deployment was given.
 
-use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Client};
 
+use super::agent_workloads::{self, AgentKind};
 use super::describe_api_error;
 
 /// A condition's status and message.
@@ -29,6 +29,8 @@ pub struct ManagedCluster {
     pub connected: Option<Condition>,
     /// The `AgentTlsStrictCheck` condition.
     pub strict_check: Option<Condition>,
+    /// The object as read, for its backup.
+    pub object: DynamicObject,
 }
 
 /// What the agents depend on, as the cluster says.
@@ -96,14 +98,10 @@ pub async fn agent_state(client: &Client, namespace: &str) -> Result<Option<Agen
         .await
         .map_err(|err| describe_api_error(&err, "list", "clusters.management.cattle.io"))?;
     state.clusters = list.items.iter().map(managed_cluster).collect();
-    let deployments: Api<Deployment> = Api::namespaced(client.clone(), namespace);
     state.requests += 1;
-    let agent = deployments
-        .get_opt("cattle-cluster-agent")
-        .await
-        .map_err(|err| describe_api_error(&err, "get", "deployment cattle-cluster-agent"))?;
+    let agent = agent_workloads::get(client, namespace, AgentKind::ClusterAgent).await?;
     state.agent_deployment = agent.is_some();
-    state.agent_checksum = agent.as_ref().and_then(agent_checksum);
+    state.agent_checksum = agent.and_then(|workload| workload.checksum);
     Ok(Some(state))
 }
 
@@ -125,23 +123,8 @@ fn managed_cluster(object: &DynamicObject) -> ManagedCluster {
             .map(str::to_string),
         connected: condition("Connected"),
         strict_check: condition("AgentTlsStrictCheck"),
+        object: object.clone(),
     }
-}
-
-/// `CATTLE_CA_CHECKSUM` from any container of the Deployment.
-fn agent_checksum(deployment: &Deployment) -> Option<String> {
-    deployment
-        .spec
-        .as_ref()?
-        .template
-        .spec
-        .as_ref()?
-        .containers
-        .iter()
-        .flat_map(|container| container.env.iter().flatten())
-        .find(|env| env.name == "CATTLE_CA_CHECKSUM")
-        .and_then(|env| env.value.clone())
-        .filter(|value| !value.is_empty())
 }
 
 /// A `clusters.fleet.cattle.io` object.
@@ -153,6 +136,8 @@ pub struct FleetCluster {
     pub name: String,
     /// `spec.redeployAgentGeneration` (0 when unset).
     pub redeploy_generation: i64,
+    /// The object as read, for its backup.
+    pub object: DynamicObject,
 }
 
 fn fleet_resource() -> ApiResource {
@@ -182,6 +167,7 @@ pub async fn fleet_clusters(client: &Client) -> Result<Vec<FleetCluster>, String
             redeploy_generation: object.data["spec"]["redeployAgentGeneration"]
                 .as_i64()
                 .unwrap_or(0),
+            object: object.clone(),
         })
         .collect())
 }
@@ -189,38 +175,45 @@ pub async fn fleet_clusters(client: &Client) -> Result<Vec<FleetCluster>, String
 /// The annotation that makes Rancher redeploy a cluster's agent (Rancher docs, method 1).
 pub const FORCE_DEPLOY_ANNOTATION: &str = "io.cattle.agent.force.deploy";
 
-/// Set (or, with `None`, remove) an annotation of a management cluster (merge patch).
-pub async fn annotate_cluster(
+/// The annotation rcert leaves on each cluster it redeployed, holding the CA checksum it
+/// redeployed for (`none` for a publicly trusted certificate): a rerun for the same CA
+/// finds it and leaves the cluster unchanged.
+pub const ROTATED_FOR_ANNOTATION: &str = "rcert/ca-checksum";
+
+/// An annotation of an object as read (None: absent).
+pub fn annotation(object: &DynamicObject, key: &str) -> Option<String> {
+    object.metadata.annotations.as_ref()?.get(key).cloned()
+}
+
+/// Send a JSON merge patch to a management cluster.
+pub async fn patch_cluster(
     client: &Client,
     name: &str,
-    key: &str,
-    value: Option<&str>,
+    patch: &serde_json::Value,
 ) -> Result<(), String> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &management("Cluster", "clusters"));
-    let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
     merge_patch(
         &api,
         name,
-        &patch,
+        patch,
         &format!("clusters.management.cattle.io/{name}"),
     )
     .await
 }
 
-/// Set a fleet cluster's `spec.redeployAgentGeneration` (merge patch).
-pub async fn set_redeploy_generation(
+/// Send a JSON merge patch to a fleet cluster.
+pub async fn patch_fleet_cluster(
     client: &Client,
     cluster: &FleetCluster,
-    generation: i64,
+    patch: &serde_json::Value,
 ) -> Result<(), String> {
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), &cluster.namespace, &fleet_resource());
-    let patch = serde_json::json!({"spec": {"redeployAgentGeneration": generation}});
     let what = format!(
         "clusters.fleet.cattle.io {}/{}",
         cluster.namespace, cluster.name
     );
-    merge_patch(&api, &cluster.name, &patch, &what).await
+    merge_patch(&api, &cluster.name, patch, &what).await
 }
 
 /// One JSON merge patch, its failure in one line naming `what`.

@@ -14,7 +14,7 @@ use kube::{Api, Client};
 use serde::Serialize;
 
 use super::{describe_api_error, MANAGER};
-use crate::files::{self, OutFile};
+use crate::files;
 
 /// What happened to one Secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -39,6 +39,8 @@ pub enum Action {
     /// Dry run: what would be applied.
     #[serde(rename = "would apply")]
     WouldApply,
+    /// It existed and was deleted (a set that no longer holds it).
+    Deleted,
 }
 
 impl Action {
@@ -53,12 +55,16 @@ impl Action {
             Action::NotAttempted => "not attempted",
             Action::RolledBack => "rolled back",
             Action::WouldApply => "would apply",
+            Action::Deleted => "deleted",
         }
     }
 
     /// Whether the Secret in the cluster differs from before this run.
     pub fn changed(self) -> bool {
-        matches!(self, Action::Created | Action::Updated | Action::Replaced)
+        matches!(
+            self,
+            Action::Created | Action::Updated | Action::Replaced | Action::Deleted
+        )
     }
 }
 
@@ -96,6 +102,41 @@ pub fn cert_manager_owner(secret: &Secret) -> Option<String> {
         .map(|(key, value)| format!("cert-manager ({key}={value})"))
 }
 
+/// What one Secret of a set should become.
+#[derive(Debug, Clone)]
+pub enum Desired {
+    /// Hold exactly this type and data (server-side apply).
+    Apply(Secret),
+    /// Not exist (deleted when found, after a backup).
+    Absent(String),
+}
+
+impl Desired {
+    fn name(&self) -> String {
+        match self {
+            Desired::Apply(secret) => name_of(secret),
+            Desired::Absent(name) => name.clone(),
+        }
+    }
+
+    /// The type a Secret must change to, when it must exist.
+    fn kind(&self) -> Option<&str> {
+        match self {
+            Desired::Apply(secret) => Some(type_of(secret)),
+            Desired::Absent(_) => None,
+        }
+    }
+
+    /// Whether `current` (what the cluster holds) already is what is wanted.
+    fn satisfied_by(&self, current: Option<&Secret>) -> bool {
+        match (self, current) {
+            (Desired::Apply(secret), Some(current)) => same_data(current, secret),
+            (Desired::Apply(_), None) => false,
+            (Desired::Absent(_), current) => current.is_none(),
+        }
+    }
+}
+
 /// The fate of one Secret of the set.
 #[derive(Debug, Clone)]
 pub struct Change {
@@ -127,7 +168,7 @@ pub struct Applied {
 
 /// A stop before anything changed: every Secret not attempted, the cluster untouched.
 fn stopped(
-    wanted: &[Secret],
+    wanted: &[Desired],
     before: Vec<Option<Secret>>,
     requests: u32,
     error: String,
@@ -136,8 +177,8 @@ fn stopped(
     Applied {
         changes: wanted
             .iter()
-            .map(|secret| Change {
-                name: name_of(secret),
+            .map(|desired| Change {
+                name: desired.name(),
                 action: Action::NotAttempted,
                 before: before.next().flatten(),
                 backup: None,
@@ -165,13 +206,49 @@ fn type_of(secret: &Secret) -> &str {
 
 /// Apply `wanted` (in order) as one change.
 pub async fn apply_set(client: Client, options: &Options<'_>, wanted: &[Secret]) -> Applied {
+    let desired: Vec<Desired> = wanted.iter().cloned().map(Desired::Apply).collect();
+    apply_desired(client, options, &desired).await
+}
+
+/// The refusal, before anything changed, of a set the cluster's state forbids.
+fn refusal(options: &Options<'_>, wanted: &[Desired], before: &[Option<Secret>]) -> Option<String> {
+    for (desired, current) in wanted.iter().zip(before) {
+        let (Some(kind), Some(current)) = (desired.kind(), current.as_ref()) else {
+            continue;
+        };
+        if type_of(current) != kind && !options.replace {
+            return Some(format!(
+                "secret {}/{} is of type {}, and a Secret's type cannot change to {kind}: rerun with --replace to delete and recreate it (it is backed up first)",
+                options.namespace,
+                desired.name(),
+                type_of(current),
+            ));
+        }
+    }
+    if options.override_cert_manager {
+        return None;
+    }
+    wanted.iter().zip(before).find_map(|(desired, current)| {
+        let current = current.as_ref()?;
+        let owner = cert_manager_owner(current)?;
+        (!desired.satisfied_by(Some(current))).then(|| format!(
+            "secret {}/{} is managed by {owner}: cert-manager would put its own certificate back; change the Certificate's issuer, or install Rancher with ingress.tls.source=secret and delete the Certificate, or pass --force",
+            options.namespace,
+            desired.name()
+        ))
+    })
+}
+
+/// Make the cluster hold `wanted` (in order) as one change: Secrets applied or deleted,
+/// everything backed up first, what this run changed rolled back when a later one fails.
+pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desired]) -> Applied {
     let api: Api<Secret> = Api::namespaced(client.clone(), options.namespace);
     let mut requests = 0;
     let mut before = Vec::new();
-    for secret in wanted {
+    for desired in wanted {
         requests += 1;
-        let what = format!("secret {}/{}", options.namespace, name_of(secret));
-        match api.get_opt(&name_of(secret)).await {
+        let what = format!("secret {}/{}", options.namespace, desired.name());
+        match api.get_opt(&desired.name()).await {
             Ok(found) => before.push(found),
             Err(err) => {
                 let message = describe_api_error(&err, "get", &what);
@@ -179,42 +256,17 @@ pub async fn apply_set(client: Client, options: &Options<'_>, wanted: &[Secret])
             }
         }
     }
-    for (secret, current) in wanted.iter().zip(&before) {
-        if let Some(current) = current.as_ref().filter(|c| type_of(c) != type_of(secret)) {
-            if !options.replace {
-                let message = format!(
-                    "secret {}/{} is of type {}, and a Secret's type cannot change to {}: rerun with --replace to delete and recreate it (it is backed up first)",
-                    options.namespace,
-                    name_of(secret),
-                    type_of(current),
-                    type_of(secret)
-                );
-                let mut refused = stopped(wanted, before, requests, message);
-                refused.blocked = true;
-                return refused;
-            }
-        }
-    }
-    if !options.override_cert_manager {
-        for (secret, current) in wanted.iter().zip(&before) {
-            let owner = current.as_ref().and_then(cert_manager_owner);
-            if let (Some(owner), Some(current)) = (owner, current) {
-                if same_data(current, secret) {
-                    continue;
-                }
-                let message = format!(
-                    "secret {}/{} is managed by {owner}: cert-manager would put its own certificate back; change the Certificate's issuer, or install Rancher with ingress.tls.source=secret and delete the Certificate, or pass --force",
-                    options.namespace,
-                    name_of(secret)
-                );
-                let mut refused = stopped(wanted, before, requests, message);
-                refused.blocked = true;
-                return refused;
-            }
-        }
+    if let Some(message) = refusal(options, wanted, &before) {
+        let mut refused = stopped(wanted, before, requests, message);
+        refused.blocked = true;
+        return refused;
     }
     let mut namespace_created = false;
-    if before.iter().any(Option::is_none) && options.create_namespace {
+    let creates = wanted
+        .iter()
+        .zip(&before)
+        .any(|(desired, current)| desired.kind().is_some() && current.is_none());
+    if creates && options.create_namespace {
         match ensure_namespace(&client, options.namespace, &mut requests).await {
             Ok(created) => namespace_created = created,
             Err(message) => return stopped(wanted, before, requests, message),
@@ -222,8 +274,8 @@ pub async fn apply_set(client: Client, options: &Options<'_>, wanted: &[Secret])
     }
     // Back up everything that will change before changing anything.
     let mut backups = Vec::new();
-    for (secret, current) in wanted.iter().zip(&before) {
-        let backup = match current.as_ref().filter(|c| !same_data(c, secret)) {
+    for (desired, current) in wanted.iter().zip(&before) {
+        let backup = match current.as_ref().filter(|c| !desired.satisfied_by(Some(c))) {
             Some(current) => match save_backup(options, current) {
                 Ok(path) => Some(path),
                 Err(err) => {
@@ -233,7 +285,7 @@ pub async fn apply_set(client: Client, options: &Options<'_>, wanted: &[Secret])
                     let message = format!(
                         "cannot back up secret {}/{} before changing it: {err}",
                         options.namespace,
-                        name_of(secret)
+                        desired.name()
                     );
                     return stopped(wanted, before, requests, message);
                 }
@@ -249,33 +301,40 @@ pub async fn apply_set(client: Client, options: &Options<'_>, wanted: &[Secret])
         error: None,
         blocked: false,
     };
-    for (index, (secret, current)) in wanted.iter().zip(&before).enumerate() {
+    for (index, (desired, current)) in wanted.iter().zip(&before).enumerate() {
         let backup = backups[index].clone();
-        let result = apply_one(
-            &api,
-            options,
-            secret,
-            current.as_ref(),
-            &mut applied.requests,
-        )
-        .await;
+        let result = match desired {
+            Desired::Apply(secret) => {
+                apply_one(
+                    &api,
+                    options,
+                    secret,
+                    current.as_ref(),
+                    &mut applied.requests,
+                )
+                .await
+            }
+            Desired::Absent(name) => {
+                delete_one(&api, options, name, current.as_ref(), &mut applied.requests).await
+            }
+        };
         match result {
             Ok(action) => applied.changes.push(Change {
-                name: name_of(secret),
+                name: desired.name(),
                 action,
                 before: current.clone(),
                 backup,
             }),
             Err(message) => {
                 applied.changes.push(Change {
-                    name: name_of(secret),
+                    name: desired.name(),
                     action: Action::Failed,
                     before: current.clone(),
                     backup: backup.clone(),
                 });
                 for (rest, current) in wanted.iter().zip(&before).skip(index + 1) {
                     applied.changes.push(Change {
-                        name: name_of(rest),
+                        name: rest.name(),
                         action: Action::NotAttempted,
                         before: current.clone(),
                         backup: None,
@@ -284,9 +343,9 @@ pub async fn apply_set(client: Client, options: &Options<'_>, wanted: &[Secret])
                 // Secrets this run did not change need no backup.
                 for change in applied.changes.iter_mut() {
                     let retyped = change.before.as_ref().is_some_and(|old| {
-                        wanted
-                            .iter()
-                            .any(|w| name_of(w) == change.name && type_of(w) != type_of(old))
+                        wanted.iter().any(|w| {
+                            w.name() == change.name && w.kind().is_some_and(|k| k != type_of(old))
+                        })
                     });
                     let untouched = change.action == Action::NotAttempted
                         || (change.action == Action::Failed && !retyped);
@@ -303,6 +362,36 @@ pub async fn apply_set(client: Client, options: &Options<'_>, wanted: &[Secret])
         }
     }
     applied
+}
+
+/// Put back every Secret an earlier, successful run of the set changed (a later step of
+/// the same operation failed); returns the state in one sentence.
+pub async fn undo(client: Client, options: &Options<'_>, applied: &mut Applied) -> String {
+    let api: Api<Secret> = Api::namespaced(client, options.namespace);
+    roll_back(&api, options, applied).await
+}
+
+async fn delete_one(
+    api: &Api<Secret>,
+    options: &Options<'_>,
+    name: &str,
+    current: Option<&Secret>,
+    requests: &mut u32,
+) -> Result<Action, String> {
+    if current.is_none() {
+        return Ok(Action::Unchanged);
+    }
+    *requests += 1;
+    api.delete(name, &DeleteParams::default())
+        .await
+        .map(|_| Action::Deleted)
+        .map_err(|err| {
+            describe_api_error(
+                &err,
+                "delete",
+                &format!("secret {}/{name}", options.namespace),
+            )
+        })
 }
 
 async fn apply_one(
@@ -365,6 +454,10 @@ async fn roll_back(api: &Api<Secret>, options: &Options<'_>, applied: &mut Appli
         let result = match (&change.before, change.action) {
             (None, _) => api
                 .delete(&change.name, &DeleteParams::default())
+                .await
+                .map(|_| ()),
+            (Some(old), Action::Deleted) => api
+                .create(&PostParams::default(), &recreatable(old))
                 .await
                 .map(|_| ()),
             (Some(old), Action::Replaced) => {
@@ -481,17 +574,10 @@ async fn ensure_namespace(
 
 /// Save the previous object (as YAML, mode 0600) before it is replaced.
 fn save_backup(options: &Options<'_>, current: &Secret) -> Result<PathBuf, String> {
-    let name = name_of(current);
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let path = options
-        .backup_dir
-        .join(format!("{}-{name}-{stamp}.backup.yaml", options.namespace));
     let mut previous = current.clone();
     previous.metadata.managed_fields = None;
-    let yaml = manifests_yaml(&[previous])?;
-    files::ensure_directory(options.backup_dir).map_err(|err| err.to_string())?;
-    files::write_all(&[OutFile::key(path.clone(), yaml)], false).map_err(|err| err.to_string())?;
-    Ok(path)
+    let stem = format!("{}-{}", options.namespace, name_of(current));
+    super::backup::save(options.backup_dir, &stem, &previous)
 }
 
 /// Objects as YAML documents, in order, base64 on one plain line as kubectl prints it;

@@ -140,6 +140,11 @@ impl Emulator {
         );
     }
 
+    /// Remove every injected fault.
+    pub fn clear_faults(&self) {
+        self.control("DELETE", "/_rcert/faults", "");
+    }
+
     /// Put objects of `resource` (e.g. `v1/secrets`) straight into the store.
     pub fn seed(&self, resource: &str, objects: &[serde_json::Value]) {
         let body = serde_json::json!({"resource": resource, "objects": objects}).to_string();

@@ -1,0 +1,291 @@
+//! `rcert rotate plan|apply|status --to DIR`: Rancher's documented private-CA update
+//! ("Updating a Private CA Certificate"), step by step — the two secrets, Rancher's
+//! restart so the `cacerts` setting follows, every downstream agent (force-deploy
+//! annotation), fleet's agents (`redeployAgentGeneration` + 1) — with backups, a dry run,
+//! a roll back of what a failed run changed, and a status that says what still lags.
+
+mod apply;
+mod plan;
+mod status;
+
+pub use apply::apply;
+pub use plan::plan;
+pub use status::status;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use kube::Client;
+use serde::Serialize;
+
+use crate::check::{Check, CheckId, Status};
+use crate::checks::{check_chain, Context, Origin};
+use crate::cluster::agent_workloads::{self, AgentWorkload};
+use crate::cluster::rancher_objects::{
+    agent_state, fleet_clusters, helm_values, AgentState, FleetCluster, HelmValues,
+};
+use crate::cluster::{connect, describe_api_error};
+use crate::output::{checks_text, Report, Style};
+use crate::rancher::{self, CaBundle};
+use crate::x509::cert::{certs_from, key_from};
+use crate::x509::{pem, Cert};
+
+/// Which part of the update `apply` carries out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Step {
+    /// `tls-rancher-ingress` and `tls-ca`.
+    Secrets,
+    /// Every downstream cluster's agent (force-deploy annotation).
+    Agents,
+    /// Fleet's agents (`redeployAgentGeneration` + 1).
+    Fleet,
+    /// All of them, in that order.
+    All,
+}
+
+/// How `apply` reconfigures the downstream agents (Rancher's two documented methods).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentMethod {
+    /// Method 1: annotate every management cluster but `local` with
+    /// `io.cattle.agent.force.deploy=true`; Rancher redeploys each agent.
+    Annotate,
+    /// Method 2: set `CATTLE_CA_CHECKSUM` in `cattle-cluster-agent` (and
+    /// `cattle-node-agent`) of the cluster `--context` names (run once per downstream cluster).
+    Env,
+}
+
+/// What `rcert rotate` is asked to do.
+#[derive(Debug, Clone)]
+pub struct RotateRequest {
+    /// The new set: tls.crt, tls.key, cacerts.pem.
+    pub dir: PathBuf,
+    /// Namespace of Rancher's secrets.
+    pub namespace: String,
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context`.
+    pub context: Option<String>,
+    /// Rancher's host name, checked against the new certificate's SANs.
+    pub host: Option<String>,
+    /// Where backups go.
+    pub backup_dir: PathBuf,
+    /// Apply: change nothing, say what would be sent.
+    pub dry_run: bool,
+    /// Apply: which step.
+    pub step: Step,
+    /// Apply: how the agents are reconfigured.
+    pub agents: AgentMethod,
+    /// Status: the address to connect to with `host` as SNI (a node or load balancer).
+    pub node: Option<String>,
+    /// Without `cacerts.pem`: the roots clients trust (a file or `system`; default Mozilla's).
+    pub roots: Option<String>,
+    /// Timeout of each API request.
+    pub timeout: std::time::Duration,
+}
+
+/// The result of `rotate plan`, `apply` or `status`: one line per step or object.
+#[derive(Debug, Clone, Serialize)]
+pub struct RotateReport {
+    /// `plan`, `apply` or `status`.
+    pub mode: String,
+    /// The new set's directory.
+    pub dir: String,
+    /// CATTLE_CA_CHECKSUM of the new `cacerts.pem` as Rancher will serve it.
+    pub new_checksum: Option<String>,
+    /// The checks of the new set (as verify runs them).
+    pub validation: Vec<Check>,
+    /// One line per step or object: what is, what will be, what lags.
+    pub steps: Vec<Check>,
+    /// The worst of everything.
+    pub status: Status,
+    /// API requests made.
+    pub api_requests: u32,
+}
+
+/// The new set, read and validated.
+pub(super) struct NewSet {
+    chain: Vec<Cert>,
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+    ca: Option<CaBundle>,
+    validation: Vec<Check>,
+}
+
+pub(super) fn load_set(
+    request: &RotateRequest,
+    host: Option<&str>,
+) -> Result<NewSet, crate::Error> {
+    let path = |name: &str| request.dir.join(name).display().to_string();
+    let cert = pem::load_certificates(&path("tls.crt"))?;
+    let chain = certs_from(&cert)?;
+    let key_file = pem::load(&path("tls.key"))?;
+    let key = key_from(&key_file)?;
+    let ca_path = request.dir.join(rancher::CA_SECRET_KEY);
+    let ca = ca_path
+        .exists()
+        .then(|| CaBundle::load(&ca_path.display().to_string()))
+        .transpose()?;
+    let roots = match (&ca, &request.roots) {
+        (Some(_), Some(_)) => return Err(crate::Error::Usage(format!(
+            "--ca is for a set without cacerts.pem (a publicly trusted certificate); {} has one",
+            request.dir.display()
+        ))),
+        (Some(ca), None) => Some(ca.clone()),
+        (None, Some(roots)) => Some(CaBundle::load(roots)?),
+        (None, None) => None,
+    };
+    let context = Context {
+        ca: roots,
+        untrusted: Vec::new(),
+        key: Some((path("tls.key"), key)),
+        // `--host NAME:PORT` names the endpoint; the certificate must cover NAME.
+        hosts: host
+            .map(|host| crate::tls::Target::parse(host).map_or(host.to_string(), |t| t.host))
+            .into_iter()
+            .collect(),
+        at: time::OffsetDateTime::now_utc(),
+        warn_days: 30,
+    };
+    let validation = check_chain(&chain, Origin::File(&path("tls.crt")), &context);
+    Ok(NewSet {
+        chain,
+        cert_pem: cert.certificates_as_pem(),
+        key_pem: key_file.key_as_pem(),
+        ca,
+        validation,
+    })
+}
+
+/// The cluster's side, read once.
+pub(super) struct ClusterView {
+    client: Client,
+    agents: Option<AgentState>,
+    workloads: Vec<AgentWorkload>,
+    fleet: Vec<FleetCluster>,
+    tls: Option<k8s_openapi::api::core::v1::Secret>,
+    ca: Option<k8s_openapi::api::core::v1::Secret>,
+    helm: Option<HelmValues>,
+    requests: u32,
+}
+
+pub(super) async fn read_cluster(request: &RotateRequest) -> Result<ClusterView, crate::Error> {
+    let (client, _) = connect(
+        request.kubeconfig.as_deref(),
+        request.context.as_deref(),
+        request.timeout,
+    )
+    .await?;
+    let remote = |message: String| crate::Error::Remote(format!("{message} (nothing was changed)"));
+    let agents = agent_state(&client, &request.namespace)
+        .await
+        .map_err(remote)?;
+    let workloads = agent_workloads::all(&client, &request.namespace)
+        .await
+        .map_err(remote)?;
+    let fleet = fleet_clusters(&client).await.map_err(remote)?;
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client.clone(), &request.namespace);
+    let get = |name: &'static str| {
+        let secrets = secrets.clone();
+        async move {
+            secrets
+                .get_opt(name)
+                .await
+                .map_err(|err| remote(describe_api_error(&err, "get", &format!("secret {name}"))))
+        }
+    };
+    let tls = get(rancher::TLS_SECRET).await?;
+    let ca = get(rancher::CA_SECRET).await?;
+    let helm = helm_values(&client, &request.namespace)
+        .await
+        .map_err(remote)?;
+    let requests = agents.as_ref().map_or(1, |a| a.requests) + 6;
+    Ok(ClusterView {
+        client,
+        agents,
+        workloads,
+        fleet,
+        tls,
+        ca,
+        helm,
+        requests,
+    })
+}
+
+pub(super) fn secret_bytes(
+    secret: &Option<k8s_openapi::api::core::v1::Secret>,
+    key: &str,
+) -> Option<Vec<u8>> {
+    secret
+        .as_ref()?
+        .data
+        .as_ref()?
+        .get(key)
+        .map(|bytes| bytes.0.clone())
+}
+
+pub(super) fn describe_chain(bytes: Option<Vec<u8>>) -> String {
+    match bytes.map(|b| crate::x509::cert::certs_in(&b)) {
+        Some(certs) if !certs.is_empty() => format!(
+            "'{}' sha256 {}…",
+            certs[0].display_name(),
+            &certs[0].sha256_fingerprint[..23.min(certs[0].sha256_fingerprint.len())]
+        ),
+        _ => "nothing".to_string(),
+    }
+}
+
+pub(super) fn finish(
+    mode: &str,
+    request: &RotateRequest,
+    new_checksum: Option<String>,
+    validation: Vec<Check>,
+    steps: Vec<Check>,
+    api_requests: u32,
+) -> RotateReport {
+    let status = Status::worst(&validation).max(Status::worst(&steps));
+    RotateReport {
+        mode: mode.to_string(),
+        dir: request.dir.display().to_string(),
+        new_checksum,
+        validation,
+        steps,
+        status,
+        api_requests,
+    }
+}
+
+impl NewSet {
+    /// CATTLE_CA_CHECKSUM of the new `cacerts.pem` (None: no private CA).
+    pub(super) fn checksum(&self) -> Option<String> {
+        self.ca.as_ref().and_then(|ca| ca.checksum.clone())
+    }
+}
+
+impl Report for RotateReport {
+    fn text(&self, style: &Style) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "{}",
+            style.heading(&format!("rotate {} --to {}", self.mode, self.dir))
+        );
+        out.push_str(&checks_text(&self.validation, style));
+        let _ = writeln!(out, "{}", style.heading("Steps"));
+        out.push_str(&checks_text(&self.steps, style));
+        if let Some(checksum) = &self.new_checksum {
+            let _ = writeln!(out, "\nnew CATTLE_CA_CHECKSUM={checksum}");
+        }
+        let _ = writeln!(out, "{} API request(s)", self.api_requests);
+        out
+    }
+
+    fn exit_code(&self) -> u8 {
+        crate::output::exit_for(self.status)
+    }
+}
+
+/// The default backup directory beside the new set.
+pub fn default_backup_dir(dir: &Path) -> PathBuf {
+    dir.join("backups")
+}

@@ -1,0 +1,245 @@
+//! `rotate status`: what still lags behind the new set, one line each.
+
+use super::*;
+use crate::checks::served;
+use crate::tls::{ProbeRequest, Target};
+
+/// `rcert rotate status`: what still lags, one line each.
+pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
+    let set = load_set(request, request.host.as_deref())?;
+    let view = read_cluster(request).await?;
+    let new_checksum = set.checksum();
+    let dir = request.dir.display();
+    let mut steps = vec![secrets_line(&set, &view, request)];
+    match &view.agents {
+        Some(agents) => {
+            steps.push(setting_line(&set, agents, request));
+            steps.extend(cluster_lines(agents));
+        }
+        None => steps.push(Check::skipped(
+            CheckId::Cluster,
+            "no Rancher objects in this cluster".to_string(),
+        )),
+    }
+    for workload in &view.workloads {
+        steps.push(if workload.checksum == new_checksum {
+            Check::ok(
+                CheckId::AgentChecksum,
+                format!(
+                    "{} has the new CATTLE_CA_CHECKSUM ({})",
+                    workload.describe(),
+                    new_checksum.as_deref().unwrap_or("none")
+                ),
+            )
+        } else {
+            Check::failed(
+                CheckId::AgentChecksum,
+                format!(
+                    "{} has CATTLE_CA_CHECKSUM={} (new: {}): rcert rotate apply --to {dir} --step agents",
+                    workload.describe(),
+                    workload.checksum.as_deref().unwrap_or("none"),
+                    new_checksum.as_deref().unwrap_or("none")
+                ),
+            )
+        });
+    }
+    if let Some(host) = &request.host {
+        steps.extend(served_lines(&set, request, host).await?);
+    }
+    Ok(finish(
+        "status",
+        request,
+        new_checksum,
+        set.validation,
+        steps,
+        view.requests,
+    ))
+}
+
+/// Whether both secrets hold the new set (`tls-ca` absent without a private CA).
+fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> Check {
+    let certificate_done = secret_bytes(&view.tls, "tls.crt").as_deref() == Some(&set.cert_pem);
+    let ca_found = secret_bytes(&view.ca, rancher::CA_SECRET_KEY);
+    let ca_done = match &set.ca {
+        Some(ca) => ca_found.as_deref() == Some(&ca.bytes),
+        None => view.ca.is_none(),
+    };
+    let fix = format!(
+        "rcert rotate apply --to {} --step secrets",
+        request.dir.display()
+    );
+    match (certificate_done, ca_done, set.ca.is_some()) {
+        (true, true, true) => Check::ok(
+            CheckId::Secret,
+            "tls-rancher-ingress and tls-ca hold the new set".to_string(),
+        ),
+        (true, true, false) => Check::ok(
+            CheckId::Secret,
+            "tls-rancher-ingress holds the new certificate and tls-ca is gone (no private CA)"
+                .to_string(),
+        ),
+        (_, _, true) => Check::failed(
+            CheckId::Secret,
+            format!("the secrets do not hold the new set yet: {fix}"),
+        ),
+        (false, _, false) => Check::failed(
+            CheckId::Secret,
+            format!("tls-rancher-ingress does not hold the new certificate yet: {fix}"),
+        ),
+        (true, false, false) => Check::failed(
+            CheckId::Secret,
+            format!(
+                "secret tls-ca still exists, but the new certificate needs no private CA: {fix}"
+            ),
+        ),
+    }
+}
+
+/// Rancher's `cacerts` setting: it follows `tls-ca` only when Rancher restarts.
+fn setting_line(set: &NewSet, agents: &AgentState, request: &RotateRequest) -> Check {
+    let found = agents.cacerts_setting.as_deref().map(str::trim);
+    let restart = format!(
+        "kubectl -n {} rollout restart deploy/rancher",
+        request.namespace
+    );
+    match &set.ca {
+        Some(ca) if found == Some(String::from_utf8_lossy(&ca.bytes).trim()) => Check::ok(
+            CheckId::CacertsSetting,
+            "Rancher's cacerts setting holds the new CA".to_string(),
+        ),
+        Some(_) => Check::failed(
+            CheckId::CacertsSetting,
+            format!("Rancher's cacerts setting still holds the old CA: it follows tls-ca only when Rancher restarts — {restart}"),
+        ),
+        None if found.is_none_or(str::is_empty) => Check::ok(
+            CheckId::CacertsSetting,
+            "Rancher's cacerts setting is empty (no private CA)".to_string(),
+        ),
+        None => Check::failed(
+            CheckId::CacertsSetting,
+            format!("Rancher's cacerts setting still holds a private CA: it is emptied when Rancher restarts with privateCA=false — helm upgrade rancher rancher-latest/rancher -n {} --reuse-values --set privateCA=false", request.namespace),
+        ),
+    }
+}
+
+/// Every management cluster: connected, and passing the strict check in strict mode.
+fn cluster_lines(agents: &AgentState) -> Vec<Check> {
+    let strict = agents.agent_tls_mode.as_deref() == Some("strict");
+    agents
+        .clusters
+        .iter()
+        .map(|cluster| {
+            let connected = cluster
+                .connected
+                .as_ref()
+                .is_some_and(|c| c.status == "True");
+            let strict_ok = !strict
+                || cluster
+                    .strict_check
+                    .as_ref()
+                    .is_none_or(|c| c.status == "True");
+            if !connected {
+                let why = cluster
+                    .connected
+                    .as_ref()
+                    .map(|c| c.message.clone())
+                    .unwrap_or_default();
+                Check::failed(
+                    CheckId::Cluster,
+                    format!("cluster {} is not connected yet: {why}", cluster.name),
+                )
+            } else if !strict_ok {
+                Check::failed(
+                    CheckId::Cluster,
+                    format!(
+                        "cluster {} fails AgentTlsStrictCheck (agent-tls-mode strict)",
+                        cluster.name
+                    ),
+                )
+            } else {
+                Check::ok(
+                    CheckId::Cluster,
+                    format!("cluster {} connected", cluster.name),
+                )
+            }
+        })
+        .collect()
+}
+
+/// What the endpoint serves: the new certificate, and `/cacerts` with the new CA.
+async fn served_lines(
+    set: &NewSet,
+    request: &RotateRequest,
+    host: &str,
+) -> Result<Vec<Check>, crate::Error> {
+    let host_target = Target::parse(host)?;
+    let target = match &request.node {
+        Some(node) => Target::parse(node)?,
+        None => host_target.clone(),
+    };
+    let probe_request = ProbeRequest {
+        targets: vec![target],
+        servername: Some(host_target.host.clone()),
+        ca: set.ca.clone(),
+        alpn: vec!["http/1.1".to_string()],
+        timeout: request.timeout,
+        concurrency: 1,
+        rancher: true,
+        warn_days: 30,
+    };
+    let report = served::probe(&probe_request, false).await;
+    let Some(result) = report.results.first() else {
+        return Ok(Vec::new());
+    };
+    if let Some(error) = &result.error {
+        return Ok(vec![Check::failed(
+            CheckId::Reachable,
+            format!("{}: {error}", result.target),
+        )]);
+    }
+    let new_leaf = set
+        .chain
+        .first()
+        .map(|leaf| leaf.sha256_fingerprint.clone());
+    let served_leaf = result
+        .chain
+        .first()
+        .map(|leaf| leaf.sha256_fingerprint.clone());
+    let mut lines = vec![if served_leaf == new_leaf {
+        Check::ok(
+            CheckId::Served,
+            format!("{} serves the new certificate", result.target),
+        )
+    } else {
+        Check::failed(
+            CheckId::Served,
+            format!(
+                "{} still serves '{}', not the new certificate: the ingress controller has not picked up tls-rancher-ingress yet",
+                result.target,
+                result.chain.first().map(|c| c.subject.as_str()).unwrap_or("nothing")
+            ),
+        )
+    }];
+    let served_checksum = result
+        .rancher
+        .as_ref()
+        .and_then(|facts| facts.cacerts_checksum.clone());
+    lines.push(match (&served_checksum, set.checksum()) {
+        (found, wanted) if *found == wanted => Check::ok(
+            CheckId::Cacerts,
+            format!(
+                "/cacerts serves the new CA (CATTLE_CA_CHECKSUM {})",
+                wanted.as_deref().unwrap_or("none")
+            ),
+        ),
+        (found, wanted) => Check::failed(
+            CheckId::Cacerts,
+            format!(
+                "/cacerts serves sha256 {} (new: {}): Rancher serves its cacerts setting, which follows tls-ca when Rancher restarts",
+                found.as_deref().unwrap_or("none"),
+                wanted.as_deref().unwrap_or("none")
+            ),
+        ),
+    });
+    Ok(lines)
+}
