@@ -106,7 +106,7 @@ pub fn cert_manager_owner(secret: &Secret) -> Option<String> {
 #[derive(Debug, Clone)]
 pub enum Desired {
     /// Hold exactly this type and data (server-side apply).
-    Apply(Secret),
+    Apply(Box<Secret>),
     /// Not exist (deleted when found, after a backup).
     Absent(String),
 }
@@ -206,7 +206,11 @@ fn type_of(secret: &Secret) -> &str {
 
 /// Apply `wanted` (in order) as one change.
 pub async fn apply_set(client: Client, options: &Options<'_>, wanted: &[Secret]) -> Applied {
-    let desired: Vec<Desired> = wanted.iter().cloned().map(Desired::Apply).collect();
+    let desired: Vec<Desired> = wanted
+        .iter()
+        .cloned()
+        .map(|s| Desired::Apply(Box::new(s)))
+        .collect();
     apply_desired(client, options, &desired).await
 }
 

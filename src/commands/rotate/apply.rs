@@ -148,7 +148,7 @@ impl Run<'_> {
     /// without a private CA, `tls-ca` is deleted.
     async fn secrets_step(&mut self, set: &NewSet) -> Result<(), String> {
         let namespace = &self.request.namespace;
-        let tls = Desired::Apply(secret(
+        let tls = Desired::Apply(Box::new(secret(
             namespace,
             rancher::TLS_SECRET,
             Some("kubernetes.io/tls"),
@@ -156,15 +156,15 @@ impl Run<'_> {
                 ("tls.crt", set.cert_pem.clone()),
                 ("tls.key", set.key_pem.clone()),
             ],
-        ));
+        )));
         let wanted = match &set.ca {
             Some(ca) => vec![
-                Desired::Apply(secret(
+                Desired::Apply(Box::new(secret(
                     namespace,
                     rancher::CA_SECRET,
                     None,
                     [(rancher::CA_SECRET_KEY, ca.bytes.clone())],
-                )),
+                ))),
                 tls,
             ],
             None => vec![tls, Desired::Absent(rancher::CA_SECRET.to_string())],

@@ -126,10 +126,12 @@ pub(super) fn load_set(
         .then(|| CaBundle::load(&ca_path.display().to_string()))
         .transpose()?;
     let roots = match (&ca, &request.roots) {
-        (Some(_), Some(_)) => return Err(crate::Error::Usage(format!(
+        (Some(_), Some(_)) => {
+            return Err(crate::Error::Usage(format!(
             "--ca is for a set without cacerts.pem (a publicly trusted certificate); {} has one",
             request.dir.display()
-        ))),
+        )))
+        }
         (Some(ca), None) => Some(ca.clone()),
         (None, Some(roots)) => Some(CaBundle::load(roots)?),
         (None, None) => None,
