@@ -286,3 +286,321 @@ fn a_bad_set_is_refused_and_a_failure_half_way_is_rolled_back() {
         );
     }
 }
+
+/// CATTLE_CA_CHECKSUM of an agent workload, as kubectl reads it.
+fn agent_checksum(emulator: &Emulator, kind: &str, name: &str) -> String {
+    kubectl(
+        emulator,
+        &[
+            "-n",
+            "cattle-system",
+            "get",
+            kind,
+            name,
+            "-o=jsonpath={.spec.template.spec.containers[0].env[?(@.name==\"CATTLE_CA_CHECKSUM\")].value}",
+        ],
+    )
+}
+
+/// A cattle-node-agent DaemonSet beside the checksum, with another variable and an image.
+fn add_node_agent(emulator: &Emulator, checksum: &str) {
+    emulator.seed(
+        "apps/v1/daemonsets",
+        &[serde_json::json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"namespace": "cattle-system", "name": "cattle-node-agent"},
+            "spec": {"selector": {"matchLabels": {"app": "n"}},
+                "template": {"metadata": {"labels": {"app": "n"}},
+                    "spec": {"containers": [{"name": "agent", "image": "rancher/rancher-agent:v2.12.1",
+                        "env": [{"name": "CATTLE_SERVER", "value": "https://rancher.example.com"},
+                                {"name": "CATTLE_CA_CHECKSUM", "value": checksum},
+                                {"name": "CATTLE_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}]}}}})],
+    );
+}
+
+#[test]
+fn the_env_method_sets_the_agents_checksum_and_takes_it_back_on_failure() {
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    selfsign(old.path());
+    selfsign(new.path());
+    let emulator = rancher_install(old.path());
+    let old_sum = sha256sum(&std::fs::read(old.path().join("cacerts.pem")).unwrap());
+    let new_sum = sha256sum(&std::fs::read(new.path().join("cacerts.pem")).unwrap());
+    add_node_agent(&emulator, &old_sum);
+    let to = new.path().display().to_string();
+    let env = ["--step", "agents", "--agents", "env"];
+
+    let (code, json) = rotate(
+        &emulator,
+        &[&["apply", "--to", &to, "--dry-run"][..], &env].concat(),
+    );
+    assert_eq!(code, 0, "{json:#}");
+    let dry = steps(&json);
+    assert!(
+        dry.contains("would PATCH deployment cattle-system/cattle-cluster-agent (merge)")
+            && dry.contains("would PATCH daemonset cattle-system/cattle-node-agent (merge)"),
+        "{dry}"
+    );
+    assert!(
+        dry.contains(&new_sum),
+        "the patch shows the new checksum: {dry}"
+    );
+    assert_eq!(
+        agent_checksum(&emulator, "deployment", "cattle-cluster-agent"),
+        old_sum
+    );
+
+    // The DaemonSet's patch fails: the Deployment is set back.
+    emulator.fault("PATCH", "/daemonsets/cattle-node-agent", 500);
+    let (code, json) = rotate(&emulator, &[&["apply", "--to", &to][..], &env].concat());
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json).contains("cannot patch daemonset cattle-system/cattle-node-agent: API server error 500 (injected); rolled back deployment cattle-system/cattle-cluster-agent"),
+        "{json:#}"
+    );
+    assert_eq!(
+        agent_checksum(&emulator, "deployment", "cattle-cluster-agent"),
+        old_sum
+    );
+    emulator.clear_faults();
+
+    let (code, json) = rotate(&emulator, &[&["apply", "--to", &to][..], &env].concat());
+    assert_eq!(code, 0, "{json:#}");
+    assert!(
+        steps(&json).contains(&format!(
+            "daemonset cattle-system/cattle-node-agent: CATTLE_CA_CHECKSUM {old_sum} → {new_sum}"
+        )),
+        "{json:#}"
+    );
+    assert_eq!(
+        agent_checksum(&emulator, "deployment", "cattle-cluster-agent"),
+        new_sum
+    );
+    assert_eq!(
+        agent_checksum(&emulator, "daemonset", "cattle-node-agent"),
+        new_sum
+    );
+    // Everything else of the container is kept, in order.
+    let env_names = kubectl(
+        &emulator,
+        &["-n", "cattle-system", "get", "daemonset", "cattle-node-agent",
+          "-o=jsonpath={.spec.template.spec.containers[0].env[*].name} {.spec.template.spec.containers[0].image} {.spec.template.spec.containers[0].env[2].valueFrom.fieldRef.fieldPath}"],
+    );
+    assert_eq!(
+        env_names,
+        "CATTLE_SERVER CATTLE_CA_CHECKSUM CATTLE_NODE_NAME rancher/rancher-agent:v2.12.1 spec.nodeName"
+    );
+    let backups: Vec<String> = new
+        .path()
+        .join("backups")
+        .read_dir()
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        backups
+            .iter()
+            .any(|name| name.starts_with("cattle-system-cattle-node-agent-daemonset-")),
+        "{backups:?}"
+    );
+
+    // A rerun changes nothing.
+    let before = emulator.requests().len();
+    let (code, json) = rotate(&emulator, &[&["apply", "--to", &to][..], &env].concat());
+    assert_eq!(code, 0, "{json:#}");
+    assert!(
+        steps(&json).contains(&format!(
+            "deployment cattle-system/cattle-cluster-agent: unchanged (CATTLE_CA_CHECKSUM already {new_sum})"
+        )),
+        "{json:#}"
+    );
+    let patches = emulator.requests()[before..]
+        .iter()
+        .filter(|r| r.starts_with("PATCH"))
+        .count();
+    assert_eq!(patches, 0, "a rerun sends no patch");
+
+    // status: every agent has the new checksum.
+    let (_, json) = rotate(&emulator, &["status", "--to", &to]);
+    assert!(
+        steps(&json)
+            .contains("daemonset cattle-system/cattle-node-agent has the new CATTLE_CA_CHECKSUM"),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn a_rerun_of_apply_leaves_done_clusters_unchanged() {
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    selfsign(old.path());
+    selfsign(new.path());
+    let emulator = rancher_install(old.path());
+    let to = new.path().display().to_string();
+    let (code, json) = rotate(&emulator, &["apply", "--to", &to]);
+    assert_eq!(code, 0, "{json:#}");
+    let (code, json) = rotate(&emulator, &["apply", "--to", &to]);
+    assert_eq!(code, 0, "{json:#}");
+    let again = steps(&json);
+    for line in [
+        "secret tls-ca: unchanged",
+        "secret tls-rancher-ingress: unchanged",
+        "cluster c-m-one: unchanged (already redeployed for this CA)",
+        "fleet fleet-default/one: unchanged (already redeployed for this CA)",
+    ] {
+        assert!(again.contains(line), "{line}: {again}");
+    }
+    let generation = kubectl(
+        &emulator,
+        &[
+            "-n",
+            "fleet-default",
+            "get",
+            "clusters.fleet.cattle.io",
+            "one",
+            "-o=jsonpath={.spec.redeployAgentGeneration}",
+        ],
+    );
+    assert_eq!(generation, "3", "raised once, not twice");
+}
+
+#[test]
+fn moving_to_a_publicly_trusted_certificate_deletes_tls_ca_and_empties_the_checksum() {
+    let (old, public) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    selfsign(old.path());
+    selfsign(public.path());
+    // The "public" root stands in for a public CA: clients are given it with --ca.
+    let roots = tempfile::tempdir().unwrap();
+    let root = roots.path().join("public-root.pem");
+    std::fs::rename(public.path().join("cacerts.pem"), &root).unwrap();
+    let emulator = rancher_install(old.path());
+    add_node_agent(
+        &emulator,
+        &sha256sum(&std::fs::read(old.path().join("cacerts.pem")).unwrap()),
+    );
+    let to = public.path().display().to_string();
+    let root = root.display().to_string();
+
+    let (code, json) = rotate(&emulator, &["plan", "--to", &to]);
+    assert_eq!(
+        code, 1,
+        "without --ca the self-made root is not public: {json:#}"
+    );
+    let (code, json) = rotate(&emulator, &["plan", "--to", &to, "--ca", &root]);
+    assert_eq!(code, 0, "{json:#}");
+    let plan = steps(&json);
+    assert!(
+        plan.contains("tls-ca is deleted and the agents' checksum emptied"),
+        "{plan}"
+    );
+    assert!(plan.contains("--set privateCA=false"), "{plan}");
+
+    let (code, json) = rotate(
+        &emulator,
+        &["apply", "--to", &to, "--ca", &root, "--agents", "env"],
+    );
+    assert_eq!(code, 0, "{json:#}");
+    assert!(
+        steps(&json).contains("secret tls-ca: deleted (previous version in"),
+        "{json:#}"
+    );
+    assert_eq!(
+        emulator.kubectl_get("cattle-system", "tls-ca", "cacerts.pem"),
+        None
+    );
+    assert_eq!(
+        emulator
+            .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt")
+            .unwrap(),
+        std::fs::read(public.path().join("tls.crt")).unwrap()
+    );
+    assert_eq!(
+        agent_checksum(&emulator, "deployment", "cattle-cluster-agent"),
+        ""
+    );
+    assert_eq!(
+        agent_checksum(&emulator, "daemonset", "cattle-node-agent"),
+        ""
+    );
+
+    let (code, json) = rotate(&emulator, &["status", "--to", &to, "--ca", &root]);
+    assert_eq!(code, 1, "{json:#}");
+    let status = steps(&json);
+    assert!(
+        status.contains("tls-rancher-ingress holds the new certificate and tls-ca is gone"),
+        "{status}"
+    );
+    assert!(status.contains("cacerts setting still holds a private CA: it is emptied when Rancher restarts with privateCA=false"), "{status}");
+    emulator.seed(
+        "management.cattle.io/v3/settings",
+        &[
+            serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
+            "metadata": {"name": "cacerts"}, "value": ""}),
+        ],
+    );
+    let (code, json) = rotate(&emulator, &["status", "--to", &to, "--ca", &root]);
+    assert_eq!(code, 0, "{json:#}");
+}
+
+#[test]
+fn status_with_host_reads_what_the_endpoint_serves() {
+    use common::servers::{free_port, nginx, rancher_locations, tls_server_block};
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    selfsign(old.path());
+    selfsign(new.path());
+    let emulator = rancher_install(old.path());
+    let to = new.path().display().to_string();
+    let (code, json) = rotate(&emulator, &["apply", "--to", &to, "--step", "secrets"]);
+    assert_eq!(code, 0, "{json:#}");
+    // The ingress still serves the old set.
+    let port = free_port();
+    let path = |dir: &Path, name: &str| dir.join(name).display().to_string();
+    let block = tls_server_block(
+        port,
+        "_",
+        &path(old.path(), "tls.crt"),
+        &path(old.path(), "tls.key"),
+        &rancher_locations(&path(old.path(), "cacerts.pem")),
+    );
+    let server = nginx(&format!("http {{\n{block}}}\n"), &[port]);
+    let node = format!("127.0.0.1:{port}");
+    let args = [
+        "status",
+        "--to",
+        &to,
+        "--host",
+        "rancher.example.com",
+        "--node",
+        &node,
+    ];
+    let (code, json) = rotate(&emulator, &args);
+    assert_eq!(code, 1, "{json:#}");
+    let status = steps(&json);
+    assert!(
+        status.contains(&format!("{node} still serves 'CN=rancher.example.com")),
+        "{status}"
+    );
+    let old_sum = sha256sum(&std::fs::read(old.path().join("cacerts.pem")).unwrap());
+    assert!(
+        status.contains(&format!("/cacerts serves sha256 {old_sum} (new: ")),
+        "{status}"
+    );
+    drop(server);
+    // The ingress and Rancher follow.
+    let block = tls_server_block(
+        port,
+        "_",
+        &path(new.path(), "tls.crt"),
+        &path(new.path(), "tls.key"),
+        &rancher_locations(&path(new.path(), "cacerts.pem")),
+    );
+    let _server = nginx(&format!("http {{\n{block}}}\n"), &[port]);
+    let (_, json) = rotate(&emulator, &args);
+    let status = steps(&json);
+    assert!(
+        status.contains(&format!("{node} serves the new certificate")),
+        "{status}"
+    );
+    assert!(
+        status.contains("/cacerts serves the new CA (CATTLE_CA_CHECKSUM"),
+        "{status}"
+    );
+}
