@@ -188,10 +188,12 @@ pub fn checks_text(checks: &[Check], style: &Style) -> String {
 
 /// One check as an aligned line, the name padded to `width`.
 pub fn check_line(check: &Check, width: usize, style: &Style) -> String {
+    let name = check.name.to_string();
+    // A name as long as the column still gets a space before its message.
+    let width = width.max(name.len() + 1);
     format!(
-        "  {} {:<width$}{}\n",
+        "  {} {name:<width$}{}\n",
         style.status(check.status),
-        check.name,
         check.message
     )
 }

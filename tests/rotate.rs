@@ -247,6 +247,33 @@ fn a_bad_set_is_refused_and_a_failure_half_way_is_rolled_back() {
         "refused before any request"
     );
 
+    // A set for another name: refused once the helm release names Rancher's host.
+    let other = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(&[
+        "selfsign",
+        "--host",
+        "other.example.com",
+        "--out",
+        &other.path().display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let before = emulator.requests().len();
+    let (code, json) = rotate(
+        &emulator,
+        &["apply", "--to", &other.path().display().to_string()],
+    );
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json).contains("does not validate for rancher.example.com, the hostname of the rancher helm release; nothing was changed"),
+        "{json:#}"
+    );
+    assert!(
+        emulator.requests()[before..]
+            .iter()
+            .all(|r| r.starts_with("GET")),
+        "only reads"
+    );
+
     // The second cluster's patch fails: the first one's annotation and both secrets are
     // taken back.
     emulator.fault("PATCH", "/clusters/c-m-two", 500);

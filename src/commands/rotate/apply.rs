@@ -85,6 +85,28 @@ pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error
         check_backup_dir(&request.backup_dir)?;
     }
     let view = read_cluster(request).await?;
+    // Without --host, the set must cover the hostname the helm release gives Rancher.
+    let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
+    if let (None, Some(host)) = (&request.host, release_host) {
+        let checked = load_set(request, Some(&host))?;
+        if Status::worst(&checked.validation) == Status::Failed {
+            let steps = vec![Check::failed(
+                CheckId::Secret,
+                format!(
+                    "refused: {} does not validate for {host}, the hostname of the rancher helm release; nothing was changed",
+                    request.dir.display()
+                ),
+            )];
+            return Ok(finish(
+                "apply",
+                request,
+                new_checksum,
+                checked.validation,
+                steps,
+                view.requests,
+            ));
+        }
+    }
     let mut run = Run {
         request,
         view,

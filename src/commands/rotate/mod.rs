@@ -90,6 +90,8 @@ pub struct RotateReport {
     pub mode: String,
     /// The new set's directory.
     pub dir: String,
+    /// Apply with `--dry-run`: nothing was changed.
+    pub dry_run: bool,
     /// CATTLE_CA_CHECKSUM of the new `cacerts.pem` as Rancher will serve it.
     pub new_checksum: Option<String>,
     /// The checks of the new set (as verify runs them).
@@ -249,6 +251,7 @@ pub(super) fn finish(
     RotateReport {
         mode: mode.to_string(),
         dir: request.dir.display().to_string(),
+        dry_run: request.dry_run,
         new_checksum,
         validation,
         steps,
@@ -270,9 +273,31 @@ impl Report for RotateReport {
         let _ = writeln!(
             out,
             "{}",
-            style.heading(&format!("rotate {} --to {}", self.mode, self.dir))
+            style.heading(&format!(
+                "rotate {} --to {}{}",
+                self.mode,
+                self.dir,
+                if self.dry_run {
+                    " (dry run: nothing is changed)"
+                } else {
+                    ""
+                }
+            ))
         );
-        out.push_str(&checks_text(&self.validation, style));
+        if style.verbose || self.validation.iter().any(|c| c.status != Status::Ok) {
+            out.push_str(&checks_text(&self.validation, style));
+        } else {
+            let _ = writeln!(
+                out,
+                "  {} the new set passes every check ({}; -v lists them)",
+                style.status(Status::Ok),
+                self.validation
+                    .iter()
+                    .map(|c| c.name.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         let _ = writeln!(out, "{}", style.heading("Steps"));
         out.push_str(&checks_text(&self.steps, style));
         if let Some(checksum) = &self.new_checksum {

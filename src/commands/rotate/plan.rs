@@ -120,7 +120,7 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
         steps.push(Check::ok(
             CheckId::AgentChecksum,
             format!(
-                "   --agents env: {} CATTLE_CA_CHECKSUM {} → {}",
+                "3. agents, --agents env: {} CATTLE_CA_CHECKSUM {} → {}",
                 workload.describe(),
                 workload.checksum.as_deref().unwrap_or("none"),
                 new_checksum.as_deref().unwrap_or("none (emptied)")

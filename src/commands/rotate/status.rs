@@ -6,8 +6,9 @@ use crate::tls::{ProbeRequest, Target};
 
 /// `rcert rotate status`: what still lags, one line each.
 pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
-    let set = load_set(request, request.host.as_deref())?;
     let view = read_cluster(request).await?;
+    let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
+    let set = load_set(request, request.host.as_deref().or(release_host.as_deref()))?;
     let new_checksum = set.checksum();
     let dir = request.dir.display();
     let mut steps = vec![secrets_line(&set, &view, request)];
