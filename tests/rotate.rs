@@ -631,3 +631,61 @@ fn status_with_host_reads_what_the_endpoint_serves() {
         "{status}"
     );
 }
+
+#[test]
+fn plan_warns_where_the_plan_cannot_work() {
+    let (old, new, other) = (
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+        tempfile::tempdir().unwrap(),
+    );
+    selfsign(old.path());
+    selfsign(new.path());
+    selfsign(other.path());
+    let emulator = rancher_install(old.path());
+    // Strict mode, one cluster failing the strict check.
+    emulator.seed(
+        "management.cattle.io/v3/settings",
+        &[
+            serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
+            "metadata": {"name": "agent-tls-mode"}, "value": "strict"}),
+        ],
+    );
+    emulator.seed(
+        "management.cattle.io/v3/clusters",
+        &[serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Cluster",
+            "metadata": {"name": "c-m-two"}, "status": {"conditions": [
+                {"type": "Connected", "status": "True"},
+                {"type": "AgentTlsStrictCheck", "status": "False", "message": "CA not in bundle"}]}})],
+    );
+    // cert-manager owns tls-rancher-ingress.
+    let read = |name: &str| base64(&std::fs::read(old.path().join(name)).unwrap());
+    emulator.seed(
+        "v1/secrets",
+        &[
+            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
+            "metadata": {"namespace": "cattle-system", "name": "tls-rancher-ingress",
+                "annotations": {"cert-manager.io/certificate-name": "tls-rancher-ingress"}},
+            "data": {"tls.crt": read("tls.crt"), "tls.key": read("tls.key")}}),
+        ],
+    );
+    // The new certificate comes from another CA than the new cacerts.pem.
+    std::fs::copy(
+        other.path().join("cacerts.pem"),
+        new.path().join("cacerts.pem"),
+    )
+    .unwrap();
+    let (code, json) = rotate(
+        &emulator,
+        &["plan", "--to", &new.path().display().to_string()],
+    );
+    assert_eq!(code, 1, "{json:#}");
+    let plan = steps(&json);
+    for expected in [
+        "cluster c-m-two (Connected=True) gets io.cattle.agent.force.deploy=true: agent-tls-mode is strict and it fails AgentTlsStrictCheck",
+        "tls-rancher-ingress is managed by Certificate tls-rancher-ingress: cert-manager would revert step 1",
+        "the new certificate 'CN=rancher.example.com' is not issued by the new CA in cacerts.pem",
+    ] {
+        assert!(plan.contains(expected), "{expected}: {plan}");
+    }
+}
