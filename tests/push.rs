@@ -1017,3 +1017,70 @@ fn kubeconfig_errors_are_one_line_with_the_path_quoted_once() {
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("not a valid kubeconfig"), "{stderr}");
 }
+
+#[test]
+fn additional_cas_are_checked_against_the_helm_release() {
+    let emulator = Emulator::start();
+    let files = certs("rancher.example.com");
+    let backups = tempfile::tempdir().unwrap();
+    let root = fixture("root.pem");
+    let args = ["--additional-ca", root.as_str()];
+    // No release: Rancher installed another way.
+    let (code, json) = push(&emulator, files.path(), backups.path(), &args);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(
+        json["additional_trusted_cas"]["status"], "warning",
+        "{json:#}"
+    );
+    assert!(
+        json["additional_trusted_cas"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no rancher helm release in cattle-system"),
+        "{json:#}"
+    );
+    assert_landed(
+        &emulator,
+        "tls-ca-additional",
+        "ca-additional.pem",
+        &std::fs::read(&root).unwrap(),
+    );
+    // A release without the flag: the helm upgrade line.
+    emulator.seed(
+        "v1/secrets",
+        &[common::emulator::helm_release_secret(
+            "cattle-system",
+            "rancher",
+            2,
+            "deployed",
+            serde_json::json!({"hostname": "rancher.example.com", "privateCA": true}),
+        )],
+    );
+    let (code, json) = push(&emulator, files.path(), backups.path(), &args);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(
+        json["additional_trusted_cas"]["message"],
+        "helm release rancher v2 has additionalTrustedCAs=unset: Rancher ignores tls-ca-additional until helm upgrade rancher rancher-latest/rancher -n cattle-system --reuse-values --set additionalTrustedCAs=true"
+    );
+    // The next revision sets it.
+    emulator.seed(
+        "v1/secrets",
+        &[common::emulator::helm_release_secret(
+            "cattle-system",
+            "rancher",
+            3,
+            "deployed",
+            serde_json::json!({"hostname": "rancher.example.com", "additionalTrustedCAs": true}),
+        )],
+    );
+    let (code, json) = push(&emulator, files.path(), backups.path(), &args);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["additional_trusted_cas"]["status"], "ok", "{json:#}");
+    assert_eq!(
+        json["additional_trusted_cas"]["message"],
+        "helm release rancher v3 has additionalTrustedCAs=true: Rancher trusts tls-ca-additional"
+    );
+    // Without --additional-ca the release is not read.
+    let (_, json) = push(&emulator, files.path(), backups.path(), &[]);
+    assert!(json.get("additional_trusted_cas").is_none(), "{json:#}");
+}

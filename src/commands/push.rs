@@ -19,7 +19,7 @@ use crate::cluster::secrets::{
     apply_set, check_backup_dir, manifests_yaml, secret, Action, Change, Options,
 };
 use crate::cluster::{connect, validate_name, validate_namespace};
-use crate::output::{checks_text, next_steps_text, Report, Style};
+use crate::output::{check_line, checks_text, next_steps_text, Report, Style};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert};
 
@@ -125,6 +125,9 @@ pub struct PushReport {
     pub ca_checksum: Option<String>,
     /// What to run next.
     pub next_steps: Vec<String>,
+    /// With `--additional-ca`: whether the Rancher helm release reads tls-ca-additional.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub additional_trusted_cas: Option<Check>,
 }
 
 impl PushReport {
@@ -174,6 +177,7 @@ pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
         blocked: false,
         ca_checksum: inputs.ca.as_ref().and_then(|ca| ca.checksum.clone()),
         next_steps: Vec::new(),
+        additional_trusted_cas: None,
     };
     if refused {
         return Ok(report);
@@ -423,7 +427,15 @@ async fn apply_all(
         override_cert_manager: request.force,
     };
     let wanted: Vec<Secret> = planned.iter().map(|p| p.secret.clone()).collect();
-    let applied = apply_set(client, &options, &wanted).await;
+    let applied = apply_set(client.clone(), &options, &wanted).await;
+    let pushed_additional = planned
+        .iter()
+        .any(|p| p.secret.metadata.name.as_deref() == Some(crate::rancher::ADDITIONAL_CA_SECRET));
+    if pushed_additional && applied.error.is_none() {
+        report.additional_trusted_cas =
+            Some(additional_trusted_cas_check(&client, &request.namespace).await);
+        report.api_requests += 1;
+    }
     report.namespace_created = applied.namespace_created;
     report.api_requests = applied.requests;
     report.error = applied.error;
@@ -440,6 +452,31 @@ async fn apply_all(
         })
         .collect();
     Ok(())
+}
+
+/// Whether the Rancher helm release sets `additionalTrustedCAs` (without it Rancher
+/// ignores tls-ca-additional).
+async fn additional_trusted_cas_check(client: &kube::Client, namespace: &str) -> Check {
+    let upgrade = format!("helm upgrade rancher rancher-latest/rancher -n {namespace} --reuse-values --set additionalTrustedCAs=true");
+    match crate::cluster::rancher_objects::helm_values(client, namespace).await {
+        Ok(Some(values)) if values.additional_trusted_cas == Some(true) => Check::ok(
+            CheckId::HelmValues,
+            format!("helm release rancher v{} has additionalTrustedCAs=true: Rancher trusts tls-ca-additional", values.revision),
+        ),
+        Ok(Some(values)) => Check::warning(
+            CheckId::HelmValues,
+            format!(
+                "helm release rancher v{} has additionalTrustedCAs={}: Rancher ignores tls-ca-additional until {upgrade}",
+                values.revision,
+                values.additional_trusted_cas.map_or("unset".to_string(), |v| v.to_string())
+            ),
+        ),
+        Ok(None) => Check::warning(
+            CheckId::HelmValues,
+            format!("no rancher helm release in {namespace} (installed another way?): Rancher reads tls-ca-additional only with additionalTrustedCAs=true"),
+        ),
+        Err(reason) => Check::skipped(CheckId::HelmValues, format!("additionalTrustedCAs not checked: {reason}")),
+    }
 }
 
 /// A CA secret whose bytes change moves CATTLE_CA_CHECKSUM: say so, with what agents need.
@@ -588,6 +625,9 @@ fn push_text(report: &PushReport, style: &Style) -> String {
     }
     if let Some(error) = &report.error {
         let _ = writeln!(out, "  {} {error}", style.status(Status::Failed));
+    }
+    if let Some(check) = &report.additional_trusted_cas {
+        out.push_str(&check_line(check, 12, style));
     }
     if !report.dry_run {
         let _ = writeln!(out, "  {} API request(s)", report.api_requests);
