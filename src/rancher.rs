@@ -92,6 +92,31 @@ impl CaBundle {
         Ok(CaBundle::new(source.to_string(), certs, bytes, false))
     }
 
+    /// What Rancher trusts for outgoing connections (registries, git, OIDC) with
+    /// `additionalTrustedCAs=true`: the roots it trusts already (`base`; default the
+    /// Mozilla roots) plus the CAs of `tls-ca-additional`. Not a file Rancher serves.
+    pub fn with_additional(base: Option<CaBundle>, additional: CaBundle) -> CaBundle {
+        let (source, mut certs, mut anchors) = match base {
+            Some(base) => (base.source, base.certs, base.anchors),
+            None => (
+                "the Mozilla roots".to_string(),
+                Vec::new(),
+                webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            ),
+        };
+        certs.extend(additional.certs);
+        anchors.extend(additional.anchors);
+        CaBundle {
+            source: format!("{source} + {} (tls-ca-additional)", additional.source),
+            certs,
+            bytes: Vec::new(),
+            system: true,
+            checksum: None,
+            anchors,
+            unusable: additional.unusable,
+        }
+    }
+
     /// The operating system's trust store (rustls-native-certs: `SSL_CERT_FILE`,
     /// `SSL_CERT_DIR`, else the platform's store). Certificates it cannot parse are
     /// counted in the source's description, never dropped silently.

@@ -677,3 +677,40 @@ fn a_chain_of_hundreds_of_certificates_is_named_as_too_large() {
     assert!(error.contains("excessive message size"), "{error}");
     assert!(!error.contains("plain HTTP"), "{error}");
 }
+
+#[test]
+fn ca_additional_adds_private_cas_to_the_public_roots() {
+    // A registry serving a chain from the test root: not trusted by the Mozilla roots,
+    // trusted once tls-ca-additional holds the root (as Rancher with additionalTrustedCAs).
+    let (_server, address) = good_server(&[]);
+    let base = [address.as_str(), "--servername", "rancher.example.com"];
+    let (code, json) = probe(&base);
+    assert_eq!(code, 1, "{json:#}");
+    let (status, _) = check(&json, 0, "chain");
+    assert_eq!(status, "failed");
+
+    let bundle = tempfile::tempdir().unwrap();
+    let additional = bundle.path().join("ca-additional.pem");
+    let mut text = std::fs::read_to_string(fixture("other-root.pem")).unwrap();
+    text.push_str(&std::fs::read_to_string(fixture("root.pem")).unwrap());
+    std::fs::write(&additional, text).unwrap();
+    let additional = additional.display().to_string();
+    let (code, json) = probe(&[&base[..], &["--ca-additional", &additional]].concat());
+    assert_eq!(code, 0, "{json:#}");
+    let (status, message) = check(&json, 0, "chain");
+    assert_eq!(status, "ok");
+    assert!(
+        message.contains(&format!(
+            "the Mozilla roots + {additional} (tls-ca-additional)"
+        )),
+        "{message}"
+    );
+
+    // A bundle without the registry's CA leaves it untrusted, and says which bundle.
+    let (code, json) =
+        probe(&[&base[..], &["--ca-additional", &fixture("other-root.pem")]].concat());
+    assert_eq!(code, 1, "{json:#}");
+    let (status, message) = check(&json, 0, "chain");
+    assert_eq!(status, "failed");
+    assert!(message.contains("(tls-ca-additional)"), "{message}");
+}

@@ -386,7 +386,8 @@ Examples:
   # every HA node / load-balancer backend, with the Rancher host name as SNI:
   rcert probe 10.0.0.11 10.0.0.12 10.0.0.13 --servername rancher.example.com --ca cacerts.pem
   # also check /ping and /cacerts and print the CATTLE_CA_CHECKSUM agents will compare:
-  rcert probe rancher.example.com --rancher --ca cacerts.pem";
+  rcert probe rancher.example.com --rancher --ca cacerts.pem
+  rcert probe registry.internal:5000 --ca-additional ca-additional.pem   # as Rancher will trust it";
 
 /// Arguments of `rcert probe`.
 #[derive(Debug, Args)]
@@ -401,6 +402,11 @@ pub struct ProbeArgs {
     /// trust store (as agents with agent-tls-mode=system-store). Default: the Mozilla roots.
     #[arg(long, value_name = "CAFILE|system")]
     pub ca: Option<String>,
+    /// Trust these CAs on top of --ca (default: the Mozilla roots), as Rancher does for
+    /// outgoing connections with tls-ca-additional and additionalTrustedCAs=true: is a
+    /// private registry, git server or OIDC provider trusted?
+    #[arg(long, value_name = "CAFILE")]
+    pub ca_additional: Option<String>,
     /// ALPN protocols to offer, comma-separated.
     #[arg(long, default_value = "h2,http/1.1", value_name = "LIST")]
     pub alpn: String,

@@ -202,6 +202,15 @@ fn verify_context(args: &VerifyArgs) -> Result<checks::Context, Error> {
     })
 }
 
+/// `--ca`, with `--ca-additional`'s CAs on top (Rancher's outgoing trust).
+fn trusted_for_probe(args: &ProbeArgs) -> Result<Option<CaBundle>, Error> {
+    let base = args.ca.as_deref().map(CaBundle::load).transpose()?;
+    match &args.ca_additional {
+        Some(file) => Ok(Some(CaBundle::with_additional(base, CaBundle::load(file)?))),
+        None => Ok(base),
+    }
+}
+
 async fn run_probe(args: &ProbeArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
     let targets = Target::parse_all(&args.targets)?;
     if let Some(name) = &args.servername {
@@ -213,7 +222,7 @@ async fn run_probe(args: &ProbeArgs, format: OutputFormat, style: &Style) -> Res
     let request = tls::ProbeRequest {
         targets,
         servername: args.servername.clone(),
-        ca: args.ca.as_deref().map(CaBundle::load).transpose()?,
+        ca: trusted_for_probe(args)?,
         alpn: tls::parse_alpn(&args.alpn)?,
         timeout: tls::parse_duration(&args.timeout)?,
         concurrency: args.concurrency,
