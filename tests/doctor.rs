@@ -268,7 +268,7 @@ fn the_fake_certificate_is_explained_by_the_precondition_that_fails() {
     let out = fake_certificate_with_ingress("rancher-tls", &[]);
     let (_, message, fix) = out.one("endpoint", "served");
     assert!(
-        message.contains("Ingress cattle-system/rancher names secret rancher-tls for 127.0.0.1, and it does not exist"),
+        message.contains("Ingress cattle-system/rancher names secret cattle-system/rancher-tls for 127.0.0.1, and it does not exist"),
         "{message}"
     );
     assert!(fix.contains("--secret-name rancher-tls"), "{fix}");
@@ -892,4 +892,118 @@ fn tls_ca_additional_is_judged_like_push_builds_it() {
         "{message}"
     );
     assert!(fix.contains("--additional-ca"), "{fix}");
+}
+
+/// The fake certificate served, no Ingress, and Gateway API objects in the cluster.
+fn fake_certificate_with_gateway(objects: &[(&str, serde_json::Value)]) -> Outcome {
+    let emulator = Emulator::start();
+    push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
+    emulator.register(
+        "gateway.networking.k8s.io/v1/gateways",
+        "Gateway",
+        "gateway",
+    );
+    emulator.register(
+        "gateway.networking.k8s.io/v1beta1/referencegrants",
+        "ReferenceGrant",
+        "referencegrant",
+    );
+    for (resource, object) in objects {
+        emulator.seed(resource, std::slice::from_ref(object));
+    }
+    let port = free_port();
+    let _nginx = serve(&[Endpoint {
+        port,
+        chain: "ingress-fake.pem",
+        key: "ingress-fake.key",
+        cacerts: "root.pem",
+    }]);
+    doctor(port, &emulator.kubeconfig(), &[])
+}
+
+fn gateway(
+    listener: serde_json::Value,
+    status: serde_json::Value,
+) -> (&'static str, serde_json::Value) {
+    (
+        "gateway.networking.k8s.io/v1/gateways",
+        serde_json::json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+            "metadata": {"namespace": "infra", "name": "edge"},
+            "spec": {"gatewayClassName": "envoy", "listeners": [
+                {"name": "http", "port": 80, "protocol": "HTTP"},
+                listener]},
+            "status": status}),
+    )
+}
+
+#[test]
+fn a_gateway_listener_is_followed_to_its_certificate_refs() {
+    let https = |refs: serde_json::Value| {
+        serde_json::json!({"name": "https", "port": 443, "protocol": "HTTPS", "hostname": "127.0.0.1",
+            "tls": {"mode": "Terminate", "certificateRefs": refs}})
+    };
+    let served = |out: &Outcome| out.one("endpoint", "served").1;
+
+    // Only an HTTP listener for the host.
+    let out = fake_certificate_with_gateway(&[gateway(
+        serde_json::json!({"name": "web", "port": 8080, "protocol": "HTTP", "hostname": "127.0.0.1"}),
+        serde_json::json!({}),
+    )]);
+    assert!(
+        served(&out).contains("Gateway infra/edge listener web serves 127.0.0.1 over HTTP, and no HTTPS listener covers it"),
+        "{}",
+        served(&out)
+    );
+
+    // No certificateRefs.
+    let out = fake_certificate_with_gateway(&[gateway(
+        https(serde_json::json!([])),
+        serde_json::json!({}),
+    )]);
+    assert!(
+        served(&out).contains("Gateway infra/edge listener https has no tls.certificateRefs"),
+        "{}",
+        served(&out)
+    );
+
+    // A secret in another namespace without a ReferenceGrant.
+    let cross = https(
+        serde_json::json!([{"kind": "Secret", "name": "tls-rancher-ingress", "namespace": "cattle-system"}]),
+    );
+    let out = fake_certificate_with_gateway(&[gateway(cross.clone(), serde_json::json!({}))]);
+    let (_, message, fix) = out.one("endpoint", "served");
+    assert!(
+        message.contains("names secret cattle-system/tls-rancher-ingress in another namespace, and no ReferenceGrant in cattle-system lets Gateways of infra read Secrets"),
+        "{message}"
+    );
+    assert!(fix.contains("ReferenceGrant in cattle-system"), "{fix}");
+
+    // With the grant, the secret is judged; the controller's own ResolvedRefs is quoted.
+    let grant = (
+        "gateway.networking.k8s.io/v1beta1/referencegrants",
+        serde_json::json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant",
+            "metadata": {"namespace": "cattle-system", "name": "edge-reads-rancher-tls"},
+            "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "infra"}],
+                     "to": [{"group": "", "kind": "Secret"}]}}),
+    );
+    let status = serde_json::json!({"listeners": [{"name": "https", "conditions": [
+        {"type": "ResolvedRefs", "status": "False", "reason": "InvalidCertificateRef",
+         "message": "secret cattle-system/tls-rancher-ingress: certificate has expired"}]}]});
+    let out = fake_certificate_with_gateway(&[gateway(cross.clone(), status), grant.clone()]);
+    assert!(
+        served(&out).contains("Gateway infra/edge listener https names secret cattle-system/tls-rancher-ingress, which looks right, but the Gateway controller reports ResolvedRefs=False (InvalidCertificateRef: secret cattle-system/tls-rancher-ingress: certificate has expired)"),
+        "{}",
+        served(&out)
+    );
+
+    // A missing secret in the Gateway's own namespace.
+    let out = fake_certificate_with_gateway(&[gateway(
+        https(serde_json::json!([{"kind": "Secret", "name": "edge-tls"}])),
+        serde_json::json!({}),
+    )]);
+    assert!(
+        served(&out).contains("Gateway infra/edge listener https names secret infra/edge-tls for 127.0.0.1, and it does not exist"),
+        "{}",
+        served(&out)
+    );
 }

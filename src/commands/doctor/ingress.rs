@@ -1,25 +1,93 @@
-//! Why the ingress serves its "Kubernetes Ingress Controller Fake Certificate": read what
-//! ingress-nginx reads — the Ingress that routes the host, its `spec.tls` entry, the
-//! Secret it names — and name the one precondition that fails.
+//! Why the ingress serves its "Kubernetes Ingress Controller Fake Certificate" (or a
+//! Gateway its default): read what the controller reads — the Ingress that routes the
+//! host and its `spec.tls` entry, or the Gateway listener for the host and its
+//! `certificateRefs` — then the Secret it names, and name the one precondition that fails.
 
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::api::ListParams;
+use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::Api;
+use serde_json::Value;
 
 use super::*;
 
+/// A cause and its fix.
+type Cause = (String, String);
+
+/// The Secret a controller loads for the host, and who names it.
+struct SecretReference {
+    namespace: String,
+    name: String,
+    /// `Ingress cattle-system/rancher` or `Gateway infra/edge listener https`.
+    holder: String,
+    /// The command that makes the controller load the secret again.
+    reload: String,
+    /// What the controller itself said about the reference (Gateway `ResolvedRefs`).
+    controller_says: Option<String>,
+}
+
+/// What one source (Ingress or Gateway API) says about the host.
+enum Lookup {
+    /// It names a Secret for the host.
+    Found(SecretReference),
+    /// It routes the host, and a precondition fails before any Secret.
+    Cause(Cause),
+    /// It does not route the host.
+    NotRouted,
+}
+
+/// Whether a host pattern (`rancher.example.com`, `*.example.com`) covers `host`.
+fn covers(pattern: &str, host: &str) -> bool {
+    pattern == host
+        || pattern
+            .strip_prefix("*.")
+            .is_some_and(|base| host.split_once('.').is_some_and(|(_, rest)| rest == base))
+}
+
+fn gateway_resource(kind: &str, plural: &str, version: &str) -> ApiResource {
+    ApiResource {
+        group: "gateway.networking.k8s.io".to_string(),
+        version: version.to_string(),
+        api_version: format!("gateway.networking.k8s.io/{version}"),
+        kind: kind.to_string(),
+        plural: plural.to_string(),
+    }
+}
+
 impl Doctor<'_> {
     /// The failing precondition and its fix; `None` when the cluster cannot be read.
-    pub(super) async fn fake_certificate_cause(&self) -> Option<(String, String)> {
+    pub(super) async fn fake_certificate_cause(&self) -> Option<Cause> {
         let client = self.client.clone()?;
         let namespace = &self.request.namespace;
         let host = &self.request.host.host;
-        let helm = |flags: &str| {
-            format!(
-                "helm upgrade rancher rancher-latest/rancher -n {namespace} --reuse-values {flags}"
-            )
+        let reference = match self.ingress_lookup(&client).await? {
+            Lookup::Found(reference) => reference,
+            Lookup::Cause(cause) => return Some(cause),
+            Lookup::NotRouted => match self.gateway_lookup(&client).await {
+                Lookup::Found(reference) => reference,
+                Lookup::Cause(cause) => return Some(cause),
+                Lookup::NotRouted => {
+                    return Some((
+                        format!("no Ingress in {namespace} routes {host} (rules[].host), and no Gateway has an HTTPS listener for it: the controller has no certificate for it"),
+                        self.helm(&format!("--set hostname={host}")),
+                    ))
+                }
+            },
         };
+        self.judge_secret(client, reference).await
+    }
+
+    fn helm(&self, flags: &str) -> String {
+        format!(
+            "helm upgrade rancher rancher-latest/rancher -n {} --reuse-values {flags}",
+            self.request.namespace
+        )
+    }
+
+    /// The Ingress that routes the host (or `rancher`) and its `spec.tls` entry.
+    async fn ingress_lookup(&self, client: &kube::Client) -> Option<Lookup> {
+        let namespace = &self.request.namespace;
+        let host = &self.request.host.host;
         let ingresses: Api<Ingress> = Api::namespaced(client.clone(), namespace);
         let list = ingresses.list(&ListParams::default()).await.ok()?;
         let routes_host = |ingress: &&Ingress| {
@@ -35,41 +103,193 @@ impl Doctor<'_> {
                 .iter()
                 .find(|i| i.metadata.name.as_deref() == Some("rancher"))
         }) else {
-            return Some((
-                format!("no Ingress in {namespace} routes {host} (rules[].host): ingress-nginx has no certificate for it"),
-                helm(&format!("--set hostname={host}")),
-            ));
+            return Some(Lookup::NotRouted);
         };
         let name = format!(
             "{namespace}/{}",
             ingress.metadata.name.as_deref().unwrap_or("?")
         );
-        let covers = |pattern: &str| {
-            pattern == host
-                || pattern
-                    .strip_prefix("*.")
-                    .is_some_and(|base| host.split_once('.').is_some_and(|(_, rest)| rest == base))
-        };
         let entry = ingress
             .spec
             .as_ref()
             .and_then(|spec| spec.tls.as_ref())
             .and_then(|tls| {
                 tls.iter()
-                    .find(|entry| entry.hosts.iter().flatten().any(|h| covers(h)))
+                    .find(|entry| entry.hosts.iter().flatten().any(|h| covers(h, host)))
             });
         let Some(entry) = entry else {
-            return Some((
+            return Some(Lookup::Cause((
                 format!("Ingress {name} has no spec.tls entry for {host}: ingress-nginx serves its default certificate"),
-                helm("--set ingress.tls.source=secret"),
-            ));
+                self.helm("--set ingress.tls.source=secret"),
+            )));
         };
         let Some(secret_name) = entry.secret_name.clone() else {
-            return Some((
+            return Some(Lookup::Cause((
                 format!("the spec.tls entry for {host} in Ingress {name} names no secretName"),
-                helm("--set ingress.tls.source=secret"),
+                self.helm("--set ingress.tls.source=secret"),
+            )));
+        };
+        Some(Lookup::Found(SecretReference {
+            namespace: namespace.clone(),
+            name: secret_name,
+            holder: format!("Ingress {name}"),
+            reload: "kubectl -n ingress-nginx rollout restart daemonset/ingress-nginx-controller   # or the deployment of your ingress controller".to_string(),
+            controller_says: None,
+        }))
+    }
+
+    /// The Gateway API listener for the host (exact name before a wildcard before none)
+    /// and its first `certificateRefs` entry; NotRouted when Gateway API is not installed.
+    async fn gateway_lookup(&self, client: &kube::Client) -> Lookup {
+        let host = &self.request.host.host;
+        let gateways: Api<DynamicObject> = Api::all_with(
+            client.clone(),
+            &gateway_resource("Gateway", "gateways", "v1"),
+        );
+        let Ok(list) = gateways.list(&ListParams::default()).await else {
+            return Lookup::NotRouted;
+        };
+        // (rank, gateway, listener): 0 exact hostname, 1 wildcard, 2 no hostname.
+        let mut candidates: Vec<(u8, &DynamicObject, &Value)> = Vec::new();
+        for gateway in &list.items {
+            for listener in gateway.data["spec"]["listeners"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let rank = match listener["hostname"].as_str() {
+                    Some(pattern) if pattern == host => 0,
+                    Some(pattern) if covers(pattern, host) => 1,
+                    Some(_) => continue,
+                    None => 2,
+                };
+                candidates.push((rank, gateway, listener));
+            }
+        }
+        candidates.sort_by_key(|(rank, _, listener)| {
+            let tls = matches!(listener["protocol"].as_str(), Some("HTTPS" | "TLS"));
+            (*rank, !tls)
+        });
+        let Some((_, gateway, listener)) = candidates.first() else {
+            return Lookup::NotRouted;
+        };
+        let gateway_namespace = gateway.metadata.namespace.clone().unwrap_or_default();
+        let holder = format!(
+            "Gateway {gateway_namespace}/{} listener {}",
+            gateway.metadata.name.as_deref().unwrap_or("?"),
+            listener["name"].as_str().unwrap_or("?")
+        );
+        let protocol = listener["protocol"].as_str().unwrap_or("?");
+        if !matches!(protocol, "HTTPS" | "TLS") {
+            return Lookup::Cause((
+                format!("{holder} serves {host} over {protocol}, and no HTTPS listener covers it"),
+                format!("add an HTTPS listener for {host} with tls.certificateRefs naming secret tls-rancher-ingress to the Gateway"),
+            ));
+        }
+        if listener["tls"]["mode"].as_str() == Some("Passthrough") {
+            return Lookup::Cause((
+                format!("{holder} passes TLS through: the certificate comes from the backend, not from a Secret of the Gateway"),
+                "rcert probe the backend directly (rcert probe ADDR --servername HOST)".to_string(),
+            ));
+        }
+        let Some(reference) = listener["tls"]["certificateRefs"]
+            .as_array()
+            .and_then(|refs| refs.first())
+        else {
+            return Lookup::Cause((
+                format!("{holder} has no tls.certificateRefs: the Gateway has no certificate for {host}"),
+                "set tls.certificateRefs: [{kind: Secret, name: tls-rancher-ingress}] on the listener".to_string(),
             ));
         };
+        let kind = reference["kind"].as_str().unwrap_or("Secret");
+        let group = reference["group"].as_str().unwrap_or("");
+        if kind != "Secret" || !group.is_empty() {
+            return Lookup::Cause((
+                format!("{holder} refers to a {kind} (group '{group}'), not a core Secret"),
+                "refer to a Secret of type kubernetes.io/tls (kind: Secret, group: \"\")"
+                    .to_string(),
+            ));
+        }
+        let name = reference["name"].as_str().unwrap_or_default().to_string();
+        let namespace = reference["namespace"]
+            .as_str()
+            .map_or(gateway_namespace.clone(), str::to_string);
+        if namespace != gateway_namespace
+            && !self
+                .reference_granted(client, &gateway_namespace, &namespace)
+                .await
+        {
+            return Lookup::Cause((
+                format!("{holder} names secret {namespace}/{name} in another namespace, and no ReferenceGrant in {namespace} lets Gateways of {gateway_namespace} read Secrets"),
+                format!("kubectl apply a ReferenceGrant in {namespace}: from {{group: gateway.networking.k8s.io, kind: Gateway, namespace: {gateway_namespace}}} to {{group: \"\", kind: Secret, name: {name}}}"),
+            ));
+        }
+        let listener_name = listener["name"].as_str().unwrap_or_default();
+        let controller_says = gateway.data["status"]["listeners"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|status| status["name"] == listener_name)
+            .flat_map(|status| status["conditions"].as_array().into_iter().flatten())
+            .find(|c| c["type"] == "ResolvedRefs" && c["status"] == "False")
+            .map(|c| {
+                format!(
+                    "the Gateway controller reports ResolvedRefs=False ({}: {})",
+                    c["reason"].as_str().unwrap_or("?"),
+                    c["message"].as_str().unwrap_or("")
+                )
+            });
+        Lookup::Found(SecretReference {
+            namespace,
+            name,
+            holder,
+            reload: "restart the Gateway controller's pods, or check its logs for the listener"
+                .to_string(),
+            controller_says,
+        })
+    }
+
+    /// Whether a ReferenceGrant in `to` lets Gateways of `from` read Secrets.
+    async fn reference_granted(&self, client: &kube::Client, from: &str, to: &str) -> bool {
+        let grants: Api<DynamicObject> = Api::namespaced_with(
+            client.clone(),
+            to,
+            &gateway_resource("ReferenceGrant", "referencegrants", "v1beta1"),
+        );
+        let Ok(list) = grants.list(&ListParams::default()).await else {
+            return false;
+        };
+        list.items.iter().any(|grant| {
+            let from_ok = grant.data["spec"]["from"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|f| f["kind"] == "Gateway" && f["namespace"] == from);
+            let to_ok = grant.data["spec"]["to"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|t| t["kind"] == "Secret" && t["group"].as_str().unwrap_or("").is_empty());
+            from_ok && to_ok
+        })
+    }
+
+    /// The Secret the controller loads: present, of type kubernetes.io/tls, both keys, a
+    /// key that matches, a certificate for the host.
+    async fn judge_secret(
+        &self,
+        client: kube::Client,
+        reference: SecretReference,
+    ) -> Option<Cause> {
+        let host = &self.request.host.host;
+        let SecretReference {
+            namespace,
+            name: secret_name,
+            holder: name,
+            reload,
+            controller_says,
+        } = reference;
+        let namespace = &namespace;
         let secrets: Api<Secret> = Api::namespaced(client, namespace);
         let push =
             format!("rcert push --namespace {namespace} --secret-name {secret_name} --dir ./certs");
@@ -79,7 +299,7 @@ impl Doctor<'_> {
         let Some(secret) = found else {
             return Some((
                 format!(
-                    "Ingress {name} names secret {secret_name} for {host}, and it does not exist"
+                    "{name} names secret {namespace}/{secret_name} for {host}, and it does not exist"
                 ),
                 push,
             ));
@@ -139,9 +359,17 @@ impl Doctor<'_> {
                 push,
             ));
         }
+        if let Some(said) = controller_says {
+            return Some((
+                format!(
+                    "{name} names secret {namespace}/{secret_name}, which looks right, but {said}"
+                ),
+                reload,
+            ));
+        }
         Some((
-            format!("Ingress {name} and secret {namespace}/{secret_name} look right: ingress-nginx has not reloaded them"),
-            "kubectl -n ingress-nginx rollout restart daemonset/ingress-nginx-controller   # or the deployment of your ingress controller".to_string(),
+            format!("{name} and secret {namespace}/{secret_name} look right: the controller has not reloaded them"),
+            reload,
         ))
     }
 }
