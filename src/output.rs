@@ -1,9 +1,8 @@
 //! Text and JSON rendering helpers shared by every command: the output format,
 //! [`Style`] (colour per stream), certificate facts as text, check tables, and
-//! [`Report`] + [`emit`], the one way a command prints its result.
+//! [`Report`] + [`Terminal::emit`], the one way a command prints its result.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 use serde::Serialize;
 
@@ -42,17 +41,15 @@ pub struct Style {
 }
 
 impl Style {
-    /// Decide on color from the choice, NO_COLOR and whether stdout is a terminal.
-    pub fn new(choice: ColorChoice, verbose: bool) -> Style {
-        use std::io::IsTerminal;
-        Style::for_stream(choice, verbose, std::io::stdout().is_terminal())
+    /// Decide on color from the choice, NO_COLOR and whether standard output is a terminal.
+    pub fn new(choice: ColorChoice, verbose: bool, terminal: &Terminal<'_>) -> Style {
+        Style::for_stream(choice, verbose, terminal.stdout_is_terminal)
     }
 
     /// The same choice for text written to standard error (reports that accompany data
     /// on standard output): colour follows whether stderr is a terminal.
-    pub fn for_stderr(&self, choice: ColorChoice) -> Style {
-        use std::io::IsTerminal;
-        Style::for_stream(choice, self.verbose, std::io::stderr().is_terminal())
+    pub fn for_stderr(&self, choice: ColorChoice, terminal: &Terminal<'_>) -> Style {
+        Style::for_stream(choice, self.verbose, terminal.stderr_is_terminal)
     }
 
     fn for_stream(choice: ColorChoice, verbose: bool, terminal: bool) -> Style {
@@ -215,36 +212,64 @@ pub trait Report: Serialize {
     fn exit_code(&self) -> u8;
 }
 
-/// Print a report on standard output as JSON or text; returns its exit code.
-pub fn emit<R: Report>(
-    report: &R,
-    format: OutputFormat,
-    style: &Style,
-) -> Result<u8, crate::Error> {
-    let rendered = match format {
-        OutputFormat::Json => format!("{}\n", json(report)),
-        // Only expiry renders Prometheus; the CLI refuses it for every other command.
-        OutputFormat::Text | OutputFormat::Prometheus => report.text(style),
-    };
-    write_stdout(&rendered)?;
-    Ok(report.exit_code())
+/// Where a run writes: the process's standard streams, or buffers (the CLI run
+/// in-process by the tests).
+pub struct Terminal<'a> {
+    stdout: &'a mut dyn std::io::Write,
+    stderr: &'a mut dyn std::io::Write,
+    /// Whether standard output is a terminal (colour with `--color auto`).
+    pub stdout_is_terminal: bool,
+    /// Whether standard error is a terminal (colour, progress lines).
+    pub stderr_is_terminal: bool,
 }
 
-/// Write text to standard output; a closed pipe is an error, not a panic.
-pub fn write_stdout(text: &str) -> Result<(), crate::Error> {
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .map_err(crate::Error::Output)
+impl<'a> Terminal<'a> {
+    /// Write to these streams; `*_is_terminal` as the caller knows them.
+    pub fn new(
+        stdout: &'a mut dyn std::io::Write,
+        stderr: &'a mut dyn std::io::Write,
+        stdout_is_terminal: bool,
+        stderr_is_terminal: bool,
+    ) -> Terminal<'a> {
+        Terminal {
+            stdout,
+            stderr,
+            stdout_is_terminal,
+            stderr_is_terminal,
+        }
+    }
+
+    /// Write text to standard output; a closed pipe is an error, not a panic.
+    pub fn out(&mut self, text: &str) -> Result<(), crate::Error> {
+        write_flushed(&mut *self.stdout, text)
+    }
+
+    /// Write text to standard error (reports that accompany data on standard output).
+    pub fn err(&mut self, text: &str) -> Result<(), crate::Error> {
+        write_flushed(&mut *self.stderr, text)
+    }
+
+    /// Print a report on standard output as JSON or text; returns its exit code.
+    pub fn emit<R: Report>(
+        &mut self,
+        report: &R,
+        format: OutputFormat,
+        style: &Style,
+    ) -> Result<u8, crate::Error> {
+        let rendered = match format {
+            OutputFormat::Json => format!("{}\n", json(report)),
+            // Only expiry renders Prometheus; the CLI refuses it for every other command.
+            OutputFormat::Text | OutputFormat::Prometheus => report.text(style),
+        };
+        self.out(&rendered)?;
+        Ok(report.exit_code())
+    }
 }
 
-/// Write text to standard error (reports that accompany data on standard output).
-pub fn write_stderr(text: &str) -> Result<(), crate::Error> {
-    let mut stderr = std::io::stderr().lock();
-    stderr
+fn write_flushed(stream: &mut dyn std::io::Write, text: &str) -> Result<(), crate::Error> {
+    stream
         .write_all(text.as_bytes())
-        .and_then(|()| stderr.flush())
+        .and_then(|()| stream.flush())
         .map_err(crate::Error::Output)
 }
 

@@ -13,7 +13,7 @@ use crate::checks::{self, served};
 use crate::commands::{
     doctor, expiry, fullchain, import, inspect, kubeconfig, push, rotate, selfsign, verify,
 };
-use crate::output::{self, ColorChoice, OutputFormat, Report, Style};
+use crate::output::{self, ColorChoice, OutputFormat, Report, Style, Terminal};
 use crate::rancher::CaBundle;
 use crate::tls::{self, Target};
 use crate::x509::{cert as x509_cert, issue};
@@ -25,9 +25,22 @@ use args::{
     VerifyArgs,
 };
 
-/// Parse `args` (the program name first), run the command, print its report, and
-/// return the exit code (0 ok, 1 a check failed, 2 bad input, 3 remote side).
+/// Parse `args` (the program name first), run the command, print its report on the
+/// process's standard streams, and return the exit code (0 ok, 1 a check failed, 2 bad
+/// input, 3 remote side).
 pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    let (stdout_tty, stderr_tty) = (stdout.is_terminal(), stderr.is_terminal());
+    let mut terminal = Terminal::new(&mut stdout, &mut stderr, stdout_tty, stderr_tty);
+    run_with(args, &mut terminal)
+}
+
+/// [`run`] writing to `term` instead of the process's streams (in-process tests).
+pub fn run_with<I, T>(args: I, term: &mut Terminal<'_>) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -35,37 +48,37 @@ where
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() {
-                exit::BAD_INPUT
-            } else {
-                exit::OK
-            };
-            // --help and --version print to stdout; a closed pipe is not worth a panic.
-            let _ = err.print();
-            return code;
+            // --help and --version print to stdout, usage errors to stderr (exit 2).
+            let text = err.render().to_string();
+            if err.use_stderr() {
+                let _ = term.err(&text);
+                return exit::BAD_INPUT;
+            }
+            let _ = term.out(&text);
+            return exit::OK;
         }
     };
-    let style = Style::new(cli.color, cli.verbose);
+    let style = Style::new(cli.color, cli.verbose, term);
     if cli.output == OutputFormat::Prometheus && !matches!(cli.command, Command::Expiry(_)) {
-        let _ = output::write_stderr("rcert: error: -o prometheus is only for rcert expiry\n");
+        let _ = term.err("rcert: error: -o prometheus is only for rcert expiry\n");
         return exit::BAD_INPUT;
     }
     let result = match &cli.command {
-        Command::Selfsign(args) => run_selfsign(args, cli.output, &style),
-        Command::Fullchain(args) => run_fullchain(args, cli.output, &style, cli.color),
-        Command::Inspect(args) => run_inspect(&args.files, cli.output, &style),
-        Command::Verify(args) => run_verify(args, cli.output, &style),
-        Command::Probe(args) => run_async(|| run_probe(args, cli.output, &style)),
-        Command::Push(args) => run_async(|| run_push(args, cli.output, &style, cli.color)),
-        Command::Doctor(args) => run_async(|| run_doctor(args, cli.output, &style)),
-        Command::Expiry(args) => run_async(|| run_expiry(args, cli.output, &style)),
-        Command::Import(args) => run_import(args, cli.output, &style),
-        Command::Rotate(command) => run_async(|| run_rotate(command, cli.output, &style)),
+        Command::Selfsign(args) => run_selfsign(term, args, cli.output, &style),
+        Command::Fullchain(args) => run_fullchain(term, args, cli.output, &style, cli.color),
+        Command::Inspect(args) => run_inspect(term, &args.files, cli.output, &style),
+        Command::Verify(args) => run_verify(term, args, cli.output, &style),
+        Command::Probe(args) => run_async(|| run_probe(term, args, cli.output, &style)),
+        Command::Push(args) => run_async(|| run_push(term, args, cli.output, &style, cli.color)),
+        Command::Doctor(args) => run_async(|| run_doctor(term, args, cli.output, &style)),
+        Command::Expiry(args) => run_async(|| run_expiry(term, args, cli.output, &style)),
+        Command::Import(args) => run_import(term, args, cli.output, &style),
+        Command::Rotate(command) => run_async(|| run_rotate(term, command, cli.output, &style)),
         Command::Kubeconfig(args::KubeconfigCommand::Check(args)) => {
-            run_async(|| run_kubeconfig_check(args, cli.output, &style))
+            run_async(|| run_kubeconfig_check(term, args, cli.output, &style))
         }
-        Command::Completions { shell } => completions(*shell),
-        Command::Man => man_page(),
+        Command::Completions { shell } => completions(term, *shell),
+        Command::Man => man_page(term),
     };
     match result {
         Ok(code) => code,
@@ -75,9 +88,9 @@ where
                     "error": err.to_string(),
                     "exit_code": err.exit_code(),
                 });
-                let _ = output::write_stdout(&format!("{}\n", output::json(&document)));
+                let _ = term.out(&format!("{}\n", output::json(&document)));
             }
-            let _ = output::write_stderr(&format!("rcert: error: {err}\n"));
+            let _ = term.err(&format!("rcert: error: {err}\n"));
             err.exit_code()
         }
     }
@@ -97,7 +110,12 @@ where
     runtime.block_on(command())
 }
 
-fn run_selfsign(args: &SelfsignArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+fn run_selfsign(
+    term: &mut Terminal<'_>,
+    args: &SelfsignArgs,
+    format: OutputFormat,
+    style: &Style,
+) -> Result<u8, Error> {
     let request = selfsign::SelfsignRequest {
         server: issue::ServerSpec {
             hosts: args.hosts.clone(),
@@ -113,10 +131,11 @@ fn run_selfsign(args: &SelfsignArgs, format: OutputFormat, style: &Style) -> Res
         force: args.force,
     };
     let report = selfsign::selfsign(&request)?;
-    output::emit(&report, format, style)
+    term.emit(&report, format, style)
 }
 
 fn run_fullchain(
+    term: &mut Terminal<'_>,
     args: &FullchainArgs,
     format: OutputFormat,
     style: &Style,
@@ -132,24 +151,34 @@ fn run_fullchain(
     let report = fullchain::fullchain(&request)?;
     match (format, &report.pem) {
         (OutputFormat::Text, Some(pem)) => {
-            output::write_stdout(pem)?;
-            output::write_stderr(&report.text(&style.for_stderr(color)))?;
+            term.out(pem)?;
+            term.err(&report.text(&style.for_stderr(color, term)))?;
             Ok(report.exit_code())
         }
-        _ => output::emit(&report, format, style),
+        _ => term.emit(&report, format, style),
     }
 }
 
-fn run_inspect(files: &[String], format: OutputFormat, style: &Style) -> Result<u8, Error> {
+fn run_inspect(
+    term: &mut Terminal<'_>,
+    files: &[String],
+    format: OutputFormat,
+    style: &Style,
+) -> Result<u8, Error> {
     let report = inspect::inspect(files)?;
-    let code = output::emit(&report, format, style)?;
+    let code = term.emit(&report, format, style)?;
     for error in report.unreadable() {
-        output::write_stderr(&format!("rcert: error: {error}\n"))?;
+        term.err(&format!("rcert: error: {error}\n"))?;
     }
     Ok(code)
 }
 
-fn run_verify(args: &VerifyArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+fn run_verify(
+    term: &mut Terminal<'_>,
+    args: &VerifyArgs,
+    format: OutputFormat,
+    style: &Style,
+) -> Result<u8, Error> {
     let context = verify_context(args)?;
     let mut reports = Vec::new();
     for file in &args.files {
@@ -159,9 +188,9 @@ fn run_verify(args: &VerifyArgs, format: OutputFormat, style: &Style) -> Result<
         });
     }
     let reports = verify::VerifyReports(reports);
-    let code = output::emit(&reports, format, style)?;
+    let code = term.emit(&reports, format, style)?;
     for error in reports.0.iter().filter_map(|report| report.error.as_ref()) {
-        output::write_stderr(&format!("rcert: error: {error}\n"))?;
+        term.err(&format!("rcert: error: {error}\n"))?;
     }
     Ok(code)
 }
@@ -211,7 +240,12 @@ fn trusted_for_probe(args: &ProbeArgs) -> Result<Option<CaBundle>, Error> {
     }
 }
 
-async fn run_probe(args: &ProbeArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+async fn run_probe(
+    term: &mut Terminal<'_>,
+    args: &ProbeArgs,
+    format: OutputFormat,
+    style: &Style,
+) -> Result<u8, Error> {
     let targets = Target::parse_all(&args.targets)?;
     if let Some(name) = &args.servername {
         tls::validate_servername(name)?;
@@ -229,14 +263,14 @@ async fn run_probe(args: &ProbeArgs, format: OutputFormat, style: &Style) -> Res
         rancher: args.rancher,
         warn_days: args.warn_days,
     };
-    let progress = format == OutputFormat::Text
-        && request.targets.len() > 3
-        && std::io::stderr().is_terminal();
+    let progress =
+        format == OutputFormat::Text && request.targets.len() > 3 && term.stderr_is_terminal;
     let report = served::probe(&request, progress).await;
-    output::emit(&report, format, style)
+    term.emit(&report, format, style)
 }
 
 async fn run_push(
+    term: &mut Terminal<'_>,
     args: &PushArgs,
     format: OutputFormat,
     style: &Style,
@@ -271,15 +305,20 @@ async fn run_push(
     let report = push::push(&request).await?;
     match (format, &report.manifests) {
         (OutputFormat::Text, Some(manifests)) => {
-            output::write_stdout(manifests)?;
-            output::write_stderr(&report.text(&style.for_stderr(color)))?;
+            term.out(manifests)?;
+            term.err(&report.text(&style.for_stderr(color, term)))?;
             Ok(report.exit_code())
         }
-        _ => output::emit(&report, format, style),
+        _ => term.emit(&report, format, style),
     }
 }
 
-async fn run_doctor(args: &DoctorArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+async fn run_doctor(
+    term: &mut Terminal<'_>,
+    args: &DoctorArgs,
+    format: OutputFormat,
+    style: &Style,
+) -> Result<u8, Error> {
     let request = doctor::DoctorRequest {
         host: Target::parse(&args.host)?,
         nodes: Target::parse_all(&args.nodes)?,
@@ -293,10 +332,15 @@ async fn run_doctor(args: &DoctorArgs, format: OutputFormat, style: &Style) -> R
         ca_secret_name: args.ca_secret_name.clone(),
     };
     let report = doctor::doctor(&request).await?;
-    output::emit(&report, format, style)
+    term.emit(&report, format, style)
 }
 
-async fn run_expiry(args: &ExpiryArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+async fn run_expiry(
+    term: &mut Terminal<'_>,
+    args: &ExpiryArgs,
+    format: OutputFormat,
+    style: &Style,
+) -> Result<u8, Error> {
     for namespace in &args.namespaces {
         crate::cluster::validate_namespace(namespace)?;
     }
@@ -316,13 +360,14 @@ async fn run_expiry(args: &ExpiryArgs, format: OutputFormat, style: &Style) -> R
     };
     let report = expiry::expiry(&request).await?;
     if format == OutputFormat::Prometheus {
-        output::write_stdout(&expiry::prometheus_text(&report))?;
+        term.out(&expiry::prometheus_text(&report))?;
         return Ok(report.exit_code());
     }
-    output::emit(&report, format, style)
+    term.emit(&report, format, style)
 }
 
 async fn run_rotate(
+    term: &mut Terminal<'_>,
     command: &args::RotateCommand,
     format: OutputFormat,
     style: &Style,
@@ -353,10 +398,11 @@ async fn run_rotate(
         args::RotateCommand::Apply(_) => rotate::apply(&request).await?,
         args::RotateCommand::Status(_) => rotate::status(&request).await?,
     };
-    output::emit(&report, format, style)
+    term.emit(&report, format, style)
 }
 
 async fn run_kubeconfig_check(
+    term: &mut Terminal<'_>,
     args: &args::KubeconfigArgs,
     format: OutputFormat,
     style: &Style,
@@ -369,10 +415,15 @@ async fn run_kubeconfig_check(
         timeout: tls::parse_duration(&args.timeout)?,
     };
     let report = kubeconfig::check(&request).await?;
-    output::emit(&report, format, style)
+    term.emit(&report, format, style)
 }
 
-fn run_import(args: &ImportArgs, format: OutputFormat, style: &Style) -> Result<u8, Error> {
+fn run_import(
+    term: &mut Terminal<'_>,
+    args: &ImportArgs,
+    format: OutputFormat,
+    style: &Style,
+) -> Result<u8, Error> {
     let (password, password_source) = match (&args.password_file, &args.password_env) {
         (Some(path), _) => (Some(import::password_from_file(path)?), Some(path.clone())),
         (None, Some(var)) => match std::env::var(var) {
@@ -393,18 +444,18 @@ fn run_import(args: &ImportArgs, format: OutputFormat, style: &Style) -> Result<
         force: args.force,
     };
     let report = import::import(&request)?;
-    output::emit(&report, format, style)
+    term.emit(&report, format, style)
 }
 
-fn completions(shell: clap_complete::Shell) -> Result<u8, Error> {
+fn completions(term: &mut Terminal<'_>, shell: clap_complete::Shell) -> Result<u8, Error> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "rcert", &mut script);
-    output::write_stdout(&String::from_utf8_lossy(&script))?;
+    term.out(&String::from_utf8_lossy(&script))?;
     Ok(exit::OK)
 }
 
 /// The man page: rcert(1), then one section per subcommand with all its options.
-fn man_page() -> Result<u8, Error> {
+fn man_page(term: &mut Terminal<'_>) -> Result<u8, Error> {
     let mut page = Vec::new();
     let command = Cli::command();
     clap_mangen::Man::new(command.clone())
@@ -417,6 +468,6 @@ fn man_page() -> Result<u8, Error> {
             .render(&mut page)
             .map_err(Error::Output)?;
     }
-    output::write_stdout(&String::from_utf8_lossy(&page))?;
+    term.out(&String::from_utf8_lossy(&page))?;
     Ok(exit::OK)
 }

@@ -115,8 +115,24 @@ pub fn openssl_verify(ca: &str, chain_file: &str, extra: &[&str]) -> bool {
     openssl(&args).0
 }
 
-/// Run rcert and return (exit code, stdout, stderr).
+/// Run rcert in this process (`rcert::cli::run_with`, neither stream a terminal) and
+/// return (exit code, stdout, stderr).
 pub fn run(args: &[&str]) -> (i32, String, String) {
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut terminal = rcert::output::Terminal::new(&mut stdout, &mut stderr, false, false);
+    let code = rcert::cli::run_with(
+        std::iter::once("rcert").chain(args.iter().copied()),
+        &mut terminal,
+    );
+    (
+        i32::from(code),
+        String::from_utf8_lossy(&stdout).to_string(),
+        String::from_utf8_lossy(&stderr).to_string(),
+    )
+}
+
+/// Run the rcert binary (a separate process) and return (exit code, stdout, stderr).
+pub fn run_binary(args: &[&str]) -> (i32, String, String) {
     let output = rcert().args(args).output().expect("rcert runs");
     (
         output.status.code().unwrap_or(-1),
