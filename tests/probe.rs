@@ -570,7 +570,7 @@ fn rancher_gets_that_stall_cost_one_timeout_not_four() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("openssl s_server starts");
-    common::servers::wait_listening(&address);
+    common::servers::wait_listening(&address, &mut child, None);
     let started = std::time::Instant::now();
     let (code, json) = run_json(&[
         "probe",

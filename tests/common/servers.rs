@@ -1,5 +1,6 @@
 //! Real servers on loopback for tests: openssl s_server and nginx, killed on drop.
 
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command as Process, Stdio};
@@ -43,10 +44,17 @@ pub fn free_port() -> u16 {
     panic!("no free loopback port below 32000");
 }
 
-/// Wait (at most 10 s) until something listens on the address.
-pub fn wait_listening(address: &str) {
+/// Wait (at most 10 s) until something listens on the address; a server that exits
+/// first (a port taken, a bad option) fails the test at once with `log`'s contents.
+pub fn wait_listening(address: &str, child: &mut Child, log: Option<&Path>) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
+        if let Ok(Some(status)) = child.try_wait() {
+            let said = log
+                .and_then(|path| std::fs::read_to_string(path).ok())
+                .unwrap_or_default();
+            panic!("the server for {address} exited ({status}) before listening: {said}");
+        }
         if TcpStream::connect(address).is_ok() {
             return;
         }
@@ -55,29 +63,49 @@ pub fn wait_listening(address: &str) {
     panic!("nothing listens on {address}");
 }
 
-/// `openssl s_server -www` on a free loopback port, with the given options.
+/// `openssl s_server -www` on a loopback port the kernel picks (port 0, read back from
+/// its `ACCEPT` line: no window for another process to take it), with the given options.
 pub fn s_server(options: &[&str]) -> (Server, String) {
     s_server_on("127.0.0.1", options)
 }
 
 pub fn s_server_on(host: &str, options: &[&str]) -> (Server, String) {
-    let port = free_port();
-    let address = if host.contains(':') {
-        format!("[{host}]:{port}")
+    let accept = if host.contains(':') {
+        format!("[{host}]:0")
     } else {
-        format!("{host}:{port}")
+        format!("{host}:0")
     };
-    let child = Process::new("openssl")
-        .args(["s_server", "-quiet", "-www", "-accept", &address])
+    let mut child = Process::new("openssl")
+        .args(["s_server", "-www", "-accept", &accept])
         .args(options)
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("openssl s_server starts");
-    let server = Server { child, _dir: None };
-    wait_listening(&address);
-    (server, address)
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        for line in lines.by_ref().map_while(Result::ok) {
+            if let Some(address) = line.strip_prefix("ACCEPT ") {
+                let _ = sender.send(address.trim().to_string());
+                break;
+            }
+        }
+        // Keep draining, so the server never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let address = match receiver.recv_timeout(Duration::from_secs(10)) {
+        Ok(address) => address,
+        Err(_) => {
+            let status = child.try_wait().ok().flatten();
+            let _ = child.kill();
+            panic!("openssl s_server {options:?} printed no ACCEPT line (exit: {status:?})");
+        }
+    };
+    wait_listening(&address, &mut child, None);
+    (Server { child, _dir: None }, address)
 }
 
 pub fn nginx_binary() -> &'static str {
@@ -123,14 +151,15 @@ pub fn nginx(body: &str, ports: &[u16]) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .expect("nginx starts");
-    let server = Server {
+    let mut child = child;
+    let log = dir.path().join("error.log");
+    for port in ports {
+        wait_listening(&format!("127.0.0.1:{port}"), &mut child, Some(&log));
+    }
+    Server {
         child,
         _dir: Some(dir),
-    };
-    for port in ports {
-        wait_listening(&format!("127.0.0.1:{port}"));
     }
-    server
 }
 
 /// An nginx TLS server block (fixture names or absolute paths); server name `_` makes it
