@@ -1,5 +1,7 @@
-//! Golden transcripts of whole CLI runs (text output), on the committed corpus. Dates,
-//! day counts and hex digests are masked, so regenerating the corpus keeps them valid.
+//! Golden transcripts of whole CLI runs (text output), on the committed corpus. The
+//! verification time is fixed relative to the corpus (30 days after its leaf's notBefore),
+//! not to the calendar, and dates, day counts and hex digests are masked, so neither the
+//! passing of time nor regenerating the corpus invalidates them.
 //! Refresh with `UPDATE_GOLDEN=1 cargo test --test golden` and review the diff.
 
 mod common;
@@ -35,9 +37,14 @@ fn golden(name: &str, args: &[&str]) {
         .args(args)
         .output()
         .expect("rcert runs");
+    let at = at();
+    let shown: Vec<&str> = args
+        .iter()
+        .map(|arg| if *arg == at { "<AT>" } else { arg })
+        .collect();
     let transcript = format!(
         "$ rcert {}\n{}{}[exit {}]\n",
-        args.join(" "),
+        shown.join(" "),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
         output.status.code().unwrap_or(-1)
@@ -57,7 +64,11 @@ fn golden(name: &str, args: &[&str]) {
     assert_eq!(transcript, expected, "transcript of {name} changed");
 }
 
-const AT: &str = "2027-06-01T00:00:00Z";
+/// 30 days into the corpus leaf's validity, as unix seconds (what `--at` accepts).
+fn at() -> String {
+    let leaf = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/corpus/leaf.pem");
+    (openssl_startdate(&leaf.display().to_string()) + 30 * 86_400).to_string()
+}
 
 #[test]
 fn verify_wrong_order() {
@@ -66,7 +77,7 @@ fn verify_wrong_order() {
         &[
             "verify",
             "--at",
-            AT,
+            &at(),
             "--ca",
             "testdata/corpus/root.pem",
             "testdata/corpus/wrong-order.pem",
@@ -81,7 +92,7 @@ fn verify_cn_only_with_host() {
         &[
             "verify",
             "--at",
-            AT,
+            &at(),
             "--ca",
             "testdata/corpus/root.pem",
             "--host",
@@ -98,7 +109,7 @@ fn verify_good_chain_with_key() {
         &[
             "verify",
             "--at",
-            AT,
+            &at(),
             "--ca",
             "testdata/corpus/root.pem",
             "--key",

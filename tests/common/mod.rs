@@ -212,9 +212,18 @@ pub fn base64(bytes: &[u8]) -> String {
 
 /// `openssl x509 -enddate` of the first certificate in `file`, as unix seconds.
 pub fn openssl_enddate(file: &str) -> i64 {
-    let (ok, text) = openssl(&["x509", "-in", file, "-noout", "-enddate"]);
+    openssl_date(file, "-enddate")
+}
+
+/// `openssl x509 -startdate` of the first certificate in `file`, as unix seconds.
+pub fn openssl_startdate(file: &str) -> i64 {
+    openssl_date(file, "-startdate")
+}
+
+fn openssl_date(file: &str, which: &str) -> i64 {
+    let (ok, text) = openssl(&["x509", "-in", file, "-noout", which]);
     assert!(ok, "{text}");
-    let date = text.trim().trim_start_matches("notAfter=");
+    let date = text.trim().split_once('=').map_or("", |(_, date)| date);
     let output = Process::new("date")
         .args(["-u", "-d", date, "+%s"])
         .output()
