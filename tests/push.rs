@@ -1084,3 +1084,61 @@ fn additional_cas_are_checked_against_the_helm_release() {
     let (_, json) = push(&emulator, files.path(), backups.path(), &[]);
     assert!(json.get("additional_trusted_cas").is_none(), "{json:#}");
 }
+
+/// The one-line error of a push against a kubeconfig whose only cluster is `server`
+/// (with `extra` lines under `cluster:`).
+fn push_error(server: &str, extra: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n{extra}\
+             users:\n- name: u\n  user:\n    token: t\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n"
+        ),
+    )
+    .unwrap();
+    let files = certs("rancher.example.com");
+    let (code, json) = run_json(&[
+        "push",
+        "--dir",
+        &files.path().display().to_string(),
+        "--kubeconfig",
+        &kubeconfig.display().to_string(),
+        "--backup-dir",
+        &files.path().display().to_string(),
+        "--timeout",
+        "3s",
+    ]);
+    (code, json["error"].as_str().unwrap_or_default().to_string())
+}
+
+#[test]
+fn api_transport_failures_are_named_by_their_kind() {
+    // Nothing listens: unreachable.
+    let (code, error) = push_error(&format!("https://127.0.0.1:{}", free_port()), "");
+    assert_eq!(code, 3);
+    assert!(
+        error.starts_with("cannot get secret cattle-system/tls-ca: API server unreachable: "),
+        "{error}"
+    );
+    // A TLS server whose chain the kubeconfig's CA does not trust: a TLS error.
+    let (_server, address) = common::servers::s_server(&[
+        "-cert",
+        &fixture("fullchain.pem"),
+        "-key",
+        &fixture("leaf.key"),
+    ]);
+    let ca_data = base64(&std::fs::read(fixtures().join("other-root.pem")).unwrap());
+    let (code, error) = push_error(
+        &format!("https://{address}"),
+        &format!("    certificate-authority-data: {ca_data}\n"),
+    );
+    assert_eq!(code, 3);
+    assert!(
+        error.starts_with(
+            "cannot get secret cattle-system/tls-ca: TLS error talking to the API server: "
+        ),
+        "{error}"
+    );
+}

@@ -190,20 +190,65 @@ pub(crate) fn describe_api_error(err: &kube::Error, verb: &str, what: &str) -> S
         }
         other => {
             let chain = error_chain(other);
-            let lower = chain.to_lowercase();
-            if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake")
-            {
-                format!("cannot {verb} {what}: TLS error talking to the API server: {chain}")
-            } else if lower.contains("timed out")
-                || lower.contains("timeout")
-                || lower.contains("elapsed")
-            {
-                format!("cannot {verb} {what}: the API server did not answer in time ({chain})")
-            } else {
-                format!("cannot {verb} {what}: API server unreachable: {chain}")
+            match transport_failure(other) {
+                Transport::Tls => {
+                    format!("cannot {verb} {what}: TLS error talking to the API server: {chain}")
+                }
+                Transport::Timeout => format!(
+                    "cannot {verb} {what}: the API server did not answer in time ({chain})"
+                ),
+                Transport::Unreachable => {
+                    format!("cannot {verb} {what}: API server unreachable: {chain}")
+                }
             }
         }
     }
+}
+
+/// What went wrong below the HTTP layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Transport {
+    /// The TLS handshake or the TLS configuration (rustls).
+    Tls,
+    /// A connect or read timeout.
+    Timeout,
+    /// Anything else: refused, reset, no route, DNS.
+    Unreachable,
+}
+
+/// Classify a kube error by the types in its source chain (rustls errors, I/O error
+/// kinds, elapsed timers), looking inside I/O errors that wrap another error.
+fn transport_failure(err: &kube::Error) -> Transport {
+    if matches!(err, kube::Error::RustlsTls(_)) {
+        return Transport::Tls;
+    }
+    classify(err)
+}
+
+fn classify(err: &(dyn std::error::Error + 'static)) -> Transport {
+    let mut current = Some(err);
+    while let Some(error) = current {
+        if error.is::<rustls::Error>() {
+            return Transport::Tls;
+        }
+        if error.is::<tokio::time::error::Elapsed>() {
+            return Transport::Timeout;
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return Transport::Timeout;
+            }
+            // An I/O error's source() skips the error it wraps: look at it directly.
+            if let Some(inner) = io.get_ref() {
+                let found = classify(inner);
+                if found != Transport::Unreachable {
+                    return found;
+                }
+            }
+        }
+        current = error.source();
+    }
+    Transport::Unreachable
 }
 
 /// An error with its sources, innermost last, without repeats.
