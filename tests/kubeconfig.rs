@@ -136,3 +136,13 @@ fn every_context_is_judged_and_named() {
         "{stderr}"
     );
 }
+
+#[test]
+fn context_and_all_contexts_exclude_each_other() {
+    for command in [&["kubeconfig", "check"][..], &["expiry"][..]] {
+        let args = [command, &["--context", "a", "--all-contexts"]].concat();
+        let (code, _, stderr) = run(&args);
+        assert_eq!(code, 2, "{args:?}");
+        assert!(stderr.contains("cannot be used with"), "{args:?}: {stderr}");
+    }
+}

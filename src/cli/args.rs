@@ -91,6 +91,17 @@ pub enum Command {
     Man,
 }
 
+/// The cluster a command talks to, found as kubectl finds it.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+}
+
 /// `rcert rotate …`.
 #[derive(Debug, Subcommand)]
 pub enum RotateCommand {
@@ -123,12 +134,9 @@ pub struct RotateArgs {
     /// Namespace of Rancher's secrets.
     #[arg(short, long, default_value = crate::rancher::NAMESPACE, value_name = "NS")]
     pub namespace: String,
-    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context.
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    /// Which cluster: --kubeconfig and --context.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Rancher's host name, checked against the new certificate's SANs (status: also
     /// probed — the certificate it serves and /cacerts).
     #[arg(long, value_name = "NAME[:PORT]")]
@@ -185,14 +193,11 @@ Examples:
 /// Arguments of `rcert kubeconfig check`.
 #[derive(Debug, Args)]
 pub struct KubeconfigArgs {
-    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Context to check (default: the current context).
-    #[arg(long, value_name = "NAME", conflicts_with = "all_contexts")]
-    pub context: Option<String>,
+    /// Which cluster: --kubeconfig and --context.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Check every context, concurrently.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "context")]
     pub all_contexts: bool,
     /// Warn when a client certificate expires within this (e.g. 30d, 2w).
     #[arg(long, default_value = "30d", value_name = "DUR")]
@@ -244,14 +249,11 @@ Exit codes: 0 nothing expired, expiring or unreadable; 1 otherwise; 2 bad input;
 /// Arguments of `rcert expiry`.
 #[derive(Debug, Args)]
 pub struct ExpiryArgs {
-    /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context to use.
-    #[arg(long, value_name = "NAME", conflicts_with = "all_contexts")]
-    pub context: Option<String>,
+    /// Which cluster: --kubeconfig and --context.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Every context of the kubeconfig, concurrently (Rancher's downstream clusters).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "context")]
     pub all_contexts: bool,
     /// Namespace to list (repeatable). Default: all namespaces.
     #[arg(short = 'n', long = "namespace", value_name = "NS")]
@@ -302,12 +304,9 @@ pub struct DoctorArgs {
     /// Local CA file to compare with what Rancher serves at /cacerts.
     #[arg(long, value_name = "CAFILE")]
     pub ca: Option<String>,
-    /// Kubeconfig file (default: as kubectl finds it).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context.
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    /// Which cluster: --kubeconfig and --context.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Timeout of each network step (e.g. 5s).
     #[arg(long, default_value = "5s", value_name = "DUR")]
     pub timeout: String,
@@ -343,12 +342,9 @@ pub struct PushArgs {
     /// Private CA certificate (cacerts.pem) for secret tls-ca.
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub ca: Option<String>,
-    /// Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config, then in-cluster).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context to use (default: the current context).
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
+    /// Which cluster: --kubeconfig and --context.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
     /// Print the manifests as YAML; contact no cluster.
     #[arg(long)]
     pub dry_run: bool,

@@ -290,8 +290,8 @@ async fn run_push(
         cert,
         key,
         ca,
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
+        kubeconfig: args.cluster.kubeconfig.clone(),
+        context: args.cluster.context.clone(),
         dry_run: args.dry_run,
         force: args.force,
         secret_name: args.secret_name.clone(),
@@ -325,8 +325,8 @@ async fn run_doctor(
         namespace: args.namespace.clone(),
         dir: args.dir.clone(),
         ca: args.ca.clone(),
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
+        kubeconfig: args.cluster.kubeconfig.clone(),
+        context: args.cluster.context.clone(),
         timeout: tls::parse_duration(&args.timeout)?,
         secret_name: args.secret_name.clone(),
         ca_secret_name: args.ca_secret_name.clone(),
@@ -345,8 +345,8 @@ async fn run_expiry(
         crate::cluster::validate_namespace(namespace)?;
     }
     let request = expiry::ExpiryRequest {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
+        kubeconfig: args.cluster.kubeconfig.clone(),
+        context: args.cluster.context.clone(),
         all_contexts: args.all_contexts,
         namespaces: args.namespaces.clone(),
         no_cluster: args.no_cluster,
@@ -380,8 +380,8 @@ async fn run_rotate(
     let request = rotate::RotateRequest {
         dir: common.dir.clone(),
         namespace: common.namespace.clone(),
-        kubeconfig: common.kubeconfig.clone(),
-        context: common.context.clone(),
+        kubeconfig: common.cluster.kubeconfig.clone(),
+        context: common.cluster.context.clone(),
         host: common.host.clone(),
         backup_dir: apply
             .and_then(|a| a.backup_dir.clone())
@@ -408,8 +408,8 @@ async fn run_kubeconfig_check(
     style: &Style,
 ) -> Result<u8, Error> {
     let request = kubeconfig::KubeconfigRequest {
-        kubeconfig: args.kubeconfig.clone(),
-        context: args.context.clone(),
+        kubeconfig: args.cluster.kubeconfig.clone(),
+        context: args.cluster.context.clone(),
         all_contexts: args.all_contexts,
         within: expiry::parse_within(&args.within).map_err(Error::Usage)?,
         timeout: tls::parse_duration(&args.timeout)?,

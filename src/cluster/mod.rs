@@ -194,9 +194,9 @@ pub(crate) fn describe_api_error(err: &kube::Error, verb: &str, what: &str) -> S
                 Transport::Tls => {
                     format!("cannot {verb} {what}: TLS error talking to the API server: {chain}")
                 }
-                Transport::Timeout => format!(
-                    "cannot {verb} {what}: the API server did not answer in time ({chain})"
-                ),
+                Transport::Timeout => {
+                    format!("cannot {verb} {what}: the API server did not answer in time ({chain})")
+                }
                 Transport::Unreachable => {
                     format!("cannot {verb} {what}: API server unreachable: {chain}")
                 }
