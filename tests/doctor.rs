@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::emulator::Emulator;
+use common::emulator::{annotated, secret_json, Emulator};
 use common::servers::{fixture_or_path, free_port, nginx, rancher_locations, Server};
 use common::*;
 
@@ -273,10 +273,16 @@ fn the_fake_certificate_is_explained_by_the_precondition_that_fails() {
     );
     assert!(fix.contains("--secret-name rancher-tls"), "{fix}");
 
-    let pem = |name: &str| base64(&std::fs::read(fixtures().join(name)).unwrap());
-    let mismatched = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-        "metadata": {"namespace": "cattle-system", "name": "rancher-tls"},
-        "data": {"tls.crt": pem("fullchain.pem"), "tls.key": pem("other.key")}});
+    let pem = fixture_bytes;
+    let mismatched = secret_json(
+        "cattle-system",
+        "rancher-tls",
+        "kubernetes.io/tls",
+        &[
+            ("tls.crt", pem("fullchain.pem")),
+            ("tls.key", pem("other.key")),
+        ],
+    );
     let out = fake_certificate_with_ingress("rancher-tls", &[mismatched]);
     let (_, message, _) = out.one("endpoint", "served");
     assert!(
@@ -286,9 +292,15 @@ fn the_fake_certificate_is_explained_by_the_precondition_that_fails() {
         "{message}"
     );
 
-    let opaque = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"namespace": "cattle-system", "name": "rancher-tls"},
-        "data": {"tls.crt": pem("fullchain.pem"), "tls.key": pem("leaf.key")}});
+    let opaque = secret_json(
+        "cattle-system",
+        "rancher-tls",
+        "Opaque",
+        &[
+            ("tls.crt", pem("fullchain.pem")),
+            ("tls.key", pem("leaf.key")),
+        ],
+    );
     let out = fake_certificate_with_ingress("rancher-tls", &[opaque]);
     let (_, message, fix) = out.one("endpoint", "served");
     assert!(
@@ -811,17 +823,24 @@ fn help_examples_fit_in_100_columns() {
 fn a_secret_cert_manager_owns_is_judged_through_its_certificate() {
     let emulator = Emulator::start();
     push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
-    let pem = |name: &str| base64(&std::fs::read(fixtures().join(name)).unwrap());
+    let pem = fixture_bytes;
     // cert-manager's secret: its issuer's CA in ca.crt is another CA than tls-ca's.
+    let managed = secret_json(
+        "cattle-system",
+        "tls-rancher-ingress",
+        "kubernetes.io/tls",
+        &[
+            ("tls.crt", pem("fullchain.pem")),
+            ("tls.key", pem("leaf.key")),
+            ("ca.crt", pem("other-root.pem")),
+        ],
+    );
     emulator.seed(
         "v1/secrets",
-        &[
-            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-            "metadata": {"namespace": "cattle-system", "name": "tls-rancher-ingress",
-                "annotations": {"cert-manager.io/certificate-name": "rancher"}},
-            "data": {"tls.crt": pem("fullchain.pem"), "tls.key": pem("leaf.key"),
-                     "ca.crt": pem("other-root.pem")}}),
-        ],
+        &[annotated(
+            managed,
+            &[("cert-manager.io/certificate-name", "rancher")],
+        )],
     );
     emulator.register(
         "cert-manager.io/v1/certificates",
@@ -872,11 +891,12 @@ fn tls_ca_additional_is_judged_like_push_builds_it() {
     let bundle = pem("root.pem") + &pem("leaf.pem");
     emulator.seed(
         "v1/secrets",
-        &[
-            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"namespace": "cattle-system", "name": "tls-ca-additional"},
-            "data": {"ca-additional.pem": base64(bundle.as_bytes())}}),
-        ],
+        &[secret_json(
+            "cattle-system",
+            "tls-ca-additional",
+            "Opaque",
+            &[("ca-additional.pem", bundle.into_bytes())],
+        )],
     );
     let out = doctor(port, &emulator.kubeconfig(), &[]);
     let (status, message, fix) = out

@@ -278,11 +278,12 @@ fn all_contexts_label_items_and_report_the_unreachable_one() {
     let emulator = Emulator::start();
     emulator.seed(
         "v1/secrets",
-        &[
-            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"namespace": "cattle-system", "name": "tls-ca"},
-            "data": {"cacerts.pem": base64(&std::fs::read(fixtures().join("root.pem")).unwrap())}}),
-        ],
+        &[common::emulator::secret_json(
+            "cattle-system",
+            "tls-ca",
+            "Opaque",
+            &[("cacerts.pem", fixture_bytes("root.pem"))],
+        )],
     );
     let dead = format!("http://127.0.0.1:{}", free_port());
     let kubeconfig = emulator.write_kubeconfig(

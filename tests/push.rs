@@ -958,13 +958,21 @@ fn a_secret_cert_manager_manages_is_not_overwritten_without_force() {
     let emulator = Emulator::start();
     let files = certs("rancher.example.com");
     let backups = tempfile::tempdir().unwrap();
-    let managed = serde_json::json!({
-        "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-        "metadata": {"namespace": "cattle-system", "name": "tls-rancher-ingress",
-            "annotations": {"cert-manager.io/certificate-name": "tls-rancher-ingress",
-                            "cert-manager.io/issuer-name": "rancher"}},
-        "data": {"tls.crt": base64(&std::fs::read(fixtures().join("fullchain.pem")).unwrap()),
-                 "tls.key": base64(&std::fs::read(fixtures().join("leaf.key")).unwrap())}});
+    let managed = common::emulator::annotated(
+        common::emulator::secret_json(
+            "cattle-system",
+            "tls-rancher-ingress",
+            "kubernetes.io/tls",
+            &[
+                ("tls.crt", fixture_bytes("fullchain.pem")),
+                ("tls.key", fixture_bytes("leaf.key")),
+            ],
+        ),
+        &[
+            ("cert-manager.io/certificate-name", "tls-rancher-ingress"),
+            ("cert-manager.io/issuer-name", "rancher"),
+        ],
+    );
     emulator.seed("v1/secrets", &[managed]);
     let (code, json) = push(&emulator, files.path(), backups.path(), &[]);
     assert_eq!(code, 1, "{json:#}");

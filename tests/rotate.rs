@@ -659,15 +659,19 @@ fn plan_warns_where_the_plan_cannot_work() {
                 {"type": "AgentTlsStrictCheck", "status": "False", "message": "CA not in bundle"}]}})],
     );
     // cert-manager owns tls-rancher-ingress.
-    let read = |name: &str| base64(&std::fs::read(old.path().join(name)).unwrap());
+    let read = |name: &str| std::fs::read(old.path().join(name)).unwrap();
+    let managed = common::emulator::secret_json(
+        "cattle-system",
+        "tls-rancher-ingress",
+        "kubernetes.io/tls",
+        &[("tls.crt", read("tls.crt")), ("tls.key", read("tls.key"))],
+    );
     emulator.seed(
         "v1/secrets",
-        &[
-            serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls",
-            "metadata": {"namespace": "cattle-system", "name": "tls-rancher-ingress",
-                "annotations": {"cert-manager.io/certificate-name": "tls-rancher-ingress"}},
-            "data": {"tls.crt": read("tls.crt"), "tls.key": read("tls.key")}}),
-        ],
+        &[common::emulator::annotated(
+            managed,
+            &[("cert-manager.io/certificate-name", "tls-rancher-ingress")],
+        )],
     );
     // The new certificate comes from another CA than the new cacerts.pem.
     std::fs::copy(

@@ -204,6 +204,29 @@ impl Emulator {
     }
 }
 
+/// A Secret as the API holds it: type `kind`, each value base64-encoded.
+pub fn secret_json(
+    namespace: &str,
+    name: &str,
+    kind: &str,
+    data: &[(&str, Vec<u8>)],
+) -> serde_json::Value {
+    let data: serde_json::Map<String, serde_json::Value> = data
+        .iter()
+        .map(|(key, bytes)| (key.to_string(), super::base64(bytes).into()))
+        .collect();
+    serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": kind,
+        "metadata": {"namespace": namespace, "name": name}, "data": data})
+}
+
+/// The object with these annotations added.
+pub fn annotated(mut object: serde_json::Value, annotations: &[(&str, &str)]) -> serde_json::Value {
+    for (key, value) in annotations {
+        object["metadata"]["annotations"][*key] = (*value).into();
+    }
+    object
+}
+
 /// A helm release Secret as helm 3 stores it: `sh.helm.release.v1.NAME.vN`, type
 /// `helm.sh/release.v1`, labels owner/name/status/version, `data.release` = base64 of
 /// (base64 of the gzipped release JSON) — gzip and base64 from coreutils.

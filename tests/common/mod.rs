@@ -51,6 +51,11 @@ pub fn fixture(name: &str) -> String {
     fixtures().join(name).display().to_string()
 }
 
+/// A fixture's bytes.
+pub fn fixture_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(fixtures().join(name)).expect("fixture is readable")
+}
+
 /// The committed corpus (broken inputs; nothing there depends on the clock).
 pub fn corpus(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
