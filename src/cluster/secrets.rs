@@ -59,6 +59,17 @@ impl Action {
         }
     }
 
+    /// The verdict of this outcome: a failure, a warning for what was not done or was
+    /// taken back, else ok.
+    pub fn status(self) -> crate::check::Status {
+        use crate::check::Status;
+        match self {
+            Action::Failed => Status::Failed,
+            Action::NotAttempted | Action::RolledBack => Status::Warning,
+            _ => Status::Ok,
+        }
+    }
+
     /// Whether the Secret in the cluster differs from before this run.
     pub fn changed(self) -> bool {
         matches!(

@@ -591,11 +591,9 @@ fn push_text(report: &PushReport, style: &Style) -> String {
         let _ = writeln!(out, "  created namespace {}", report.namespace);
     }
     for secret in &report.secrets {
-        let status = match secret.action {
-            Action::Failed => Status::Failed,
-            Action::NotAttempted | Action::RolledBack => Status::Warning,
-            _ if secret.warning.is_some() => Status::Warning,
-            _ => Status::Ok,
+        let status = match secret.action.status() {
+            Status::Ok if secret.warning.is_some() => Status::Warning,
+            status => status,
         };
         let _ = writeln!(
             out,

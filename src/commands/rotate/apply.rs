@@ -12,7 +12,7 @@ use crate::cluster::rancher_objects::{
     ROTATED_FOR_ANNOTATION,
 };
 use crate::cluster::secrets::{
-    apply_desired, check_backup_dir, secret, undo, Action, Applied, Desired, Options,
+    apply_desired, check_backup_dir, secret, undo, Applied, Desired, Options,
 };
 
 /// A change this run made outside the secrets, and the patch that takes it back.
@@ -216,11 +216,7 @@ impl Run<'_> {
                 .unwrap_or_default();
             self.steps.push(Check {
                 name: CheckId::Secret,
-                status: match change.action {
-                    Action::Failed => Status::Failed,
-                    Action::NotAttempted | Action::RolledBack => Status::Warning,
-                    _ => Status::Ok,
-                },
+                status: change.action.status(),
                 message: format!("secret {}: {}{backup}", change.name, change.action.label()),
             });
         }
