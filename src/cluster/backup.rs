@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::secrets::manifests_yaml;
+use super::manifests_yaml;
 use crate::files::{self, OutFile};
 
 /// Save `object` as `DIR/STEM-MILLIS.backup.yaml` (server-managed fields are the

@@ -595,21 +595,6 @@ fn save_backup(options: &Options<'_>, current: &Secret) -> Result<PathBuf, Strin
     super::backup::save(options.backup_dir, &stem, &previous)
 }
 
-/// Objects as YAML documents, in order, base64 on one plain line as kubectl prints it;
-/// an object that cannot be serialised is an error, never an empty document.
-pub fn manifests_yaml<T: Serialize>(objects: &[T]) -> Result<String, String> {
-    let documents = objects
-        .iter()
-        .map(|object| {
-            let mut options = serde_saphyr::SerializerOptions::default();
-            options.prefer_block_scalars = false;
-            serde_saphyr::to_string_with_options(object, options)
-                .map_err(|err| format!("cannot render YAML: {err}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(documents.join("---\n"))
-}
-
 /// Check, before any API request, that backups can be written to `dir`.
 pub fn check_backup_dir(dir: &Path) -> Result<(), files::FilesError> {
     files::ensure_directory(dir)?;

@@ -15,10 +15,8 @@ use serde::Serialize;
 
 use crate::check::{Check, CheckId, Status};
 use crate::checks::{self, Context, Origin};
-use crate::cluster::secrets::{
-    apply_set, check_backup_dir, manifests_yaml, secret, Action, Change, Options,
-};
-use crate::cluster::{connect, validate_name, validate_namespace};
+use crate::cluster::secrets::{apply_set, check_backup_dir, secret, Action, Change, Options};
+use crate::cluster::{connect, manifests_yaml, validate_name, validate_namespace};
 use crate::output::{check_line, checks_text, next_steps_text, Report, Style};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert};
