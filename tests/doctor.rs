@@ -737,6 +737,16 @@ fn agents_lagging_behind_a_ca_change_are_named() {
                     "spec": {"containers": [{"name": "cluster-register", "image": "rancher/rancher-agent",
                         "env": [{"name": "CATTLE_CA_CHECKSUM", "value": "0123abcd"}]}]}}}})],
     );
+    // The node agent already has the checksum of what /cacerts serves.
+    emulator.seed(
+        "apps/v1/daemonsets",
+        &[serde_json::json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
+            "metadata": {"namespace": "cattle-system", "name": "cattle-node-agent"},
+            "spec": {"selector": {"matchLabels": {"app": "n"}},
+                "template": {"metadata": {"labels": {"app": "n"}},
+                    "spec": {"containers": [{"name": "agent", "image": "rancher/rancher-agent",
+                        "env": [{"name": "CATTLE_CA_CHECKSUM", "value": sha256sum(&fixture_bytes("root.pem"))}]}]}}}})],
+    );
     // Release v2 (deployed) forgot privateCA; v1 (superseded) had it.
     emulator.seed(
         "v1/secrets",
@@ -763,10 +773,19 @@ fn agents_lagging_behind_a_ca_change_are_named() {
     let (status, message, fix) = out.one("agents", "agent_checksum");
     assert_eq!(status, "failed");
     assert!(
-        message.contains("CATTLE_CA_CHECKSUM=0123abcd") && message.contains("next restart"),
+        message.starts_with("cattle-cluster-agent has CATTLE_CA_CHECKSUM=0123abcd")
+            && message.contains("next restart"),
         "{message}"
     );
     assert!(fix.contains("io.cattle.agent.force.deploy=true"), "{fix}");
+    assert_eq!(
+        out.find("agents", "agent_checksum")[1],
+        (
+            "ok".to_string(),
+            "cattle-node-agent's CATTLE_CA_CHECKSUM matches /cacerts".to_string(),
+            String::new()
+        )
+    );
     let clusters: Vec<String> = out
         .find("agents", "cluster")
         .into_iter()

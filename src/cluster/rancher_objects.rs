@@ -6,7 +6,7 @@
 use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Client};
 
-use super::agent_workloads::{self, AgentKind};
+use super::agent_workloads;
 use super::describe_api_error;
 
 /// A condition's status and message.
@@ -42,11 +42,9 @@ pub struct AgentState {
     pub agent_tls_mode: Option<String>,
     /// Every management cluster.
     pub clusters: Vec<ManagedCluster>,
-    /// `CATTLE_CA_CHECKSUM` of `cattle-cluster-agent` in the namespace (None: no such
-    /// Deployment, or the variable is unset).
-    pub agent_checksum: Option<String>,
-    /// Whether the Deployment exists.
-    pub agent_deployment: bool,
+    /// `cattle-cluster-agent` and `cattle-node-agent` in the namespace, those that exist,
+    /// with their `CATTLE_CA_CHECKSUM`.
+    pub workloads: Vec<agent_workloads::AgentWorkload>,
     /// API requests made.
     pub requests: u32,
 }
@@ -98,10 +96,8 @@ pub async fn agent_state(client: &Client, namespace: &str) -> Result<Option<Agen
         .await
         .map_err(|err| describe_api_error(&err, "list", "clusters.management.cattle.io"))?;
     state.clusters = list.items.iter().map(managed_cluster).collect();
-    state.requests += 1;
-    let agent = agent_workloads::get(client, namespace, AgentKind::ClusterAgent).await?;
-    state.agent_deployment = agent.is_some();
-    state.agent_checksum = agent.and_then(|workload| workload.checksum);
+    state.requests += 2;
+    state.workloads = agent_workloads::all(client, namespace).await?;
     Ok(Some(state))
 }
 

@@ -141,22 +141,33 @@ impl Doctor<'_> {
             ),
             _ => {}
         }
-        if let (Some(agent), Some(served)) = (&state.agent_checksum, served) {
+        let fix = match &self.request.dir {
+            Some(dir) => format!(
+                "rcert rotate apply --to {} --step agents   # or: {FORCE_DEPLOY}",
+                dir.display()
+            ),
+            None => FORCE_DEPLOY.to_string(),
+        };
+        for workload in &state.workloads {
+            let (Some(agent), Some(served)) = (&workload.checksum, served) else {
+                continue;
+            };
+            let name = workload.agent.name();
             if agent != served {
                 self.add(
                     Section::Agents,
                     Check::failed(
                         CheckId::AgentChecksum,
-                        format!("cattle-cluster-agent has CATTLE_CA_CHECKSUM={agent}, but /cacerts serves sha256 {served}: agents will fail at their next restart (\"The CA checksum does not match\")"),
+                        format!("{name} has CATTLE_CA_CHECKSUM={agent}, but /cacerts serves sha256 {served}: agents will fail at their next restart (\"The CA checksum does not match\")"),
                     ),
-                    Some(FORCE_DEPLOY.to_string()),
+                    Some(fix.clone()),
                 );
             } else {
                 self.add(
                     Section::Agents,
                     Check::ok(
                         CheckId::AgentChecksum,
-                        "cattle-cluster-agent's CATTLE_CA_CHECKSUM matches /cacerts".to_string(),
+                        format!("{name}'s CATTLE_CA_CHECKSUM matches /cacerts"),
                     ),
                     None,
                 );
