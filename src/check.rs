@@ -89,6 +89,8 @@ pub enum CheckId {
     Drift,
     /// The endpoint could be reached.
     Reachable,
+    /// A kubeconfig entry that cannot be used (a context without a cluster or server).
+    Kubeconfig,
     /// Rancher's `cacerts` setting against `tls-ca`.
     CacertsSetting,
     /// The agents' `CATTLE_CA_CHECKSUM` against what `/cacerts` serves.
@@ -132,6 +134,7 @@ impl CheckId {
             CheckId::TlsCa => "tls_ca",
             CheckId::Drift => "drift",
             CheckId::Reachable => "reachable",
+            CheckId::Kubeconfig => "kubeconfig",
             CheckId::CacertsSetting => "cacerts_setting",
             CheckId::AgentChecksum => "agent_checksum",
             CheckId::Cluster => "cluster",

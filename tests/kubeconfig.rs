@@ -146,3 +146,28 @@ fn context_and_all_contexts_exclude_each_other() {
         assert!(stderr.contains("cannot be used with"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn a_context_without_a_cluster_is_malformed_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kubeconfig");
+    std::fs::write(
+        &path,
+        "apiVersion: v1\nkind: Config\nclusters: []\nusers:\n- name: u\n  user: {token: t}\n\
+         contexts:\n- name: orphan\n  context: {cluster: gone, user: u}\ncurrent-context: orphan\n",
+    )
+    .unwrap();
+    let (code, json) = run_json(&[
+        "kubeconfig",
+        "check",
+        "--kubeconfig",
+        &path.display().to_string(),
+    ]);
+    assert_eq!(code, 2, "{json:#}");
+    let entry = check(context(&json, "orphan"), "kubeconfig");
+    assert_eq!(entry["status"], "failed");
+    assert_eq!(
+        entry["message"],
+        "context 'orphan' names no cluster with a server URL: fix the kubeconfig (kubectl config view)"
+    );
+}

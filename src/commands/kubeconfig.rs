@@ -151,8 +151,8 @@ async fn check_context(
             unreachable = down;
         }
         _ => checks.push(Check::failed(
-            CheckId::Reachable,
-            format!("context '{name}' names no cluster with a server URL"),
+            CheckId::Kubeconfig,
+            format!("context '{name}' names no cluster with a server URL: fix the kubeconfig (kubectl config view)"),
         )),
     }
     ContextReport {
@@ -337,9 +337,17 @@ impl Report for KubeconfigReport {
         out
     }
 
-    /// 1 when a check failed (other than reaching a server), 3 when only servers were
-    /// unreachable, else 0.
+    /// 2 when a context is unusable as written, 1 when a check failed (other than
+    /// reaching a server), 3 when only servers were unreachable, else 0.
     fn exit_code(&self) -> u8 {
+        let malformed = self.contexts.iter().any(|c| {
+            c.checks
+                .iter()
+                .any(|check| check.status == Status::Failed && check.name == CheckId::Kubeconfig)
+        });
+        if malformed {
+            return crate::exit::BAD_INPUT;
+        }
         let failed_other = self.contexts.iter().any(|c| {
             c.checks
                 .iter()
