@@ -540,15 +540,17 @@ fn text_output_shows_session_chain_and_checks() {
 
 #[test]
 fn bad_targets_and_options_exit_2() {
-    for args in [
-        vec!["probe", "host:99999"],
-        vec!["probe", "[::1"],
-        vec!["probe", "localhost", "--timeout", "soon"],
-        vec!["probe", "localhost", "--concurrency", "0"],
-        vec!["probe", "localhost", "--servername", "bad name"],
+    for (args, message) in [
+        (vec!["probe", "host:99999"], "error: invalid value 'host:99999' for '<TARGET>...': target 'host:99999': the port must be a number from 1 to 65535"),
+        (vec!["probe", "[::1"], "error: invalid value '[::1' for '<TARGET>...': target '[::1': missing ']' after the IPv6 address"),
+        (vec!["probe", "localhost", "--timeout", "soon"], "error: invalid value 'soon' for '--timeout <DUR>': expected a duration from 1ms to 1h, such as 5s, 500ms or 1m"),
+        (vec!["probe", "localhost", "--concurrency", "0"], "error: invalid value '0' for '--concurrency <N>': number would be zero for non-zero type"),
+        (vec!["probe", "localhost", "--servername", "bad name"], "rcert: error: --servername 'bad name' is not a DNS name or IP address"),
+        (vec!["verify", "--at", "tomorrow", "x.pem"], "error: invalid value 'tomorrow' for '--at <TIME>': expected RFC 3339 (2030-01-31T00:00:00Z) or unix seconds, not 'tomorrow'"),
     ] {
         let (code, _, stderr) = run(&args);
         assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().next().unwrap_or_default(), message, "{args:?}");
     }
 }
 

@@ -42,7 +42,7 @@ pub enum VerifyError {
     #[error("--host '{0}' is not a DNS name or IP address")]
     BadHost(String),
     /// `--at` is neither RFC 3339 nor unix seconds.
-    #[error("--at '{0}': expected RFC 3339 (2030-01-31T00:00:00Z) or unix seconds")]
+    #[error("expected RFC 3339 (2030-01-31T00:00:00Z) or unix seconds, not '{0}'")]
     BadTime(String),
 }
 

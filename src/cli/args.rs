@@ -150,8 +150,8 @@ pub struct RotateArgs {
     #[arg(long, value_name = "ADDR[:PORT]", requires = "host")]
     pub node: Option<String>,
     /// Timeout of each API request (e.g. 10s).
-    #[arg(long, default_value = "10s", value_name = "DUR")]
-    pub timeout: String,
+    #[arg(long, default_value = "10s", value_name = "DUR", value_parser = crate::tls::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// Arguments of `rotate apply`.
@@ -200,11 +200,11 @@ pub struct KubeconfigArgs {
     #[arg(long, conflicts_with = "context")]
     pub all_contexts: bool,
     /// Warn when a client certificate expires within this (e.g. 30d, 2w).
-    #[arg(long, default_value = "30d", value_name = "DUR")]
-    pub within: String,
+    #[arg(long, default_value = "30d", value_name = "DUR", value_parser = crate::commands::expiry::parse_within)]
+    pub within: std::time::Duration,
     /// Connect and handshake timeout (e.g. 5s).
-    #[arg(long, default_value = "5s", value_name = "DUR")]
-    pub timeout: String,
+    #[arg(long, default_value = "5s", value_name = "DUR", value_parser = crate::tls::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 const IMPORT_EXAMPLES: &str = "\
@@ -271,14 +271,14 @@ pub struct ExpiryArgs {
     #[arg(long = "path", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// Endpoint whose served chain is listed (repeatable).
-    #[arg(long = "target", value_name = "HOST[:PORT]")]
-    pub targets: Vec<String>,
+    #[arg(long = "target", value_name = "HOST[:PORT]", value_parser = crate::tls::Target::parse)]
+    pub targets: Vec<crate::tls::Target>,
     /// What expires within this is "expiring" (e.g. 30d, 2w, 720h).
-    #[arg(long, default_value = "30d", value_name = "DUR")]
-    pub within: String,
+    #[arg(long, default_value = "30d", value_name = "DUR", value_parser = crate::commands::expiry::parse_within)]
+    pub within: std::time::Duration,
     /// Timeout of each API request and handshake (e.g. 10s).
-    #[arg(long, default_value = "10s", value_name = "DUR")]
-    pub timeout: String,
+    #[arg(long, default_value = "10s", value_name = "DUR", value_parser = crate::tls::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 const DOCTOR_EXAMPLES: &str = "\
@@ -290,14 +290,14 @@ Examples:
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The Rancher host name, optionally with :PORT (default 443).
-    #[arg(long, value_name = "NAME[:PORT]")]
-    pub host: String,
+    #[arg(long, value_name = "NAME[:PORT]", value_parser = crate::tls::Target::parse)]
+    pub host: crate::tls::Target,
     /// Namespace of the secrets.
     #[arg(long, short = 'n', default_value = "cattle-system", value_name = "NS")]
     pub namespace: String,
     /// A node or load-balancer backend to probe with the host name as SNI. Repeatable.
-    #[arg(long = "node", value_name = "ADDR[:PORT]")]
-    pub nodes: Vec<String>,
+    #[arg(long = "node", value_name = "ADDR[:PORT]", value_parser = crate::tls::Target::parse)]
+    pub nodes: Vec<crate::tls::Target>,
     /// Local directory with tls.crt, tls.key and cacerts.pem to compare with the cluster.
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
@@ -308,8 +308,8 @@ pub struct DoctorArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
     /// Timeout of each network step (e.g. 5s).
-    #[arg(long, default_value = "5s", value_name = "DUR")]
-    pub timeout: String,
+    #[arg(long, default_value = "5s", value_name = "DUR", value_parser = crate::tls::parse_duration)]
+    pub timeout: std::time::Duration,
     /// Name of the certificate secret.
     #[arg(long, default_value = crate::rancher::TLS_SECRET, value_name = "NAME")]
     pub secret_name: String,
@@ -372,8 +372,8 @@ pub struct PushArgs {
     #[arg(long = "additional-ca", value_name = "FILE")]
     pub additional_ca: Vec<String>,
     /// Timeout of each API request (e.g. 10s).
-    #[arg(long, default_value = "10s", value_name = "DUR")]
-    pub timeout: String,
+    #[arg(long, default_value = "10s", value_name = "DUR", value_parser = crate::tls::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 const PROBE_EXAMPLES: &str = "\
@@ -389,8 +389,8 @@ Examples:
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// Endpoints: host, host:port, ip:port or [v6]:port (default port 443).
-    #[arg(required = true, value_name = "TARGET")]
-    pub targets: Vec<String>,
+    #[arg(required = true, value_name = "TARGET", value_parser = crate::tls::Target::parse)]
+    pub targets: Vec<crate::tls::Target>,
     /// SNI name to send (and to check the certificate against). Default: each target's host.
     #[arg(long, value_name = "NAME")]
     pub servername: Option<String>,
@@ -407,11 +407,11 @@ pub struct ProbeArgs {
     #[arg(long, default_value = "h2,http/1.1", value_name = "LIST")]
     pub alpn: String,
     /// Connect timeout and handshake timeout, each (e.g. 5s, 500ms).
-    #[arg(long, default_value = "5s", value_name = "DUR")]
-    pub timeout: String,
+    #[arg(long, default_value = "5s", value_name = "DUR", value_parser = crate::tls::parse_duration)]
+    pub timeout: std::time::Duration,
     /// How many targets to probe at once.
-    #[arg(long, default_value_t = 32, value_name = "N")]
-    pub concurrency: usize,
+    #[arg(long, default_value = "32", value_name = "N")]
+    pub concurrency: std::num::NonZeroUsize,
     /// Also GET /ping and /cacerts, compare /cacerts with --ca and the served chain.
     #[arg(long)]
     pub rancher: bool,
@@ -526,8 +526,8 @@ pub struct VerifyArgs {
     #[arg(long = "host", value_name = "NAME|IP")]
     pub hosts: Vec<String>,
     /// Verify at this time: RFC 3339 or unix seconds (default: now).
-    #[arg(long, value_name = "TIME")]
-    pub at: Option<String>,
+    #[arg(long, value_name = "TIME", value_parser = crate::checks::parse_time)]
+    pub at: Option<time::OffsetDateTime>,
     /// Warn when a certificate expires within this many days.
     #[arg(long, default_value_t = 30, value_name = "N")]
     pub warn_days: u32,

@@ -15,7 +15,7 @@ use crate::commands::{
 };
 use crate::output::{self, ColorChoice, OutputFormat, Report, Style, Terminal};
 use crate::rancher::CaBundle;
-use crate::tls::{self, Target};
+use crate::tls;
 use crate::x509::{cert as x509_cert, issue};
 use crate::{exit, Error};
 
@@ -208,10 +208,7 @@ fn verify_context(args: &VerifyArgs) -> Result<checks::Context, Error> {
         ));
     }
     checks::validate_hosts(&args.hosts)?;
-    let at = match &args.at {
-        Some(text) => checks::parse_time(text)?,
-        None => time::OffsetDateTime::now_utc(),
-    };
+    let at = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
     let ca = args.ca.as_deref().map(CaBundle::load).transpose()?;
     let mut untrusted = Vec::new();
     for file in &args.untrusted {
@@ -246,20 +243,17 @@ async fn run_probe(
     format: OutputFormat,
     style: &Style,
 ) -> Result<u8, Error> {
-    let targets = Target::parse_all(&args.targets)?;
+    let targets = args.targets.clone();
     if let Some(name) = &args.servername {
         tls::validate_servername(name)?;
-    }
-    if args.concurrency == 0 {
-        return Err(Error::Usage("--concurrency must be at least 1".to_string()));
     }
     let request = tls::ProbeRequest {
         targets,
         servername: args.servername.clone(),
         ca: trusted_for_probe(args)?,
         alpn: tls::parse_alpn(&args.alpn)?,
-        timeout: tls::parse_duration(&args.timeout)?,
-        concurrency: args.concurrency,
+        timeout: args.timeout,
+        concurrency: args.concurrency.get(),
         rancher: args.rancher,
         warn_days: args.warn_days,
     };
@@ -300,7 +294,7 @@ async fn run_push(
         replace: args.replace,
         create_namespace: !args.no_create_namespace,
         additional_ca: args.additional_ca.clone(),
-        timeout: tls::parse_duration(&args.timeout)?,
+        timeout: args.timeout,
     };
     let report = push::push(&request).await?;
     match (format, &report.manifests) {
@@ -320,14 +314,14 @@ async fn run_doctor(
     style: &Style,
 ) -> Result<u8, Error> {
     let request = doctor::DoctorRequest {
-        host: Target::parse(&args.host)?,
-        nodes: Target::parse_all(&args.nodes)?,
+        host: args.host.clone(),
+        nodes: args.nodes.clone(),
         namespace: args.namespace.clone(),
         dir: args.dir.clone(),
         ca: args.ca.clone(),
         kubeconfig: args.cluster.kubeconfig.clone(),
         context: args.cluster.context.clone(),
-        timeout: tls::parse_duration(&args.timeout)?,
+        timeout: args.timeout,
         secret_name: args.secret_name.clone(),
         ca_secret_name: args.ca_secret_name.clone(),
     };
@@ -353,9 +347,9 @@ async fn run_expiry(
         root: args.root.clone(),
         no_node: args.no_node,
         paths: args.paths.clone(),
-        targets: Target::parse_all(&args.targets)?,
-        within: expiry::parse_within(&args.within).map_err(Error::Usage)?,
-        timeout: tls::parse_duration(&args.timeout)?,
+        targets: args.targets.clone(),
+        within: args.within,
+        timeout: args.timeout,
         at: time::OffsetDateTime::now_utc(),
     };
     let report = expiry::expiry(&request).await?;
@@ -391,7 +385,7 @@ async fn run_rotate(
         agents: apply.map_or(rotate::AgentMethod::Annotate, |a| a.agents),
         node: common.node.clone(),
         roots: common.ca.clone(),
-        timeout: tls::parse_duration(&common.timeout)?,
+        timeout: common.timeout,
     };
     let report = match command {
         args::RotateCommand::Plan(_) => rotate::plan(&request).await?,
@@ -411,8 +405,8 @@ async fn run_kubeconfig_check(
         kubeconfig: args.cluster.kubeconfig.clone(),
         context: args.cluster.context.clone(),
         all_contexts: args.all_contexts,
-        within: expiry::parse_within(&args.within).map_err(Error::Usage)?,
-        timeout: tls::parse_duration(&args.timeout)?,
+        within: args.within,
+        timeout: args.timeout,
     };
     let report = kubeconfig::check(&request).await?;
     term.emit(&report, format, style)

@@ -212,9 +212,9 @@ pub fn parse_alpn(list: &str) -> Result<Vec<String>, ProbeError> {
 /// Parse `--timeout`: `5s`, `500ms`, `1m` or plain seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, ProbeError> {
     let bad = || {
-        ProbeError::BadOption(format!(
-            "--timeout '{text}': expected a duration such as 5s, 500ms or 1m"
-        ))
+        ProbeError::BadOption(
+            "expected a duration from 1ms to 1h, such as 5s, 500ms or 1m".to_string(),
+        )
     };
     let text = text.trim();
     let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {

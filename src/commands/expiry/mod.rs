@@ -394,18 +394,14 @@ pub fn parse_within(text: &str) -> Result<Duration, String> {
     let (number, unit) = text.split_at(split);
     let value: u64 = number
         .parse()
-        .map_err(|_| format!("--within '{text}': expected a duration such as 30d, 2w or 720h"))?;
+        .map_err(|_| "expected a duration such as 30d, 2w or 720h".to_string())?;
     let seconds = match unit {
         "" | "d" => value * 86_400,
         "w" => value * 7 * 86_400,
         "h" => value * 3_600,
         "m" => value * 60,
         "s" => value,
-        _ => {
-            return Err(format!(
-                "--within '{text}': the unit must be s, m, h, d or w"
-            ))
-        }
+        _ => return Err("the unit must be s, m, h, d or w (e.g. 30d)".to_string()),
     };
     Ok(Duration::from_secs(seconds))
 }
