@@ -13,6 +13,11 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde::Serialize;
 
+mod rollback;
+
+pub use rollback::undo;
+use rollback::{recreatable, roll_back};
+
 use super::{describe_api_error, MANAGER};
 use crate::files;
 
@@ -379,13 +384,6 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
     applied
 }
 
-/// Put back every Secret an earlier, successful run of the set changed (a later step of
-/// the same operation failed); returns the state in one sentence.
-pub async fn undo(client: Client, options: &Options<'_>, applied: &mut Applied) -> String {
-    let api: Api<Secret> = Api::namespaced(client, options.namespace);
-    roll_back(&api, options, applied).await
-}
-
 async fn delete_one(
     api: &Api<Secret>,
     options: &Options<'_>,
@@ -452,101 +450,6 @@ async fn apply_one(
             Err(message)
         }
     }
-}
-
-/// Put back every Secret this run changed, newest first; returns the state in one sentence.
-async fn roll_back(api: &Api<Secret>, options: &Options<'_>, applied: &mut Applied) -> String {
-    let mut restored = Vec::new();
-    let mut left = Vec::new();
-    for change in applied
-        .changes
-        .iter_mut()
-        .rev()
-        .filter(|c| c.action.changed())
-    {
-        let what = format!("secret {}/{}", options.namespace, change.name);
-        applied.requests += 1;
-        let result = match (&change.before, change.action) {
-            (None, _) => api
-                .delete(&change.name, &DeleteParams::default())
-                .await
-                .map(|_| ()),
-            (Some(old), Action::Deleted) => api
-                .create(&PostParams::default(), &recreatable(old))
-                .await
-                .map(|_| ()),
-            (Some(old), Action::Replaced) => {
-                let deleted = api.delete(&change.name, &DeleteParams::default()).await;
-                match deleted {
-                    Ok(_) => api
-                        .create(&PostParams::default(), &recreatable(old))
-                        .await
-                        .map(|_| ()),
-                    Err(err) => Err(err),
-                }
-            }
-            (Some(old), _) => api
-                .patch(
-                    &change.name,
-                    &PatchParams::apply(MANAGER).force(),
-                    &Patch::Apply(&reapplied(old)),
-                )
-                .await
-                .map(|_| ()),
-        };
-        match result {
-            Ok(()) => {
-                restored.push(match &change.backup {
-                    Some(backup) => format!("{what} restored from {}", backup.display()),
-                    None => format!("{what} (created by this run) deleted again"),
-                });
-                change.action = Action::RolledBack;
-            }
-            Err(err) => left.push(match &change.backup {
-                Some(backup) => format!(
-                    "{what} is CHANGED and could not be restored ({}): kubectl apply -f {}",
-                    describe_api_error(&err, "restore", &what),
-                    backup.display()
-                ),
-                None => format!(
-                    "{what} was created by this run and could not be deleted ({})",
-                    describe_api_error(&err, "delete", &what)
-                ),
-            }),
-        }
-    }
-    match (restored.is_empty(), left.is_empty()) {
-        (true, true) => "nothing was changed".to_string(),
-        (false, true) => format!(
-            "rolled back: {}; the cluster is as it was",
-            restored.join(", ")
-        ),
-        (_, false) => format!("NOT rolled back: {}", left.join("; ")),
-    }
-}
-
-/// The old Secret as a server-side apply of its type and data.
-fn reapplied(old: &Secret) -> Secret {
-    Secret {
-        metadata: ObjectMeta {
-            name: old.metadata.name.clone(),
-            namespace: old.metadata.namespace.clone(),
-            ..ObjectMeta::default()
-        },
-        type_: old.type_.clone(),
-        data: old.data.clone(),
-        ..Secret::default()
-    }
-}
-
-/// The old Secret as something `create` accepts again (no server-set fields).
-fn recreatable(old: &Secret) -> Secret {
-    let mut secret = old.clone();
-    secret.metadata.resource_version = None;
-    secret.metadata.uid = None;
-    secret.metadata.creation_timestamp = None;
-    secret.metadata.managed_fields = None;
-    secret
 }
 
 /// Create the namespace unless it exists; returns whether it was created.

@@ -1,0 +1,117 @@
+//! Putting a set back: every Secret a run changed restored from what the cluster held
+//! before (or deleted again when the run created it), newest first, and the state said in
+//! one sentence.
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+
+use super::{Action, Applied, Options};
+use crate::cluster::{describe_api_error, MANAGER};
+
+/// Put back every Secret an earlier, successful run of the set changed (a later step of
+/// the same operation failed); returns the state in one sentence.
+pub async fn undo(client: Client, options: &Options<'_>, applied: &mut Applied) -> String {
+    let api: Api<Secret> = Api::namespaced(client, options.namespace);
+    roll_back(&api, options, applied).await
+}
+
+/// Put back every Secret this run changed, newest first; returns the state in one sentence.
+pub(super) async fn roll_back(
+    api: &Api<Secret>,
+    options: &Options<'_>,
+    applied: &mut Applied,
+) -> String {
+    let mut restored = Vec::new();
+    let mut left = Vec::new();
+    for change in applied
+        .changes
+        .iter_mut()
+        .rev()
+        .filter(|c| c.action.changed())
+    {
+        let what = format!("secret {}/{}", options.namespace, change.name);
+        applied.requests += 1;
+        let result = match (&change.before, change.action) {
+            (None, _) => api
+                .delete(&change.name, &DeleteParams::default())
+                .await
+                .map(|_| ()),
+            (Some(old), Action::Deleted) => api
+                .create(&PostParams::default(), &recreatable(old))
+                .await
+                .map(|_| ()),
+            (Some(old), Action::Replaced) => {
+                let deleted = api.delete(&change.name, &DeleteParams::default()).await;
+                match deleted {
+                    Ok(_) => api
+                        .create(&PostParams::default(), &recreatable(old))
+                        .await
+                        .map(|_| ()),
+                    Err(err) => Err(err),
+                }
+            }
+            (Some(old), _) => api
+                .patch(
+                    &change.name,
+                    &PatchParams::apply(MANAGER).force(),
+                    &Patch::Apply(&reapplied(old)),
+                )
+                .await
+                .map(|_| ()),
+        };
+        match result {
+            Ok(()) => {
+                restored.push(match &change.backup {
+                    Some(backup) => format!("{what} restored from {}", backup.display()),
+                    None => format!("{what} (created by this run) deleted again"),
+                });
+                change.action = Action::RolledBack;
+            }
+            Err(err) => left.push(match &change.backup {
+                Some(backup) => format!(
+                    "{what} is CHANGED and could not be restored ({}): kubectl apply -f {}",
+                    describe_api_error(&err, "restore", &what),
+                    backup.display()
+                ),
+                None => format!(
+                    "{what} was created by this run and could not be deleted ({})",
+                    describe_api_error(&err, "delete", &what)
+                ),
+            }),
+        }
+    }
+    match (restored.is_empty(), left.is_empty()) {
+        (true, true) => "nothing was changed".to_string(),
+        (false, true) => format!(
+            "rolled back: {}; the cluster is as it was",
+            restored.join(", ")
+        ),
+        (_, false) => format!("NOT rolled back: {}", left.join("; ")),
+    }
+}
+
+/// The old Secret as a server-side apply of its type and data.
+fn reapplied(old: &Secret) -> Secret {
+    Secret {
+        metadata: ObjectMeta {
+            name: old.metadata.name.clone(),
+            namespace: old.metadata.namespace.clone(),
+            ..ObjectMeta::default()
+        },
+        type_: old.type_.clone(),
+        data: old.data.clone(),
+        ..Secret::default()
+    }
+}
+
+/// The old Secret as something `create` accepts again (no server-set fields).
+pub(super) fn recreatable(old: &Secret) -> Secret {
+    let mut secret = old.clone();
+    secret.metadata.resource_version = None;
+    secret.metadata.uid = None;
+    secret.metadata.creation_timestamp = None;
+    secret.metadata.managed_fields = None;
+    secret
+}

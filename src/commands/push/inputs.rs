@@ -1,0 +1,210 @@
+//! push's inputs: the files read once, validated as verify does, and planned as the
+//! Secrets to apply (tls-ca, tls-rancher-ingress, tls-ca-additional).
+
+use super::*;
+
+/// The files, read once: exact bytes (what lands in the secrets) and parsed facts.
+pub(super) struct Inputs {
+    pub(super) cert_bytes: Vec<u8>,
+    pub(super) key_bytes: Vec<u8>,
+    pub(super) chain: Vec<Cert>,
+    pub(super) key: inspect::KeyInfo,
+    pub(super) ca: Option<CaBundle>,
+    /// `--additional-ca` certificates with the file each came from, in input order.
+    pub(super) additional: Vec<(String, Cert)>,
+}
+
+impl Inputs {
+    pub(super) fn load(request: &PushRequest) -> Result<Inputs, crate::Error> {
+        let cert = crate::x509::pem::load_certificates(&request.cert)?;
+        if !cert.keys().is_empty() {
+            return Err(crate::x509::pem::PemError::KeyInCertificateFile {
+                path: request.cert.clone(),
+            }
+            .into());
+        }
+        let chain = inspect::certs_from(&cert)?;
+        let key_file = crate::x509::pem::load(&request.key)?;
+        let key = inspect::key_from(&key_file)?;
+        let ca = request.ca.as_deref().map(CaBundle::load).transpose()?;
+        let mut additional = Vec::new();
+        for file in &request.additional_ca {
+            for cert in inspect::load_certs(file)? {
+                additional.push((file.clone(), cert));
+            }
+        }
+        // Secrets hold PEM whatever came in: what ingress-nginx and Rancher read.
+        Ok(Inputs {
+            additional,
+            cert_bytes: cert.certificates_as_pem(),
+            key_bytes: key_file.key_as_pem(),
+            chain,
+            key,
+            ca,
+        })
+    }
+
+    /// The verify checks that decide whether the files may be pushed.
+    pub(super) fn validate(&self, request: &PushRequest) -> Vec<Check> {
+        let context = Context {
+            ca: self.ca.clone(),
+            untrusted: Vec::new(),
+            key: Some((request.key.clone(), self.key.clone())),
+            hosts: Vec::new(),
+            at: time::OffsetDateTime::now_utc(),
+            warn_days: 30,
+        };
+        checks::check_chain(&self.chain, Origin::File(&request.cert), &context)
+            .into_iter()
+            .map(|check| match check.status {
+                // Without --ca a private chain cannot be judged: say so, do not refuse.
+                Status::Failed if check.name == CheckId::Chain && self.ca.is_none() => {
+                    Check::warning(
+                        CheckId::Chain,
+                        format!("{} (pass --ca when a private CA signed it)", check.message),
+                    )
+                }
+                _ => check,
+            })
+            .chain(self.additional_check())
+            .collect()
+    }
+
+    /// `tls-ca-additional` takes CA certificates only: a leaf refuses the push.
+    pub(super) fn additional_check(&self) -> Option<Check> {
+        if self.additional.is_empty() {
+            return None;
+        }
+        if let Some((file, leaf)) = self.additional.iter().find(|(_, cert)| !cert.is_ca) {
+            return Some(Check::failed(
+                CheckId::TlsCa,
+                format!(
+                    "{file}: '{}' is not a CA certificate; tls-ca-additional holds the CAs Rancher trusts for outgoing connections (registries, git, OIDC), not server certificates",
+                    leaf.subject
+                ),
+            ));
+        }
+        let (kept, notes) = self.additional_bundle();
+        let message = format!(
+            "tls-ca-additional: {} CA certificate(s){}",
+            kept.len(),
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", notes.join("; "))
+            }
+        );
+        Some(if notes.is_empty() {
+            Check::ok(CheckId::TlsCa, message)
+        } else {
+            Check::warning(CheckId::TlsCa, message)
+        })
+    }
+
+    /// The additional CAs kept (input order, duplicates and expired ones dropped) and why
+    /// others were dropped.
+    pub(super) fn additional_bundle(&self) -> (Vec<&Cert>, Vec<String>) {
+        let now = time::OffsetDateTime::now_utc();
+        let mut kept: Vec<&Cert> = Vec::new();
+        let mut notes = Vec::new();
+        for (file, cert) in &self.additional {
+            if kept.iter().any(|known| known.der() == cert.der()) {
+                notes.push(format!(
+                    "dropped a duplicate of '{}' ({file})",
+                    cert.subject
+                ));
+            } else if cert.not_after_time() < now {
+                notes.push(format!(
+                    "dropped '{}' ({file}): expired on {}",
+                    cert.subject, cert.not_after
+                ));
+            } else {
+                kept.push(cert);
+            }
+        }
+        (kept, notes)
+    }
+
+    pub(super) fn plan(&self, request: &PushRequest) -> Vec<Planned> {
+        let mut planned = Vec::new();
+        let (additional, _) = self.additional_bundle();
+        if !additional.is_empty() {
+            let pem: String = additional.iter().map(|cert| cert.pem()).collect();
+            planned.push(Planned {
+                secret: secret(
+                    &request.namespace,
+                    crate::rancher::ADDITIONAL_CA_SECRET,
+                    None,
+                    [(crate::rancher::ADDITIONAL_CA_SECRET_KEY, pem.into_bytes())],
+                ),
+                summary: format!("{} additional CA certificate(s)", additional.len()),
+                checksum: None,
+            });
+        }
+        if let Some(ca) = &self.ca {
+            let summary = ca
+                .certs
+                .first()
+                .map(|cert| fingerprint_summary(cert, ca.checksum.as_deref()))
+                .unwrap_or_default();
+            planned.push(Planned {
+                secret: secret(
+                    &request.namespace,
+                    &request.ca_secret_name,
+                    None,
+                    [(crate::rancher::CA_SECRET_KEY, ca.bytes.clone())],
+                ),
+                summary,
+                checksum: ca.checksum.clone(),
+            });
+        }
+        let summary = self
+            .chain
+            .first()
+            .map(|leaf| fingerprint_summary(leaf, None))
+            .unwrap_or_default();
+        planned.push(Planned {
+            secret: secret(
+                &request.namespace,
+                &request.secret_name,
+                Some("kubernetes.io/tls"),
+                [
+                    ("tls.crt", self.cert_bytes.clone()),
+                    ("tls.key", self.key_bytes.clone()),
+                ],
+            ),
+            summary,
+            checksum: None,
+        });
+        planned
+    }
+}
+
+pub(super) fn fingerprint_summary(cert: &Cert, checksum: Option<&str>) -> String {
+    let checksum = checksum
+        .map(|sum| format!(", CATTLE_CA_CHECKSUM {}…", &sum[..12.min(sum.len())]))
+        .unwrap_or_default();
+    format!(
+        "'{}' sha256 {}… expires {}{checksum}",
+        cert.display_name(),
+        &cert.sha256_fingerprint[..23.min(cert.sha256_fingerprint.len())],
+        cert.not_after
+    )
+}
+
+/// What a secret in the cluster holds, summarised like the new one.
+pub(super) fn summarise_existing(secret: &Secret) -> String {
+    let data = secret.data.clone().unwrap_or_default();
+    let pem = data
+        .get("tls.crt")
+        .or_else(|| data.get("cacerts.pem"))
+        .map(|bytes| bytes.0.clone())
+        .unwrap_or_default();
+    let checksum = data
+        .get("cacerts.pem")
+        .map(|bytes| crate::rancher::ca_checksum(&bytes.0));
+    match inspect::certs_in(&pem).first() {
+        Some(cert) => fingerprint_summary(cert, checksum.as_deref()),
+        None => "no readable certificate".to_string(),
+    }
+}
