@@ -158,6 +158,7 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
         "a dry run changes nothing"
     );
 
+    // The secrets change; the agents and fleet wait until Rancher hands out the new CA.
     let (code, json) = rotate(&emulator, &["apply", "--to", &to]);
     assert_eq!(code, 0, "{json:#}");
     assert_eq!(
@@ -166,34 +167,24 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
             .unwrap(),
         std::fs::read(new.path().join("cacerts.pem")).unwrap()
     );
-    for name in ["c-m-one", "c-m-two"] {
-        let annotation = kubectl(
-            &emulator,
-            &[
-                "get",
-                "clusters.management.cattle.io",
-                name,
-                "-o=jsonpath={.metadata.annotations.io\\.cattle\\.agent\\.force\\.deploy}",
-            ],
-        );
-        assert_eq!(annotation, "true", "{name}");
-    }
-    let generation = kubectl(
-        &emulator,
-        &[
-            "-n",
-            "fleet-default",
-            "get",
-            "clusters.fleet.cattle.io",
-            "one",
-            "-o=jsonpath={.spec.redeployAgentGeneration}",
-        ],
+    let waiting = json["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(waiting["status"], "warning", "{json:#}");
+    assert!(
+        waiting["message"].as_str().unwrap().starts_with("agents and fleet not changed yet: Rancher's cacerts setting does not hold the new CA yet (it follows tls-ca when Rancher restarts). Next: kubectl -n cattle-system rollout restart deploy/rancher"),
+        "{waiting:#}"
     );
-    assert_eq!(generation, "3");
+    assert_eq!(
+        force_deploy(&emulator, "c-m-one"),
+        "",
+        "not redeployed with the old CA"
+    );
     assert!(
         new.path().join("backups").read_dir().unwrap().count() >= 2,
         "both secrets backed up"
     );
+    // Asked alone, the agents step is refused while Rancher lags.
+    let (code, json) = rotate(&emulator, &["apply", "--to", &to, "--step", "agents"]);
+    assert_eq!(code, 1, "{json:#}");
 
     // Before Rancher restarts, the cacerts setting and the agents lag.
     let (code, json) = rotate(&emulator, &["status", "--to", &to]);
@@ -208,18 +199,63 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
         "{status}"
     );
 
-    // Rancher restarted (the setting follows) and the agents were redeployed.
-    let new_ca = std::fs::read_to_string(new.path().join("cacerts.pem")).unwrap();
+    // Rancher restarted (the setting follows): the agents and fleet are carried through.
+    rancher_restarted(&emulator, new.path());
+    let (code, json) = rotate(&emulator, &["apply", "--to", &to]);
+    assert_eq!(code, 0, "{json:#}");
+    assert!(
+        steps(&json).contains("secret tls-ca: unchanged"),
+        "{json:#}"
+    );
+    for name in ["c-m-one", "c-m-two"] {
+        assert_eq!(force_deploy(&emulator, name), "true", "{name}");
+    }
+    assert_eq!(fleet_generation(&emulator), "3");
+
+    // The agents came back with the new checksum.
+    set_agent_checksum(&emulator, &new_sum);
+    let (code, json) = rotate(&emulator, &["status", "--to", &to]);
+    assert_eq!(code, 0, "{json:#}");
+}
+
+/// Rancher restarted: its cacerts setting holds `dir`'s cacerts.pem (empty without one).
+fn rancher_restarted(emulator: &Emulator, dir: &Path) {
+    let ca = std::fs::read_to_string(dir.join("cacerts.pem")).unwrap_or_default();
     emulator.seed(
         "management.cattle.io/v3/settings",
         &[
             serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
-            "metadata": {"name": "cacerts"}, "value": new_ca}),
+            "metadata": {"name": "cacerts"}, "value": ca}),
         ],
     );
-    set_agent_checksum(&emulator, &new_sum);
-    let (code, json) = rotate(&emulator, &["status", "--to", &to]);
-    assert_eq!(code, 0, "{json:#}");
+}
+
+/// A management cluster's force-deploy annotation, as kubectl reads it.
+fn force_deploy(emulator: &Emulator, cluster: &str) -> String {
+    kubectl(
+        emulator,
+        &[
+            "get",
+            "clusters.management.cattle.io",
+            cluster,
+            "-o=jsonpath={.metadata.annotations.io\\.cattle\\.agent\\.force\\.deploy}",
+        ],
+    )
+}
+
+/// fleet-default/one's redeployAgentGeneration, as kubectl reads it.
+fn fleet_generation(emulator: &Emulator) -> String {
+    kubectl(
+        emulator,
+        &[
+            "-n",
+            "fleet-default",
+            "get",
+            "clusters.fleet.cattle.io",
+            "one",
+            "-o=jsonpath={.spec.redeployAgentGeneration}",
+        ],
+    )
 }
 
 #[test]
@@ -275,7 +311,8 @@ fn a_bad_set_is_refused_and_a_failure_half_way_is_rolled_back() {
     );
 
     // The second cluster's patch fails: the first one's annotation and both secrets are
-    // taken back.
+    // taken back. (Rancher already hands out the new CA, so apply reaches the agents.)
+    rancher_restarted(&emulator, new.path());
     emulator.fault("PATCH", "/clusters/c-m-two", 500);
     let to = new.path().display().to_string();
     let (code, json) = rotate(&emulator, &["apply", "--to", &to]);
@@ -292,16 +329,7 @@ fn a_bad_set_is_refused_and_a_failure_half_way_is_rolled_back() {
         failure.contains("rolled back cluster c-m-one; secrets: rolled back: secret cattle-system/tls-rancher-ingress restored from"),
         "{failure}"
     );
-    let annotation = kubectl(
-        &emulator,
-        &[
-            "get",
-            "clusters.management.cattle.io",
-            "c-m-one",
-            "-o=jsonpath={.metadata.annotations.io\\.cattle\\.agent\\.force\\.deploy}",
-        ],
-    );
-    assert_eq!(annotation, "", "rolled back");
+    assert_eq!(force_deploy(&emulator, "c-m-one"), "", "rolled back");
     for (secret, key, file) in [
         ("tls-ca", "cacerts.pem", "cacerts.pem"),
         ("tls-rancher-ingress", "tls.crt", "tls.crt"),
@@ -376,6 +404,7 @@ fn the_env_method_sets_the_agents_checksum_and_takes_it_back_on_failure() {
         old_sum
     );
 
+    rancher_restarted(&emulator, new.path());
     // The DaemonSet's patch fails: the Deployment is set back.
     emulator.fault("PATCH", "/daemonsets/cattle-node-agent", 500);
     let (code, json) = rotate(&emulator, &[&["apply", "--to", &to][..], &env].concat());
@@ -462,6 +491,7 @@ fn a_rerun_of_apply_leaves_done_clusters_unchanged() {
     selfsign(new.path());
     let emulator = rancher_install(old.path());
     let to = new.path().display().to_string();
+    rancher_restarted(&emulator, new.path());
     let (code, json) = rotate(&emulator, &["apply", "--to", &to]);
     assert_eq!(code, 0, "{json:#}");
     let (code, json) = rotate(&emulator, &["apply", "--to", &to]);
@@ -475,18 +505,7 @@ fn a_rerun_of_apply_leaves_done_clusters_unchanged() {
     ] {
         assert!(again.contains(line), "{line}: {again}");
     }
-    let generation = kubectl(
-        &emulator,
-        &[
-            "-n",
-            "fleet-default",
-            "get",
-            "clusters.fleet.cattle.io",
-            "one",
-            "-o=jsonpath={.spec.redeployAgentGeneration}",
-        ],
-    );
-    assert_eq!(generation, "3", "raised once, not twice");
+    assert_eq!(fleet_generation(&emulator), "3", "raised once, not twice");
 }
 
 #[test]
@@ -520,13 +539,31 @@ fn moving_to_a_publicly_trusted_certificate_deletes_tls_ca_and_empties_the_check
     );
     assert!(plan.contains("--set privateCA=false"), "{plan}");
 
-    let (code, json) = rotate(
-        &emulator,
-        &["apply", "--to", &to, "--ca", &root, "--agents", "env"],
-    );
+    let apply = ["apply", "--to", &to, "--ca", &root, "--agents", "env"];
+    let (code, json) = rotate(&emulator, &apply);
     assert_eq!(code, 0, "{json:#}");
     assert!(
         steps(&json).contains("secret tls-ca: deleted (previous version in"),
+        "{json:#}"
+    );
+    assert!(
+        steps(&json).contains("agents and fleet not changed yet"),
+        "{json:#}"
+    );
+    let (code, json) = rotate(&emulator, &["status", "--to", &to, "--ca", &root]);
+    assert_eq!(code, 1, "{json:#}");
+    let status = steps(&json);
+    assert!(
+        status.contains("tls-rancher-ingress holds the new certificate and tls-ca is gone"),
+        "{status}"
+    );
+    assert!(status.contains("cacerts setting still holds a private CA: it is emptied when Rancher restarts with privateCA=false"), "{status}");
+    // Rancher restarted with privateCA=false: its cacerts setting is empty.
+    rancher_restarted(&emulator, public.path());
+    let (code, json) = rotate(&emulator, &apply);
+    assert_eq!(code, 0, "{json:#}");
+    assert!(
+        steps(&json).contains("secret tls-ca: unchanged"),
         "{json:#}"
     );
     assert_eq!(
@@ -548,21 +585,6 @@ fn moving_to_a_publicly_trusted_certificate_deletes_tls_ca_and_empties_the_check
         ""
     );
 
-    let (code, json) = rotate(&emulator, &["status", "--to", &to, "--ca", &root]);
-    assert_eq!(code, 1, "{json:#}");
-    let status = steps(&json);
-    assert!(
-        status.contains("tls-rancher-ingress holds the new certificate and tls-ca is gone"),
-        "{status}"
-    );
-    assert!(status.contains("cacerts setting still holds a private CA: it is emptied when Rancher restarts with privateCA=false"), "{status}");
-    emulator.seed(
-        "management.cattle.io/v3/settings",
-        &[
-            serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
-            "metadata": {"name": "cacerts"}, "value": ""}),
-        ],
-    );
     let (code, json) = rotate(&emulator, &["status", "--to", &to, "--ca", &root]);
     assert_eq!(code, 0, "{json:#}");
 }
@@ -692,4 +714,67 @@ fn plan_warns_where_the_plan_cannot_work() {
     ] {
         assert!(plan.contains(expected), "{expected}: {plan}");
     }
+}
+
+#[test]
+fn the_env_method_on_a_downstream_cluster_waits_for_rancher_to_serve_the_new_ca() {
+    use common::servers::{free_port, nginx, rancher_locations, tls_server_block};
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    selfsign(old.path());
+    selfsign(new.path());
+    // A downstream cluster: the agents, no Rancher objects.
+    let downstream = Emulator::start();
+    let old_sum = sha256sum(&std::fs::read(old.path().join("cacerts.pem")).unwrap());
+    let new_sum = sha256sum(&std::fs::read(new.path().join("cacerts.pem")).unwrap());
+    set_agent_checksum(&downstream, &old_sum);
+    let to = new.path().display().to_string();
+    let agents = ["apply", "--to", &to, "--step", "agents", "--agents", "env"];
+
+    let (code, json) = rotate(&downstream, &agents);
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json).contains("this cluster holds no Rancher settings, so rcert cannot see what Rancher hands out: pass --host RANCHER"),
+        "{json:#}"
+    );
+
+    // Rancher (nginx here) still serves the old CA at /cacerts.
+    let serve = |dir: &Path, port: u16| {
+        let path = |name: &str| dir.join(name).display().to_string();
+        let block = tls_server_block(
+            port,
+            "_",
+            &path("tls.crt"),
+            &path("tls.key"),
+            &rancher_locations(&path("cacerts.pem")),
+        );
+        nginx(&format!("http {{\n{block}}}\n"), &[port])
+    };
+    let port = free_port();
+    let node = format!("127.0.0.1:{port}");
+    let with_host = [
+        &agents[..],
+        &["--host", "rancher.example.com", "--node", &node],
+    ]
+    .concat();
+    let server = serve(old.path(), port);
+    let (code, json) = rotate(&downstream, &with_host);
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json).contains(&format!("rancher.example.com/cacerts serves sha256 {old_sum} (new: {new_sum}): Rancher has not restarted with the new tls-ca yet")),
+        "{json:#}"
+    );
+    assert_eq!(
+        agent_checksum(&downstream, "deployment", "cattle-cluster-agent"),
+        old_sum
+    );
+    drop(server);
+
+    // Rancher serves the new CA: the checksum follows.
+    let _server = serve(new.path(), port);
+    let (code, json) = rotate(&downstream, &with_host);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(
+        agent_checksum(&downstream, "deployment", "cattle-cluster-agent"),
+        new_sum
+    );
 }

@@ -146,7 +146,8 @@ pub struct RotateArgs {
     /// agent-tls-mode=system-store). Default: the Mozilla roots.
     #[arg(long, value_name = "FILE|system")]
     pub ca: Option<String>,
-    /// Status: connect here (a node or load balancer) with --host as SNI.
+    /// Connect here (a node or load balancer) with --host as SNI, for status and for
+    /// apply's check of /cacerts before the agents.
     #[arg(long, value_name = "ADDR[:PORT]", requires = "host")]
     pub node: Option<String>,
     /// Timeout of each API request (e.g. 10s).

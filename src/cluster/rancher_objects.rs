@@ -71,8 +71,10 @@ pub async fn agent_state(client: &Client, namespace: &str) -> Result<Option<Agen
             .filter(|value| !value.is_empty())
     };
     state.requests += 1;
-    let cacerts = match settings.get_opt("cacerts").await {
-        Ok(found) => found,
+    // Rancher always has a cacerts setting (its value may be empty): a 404 means the
+    // resource itself is unknown here — a downstream cluster, or no Rancher at all.
+    let cacerts = match settings.get("cacerts").await {
+        Ok(found) => Some(found),
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
         Err(err) => {
             return Err(describe_api_error(

@@ -122,13 +122,24 @@ pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error
     if wants(Step::Secrets) {
         outcome = run.secrets_step(&set).await;
     }
-    if outcome.is_ok() && wants(Step::Agents) {
+    // The agents may only learn the new CA once Rancher hands it out: a checksum set
+    // earlier breaks them at their next restart, and a redeploy Rancher runs earlier
+    // gives them the old one again.
+    let later_steps = wants(Step::Agents) || wants(Step::Fleet);
+    let mut waiting = false;
+    if outcome.is_ok() && later_steps {
+        if let Some(why) = run.rancher_lags(&set).await {
+            waiting = !request.dry_run;
+            run.wait_for_rancher(&why);
+        }
+    }
+    if outcome.is_ok() && !waiting && wants(Step::Agents) {
         outcome = match request.agents {
             AgentMethod::Annotate => run.annotate_step(&marker).await,
             AgentMethod::Env => run.env_step(&value).await,
         };
     }
-    if outcome.is_ok() && wants(Step::Fleet) {
+    if outcome.is_ok() && !waiting && wants(Step::Fleet) {
         outcome = run.fleet_step(&marker).await;
     }
     match outcome {
@@ -137,7 +148,7 @@ pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error
             run.steps
                 .push(Check::failed(CheckId::Cluster, format!("{message}; {state}")));
         }
-        Ok(()) if !request.dry_run => run.steps.push(Check::ok(
+        Ok(()) if !request.dry_run && !waiting => run.steps.push(Check::ok(
             CheckId::CacertsSetting,
             format!(
                 "next: kubectl -n {} rollout restart deploy/rancher (the cacerts setting follows tls-ca at start), then rcert rotate status --to {}",
@@ -227,6 +238,66 @@ impl Run<'_> {
                 Ok(())
             }
         }
+    }
+
+    /// Why Rancher does not hand out the new CA yet, if it does not: its `cacerts`
+    /// setting (Rancher's cluster), else what `/cacerts` serves at `--host` (a
+    /// downstream cluster, where the setting cannot be read).
+    async fn rancher_lags(&mut self, set: &NewSet) -> Option<String> {
+        let wanted = set
+            .ca
+            .as_ref()
+            .map(|ca| String::from_utf8_lossy(&ca.bytes).trim().to_string())
+            .unwrap_or_default();
+        if let Some(agents) = &self.view.agents {
+            let found = agents.cacerts_setting.as_deref().unwrap_or_default().trim();
+            return (found != wanted).then(|| "Rancher's cacerts setting does not hold the new CA yet (it follows tls-ca when Rancher restarts)".to_string());
+        }
+        let Some(host) = self.request.host.clone() else {
+            return Some("this cluster holds no Rancher settings, so rcert cannot see what Rancher hands out: pass --host RANCHER so /cacerts is checked first".to_string());
+        };
+        let report = match probe_rancher(self.request, set, &host).await {
+            Ok(report) => report,
+            Err(err) => return Some(format!("cannot check /cacerts at {host}: {err}")),
+        };
+        let result = report.results.first()?;
+        if let Some(error) = &result.error {
+            return Some(format!("cannot check /cacerts at {host}: {error}"));
+        }
+        let served = result
+            .rancher
+            .as_ref()
+            .and_then(|facts| facts.cacerts_checksum.clone());
+        (served != set.checksum()).then(|| {
+            format!(
+                "{host}/cacerts serves sha256 {} (new: {}): Rancher has not restarted with the new tls-ca yet",
+                served.as_deref().unwrap_or("none"),
+                set.checksum().as_deref().unwrap_or("none")
+            )
+        })
+    }
+
+    /// Stop before the agents and fleet: say why and what to run (a warning after the
+    /// secrets of `--step all`, a failure when the agents or fleet step was asked alone).
+    fn wait_for_rancher(&mut self, why: &str) {
+        let request = self.request;
+        if request.dry_run {
+            self.steps.push(Check::warning(
+                CheckId::CacertsSetting,
+                format!("a real run stops here until Rancher hands out the new CA: {why}"),
+            ));
+            return;
+        }
+        let dir = request.dir.display();
+        let message = format!(
+            "agents and fleet not changed yet: {why}. Next: kubectl -n {} rollout restart deploy/rancher, wait until rcert rotate status --to {dir} shows the cacerts setting, then rcert rotate apply --to {dir} --step agents and --step fleet",
+            request.namespace
+        );
+        self.steps.push(if request.step == Step::All {
+            Check::warning(CheckId::CacertsSetting, message)
+        } else {
+            Check::failed(CheckId::CacertsSetting, message)
+        });
     }
 
     /// Save a backup of `object` before it changes.

@@ -260,6 +260,32 @@ pub(super) fn finish(
     }
 }
 
+/// Probe Rancher at `host` (through `--node` when given): the served chain, `/ping` and
+/// `/cacerts`, judged against the new set's CA.
+pub(super) async fn probe_rancher(
+    request: &RotateRequest,
+    set: &NewSet,
+    host: &str,
+) -> Result<crate::checks::served::ProbeReport, crate::Error> {
+    use crate::tls::{ProbeRequest, Target};
+    let host_target = Target::parse(host)?;
+    let target = match &request.node {
+        Some(node) => Target::parse(node)?,
+        None => host_target.clone(),
+    };
+    let probe_request = ProbeRequest {
+        targets: vec![target],
+        servername: Some(host_target.host.clone()),
+        ca: set.ca.clone(),
+        alpn: vec!["http/1.1".to_string()],
+        timeout: request.timeout,
+        concurrency: 1,
+        rancher: true,
+        warn_days: 30,
+    };
+    Ok(crate::checks::served::probe(&probe_request, false).await)
+}
+
 impl NewSet {
     /// CATTLE_CA_CHECKSUM of the new `cacerts.pem` (None: no private CA).
     pub(super) fn checksum(&self) -> Option<String> {

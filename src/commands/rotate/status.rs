@@ -1,8 +1,6 @@
 //! `rotate status`: what still lags behind the new set, one line each.
 
 use super::*;
-use crate::checks::served;
-use crate::tls::{ProbeRequest, Target};
 
 /// `rcert rotate status`: what still lags, one line each.
 pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
@@ -173,22 +171,7 @@ async fn served_lines(
     request: &RotateRequest,
     host: &str,
 ) -> Result<Vec<Check>, crate::Error> {
-    let host_target = Target::parse(host)?;
-    let target = match &request.node {
-        Some(node) => Target::parse(node)?,
-        None => host_target.clone(),
-    };
-    let probe_request = ProbeRequest {
-        targets: vec![target],
-        servername: Some(host_target.host.clone()),
-        ca: set.ca.clone(),
-        alpn: vec!["http/1.1".to_string()],
-        timeout: request.timeout,
-        concurrency: 1,
-        rancher: true,
-        warn_days: 30,
-    };
-    let report = served::probe(&probe_request, false).await;
+    let report = probe_rancher(request, set, host).await?;
     let Some(result) = report.results.first() else {
         return Ok(Vec::new());
     };
