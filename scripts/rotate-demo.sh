@@ -65,10 +65,13 @@ show rotate plan --to new
 show rotate apply --to new --dry-run
 show rotate apply --to new
 show rotate status --to new
-# Rancher restarted: the cacerts setting follows tls-ca; the agents came back with the new checksum.
+# Rancher restarted: the cacerts setting follows tls-ca.
 new_ca=$(jq -Rs . < new/cacerts.pem)
 new_sum=$(sha256sum < new/cacerts.pem | cut -d' ' -f1)
 echo "{\"resource\": \"management.cattle.io/v3/settings\", \"objects\": [{\"apiVersion\": \"management.cattle.io/v3\", \"kind\": \"Setting\", \"metadata\": {\"name\": \"cacerts\"}, \"value\": $new_ca}]}" | control /_rcert/objects
-kubectl -n cattle-system set env deployment/cattle-cluster-agent CATTLE_CA_CHECKSUM="$new_sum" > /dev/null 2>&1 \
-  || echo "{\"resource\": \"apps/v1/deployments\", \"objects\": [{\"apiVersion\": \"apps/v1\", \"kind\": \"Deployment\", \"metadata\": {\"namespace\": \"cattle-system\", \"name\": \"cattle-cluster-agent\"}, \"spec\": {\"selector\": {\"matchLabels\": {\"app\": \"cattle-cluster-agent\"}}, \"template\": {\"metadata\": {\"labels\": {\"app\": \"cattle-cluster-agent\"}}, \"spec\": {\"containers\": [{\"name\": \"cluster-register\", \"image\": \"rancher/rancher-agent:v2.12.3\", \"env\": [{\"name\": \"CATTLE_CA_CHECKSUM\", \"value\": \"$new_sum\"}]}]}}}}]}" | control /_rcert/objects
+echo '$ kubectl -n cattle-system rollout restart deploy/rancher   # the cacerts setting follows tls-ca'
+echo
+show rotate apply --to new
+# The agents came back with the new checksum.
+echo "{\"resource\": \"apps/v1/deployments\", \"objects\": [{\"apiVersion\": \"apps/v1\", \"kind\": \"Deployment\", \"metadata\": {\"namespace\": \"cattle-system\", \"name\": \"cattle-cluster-agent\"}, \"spec\": {\"selector\": {\"matchLabels\": {\"app\": \"cattle-cluster-agent\"}}, \"template\": {\"metadata\": {\"labels\": {\"app\": \"cattle-cluster-agent\"}}, \"spec\": {\"containers\": [{\"name\": \"cluster-register\", \"image\": \"rancher/rancher-agent:v2.12.3\", \"env\": [{\"name\": \"CATTLE_CA_CHECKSUM\", \"value\": \"$new_sum\"}]}]}}}}]}" | control /_rcert/objects
 show rotate status --to new

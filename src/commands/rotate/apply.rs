@@ -87,6 +87,7 @@ pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error
     let view = read_cluster(request).await?;
     // Without --host, the set must cover the hostname the helm release gives Rancher.
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
+    let mut set = set;
     if let (None, Some(host)) = (&request.host, release_host) {
         let checked = load_set(request, Some(&host))?;
         if Status::worst(&checked.validation) == Status::Failed {
@@ -106,6 +107,7 @@ pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error
                 view.requests,
             ));
         }
+        set = checked;
     }
     let mut run = Run {
         request,
@@ -148,10 +150,17 @@ pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error
             run.steps
                 .push(Check::failed(CheckId::Cluster, format!("{message}; {state}")));
         }
+        Ok(()) if !request.dry_run && !waiting && later_steps => run.steps.push(Check::ok(
+            CheckId::AgentChecksum,
+            format!(
+                "next: rcert rotate status --to {} until every agent has the new checksum and every cluster is connected",
+                request.dir.display()
+            ),
+        )),
         Ok(()) if !request.dry_run && !waiting => run.steps.push(Check::ok(
             CheckId::CacertsSetting,
             format!(
-                "next: kubectl -n {} rollout restart deploy/rancher (the cacerts setting follows tls-ca at start), then rcert rotate status --to {}",
+                "next: kubectl -n {} rollout restart deploy/rancher (the cacerts setting follows tls-ca at start), then rcert rotate apply --to {} --step agents",
                 request.namespace,
                 request.dir.display()
             ),
