@@ -228,3 +228,38 @@ fn wrong_missing_passwords_and_no_key_write_nothing() {
         "{stderr}"
     );
 }
+
+#[test]
+fn inspect_opens_a_pkcs12_archive_with_its_password() {
+    let dir = exports();
+    let pfx = dir.path().join("aes.pfx").display().to_string();
+    let pass = dir.path().join("pass.txt").display().to_string();
+    let (code, json) = run_json(&["inspect", &pfx, "--password-file", &pass]);
+    assert_eq!(code, 0, "{json:#}");
+    let items = json.as_array().unwrap();
+    let kinds: Vec<&str> = items.iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["certificate", "certificate", "certificate", "private_key"]
+    );
+    assert_eq!(
+        items[3]["matches"][0],
+        format!("{pfx}: 'O=rcert test, CN=rancher.example.com'")
+    );
+    // Without a password, and with a wrong one: one line each, exit 2.
+    let (code, _, stderr) = run(&["inspect", &pfx]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        format!("rcert: error: {pfx}: a PKCS#12 archive (.pfx/.p12): give its password with --password-file FILE or --password-env VAR")
+    );
+    let wrong = dir.path().join("wrong.txt");
+    std::fs::write(&wrong, "nope\n").unwrap();
+    let wrong = wrong.display().to_string();
+    let (code, _, stderr) = run(&["inspect", &pfx, "--password-file", &wrong]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        format!("rcert: error: {pfx}: wrong password (the archive's MAC does not verify) (password from {wrong})")
+    );
+}

@@ -91,6 +91,17 @@ pub enum Command {
     Man,
 }
 
+/// Where a PKCS#12 password comes from (never the command line, where `ps` shows it).
+#[derive(Debug, Args)]
+pub struct PasswordArgs {
+    /// File whose first line is the PKCS#12 password.
+    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
+    pub password_file: Option<String>,
+    /// Environment variable holding the PKCS#12 password.
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
 /// The cluster a command talks to, found as kubectl finds it.
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
@@ -226,12 +237,9 @@ pub struct ImportArgs {
     /// Directory for tls.crt, tls.key and cacerts.pem.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// File whose first line is the PKCS#12 password.
-    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
-    pub password_file: Option<String>,
-    /// Environment variable holding the PKCS#12 password.
-    #[arg(long, value_name = "VAR")]
-    pub password_env: Option<String>,
+    /// The PKCS#12 password.
+    #[command(flatten)]
+    pub password: PasswordArgs,
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
@@ -505,9 +513,12 @@ pub struct FullchainArgs {
 /// Arguments of `rcert inspect`.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Certificate or key files ('-' for stdin).
+    /// Certificate, key, PKCS#7 or PKCS#12 files ('-' for stdin).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<String>,
+    /// The password of PKCS#12 inputs.
+    #[command(flatten)]
+    pub password: PasswordArgs,
 }
 
 /// Arguments of `rcert verify`.

@@ -66,7 +66,7 @@ where
     let result = match &cli.command {
         Command::Selfsign(args) => run_selfsign(term, args, cli.output, &style),
         Command::Fullchain(args) => run_fullchain(term, args, cli.output, &style, cli.color),
-        Command::Inspect(args) => run_inspect(term, &args.files, cli.output, &style),
+        Command::Inspect(args) => run_inspect(term, args, cli.output, &style),
         Command::Verify(args) => run_verify(term, args, cli.output, &style),
         Command::Probe(args) => run_async(|| run_probe(term, args, cli.output, &style)),
         Command::Push(args) => run_async(|| run_push(term, args, cli.output, &style, cli.color)),
@@ -161,11 +161,12 @@ fn run_fullchain(
 
 fn run_inspect(
     term: &mut Terminal<'_>,
-    files: &[String],
+    args: &args::InspectArgs,
     format: OutputFormat,
     style: &Style,
 ) -> Result<u8, Error> {
-    let report = inspect::inspect(files)?;
+    let password = read_password(&args.password)?;
+    let report = inspect::inspect(&args.files, password.as_ref())?;
     let code = term.emit(&report, format, style)?;
     for error in report.unreadable() {
         term.err(&format!("rcert: error: {error}\n"))?;
@@ -412,24 +413,27 @@ async fn run_kubeconfig_check(
     term.emit(&report, format, style)
 }
 
+/// The PKCS#12 password and where it came from (`--password-file` or `--password-env`).
+fn read_password(args: &args::PasswordArgs) -> Result<Option<(String, String)>, Error> {
+    match (&args.password_file, &args.password_env) {
+        (Some(path), _) => Ok(Some((import::password_from_file(path)?, path.clone()))),
+        (None, Some(var)) => match std::env::var(var) {
+            Ok(value) => Ok(Some((value, format!("${var}")))),
+            Err(_) => Err(Error::Usage(format!(
+                "--password-env {var}: the variable is not set (or not UTF-8)"
+            ))),
+        },
+        (None, None) => Ok(None),
+    }
+}
+
 fn run_import(
     term: &mut Terminal<'_>,
     args: &ImportArgs,
     format: OutputFormat,
     style: &Style,
 ) -> Result<u8, Error> {
-    let (password, password_source) = match (&args.password_file, &args.password_env) {
-        (Some(path), _) => (Some(import::password_from_file(path)?), Some(path.clone())),
-        (None, Some(var)) => match std::env::var(var) {
-            Ok(value) => (Some(value), Some(format!("${var}"))),
-            Err(_) => {
-                return Err(Error::Usage(format!(
-                    "--password-env {var}: the variable is not set (or not UTF-8)"
-                )))
-            }
-        },
-        (None, None) => (None, None),
-    };
+    let (password, password_source) = read_password(&args.password)?.unzip();
     let request = import::ImportRequest {
         inputs: args.files.clone(),
         out_dir: args.out.clone(),

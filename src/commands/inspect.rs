@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::output::{cert_text, Report, Style};
 use crate::x509::cert::{certs_from, Cert, KeyInfo};
+use crate::x509::formats::read_pkcs12;
 use crate::x509::pem::{self, Item, PemError};
 
 /// One item of `rcert inspect`'s report.
@@ -46,15 +47,19 @@ pub enum Inspected {
     },
 }
 
-/// Inspect every input: certificates, keys (matched to the certificates) and other blocks.
-pub fn inspect(sources: &[String]) -> Result<InspectReport, PemError> {
+/// Inspect every input: certificates, keys (matched to the certificates) and other blocks;
+/// PKCS#12 archives are opened with `password` (the password and where it came from).
+pub fn inspect(
+    sources: &[String],
+    password: Option<&(String, String)>,
+) -> Result<InspectReport, PemError> {
     let mut found = Vec::new();
     for source in sources {
-        match inspect_one(source) {
+        match inspect_one(source, password) {
             Ok(items) => found.extend(items),
-            Err(err) => found.push(Inspected::Unreadable {
+            Err(error) => found.push(Inspected::Unreadable {
                 source: source.clone(),
-                error: err.to_string(),
+                error,
             }),
         }
     }
@@ -62,11 +67,40 @@ pub fn inspect(sources: &[String]) -> Result<InspectReport, PemError> {
     Ok(InspectReport(found))
 }
 
-fn inspect_one(source: &str) -> Result<Vec<Inspected>, PemError> {
+/// Read an input as every command does; a PKCS#12 archive is opened with the password.
+fn load(source: &str, password: Option<&(String, String)>) -> Result<pem::Loaded, String> {
+    match pem::load(source) {
+        Err(PemError::Pkcs12 { .. }) => {
+            let Some((password, from)) = password else {
+                return Err(format!("{source}: a PKCS#12 archive (.pfx/.p12): give its password with --password-file FILE or --password-env VAR"));
+            };
+            let bytes = pem::read_input(source).map_err(|err| err.to_string())?;
+            let contents = read_pkcs12(&bytes, password)
+                .map_err(|reason| format!("{source}: {reason} (password from {from})"))?;
+            let items = contents
+                .certificates
+                .into_iter()
+                .map(Item::Certificate)
+                .chain(contents.keys.into_iter().map(Item::Key))
+                .collect();
+            Ok(pem::Loaded {
+                source: source.to_string(),
+                bytes,
+                items,
+            })
+        }
+        other => other.map_err(|err| err.to_string()),
+    }
+}
+
+fn inspect_one(
+    source: &str,
+    password: Option<&(String, String)>,
+) -> Result<Vec<Inspected>, String> {
     let mut found = Vec::new();
     {
-        let loaded = pem::load(source)?;
-        let certs = certs_from(&loaded)?;
+        let loaded = load(source, password)?;
+        let certs = certs_from(&loaded).map_err(|err| err.to_string())?;
         let mut certs = certs.into_iter();
         for item in &loaded.items {
             match item {
@@ -79,9 +113,12 @@ fn inspect_one(source: &str) -> Result<Vec<Inspected>, PemError> {
                     }
                 }
                 Item::Key(der) => {
-                    let key = KeyInfo::from_der(der).map_err(|detail| PemError::BadKey {
-                        path: source.to_string(),
-                        detail,
+                    let key = KeyInfo::from_der(der).map_err(|detail| {
+                        PemError::BadKey {
+                            path: source.to_string(),
+                            detail,
+                        }
+                        .to_string()
                     })?;
                     found.push(Inspected::PrivateKey {
                         source: source.to_string(),
