@@ -223,3 +223,21 @@ fn usage_errors_exit_2() {
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn usage_errors_are_a_json_document_when_json_is_asked_for() {
+    for (args, error) in [
+        (
+            vec!["probe", "x", "--timeout", "soon"],
+            "invalid value 'soon' for '--timeout <DUR>': expected a duration from 1ms to 1h, such as 5s, 500ms or 1m",
+        ),
+        (
+            vec!["verify", "--no-such-flag", "x.pem"],
+            "unexpected argument '--no-such-flag' found",
+        ),
+    ] {
+        let (code, json) = run_json(&args);
+        assert_eq!(code, 2, "{args:?}");
+        assert_eq!(json, serde_json::json!({"error": error, "exit_code": 2}), "{args:?}");
+    }
+}

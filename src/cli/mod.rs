@@ -39,18 +39,37 @@ where
     run_with(args, &mut terminal)
 }
 
+/// Whether the arguments ask for JSON output (read before clap, whose error stops parsing).
+fn asks_for_json(args: &[OsString]) -> bool {
+    let words: Vec<&str> = args.iter().filter_map(|arg| arg.to_str()).collect();
+    words
+        .windows(2)
+        .any(|pair| matches!(pair[0], "-o" | "--output") && pair[1] == "json")
+        || words
+            .iter()
+            .any(|word| matches!(*word, "-ojson" | "--output=json" | "-o=json"))
+}
+
 /// [`run`] writing to `term` instead of the process's streams (in-process tests).
 pub fn run_with<I, T>(args: I, term: &mut Terminal<'_>) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) => {
             // --help and --version print to stdout, usage errors to stderr (exit 2).
             let text = err.render().to_string();
             if err.use_stderr() {
+                if asks_for_json(&args) {
+                    let first = text.lines().next().unwrap_or_default();
+                    let message = first.strip_prefix("error: ").unwrap_or(first);
+                    let document =
+                        serde_json::json!({"error": message, "exit_code": exit::BAD_INPUT});
+                    let _ = term.out(&format!("{}\n", output::json(&document)));
+                }
                 let _ = term.err(&text);
                 return exit::BAD_INPUT;
             }
