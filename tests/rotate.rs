@@ -778,3 +778,80 @@ fn the_env_method_on_a_downstream_cluster_waits_for_rancher_to_serve_the_new_ca(
         new_sum
     );
 }
+
+#[test]
+fn all_contexts_sets_the_checksum_in_every_downstream_cluster() {
+    use common::servers::{free_port, nginx, rancher_locations, tls_server_block};
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    selfsign(old.path());
+    selfsign(new.path());
+    let old_sum = sha256sum(&std::fs::read(old.path().join("cacerts.pem")).unwrap());
+    let new_sum = sha256sum(&std::fs::read(new.path().join("cacerts.pem")).unwrap());
+    let (prod, staging) = (Emulator::start(), Emulator::start());
+    set_agent_checksum(&prod, &old_sum);
+    set_agent_checksum(&staging, &old_sum);
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let kubeconfig = prod.write_kubeconfig(
+        "downstream",
+        &[
+            ("prod", &prod.url),
+            ("staging", &staging.url),
+            ("gone", &dead),
+        ],
+        "prod",
+    );
+    // Rancher already serves the new CA.
+    let port = free_port();
+    let path = |name: &str| new.path().join(name).display().to_string();
+    let block = tls_server_block(
+        port,
+        "_",
+        &path("tls.crt"),
+        &path("tls.key"),
+        &rancher_locations(&path("cacerts.pem")),
+    );
+    let _rancher = nginx(&format!("http {{\n{block}}}\n"), &[port]);
+    let node = format!("127.0.0.1:{port}");
+    let to = new.path().display().to_string();
+    let (code, json) = run_json(&[
+        "rotate",
+        "apply",
+        "--to",
+        &to,
+        "--step",
+        "agents",
+        "--agents",
+        "env",
+        "--all-contexts",
+        "--host",
+        "rancher.example.com",
+        "--node",
+        &node,
+        "--kubeconfig",
+        &kubeconfig,
+        "--timeout",
+        "3s",
+    ]);
+    assert_eq!(code, 1, "the unreachable context fails: {json:#}");
+    let lines = steps(&json);
+    for context in ["prod", "staging"] {
+        assert!(
+            lines.contains(&format!("[{context}] deployment cattle-system/cattle-cluster-agent: CATTLE_CA_CHECKSUM {old_sum} → {new_sum}")),
+            "{context}: {lines}"
+        );
+    }
+    assert!(
+        lines.contains(
+            "[gone] cannot get settings.management.cattle.io/cacerts: API server unreachable"
+        ),
+        "{lines}"
+    );
+    assert_eq!(
+        agent_checksum(&prod, "deployment", "cattle-cluster-agent"),
+        new_sum
+    );
+    assert_eq!(
+        agent_checksum(&staging, "deployment", "cattle-cluster-agent"),
+        new_sum
+    );
+}

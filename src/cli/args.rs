@@ -180,6 +180,10 @@ pub struct RotateApplyArgs {
     /// cattle-node-agent; run it with --context for each downstream cluster).
     #[arg(long, value_enum, default_value = "annotate")]
     pub agents: crate::commands::rotate::AgentMethod,
+    /// With --step agents --agents env: every context of the kubeconfig in turn (a Rancher
+    /// kubeconfig names every downstream cluster); --host is needed to check /cacerts.
+    #[arg(long, conflicts_with = "context", requires = "host")]
+    pub all_contexts: bool,
     /// Change nothing; say what would be sent.
     #[arg(long)]
     pub dry_run: bool,

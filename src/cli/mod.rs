@@ -403,6 +403,7 @@ async fn run_rotate(
         dry_run: apply.is_some_and(|a| a.dry_run),
         step: apply.map_or(rotate::Step::All, |a| a.step),
         agents: apply.map_or(rotate::AgentMethod::Annotate, |a| a.agents),
+        all_contexts: apply.is_some_and(|a| a.all_contexts),
         node: common.node.clone(),
         roots: common.ca.clone(),
         timeout: common.timeout,

@@ -60,8 +60,87 @@ fn options(request: &RotateRequest) -> Options<'_> {
 }
 
 /// `rcert rotate apply`: refuses an invalid set; every change backed up; a failure rolls
-/// back what this run changed.
+/// back what this run changed. With `--all-contexts`, the agents of every context in turn.
 pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
+    if request.all_contexts {
+        return apply_everywhere(request).await;
+    }
+    apply_to_cluster(request).await
+}
+
+/// `--step agents --agents env --all-contexts`: each context's agents, one after the
+/// other. A context that fails or cannot be reached does not stop the others: each one
+/// that was changed holds the checksum Rancher already hands out (the gate of every run),
+/// so it is done, not half-done; each line names its context.
+async fn apply_everywhere(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
+    if request.step != Step::Agents || request.agents != AgentMethod::Env {
+        return Err(crate::Error::Usage(
+            "--all-contexts is for --step agents --agents env (each downstream cluster's own agents)".to_string(),
+        ));
+    }
+    let set = load_set(request, request.host.as_deref())?;
+    if Status::worst(&set.validation) == Status::Failed {
+        // The same refusal every context would give, once.
+        return apply_to_cluster(request).await;
+    }
+    let contexts = crate::cluster::context_names(request.kubeconfig.as_deref())?;
+    let mut combined: Option<RotateReport> = None;
+    for context in contexts {
+        let one = RotateRequest {
+            context: Some(context.clone()),
+            all_contexts: false,
+            ..request.clone()
+        };
+        let (steps, requests, validation, checksum) = match apply_to_cluster(&one).await {
+            Ok(report) => (
+                report.steps,
+                report.api_requests,
+                report.validation,
+                report.new_checksum,
+            ),
+            Err(err) => {
+                let status = if err.exit_code() == crate::exit::REMOTE {
+                    CheckId::Reachable
+                } else {
+                    CheckId::Cluster
+                };
+                (
+                    vec![Check::failed(status, err.to_string())],
+                    0,
+                    Vec::new(),
+                    None,
+                )
+            }
+        };
+        let steps = steps.into_iter().map(|mut check| {
+            check.message = format!("[{context}] {}", check.message);
+            check
+        });
+        match &mut combined {
+            Some(report) => {
+                report.steps.extend(steps);
+                report.api_requests += requests;
+            }
+            None => {
+                combined = Some(finish(
+                    "apply",
+                    request,
+                    checksum,
+                    validation,
+                    steps.collect(),
+                    requests,
+                ));
+            }
+        }
+    }
+    let mut report = combined
+        .ok_or_else(|| crate::Error::Usage("the kubeconfig names no context".to_string()))?;
+    report.status = Status::worst(&report.validation).max(Status::worst(&report.steps));
+    Ok(report)
+}
+
+/// One cluster's apply (the `--context` one).
+async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
     let set = load_set(request, request.host.as_deref())?;
     let new_checksum = set.checksum();
     if Status::worst(&set.validation) == Status::Failed {

@@ -75,6 +75,8 @@ pub struct RotateRequest {
     pub step: Step,
     /// Apply: how the agents are reconfigured.
     pub agents: AgentMethod,
+    /// Apply (`--step agents --agents env`): every context of the kubeconfig in turn.
+    pub all_contexts: bool,
     /// Status: the address to connect to with `host` as SNI (a node or load balancer).
     pub node: Option<String>,
     /// Without `cacerts.pem`: the roots clients trust (a file or `system`; default Mozilla's).
