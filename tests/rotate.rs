@@ -855,3 +855,90 @@ fn all_contexts_sets_the_checksum_in_every_downstream_cluster() {
         new_sum
     );
 }
+
+/// Rancher's own Deployment (what --restart-rancher restarts).
+fn add_rancher_deployment(emulator: &Emulator) {
+    emulator.seed(
+        "apps/v1/deployments",
+        &[serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"namespace": "cattle-system", "name": "rancher"},
+            "spec": {"selector": {"matchLabels": {"app": "rancher"}},
+                "template": {"metadata": {"labels": {"app": "rancher"}},
+                    "spec": {"containers": [{"name": "rancher", "image": "rancher/rancher:v2.12.3"}]}}}})],
+    );
+}
+
+fn restarted_at(emulator: &Emulator) -> String {
+    kubectl(
+        emulator,
+        &[
+            "-n",
+            "cattle-system",
+            "get",
+            "deployment",
+            "rancher",
+            "-o=jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}",
+        ],
+    )
+}
+
+#[test]
+fn restart_rancher_carries_the_whole_change_in_one_run() {
+    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    selfsign(old.path());
+    selfsign(new.path());
+    let emulator = rancher_install(old.path());
+    add_rancher_deployment(&emulator);
+    let to = new.path().display().to_string();
+
+    // The setting never follows: the run waits, then stops before the agents.
+    let (code, json) = rotate(
+        &emulator,
+        &["apply", "--to", &to, "--restart-rancher", "--wait", "2s"],
+    );
+    assert_eq!(code, 0, "{json:#}");
+    let lines = steps(&json);
+    assert!(!restarted_at(&emulator).is_empty(), "restarted: {lines}");
+    assert!(
+        lines.contains("agents and fleet not changed yet: Rancher was restarted, but its cacerts setting did not follow within 2s"),
+        "{lines}"
+    );
+    assert_eq!(force_deploy(&emulator, "c-m-one"), "");
+
+    // The setting follows a moment after the restart (as Rancher's start does).
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(std::time::Duration::from_millis(2500));
+            rancher_restarted(&emulator, new.path());
+        });
+        let (code, json) = rotate(
+            &emulator,
+            &["apply", "--to", &to, "--restart-rancher", "--wait", "20s"],
+        );
+        assert_eq!(code, 0, "{json:#}");
+        let lines = steps(&json);
+        assert!(
+            lines.contains("Rancher's cacerts setting holds the new CA"),
+            "{lines}"
+        );
+        assert!(
+            lines.contains("cluster c-m-one: annotated io.cattle.agent.force.deploy=true"),
+            "{lines}"
+        );
+    });
+    assert_eq!(force_deploy(&emulator, "c-m-one"), "true");
+    assert_eq!(fleet_generation(&emulator), "3");
+    let backups: Vec<String> = new
+        .path()
+        .join("backups")
+        .read_dir()
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        backups
+            .iter()
+            .any(|name| name.starts_with("cattle-system-rancher-deployment-")),
+        "{backups:?}"
+    );
+}

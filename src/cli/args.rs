@@ -184,6 +184,13 @@ pub struct RotateApplyArgs {
     /// kubeconfig names every downstream cluster); --host is needed to check /cacerts.
     #[arg(long, conflicts_with = "context", requires = "host")]
     pub all_contexts: bool,
+    /// After the secrets, restart Rancher (as kubectl rollout restart deploy/rancher) and
+    /// wait for its cacerts setting to follow, then go on with the agents and fleet.
+    #[arg(long)]
+    pub restart_rancher: bool,
+    /// With --restart-rancher: how long to wait for the cacerts setting (e.g. 10m).
+    #[arg(long, default_value = "10m", value_name = "DUR", value_parser = crate::tls::parse_duration, requires = "restart_rancher")]
+    pub wait: std::time::Duration,
     /// Change nothing; say what would be sent.
     #[arg(long)]
     pub dry_run: bool,

@@ -404,6 +404,9 @@ async fn run_rotate(
         step: apply.map_or(rotate::Step::All, |a| a.step),
         agents: apply.map_or(rotate::AgentMethod::Annotate, |a| a.agents),
         all_contexts: apply.is_some_and(|a| a.all_contexts),
+        restart_rancher: apply
+            .is_some_and(|a| a.restart_rancher)
+            .then(|| apply.map_or(std::time::Duration::ZERO, |a| a.wait)),
         node: common.node.clone(),
         roots: common.ca.clone(),
         timeout: common.timeout,

@@ -170,6 +170,46 @@ pub async fn fleet_clusters(client: &Client) -> Result<Vec<FleetCluster>, String
         .collect())
 }
 
+/// A Rancher setting's `value` (None: unset or empty).
+pub async fn setting_value(client: &Client, name: &str) -> Result<Option<String>, String> {
+    let settings: Api<DynamicObject> =
+        Api::all_with(client.clone(), &management("Setting", "settings"));
+    let found = settings.get_opt(name).await.map_err(|err| {
+        describe_api_error(
+            &err,
+            "get",
+            &format!("settings.management.cattle.io/{name}"),
+        )
+    })?;
+    Ok(found
+        .and_then(|object| object.data["value"].as_str().map(str::to_string))
+        .filter(|value| !value.is_empty()))
+}
+
+/// `kubectl rollout restart deploy/rancher`: the same annotation on the pod template
+/// (`kubectl.kubernetes.io/restartedAt`), sent as a merge patch; returns the Deployment as
+/// it was, for its backup.
+pub async fn restart_rancher(
+    client: &Client,
+    namespace: &str,
+    at: &str,
+) -> Result<DynamicObject, String> {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+    );
+    let what = format!("deployment {namespace}/rancher");
+    let before = api
+        .get("rancher")
+        .await
+        .map_err(|err| describe_api_error(&err, "get", &what))?;
+    let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
+        "kubectl.kubernetes.io/restartedAt": at}}}}});
+    merge_patch(&api, "rancher", &patch, &what).await?;
+    Ok(before)
+}
+
 /// The annotation that makes Rancher redeploy a cluster's agent (Rancher docs, method 1).
 pub const FORCE_DEPLOY_ANNOTATION: &str = "io.cattle.agent.force.deploy";
 

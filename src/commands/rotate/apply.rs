@@ -8,12 +8,22 @@ use super::*;
 use crate::cluster::agent_workloads::{checksum_patch, set_checksum};
 use crate::cluster::backup;
 use crate::cluster::rancher_objects::{
-    annotation, patch_cluster, patch_fleet_cluster, ManagedCluster, FORCE_DEPLOY_ANNOTATION,
-    ROTATED_FOR_ANNOTATION,
+    annotation, patch_cluster, patch_fleet_cluster, restart_rancher, setting_value, ManagedCluster,
+    FORCE_DEPLOY_ANNOTATION, ROTATED_FOR_ANNOTATION,
 };
 use crate::cluster::secrets::{
     apply_desired, check_backup_dir, secret, undo, Applied, Desired, Options,
 };
+
+/// A duration as an operator writes it: 90s → "1m30s".
+fn humanize(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs();
+    match (seconds / 60, seconds % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s}s"),
+    }
+}
 
 /// A change this run made outside the secrets, and the patch that takes it back.
 enum Undo {
@@ -210,8 +220,15 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
     let mut waiting = false;
     if outcome.is_ok() && later_steps {
         if let Some(why) = run.rancher_lags(&set).await {
-            waiting = !request.dry_run;
-            run.wait_for_rancher(&why);
+            let restartable = run.view.agents.is_some() && outcome.is_ok();
+            let still = match request.restart_rancher {
+                Some(wait) if restartable => run.restart_and_wait(&set, wait).await,
+                _ => Some(why),
+            };
+            if let Some(why) = still {
+                waiting = !request.dry_run;
+                run.wait_for_rancher(&why);
+            }
         }
     }
     if outcome.is_ok() && !waiting && wants(Step::Agents) {
@@ -363,6 +380,66 @@ impl Run<'_> {
                 set.checksum().as_deref().unwrap_or("none")
             )
         })
+    }
+
+    /// `--restart-rancher`: restart Rancher (backed up first), then poll its `cacerts`
+    /// setting every 2 s until it holds the new CA or `wait` has passed; None when it
+    /// followed, else why the agents must wait.
+    async fn restart_and_wait(
+        &mut self,
+        set: &NewSet,
+        wait: std::time::Duration,
+    ) -> Option<String> {
+        let namespace = self.request.namespace.clone();
+        if self.request.dry_run {
+            self.ok(
+                CheckId::CacertsSetting,
+                format!("would restart deployment {namespace}/rancher (PATCH spec.template.metadata.annotations kubectl.kubernetes.io/restartedAt) and wait up to {} for the cacerts setting", humanize(wait)),
+            );
+            return None;
+        }
+        let at = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        self.view.requests += 2;
+        match restart_rancher(&self.view.client, &namespace, &at).await {
+            Ok(before) => {
+                if let Err(err) = self.backup(&format!("{namespace}-rancher-deployment"), &before) {
+                    return Some(format!("Rancher was restarted, but {err}"));
+                }
+                self.ok(CheckId::CacertsSetting, format!("deployment {namespace}/rancher restarted (restartedAt {at}); waiting up to {} for its cacerts setting", humanize(wait)));
+            }
+            Err(err) => return Some(format!("cannot restart Rancher: {err}")),
+        }
+        let wanted = set
+            .ca
+            .as_ref()
+            .map(|ca| String::from_utf8_lossy(&ca.bytes).trim().to_string());
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            tokio::time::sleep(left.min(std::time::Duration::from_secs(2))).await;
+            self.view.requests += 1;
+            let found = setting_value(&self.view.client, "cacerts").await;
+            if let Ok(value) = &found {
+                if value.as_deref().map(str::trim).map(str::to_string) == wanted {
+                    if let Some(agents) = self.view.agents.as_mut() {
+                        agents.cacerts_setting = value.clone();
+                    }
+                    self.ok(
+                        CheckId::CacertsSetting,
+                        "Rancher's cacerts setting holds the new CA".to_string(),
+                    );
+                    return None;
+                }
+            }
+            if left.is_zero() {
+                return Some(format!(
+                    "Rancher was restarted, but its cacerts setting did not follow within {} (is the new pod running? kubectl -n {namespace} get pods -l app=rancher)",
+                    humanize(wait)
+                ));
+            }
+        }
     }
 
     /// Stop before the agents and fleet: say why and what to run (a warning after the

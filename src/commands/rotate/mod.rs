@@ -77,6 +77,9 @@ pub struct RotateRequest {
     pub agents: AgentMethod,
     /// Apply (`--step agents --agents env`): every context of the kubeconfig in turn.
     pub all_contexts: bool,
+    /// Apply: restart Rancher after the secrets and wait this long for its `cacerts`
+    /// setting to follow.
+    pub restart_rancher: Option<std::time::Duration>,
     /// Status: the address to connect to with `host` as SNI (a node or load balancer).
     pub node: Option<String>,
     /// Without `cacerts.pem`: the roots clients trust (a file or `system`; default Mozilla's).
