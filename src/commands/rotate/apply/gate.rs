@@ -1,0 +1,137 @@
+//! The gate before the agents: whether Rancher already hands out the new CA, the optional
+//! restart that makes it, and the stop that says what to run when it does not yet.
+
+use super::*;
+use crate::cluster::rancher_objects::{restart_rancher, setting_value};
+
+/// A duration as an operator writes it: 90s → "1m30s".
+fn humanize(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs();
+    match (seconds / 60, seconds % 60) {
+        (0, s) => format!("{s}s"),
+        (m, 0) => format!("{m}m"),
+        (m, s) => format!("{m}m{s}s"),
+    }
+}
+
+impl Run<'_> {
+    /// Why Rancher does not hand out the new CA yet, if it does not: its `cacerts`
+    /// setting (Rancher's cluster), else what `/cacerts` serves at `--host` (a
+    /// downstream cluster, where the setting cannot be read).
+    pub(super) async fn rancher_lags(&mut self, set: &NewSet) -> Option<String> {
+        let wanted = set
+            .ca
+            .as_ref()
+            .map(|ca| String::from_utf8_lossy(&ca.bytes).trim().to_string())
+            .unwrap_or_default();
+        if let Some(agents) = &self.view.agents {
+            let found = agents.cacerts_setting.as_deref().unwrap_or_default().trim();
+            return (found != wanted).then(|| "Rancher's cacerts setting does not hold the new CA yet (it follows tls-ca when Rancher restarts)".to_string());
+        }
+        let Some(host) = self.request.host.clone() else {
+            return Some("this cluster holds no Rancher settings, so rcert cannot see what Rancher hands out: pass --host RANCHER so /cacerts is checked first".to_string());
+        };
+        let report = match probe_rancher(self.request, set, &host).await {
+            Ok(report) => report,
+            Err(err) => return Some(format!("cannot check /cacerts at {host}: {err}")),
+        };
+        let result = report.results.first()?;
+        if let Some(error) = &result.error {
+            return Some(format!("cannot check /cacerts at {host}: {error}"));
+        }
+        let served = result
+            .rancher
+            .as_ref()
+            .and_then(|facts| facts.cacerts_checksum.clone());
+        (served != set.checksum()).then(|| {
+            format!(
+                "{host}/cacerts serves sha256 {} (new: {}): Rancher has not restarted with the new tls-ca yet",
+                served.as_deref().unwrap_or("none"),
+                set.checksum().as_deref().unwrap_or("none")
+            )
+        })
+    }
+
+    /// `--restart-rancher`: restart Rancher (backed up first), then poll its `cacerts`
+    /// setting every 2 s until it holds the new CA or `wait` has passed; None when it
+    /// followed, else why the agents must wait.
+    pub(super) async fn restart_and_wait(
+        &mut self,
+        set: &NewSet,
+        wait: std::time::Duration,
+    ) -> Option<String> {
+        let namespace = self.request.namespace.clone();
+        if self.request.dry_run {
+            self.ok(
+                CheckId::CacertsSetting,
+                format!("would restart deployment {namespace}/rancher (PATCH spec.template.metadata.annotations kubectl.kubernetes.io/restartedAt) and wait up to {} for the cacerts setting", humanize(wait)),
+            );
+            return None;
+        }
+        let at = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        self.view.requests += 2;
+        match restart_rancher(&self.view.client, &namespace, &at).await {
+            Ok(before) => {
+                if let Err(err) = self.backup(&format!("{namespace}-rancher-deployment"), &before) {
+                    return Some(format!("Rancher was restarted, but {err}"));
+                }
+                self.ok(CheckId::CacertsSetting, format!("deployment {namespace}/rancher restarted (restartedAt {at}); waiting up to {} for its cacerts setting", humanize(wait)));
+            }
+            Err(err) => return Some(format!("cannot restart Rancher: {err}")),
+        }
+        let wanted = set
+            .ca
+            .as_ref()
+            .map(|ca| String::from_utf8_lossy(&ca.bytes).trim().to_string());
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            tokio::time::sleep(left.min(std::time::Duration::from_secs(2))).await;
+            self.view.requests += 1;
+            let found = setting_value(&self.view.client, "cacerts").await;
+            if let Ok(value) = &found {
+                if value.as_deref().map(str::trim).map(str::to_string) == wanted {
+                    if let Some(agents) = self.view.agents.as_mut() {
+                        agents.cacerts_setting = value.clone();
+                    }
+                    self.ok(
+                        CheckId::CacertsSetting,
+                        "Rancher's cacerts setting holds the new CA".to_string(),
+                    );
+                    return None;
+                }
+            }
+            if left.is_zero() {
+                return Some(format!(
+                    "Rancher was restarted, but its cacerts setting did not follow within {} (is the new pod running? kubectl -n {namespace} get pods -l app=rancher)",
+                    humanize(wait)
+                ));
+            }
+        }
+    }
+
+    /// Stop before the agents and fleet: say why and what to run (a warning after the
+    /// secrets of `--step all`, a failure when the agents or fleet step was asked alone).
+    pub(super) fn wait_for_rancher(&mut self, why: &str) {
+        let request = self.request;
+        if request.dry_run {
+            self.steps.push(Check::warning(
+                CheckId::CacertsSetting,
+                format!("a real run stops here until Rancher hands out the new CA: {why}"),
+            ));
+            return;
+        }
+        let dir = request.dir.display();
+        let message = format!(
+            "agents and fleet not changed yet: {why}. Next: kubectl -n {} rollout restart deploy/rancher, wait until rcert rotate status --to {dir} shows the cacerts setting, then rcert rotate apply --to {dir} --step agents and --step fleet",
+            request.namespace
+        );
+        self.steps.push(if request.step == Step::All {
+            Check::warning(CheckId::CacertsSetting, message)
+        } else {
+            Check::failed(CheckId::CacertsSetting, message)
+        });
+    }
+}
