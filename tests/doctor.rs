@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::emulator::{annotated, secret_json, Emulator};
+use common::emulator::{annotated, secret_json, workload_json, Emulator};
 use common::servers::{fixture_or_path, free_port, nginx, rancher_locations, Server};
 use common::*;
 
@@ -728,25 +728,21 @@ fn agents_lagging_behind_a_ca_change_are_named() {
             cluster("c-m-strict", "True", "False"),
         ],
     );
-    emulator.seed(
-        "apps/v1/deployments",
-        &[serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"namespace": "cattle-system", "name": "cattle-cluster-agent"},
-            "spec": {"selector": {"matchLabels": {"app": "cattle-cluster-agent"}},
-                "template": {"metadata": {"labels": {"app": "cattle-cluster-agent"}},
-                    "spec": {"containers": [{"name": "cluster-register", "image": "rancher/rancher-agent",
-                        "env": [{"name": "CATTLE_CA_CHECKSUM", "value": "0123abcd"}]}]}}}})],
-    );
+    let checksum =
+        |value: String| serde_json::json!([{"name": "CATTLE_CA_CHECKSUM", "value": value}]);
+    emulator.seed_one(workload_json(
+        "Deployment",
+        "cattle-cluster-agent",
+        "rancher/rancher-agent",
+        checksum("0123abcd".to_string()),
+    ));
     // The node agent already has the checksum of what /cacerts serves.
-    emulator.seed(
-        "apps/v1/daemonsets",
-        &[serde_json::json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
-            "metadata": {"namespace": "cattle-system", "name": "cattle-node-agent"},
-            "spec": {"selector": {"matchLabels": {"app": "n"}},
-                "template": {"metadata": {"labels": {"app": "n"}},
-                    "spec": {"containers": [{"name": "agent", "image": "rancher/rancher-agent",
-                        "env": [{"name": "CATTLE_CA_CHECKSUM", "value": sha256sum(&fixture_bytes("root.pem"))}]}]}}}})],
-    );
+    emulator.seed_one(workload_json(
+        "DaemonSet",
+        "cattle-node-agent",
+        "rancher/rancher-agent",
+        checksum(sha256sum(&fixture_bytes("root.pem"))),
+    ));
     // Release v2 (deployed) forgot privateCA; v1 (superseded) had it.
     emulator.seed(
         "v1/secrets",

@@ -74,15 +74,21 @@ fn rancher_install(old: &Path) -> Emulator {
 }
 
 fn set_agent_checksum(emulator: &Emulator, checksum: &str) {
-    emulator.seed(
-        "apps/v1/deployments",
-        &[serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"namespace": "cattle-system", "name": "cattle-cluster-agent"},
-            "spec": {"selector": {"matchLabels": {"app": "a"}},
-                "template": {"metadata": {"labels": {"app": "a"}},
-                    "spec": {"containers": [{"name": "cluster-register", "image": "rancher/rancher-agent",
-                        "env": [{"name": "CATTLE_CA_CHECKSUM", "value": checksum}]}]}}}})],
-    );
+    emulator.seed_one(common::emulator::workload_json(
+        "Deployment",
+        "cattle-cluster-agent",
+        "rancher/rancher-agent",
+        serde_json::json!([{"name": "CATTLE_CA_CHECKSUM", "value": checksum}]),
+    ));
+}
+
+/// The file names in DIR/backups.
+fn backup_names(dir: &Path) -> Vec<String> {
+    dir.join("backups")
+        .read_dir()
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
+        .collect()
 }
 
 fn kubectl(emulator: &Emulator, args: &[&str]) -> String {
@@ -359,17 +365,14 @@ fn agent_checksum(emulator: &Emulator, kind: &str, name: &str) -> String {
 
 /// A cattle-node-agent DaemonSet beside the checksum, with another variable and an image.
 fn add_node_agent(emulator: &Emulator, checksum: &str) {
-    emulator.seed(
-        "apps/v1/daemonsets",
-        &[serde_json::json!({"apiVersion": "apps/v1", "kind": "DaemonSet",
-            "metadata": {"namespace": "cattle-system", "name": "cattle-node-agent"},
-            "spec": {"selector": {"matchLabels": {"app": "n"}},
-                "template": {"metadata": {"labels": {"app": "n"}},
-                    "spec": {"containers": [{"name": "agent", "image": "rancher/rancher-agent:v2.12.1",
-                        "env": [{"name": "CATTLE_SERVER", "value": "https://rancher.example.com"},
-                                {"name": "CATTLE_CA_CHECKSUM", "value": checksum},
-                                {"name": "CATTLE_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]}]}}}})],
-    );
+    emulator.seed_one(common::emulator::workload_json(
+        "DaemonSet",
+        "cattle-node-agent",
+        "rancher/rancher-agent:v2.12.1",
+        serde_json::json!([{"name": "CATTLE_SERVER", "value": "https://rancher.example.com"},
+            {"name": "CATTLE_CA_CHECKSUM", "value": checksum},
+            {"name": "CATTLE_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]),
+    ));
 }
 
 #[test]
@@ -445,13 +448,7 @@ fn the_env_method_sets_the_agents_checksum_and_takes_it_back_on_failure() {
         env_names,
         "CATTLE_SERVER CATTLE_CA_CHECKSUM CATTLE_NODE_NAME rancher/rancher-agent:v2.12.1 spec.nodeName"
     );
-    let backups: Vec<String> = new
-        .path()
-        .join("backups")
-        .read_dir()
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
-        .collect();
+    let backups = backup_names(new.path());
     assert!(
         backups
             .iter()
@@ -858,14 +855,12 @@ fn all_contexts_sets_the_checksum_in_every_downstream_cluster() {
 
 /// Rancher's own Deployment (what --restart-rancher restarts).
 fn add_rancher_deployment(emulator: &Emulator) {
-    emulator.seed(
-        "apps/v1/deployments",
-        &[serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"namespace": "cattle-system", "name": "rancher"},
-            "spec": {"selector": {"matchLabels": {"app": "rancher"}},
-                "template": {"metadata": {"labels": {"app": "rancher"}},
-                    "spec": {"containers": [{"name": "rancher", "image": "rancher/rancher:v2.12.3"}]}}}})],
-    );
+    emulator.seed_one(common::emulator::workload_json(
+        "Deployment",
+        "rancher",
+        "rancher/rancher:v2.12.3",
+        serde_json::json!([]),
+    ));
 }
 
 fn restarted_at(emulator: &Emulator) -> String {
@@ -928,13 +923,7 @@ fn restart_rancher_carries_the_whole_change_in_one_run() {
     });
     assert_eq!(force_deploy(&emulator, "c-m-one"), "true");
     assert_eq!(fleet_generation(&emulator), "3");
-    let backups: Vec<String> = new
-        .path()
-        .join("backups")
-        .read_dir()
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().to_string())
-        .collect();
+    let backups = backup_names(new.path());
     assert!(
         backups
             .iter()

@@ -145,6 +145,11 @@ impl Emulator {
         self.control("DELETE", "/_rcert/faults", "");
     }
 
+    /// Seed one `(resource, object)` pair.
+    pub fn seed_one(&self, (resource, object): (&str, serde_json::Value)) {
+        self.seed(resource, &[object]);
+    }
+
     /// Put objects of `resource` (e.g. `v1/secrets`) straight into the store.
     pub fn seed(&self, resource: &str, objects: &[serde_json::Value]) {
         let body = serde_json::json!({"resource": resource, "objects": objects}).to_string();
@@ -217,6 +222,27 @@ pub fn secret_json(
         .collect();
     serde_json::json!({"apiVersion": "v1", "kind": "Secret", "type": kind,
         "metadata": {"namespace": namespace, "name": name}, "data": data})
+}
+
+/// A Deployment or DaemonSet (`kind`) in cattle-system with one container and its `env`,
+/// and the resource it is seeded as.
+pub fn workload_json(
+    kind: &str,
+    name: &str,
+    image: &str,
+    env: serde_json::Value,
+) -> (&'static str, serde_json::Value) {
+    let resource = if kind == "DaemonSet" {
+        "apps/v1/daemonsets"
+    } else {
+        "apps/v1/deployments"
+    };
+    let object = serde_json::json!({"apiVersion": "apps/v1", "kind": kind,
+        "metadata": {"namespace": "cattle-system", "name": name},
+        "spec": {"selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "agent", "image": image, "env": env}]}}}});
+    (resource, object)
 }
 
 /// The object with these annotations added.
