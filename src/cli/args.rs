@@ -132,9 +132,14 @@ Examples:
   rcert selfsign --host rancher.example.com --out ./new-ca      # or rcert import from your CA
   rcert rotate plan --to ./new-ca
   rcert rotate apply --to ./new-ca --dry-run
-  rcert rotate apply --to ./new-ca
+  rcert rotate apply --to ./new-ca                     # the secrets; the agents wait for Rancher
   kubectl -n cattle-system rollout restart deploy/rancher
-  rcert rotate status --to ./new-ca";
+  rcert rotate apply --to ./new-ca                     # the agents and fleet
+  rcert rotate status --to ./new-ca --host rancher.example.com
+  rcert rotate apply --to ./new-ca --restart-rancher   # all of it in one run
+  # method 2 on every downstream cluster of a Rancher kubeconfig:
+  rcert rotate apply --to ./new-ca --step agents --agents env \\
+      --all-contexts --host rancher.example.com";
 
 /// Arguments shared by `rotate plan`, `apply` and `status`.
 #[derive(Debug, Args)]
