@@ -221,6 +221,8 @@ pub struct Terminal<'a> {
     pub stdout_is_terminal: bool,
     /// Whether standard error is a terminal (colour, progress lines).
     pub stderr_is_terminal: bool,
+    /// Whether a person can be asked (standard input is a terminal): a PKCS#12 password.
+    pub interactive: bool,
 }
 
 impl<'a> Terminal<'a> {
@@ -236,7 +238,14 @@ impl<'a> Terminal<'a> {
             stderr,
             stdout_is_terminal,
             stderr_is_terminal,
+            interactive: false,
         }
+    }
+
+    /// The same, able to ask a person (a password) when `interactive`.
+    pub fn interactive(mut self, interactive: bool) -> Terminal<'a> {
+        self.interactive = interactive;
+        self
     }
 
     /// Write text to standard output; a closed pipe is an error, not a panic.
@@ -271,6 +280,12 @@ fn write_flushed(stream: &mut dyn std::io::Write, text: &str) -> Result<(), crat
         .write_all(text.as_bytes())
         .and_then(|()| stream.flush())
         .map_err(crate::Error::Output)
+}
+
+/// Ask for a password on the controlling terminal (not echoed; read from /dev/tty, so
+/// standard input stays free for data).
+pub fn prompt_password(prompt: &str) -> std::io::Result<String> {
+    rpassword::prompt_password(prompt)
 }
 
 /// The exit code of a verdict: 1 when failed, else 0.

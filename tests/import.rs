@@ -263,3 +263,68 @@ fn inspect_opens_a_pkcs12_archive_with_its_password() {
         format!("rcert: error: {pfx}: wrong password (the archive's MAC does not verify) (password from {wrong})")
     );
 }
+
+#[test]
+fn the_password_is_asked_for_on_a_terminal() {
+    use std::io::{Read, Write};
+    let dir = exports();
+    let pfx = dir.path().join("aes.pfx").display().to_string();
+    let out = dir.path().join("typed").display().to_string();
+    // `script` runs rcert on a pseudo-terminal; the password is typed a moment later.
+    let command = format!("{} import {pfx} --out {out}", env!("CARGO_BIN_EXE_rcert"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            let mut chunk = [0u8; 256];
+            while let Ok(read) = stdout.read(&mut chunk) {
+                if read == 0 {
+                    break;
+                }
+                seen.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&chunk[..read]));
+            }
+        })
+    };
+    // Type the password once the prompt is there (echo is off by then), as a person would.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !seen.lock().unwrap().contains("Password for") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no prompt: {}",
+            seen.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    stdin.write_all(b"s3cret pass\n").expect("typed");
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "rcert did not finish");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    drop(stdin);
+    reader.join().expect("reader");
+    let transcript = seen.lock().unwrap().clone();
+    assert!(status.success(), "{transcript}");
+    assert!(
+        transcript.contains(&format!("Password for {pfx}: ")),
+        "{transcript}"
+    );
+    assert!(
+        !transcript.contains("s3cret"),
+        "the password is not echoed: {transcript}"
+    );
+    assert_openssl_accepts(Path::new(&out));
+}

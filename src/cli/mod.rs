@@ -35,7 +35,8 @@ where
 {
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     let (stdout_tty, stderr_tty) = (stdout.is_terminal(), stderr.is_terminal());
-    let mut terminal = Terminal::new(&mut stdout, &mut stderr, stdout_tty, stderr_tty);
+    let mut terminal = Terminal::new(&mut stdout, &mut stderr, stdout_tty, stderr_tty)
+        .interactive(std::io::stdin().is_terminal());
     run_with(args, &mut terminal)
 }
 
@@ -185,7 +186,7 @@ fn run_inspect(
     style: &Style,
 ) -> Result<u8, Error> {
     let password = read_password(&args.password)?;
-    let report = inspect::inspect(&args.files, password.as_ref())?;
+    let report = inspect::inspect(&args.files, password.as_ref(), term.interactive)?;
     let code = term.emit(&report, format, style)?;
     for error in report.unreadable() {
         term.err(&format!("rcert: error: {error}\n"))?;
@@ -462,6 +463,7 @@ fn run_import(
         out_dir: args.out.clone(),
         password,
         password_source,
+        prompt: term.interactive,
         force: args.force,
     };
     let report = import::import(&request)?;

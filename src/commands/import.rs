@@ -29,6 +29,8 @@ pub struct ImportRequest {
     pub password: Option<String>,
     /// Where the password came from, for messages.
     pub password_source: Option<String>,
+    /// Without a password: ask for it on the terminal (standard input is one).
+    pub prompt: bool,
     /// Overwrite existing files.
     pub force: bool,
 }
@@ -221,24 +223,35 @@ fn read_one(input: &str, request: &ImportRequest) -> Result<Found, crate::Error>
             Ok((format.to_string(), certs, keys))
         }
         Err(PemError::Pkcs12 { .. }) => {
-            let Some(password) = &request.password else {
-                return Err(ImportError::NoPassword {
-                    path: input.to_string(),
-                }
-                .into());
-            };
-            let bytes = pem::read_input(input)?;
-            let contents = read_pkcs12(&bytes, password).map_err(|reason| ImportError::Pkcs12 {
-                path: input.to_string(),
-                reason,
-                source_name: format!(
-                    "password from {}",
+            let (password, from) = match (&request.password, request.prompt) {
+                (Some(password), _) => (
+                    password.clone(),
                     request
                         .password_source
-                        .as_deref()
-                        .unwrap_or("the command line")
+                        .clone()
+                        .unwrap_or_else(|| "the command line".to_string()),
                 ),
-            })?;
+                (None, true) => {
+                    let typed = crate::output::prompt_password(&format!("Password for {input}: "))
+                        .map_err(|_| ImportError::NoPassword {
+                            path: input.to_string(),
+                        })?;
+                    (typed, "the terminal".to_string())
+                }
+                (None, false) => {
+                    return Err(ImportError::NoPassword {
+                        path: input.to_string(),
+                    }
+                    .into())
+                }
+            };
+            let bytes = pem::read_input(input)?;
+            let contents =
+                read_pkcs12(&bytes, &password).map_err(|reason| ImportError::Pkcs12 {
+                    path: input.to_string(),
+                    reason,
+                    source_name: format!("password from {from}"),
+                })?;
             Ok(("PKCS#12".to_string(), contents.certificates, contents.keys))
         }
         Err(err) => Err(err.into()),

@@ -48,14 +48,16 @@ pub enum Inspected {
 }
 
 /// Inspect every input: certificates, keys (matched to the certificates) and other blocks;
-/// PKCS#12 archives are opened with `password` (the password and where it came from).
+/// PKCS#12 archives are opened with `password` (the password and where it came from), or
+/// with one typed on the terminal when `prompt`.
 pub fn inspect(
     sources: &[String],
     password: Option<&(String, String)>,
+    prompt: bool,
 ) -> Result<InspectReport, PemError> {
     let mut found = Vec::new();
     for source in sources {
-        match inspect_one(source, password) {
+        match inspect_one(source, password, prompt) {
             Ok(items) => found.extend(items),
             Err(error) => found.push(Inspected::Unreadable {
                 source: source.clone(),
@@ -68,11 +70,25 @@ pub fn inspect(
 }
 
 /// Read an input as every command does; a PKCS#12 archive is opened with the password.
-fn load(source: &str, password: Option<&(String, String)>) -> Result<pem::Loaded, String> {
+fn load(
+    source: &str,
+    password: Option<&(String, String)>,
+    prompt: bool,
+) -> Result<pem::Loaded, String> {
     match pem::load(source) {
         Err(PemError::Pkcs12 { .. }) => {
-            let Some((password, from)) = password else {
-                return Err(format!("{source}: a PKCS#12 archive (.pfx/.p12): give its password with --password-file FILE or --password-env VAR"));
+            let missing = || {
+                format!("{source}: a PKCS#12 archive (.pfx/.p12): give its password with --password-file FILE or --password-env VAR")
+            };
+            let typed;
+            let (password, from) = match password {
+                Some((password, from)) => (password.as_str(), from.as_str()),
+                None if prompt => {
+                    typed = crate::output::prompt_password(&format!("Password for {source}: "))
+                        .map_err(|_| missing())?;
+                    (typed.as_str(), "the terminal")
+                }
+                None => return Err(missing()),
             };
             let bytes = pem::read_input(source).map_err(|err| err.to_string())?;
             let contents = read_pkcs12(&bytes, password)
@@ -96,10 +112,11 @@ fn load(source: &str, password: Option<&(String, String)>) -> Result<pem::Loaded
 fn inspect_one(
     source: &str,
     password: Option<&(String, String)>,
+    prompt: bool,
 ) -> Result<Vec<Inspected>, String> {
     let mut found = Vec::new();
     {
-        let loaded = load(source, password)?;
+        let loaded = load(source, password, prompt)?;
         let certs = certs_from(&loaded).map_err(|err| err.to_string())?;
         let mut certs = certs.into_iter();
         for item in &loaded.items {
