@@ -8,7 +8,7 @@ use kube::api::{ApiResource, DynamicObject, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::Value;
 
-use super::describe_api_error;
+use super::{api_error, RemoteError};
 
 /// The variable the agents compare with the sha256 of what `/cacerts` serves.
 pub const CHECKSUM_VARIABLE: &str = "CATTLE_CA_CHECKSUM";
@@ -84,12 +84,12 @@ pub async fn get(
     client: &Client,
     namespace: &str,
     agent: AgentKind,
-) -> Result<Option<AgentWorkload>, String> {
+) -> Result<Option<AgentWorkload>, RemoteError> {
     let what = format!("{} {namespace}/{}", agent.kind(), agent.name());
     let found = api(client, namespace, agent)
         .get_opt(agent.name())
         .await
-        .map_err(|err| describe_api_error(&err, "get", &what))?;
+        .map_err(|err| api_error(err, "get", &what))?;
     Ok(found.map(|object| AgentWorkload {
         agent,
         namespace: namespace.to_string(),
@@ -99,7 +99,7 @@ pub async fn get(
 }
 
 /// Both agent workloads that exist in `namespace` (two requests).
-pub async fn all(client: &Client, namespace: &str) -> Result<Vec<AgentWorkload>, String> {
+pub async fn all(client: &Client, namespace: &str) -> Result<Vec<AgentWorkload>, RemoteError> {
     let mut found = Vec::new();
     for agent in AgentKind::ALL {
         found.extend(get(client, namespace, agent).await?);
@@ -128,11 +128,11 @@ fn checksum_of(data: &Value) -> Option<String> {
 /// sending the whole container list (a JSON merge patch replaces lists) and the
 /// `resourceVersion` read, so a concurrent change makes the API server refuse (409)
 /// instead of being overwritten.
-pub fn checksum_patch(workload: &AgentWorkload, value: &str) -> Result<Value, String> {
+pub fn checksum_patch(workload: &AgentWorkload, value: &str) -> Result<Value, RemoteError> {
     let mut list = containers(&workload.object.data)
         .filter(|list| !list.is_empty())
         .cloned()
-        .ok_or_else(|| format!("{} has no containers", workload.describe()))?;
+        .ok_or_else(|| RemoteError::Data(format!("{} has no containers", workload.describe())))?;
     let has_variable = |container: &Value| {
         container["env"]
             .as_array()
@@ -163,7 +163,7 @@ pub async fn set_checksum(
     client: &Client,
     workload: &AgentWorkload,
     value: &str,
-) -> Result<(), String> {
+) -> Result<(), RemoteError> {
     let patch = checksum_patch(workload, value)?;
     api(client, &workload.namespace, workload.agent)
         .patch(
@@ -173,5 +173,5 @@ pub async fn set_checksum(
         )
         .await
         .map(|_| ())
-        .map_err(|err| describe_api_error(&err, "patch", &workload.describe()))
+        .map_err(|err| api_error(err, "patch", &workload.describe()))
 }

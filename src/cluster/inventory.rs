@@ -5,7 +5,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Client};
 
-use super::describe_api_error;
+use super::{api_error, RemoteError};
 
 /// Secrets fetched per request.
 pub const PAGE_SIZE: u32 = 500;
@@ -16,7 +16,7 @@ pub async fn each_secret(
     client: &Client,
     namespace: Option<&str>,
     mut visit: impl FnMut(&Secret),
-) -> Result<u32, String> {
+) -> Result<u32, RemoteError> {
     let api: Api<Secret> = match namespace {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
@@ -36,7 +36,7 @@ pub async fn each_secret(
         let page = api
             .list(&params)
             .await
-            .map_err(|err| describe_api_error(&err, "list", &what))?;
+            .map_err(|err| api_error(err, "list", &what))?;
         for secret in &page.items {
             visit(secret);
         }
@@ -69,7 +69,7 @@ pub struct ManagedCertificate {
 pub async fn certificates(
     client: &Client,
     namespace: Option<&str>,
-) -> Result<Option<Vec<ManagedCertificate>>, String> {
+) -> Result<Option<Vec<ManagedCertificate>>, RemoteError> {
     let resource = ApiResource {
         group: "cert-manager.io".to_string(),
         version: "v1".to_string(),
@@ -84,13 +84,7 @@ pub async fn certificates(
     let list = match api.list(&ListParams::default()).await {
         Ok(list) => list,
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
-        Err(err) => {
-            return Err(describe_api_error(
-                &err,
-                "list",
-                "certificates.cert-manager.io",
-            ))
-        }
+        Err(err) => return Err(api_error(err, "list", "certificates.cert-manager.io")),
     };
     let text = |value: &serde_json::Value, path: &[&str]| {
         path.iter()

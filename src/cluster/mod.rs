@@ -169,6 +169,33 @@ pub(crate) async fn connect(
     Ok((client, url))
 }
 
+/// A failed request to the API server, in one line naming the verb and the object, with
+/// kube's error kept as its source; or an object in the cluster rcert cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    /// The request failed (unreachable, TLS, timeout, or an API status).
+    #[error("{message}")]
+    Api {
+        /// The one line (see [`describe_api_error`]).
+        message: String,
+        /// What kube reported.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The cluster answered, with something rcert cannot use (a helm release that does not
+    /// decode, a workload without containers).
+    #[error("{0}")]
+    Data(String),
+}
+
+/// [`describe_api_error`] as a [`RemoteError`] that keeps kube's error.
+pub(crate) fn api_error(err: kube::Error, verb: &str, what: &str) -> RemoteError {
+    RemoteError::Api {
+        message: describe_api_error(&err, verb, what),
+        source: Box::new(err),
+    }
+}
+
 /// One line for an API failure, naming the verb and the object (exit 3).
 pub(crate) fn describe_api_error(err: &kube::Error, verb: &str, what: &str) -> String {
     match err {

@@ -7,7 +7,7 @@ use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Client};
 
 use super::agent_workloads;
-use super::describe_api_error;
+use super::{api_error, RemoteError};
 
 /// A condition's status and message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,10 @@ fn management(kind: &str, plural: &str) -> ApiResource {
 }
 
 /// Read the agents' state; `Ok(None)` when the cluster holds no Rancher objects.
-pub async fn agent_state(client: &Client, namespace: &str) -> Result<Option<AgentState>, String> {
+pub async fn agent_state(
+    client: &Client,
+    namespace: &str,
+) -> Result<Option<AgentState>, RemoteError> {
     let mut state = AgentState::default();
     let settings: Api<DynamicObject> =
         Api::all_with(client.clone(), &management("Setting", "settings"));
@@ -77,8 +80,8 @@ pub async fn agent_state(client: &Client, namespace: &str) -> Result<Option<Agen
         Ok(found) => Some(found),
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
         Err(err) => {
-            return Err(describe_api_error(
-                &err,
+            return Err(api_error(
+                err,
                 "get",
                 "settings.management.cattle.io/cacerts",
             ))
@@ -86,9 +89,10 @@ pub async fn agent_state(client: &Client, namespace: &str) -> Result<Option<Agen
     };
     state.cacerts_setting = setting(&cacerts);
     state.requests += 1;
-    let mode = settings.get_opt("agent-tls-mode").await.map_err(|err| {
-        describe_api_error(&err, "get", "settings.management.cattle.io/agent-tls-mode")
-    })?;
+    let mode = settings
+        .get_opt("agent-tls-mode")
+        .await
+        .map_err(|err| api_error(err, "get", "settings.management.cattle.io/agent-tls-mode"))?;
     state.agent_tls_mode = setting(&mode);
     let clusters: Api<DynamicObject> =
         Api::all_with(client.clone(), &management("Cluster", "clusters"));
@@ -96,7 +100,7 @@ pub async fn agent_state(client: &Client, namespace: &str) -> Result<Option<Agen
     let list = clusters
         .list(&ListParams::default())
         .await
-        .map_err(|err| describe_api_error(&err, "list", "clusters.management.cattle.io"))?;
+        .map_err(|err| api_error(err, "list", "clusters.management.cattle.io"))?;
     state.clusters = list.items.iter().map(managed_cluster).collect();
     state.requests += 2;
     state.workloads = agent_workloads::all(client, namespace).await?;
@@ -149,12 +153,12 @@ fn fleet_resource() -> ApiResource {
 }
 
 /// Every fleet cluster; empty when fleet is not installed.
-pub async fn fleet_clusters(client: &Client) -> Result<Vec<FleetCluster>, String> {
+pub async fn fleet_clusters(client: &Client) -> Result<Vec<FleetCluster>, RemoteError> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &fleet_resource());
     let list = match api.list(&ListParams::default()).await {
         Ok(list) => list,
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(Vec::new()),
-        Err(err) => return Err(describe_api_error(&err, "list", "clusters.fleet.cattle.io")),
+        Err(err) => return Err(api_error(err, "list", "clusters.fleet.cattle.io")),
     };
     Ok(list
         .items
@@ -171,16 +175,13 @@ pub async fn fleet_clusters(client: &Client) -> Result<Vec<FleetCluster>, String
 }
 
 /// A Rancher setting's `value` (None: unset or empty).
-pub async fn setting_value(client: &Client, name: &str) -> Result<Option<String>, String> {
+pub async fn setting_value(client: &Client, name: &str) -> Result<Option<String>, RemoteError> {
     let settings: Api<DynamicObject> =
         Api::all_with(client.clone(), &management("Setting", "settings"));
-    let found = settings.get_opt(name).await.map_err(|err| {
-        describe_api_error(
-            &err,
-            "get",
-            &format!("settings.management.cattle.io/{name}"),
-        )
-    })?;
+    let found = settings
+        .get_opt(name)
+        .await
+        .map_err(|err| api_error(err, "get", &format!("settings.management.cattle.io/{name}")))?;
     Ok(found
         .and_then(|object| object.data["value"].as_str().map(str::to_string))
         .filter(|value| !value.is_empty()))
@@ -193,7 +194,7 @@ pub async fn restart_rancher(
     client: &Client,
     namespace: &str,
     at: &str,
-) -> Result<DynamicObject, String> {
+) -> Result<DynamicObject, RemoteError> {
     let api: Api<DynamicObject> = Api::namespaced_with(
         client.clone(),
         namespace,
@@ -203,7 +204,7 @@ pub async fn restart_rancher(
     let before = api
         .get("rancher")
         .await
-        .map_err(|err| describe_api_error(&err, "get", &what))?;
+        .map_err(|err| api_error(err, "get", &what))?;
     let patch = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {
         "kubectl.kubernetes.io/restartedAt": at}}}}});
     merge_patch(&api, "rancher", &patch, &what).await?;
@@ -228,7 +229,7 @@ pub async fn patch_cluster(
     client: &Client,
     name: &str,
     patch: &serde_json::Value,
-) -> Result<(), String> {
+) -> Result<(), RemoteError> {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &management("Cluster", "clusters"));
     merge_patch(
         &api,
@@ -244,7 +245,7 @@ pub async fn patch_fleet_cluster(
     client: &Client,
     cluster: &FleetCluster,
     patch: &serde_json::Value,
-) -> Result<(), String> {
+) -> Result<(), RemoteError> {
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), &cluster.namespace, &fleet_resource());
     let what = format!(
@@ -260,7 +261,7 @@ async fn merge_patch(
     name: &str,
     patch: &serde_json::Value,
     what: &str,
-) -> Result<(), String> {
+) -> Result<(), RemoteError> {
     api.patch(
         name,
         &kube::api::PatchParams::default(),
@@ -268,7 +269,7 @@ async fn merge_patch(
     )
     .await
     .map(|_| ())
-    .map_err(|err| describe_api_error(&err, "patch", what))
+    .map_err(|err| api_error(err, "patch", what))
 }
 
 /// The Rancher helm release's values that decide how Rancher reads its certificates.
@@ -289,14 +290,17 @@ pub struct HelmValues {
 /// The values of the latest deployed `rancher` helm release in `namespace` (Secret
 /// `sh.helm.release.v1.rancher.vN`, `data.release` = base64 of gzipped JSON); `None` when
 /// there is none.
-pub async fn helm_values(client: &Client, namespace: &str) -> Result<Option<HelmValues>, String> {
+pub async fn helm_values(
+    client: &Client,
+    namespace: &str,
+) -> Result<Option<HelmValues>, RemoteError> {
     let secrets: Api<k8s_openapi::api::core::v1::Secret> =
         Api::namespaced(client.clone(), namespace);
     let params = ListParams::default().labels("owner=helm,name=rancher");
     let list = secrets
         .list(&params)
         .await
-        .map_err(|err| describe_api_error(&err, "list", "helm release secrets of rancher"))?;
+        .map_err(|err| api_error(err, "list", "helm release secrets of rancher"))?;
     let latest = list
         .items
         .iter()
@@ -327,9 +331,14 @@ pub async fn helm_values(client: &Client, namespace: &str) -> Result<Option<Helm
         .data
         .as_ref()
         .and_then(|data| data.get("release"))
-        .ok_or_else(|| format!("helm release v{revision} holds no data.release"))?;
-    let release = decode_release(&encoded.0)
-        .map_err(|why| format!("helm release sh.helm.release.v1.rancher.v{revision}: {why}"))?;
+        .ok_or_else(|| {
+            RemoteError::Data(format!("helm release v{revision} holds no data.release"))
+        })?;
+    let release = decode_release(&encoded.0).map_err(|why| {
+        RemoteError::Data(format!(
+            "helm release sh.helm.release.v1.rancher.v{revision}: {why}"
+        ))
+    })?;
     let config = &release["config"];
     Ok(Some(HelmValues {
         revision,

@@ -24,7 +24,7 @@ impl Doctor<'_> {
             Ok(Some(state)) => {
                 self.judge_agents(&state, secrets, served);
                 let helm = helm_values(&client, &self.request.namespace).await;
-                self.judge_helm(helm, secrets);
+                self.judge_helm(helm.map_err(|err| err.to_string()), secrets);
                 state.requests + 1
             }
             Ok(None) => {
@@ -42,7 +42,7 @@ impl Doctor<'_> {
             Err(reason) => {
                 self.add(
                     Section::Agents,
-                    Check::skipped(CheckId::CacertsSetting, reason),
+                    Check::skipped(CheckId::CacertsSetting, reason.to_string()),
                     None,
                 );
                 1

@@ -62,7 +62,11 @@ impl Doctor<'_> {
                 ),
                 None,
             ),
-            Err(reason) => self.add(Section::Cluster, Check::skipped(CheckId::CertManager, reason), None),
+            Err(reason) => self.add(
+                Section::Cluster,
+                Check::skipped(CheckId::CertManager, reason.to_string()),
+                None,
+            ),
         }
         self.cert_manager_ca(secrets);
         1

@@ -98,13 +98,13 @@ async fn one_context(
         .await;
         match listed {
             Ok(count) => requests += count,
-            Err(message) => return (items, unreachable(message), requests),
+            Err(message) => return (items, unreachable(message.to_string()), requests),
         }
         requests += 1;
         match certificates(&client, *namespace).await {
             Ok(Some(found)) => managed.extend(found),
             Ok(None) => {}
-            Err(message) => return (items, unreachable(message), requests),
+            Err(message) => return (items, unreachable(message.to_string()), requests),
         }
     }
     let managed_count = managed.len();

@@ -24,7 +24,7 @@ use crate::cluster::agent_workloads::{self, AgentWorkload};
 use crate::cluster::rancher_objects::{
     agent_state, fleet_clusters, helm_values, AgentState, FleetCluster, HelmValues,
 };
-use crate::cluster::{connect, describe_api_error};
+use crate::cluster::{api_error, connect};
 use crate::output::{checks_text, Report, Style};
 use crate::rancher::{self, CaBundle};
 use crate::x509::cert::{certs_from, key_from};
@@ -184,7 +184,9 @@ pub(super) async fn read_cluster(request: &RotateRequest) -> Result<ClusterView,
         request.timeout,
     )
     .await?;
-    let remote = |message: String| crate::Error::Remote(format!("{message} (nothing was changed)"));
+    let remote = |err: crate::cluster::RemoteError| {
+        crate::Error::Remote(format!("{err} (nothing was changed)"))
+    };
     let agents = agent_state(&client, &request.namespace)
         .await
         .map_err(remote)?;
@@ -200,7 +202,7 @@ pub(super) async fn read_cluster(request: &RotateRequest) -> Result<ClusterView,
             secrets
                 .get_opt(name)
                 .await
-                .map_err(|err| remote(describe_api_error(&err, "get", &format!("secret {name}"))))
+                .map_err(|err| remote(api_error(err, "get", &format!("secret {name}"))))
         }
     };
     let tls = get(rancher::TLS_SECRET).await?;

@@ -365,7 +365,10 @@ impl Run<'_> {
                     .await
                     {
                         Ok(Some(fresh)) => set_checksum(&self.view.client, &fresh, previous).await,
-                        Ok(None) => Err(format!("{} is gone", workload.describe())),
+                        Ok(None) => Err(crate::cluster::RemoteError::Data(format!(
+                            "{} is gone",
+                            workload.describe()
+                        ))),
                         Err(err) => Err(err),
                     }
                 }

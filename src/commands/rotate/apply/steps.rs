@@ -65,7 +65,9 @@ impl Run<'_> {
                 FORCE_DEPLOY_ANNOTATION: previous(FORCE_DEPLOY_ANNOTATION),
                 ROTATED_FOR_ANNOTATION: previous(ROTATED_FOR_ANNOTATION)}}});
             self.view.requests += 1;
-            patch_cluster(&self.view.client, &cluster.name, &patch).await?;
+            patch_cluster(&self.view.client, &cluster.name, &patch)
+                .await
+                .map_err(|err| err.to_string())?;
             self.undo.push(Undo::Cluster {
                 name: cluster.name.clone(),
                 patch: restore,
@@ -96,7 +98,7 @@ impl Run<'_> {
                     ),
                 );
             } else if self.request.dry_run {
-                let patch = checksum_patch(&workload, value)?;
+                let patch = checksum_patch(&workload, value).map_err(|err| err.to_string())?;
                 self.ok(
                     CheckId::AgentChecksum,
                     format!("would PATCH {} (merge) {patch}", workload.describe()),
@@ -116,7 +118,9 @@ impl Run<'_> {
         }
         for workload in pending {
             self.view.requests += 1;
-            set_checksum(&self.view.client, &workload, value).await?;
+            set_checksum(&self.view.client, &workload, value)
+                .await
+                .map_err(|err| err.to_string())?;
             self.ok(
                 CheckId::AgentChecksum,
                 format!(
@@ -167,7 +171,9 @@ impl Run<'_> {
             let restore = json!({"metadata": {"annotations": {ROTATED_FOR_ANNOTATION: previous}},
                 "spec": {"redeployAgentGeneration": cluster.redeploy_generation}});
             self.view.requests += 1;
-            patch_fleet_cluster(&self.view.client, &cluster, &patch).await?;
+            patch_fleet_cluster(&self.view.client, &cluster, &patch)
+                .await
+                .map_err(|err| err.to_string())?;
             self.ok(
                 CheckId::Cluster,
                 format!(
