@@ -190,9 +190,13 @@ pub(super) async fn read_cluster(request: &RotateRequest) -> Result<ClusterView,
     let agents = agent_state(&client, &request.namespace)
         .await
         .map_err(remote)?;
-    let workloads = agent_workloads::all(&client, &request.namespace)
-        .await
-        .map_err(remote)?;
+    // Rancher's cluster: agent_state read them; a downstream cluster: read them here.
+    let workloads = match &agents {
+        Some(state) => state.workloads.clone(),
+        None => agent_workloads::all(&client, &request.namespace)
+            .await
+            .map_err(remote)?,
+    };
     let fleet = fleet_clusters(&client).await.map_err(remote)?;
     let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
         kube::Api::namespaced(client.clone(), &request.namespace);
@@ -210,7 +214,9 @@ pub(super) async fn read_cluster(request: &RotateRequest) -> Result<ClusterView,
     let helm = helm_values(&client, &request.namespace)
         .await
         .map_err(remote)?;
-    let requests = agents.as_ref().map_or(1, |a| a.requests) + 6;
+    // agent_state's own (1 when there is no Rancher), the workloads when it did not read
+    // them (2), fleet (1), the two secrets (2), the helm release (1).
+    let requests = agents.as_ref().map_or(3, |a| a.requests) + 4;
     Ok(ClusterView {
         client,
         agents,
@@ -297,6 +303,17 @@ impl NewSet {
     /// CATTLE_CA_CHECKSUM of the new `cacerts.pem` (None: no private CA).
     pub(super) fn checksum(&self) -> Option<String> {
         self.ca.as_ref().and_then(|ca| ca.checksum.clone())
+    }
+
+    /// Whether Rancher's `cacerts` setting (`None`: unset or empty) is what it hands out
+    /// for this set: the new `cacerts.pem`, or nothing without a private CA.
+    pub(super) fn in_setting(&self, setting: Option<&str>) -> bool {
+        let wanted = self
+            .ca
+            .as_ref()
+            .map(|ca| String::from_utf8_lossy(&ca.bytes).trim().to_string())
+            .unwrap_or_default();
+        setting.unwrap_or_default().trim() == wanted
     }
 }
 

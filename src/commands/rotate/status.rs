@@ -96,13 +96,13 @@ fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> Ch
 
 /// Rancher's `cacerts` setting: it follows `tls-ca` only when Rancher restarts.
 fn setting_line(set: &NewSet, agents: &AgentState, request: &RotateRequest) -> Check {
-    let found = agents.cacerts_setting.as_deref().map(str::trim);
+    let followed = set.in_setting(agents.cacerts_setting.as_deref());
     let restart = format!(
         "kubectl -n {} rollout restart deploy/rancher",
         request.namespace
     );
     match &set.ca {
-        Some(ca) if found == Some(String::from_utf8_lossy(&ca.bytes).trim()) => Check::ok(
+        Some(_) if followed => Check::ok(
             CheckId::CacertsSetting,
             "Rancher's cacerts setting holds the new CA".to_string(),
         ),
@@ -110,7 +110,7 @@ fn setting_line(set: &NewSet, agents: &AgentState, request: &RotateRequest) -> C
             CheckId::CacertsSetting,
             format!("Rancher's cacerts setting still holds the old CA: it follows tls-ca only when Rancher restarts — {restart}"),
         ),
-        None if found.is_none_or(str::is_empty) => Check::ok(
+        None if followed => Check::ok(
             CheckId::CacertsSetting,
             "Rancher's cacerts setting is empty (no private CA)".to_string(),
         ),

@@ -19,14 +19,8 @@ impl Run<'_> {
     /// setting (Rancher's cluster), else what `/cacerts` serves at `--host` (a
     /// downstream cluster, where the setting cannot be read).
     pub(super) async fn rancher_lags(&mut self, set: &NewSet) -> Option<String> {
-        let wanted = set
-            .ca
-            .as_ref()
-            .map(|ca| String::from_utf8_lossy(&ca.bytes).trim().to_string())
-            .unwrap_or_default();
         if let Some(agents) = &self.view.agents {
-            let found = agents.cacerts_setting.as_deref().unwrap_or_default().trim();
-            return (found != wanted).then(|| "Rancher's cacerts setting does not hold the new CA yet (it follows tls-ca when Rancher restarts)".to_string());
+            return (!set.in_setting(agents.cacerts_setting.as_deref())).then(|| "Rancher's cacerts setting does not hold the new CA yet (it follows tls-ca when Rancher restarts)".to_string());
         }
         let Some(host) = self.request.host.clone() else {
             return Some("this cluster holds no Rancher settings, so rcert cannot see what Rancher hands out: pass --host RANCHER so /cacerts is checked first".to_string());
@@ -81,10 +75,6 @@ impl Run<'_> {
             }
             Err(err) => return Some(format!("cannot restart Rancher: {err}")),
         }
-        let wanted = set
-            .ca
-            .as_ref()
-            .map(|ca| String::from_utf8_lossy(&ca.bytes).trim().to_string());
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -92,7 +82,7 @@ impl Run<'_> {
             self.view.requests += 1;
             let found = setting_value(&self.view.client, "cacerts").await;
             if let Ok(value) = &found {
-                if value.as_deref().map(str::trim).map(str::to_string) == wanted {
+                if set.in_setting(value.as_deref()) {
                     if let Some(agents) = self.view.agents.as_mut() {
                         agents.cacerts_setting = value.clone();
                     }
