@@ -181,8 +181,8 @@ pub struct RotateApplyArgs {
     #[arg(long, value_enum, default_value = "all")]
     pub step: crate::commands::rotate::Step,
     /// How the agents learn the new CA: annotate (Rancher redeploys every downstream
-    /// agent) or env (set CATTLE_CA_CHECKSUM in this cluster's cattle-cluster-agent and
-    /// cattle-node-agent; run it with --context for each downstream cluster).
+    /// agent) or env (set CATTLE_CA_CHECKSUM in cattle-cluster-agent and cattle-node-agent
+    /// of the --context cluster, or of every context with --all-contexts).
     #[arg(long, value_enum, default_value = "annotate")]
     pub agents: crate::commands::rotate::AgentMethod,
     /// With --step agents --agents env: every context of the kubeconfig in turn (a Rancher
