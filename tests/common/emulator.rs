@@ -140,6 +140,13 @@ impl Emulator {
         );
     }
 
+    /// After answering the next matching request, the object counts as changed by someone
+    /// else: its resourceVersion moves on (a concurrent writer right after rcert's read).
+    pub fn touch_after(&self, method: &str, path: &str) {
+        let body = serde_json::json!({"method": method, "path": path, "times": 1}).to_string();
+        self.control("POST", "/_rcert/touches", &body);
+    }
+
     /// Remove every injected fault.
     pub fn clear_faults(&self) {
         self.control("DELETE", "/_rcert/faults", "");

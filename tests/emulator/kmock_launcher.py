@@ -16,6 +16,9 @@ kmock is the most faithful emulator found there. Its gaps and what this front do
   * server-side apply (PATCH application/apply-patch+yaml) on a missing object answers 404
     -> the object is created (POST to the collection) and 201 returned.
   * list responses lack kind / apiVersion                  -> added (e.g. SecretList, v1).
+  * no resourceVersion is kept                              -> a counter per object here:
+    shown on single-object reads, moved on by writes, and a merge patch that carries an
+    older one answers 409 Conflict, as from a real API server.
   * apply merges instead of replacing: left as is; rcert always applies the same keys.
   * PUT is not routed: rcert does not use PUT.
 
@@ -24,6 +27,9 @@ Control API (not Kubernetes), for the tests:
   POST   /_rcert/faults    <- {"method": "PATCH", "path": "tls-rancher-ingress", "status": 500,
                                "reason": "InternalError", "message": "...", "times": 1}
   DELETE /_rcert/faults    -> remove every fault
+  POST   /_rcert/touches   <- {"method": "GET", "path": "daemonsets/cattle-node-agent", "times": 1}:
+                               after answering a matching request, the object counts as
+                               changed by someone else (its resourceVersion moves on)
   POST   /_rcert/objects   <- {"resource": "v1/secrets", "objects": [{...}, ...]}: put objects
                                straight into the store (seeding thousands through the API
                                one request at a time takes minutes); their namespaces exist
@@ -41,6 +47,7 @@ from aiohttp.test_utils import make_mocked_request
 import kmock
 
 APPLY = "application/apply-patch+yaml"
+MERGE = "application/merge-patch+json"
 REASONS = {"Object Not Found": "NotFound", "Object Already Exists": "AlreadyExists"}
 HTTP_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
                 409: "Conflict", 422: "Invalid", 429: "TooManyRequests", 500: "InternalError",
@@ -62,6 +69,8 @@ class Front:
                            "kube-system": self.namespace_object("kube-system")}
         self.requests = []
         self.faults = []
+        self.versions = {}
+        self.touches = []
 
     @staticmethod
     def namespace_object(name, labels=None):
@@ -88,11 +97,63 @@ class Front:
             if namespace not in self.namespaces:
                 return status(404, "NotFound", f'namespaces "{namespace}" not found',
                               {"name": namespace, "kind": "namespaces"})
+        conflict = await self.stale_merge_patch(request, parts)
+        if conflict is not None:
+            return conflict
         response = await self.emulator(request)
         if (request.method == "PATCH" and response.status == 404
                 and request.headers.get("Content-Type", "").startswith(APPLY)):
             return await self.create_instead(request, parts)
-        return self.fixed(response, parts)
+        if request.method in ("PATCH", "PUT") and response.status in (200, 201):
+            self.bump(path)
+        answer = self.with_version(self.fixed(response, parts), request)
+        self.apply_touches(request)
+        return answer
+
+    # resourceVersion, which kmock does not keep: a counter per object path, shown on
+    # single-object reads and checked on merge patches that carry one (as the API server
+    # does: 409 Conflict when the object changed since it was read).
+    def version(self, path):
+        return self.versions.get(path, "1")
+
+    def bump(self, path):
+        self.versions[path] = str(int(self.version(path)) + 1)
+
+    async def stale_merge_patch(self, request, parts):
+        if request.method != "PATCH" or not request.headers.get("Content-Type", "").startswith(MERGE):
+            return None
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except ValueError:
+            return None
+        wanted = ((body or {}).get("metadata") or {}).get("resourceVersion")
+        if wanted is None or wanted == self.version(request.path):
+            return None
+        kind, name = parts[-2], parts[-1]
+        return status(409, "Conflict", f'Operation cannot be fulfilled on {kind} "{name}": the object has been '
+                      "modified; please apply your changes to the latest version and try again",
+                      {"name": name, "kind": kind})
+
+    def apply_touches(self, request):
+        for touch in self.touches:
+            if touch.get("method", request.method) != request.method or touch["path"] not in request.path:
+                continue
+            if touch.get("times", 1) <= 0:
+                continue
+            touch["times"] = touch.get("times", 1) - 1
+            self.bump(request.path)
+
+    def with_version(self, response, request):
+        if request.method != "GET" or response.status != 200:
+            return response
+        try:
+            document = json.loads(response.body)
+        except (ValueError, TypeError, AttributeError):
+            return response
+        if not isinstance(document, dict) or "items" in document or "metadata" not in document:
+            return response
+        document["metadata"]["resourceVersion"] = self.version(request.path)
+        return aiohttp.web.json_response(document, status=200)
 
     def matching_fault(self, request):
         for fault in self.faults:
@@ -199,6 +260,9 @@ class Front:
                 "update", "patch", "delete"], "shortnames": [], "categories": [],
                 "subresources": ["status"]}
             return aiohttp.web.json_response({"registered": body["resource"]})
+        if request.path == "/_rcert/touches" and request.method == "POST":
+            self.touches.append(await request.json())
+            return aiohttp.web.json_response({"touches": len(self.touches)})
         if request.path == "/_rcert/faults" and request.method == "DELETE":
             self.faults.clear()
             return aiohttp.web.json_response({"faults": 0})
