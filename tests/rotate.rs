@@ -408,41 +408,33 @@ fn the_env_method_sets_the_agents_checksum_and_takes_it_back_on_failure() {
     );
 
     rancher_restarted(&emulator, new.path());
+    // A run whose DaemonSet patch fails: exit 1, the failure named, the Deployment set back.
+    let failing_run = |failure: &str| {
+        let (code, json) = rotate(&emulator, &[&["apply", "--to", &to][..], &env].concat());
+        assert_eq!(code, 1, "{json:#}");
+        let lines = steps(&json);
+        assert!(lines.contains(failure), "{failure}: {lines}");
+        assert!(
+            lines.contains("rolled back deployment cattle-system/cattle-cluster-agent"),
+            "{lines}"
+        );
+        assert_eq!(
+            agent_checksum(&emulator, "deployment", "cattle-cluster-agent"),
+            old_sum
+        );
+    };
     // Someone edits the DaemonSet right after rcert read it: the API server refuses the
-    // patch that carries the old resourceVersion (409), and the Deployment is set back.
+    // patch that carries the old resourceVersion (409).
     emulator.touch_after("GET", "/daemonsets/cattle-node-agent");
-    let (code, json) = rotate(&emulator, &[&["apply", "--to", &to][..], &env].concat());
-    assert_eq!(code, 1, "{json:#}");
-    assert!(
-        steps(&json).contains("cannot patch daemonset cattle-system/cattle-node-agent: 409 Conflict — changed by someone else meanwhile; run again"),
-        "{json:#}"
-    );
-    assert!(
-        steps(&json).contains("rolled back deployment cattle-system/cattle-cluster-agent"),
-        "{json:#}"
-    );
-    assert_eq!(
-        agent_checksum(&emulator, "deployment", "cattle-cluster-agent"),
-        old_sum
-    );
+    failing_run("cannot patch daemonset cattle-system/cattle-node-agent: 409 Conflict — changed by someone else meanwhile; run again");
     assert_eq!(
         agent_checksum(&emulator, "daemonset", "cattle-node-agent"),
         old_sum,
         "the refused patch changed nothing"
     );
-
-    // The DaemonSet's patch fails: the Deployment is set back.
+    // The API server fails the DaemonSet's patch.
     emulator.fault("PATCH", "/daemonsets/cattle-node-agent", 500);
-    let (code, json) = rotate(&emulator, &[&["apply", "--to", &to][..], &env].concat());
-    assert_eq!(code, 1, "{json:#}");
-    assert!(
-        steps(&json).contains("cannot patch daemonset cattle-system/cattle-node-agent: API server error 500 (injected); rolled back deployment cattle-system/cattle-cluster-agent"),
-        "{json:#}"
-    );
-    assert_eq!(
-        agent_checksum(&emulator, "deployment", "cattle-cluster-agent"),
-        old_sum
-    );
+    failing_run("cannot patch daemonset cattle-system/cattle-node-agent: API server error 500 (injected); rolled back deployment cattle-system/cattle-cluster-agent");
     emulator.clear_faults();
 
     let (code, json) = rotate(&emulator, &[&["apply", "--to", &to][..], &env].concat());
