@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::emulator::Emulator;
-use common::servers::{free_port, s_server};
+use common::servers::{free_port, leaf_server};
 use common::*;
 
 fn expiry(args: &[&str]) -> (i32, serde_json::Value) {
@@ -319,14 +319,7 @@ fn all_contexts_label_items_and_report_the_unreachable_one() {
 
 #[test]
 fn an_endpoint_chain_is_listed_one_item_per_certificate() {
-    let (_server, address) = s_server(&[
-        "-cert",
-        &fixture("leaf.pem"),
-        "-key",
-        &fixture("leaf.key"),
-        "-cert_chain",
-        &fixture("inter.pem"),
-    ]);
+    let (_server, address) = leaf_server(&[]);
     let (code, json) = expiry(&["--no-cluster", "--no-node", "--target", &address]);
     assert_eq!(code, 0, "{json:#}");
     let leaf = item(&json, &format!("endpoint {address}#1"));

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::servers::{free_port, s_server};
+use common::servers::{free_port, leaf_server};
 use common::*;
 
 /// A kubeconfig with one context per (name, server, CA file, client certificate file).
@@ -55,14 +55,7 @@ fn check<'a>(context: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
 #[test]
 fn every_context_is_judged_and_named() {
     // The server serves leaf + intermediate for 127.0.0.1 (an IP SAN of the leaf).
-    let (_server, address) = s_server(&[
-        "-cert",
-        &fixture("leaf.pem"),
-        "-key",
-        &fixture("leaf.key"),
-        "-cert_chain",
-        &fixture("inter.pem"),
-    ]);
+    let (_server, address) = leaf_server(&[]);
     let dead = format!("127.0.0.1:{}", free_port());
     let dir = tempfile::tempdir().unwrap();
     let config = kubeconfig(

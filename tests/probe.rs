@@ -65,7 +65,7 @@ fn probe_as_rancher(address: &str) -> (i32, serde_json::Value) {
 }
 
 fn good_server(extra: &[&str]) -> (Server, String) {
-    server_with("leaf.pem", "leaf.key", Some("inter.pem"), extra)
+    common::servers::leaf_server(extra)
 }
 
 #[test]

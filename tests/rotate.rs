@@ -20,6 +20,13 @@ fn selfsign(dir: &Path) {
     assert_eq!(code, 0, "{stderr}");
 }
 
+/// A fresh CA and certificate for rancher.example.com in a temporary directory.
+fn selfsigned() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    selfsign(dir.path());
+    dir
+}
+
 /// A Rancher install whose secrets hold `old`, with two downstream clusters, fleet and an agent.
 fn rancher_install(old: &Path) -> Emulator {
     let emulator = Emulator::start();
@@ -114,9 +121,7 @@ fn steps(json: &serde_json::Value) -> String {
 
 #[test]
 fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
-    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    selfsign(old.path());
-    selfsign(new.path());
+    let (old, new) = (selfsigned(), selfsigned());
     let emulator = rancher_install(old.path());
     let to = new.path().display().to_string();
     let new_sum = sha256sum(&std::fs::read(new.path().join("cacerts.pem")).unwrap());
@@ -266,9 +271,7 @@ fn fleet_generation(emulator: &Emulator) -> String {
 
 #[test]
 fn a_bad_set_is_refused_and_a_failure_half_way_is_rolled_back() {
-    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    selfsign(old.path());
-    selfsign(new.path());
+    let (old, new) = (selfsigned(), selfsigned());
     let emulator = rancher_install(old.path());
     // A key that does not belong: refused, nothing changed.
     let bad = tempfile::tempdir().unwrap();
@@ -377,9 +380,7 @@ fn add_node_agent(emulator: &Emulator, checksum: &str) {
 
 #[test]
 fn the_env_method_sets_the_agents_checksum_and_takes_it_back_on_failure() {
-    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    selfsign(old.path());
-    selfsign(new.path());
+    let (old, new) = (selfsigned(), selfsigned());
     let emulator = rancher_install(old.path());
     let old_sum = sha256sum(&std::fs::read(old.path().join("cacerts.pem")).unwrap());
     let new_sum = sha256sum(&std::fs::read(new.path().join("cacerts.pem")).unwrap());
@@ -498,9 +499,7 @@ fn the_env_method_sets_the_agents_checksum_and_takes_it_back_on_failure() {
 
 #[test]
 fn a_rerun_of_apply_leaves_done_clusters_unchanged() {
-    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    selfsign(old.path());
-    selfsign(new.path());
+    let (old, new) = (selfsigned(), selfsigned());
     let emulator = rancher_install(old.path());
     let to = new.path().display().to_string();
     rancher_restarted(&emulator, new.path());
@@ -522,9 +521,7 @@ fn a_rerun_of_apply_leaves_done_clusters_unchanged() {
 
 #[test]
 fn moving_to_a_publicly_trusted_certificate_deletes_tls_ca_and_empties_the_checksum() {
-    let (old, public) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    selfsign(old.path());
-    selfsign(public.path());
+    let (old, public) = (selfsigned(), selfsigned());
     // The "public" root stands in for a public CA: clients are given it with --ca.
     let roots = tempfile::tempdir().unwrap();
     let root = roots.path().join("public-root.pem");
@@ -604,9 +601,7 @@ fn moving_to_a_publicly_trusted_certificate_deletes_tls_ca_and_empties_the_check
 #[test]
 fn status_with_host_reads_what_the_endpoint_serves() {
     use common::servers::{free_port, nginx, rancher_locations, tls_server_block};
-    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    selfsign(old.path());
-    selfsign(new.path());
+    let (old, new) = (selfsigned(), selfsigned());
     let emulator = rancher_install(old.path());
     let to = new.path().display().to_string();
     let (code, json) = rotate(&emulator, &["apply", "--to", &to, "--step", "secrets"]);
@@ -668,14 +663,7 @@ fn status_with_host_reads_what_the_endpoint_serves() {
 
 #[test]
 fn plan_warns_where_the_plan_cannot_work() {
-    let (old, new, other) = (
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-        tempfile::tempdir().unwrap(),
-    );
-    selfsign(old.path());
-    selfsign(new.path());
-    selfsign(other.path());
+    let (old, new, other) = (selfsigned(), selfsigned(), selfsigned());
     let emulator = rancher_install(old.path());
     // Strict mode, one cluster failing the strict check.
     emulator.seed(
@@ -731,9 +719,7 @@ fn plan_warns_where_the_plan_cannot_work() {
 #[test]
 fn the_env_method_on_a_downstream_cluster_waits_for_rancher_to_serve_the_new_ca() {
     use common::servers::{free_port, nginx, rancher_locations, tls_server_block};
-    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    selfsign(old.path());
-    selfsign(new.path());
+    let (old, new) = (selfsigned(), selfsigned());
     // A downstream cluster: the agents, no Rancher objects.
     let downstream = Emulator::start();
     let old_sum = sha256sum(&std::fs::read(old.path().join("cacerts.pem")).unwrap());
@@ -794,9 +780,7 @@ fn the_env_method_on_a_downstream_cluster_waits_for_rancher_to_serve_the_new_ca(
 #[test]
 fn all_contexts_sets_the_checksum_in_every_downstream_cluster() {
     use common::servers::{free_port, nginx, rancher_locations, tls_server_block};
-    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    selfsign(old.path());
-    selfsign(new.path());
+    let (old, new) = (selfsigned(), selfsigned());
     let old_sum = sha256sum(&std::fs::read(old.path().join("cacerts.pem")).unwrap());
     let new_sum = sha256sum(&std::fs::read(new.path().join("cacerts.pem")).unwrap());
     let (prod, staging) = (Emulator::start(), Emulator::start());
@@ -894,9 +878,7 @@ fn restarted_at(emulator: &Emulator) -> String {
 
 #[test]
 fn restart_rancher_carries_the_whole_change_in_one_run() {
-    let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    selfsign(old.path());
-    selfsign(new.path());
+    let (old, new) = (selfsigned(), selfsigned());
     let emulator = rancher_install(old.path());
     add_rancher_deployment(&emulator);
     let to = new.path().display().to_string();

@@ -69,6 +69,19 @@ pub fn s_server(options: &[&str]) -> (Server, String) {
     s_server_on("127.0.0.1", options)
 }
 
+/// `s_server` serving the corpus leaf (rancher.example.com, 127.0.0.1, ::1) with its
+/// intermediate, plus `extra` options.
+pub fn leaf_server(extra: &[&str]) -> (Server, String) {
+    let (leaf, key, inter) = (
+        fixture("leaf.pem"),
+        fixture("leaf.key"),
+        fixture("inter.pem"),
+    );
+    let mut options = vec!["-cert", &leaf, "-key", &key, "-cert_chain", &inter];
+    options.extend(extra);
+    s_server(&options)
+}
+
 pub fn s_server_on(host: &str, options: &[&str]) -> (Server, String) {
     let accept = if host.contains(':') {
         format!("[{host}]:0")
