@@ -105,6 +105,8 @@ pub enum CheckId {
     ClientCert,
     /// A kubeconfig's certificate-authority data.
     CaData,
+    /// A private key in a file meant to be public (tls.crt, cacerts.pem).
+    PrivateKey,
 }
 
 impl CheckId {
@@ -142,6 +144,7 @@ impl CheckId {
             CheckId::CertManager => "cert_manager",
             CheckId::ClientCert => "client_cert",
             CheckId::CaData => "ca_data",
+            CheckId::PrivateKey => "private_key",
         }
     }
 }
@@ -191,4 +194,35 @@ impl Check {
             message,
         }
     }
+}
+
+/// A word as a POSIX shell reads it: as is when it needs no quoting, else in single quotes.
+pub fn shell_quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// Text from outside (a certificate's names, a server's answer) with every control
+/// character written as `\XX`, as openssl prints `\1B`: it can neither move the cursor
+/// nor erase a line, and (with `lines: false`) never breaks a table row.
+pub fn escape_control(text: &str, lines: bool) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if lines && (c == '\n' || c == '\t') || !c.is_control() {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\{:02X}", u32::from(c)));
+        }
+    }
+    out
 }

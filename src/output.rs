@@ -248,14 +248,21 @@ impl<'a> Terminal<'a> {
         self
     }
 
-    /// Write text to standard output; a closed pipe is an error, not a panic.
+    /// Write report text to standard output, made terminal-safe ([`terminal_safe`]); a
+    /// closed pipe is an error, not a panic.
     pub fn out(&mut self, text: &str) -> Result<(), crate::Error> {
+        write_flushed(&mut *self.stdout, &terminal_safe(text))
+    }
+
+    /// Write data (PEM, YAML manifests, Prometheus text, a completion script) to
+    /// standard output exactly as rendered.
+    pub fn data(&mut self, text: &str) -> Result<(), crate::Error> {
         write_flushed(&mut *self.stdout, text)
     }
 
     /// Write text to standard error (reports that accompany data on standard output).
     pub fn err(&mut self, text: &str) -> Result<(), crate::Error> {
-        write_flushed(&mut *self.stderr, text)
+        write_flushed(&mut *self.stderr, &terminal_safe(text))
     }
 
     /// Print a report on standard output as JSON or text; returns its exit code.
@@ -273,6 +280,40 @@ impl<'a> Terminal<'a> {
         self.out(&rendered)?;
         Ok(report.exit_code())
     }
+}
+
+/// The escape sequences [`Style`] writes; every other control character in text
+/// output is escaped, so text from a certificate or a server cannot rewrite the report.
+const STYLE_SEQUENCES: &[&str] = &[
+    "\x1b[0m",
+    "\x1b[1m",
+    "\x1b[2m",
+    "\x1b[32m",
+    "\x1b[33m",
+    "\x1b[1;31m",
+];
+
+/// Text made safe for a terminal: Style's colours kept, newlines and tabs kept, every
+/// other control character as `\XX`.
+pub fn terminal_safe(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if let Some(sequence) = STYLE_SEQUENCES.iter().find(|seq| rest.starts_with(**seq)) {
+            out.push_str(sequence);
+            rest = &rest[sequence.len()..];
+            continue;
+        }
+        out.push_str(&crate::check::escape_control(&rest[..c.len_utf8()], true));
+        rest = &rest[c.len_utf8()..];
+    }
+    out
 }
 
 fn write_flushed(stream: &mut dyn std::io::Write, text: &str) -> Result<(), crate::Error> {
@@ -296,15 +337,4 @@ pub fn exit_for(status: Status) -> u8 {
     }
 }
 
-/// A word as a POSIX shell reads it: as is when it needs no quoting, else in single quotes.
-pub fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', "'\\''"))
-    }
-}
+pub use crate::check::shell_quote;

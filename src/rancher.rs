@@ -21,14 +21,33 @@ pub const ADDITIONAL_CA_SECRET_KEY: &str = "ca-additional.pem";
 /// Subject CN of the certificate ingress-nginx serves when it cannot load a secret.
 pub const INGRESS_FAKE_CERTIFICATE: &str = "Kubernetes Ingress Controller Fake Certificate";
 
-/// The value agents compare with `CATTLE_CA_CHECKSUM`: sha256 of the CA file as
-/// Rancher serves it at `/cacerts`, i.e. with a trailing newline added if missing.
-pub fn ca_checksum(bytes: &[u8]) -> String {
-    let mut served = bytes.to_vec();
-    if served.last() != Some(&b'\n') {
-        served.push(b'\n');
+/// What Rancher serves at `/cacerts` for a `cacerts.pem`: its `cacerts` setting is
+/// `strings.TrimSpace` of the file (rancher `pkg/tls/tls.go`, `SetupListener`), served
+/// and hashed with one `\n` after it (`pkg/systemtemplate/import.go`, `CAChecksum`).
+pub fn served_cacerts(bytes: &[u8]) -> Vec<u8> {
+    let mut served = trim_space(bytes).to_vec();
+    served.push(b'\n');
+    served
+}
+
+/// Go's `strings.TrimSpace`: Unicode white space at both ends (ASCII white space only
+/// when the bytes are not UTF-8, where Go stops at the first invalid byte).
+pub fn trim_space(bytes: &[u8]) -> &[u8] {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => text.trim().as_bytes(),
+        Err(_) => bytes.trim_ascii(),
     }
-    plain_hex(&sha256(&served))
+}
+
+/// The value agents compare with `CATTLE_CA_CHECKSUM`: sha256 of the CA file as
+/// Rancher serves it at `/cacerts` ([`served_cacerts`]).
+pub fn ca_checksum(bytes: &[u8]) -> String {
+    plain_hex(&sha256(&served_cacerts(bytes)))
+}
+
+/// Whether two CA files are the same `cacerts` setting for Rancher (equal once trimmed).
+pub fn same_cacerts(a: &[u8], b: &[u8]) -> bool {
+    trim_space(a) == trim_space(b)
 }
 
 /// The `--ca` value that selects the operating system's trust store, as agents with
@@ -53,11 +72,21 @@ pub struct CaBundle {
     pub anchors: Vec<TrustAnchor<'static>>,
     /// Certificates that cannot be trust anchors, each with the reason.
     pub unusable: Vec<String>,
+    /// Labels of private key blocks the file held. They are cut out of `bytes` (never
+    /// written, pushed or served) and fail the `ca_file` check.
+    pub private_keys: Vec<String>,
 }
 
 impl CaBundle {
     /// A bundle from certificates already read; computes the checksum and the anchors.
+    /// Private key blocks in `bytes` are cut out and remembered in `private_keys`.
     pub fn new(source: String, certs: Vec<Cert>, bytes: Vec<u8>, system: bool) -> CaBundle {
+        let private_keys = pem::private_key_labels(&bytes);
+        let bytes = if private_keys.is_empty() {
+            bytes
+        } else {
+            pem::without_private_keys(&bytes)
+        };
         let mut anchors = Vec::new();
         let mut unusable = Vec::new();
         for cert in &certs {
@@ -77,6 +106,7 @@ impl CaBundle {
             system,
             anchors,
             unusable,
+            private_keys,
         }
     }
 
@@ -85,11 +115,17 @@ impl CaBundle {
         if source == SYSTEM_STORE {
             return CaBundle::system();
         }
-        let loaded = pem::load_certificates(source)?;
+        let raw = pem::read_input(source)?;
+        let private_keys = pem::private_key_labels(&raw);
+        // A key (even an encrypted one) never stops the certificates from being read: the
+        // ca_file check names it, and it is cut out of what could be written or pushed.
+        let loaded = pem::loaded_certificates(source, pem::without_private_keys(&raw))?;
         let certs = certs_from(&loaded)?;
         // A DER CA file becomes PEM: that is what a Secret holds and Rancher serves.
         let bytes = loaded.certificates_as_pem();
-        Ok(CaBundle::new(source.to_string(), certs, bytes, false))
+        let mut bundle = CaBundle::new(source.to_string(), certs, bytes, false);
+        bundle.private_keys = private_keys;
+        Ok(bundle)
     }
 
     /// What Rancher trusts for outgoing connections (registries, git, OIDC) with
@@ -114,6 +150,7 @@ impl CaBundle {
             checksum: None,
             anchors,
             unusable: additional.unusable,
+            private_keys: additional.private_keys,
         }
     }
 
@@ -153,8 +190,15 @@ mod tests {
     use super::ca_checksum;
 
     #[test]
-    fn checksum_adds_missing_newline() {
+    fn checksum_hashes_the_trimmed_file_plus_one_newline() {
         assert_eq!(ca_checksum(b"abc"), ca_checksum(b"abc\n"));
-        assert_ne!(ca_checksum(b"abc\n"), ca_checksum(b"abc\n\n"));
+        assert_eq!(ca_checksum(b"abc\n"), ca_checksum(b"abc\n\n"));
+        assert_eq!(ca_checksum(b"\r\n abc \t\r\n\n"), ca_checksum(b"abc\n"));
+        assert_ne!(ca_checksum(b"abc\n"), ca_checksum(b"ab c\n"));
+        // sha256("abc\n")
+        assert_eq!(
+            ca_checksum(b"abc"),
+            "edeaaff3f1774ad2888673770c6d64097e391bc362d7d6fb34982ddf0efd18cb"
+        );
     }
 }

@@ -64,6 +64,13 @@ pub fn validate_hosts(hosts: &[String]) -> Result<(), VerifyError> {
     Ok(())
 }
 
+/// Whether two host names are the same name: DNS names compare case-insensitively and a
+/// trailing dot (the root) is ignored.
+pub fn same_host(a: &str, b: &str) -> bool {
+    a.trim_end_matches('.')
+        .eq_ignore_ascii_case(b.trim_end_matches('.'))
+}
+
 fn server_name(host: &str) -> Option<ServerName<'static>> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(bare.to_string()).ok()
@@ -138,10 +145,11 @@ pub fn find_leaf(certs: &[Cert]) -> Option<&Cert> {
 }
 
 fn checksum_message(ca: &CaBundle) -> String {
-    let note = if ca.bytes.last() == Some(&b'\n') {
+    let served = crate::rancher::served_cacerts(&ca.bytes);
+    let note = if served == ca.bytes {
         ""
     } else {
-        " (the file lacks a final newline; Rancher adds one before hashing)"
+        " (Rancher trims white space around the file and adds one final newline before serving and hashing it)"
     };
     format!(
         "CATTLE_CA_CHECKSUM={} (sha256 of {} as served at /cacerts){note}",
@@ -297,6 +305,16 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
 }
 
 fn ca_file_check(ca: &CaBundle) -> Check {
+    if !ca.private_keys.is_empty() {
+        return Check::failed(
+            CheckId::CaFile,
+            private_key_message(
+                &ca.source,
+                &ca.private_keys,
+                "Rancher serves tls-ca to anyone at /cacerts",
+            ),
+        );
+    }
     if let Some(unusable) = ca.unusable.first() {
         return Check::failed(CheckId::CaFile, format!("{}: {unusable}", ca.source));
     }
@@ -326,6 +344,17 @@ fn ca_file_check(ca: &CaBundle) -> Check {
     Check::ok(
         CheckId::CaFile,
         format!("{} holds only the root CA {}", ca.source, roots.join(", ")),
+    )
+}
+
+/// A private key found in a file that clients or Rancher read as public (`cacerts.pem`,
+/// `tls-ca`, `tls.crt`), with the command that keeps only the certificates.
+/// `published` says who would see it.
+pub fn private_key_message(source: &str, labels: &[String], published: &str) -> String {
+    format!(
+        "{source} holds a private key ({}) next to the certificate(s): {published}, so it is never written or pushed; keep only the certificates: sed -n '/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p' {} > certs.pem",
+        labels.join(", "),
+        crate::check::shell_quote(source)
     )
 }
 

@@ -495,6 +495,10 @@ pub struct SelfsignArgs {
     /// Private key of the existing CA (requires --ca-cert).
     #[arg(long, requires = "ca_cert", value_name = "FILE")]
     pub ca_key: Option<String>,
+    /// Generate a new CA even when --out already holds cacerts.pem + cakey.pem (by default
+    /// selfsign renews with that CA, so CATTLE_CA_CHECKSUM does not move).
+    #[arg(long, conflicts_with_all = ["ca_cert", "ca_key"])]
+    pub new_ca: bool,
     /// Subject CN of the server certificate (default: the first --host).
     #[arg(long, value_name = "NAME")]
     pub cn: Option<String>,

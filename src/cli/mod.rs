@@ -147,6 +147,7 @@ fn run_selfsign(
         },
         ca_days: args.ca_days,
         existing_ca: args.ca_cert.clone().zip(args.ca_key.clone()),
+        new_ca: args.new_ca,
         out_dir: args.out.clone(),
         force: args.force,
     };
@@ -171,7 +172,7 @@ fn run_fullchain(
     let report = fullchain::fullchain(&request)?;
     match (format, &report.pem) {
         (OutputFormat::Text, Some(pem)) => {
-            term.out(pem)?;
+            term.data(pem)?;
             term.err(&report.text(&style.for_stderr(color, term)))?;
             Ok(report.exit_code())
         }
@@ -320,7 +321,7 @@ async fn run_push(
     let report = push::push(&request).await?;
     match (format, &report.manifests) {
         (OutputFormat::Text, Some(manifests)) => {
-            term.out(manifests)?;
+            term.data(manifests)?;
             term.err(&report.text(&style.for_stderr(color, term)))?;
             Ok(report.exit_code())
         }
@@ -375,7 +376,7 @@ async fn run_expiry(
     };
     let report = expiry::expiry(&request).await?;
     if format == OutputFormat::Prometheus {
-        term.out(&expiry::prometheus_text(&report))?;
+        term.data(&expiry::prometheus_text(&report))?;
         return Ok(report.exit_code());
     }
     term.emit(&report, format, style)
@@ -473,7 +474,7 @@ fn run_import(
 fn completions(term: &mut Terminal<'_>, shell: clap_complete::Shell) -> Result<u8, Error> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "rcert", &mut script);
-    term.out(&String::from_utf8_lossy(&script))?;
+    term.data(&String::from_utf8_lossy(&script))?;
     Ok(exit::OK)
 }
 
@@ -491,6 +492,6 @@ fn man_page(term: &mut Terminal<'_>) -> Result<u8, Error> {
             .render(&mut page)
             .map_err(Error::Output)?;
     }
-    term.out(&String::from_utf8_lossy(&page))?;
+    term.data(&String::from_utf8_lossy(&page))?;
     Ok(exit::OK)
 }

@@ -190,6 +190,23 @@ pub async fn setting_value(client: &Client, name: &str) -> Result<Option<String>
 /// `kubectl rollout restart deploy/rancher`: the same annotation on the pod template
 /// (`kubectl.kubernetes.io/restartedAt`), sent as a merge patch; returns the Deployment as
 /// it was, for its backup.
+/// Whether `deployment/rancher` exists in `namespace` (what `--restart-rancher` restarts).
+pub async fn rancher_deployment_exists(
+    client: &Client,
+    namespace: &str,
+) -> Result<bool, RemoteError> {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+    );
+    let what = format!("deployment {namespace}/rancher");
+    api.get_opt("rancher")
+        .await
+        .map(|found| found.is_some())
+        .map_err(|err| api_error(err, "get", &what))
+}
+
 pub async fn restart_rancher(
     client: &Client,
     namespace: &str,

@@ -22,6 +22,8 @@ pub struct SelfsignRequest {
     pub ca_days: u32,
     /// An existing CA (certificate path, key path) to sign with instead of generating one.
     pub existing_ca: Option<(String, String)>,
+    /// Generate a new CA even when `out_dir` holds a CA pair (`--new-ca`).
+    pub new_ca: bool,
     /// Directory the files go to.
     pub out_dir: std::path::PathBuf,
     /// Overwrite existing files.
@@ -80,7 +82,17 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
             "--days {server_days} is longer than {MAX_CLIENT_ACCEPTED_DAYS} days: browsers and Apple clients reject such server certificates"
         ));
     }
-    let ca = match &request.existing_ca {
+    let existing_ca = match &request.existing_ca {
+        Some(pair) => Some(pair.clone()),
+        None => ca_pair_in_out_dir(request)?,
+    };
+    if existing_ca.is_some() && request.existing_ca.is_none() {
+        warnings.push(format!(
+            "{} already holds a CA (cacerts.pem + cakey.pem): renewed the server certificate with it, so CATTLE_CA_CHECKSUM stays the same; --new-ca replaces the CA instead",
+            request.out_dir.display()
+        ));
+    }
+    let ca = match &existing_ca {
         Some((cert_path, key_path)) => Ca::load(cert_path, key_path)?,
         None => Ca::generate(&request.server, request.ca_days)?,
     };
@@ -106,7 +118,7 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
     if let Some(key_pem) = &ca.key_pem {
         out.insert(1, OutFile::key(dir.join("cakey.pem"), key_pem.clone()));
     }
-    if let Some((cert_path, _)) = &request.existing_ca {
+    if let Some((cert_path, _)) = &existing_ca {
         out.retain(|file| !same_file(&file.path, std::path::Path::new(cert_path)));
     }
     let changes = files::write_all(&out, request.force)?;
@@ -131,6 +143,32 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
         warnings,
         next_steps,
     })
+}
+
+/// The CA pair already in the output directory, which selfsign renews with unless
+/// `--new-ca` is given: re-running the first-install command must not replace the CA
+/// (and move every agent's `CATTLE_CA_CHECKSUM`). A `cacerts.pem` there without its key
+/// is only replaced with `--new-ca`.
+fn ca_pair_in_out_dir(request: &SelfsignRequest) -> Result<Option<(String, String)>, crate::Error> {
+    let cert = request.out_dir.join("cacerts.pem");
+    let key = request.out_dir.join("cakey.pem");
+    if request.new_ca || !cert.exists() {
+        return Ok(None);
+    }
+    if key.exists() {
+        return Ok(Some((
+            cert.display().to_string(),
+            key.display().to_string(),
+        )));
+    }
+    if !request.force {
+        return Ok(None);
+    }
+    Err(crate::Error::Usage(format!(
+        "{} exists without cakey.pem beside it: renew with --ca-cert {} --ca-key KEY, or replace the CA with --new-ca (this moves CATTLE_CA_CHECKSUM: every agent must be told, see rcert rotate)",
+        cert.display(),
+        cert.display()
+    )))
 }
 
 /// Split the CA into the bytes of `cacerts.pem`, the part of `tls.crt` after the leaf,

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::check::{Check, Status};
+use crate::check::{Check, CheckId, Status};
 use crate::checks::{check_chain, find_leaf, Context, Origin};
 use crate::output::{cert_text, checks_text, days_left, Report, Style};
 use crate::x509::cert as inspect;
@@ -47,8 +47,25 @@ impl VerifyReport {
 
 /// Verify one certificate file (first = leaf, rest = intermediates).
 pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::PemError> {
-    let mut certs = inspect::load_certs(file)?;
-    let checks = check_chain(&certs, Origin::File(file), context);
+    let raw = pem::read_input(file)?;
+    let private_keys = pem::private_key_labels(&raw);
+    let loaded = pem::loaded_certificates(file, pem::without_private_keys(&raw))?;
+    let mut certs = inspect::certs_from(&loaded)?;
+    let mut checks = check_chain(&certs, Origin::File(file), context);
+    if !private_keys.is_empty() {
+        // tls.crt is served to every client: a key in it is published with it.
+        checks.insert(
+            0,
+            Check::failed(
+                CheckId::PrivateKey,
+                crate::checks::private_key_message(
+                    file,
+                    &private_keys,
+                    "a server sends tls.crt to every client",
+                ),
+            ),
+        );
+    }
     for cert in &mut certs {
         // Days left as seen from --at, like the validity check.
         cert.days_left = (cert.not_after_time() - context.at).whole_days();

@@ -15,6 +15,7 @@ use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use crate::check::escape_control;
 use crate::x509::pem::{self, Item, Loaded, PemError};
 
 /// A certificate: its DER plus the facts every command reports.
@@ -120,8 +121,8 @@ impl Cert {
         let self_signed = x509.subject().as_raw() == x509.issuer().as_raw()
             && x509.verify_signature(None).is_ok();
         let facts = Cert {
-            subject: x509.subject().to_string(),
-            issuer: x509.issuer().to_string(),
+            subject: escape_control(&x509.subject().to_string(), false),
+            issuer: escape_control(&x509.issuer().to_string(), false),
             serial: colon_hex(x509.raw_serial(), false),
             not_before: rfc3339(not_before_time),
             not_after: rfc3339(not_after_time),
@@ -262,7 +263,7 @@ pub fn certs_from(loaded: &Loaded) -> Result<Vec<Cert>, PemError> {
 /// The certificates found in bytes from elsewhere (a secret, an HTTP body), skipping
 /// anything that does not parse: for comparisons, not for validating input.
 pub fn certs_in(bytes: &[u8]) -> Vec<Cert> {
-    pem::parse_bytes("data", bytes)
+    pem::parse_bytes("data", &pem::without_private_keys(bytes))
         .map(|items| {
             items
                 .into_iter()
@@ -355,7 +356,7 @@ fn subject_alt_names(x509: &X509Certificate<'_>) -> (Vec<String>, Vec<String>) {
     if let Ok(Some(san)) = x509.subject_alternative_name() {
         for name in &san.value.general_names {
             match name {
-                GeneralName::DNSName(value) => dns.push(value.to_string()),
+                GeneralName::DNSName(value) => dns.push(escape_control(value, false)),
                 GeneralName::IPAddress(bytes) => {
                     if let Some(ip) = ip_from_bytes(bytes) {
                         ips.push(ip.to_string());

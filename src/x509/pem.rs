@@ -72,7 +72,7 @@ pub enum PemError {
     #[error("{path}: holds no certificate ({found}); expected a PEM 'CERTIFICATE' block")]
     NoCertificate { path: String, found: String },
     /// A certificate file (tls.crt) that also holds a private key.
-    #[error("{path}: holds a private key next to the certificate(s); tls.crt must hold certificates only (the key goes to tls.key): nothing was sent")]
+    #[error("{path}: holds a private key next to the certificate(s); tls.crt must hold certificates only (the key goes to tls.key): nothing was written or sent")]
     KeyInCertificateFile { path: String },
     /// A PKCS#12 archive where certificates or keys were expected.
     #[error("{path}: is a PKCS#12 archive (.pfx/.p12), which needs its password: rcert import {path} --password-file FILE --out DIR")]
@@ -204,7 +204,29 @@ pub fn load(source: &str) -> Result<Loaded, PemError> {
 
 /// Read an input that must hold at least one certificate; returns them in file order.
 pub fn load_certificates(source: &str) -> Result<Loaded, PemError> {
-    let loaded = load(source)?;
+    loaded_certificates(source, read_input(source)?)
+}
+
+/// Read a certificate file that must hold certificates only (tls.crt): a private key
+/// block of any kind, encrypted included, is refused before anything else.
+pub fn load_certificates_only(source: &str) -> Result<Loaded, PemError> {
+    let bytes = read_input(source)?;
+    if !private_key_labels(&bytes).is_empty() {
+        return Err(PemError::KeyInCertificateFile {
+            path: source.to_string(),
+        });
+    }
+    loaded_certificates(source, bytes)
+}
+
+/// Parse bytes already read from `source`; they must hold at least one certificate.
+pub fn loaded_certificates(source: &str, bytes: Vec<u8>) -> Result<Loaded, PemError> {
+    let items = parse_bytes(source, &bytes)?;
+    let loaded = Loaded {
+        source: source.to_string(),
+        bytes,
+        items,
+    };
     if loaded.certificates().is_empty() {
         return Err(PemError::NoCertificate {
             path: source.to_string(),
@@ -229,6 +251,65 @@ pub fn first_key(loaded: &Loaded) -> Result<PrivateKeyDer<'static>, PemError> {
             path: loaded.source.clone(),
             found: loaded.describe(),
         })
+}
+
+/// The labels of the private key blocks in PEM text (`PRIVATE KEY`, `RSA PRIVATE KEY`,
+/// `EC PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`, `OPENSSH PRIVATE KEY`, …), in file order.
+/// Used to keep keys out of files meant to be public (`cacerts.pem`, `tls-ca`, `tls.crt`).
+pub fn private_key_labels(bytes: &[u8]) -> Vec<String> {
+    private_key_spans(bytes)
+        .into_iter()
+        .map(|(_, _, label)| label)
+        .collect()
+}
+
+/// The bytes with every private key block (and the line end after it) cut out.
+pub fn without_private_keys(bytes: &[u8]) -> Vec<u8> {
+    let mut kept = Vec::with_capacity(bytes.len());
+    let mut from = 0;
+    for (start, end, _) in private_key_spans(bytes) {
+        kept.extend_from_slice(&bytes[from..start]);
+        from = end;
+    }
+    kept.extend_from_slice(&bytes[from..]);
+    kept
+}
+
+/// (start, end, label) of each private key block; a block without its END line runs to
+/// the end of the input.
+fn private_key_spans(bytes: &[u8]) -> Vec<(usize, usize, String)> {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    let mut spans = Vec::new();
+    let mut at = 0;
+    while let Some(offset) = find(&bytes[at..], BEGIN) {
+        let start = at + offset;
+        let label_from = start + BEGIN.len();
+        let label_len = find(&bytes[label_from..], b"-----").unwrap_or(0);
+        let label = String::from_utf8_lossy(&bytes[label_from..label_from + label_len])
+            .trim()
+            .to_string();
+        let end_marker = format!("-----END {label}-----");
+        let mut end = find(&bytes[start..], end_marker.as_bytes())
+            .map_or(bytes.len(), |found| start + found + end_marker.len());
+        if !label.ends_with("PRIVATE KEY") {
+            at = end.max(label_from);
+            continue;
+        }
+        for line_end in [b'\r', b'\n'] {
+            if bytes.get(end) == Some(&line_end) {
+                end += 1;
+            }
+        }
+        spans.push((start, end, label));
+        at = end;
+    }
+    spans
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }
 
 /// Encode DER bytes as one PEM block with LF line endings, as OpenSSL writes it.

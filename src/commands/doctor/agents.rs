@@ -114,11 +114,9 @@ impl Doctor<'_> {
             "kubectl -n {} rollout restart deploy/rancher   # the cacerts setting follows tls-ca at start",
             self.request.namespace
         );
-        let ca = secrets
-            .ca_bytes()
-            .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string());
+        let ca = secrets.ca_bytes();
         match (&state.cacerts_setting, &ca) {
-            (Some(setting), Some(ca)) if setting.trim() != ca => self.add(
+            (Some(setting), Some(ca)) if !crate::rancher::same_cacerts(setting.as_bytes(), ca) => self.add(
                 Section::Agents,
                 Check::failed(
                     CheckId::CacertsSetting,

@@ -24,6 +24,15 @@ impl Doctor<'_> {
                     CheckId::Drift,
                     format!("{shown} equals {file} of secret {secret_name}"),
                 ),
+                Some(remote)
+                    if file == crate::rancher::CA_SECRET_KEY
+                        && crate::rancher::same_cacerts(&remote, &local) =>
+                {
+                    Check::ok(
+                        CheckId::Drift,
+                        format!("{shown} differs from {file} of secret {secret_name} only in white space around it, which Rancher trims: CATTLE_CA_CHECKSUM is the same")
+                    )
+                }
                 Some(remote) if file == crate::rancher::CA_SECRET_KEY => Check::failed(
                     CheckId::Drift,
                     format!(

@@ -37,12 +37,16 @@ enum Lookup {
 }
 
 /// Whether a host pattern (`rancher.example.com`, `*.example.com`) covers `host`.
+/// Names compare as DNS does: case-insensitively, a trailing dot ignored.
 fn covers(pattern: &str, host: &str) -> bool {
-    pattern == host
-        || pattern
-            .strip_prefix("*.")
-            .is_some_and(|base| host.split_once('.').is_some_and(|(_, rest)| rest == base))
+    same_host(pattern, host)
+        || pattern.strip_prefix("*.").is_some_and(|base| {
+            host.split_once('.')
+                .is_some_and(|(_, rest)| same_host(rest, base))
+        })
 }
+
+use crate::checks::same_host;
 
 fn gateway_resource(kind: &str, plural: &str, version: &str) -> ApiResource {
     ApiResource {
@@ -95,7 +99,7 @@ impl Doctor<'_> {
                 spec.rules
                     .iter()
                     .flatten()
-                    .any(|rule| rule.host.as_deref() == Some(host))
+                    .any(|rule| rule.host.as_deref().is_some_and(|h| same_host(h, host)))
             })
         };
         let Some(ingress) = list.items.iter().find(routes_host).or_else(|| {
@@ -158,7 +162,7 @@ impl Doctor<'_> {
                 .flatten()
             {
                 let rank = match listener["hostname"].as_str() {
-                    Some(pattern) if pattern == host => 0,
+                    Some(pattern) if same_host(pattern, host) => 0,
                     Some(pattern) if covers(pattern, host) => 1,
                     Some(_) => continue,
                     None => 2,

@@ -16,13 +16,7 @@ pub(super) struct Inputs {
 
 impl Inputs {
     pub(super) fn load(request: &PushRequest) -> Result<Inputs, crate::Error> {
-        let cert = crate::x509::pem::load_certificates(&request.cert)?;
-        if !cert.keys().is_empty() {
-            return Err(crate::x509::pem::PemError::KeyInCertificateFile {
-                path: request.cert.clone(),
-            }
-            .into());
-        }
+        let cert = crate::x509::pem::load_certificates_only(&request.cert)?;
         let chain = inspect::certs_from(&cert)?;
         let key_file = crate::x509::pem::load(&request.key)?;
         let key = inspect::key_from(&key_file)?;

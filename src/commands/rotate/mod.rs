@@ -118,10 +118,28 @@ pub(super) struct NewSet {
     validation: Vec<Check>,
 }
 
-pub(super) fn load_set(
-    request: &RotateRequest,
-    host: Option<&str>,
-) -> Result<NewSet, crate::Error> {
+/// The names the new certificate must cover: `--host` (its name part, when given) and
+/// always the hostname of the Rancher helm release when there is one — `--host` names
+/// where to look, it never replaces the release's hostname.
+pub(super) fn checked_hosts(request: &RotateRequest, release_host: Option<&str>) -> Vec<String> {
+    let mut hosts: Vec<String> = request
+        .host
+        .as_deref()
+        .map(|host| crate::tls::Target::parse(host).map_or(host.to_string(), |t| t.host))
+        .into_iter()
+        .collect();
+    if let Some(release) = release_host {
+        if !hosts
+            .iter()
+            .any(|host| crate::checks::same_host(host, release))
+        {
+            hosts.push(release.to_string());
+        }
+    }
+    hosts
+}
+
+pub(super) fn load_set(request: &RotateRequest, hosts: &[String]) -> Result<NewSet, crate::Error> {
     let path = |name: &str| request.dir.join(name).display().to_string();
     let cert = pem::load_certificates(&path("tls.crt"))?;
     let chain = certs_from(&cert)?;
@@ -147,11 +165,7 @@ pub(super) fn load_set(
         ca: roots,
         untrusted: Vec::new(),
         key: Some((path("tls.key"), key)),
-        // `--host NAME:PORT` names the endpoint; the certificate must cover NAME.
-        hosts: host
-            .map(|host| crate::tls::Target::parse(host).map_or(host.to_string(), |t| t.host))
-            .into_iter()
-            .collect(),
+        hosts: hosts.to_vec(),
         at: time::OffsetDateTime::now_utc(),
         warn_days: 30,
     };
@@ -311,9 +325,9 @@ impl NewSet {
         let wanted = self
             .ca
             .as_ref()
-            .map(|ca| String::from_utf8_lossy(&ca.bytes).trim().to_string())
+            .map(|ca| ca.bytes.as_slice())
             .unwrap_or_default();
-        setting.unwrap_or_default().trim() == wanted
+        crate::rancher::same_cacerts(setting.unwrap_or_default().as_bytes(), wanted)
     }
 }
 

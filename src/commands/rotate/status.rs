@@ -6,7 +6,7 @@ use super::*;
 pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
     let view = read_cluster(request).await?;
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
-    let set = load_set(request, request.host.as_deref().or(release_host.as_deref()))?;
+    let set = load_set(request, &checked_hosts(request, release_host.as_deref()))?;
     let new_checksum = set.checksum();
     let dir = request.dir.display();
     let mut steps = vec![secrets_line(&set, &view, request)];
@@ -34,10 +34,15 @@ pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Erro
             Check::failed(
                 CheckId::AgentChecksum,
                 format!(
-                    "{} has CATTLE_CA_CHECKSUM={} (new: {}): rcert rotate apply --to {dir} --step agents",
+                    "{} has CATTLE_CA_CHECKSUM={} (new: {}): rcert rotate apply --to {dir} --step agents --agents env{}",
                     workload.describe(),
                     workload.checksum.as_deref().unwrap_or("none"),
-                    new_checksum.as_deref().unwrap_or("none")
+                    new_checksum.as_deref().unwrap_or("none"),
+                    request
+                        .context
+                        .as_deref()
+                        .map(|context| format!(" --context {}", crate::check::shell_quote(context)))
+                        .unwrap_or_default()
                 ),
             )
         });

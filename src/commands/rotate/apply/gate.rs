@@ -2,7 +2,7 @@
 //! restart that makes it, and the stop that says what to run when it does not yet.
 
 use super::*;
-use crate::cluster::rancher_objects::{restart_rancher, setting_value};
+use crate::cluster::rancher_objects::{rancher_deployment_exists, restart_rancher, setting_value};
 
 /// A duration as an operator writes it: 90s → "1m30s".
 fn humanize(duration: std::time::Duration) -> String {
@@ -56,6 +56,18 @@ impl Run<'_> {
     ) -> Option<String> {
         let namespace = self.request.namespace.clone();
         if self.request.dry_run {
+            self.view.requests += 1;
+            match rancher_deployment_exists(&self.view.client, &namespace).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Some(format!(
+                        "there is no deployment {namespace}/rancher to restart"
+                    ))
+                }
+                Err(err) => {
+                    return Some(format!("cannot read deployment {namespace}/rancher: {err}"))
+                }
+            }
             self.ok(
                 CheckId::CacertsSetting,
                 format!("would restart deployment {namespace}/rancher (PATCH spec.template.metadata.annotations kubectl.kubernetes.io/restartedAt) and wait up to {} for the cacerts setting", humanize(wait)),
@@ -100,6 +112,17 @@ impl Run<'_> {
                 ));
             }
         }
+    }
+
+    /// `--restart-rancher` was asked for and Rancher does not hand out the new CA after it
+    /// (no Rancher here, the restart failed, or the setting did not follow): exit 1.
+    pub(super) fn restart_failed(&mut self, why: &str) {
+        self.steps.push(Check::failed(
+            CheckId::CacertsSetting,
+            format!(
+                "--restart-rancher did not bring the new CA: {why}; agents and fleet not changed"
+            ),
+        ));
     }
 
     /// Stop before the agents and fleet: say why and what to run (a warning after the

@@ -78,7 +78,7 @@ async fn apply_everywhere(request: &RotateRequest) -> Result<RotateReport, crate
             "--all-contexts is for --step agents --agents env (each downstream cluster's own agents)".to_string(),
         ));
     }
-    let set = load_set(request, request.host.as_deref())?;
+    let set = load_set(request, &checked_hosts(request, None))?;
     if Status::worst(&set.validation) == Status::Failed {
         // The same refusal every context would give, once.
         return apply_to_cluster(request).await;
@@ -141,7 +141,7 @@ async fn apply_everywhere(request: &RotateRequest) -> Result<RotateReport, crate
 
 /// One cluster's apply (the `--context` one).
 async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
-    let set = load_set(request, request.host.as_deref())?;
+    let set = load_set(request, &checked_hosts(request, None))?;
     let new_checksum = set.checksum();
     if Status::worst(&set.validation) == Status::Failed {
         let steps = vec![Check::failed(
@@ -164,11 +164,12 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
         check_backup_dir(&request.backup_dir)?;
     }
     let view = read_cluster(request).await?;
-    // Without --host, the set must cover the hostname the helm release gives Rancher.
+    // The set must always cover the hostname the helm release gives Rancher; --host
+    // only names where to look.
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
     let mut set = set;
-    if let (None, Some(host)) = (&request.host, release_host) {
-        let checked = load_set(request, Some(&host))?;
+    if let Some(host) = release_host {
+        let checked = load_set(request, &checked_hosts(request, Some(&host)))?;
         if Status::worst(&checked.validation) == Status::Failed {
             let steps = vec![Check::failed(
                 CheckId::Secret,
@@ -210,14 +211,22 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
     let mut waiting = false;
     if outcome.is_ok() && later_steps {
         if let Some(why) = run.rancher_lags(&set).await {
-            let restartable = run.view.agents.is_some() && outcome.is_ok();
-            let still = match request.restart_rancher {
-                Some(wait) if restartable => run.restart_and_wait(&set, wait).await,
-                _ => Some(why),
-            };
-            if let Some(why) = still {
-                waiting = !request.dry_run;
-                run.wait_for_rancher(&why);
+            let restartable = run.view.agents.is_some();
+            match request.restart_rancher {
+                Some(wait) if restartable => {
+                    if let Some(why) = run.restart_and_wait(&set, wait).await {
+                        waiting = true;
+                        run.restart_failed(&why);
+                    }
+                }
+                Some(_) => {
+                    waiting = true;
+                    run.restart_failed(&format!("this cluster holds no Rancher settings (is --context Rancher's cluster?); {why}"));
+                }
+                None => {
+                    waiting = !request.dry_run;
+                    run.wait_for_rancher(&why);
+                }
             }
         }
     }

@@ -1,0 +1,318 @@
+//! The truth pass: no published CA key, the checksum Rancher really computes, nothing a
+//! certificate says can rewrite the report, re-running selfsign keeps the CA.
+
+mod common;
+
+use common::{openssl, run, sha256sum};
+use std::path::Path;
+
+/// A fresh `rcert selfsign` set for rancher.example.com in `dir`.
+fn selfsigned(dir: &Path) {
+    let out = dir.display().to_string();
+    let (code, _, stderr) = run(&["selfsign", "--host", "rancher.example.com", "--out", &out]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
+fn path(dir: &Path, name: &str) -> String {
+    dir.join(name).display().to_string()
+}
+
+/// cacerts.pem with the CA key appended: `cat cacerts.pem cakey.pem > bundle.pem`.
+fn bundle_with_key(dir: &Path, key_pem: &[u8]) -> String {
+    let mut bytes = std::fs::read(dir.join("cacerts.pem")).unwrap();
+    bytes.extend_from_slice(key_pem);
+    let bundle = dir.join("bundle.pem");
+    std::fs::write(&bundle, bytes).unwrap();
+    bundle.display().to_string()
+}
+
+#[test]
+fn selfsign_refuses_a_ca_file_holding_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    let key = std::fs::read(dir.path().join("cakey.pem")).unwrap();
+    let bundle = bundle_with_key(dir.path(), &key);
+    let renewed = dir.path().join("renewed");
+    let (code, stdout, stderr) = run(&[
+        "selfsign",
+        "--host",
+        "rancher.example.com",
+        "--ca-cert",
+        &bundle,
+        "--ca-key",
+        &bundle,
+        "--out",
+        &renewed.display().to_string(),
+    ]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(
+        stderr.contains("holds a private key next to the CA certificate")
+            && stderr.contains("sed -n '/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p'"),
+        "{stderr}"
+    );
+    assert!(!renewed.join("cacerts.pem").exists());
+}
+
+#[test]
+fn verify_fails_a_ca_file_holding_a_key_of_any_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    let encrypted = dir.path().join("enc.pem");
+    let (ok, text) = openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-aes256",
+        "-pass",
+        "pass:secret",
+        "-out",
+        &encrypted.display().to_string(),
+    ]);
+    assert!(ok, "{text}");
+    let rsa = dir.path().join("rsa.pem");
+    let (ok, text) = openssl(&[
+        "genrsa",
+        "-traditional",
+        "-out",
+        &rsa.display().to_string(),
+        "2048",
+    ]);
+    assert!(ok, "{text}");
+    for (key, label) in [
+        (
+            std::fs::read(dir.path().join("cakey.pem")).unwrap(),
+            "PRIVATE KEY",
+        ),
+        (std::fs::read(&encrypted).unwrap(), "ENCRYPTED PRIVATE KEY"),
+        (std::fs::read(&rsa).unwrap(), "RSA PRIVATE KEY"),
+    ] {
+        let bundle = bundle_with_key(dir.path(), &key);
+        let (code, stdout, stderr) = run(&[
+            "verify",
+            "--ca",
+            &bundle,
+            "--host",
+            "rancher.example.com",
+            &path(dir.path(), "tls.crt"),
+        ]);
+        assert_eq!(code, 1, "{label}: {stdout}{stderr}");
+        let line = stdout
+            .lines()
+            .find(|line| line.contains("ca_file"))
+            .unwrap_or_default();
+        assert!(
+            line.contains("FAILED")
+                && line.contains(&format!("{bundle} holds a private key ({label})")),
+            "{label}: {stdout}"
+        );
+    }
+}
+
+#[test]
+fn verify_fails_a_certificate_file_holding_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    let mut bytes = std::fs::read(dir.path().join("tls.crt")).unwrap();
+    bytes.extend(std::fs::read(dir.path().join("tls.key")).unwrap());
+    let leaky = dir.path().join("leaky.crt");
+    std::fs::write(&leaky, bytes).unwrap();
+    let leaky = leaky.display().to_string();
+    let (code, stdout, _) = run(&["verify", "--ca", &path(dir.path(), "cacerts.pem"), &leaky]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(&format!("FAILED   private_key {leaky} holds a private key (PRIVATE KEY) next to the certificate(s): a server sends tls.crt to every client")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn push_never_sends_a_key_from_the_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    let key = std::fs::read(dir.path().join("cakey.pem")).unwrap();
+    let bundle = bundle_with_key(dir.path(), &key);
+    let (code, stdout, stderr) = run(&[
+        "push",
+        "--dry-run",
+        "--namespace",
+        "cattle-system",
+        "--cert",
+        &path(dir.path(), "tls.crt"),
+        "--key",
+        &path(dir.path(), "tls.key"),
+        "--ca",
+        &bundle,
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("holds a private key (PRIVATE KEY)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("apiVersion"), "{stdout}");
+}
+
+#[test]
+fn selfsign_force_into_a_directory_with_a_ca_renews_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    let out = dir.path().display().to_string();
+    let before = std::fs::read(dir.path().join("cacerts.pem")).unwrap();
+    let key_before = std::fs::read(dir.path().join("cakey.pem")).unwrap();
+    let old_leaf = std::fs::read(dir.path().join("tls.crt")).unwrap();
+    let (code, stdout, stderr) = run(&[
+        "selfsign",
+        "--host",
+        "rancher.example.com",
+        "--out",
+        &out,
+        "--force",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains(
+            "already holds a CA (cacerts.pem + cakey.pem): renewed the server certificate with it"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("signed by existing CA"), "{stdout}");
+    assert_eq!(
+        std::fs::read(dir.path().join("cacerts.pem")).unwrap(),
+        before
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("cakey.pem")).unwrap(),
+        key_before
+    );
+    assert_ne!(std::fs::read(dir.path().join("tls.crt")).unwrap(), old_leaf);
+    let (ok, text) = openssl(&[
+        "verify",
+        "-CAfile",
+        &path(dir.path(), "cacerts.pem"),
+        &path(dir.path(), "tls.crt"),
+    ]);
+    assert!(ok, "{text}");
+    // --new-ca replaces it, and says so.
+    let (code, stdout, stderr) = run(&[
+        "selfsign",
+        "--host",
+        "rancher.example.com",
+        "--out",
+        &out,
+        "--force",
+        "--new-ca",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("signed by new CA"), "{stdout}");
+    assert_ne!(
+        std::fs::read(dir.path().join("cacerts.pem")).unwrap(),
+        before
+    );
+}
+
+#[test]
+fn selfsign_force_with_a_ca_certificate_but_no_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    std::fs::remove_file(dir.path().join("cakey.pem")).unwrap();
+    let before = std::fs::read(dir.path().join("cacerts.pem")).unwrap();
+    let out = dir.path().display().to_string();
+    let (code, _, stderr) = run(&[
+        "selfsign",
+        "--host",
+        "rancher.example.com",
+        "--out",
+        &out,
+        "--force",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("exists without cakey.pem beside it"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("cacerts.pem")).unwrap(),
+        before
+    );
+}
+
+/// A certificate whose subject carries terminal control sequences (erase line, cursor up).
+fn hostile_certificate(dir: &Path) -> String {
+    let cert = dir.join("evil.pem");
+    let subject = "/CN=evil\u{1b}[2K\u{1b}[1Aok\nline";
+    let (ok, text) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &dir.join("evil.key").display().to_string(),
+        "-out",
+        &cert.display().to_string(),
+        "-days",
+        "30",
+        "-utf8",
+        "-subj",
+        subject,
+        "-addext",
+        "subjectAltName=DNS:evil.example",
+    ]);
+    assert!(ok, "{text}");
+    cert.display().to_string()
+}
+
+#[test]
+fn control_bytes_from_a_certificate_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = hostile_certificate(dir.path());
+    for args in [
+        vec!["inspect", cert.as_str()],
+        vec![
+            "verify",
+            "--ca",
+            cert.as_str(),
+            "--host",
+            "other.example",
+            cert.as_str(),
+        ],
+        vec!["expiry", "--no-cluster", "--path", cert.as_str()],
+    ] {
+        let (_, stdout, stderr) = run(&args);
+        let all = format!("{stdout}{stderr}");
+        assert!(!all.contains('\u{1b}'), "{args:?}: {all:?}");
+        assert!(
+            all.contains("evil\\1B[2K\\1B[1Aok\\0Aline"),
+            "{args:?}: {all}"
+        );
+    }
+}
+
+#[test]
+fn checksum_is_rancher_s_for_a_file_with_white_space_around_it() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    let ca = std::fs::read(dir.path().join("cacerts.pem")).unwrap();
+    // What Rancher serves: strings.TrimSpace of the file, plus one newline.
+    let expected = sha256sum(&ca);
+    let mut padded = b"\n  \n".to_vec();
+    padded.extend_from_slice(&ca);
+    padded.extend_from_slice(b"\n\n \t\n");
+    let padded_path = dir.path().join("padded.pem");
+    std::fs::write(&padded_path, &padded).unwrap();
+    let (code, stdout, _) = run(&[
+        "verify",
+        "--ca",
+        &padded_path.display().to_string(),
+        &path(dir.path(), "tls.crt"),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains(&format!("CATTLE_CA_CHECKSUM={expected}"))
+            && stdout.contains("Rancher trims white space around the file"),
+        "{stdout}"
+    );
+}
