@@ -120,9 +120,13 @@ fn node_files_and_kubeconfigs_with_dates_equal_to_openssl() {
         .to_string();
     let client = item(&json, &format!("kubeconfig {kubeconfig} user default"));
     assert_eq!(client["source"], "kubeconfig");
-    assert_eq!(
-        client["status"], "expired",
-        "not yet valid counts as expired"
+    assert_eq!(client["status"], "not_yet_valid", "{client:#}");
+    assert!(
+        client["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("not valid before "),
+        "{client:#}"
     );
     assert_eq!(
         not_after_unix(client),
@@ -146,7 +150,8 @@ fn node_files_and_kubeconfigs_with_dates_equal_to_openssl() {
     );
     // Soonest first: the expired ones lead.
     assert_eq!(items(&json)[0]["status"], "expired");
-    assert_eq!(json["summary"]["expired"], 2);
+    assert_eq!(json["summary"]["expired"], 1);
+    assert_eq!(json["summary"]["not_yet_valid"], 1);
     assert_eq!(json["summary"]["unreadable"], 0);
 }
 

@@ -316,3 +316,181 @@ fn checksum_is_rancher_s_for_a_file_with_white_space_around_it() {
         "{stdout}"
     );
 }
+
+/// An RKE2 node tree under `root` with one server certificate and a kubeconfig whose
+/// client certificate is an absolute path on the node (as rke2.yaml's are not, but
+/// kubelet.kubeconfig's are).
+fn rke2_node(root: &Path, cert: &Path) {
+    let tls = root.join("var/lib/rancher/rke2/server/tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    std::fs::copy(cert, tls.join("client-admin.crt")).unwrap();
+    let etc = root.join("etc/rancher/rke2");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::write(
+        etc.join("rke2.yaml"),
+        "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers:\n- name: admin\n  user:\n    client-certificate: /var/lib/rancher/rke2/server/tls/client-admin.crt\n",
+    )
+    .unwrap();
+}
+
+fn item<'a>(json: &'a serde_json::Value, location: &str) -> &'a serde_json::Value {
+    json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["location"] == location)
+        .unwrap_or_else(|| panic!("no item {location} in {json:#}"))
+}
+
+#[test]
+fn expiry_reports_every_path_it_could_not_read_and_reads_der_and_pkcs7() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    let p = |name: &str| path(dir.path(), name);
+    std::fs::write(dir.path().join("empty.crt"), b"").unwrap();
+    std::fs::write(dir.path().join("garbage.bin"), [0xde, 0xad, 0xbe, 0xef]).unwrap();
+    std::fs::create_dir(dir.path().join("nothing")).unwrap();
+    let (ok, text) = openssl(&[
+        "x509",
+        "-in",
+        &p("cacerts.pem"),
+        "-outform",
+        "DER",
+        "-out",
+        &p("ca.der"),
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = openssl(&[
+        "crl2pkcs7",
+        "-nocrl",
+        "-certfile",
+        &p("tls.crt"),
+        "-outform",
+        "DER",
+        "-out",
+        &p("chain.p7b"),
+    ]);
+    assert!(ok, "{text}");
+    let (code, json) = common::run_json(&[
+        "expiry",
+        "--no-cluster",
+        "--no-node",
+        "--path",
+        &p("empty.crt"),
+        "--path",
+        &p("garbage.bin"),
+        "--path",
+        &p("nothing"),
+        "--path",
+        &p("ca.der"),
+        "--path",
+        &p("chain.p7b"),
+    ]);
+    assert_eq!(code, 1, "{json:#}");
+    for unreadable in ["empty.crt", "garbage.bin", "nothing"] {
+        let found = item(&json, &format!("file {}", p(unreadable)));
+        assert_eq!(found["status"], "unreadable", "{found:#}");
+        assert!(!found["error"].as_str().unwrap().is_empty(), "{found:#}");
+    }
+    assert_eq!(
+        item(&json, &format!("file {}", p("ca.der")))["status"],
+        "ok"
+    );
+    assert_eq!(
+        item(&json, &format!("file {}#1", p("chain.p7b")))["status"],
+        "ok"
+    );
+    assert_eq!(
+        item(&json, &format!("file {}#2", p("chain.p7b")))["status"],
+        "ok"
+    );
+    assert_eq!(json["summary"]["unreadable"], 3);
+    assert_eq!(json["summary"]["ok"], 3);
+}
+
+#[test]
+fn expiry_refuses_a_missing_root_and_reads_node_files_under_the_root() {
+    let (code, _, stderr) = run(&["expiry", "--no-cluster", "--root", "/nonexistent-rcert"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--root /nonexistent-rcert: no such directory"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    let root = dir.path().join("host");
+    rke2_node(&root, &dir.path().join("tls.crt"));
+    let (code, json) = common::run_json(&[
+        "expiry",
+        "--no-cluster",
+        "--root",
+        &root.display().to_string(),
+        "--within",
+        "1d",
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    let kubeconfig = root
+        .join("etc/rancher/rke2/rke2.yaml")
+        .display()
+        .to_string();
+    let client = item(&json, &format!("kubeconfig {kubeconfig} user admin#1"));
+    assert_eq!(
+        client["status"], "ok",
+        "read under --root, not from /: {client:#}"
+    );
+}
+
+#[test]
+fn expiry_within_must_be_whole_days_that_fit() {
+    for (within, message) in [
+        ("213503982334602d", "is too long"),
+        ("3m", "is less than a day"),
+    ] {
+        let (code, _, stderr) = run(&["expiry", "--no-cluster", "--no-node", "--within", within]);
+        assert_eq!(code, 2, "{within}: {stderr}");
+        assert!(stderr.contains(message), "{within}: {stderr}");
+    }
+}
+
+#[test]
+fn prometheus_output_never_repeats_a_label_set() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    // A bundle holding one certificate twice, and a file both the node scan and --path read.
+    let ca = std::fs::read(dir.path().join("cacerts.pem")).unwrap();
+    std::fs::write(dir.path().join("twice.pem"), [ca.clone(), ca].concat()).unwrap();
+    let root = dir.path().join("host");
+    rke2_node(&root, &dir.path().join("tls.crt"));
+    let node_file = root.join("var/lib/rancher/rke2/server/tls/client-admin.crt");
+    let (code, stdout, stderr) = run(&[
+        "expiry",
+        "--no-cluster",
+        "-o",
+        "prometheus",
+        "--within",
+        "1d",
+        "--root",
+        &root.display().to_string(),
+        "--path",
+        &path(dir.path(), "twice.pem"),
+        "--path",
+        &node_file.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let series: Vec<&str> = stdout
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .map(|line| line.rsplit_once(' ').unwrap().0)
+        .collect();
+    let unique: std::collections::HashSet<&&str> = series.iter().collect();
+    assert_eq!(unique.len(), series.len(), "{stdout}");
+    assert!(stdout.contains("index=\"2\""), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "rcert_source_up{{source=\"node {}\"}} 1",
+            root.display()
+        )),
+        "{stdout}"
+    );
+}

@@ -286,9 +286,10 @@ pub struct ExpiryArgs {
     /// Do not read the cluster.
     #[arg(long)]
     pub no_cluster: bool,
-    /// Where the node's file system starts (RKE2, k3s and RKE1 paths below it).
-    #[arg(long, default_value = "/", value_name = "DIR")]
-    pub root: PathBuf,
+    /// Where the node's file system starts (RKE2, k3s and RKE1 paths below it); default /.
+    /// A --root given and missing is an error (a mistyped hostPath must not look green).
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
     /// Do not read the node's files.
     #[arg(long)]
     pub no_node: bool,

@@ -360,13 +360,22 @@ async fn run_expiry(
     for namespace in &args.namespaces {
         crate::cluster::validate_namespace(namespace)?;
     }
+    if let Some(root) = args.root.as_ref().filter(|root| !root.is_dir()) {
+        return Err(Error::Usage(format!(
+            "--root {}: no such directory (the node's file system, e.g. the host mounted at /host)",
+            root.display()
+        )));
+    }
     let request = expiry::ExpiryRequest {
         kubeconfig: args.cluster.kubeconfig.clone(),
         context: args.cluster.context.clone(),
         all_contexts: args.all_contexts,
         namespaces: args.namespaces.clone(),
         no_cluster: args.no_cluster,
-        root: args.root.clone(),
+        root: args
+            .root
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("/")),
         no_node: args.no_node,
         paths: args.paths.clone(),
         targets: args.targets.clone(),

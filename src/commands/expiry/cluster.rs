@@ -139,89 +139,118 @@ fn secret_items(secret: &Secret, request: &ExpiryRequest) -> Vec<Item> {
         return items;
     };
     for (key, bytes) in data {
-        let holds_pem = bytes
-            .0
-            .windows(27)
-            .any(|window| window == b"-----BEGIN CERTIFICATE-----");
         let place = Place {
             secret_namespace: Some(namespace.clone()),
             secret_name: Some(name.clone()),
             secret_key: Some(key.clone()),
-            filepath: None,
+            ..Place::default()
         };
         let location = format!("secret {namespace}/{name} {key}");
-        if !holds_pem {
-            if is_tls && key == "tls.crt" {
-                items.push(Item::unreadable(
-                    location,
-                    Source::Secret,
-                    place,
-                    "tls.crt holds no PEM certificate".to_string(),
-                ));
-            }
-            continue;
-        }
-        items.extend(bundle_items(
-            &format!("secret {namespace}/{name} {key}"),
+        let expected = certificate_name(key) || (is_tls && key == "tls.crt");
+        items.extend(blob_items(
+            &location,
             &bytes.0,
             &location,
             Source::Secret,
             &place,
             request,
+            expected,
         ));
+    }
+    // A secret cert-manager manages is renewed through its Certificate, never by hand.
+    if let Some(owner) = crate::cluster::secrets::cert_manager_owner(secret) {
+        for item in &mut items {
+            item.managed_by = Some(owner.clone());
+            item.fix = super::fix_for(item, false);
+        }
     }
     items
 }
 
-/// The certificates of a PEM bundle as items; a bundle that does not parse is one
-/// unreadable item.
-pub(super) fn bundle_items(
+/// What bytes from outside hold for the inventory: one item per certificate (PEM, DER or
+/// PKCS#7; private key blocks ignored). `expected`: the bytes were named as a certificate
+/// (a file given with `--path`, a `*.crt` file, a secret key such as `ca.crt`), so holding
+/// none is an unreadable item with the reason; otherwise bytes that are not certificates
+/// are not part of the inventory, unless they look like a broken one.
+pub(super) fn blob_items(
     source_name: &str,
     bytes: &[u8],
     location: &str,
     source: Source,
     place: &Place,
     request: &ExpiryRequest,
+    expected: bool,
 ) -> Vec<Item> {
-    let parsed = pem::parse_bytes(source_name, bytes).map(|items| {
-        items
-            .into_iter()
-            .filter_map(|item| match item {
-                pem::Item::Certificate(der) => Some(Cert::from_der(der)),
-                _ => None,
-            })
-            .collect::<Result<Vec<Cert>, _>>()
-    });
-    let certs = match parsed {
-        Ok(Ok(certs)) => certs,
-        Ok(Err(err)) => {
-            return vec![Item::unreadable(
-                location.to_string(),
-                source,
-                place.clone(),
-                err.to_string(),
-            )]
-        }
-        Err(err) => {
-            return vec![Item::unreadable(
-                location.to_string(),
-                source,
-                place.clone(),
-                err.to_string(),
-            )]
-        }
+    let unreadable = |why: String| {
+        vec![Item::unreadable(
+            location.to_string(),
+            source,
+            place.clone(),
+            why,
+        )]
     };
+    let parsed = match pem::parse_bytes(source_name, &pem::without_private_keys(bytes)) {
+        Ok(parsed) => parsed,
+        Err(err) if expected || looks_like_certificates(bytes) => {
+            return unreadable(err.to_string())
+        }
+        Err(_) => return Vec::new(),
+    };
+    let certs = parsed
+        .into_iter()
+        .filter_map(|item| match item {
+            pem::Item::Certificate(der) => Some(Cert::from_der(der)),
+            _ => None,
+        })
+        .collect::<Result<Vec<Cert>, _>>();
+    match certs {
+        Err(err) => unreadable(format!("{source_name}: {err}")),
+        Ok(certs) if certs.is_empty() && expected => {
+            unreadable(format!("{source_name}: holds no certificate"))
+        }
+        Ok(certs) => certs_items(&certs, location, source, place, request),
+    }
+}
+
+/// PEM text that announces certificates (a broken one is worth reporting).
+fn looks_like_certificates(bytes: &[u8]) -> bool {
+    [&b"-----BEGIN CERTIFICATE"[..], b"-----BEGIN PKCS7"]
+        .iter()
+        .any(|marker| bytes.windows(marker.len()).any(|window| window == *marker))
+}
+
+/// Whether a file or secret key name says it holds certificates (`*.crt`, `*.pem`,
+/// `*.cer`, `*.der`, `*.p7b`, `*.p7c`, not a key).
+pub(super) fn certificate_name(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    [".crt", ".pem", ".cer", ".der", ".p7b", ".p7c"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+        && !name.contains("key")
+}
+
+/// One item per certificate; with several, each location ends in `#n` and its place
+/// carries the index, so no two items share a label set.
+pub(super) fn certs_items(
+    certs: &[Cert],
+    location: &str,
+    source: Source,
+    place: &Place,
+    request: &ExpiryRequest,
+) -> Vec<Item> {
     let several = certs.len() > 1;
     certs
         .iter()
         .enumerate()
         .map(|(index, cert)| {
+            let mut place = place.clone();
             let location = if several {
+                place.index = Some(index + 1);
                 format!("{location}#{}", index + 1)
             } else {
                 location.to_string()
             };
-            Item::of_cert(cert, location, source, place.clone(), request)
+            Item::of_cert(cert, location, source, place, request)
         })
         .collect()
 }
@@ -233,7 +262,7 @@ fn certificate_item(certificate: &ManagedCertificate, request: &ExpiryRequest) -
         secret_namespace: Some(certificate.namespace.clone()),
         secret_name: certificate.secret_name.clone(),
         secret_key: None,
-        filepath: None,
+        ..Place::default()
     };
     let parse = |text: &Option<String>| {
         text.as_deref().and_then(|text| {
@@ -252,9 +281,12 @@ fn certificate_item(certificate: &ManagedCertificate, request: &ExpiryRequest) -
     let mut item = Item::dated(location, Source::CertManager, place, not_after, request);
     item.renewal_time = certificate.renewal_time.clone();
     if let Some((status, message)) = &certificate.ready {
-        if status != "True" && item.status == ItemStatus::Ok {
-            item.status = ItemStatus::Unreadable;
+        if status != "True" {
+            // The reason cert-manager gives stays on the item whatever its dates say.
             item.error = Some(format!("Ready={status}: {message}"));
+            if item.status == ItemStatus::Ok {
+                item.status = ItemStatus::Unreadable;
+            }
         }
     }
     item
@@ -288,21 +320,17 @@ pub(super) async fn collect_endpoints(request: &ExpiryRequest) -> (Vec<Item>, Ve
             });
             continue;
         }
-        let several = result.chain.len() > 1;
-        for (index, cert) in result.chain.iter().enumerate() {
-            let location = if several {
-                format!("{location}#{}", index + 1)
-            } else {
-                location.clone()
-            };
-            items.push(Item::of_cert(
-                cert,
-                location,
-                Source::Endpoint,
-                Place::default(),
-                request,
-            ));
-        }
+        let place = Place {
+            target: Some(result.target.to_string()),
+            ..Place::default()
+        };
+        items.extend(certs_items(
+            &result.chain,
+            &location,
+            Source::Endpoint,
+            &place,
+            request,
+        ));
         states.push(SourceState {
             source: location,
             state: "read".to_string(),

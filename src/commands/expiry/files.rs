@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::cluster::bundle_items;
+use super::cluster::{blob_items, certificate_name};
 use super::{ExpiryRequest, Item, Place, Source, SourceState};
 
 /// Directories and files a node's distribution keeps its certificates in, under `--root`.
@@ -41,8 +41,19 @@ pub(super) fn collect(request: &ExpiryRequest) -> (Vec<Item>, Vec<SourceState>) 
             ));
         } else {
             walk(path, 0, &mut |file| {
-                items.extend(file_items(file, Source::File, request, true))
+                // A file named on the command line, or named like a certificate, must
+                // hold one; other files in a directory may be anything.
+                let expected = file == path.as_path() || is_certificate_name(file);
+                items.extend(file_items(file, Source::File, request, expected, true))
             });
+            if items.len() == before {
+                items.push(Item::unreadable(
+                    format!("file {}", path.display()),
+                    Source::File,
+                    file_place(path),
+                    "no certificate found there (files are read as PEM, DER or PKCS#7, directories recursively)".to_string(),
+                ));
+            }
         }
         states.push(SourceState {
             source: format!("path {}", path.display()),
@@ -63,7 +74,7 @@ fn node(request: &ExpiryRequest) -> (Vec<Item>, SourceState) {
             found.push(dir.display().to_string());
             walk(&dir, 0, &mut |file| {
                 if is_certificate_name(file) {
-                    items.extend(file_items(file, Source::Node, request, false));
+                    items.extend(file_items(file, Source::Node, request, true, false));
                 }
             });
         }
@@ -81,14 +92,14 @@ fn node(request: &ExpiryRequest) -> (Vec<Item>, SourceState) {
             .collect();
         files.sort();
         for file in files {
-            items.extend(file_items(&file, Source::Node, request, false));
+            items.extend(file_items(&file, Source::Node, request, true, false));
         }
     }
     for kubeconfig in NODE_KUBECONFIGS {
         let path = root.join(kubeconfig);
         if path.is_file() {
             found.push(path.display().to_string());
-            items.extend(kubeconfig_items(&path, request));
+            items.extend(kubeconfig_items(&path, request, Some(root)));
         }
     }
     let rke1 = root.join(RKE1_DIRECTORY);
@@ -100,7 +111,7 @@ fn node(request: &ExpiryRequest) -> (Vec<Item>, SourceState) {
                 .map(|n| n.to_string_lossy().to_string())
                 .unwrap_or_default();
             if name.ends_with(".pem") && !name.ends_with("-key.pem") {
-                items.extend(file_items(file, Source::Node, request, false));
+                items.extend(file_items(file, Source::Node, request, true, false));
             }
         });
     }
@@ -120,13 +131,10 @@ fn node(request: &ExpiryRequest) -> (Vec<Item>, SourceState) {
     (items, state)
 }
 
-/// `*.crt` and `*.pem` that are not keys.
+/// `*.crt`, `*.pem`, `*.cer`, `*.der`, `*.p7b`, `*.p7c` that are not keys.
 fn is_certificate_name(path: &Path) -> bool {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    (name.ends_with(".crt") || name.ends_with(".pem")) && !name.contains("key")
+    path.file_name()
+        .is_some_and(|name| certificate_name(&name.to_string_lossy()))
 }
 
 /// Visit every regular file under `path` (or `path` itself), sorted, bounded in depth;
@@ -159,56 +167,59 @@ fn file_place(path: &Path) -> Place {
     }
 }
 
-/// The certificates of one file. Under `--path` every file is looked at: kubeconfigs are
-/// recognised by content, files without a certificate are passed over silently unless
-/// they look like certificate files (`.crt`, `.pem`, `.cer`).
-fn file_items(path: &Path, source: Source, request: &ExpiryRequest, any_file: bool) -> Vec<Item> {
+/// The certificates of one file (PEM, DER or PKCS#7). `expected`: the file must hold a
+/// certificate, so one that does not is an unreadable item; `kubeconfigs`: a kubeconfig
+/// (recognised by its content) is read as one.
+fn file_items(
+    path: &Path,
+    source: Source,
+    request: &ExpiryRequest,
+    expected: bool,
+    kubeconfigs: bool,
+) -> Vec<Item> {
     let location = format!("file {}", path.display());
     let place = file_place(path);
+    let unreadable = |why: String| {
+        vec![Item::unreadable(
+            location.clone(),
+            source,
+            place.clone(),
+            why,
+        )]
+    };
     let too_big = std::fs::metadata(path).is_ok_and(|meta| meta.len() > MAX_FILE_BYTES);
     if too_big {
-        return Vec::new();
+        return if expected {
+            unreadable(format!(
+                "larger than {MAX_FILE_BYTES} bytes: not a certificate file"
+            ))
+        } else {
+            Vec::new()
+        };
     }
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
-        Err(err) => {
-            return vec![Item::unreadable(
-                location,
-                source,
-                place,
-                crate::x509::pem::describe_io_error(&err),
-            )]
-        }
+        Err(err) => return unreadable(crate::x509::pem::describe_io_error(&err)),
     };
     let text = String::from_utf8_lossy(&bytes);
-    if any_file && text.contains("clusters:") && text.contains("kind: Config") {
-        return kubeconfig_items(path, request);
+    if kubeconfigs && text.contains("clusters:") && text.contains("kind: Config") {
+        return kubeconfig_items(path, request, None);
     }
-    let looks_like_certificate =
-        is_certificate_name(path) || path.extension().is_some_and(|ext| ext == "cer");
-    if !text.contains("-----BEGIN CERTIFICATE-----") {
-        if looks_like_certificate && !any_file {
-            return vec![Item::unreadable(
-                location,
-                source,
-                place,
-                "holds no PEM certificate".to_string(),
-            )];
-        }
-        return Vec::new();
-    }
-    bundle_items(
+    blob_items(
         &path.display().to_string(),
         &bytes,
         &location,
         source,
         &place,
         request,
+        expected,
     )
 }
 
-/// A kubeconfig's client certificates and CA certificates (from `*-data` fields or files).
-fn kubeconfig_items(path: &Path, request: &ExpiryRequest) -> Vec<Item> {
+/// A kubeconfig's client certificates and CA certificates (from `*-data` fields or
+/// files). `root`: the kubeconfig is the node's, so an absolute file it names
+/// (`/var/lib/rancher/…`) is read under `--root`, as the node sees it.
+fn kubeconfig_items(path: &Path, request: &ExpiryRequest, root: Option<&Path>) -> Vec<Item> {
     let place = file_place(path);
     let config = match kube::config::Kubeconfig::read_from(path) {
         Ok(config) => config,
@@ -222,17 +233,26 @@ fn kubeconfig_items(path: &Path, request: &ExpiryRequest) -> Vec<Item> {
         }
     };
     let base = path.parent().unwrap_or(Path::new("."));
+    let on_node = |file: Option<&str>| -> Option<String> {
+        let file = file?;
+        match (root, file.strip_prefix('/')) {
+            (Some(root), Some(relative)) => Some(root.join(relative).display().to_string()),
+            _ => Some(file.to_string()),
+        }
+    };
     let mut items = Vec::new();
     for user in &config.auth_infos {
         let Some(auth) = &user.auth_info else {
             continue;
         };
         let location = format!("kubeconfig {} user {}", path.display(), user.name);
+        let file = on_node(auth.client_certificate.as_deref());
         if let Some(bytes) = crate::cluster::kubeconfig_credential(
             auth.client_certificate_data.as_deref(),
-            auth.client_certificate.as_deref(),
+            file.as_deref(),
             base,
         ) {
+            let place = embedded(&place, "user", &user.name);
             items.extend(credential_items(bytes, &location, &place, request));
         }
     }
@@ -241,15 +261,27 @@ fn kubeconfig_items(path: &Path, request: &ExpiryRequest) -> Vec<Item> {
             continue;
         };
         let location = format!("kubeconfig {} cluster {} CA", path.display(), cluster.name);
+        let file = on_node(details.certificate_authority.as_deref());
         if let Some(bytes) = crate::cluster::kubeconfig_credential(
             details.certificate_authority_data.as_deref(),
-            details.certificate_authority.as_deref(),
+            file.as_deref(),
             base,
         ) {
+            let place = embedded(&place, "cluster", &cluster.name);
             items.extend(credential_items(bytes, &location, &place, request));
         }
     }
     items
+}
+
+/// The place of a certificate inside a kubeconfig (x509-certificate-exporter's
+/// `embedded_kind` / `embedded_key` labels).
+fn embedded(place: &Place, kind: &str, name: &str) -> Place {
+    Place {
+        embedded_kind: Some(kind.to_string()),
+        embedded_key: Some(name.to_string()),
+        ..place.clone()
+    }
 }
 
 fn credential_items(
@@ -259,13 +291,14 @@ fn credential_items(
     request: &ExpiryRequest,
 ) -> Vec<Item> {
     match bytes {
-        Ok(bytes) => bundle_items(
+        Ok(bytes) => blob_items(
             location,
             &bytes,
             location,
             Source::Kubeconfig,
             place,
             request,
+            true,
         ),
         Err(error) => vec![Item::unreadable(
             location.to_string(),

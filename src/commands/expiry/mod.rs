@@ -73,8 +73,10 @@ pub enum Source {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemStatus {
-    /// Past its notAfter (or before its notBefore).
+    /// Past its notAfter.
     Expired,
+    /// Before its notBefore: clients refuse it as they refuse an expired one.
+    NotYetValid,
     /// Could not be read: the error says why.
     Unreadable,
     /// Expires within `--within`.
@@ -87,6 +89,7 @@ impl ItemStatus {
     fn label(self) -> &'static str {
         match self {
             ItemStatus::Expired => "EXPIRED",
+            ItemStatus::NotYetValid => "NOT VALID",
             ItemStatus::Unreadable => "UNREADABLE",
             ItemStatus::Expiring => "expiring",
             ItemStatus::Ok => "ok",
@@ -95,7 +98,9 @@ impl ItemStatus {
 
     fn verdict(self) -> Status {
         match self {
-            ItemStatus::Expired | ItemStatus::Unreadable => Status::Failed,
+            ItemStatus::Expired | ItemStatus::NotYetValid | ItemStatus::Unreadable => {
+                Status::Failed
+            }
             ItemStatus::Expiring => Status::Warning,
             ItemStatus::Ok => Status::Ok,
         }
@@ -117,6 +122,18 @@ pub struct Place {
     /// File path.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filepath: Option<String>,
+    /// In a kubeconfig: `user` or `cluster` (x509-certificate-exporter's `embedded_kind`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedded_kind: Option<String>,
+    /// In a kubeconfig: the user's or cluster's name (`embedded_key`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedded_key: Option<String>,
+    /// An endpoint's `HOST:PORT`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Position in a bundle or served chain that holds several certificates (1-based).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
 }
 
 /// One certificate (a bundle of three is three items), or one thing that could not be read.
@@ -156,6 +173,9 @@ pub struct Item {
     /// Where it lives, as labels.
     #[serde(flatten)]
     pub place: Place,
+    /// What renews it instead of a person (`Certificate NAME` of cert-manager).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_by: Option<String>,
     #[serde(skip)]
     not_after_time: Option<OffsetDateTime>,
     #[serde(skip)]
@@ -178,6 +198,8 @@ pub struct SourceState {
 pub struct Summary {
     /// Items past their notAfter.
     pub expired: usize,
+    /// Items before their notBefore.
+    pub not_yet_valid: usize,
     /// Items within `--within`.
     pub expiring: usize,
     /// Items fine.
@@ -208,7 +230,7 @@ impl ExpiryReport {
     /// could not be reached and nothing else failed.
     pub fn exit_code(&self) -> u8 {
         let s = &self.summary;
-        if s.expired + s.expiring + s.unreadable > 0 {
+        if s.expired + s.not_yet_valid + s.expiring + s.unreadable > 0 {
             crate::exit::CHECK_FAILED
         } else if s.sources.iter().any(|source| source.state == "unreachable") {
             crate::exit::REMOTE
@@ -229,7 +251,12 @@ impl Item {
     ) -> Item {
         let mut item = Item::dated(location, source, place, cert.not_after_time(), request);
         if request.at < cert.not_before_time() {
-            item.status = ItemStatus::Expired;
+            item.status = ItemStatus::NotYetValid;
+            item.error = Some(format!(
+                "not valid before {} (in {} day(s)): clients refuse it until then; check the clock of the machine that issued it",
+                cert.not_before,
+                (cert.not_before_time() - request.at).whole_days()
+            ));
         }
         item.subject = Some(cert.subject.clone());
         item.issuer = Some(cert.issuer.clone());
@@ -281,6 +308,7 @@ impl Item {
             error: Some(error),
             fix: None,
             renewal_time: None,
+            managed_by: None,
             place,
             not_after_time: None,
             not_before_time: None,
@@ -302,7 +330,7 @@ fn common_name(dn: &str) -> String {
 }
 
 /// The step that renews an expired or expiring item, from what the item is.
-fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
+pub(super) fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
     if item.status == ItemStatus::Ok {
         return None;
     }
@@ -314,6 +342,15 @@ fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
     };
     let secret = item.place.secret_name.as_deref().unwrap_or_default();
     let namespace = item.place.secret_namespace.as_deref().unwrap_or_default();
+    if let Some(certificate) = item
+        .managed_by
+        .as_deref()
+        .and_then(|owner| owner.strip_prefix("Certificate "))
+    {
+        return Some(format!(
+            "cert-manager renews it (Certificate {namespace}/{certificate}): cmctl renew -n {namespace} {certificate}; kubectl -n {namespace} describe certificate {certificate} for issuer errors — do not edit the secret, cert-manager would overwrite it"
+        ));
+    }
     Some(match item.source {
         Source::Node | Source::File if path.contains("/server/tls/") || path.contains("/agent/") => format!(
             "systemctl restart {distro}-server (internal certificates within 120 days of expiry renew at start) or {distro} certificate rotate [--service NAME], then restart"
@@ -360,6 +397,16 @@ pub async fn expiry(request: &ExpiryRequest) -> Result<ExpiryReport, crate::Erro
     let (file_items, file_sources) = files::collect(request);
     items.extend(file_items);
     sources.extend(file_sources);
+    // One item per place: a file both --path and the node scan read is listed once.
+    let mut seen = std::collections::HashSet::new();
+    items.retain(|item| {
+        seen.insert((
+            item.context.clone(),
+            item.location.clone(),
+            item.serial.clone(),
+            item.not_after.clone(),
+        ))
+    });
     // Unreadable first, then soonest notAfter first.
     items.sort_by(|a, b| {
         let key = |item: &Item| {
@@ -374,6 +421,7 @@ pub async fn expiry(request: &ExpiryRequest) -> Result<ExpiryReport, crate::Erro
     let count = |status: ItemStatus| items.iter().filter(|i| i.status == status).count();
     let summary = Summary {
         expired: count(ItemStatus::Expired),
+        not_yet_valid: count(ItemStatus::NotYetValid),
         expiring: count(ItemStatus::Expiring),
         ok: count(ItemStatus::Ok),
         unreadable: count(ItemStatus::Unreadable),
@@ -385,7 +433,12 @@ pub async fn expiry(request: &ExpiryRequest) -> Result<ExpiryReport, crate::Erro
     Ok(ExpiryReport { items, summary })
 }
 
-/// Parse `--within`: `30d`, `2w`, `720h`, `90m`, `3600s`, or plain days.
+/// The longest `--within` (100 years): beyond it no date is meaningful.
+const MAX_WITHIN_SECONDS: u64 = 36_500 * 86_400;
+
+/// Parse `--within`: `30d`, `2w`, `720h`, `3600s`, or plain days. Expiry counts whole
+/// days: a duration under one day (`3m` is 3 minutes, not months) is refused, and so is
+/// one too large to be a date.
 pub fn parse_within(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -395,14 +448,23 @@ pub fn parse_within(text: &str) -> Result<Duration, String> {
     let value: u64 = number
         .parse()
         .map_err(|_| "expected a duration such as 30d, 2w or 720h".to_string())?;
-    let seconds = match unit {
-        "" | "d" => value * 86_400,
-        "w" => value * 7 * 86_400,
-        "h" => value * 3_600,
-        "m" => value * 60,
-        "s" => value,
+    let unit_seconds: u64 = match unit {
+        "" | "d" => 86_400,
+        "w" => 7 * 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
         _ => return Err("the unit must be s, m, h, d or w (e.g. 30d)".to_string()),
     };
+    let seconds = value
+        .checked_mul(unit_seconds)
+        .filter(|seconds| *seconds <= MAX_WITHIN_SECONDS)
+        .ok_or_else(|| format!("'{text}' is too long: at most 36500d (100 years)"))?;
+    if seconds > 0 && seconds < 86_400 {
+        return Err(format!(
+            "'{text}' is less than a day, and expiry counts whole days ('m' is minutes: for months write e.g. 90d)"
+        ));
+    }
     Ok(Duration::from_secs(seconds))
 }
 
@@ -452,8 +514,18 @@ fn expiry_text(report: &ExpiryReport, style: &Style) -> String {
     let s = &report.summary;
     let _ = writeln!(
         out,
-        "\n{} expired, {} expiring within {} days, {} ok, {} unreadable (at {})",
-        s.expired, s.expiring, s.within_days, s.ok, s.unreadable, s.at
+        "\n{} expired, {} expiring within {} days, {} ok, {} unreadable{} (at {})",
+        s.expired,
+        s.expiring,
+        s.within_days,
+        s.ok,
+        s.unreadable,
+        if s.not_yet_valid > 0 {
+            format!(", {} not valid yet", s.not_yet_valid)
+        } else {
+            String::new()
+        },
+        s.at
     );
     for source in &s.sources {
         let _ = writeln!(

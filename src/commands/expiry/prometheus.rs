@@ -33,11 +33,20 @@ pub fn prometheus_text(report: &ExpiryReport) -> String {
             |item| Some(i64::from(item.status == ItemStatus::Expired)),
         ),
     ];
+    // Never two series with one label set: a scraper (node_exporter's textfile
+    // collector) drops the whole file for one. Items are unique by place already; this
+    // keeps the promise whatever a source returns.
+    let mut seen = std::collections::HashSet::new();
+    let unique: Vec<(&Item, String)> = readable
+        .iter()
+        .map(|item| (*item, labels(item)))
+        .filter(|(_, labels)| seen.insert(labels.clone()))
+        .collect();
     for (name, help, value) in metrics {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for item in &readable {
+        for (item, labels) in &unique {
             if let Some(value) = value(item) {
-                let _ = writeln!(out, "{name}{{{}}} {value}", labels(item));
+                let _ = writeln!(out, "{name}{{{labels}}} {value}");
             }
         }
     }
@@ -46,6 +55,23 @@ pub fn prometheus_text(report: &ExpiryReport) -> String {
         "# HELP x509_read_errors Indicates the number of read failure(s).\n# TYPE x509_read_errors gauge\nx509_read_errors {}",
         report.summary.unreadable
     );
+    let _ = writeln!(
+        out,
+        "# HELP rcert_source_up Whether a source (cluster context, node, path, endpoint) was read (1) or could not be (0).\n# TYPE rcert_source_up gauge"
+    );
+    let mut sources = std::collections::HashSet::new();
+    for source in &report.summary.sources {
+        // A source not configured here (no kubeconfig, no node directories) is no alarm.
+        if source.state == "unavailable" || !sources.insert(source.source.clone()) {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "rcert_source_up{{source=\"{}\"}} {}",
+            escape(&source.source),
+            u8::from(source.state == "read")
+        );
+    }
     out
 }
 
@@ -54,7 +80,19 @@ fn labels(item: &Item) -> String {
     let issuer = super::common_name(item.issuer.as_deref().unwrap_or_default());
     let pairs = [
         ("context", item.context.clone().unwrap_or_default()),
+        (
+            "embedded_key",
+            place.embedded_key.clone().unwrap_or_default(),
+        ),
+        (
+            "embedded_kind",
+            place.embedded_kind.clone().unwrap_or_default(),
+        ),
         ("filepath", place.filepath.clone().unwrap_or_default()),
+        (
+            "index",
+            place.index.map(|i| i.to_string()).unwrap_or_default(),
+        ),
         ("issuer_CN", issuer),
         ("secret_key", place.secret_key.clone().unwrap_or_default()),
         ("secret_name", place.secret_name.clone().unwrap_or_default()),
@@ -64,6 +102,7 @@ fn labels(item: &Item) -> String {
         ),
         ("serial_number", item.serial.clone().unwrap_or_default()),
         ("subject_CN", item.subject_cn()),
+        ("target", place.target.clone().unwrap_or_default()),
     ];
     pairs
         .iter()
