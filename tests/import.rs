@@ -260,7 +260,7 @@ fn inspect_opens_a_pkcs12_archive_with_its_password() {
     assert_eq!(code, 2);
     assert_eq!(
         stderr.trim(),
-        format!("rcert: error: {pfx}: wrong password (the archive's MAC does not verify) (password from {wrong})")
+        format!("rcert: error: {pfx}: wrong password, or a damaged file (the archive's MAC does not verify; if the password is right, compare the file's sha256 with the original) (password from {wrong})")
     );
 }
 

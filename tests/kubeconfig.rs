@@ -164,3 +164,65 @@ fn a_context_without_a_cluster_is_malformed_input() {
         "context 'orphan' names no cluster with a server URL: fix the kubeconfig (kubectl config view)"
     );
 }
+
+#[test]
+fn rancher_urls_with_a_path_and_kubectl_proxy_are_read() {
+    let (_server, address) = leaf_server(&[]);
+    let dir = tempfile::tempdir().unwrap();
+    let data = |name: &str| base64(&std::fs::read(fixtures().join(name)).unwrap());
+    let mut text = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
+    for (name, server, ca) in [
+        (
+            "rancher",
+            format!("https://{address}/k8s/clusters/c-m-abc"),
+            data("root.pem"),
+        ),
+        (
+            "proxy",
+            "http://127.0.0.1:8001".to_string(),
+            data("root.pem"),
+        ),
+        (
+            "garbage-ca",
+            format!("https://{address}"),
+            base64(b"not a certificate"),
+        ),
+    ] {
+        text += &format!("- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority-data: {ca}\n");
+    }
+    text += "users:\n- name: u\n  user:\n    token: abc\ncontexts:\n";
+    for name in ["rancher", "proxy", "garbage-ca"] {
+        text += &format!("- name: {name}\n  context: {{cluster: {name}, user: u}}\n");
+    }
+    text += "current-context: rancher\n";
+    let config = dir.path().join("kubeconfig");
+    std::fs::write(&config, text).unwrap();
+    let (code, json) = run_json(&[
+        "kubeconfig",
+        "check",
+        "--kubeconfig",
+        &config.display().to_string(),
+        "--all-contexts",
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code, 1, "{json:#}");
+    let rancher = context(&json, "rancher");
+    assert_eq!(check(rancher, "reachable")["status"], "ok", "{rancher:#}");
+    assert_eq!(check(rancher, "chain")["status"], "ok", "{rancher:#}");
+    let proxy = context(&json, "proxy");
+    assert_eq!(check(proxy, "reachable")["status"], "skipped", "{proxy:#}");
+    assert!(check(proxy, "reachable")["message"]
+        .as_str()
+        .unwrap()
+        .contains("plain HTTP"));
+    let garbage = context(&json, "garbage-ca");
+    assert_eq!(check(garbage, "ca_data")["status"], "failed", "{garbage:#}");
+    assert!(
+        !check(garbage, "chain")["message"]
+            .as_str()
+            .unwrap()
+            .contains("CA change"),
+        "{garbage:#}"
+    );
+}

@@ -494,3 +494,99 @@ fn prometheus_output_never_repeats_a_label_set() {
         "{stdout}"
     );
 }
+
+/// A PKCS#12 archive of the selfsign set made by openssl, with password `secret`.
+fn pfx(dir: &Path) -> Vec<u8> {
+    let out = dir.join("set.pfx");
+    let (ok, text) = openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        &path(dir, "tls.crt"),
+        "-inkey",
+        &path(dir, "tls.key"),
+        "-passout",
+        "pass:secret",
+        "-out",
+        &out.display().to_string(),
+    ]);
+    assert!(ok, "{text}");
+    std::fs::read(out).unwrap()
+}
+
+#[test]
+fn pkcs12_on_standard_input_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    let archive = pfx(dir.path());
+    let out = dir.path().join("imported");
+    let output = common::rcert()
+        .args([
+            "import",
+            "-",
+            "--password-env",
+            "RCERT_TEST_PASSWORD",
+            "--out",
+        ])
+        .arg(&out)
+        .env("RCERT_TEST_PASSWORD", "secret")
+        .write_stdin(archive.clone())
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.join("tls.crt").exists() && out.join("tls.key").exists());
+    let output = common::rcert()
+        .args(["inspect", "-", "--password-env", "RCERT_TEST_PASSWORD"])
+        .env("RCERT_TEST_PASSWORD", "secret")
+        .write_stdin(archive)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("CN=rancher.example.com"), "{stdout}");
+}
+
+#[test]
+fn a_truncated_or_damaged_pkcs12_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    selfsigned(dir.path());
+    let archive = pfx(dir.path());
+    let truncated = dir.path().join("truncated.pfx");
+    std::fs::write(&truncated, &archive[..archive.len() / 2]).unwrap();
+    let (code, _, stderr) = run(&["inspect", &truncated.display().to_string()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("truncated: a PKCS#12 archive (.pfx/.p12) that announces"),
+        "{stderr}"
+    );
+    let mut flipped = archive.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    let damaged = dir.path().join("damaged.pfx");
+    std::fs::write(&damaged, flipped).unwrap();
+    let output = common::rcert()
+        .args([
+            "import",
+            &damaged.display().to_string(),
+            "--password-env",
+            "P",
+            "--out",
+        ])
+        .arg(dir.path().join("out"))
+        .env("P", "secret")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("or a damaged file"), "{stderr}");
+}

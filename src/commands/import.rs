@@ -203,7 +203,8 @@ type Found = (
 );
 
 fn read_one(input: &str, request: &ImportRequest) -> Result<Found, crate::Error> {
-    match pem::load(input) {
+    let bytes = pem::read_input(input)?;
+    match pem::parse_loaded(input, bytes.clone()) {
         Ok(loaded) => {
             let format = if loaded.is_pem() { "PEM" } else { "DER" };
             let format = if loaded.items.len() > 1 && !loaded.is_pem() {
@@ -245,7 +246,6 @@ fn read_one(input: &str, request: &ImportRequest) -> Result<Found, crate::Error>
                     .into())
                 }
             };
-            let bytes = pem::read_input(input)?;
             let contents =
                 read_pkcs12(&bytes, &password).map_err(|reason| ImportError::Pkcs12 {
                     path: input.to_string(),

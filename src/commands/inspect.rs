@@ -75,7 +75,8 @@ fn load(
     password: Option<&(String, String)>,
     prompt: bool,
 ) -> Result<pem::Loaded, String> {
-    match pem::load(source) {
+    let bytes = pem::read_input(source).map_err(|err| err.to_string())?;
+    match pem::parse_loaded(source, bytes.clone()) {
         Err(PemError::Pkcs12 { .. }) => {
             let missing = || {
                 format!("{source}: a PKCS#12 archive (.pfx/.p12): give its password with --password-file FILE or --password-env VAR")
@@ -90,7 +91,6 @@ fn load(
                 }
                 None => return Err(missing()),
             };
-            let bytes = pem::read_input(source).map_err(|err| err.to_string())?;
             let contents = read_pkcs12(&bytes, password)
                 .map_err(|reason| format!("{source}: {reason} (password from {from})"))?;
             let items = contents

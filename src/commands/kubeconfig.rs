@@ -223,26 +223,38 @@ async fn server_checks(
     request: &KubeconfigRequest,
 ) -> (Vec<Check>, bool) {
     let mut checks = Vec::new();
-    let target = match Target::parse(server) {
-        Ok(target) => target,
-        Err(err) => {
-            return (
-                vec![Check::failed(
+    let target =
+        match Target::from_url(server) {
+            Ok((_, false)) => return (
+                vec![Check::skipped(
                     CheckId::Reachable,
-                    format!("server {server}: {err}"),
+                    format!(
+                        "server {server} is plain HTTP (kubectl proxy): no certificate to check"
+                    ),
                 )],
                 false,
-            )
-        }
-    };
+            ),
+            Ok((target, true)) => target,
+            Err(err) => {
+                return (
+                    vec![Check::failed(
+                        CheckId::Reachable,
+                        format!("server {server}: {err}"),
+                    )],
+                    false,
+                )
+            }
+        };
+    let mut ca_unreadable = false;
     let bundle = match ca {
         Some(Ok(bytes)) => {
             let certs = certs_in(&bytes);
             if certs.is_empty() {
                 checks.push(Check::failed(
                     CheckId::CaData,
-                    "certificate-authority(-data) holds no readable certificate".to_string(),
+                    "certificate-authority(-data) holds no readable certificate: kubectl cannot trust any server with it; fix the kubeconfig (a fresh download, or the CA as base64 PEM)".to_string(),
                 ));
+                ca_unreadable = true;
                 None
             } else {
                 Some(CaBundle::new(
@@ -255,6 +267,7 @@ async fn server_checks(
         }
         Some(Err(error)) => {
             checks.push(Check::failed(CheckId::CaData, error));
+            ca_unreadable = true;
             None
         }
         None => CaBundle::system().ok(),
@@ -293,12 +306,24 @@ async fn server_checks(
             result.tls_version.as_deref().unwrap_or("TLS")
         ),
     ));
+    let fake = result
+        .chain
+        .first()
+        .is_some_and(|leaf| leaf.display_name() == crate::rancher::INGRESS_FAKE_CERTIFICATE);
     for check in result.checks {
         if matches!(
             check.name,
             CheckId::Chain | CheckId::Name | CheckId::Validity
         ) {
             let check = match (check.status, check.name, insecure) {
+                (Status::Failed, CheckId::Chain, false) if fake => Check::failed(
+                    CheckId::Chain,
+                    format!(
+                        "{} — the server serves ingress-nginx's fake certificate: the ingress in front of it cannot load its TLS secret (rcert doctor), the kubeconfig is not at fault",
+                        check.message
+                    ),
+                ),
+                (Status::Failed, CheckId::Chain, false) if ca_unreadable => check,
                 (Status::Failed, CheckId::Chain, false) => Check::failed(
                     CheckId::Chain,
                     format!(

@@ -1,4 +1,4 @@
-//! Targets: `host`, `host:port`, `ip:port`, `[v6]:port`.
+//! Targets: `host`, `host:port`, `ip:port`, `[v6]:port`, and server URLs.
 
 use std::net::IpAddr;
 
@@ -70,6 +70,42 @@ impl Target {
             host,
             port,
         })
+    }
+
+    /// A kubeconfig's `server:` URL (`https://host:port/k8s/clusters/c-m-abc`,
+    /// `https://[::1]:6443`, `http://127.0.0.1:8001` for kubectl proxy): the endpoint to
+    /// connect to, and whether it speaks TLS. The path is the API's, not the endpoint's.
+    pub fn from_url(url: &str) -> Result<(Target, bool), ProbeError> {
+        let bad = |reason: &str| ProbeError::BadTarget {
+            target: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let uri: http::Uri = url
+            .trim()
+            .parse()
+            .map_err(|_| bad("not a URL (expected https://HOST[:PORT][/PATH])"))?;
+        let tls = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            Some(other) => return Err(bad(&format!("unknown scheme '{other}'"))),
+            None => return Ok((Target::parse(url)?, true)),
+        };
+        let host = uri
+            .host()
+            .map(|host| host.trim_start_matches('[').trim_end_matches(']'))
+            .filter(|host| !host.is_empty())
+            .ok_or_else(|| bad("no host"))?;
+        let port = uri
+            .port_u16()
+            .unwrap_or(if tls { DEFAULT_PORT } else { 80 });
+        Ok((
+            Target {
+                input: url.to_string(),
+                host: host.to_string(),
+                port,
+            },
+            tls,
+        ))
     }
 
     /// Parse every target of a list, stopping at the first bad one.

@@ -86,7 +86,7 @@ pub struct Pkcs12Contents {
 #[derive(Debug, thiserror::Error)]
 pub enum Pkcs12Error {
     /// The MAC does not verify: the password is wrong (or missing).
-    #[error("wrong password (the archive's MAC does not verify)")]
+    #[error("wrong password, or a damaged file (the archive's MAC does not verify; if the password is right, compare the file's sha256 with the original)")]
     WrongPassword,
     /// The archive uses an algorithm p12-keystore does not implement.
     #[error("unsupported encryption or MAC algorithm: {0}")]

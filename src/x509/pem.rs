@@ -193,7 +193,12 @@ impl Loaded {
 
 /// Read and parse one input: a path, or `-` for standard input.
 pub fn load(source: &str) -> Result<Loaded, PemError> {
-    let bytes = read_input(source)?;
+    parse_loaded(source, read_input(source)?)
+}
+
+/// Parse bytes already read from `source` (standard input can be read only once, so a
+/// caller that may need the bytes again — a PKCS#12 archive — reads them first).
+pub fn parse_loaded(source: &str, bytes: Vec<u8>) -> Result<Loaded, PemError> {
     let items = parse_bytes(source, &bytes)?;
     Ok(Loaded {
         source: source.to_string(),
@@ -594,6 +599,27 @@ pub fn algorithm_name(oid: &str) -> Option<&'static str> {
     })
 }
 
+/// (announced, held, header length) when the outer DER SEQUENCE claims more bytes than
+/// there are.
+fn truncated_der(bytes: &[u8]) -> Option<(usize, usize, usize)> {
+    let first = *bytes.get(1)?;
+    let (length, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let count = usize::from(first & 0x7f);
+        if count == 0 || count > 4 {
+            return None;
+        }
+        let digits = bytes.get(2..2 + count)?;
+        let length = digits
+            .iter()
+            .fold(0usize, |acc, digit| (acc << 8) | usize::from(*digit));
+        (length, 2 + count)
+    };
+    let announced = header.checked_add(length)?;
+    (announced > bytes.len()).then_some((announced, bytes.len(), header))
+}
+
 fn parse_der(source: &str, bytes: &[u8]) -> Result<Vec<Item>, PemError> {
     if bytes.first() != Some(&0x30) {
         return Err(PemError::Garbage {
@@ -610,6 +636,20 @@ fn parse_der(source: &str, bytes: &[u8]) -> Result<Vec<Item>, PemError> {
     if formats::looks_like_pkcs12(bytes) {
         return Err(PemError::Pkcs12 {
             path: source.to_string(),
+        });
+    }
+    if let Some((announced, held, header)) = truncated_der(bytes) {
+        // PFX ::= SEQUENCE { version INTEGER (3), … }
+        let what = if bytes.get(header..header + 3) == Some(&[0x02, 0x01, 0x03]) {
+            "a PKCS#12 archive (.pfx/.p12)"
+        } else {
+            "DER"
+        };
+        return Err(PemError::Garbage {
+            path: source.to_string(),
+            detail: format!(
+                "truncated: {what} that announces {announced} bytes, the file holds {held}; copy it again (binary mode)"
+            ),
         });
     }
     match PrivateKeyDer::try_from(bytes.to_vec()) {
