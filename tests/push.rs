@@ -1150,3 +1150,27 @@ fn api_transport_failures_are_named_by_their_kind() {
         "{error}"
     );
 }
+
+#[test]
+fn additional_cas_alone_publish_only_tls_ca_additional() {
+    let emulator = Emulator::start();
+    let backups = tempfile::tempdir().unwrap();
+    let (root, other) = (fixture("root.pem"), fixture("other-root.pem"));
+    let (kubeconfig, backups) = (emulator.kubeconfig(), backups.path().display().to_string());
+    // Several files after one flag, as the README shows them.
+    let (code, json) = run_json(&[
+        "push", "--namespace", "cattle-system", "--kubeconfig", &kubeconfig,
+        "--backup-dir", &backups, "--additional-ca", &root, &other,
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    let names: Vec<&str> = json["secrets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["tls-ca-additional"], "{json:#}");
+    let expected = [std::fs::read(&root).unwrap(), std::fs::read(&other).unwrap()].concat();
+    assert_landed(&emulator, "tls-ca-additional", "ca-additional.pem", &expected);
+    assert_eq!(emulator.kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt"), None);
+}

@@ -393,9 +393,10 @@ pub struct PushArgs {
     /// Never read or create the namespace (for users without RBAC on namespaces).
     #[arg(long)]
     pub no_create_namespace: bool,
-    /// CA file for Secret tls-ca-additional (repeatable): the extra CAs Rancher trusts for
-    /// outgoing connections (registries, git, OIDC); CA certificates only.
-    #[arg(long = "additional-ca", value_name = "FILE")]
+    /// CA files for Secret tls-ca-additional (several after one flag, or repeated): the
+    /// extra CAs Rancher trusts for outgoing connections (registries, git, OIDC); CA
+    /// certificates only. Alone (no --dir/--cert), only tls-ca-additional is pushed.
+    #[arg(long = "additional-ca", value_name = "FILE", num_args = 1..)]
     pub additional_ca: Vec<String>,
     /// Timeout of each API request (e.g. 10s).
     #[arg(long, default_value = "10s", value_name = "DUR", value_parser = crate::tls::parse_duration)]

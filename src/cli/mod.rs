@@ -294,10 +294,15 @@ async fn run_push(
 ) -> Result<u8, Error> {
     let (cert, key, ca) = match (&args.dir, &args.cert, &args.key) {
         (Some(dir), _, _) => push::PushRequest::files_from_dir(dir),
-        (None, Some(cert), Some(key)) => (cert.clone(), key.clone(), args.ca.clone()),
+        (None, Some(cert), Some(key)) => (Some(cert.clone()), Some(key.clone()), args.ca.clone()),
+        // Only the extra CAs Rancher trusts for outgoing connections: no re-push of the
+        // ingress certificate.
+        (None, None, None) if !args.additional_ca.is_empty() && args.ca.is_none() => {
+            (None, None, None)
+        }
         _ => {
             return Err(Error::Usage(
-                "give --dir DIR (with tls.crt, tls.key and optionally cacerts.pem) or --cert F --key F [--ca F]".to_string(),
+                "give --dir DIR (with tls.crt, tls.key and optionally cacerts.pem), --cert F --key F [--ca F], or --additional-ca F… alone".to_string(),
             ))
         }
     };

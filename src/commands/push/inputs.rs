@@ -3,12 +3,20 @@
 
 use super::*;
 
-/// The files, read once: exact bytes (what lands in the secrets) and parsed facts.
-pub(super) struct Inputs {
+/// The server certificate and key (tls-rancher-ingress), read once.
+pub(super) struct ServerFiles {
+    pub(super) cert_path: String,
+    pub(super) key_path: String,
     pub(super) cert_bytes: Vec<u8>,
     pub(super) key_bytes: Vec<u8>,
     pub(super) chain: Vec<Cert>,
     pub(super) key: inspect::KeyInfo,
+}
+
+/// The files, read once: exact bytes (what lands in the secrets) and parsed facts.
+pub(super) struct Inputs {
+    /// None when only `--additional-ca` is pushed.
+    pub(super) server: Option<ServerFiles>,
     pub(super) ca: Option<CaBundle>,
     /// `--additional-ca` certificates with the file each came from, in input order.
     pub(super) additional: Vec<(String, Cert)>,
@@ -16,10 +24,10 @@ pub(super) struct Inputs {
 
 impl Inputs {
     pub(super) fn load(request: &PushRequest) -> Result<Inputs, crate::Error> {
-        let cert = crate::x509::pem::load_certificates_only(&request.cert)?;
-        let chain = inspect::certs_from(&cert)?;
-        let key_file = crate::x509::pem::load(&request.key)?;
-        let key = inspect::key_from(&key_file)?;
+        let server = match (&request.cert, &request.key) {
+            (Some(cert), Some(key)) => Some(ServerFiles::load(cert, key)?),
+            _ => None,
+        };
         let ca = request.ca.as_deref().map(CaBundle::load).transpose()?;
         let mut additional = Vec::new();
         for file in &request.additional_ca {
@@ -27,28 +35,27 @@ impl Inputs {
                 additional.push((file.clone(), cert));
             }
         }
-        // Secrets hold PEM whatever came in: what ingress-nginx and Rancher read.
         Ok(Inputs {
             additional,
-            cert_bytes: cert.certificates_as_pem(),
-            key_bytes: key_file.key_as_pem(),
-            chain,
-            key,
+            server,
             ca,
         })
     }
 
     /// The verify checks that decide whether the files may be pushed.
-    pub(super) fn validate(&self, request: &PushRequest) -> Vec<Check> {
+    pub(super) fn validate(&self) -> Vec<Check> {
+        let Some(server) = &self.server else {
+            return self.additional_check().into_iter().collect();
+        };
         let context = Context {
             ca: self.ca.clone(),
             untrusted: Vec::new(),
-            key: Some((request.key.clone(), self.key.clone())),
+            key: Some((server.key_path.clone(), server.key.clone())),
             hosts: Vec::new(),
             at: time::OffsetDateTime::now_utc(),
             warn_days: 30,
         };
-        checks::check_chain(&self.chain, Origin::File(&request.cert), &context)
+        checks::check_chain(&server.chain, Origin::File(&server.cert_path), &context)
             .into_iter()
             .map(|check| match check.status {
                 // Without --ca a private chain cannot be judged: say so, do not refuse.
@@ -152,7 +159,10 @@ impl Inputs {
                 checksum: ca.checksum.clone(),
             });
         }
-        let summary = self
+        let Some(server) = &self.server else {
+            return planned;
+        };
+        let summary = server
             .chain
             .first()
             .map(|leaf| fingerprint_summary(leaf, None))
@@ -163,14 +173,30 @@ impl Inputs {
                 &request.secret_name,
                 Some("kubernetes.io/tls"),
                 [
-                    ("tls.crt", self.cert_bytes.clone()),
-                    ("tls.key", self.key_bytes.clone()),
+                    ("tls.crt", server.cert_bytes.clone()),
+                    ("tls.key", server.key_bytes.clone()),
                 ],
             ),
             summary,
             checksum: None,
         });
         planned
+    }
+}
+
+impl ServerFiles {
+    fn load(cert_path: &str, key_path: &str) -> Result<ServerFiles, crate::Error> {
+        let cert = crate::x509::pem::load_certificates_only(cert_path)?;
+        let key_file = crate::x509::pem::load(key_path)?;
+        // Secrets hold PEM whatever came in: what ingress-nginx and Rancher read.
+        Ok(ServerFiles {
+            cert_path: cert_path.to_string(),
+            key_path: key_path.to_string(),
+            chain: inspect::certs_from(&cert)?,
+            key: inspect::key_from(&key_file)?,
+            cert_bytes: cert.certificates_as_pem(),
+            key_bytes: key_file.key_as_pem(),
+        })
     }
 }
 

@@ -30,10 +30,10 @@ use crate::x509::cert::{self as inspect, Cert};
 pub struct PushRequest {
     /// Target namespace.
     pub namespace: String,
-    /// tls.crt: leaf first, then intermediates.
-    pub cert: String,
-    /// tls.key.
-    pub key: String,
+    /// tls.crt: leaf first, then intermediates (None: only `--additional-ca` is pushed).
+    pub cert: Option<String>,
+    /// tls.key (None with `cert`).
+    pub key: Option<String>,
     /// cacerts.pem, when a private CA is used.
     pub ca: Option<String>,
     /// `--kubeconfig`; else `$KUBECONFIG`, else `~/.kube/config`, else in-cluster.
@@ -62,8 +62,8 @@ pub struct PushRequest {
 
 impl PushRequest {
     /// The input files from `--dir`: tls.crt, tls.key, and cacerts.pem when present.
-    pub fn files_from_dir(dir: &Path) -> (String, String, Option<String>) {
-        let path = |name: &str| dir.join(name).display().to_string();
+    pub fn files_from_dir(dir: &Path) -> (Option<String>, Option<String>, Option<String>) {
+        let path = |name: &str| Some(dir.join(name).display().to_string());
         let ca = dir.join("cacerts.pem");
         (
             path("tls.crt"),
@@ -162,7 +162,7 @@ pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
         validate_name(name)?;
     }
     let inputs = Inputs::load(request)?;
-    let validation = inputs.validate(request);
+    let validation = inputs.validate();
     let refused = Status::worst(&validation) == Status::Failed && !request.force;
     let planned = inputs.plan(request);
     let mut report = PushReport {
@@ -321,7 +321,13 @@ fn outcome(
 }
 
 fn next_steps(request: &PushRequest, inputs: &Inputs) -> Vec<String> {
-    let host = inputs
+    let Some(server) = &inputs.server else {
+        return vec![format!(
+            "helm upgrade rancher rancher-latest/rancher --namespace {} --reuse-values --set additionalTrustedCAs=true   # if not set yet; Rancher reads tls-ca-additional at start",
+            request.namespace
+        )];
+    };
+    let host = server
         .chain
         .first()
         .and_then(|leaf| leaf.dns_names.first().cloned())
