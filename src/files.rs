@@ -16,8 +16,6 @@ use std::collections::HashSet;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use crate::x509::pem::describe_io_error;
 
@@ -114,10 +112,12 @@ pub fn ensure_directory(dir: &Path) -> Result<(), FilesError> {
 /// in the order given.
 pub fn write_all(files: &[OutFile], force: bool) -> Result<Vec<Change>, FilesError> {
     let changes = preflight(files, force)?;
-    let interrupted = Interruption::watch();
+    // SIGINT/SIGTERM while the set is written: noted instead of killing the process, so
+    // the set is rolled back (before the first rename) or completed (after it).
+    let _guard = crate::interrupt::Guard::watch();
     let mut set = Transaction::default();
     let result = set.stage(files).and_then(|()| {
-        if interrupted.happened() {
+        if crate::interrupt::requested() {
             return Err(FilesError::Interrupted);
         }
         set.commit(files)
@@ -340,49 +340,6 @@ fn keep_old(path: &Path) -> std::io::Result<Option<PathBuf>> {
 fn sync_directory(dir: &Path) {
     if let Ok(handle) = std::fs::File::open(dir) {
         let _ = handle.sync_all();
-    }
-}
-
-/// SIGINT/SIGTERM while a set is written: noted instead of killing the process, so the
-/// set can be rolled back (before the first rename) or completed (after it). Once the
-/// write is over, the signals terminate the process again as by default.
-struct Interruption {
-    flag: Arc<AtomicBool>,
-    default_again: Arc<AtomicBool>,
-    ids: Vec<signal_hook::SigId>,
-}
-
-impl Interruption {
-    fn watch() -> Interruption {
-        let flag = Arc::new(AtomicBool::new(false));
-        let default_again = Arc::new(AtomicBool::new(false));
-        let mut ids = Vec::new();
-        for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-            let registered =
-                signal_hook::flag::register_conditional_default(signal, default_again.clone())
-                    .and_then(|_| signal_hook::flag::register(signal, flag.clone()));
-            if let Ok(id) = registered {
-                ids.push(id);
-            }
-        }
-        Interruption {
-            flag,
-            default_again,
-            ids,
-        }
-    }
-
-    fn happened(&self) -> bool {
-        self.flag.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Interruption {
-    fn drop(&mut self) {
-        for id in self.ids.drain(..) {
-            signal_hook::low_level::unregister(id);
-        }
-        self.default_again.store(true, Ordering::SeqCst);
     }
 }
 

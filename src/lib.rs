@@ -21,6 +21,7 @@ pub mod cluster;
 pub mod commands;
 pub mod error;
 pub mod files;
+pub mod interrupt;
 pub mod output;
 pub mod rancher;
 pub mod tls;

@@ -115,11 +115,9 @@ impl CaBundle {
         if source == SYSTEM_STORE {
             return CaBundle::system();
         }
-        let raw = pem::read_input(source)?;
-        let private_keys = pem::private_key_labels(&raw);
         // A key (even an encrypted one) never stops the certificates from being read: the
         // ca_file check names it, and it is cut out of what could be written or pushed.
-        let loaded = pem::loaded_certificates(source, pem::without_private_keys(&raw))?;
+        let (loaded, private_keys) = pem::load_certificates_beside_keys(source)?;
         let certs = certs_from(&loaded)?;
         // A DER CA file becomes PEM: that is what a Secret holds and Rancher serves.
         let bytes = loaded.certificates_as_pem();

@@ -257,16 +257,17 @@ fn secrets_in_every_namespace_and_cert_manager_certificates() {
         "prometheus",
     ]);
     assert_eq!(code, 1);
-    let line =
-        regex::Regex::new(r#"^(x509_[a-z_]+)(\{([a-zA-Z_]+="([^"\\]|\\.)*",?)*\})? (-?[0-9]+)$"#)
-            .unwrap();
+    let line = regex::Regex::new(
+        r#"^((?:x509|rcert)_[a-z_]+)(\{([a-zA-Z_]+="([^"\\]|\\.)*",?)*\})? (-?[0-9]+)$"#,
+    )
+    .unwrap();
     for text_line in text.lines().filter(|l| !l.starts_with('#')) {
         assert!(
             line.is_match(text_line),
             "not exposition format: {text_line}"
         );
     }
-    let expected = "x509_cert_not_after{issuer_CN=\"rcert Test Intermediate CA\",secret_key=\"tls.crt\",secret_name=\"tls-rancher-ingress\",secret_namespace=\"cattle-system\",";
+    let expected = "x509_cert_not_after{index=\"1\",issuer_CN=\"rcert Test Intermediate CA\",secret_key=\"tls.crt\",secret_name=\"tls-rancher-ingress\",secret_namespace=\"cattle-system\",";
     let ingress_line = text
         .lines()
         .find(|l| l.starts_with(expected))

@@ -1159,8 +1159,16 @@ fn additional_cas_alone_publish_only_tls_ca_additional() {
     let (kubeconfig, backups) = (emulator.kubeconfig(), backups.path().display().to_string());
     // Several files after one flag, as the README shows them.
     let (code, json) = run_json(&[
-        "push", "--namespace", "cattle-system", "--kubeconfig", &kubeconfig,
-        "--backup-dir", &backups, "--additional-ca", &root, &other,
+        "push",
+        "--namespace",
+        "cattle-system",
+        "--kubeconfig",
+        &kubeconfig,
+        "--backup-dir",
+        &backups,
+        "--additional-ca",
+        &root,
+        &other,
     ]);
     assert_eq!(code, 0, "{json:#}");
     let names: Vec<&str> = json["secrets"]
@@ -1170,7 +1178,136 @@ fn additional_cas_alone_publish_only_tls_ca_additional() {
         .map(|s| s["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["tls-ca-additional"], "{json:#}");
-    let expected = [std::fs::read(&root).unwrap(), std::fs::read(&other).unwrap()].concat();
-    assert_landed(&emulator, "tls-ca-additional", "ca-additional.pem", &expected);
-    assert_eq!(emulator.kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt"), None);
+    let expected = [
+        std::fs::read(&root).unwrap(),
+        std::fs::read(&other).unwrap(),
+    ]
+    .concat();
+    assert_landed(
+        &emulator,
+        "tls-ca-additional",
+        "ca-additional.pem",
+        &expected,
+    );
+    assert_eq!(
+        emulator.kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt"),
+        None
+    );
+}
+
+/// Start `rcert push` of `dir` as its own process, wait until the API has seen the PATCH of
+/// `secret` (held back by the emulator), send `signals` SIGINTs, and return (code, stdout,
+/// stderr).
+fn push_interrupted(
+    emulator: &Emulator,
+    dir: &Path,
+    backups: &Path,
+    secret: &str,
+    signals: usize,
+) -> (i32, String, String) {
+    let earlier = emulator.requests().len();
+    let child = Process::new(env!("CARGO_BIN_EXE_rcert"))
+        .args(["push", "--namespace", "cattle-system", "--dir"])
+        .arg(dir)
+        .args(["--kubeconfig", &emulator.kubeconfig(), "--backup-dir"])
+        .arg(backups)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = |emulator: &Emulator| {
+        emulator
+            .requests()
+            .iter()
+            .skip(earlier)
+            .any(|r| r.starts_with("PATCH") && r.ends_with(secret))
+    };
+    let mut waited = 0;
+    while !seen(emulator) {
+        assert!(waited < 100, "rcert never sent the PATCH of {secret}");
+        std::thread::sleep(Duration::from_millis(100));
+        waited += 1;
+    }
+    for _ in 0..signals {
+        let status = Process::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[test]
+fn ctrl_c_between_the_two_secrets_rolls_back_and_says_so() {
+    let emulator = Emulator::start();
+    let old = certs("rancher.example.com");
+    let backups = tempfile::tempdir().unwrap();
+    assert_eq!(push(&emulator, old.path(), backups.path(), &[]).0, 0);
+    let new = certs("rancher.example.com");
+    // The second secret's request is in flight when Ctrl-C arrives.
+    emulator.control(
+        "POST",
+        "/_rcert/delays",
+        r#"{"method": "PATCH", "path": "tls-rancher-ingress", "seconds": 2, "times": 1}"#,
+    );
+    let (code, stdout, stderr) = push_interrupted(
+        &emulator,
+        new.path(),
+        backups.path(),
+        "tls-rancher-ingress",
+        1,
+    );
+    assert_eq!(code, 130, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("interrupted (SIGINT/SIGTERM) after the last request; rolled back: secret cattle-system/tls-rancher-ingress restored from"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("rolled back"), "{stdout}");
+    assert_landed(
+        &emulator,
+        "tls-ca",
+        "cacerts.pem",
+        &file(old.path(), "cacerts.pem"),
+    );
+    assert_landed(
+        &emulator,
+        "tls-rancher-ingress",
+        "tls.crt",
+        &file(old.path(), "tls.crt"),
+    );
+}
+
+#[test]
+fn a_second_ctrl_c_during_the_roll_back_says_what_is_left() {
+    let emulator = Emulator::start();
+    let old = certs("rancher.example.com");
+    let backups = tempfile::tempdir().unwrap();
+    assert_eq!(push(&emulator, old.path(), backups.path(), &[]).0, 0);
+    let new = certs("rancher.example.com");
+    emulator.control(
+        "POST",
+        "/_rcert/delays",
+        r#"{"method": "PATCH", "path": "tls-rancher-ingress", "seconds": 2, "times": 1}"#,
+    );
+    let (code, stdout, stderr) = push_interrupted(
+        &emulator,
+        new.path(),
+        backups.path(),
+        "tls-rancher-ingress",
+        2,
+    );
+    assert_eq!(code, 130, "{stdout}{stderr}");
+    assert!(stdout.contains("NOT rolled back"), "{stdout}");
+    assert!(
+        stdout.contains("secret cattle-system/tls-ca is CHANGED and was not restored (interrupted again): kubectl apply -f"),
+        "{stdout}"
+    );
 }

@@ -888,11 +888,12 @@ fn restart_rancher_carries_the_whole_change_in_one_run() {
         &emulator,
         &["apply", "--to", &to, "--restart-rancher", "--wait", "2s"],
     );
-    assert_eq!(code, 0, "{json:#}");
+    // Asked for, and it did not bring the new CA: a failure, not a warning.
+    assert_eq!(code, 1, "{json:#}");
     let lines = steps(&json);
     assert!(!restarted_at(&emulator).is_empty(), "restarted: {lines}");
     assert!(
-        lines.contains("agents and fleet not changed yet: Rancher was restarted, but its cacerts setting did not follow within 2s"),
+        lines.contains("--restart-rancher did not bring the new CA: Rancher was restarted, but its cacerts setting did not follow within 2s"),
         "{lines}"
     );
     assert_eq!(force_deploy(&emulator, "c-m-one"), "");
@@ -926,5 +927,95 @@ fn restart_rancher_carries_the_whole_change_in_one_run() {
             .iter()
             .any(|name| name.starts_with("cattle-system-rancher-deployment-")),
         "{backups:?}"
+    );
+}
+
+#[test]
+fn restart_rancher_without_a_rancher_deployment_fails_and_the_dry_run_says_so() {
+    let (old, new) = (selfsigned(), selfsigned());
+    let emulator = rancher_install(old.path());
+    let to = new.path().display().to_string();
+    let (code, json) = rotate(
+        &emulator,
+        &["apply", "--to", &to, "--restart-rancher", "--dry-run"],
+    );
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json).contains("there is no deployment cattle-system/rancher to restart"),
+        "{json:#}"
+    );
+    let (code, json) = rotate(
+        &emulator,
+        &["apply", "--to", &to, "--restart-rancher", "--wait", "2s"],
+    );
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json).contains("--restart-rancher did not bring the new CA: cannot restart Rancher"),
+        "{json:#}"
+    );
+    assert_eq!(force_deploy(&emulator, "c-m-one"), "");
+}
+
+#[test]
+fn host_never_replaces_the_release_hostname() {
+    let old = selfsigned();
+    let emulator = rancher_install(old.path());
+    let other = tempfile::tempdir().unwrap();
+    let (code, _, stderr) = run(&[
+        "selfsign",
+        "--host",
+        "other.example.com",
+        "--out",
+        &other.path().display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let to = other.path().display().to_string();
+    let (code, json) = rotate(
+        &emulator,
+        &["apply", "--to", &to, "--host", "other.example.com"],
+    );
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json).contains("does not validate for rancher.example.com, the hostname of the rancher helm release; nothing was changed"),
+        "{json:#}"
+    );
+    assert_eq!(
+        emulator
+            .kubectl_get("cattle-system", "tls-rancher-ingress", "tls.crt")
+            .unwrap(),
+        std::fs::read(old.path().join("tls.crt")).unwrap()
+    );
+}
+
+#[test]
+fn status_names_the_method_that_fixes_the_agents_and_a_half_done_change() {
+    let (old, new) = (selfsigned(), selfsigned());
+    let emulator = rancher_install(old.path());
+    let to = new.path().display().to_string();
+    // Only tls-ca changed, as when a change stopped between the two secrets.
+    let new_ca = std::fs::read(new.path().join("cacerts.pem")).unwrap();
+    emulator.seed(
+        "v1/secrets",
+        &[common::emulator::secret_json(
+            "cattle-system",
+            "tls-ca",
+            "Opaque",
+            &[("cacerts.pem", new_ca)],
+        )],
+    );
+    let (code, json) = rotate(&emulator, &["status", "--to", &to]);
+    assert_eq!(code, 1, "{json:#}");
+    let first = json["steps"][0]["message"].as_str().unwrap();
+    assert!(
+        first.starts_with("HALF-DONE: tls-ca holds the new CA but tls-rancher-ingress still holds the old certificate"),
+        "{json:#}"
+    );
+    let lines = steps(&json);
+    assert!(!lines.contains("rollout restart deploy/rancher"), "{lines}");
+    assert!(
+        lines.contains(&format!(
+            "rcert rotate apply --to {to} --step agents --agents env"
+        )),
+        "{lines}"
     );
 }

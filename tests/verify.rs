@@ -500,7 +500,10 @@ fn ca_checksum_is_sha256_of_the_served_bytes() {
         sha256sum(&served).as_str(),
         "Rancher adds the newline"
     );
-    assert!(out.check("ca_checksum").1.contains("lacks a final newline"));
+    assert!(out
+        .check("ca_checksum")
+        .1
+        .contains("Rancher trims white space around the file and adds one final newline"));
 }
 
 #[test]

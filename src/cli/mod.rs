@@ -323,6 +323,8 @@ async fn run_push(
         additional_ca: args.additional_ca.clone(),
         timeout: args.timeout,
     };
+    // Ctrl-C during the change: rolled back and reported, then exit 130.
+    let _guard = (!request.dry_run).then(crate::interrupt::Guard::watch);
     let report = push::push(&request).await?;
     match (format, &report.manifests) {
         (OutputFormat::Text, Some(manifests)) => {
@@ -330,7 +332,7 @@ async fn run_push(
             term.err(&report.text(&style.for_stderr(color, term)))?;
             Ok(report.exit_code())
         }
-        _ => term.emit(&report, format, style),
+        _ => term.emit(&report, format, style).map(interrupted_or),
     }
 }
 
@@ -429,10 +431,26 @@ async fn run_rotate(
     };
     let report = match command {
         args::RotateCommand::Plan(_) => rotate::plan(&request).await?,
-        args::RotateCommand::Apply(_) => rotate::apply(&request).await?,
+        args::RotateCommand::Apply(_) => {
+            // Ctrl-C during the change: rolled back and reported, then exit 130.
+            let _guard = (!request.dry_run).then(crate::interrupt::Guard::watch);
+            let report = rotate::apply(&request).await?;
+            let code = term.emit(&report, format, style)?;
+            return Ok(interrupted_or(code));
+        }
         args::RotateCommand::Status(_) => rotate::status(&request).await?,
     };
     term.emit(&report, format, style)
+}
+
+/// 130 when SIGINT/SIGTERM arrived during the change (it was rolled back and the report
+/// says what state every object is in), else the report's own code.
+fn interrupted_or(code: u8) -> u8 {
+    if crate::interrupt::requested() {
+        crate::exit::INTERRUPTED
+    } else {
+        code
+    }
 }
 
 async fn run_kubeconfig_check(

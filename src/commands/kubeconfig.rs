@@ -223,9 +223,9 @@ async fn server_checks(
     request: &KubeconfigRequest,
 ) -> (Vec<Check>, bool) {
     let mut checks = Vec::new();
-    let target =
-        match Target::from_url(server) {
-            Ok((_, false)) => return (
+    let target = match Target::from_url(server) {
+        Ok((_, false)) => {
+            return (
                 vec![Check::skipped(
                     CheckId::Reachable,
                     format!(
@@ -233,18 +233,19 @@ async fn server_checks(
                     ),
                 )],
                 false,
-            ),
-            Ok((target, true)) => target,
-            Err(err) => {
-                return (
-                    vec![Check::failed(
-                        CheckId::Reachable,
-                        format!("server {server}: {err}"),
-                    )],
-                    false,
-                )
-            }
-        };
+            )
+        }
+        Ok((target, true)) => target,
+        Err(err) => {
+            return (
+                vec![Check::failed(
+                    CheckId::Reachable,
+                    format!("server {server}: {err}"),
+                )],
+                false,
+            )
+        }
+    };
     let mut ca_unreadable = false;
     let bundle = match ca {
         Some(Ok(bytes)) => {

@@ -47,9 +47,7 @@ impl VerifyReport {
 
 /// Verify one certificate file (first = leaf, rest = intermediates).
 pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::PemError> {
-    let raw = pem::read_input(file)?;
-    let private_keys = pem::private_key_labels(&raw);
-    let loaded = pem::loaded_certificates(file, pem::without_private_keys(&raw))?;
+    let (loaded, private_keys) = pem::load_certificates_beside_keys(file)?;
     let mut certs = inspect::certs_from(&loaded)?;
     let mut checks = check_chain(&certs, Origin::File(file), context);
     if !private_keys.is_empty() {

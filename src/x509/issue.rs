@@ -301,15 +301,14 @@ impl Ca {
             path: cert_path.to_string(),
             reason,
         };
-        let raw = pem::read_input(cert_path)?;
-        if !pem::private_key_labels(&raw).is_empty() {
+        let (loaded, keys) = pem::load_certificates_beside_keys(cert_path)?;
+        if !keys.is_empty() {
             // cacerts.pem is a byte-for-byte copy of this file, and Rancher serves it.
             return Err(unusable(format!(
                 "holds a private key next to the CA certificate; cacerts.pem is a byte-for-byte copy of it and Rancher serves it to anyone at /cacerts: split it with sed -n '/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p' {path} > ca.pem, then --ca-cert ca.pem --ca-key {path}",
                 path = crate::check::shell_quote(cert_path)
             )));
         }
-        let loaded = pem::loaded_certificates(cert_path, raw)?;
         let certs = crate::x509::cert::certs_from(&loaded)?;
         let key_der = pem::load_key(key_path)?;
         let key_info = KeyInfo::from_der(&key_der).map_err(|detail| PemError::BadKey {

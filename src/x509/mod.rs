@@ -5,5 +5,6 @@ pub mod cert;
 pub mod formats;
 pub mod issue;
 pub mod pem;
+pub mod scan;
 
 pub use cert::{Cert, KeyInfo};

@@ -15,6 +15,8 @@ use rustls_pki_types::{
 use x509_parser::prelude::FromDer;
 
 use super::formats;
+use super::scan::truncated_der;
+pub use super::scan::{private_key_labels, without_private_keys};
 
 /// Largest input rcert reads from one file (certificate bundles are a few hundred KiB).
 const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
@@ -216,12 +218,28 @@ pub fn load_certificates(source: &str) -> Result<Loaded, PemError> {
 /// block of any kind, encrypted included, is refused before anything else.
 pub fn load_certificates_only(source: &str) -> Result<Loaded, PemError> {
     let bytes = read_input(source)?;
-    if !private_key_labels(&bytes).is_empty() {
+    let only_keys = !contains(&without_private_keys(&bytes), b"-----BEGIN ");
+    if !private_key_labels(&bytes).is_empty() && !only_keys {
         return Err(PemError::KeyInCertificateFile {
             path: source.to_string(),
         });
     }
     loaded_certificates(source, bytes)
+}
+
+/// Read an input that must hold certificates and may also hold private keys (a CA file
+/// or tls.crt an operator concatenated): the certificates are read whatever the keys are
+/// (encrypted ones included) and the keys' labels returned, for a check to fail on. The
+/// returned bytes hold no key.
+pub fn load_certificates_beside_keys(source: &str) -> Result<(Loaded, Vec<String>), PemError> {
+    let raw = read_input(source)?;
+    let labels = private_key_labels(&raw);
+    let without = without_private_keys(&raw);
+    if labels.is_empty() || !contains(&without, b"-----BEGIN ") {
+        // Nothing but keys: the usual "holds no certificate (found …)" says it best.
+        return loaded_certificates(source, raw).map(|loaded| (loaded, labels));
+    }
+    loaded_certificates(source, without).map(|loaded| (loaded, labels))
 }
 
 /// Parse bytes already read from `source`; they must hold at least one certificate.
@@ -256,65 +274,6 @@ pub fn first_key(loaded: &Loaded) -> Result<PrivateKeyDer<'static>, PemError> {
             path: loaded.source.clone(),
             found: loaded.describe(),
         })
-}
-
-/// The labels of the private key blocks in PEM text (`PRIVATE KEY`, `RSA PRIVATE KEY`,
-/// `EC PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`, `OPENSSH PRIVATE KEY`, …), in file order.
-/// Used to keep keys out of files meant to be public (`cacerts.pem`, `tls-ca`, `tls.crt`).
-pub fn private_key_labels(bytes: &[u8]) -> Vec<String> {
-    private_key_spans(bytes)
-        .into_iter()
-        .map(|(_, _, label)| label)
-        .collect()
-}
-
-/// The bytes with every private key block (and the line end after it) cut out.
-pub fn without_private_keys(bytes: &[u8]) -> Vec<u8> {
-    let mut kept = Vec::with_capacity(bytes.len());
-    let mut from = 0;
-    for (start, end, _) in private_key_spans(bytes) {
-        kept.extend_from_slice(&bytes[from..start]);
-        from = end;
-    }
-    kept.extend_from_slice(&bytes[from..]);
-    kept
-}
-
-/// (start, end, label) of each private key block; a block without its END line runs to
-/// the end of the input.
-fn private_key_spans(bytes: &[u8]) -> Vec<(usize, usize, String)> {
-    const BEGIN: &[u8] = b"-----BEGIN ";
-    let mut spans = Vec::new();
-    let mut at = 0;
-    while let Some(offset) = find(&bytes[at..], BEGIN) {
-        let start = at + offset;
-        let label_from = start + BEGIN.len();
-        let label_len = find(&bytes[label_from..], b"-----").unwrap_or(0);
-        let label = String::from_utf8_lossy(&bytes[label_from..label_from + label_len])
-            .trim()
-            .to_string();
-        let end_marker = format!("-----END {label}-----");
-        let mut end = find(&bytes[start..], end_marker.as_bytes())
-            .map_or(bytes.len(), |found| start + found + end_marker.len());
-        if !label.ends_with("PRIVATE KEY") {
-            at = end.max(label_from);
-            continue;
-        }
-        for line_end in [b'\r', b'\n'] {
-            if bytes.get(end) == Some(&line_end) {
-                end += 1;
-            }
-        }
-        spans.push((start, end, label));
-        at = end;
-    }
-    spans
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
 }
 
 /// Encode DER bytes as one PEM block with LF line endings, as OpenSSL writes it.
@@ -597,27 +556,6 @@ pub fn algorithm_name(oid: &str) -> Option<&'static str> {
         "1.2.840.10046.2.1" => "DH",
         _ => return None,
     })
-}
-
-/// (announced, held, header length) when the outer DER SEQUENCE claims more bytes than
-/// there are.
-fn truncated_der(bytes: &[u8]) -> Option<(usize, usize, usize)> {
-    let first = *bytes.get(1)?;
-    let (length, header) = if first < 0x80 {
-        (usize::from(first), 2)
-    } else {
-        let count = usize::from(first & 0x7f);
-        if count == 0 || count > 4 {
-            return None;
-        }
-        let digits = bytes.get(2..2 + count)?;
-        let length = digits
-            .iter()
-            .fold(0usize, |acc, digit| (acc << 8) | usize::from(*digit));
-        (length, 2 + count)
-    };
-    let announced = header.checked_add(length)?;
-    (announced > bytes.len()).then_some((announced, bytes.len(), header))
 }
 
 fn parse_der(source: &str, bytes: &[u8]) -> Result<Vec<Item>, PemError> {

@@ -30,6 +30,9 @@ Control API (not Kubernetes), for the tests:
   POST   /_rcert/touches   <- {"method": "GET", "path": "daemonsets/cattle-node-agent", "times": 1}:
                                after answering a matching request, the object counts as
                                changed by someone else (its resourceVersion moves on)
+  POST   /_rcert/delays    <- {"method": "PATCH", "path": "tls-rancher-ingress", "seconds": 3,
+                               "times": 1}: the matching request is recorded at once and
+                               answered after the delay (an interruption lands mid-request)
   POST   /_rcert/objects   <- {"resource": "v1/secrets", "objects": [{...}, ...]}: put objects
                                straight into the store (seeding thousands through the API
                                one request at a time takes minutes); their namespaces exist
@@ -71,6 +74,7 @@ class Front:
         self.faults = []
         self.versions = {}
         self.touches = []
+        self.delays = []
 
     @staticmethod
     def namespace_object(name, labels=None):
@@ -85,6 +89,9 @@ class Front:
         await request.read()
         self.requests.append({"method": request.method, "path": path,
                               "content_type": request.headers.get("Content-Type", "")})
+        delay = self.matching(self.delays, request)
+        if delay is not None:
+            await asyncio.sleep(delay["seconds"])
         fault = self.matching_fault(request)
         if fault is not None:
             return status(fault["status"], fault.get("reason") or HTTP_REASONS.get(fault["status"], "Unknown"),
@@ -156,7 +163,11 @@ class Front:
         return aiohttp.web.json_response(document, status=200)
 
     def matching_fault(self, request):
-        for fault in self.faults:
+        return self.matching(self.faults, request)
+
+    @staticmethod
+    def matching(rules, request):
+        for fault in rules:
             if fault.get("method", request.method) != request.method:
                 continue
             if fault.get("path", "") not in request.path:
@@ -260,6 +271,9 @@ class Front:
                 "update", "patch", "delete"], "shortnames": [], "categories": [],
                 "subresources": ["status"]}
             return aiohttp.web.json_response({"registered": body["resource"]})
+        if request.path == "/_rcert/delays" and request.method == "POST":
+            self.delays.append(await request.json())
+            return aiohttp.web.json_response({"delays": len(self.delays)})
         if request.path == "/_rcert/touches" and request.method == "POST":
             self.touches.append(await request.json())
             return aiohttp.web.json_response({"touches": len(self.touches)})

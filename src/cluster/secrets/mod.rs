@@ -16,7 +16,7 @@ use serde::Serialize;
 mod rollback;
 
 pub use rollback::undo;
-use rollback::{recreatable, roll_back};
+use rollback::{recreatable, stop_and_roll_back};
 
 use super::{describe_api_error, MANAGER};
 use crate::files;
@@ -180,6 +180,8 @@ pub struct Applied {
     /// The run was refused before any change because the cluster's state forbids it
     /// (a Secret's type would have to change): a failed check (exit 1), not a remote error.
     pub blocked: bool,
+    /// Things worth saying that changed nothing (an unused backup left behind).
+    pub notes: Vec<String>,
 }
 
 /// A stop before anything changed: every Secret not attempted, the cluster untouched.
@@ -204,6 +206,7 @@ fn stopped(
         requests,
         error: Some(format!("{error}; nothing was changed")),
         blocked: false,
+        notes: Vec::new(),
     }
 }
 
@@ -320,9 +323,22 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
         requests,
         error: None,
         blocked: false,
+        notes: Vec::new(),
     };
     for (index, (desired, current)) in wanted.iter().zip(&before).enumerate() {
         let backup = backups[index].clone();
+        if crate::interrupt::requested() {
+            // Ctrl-C or SIGTERM: the request in flight finished; put back what changed.
+            let message = format!(
+                "interrupted (SIGINT/SIGTERM) before secret {}/{}",
+                options.namespace,
+                desired.name()
+            );
+            return stop_and_roll_back(
+                &api, options, applied, wanted, &before, index, backups, message,
+            )
+            .await;
+        }
         let result = match desired {
             Desired::Apply(secret) => {
                 apply_one(
@@ -352,34 +368,34 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
                     before: current.clone(),
                     backup: backup.clone(),
                 });
-                for (rest, current) in wanted.iter().zip(&before).skip(index + 1) {
-                    applied.changes.push(Change {
-                        name: rest.name(),
-                        action: Action::NotAttempted,
-                        before: current.clone(),
-                        backup: None,
-                    });
-                }
-                // Secrets this run did not change need no backup.
-                for change in applied.changes.iter_mut() {
-                    let retyped = change.before.as_ref().is_some_and(|old| {
-                        wanted.iter().any(|w| {
-                            w.name() == change.name && w.kind().is_some_and(|k| k != type_of(old))
-                        })
-                    });
-                    let untouched = change.action == Action::NotAttempted
-                        || (change.action == Action::Failed && !retyped);
-                    if untouched {
-                        if let Some(path) = change.backup.take() {
-                            let _ = std::fs::remove_file(path);
-                        }
-                    }
-                }
-                let state = roll_back(&api, options, &mut applied).await;
-                applied.error = Some(format!("{message}; {state}"));
-                return applied;
+                return stop_and_roll_back(
+                    &api,
+                    options,
+                    applied,
+                    wanted,
+                    &before,
+                    index + 1,
+                    backups,
+                    message,
+                )
+                .await;
             }
         }
+    }
+    if crate::interrupt::requested() {
+        // Asked to stop while the last request was in flight: the run is taken back whole.
+        let message = "interrupted (SIGINT/SIGTERM) after the last request".to_string();
+        return stop_and_roll_back(
+            &api,
+            options,
+            applied,
+            wanted,
+            &before,
+            wanted.len(),
+            backups,
+            message,
+        )
+        .await;
     }
     applied
 }

@@ -7,7 +7,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 
-use super::{Action, Applied, Options};
+use std::path::PathBuf;
+
+use super::{type_of, Action, Applied, Change, Desired, Options};
 use crate::cluster::{describe_api_error, MANAGER};
 
 /// Put back every Secret an earlier, successful run of the set changed (a later step of
@@ -15,6 +17,65 @@ use crate::cluster::{describe_api_error, MANAGER};
 pub async fn undo(client: Client, options: &Options<'_>, applied: &mut Applied) -> String {
     let api: Api<Secret> = Api::namespaced(client, options.namespace);
     roll_back(&api, options, applied).await
+}
+
+/// The run stops at `next` (a failure or an interruption): the rest is not attempted,
+/// backups of what was not changed are removed, and what this run changed is put back.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn stop_and_roll_back(
+    api: &Api<Secret>,
+    options: &Options<'_>,
+    mut applied: Applied,
+    wanted: &[Desired],
+    before: &[Option<Secret>],
+    next: usize,
+    backups: Vec<Option<PathBuf>>,
+    message: String,
+) -> Applied {
+    for (index, (rest, current)) in wanted.iter().zip(before).enumerate().skip(next) {
+        if applied
+            .changes
+            .iter()
+            .any(|change| change.name == rest.name())
+        {
+            continue;
+        }
+        applied.changes.push(Change {
+            name: rest.name(),
+            action: Action::NotAttempted,
+            before: current.clone(),
+            backup: backups.get(index).cloned().flatten(),
+        });
+    }
+    // Secrets this run did not change need no backup.
+    for change in applied.changes.iter_mut() {
+        let retyped = change.before.as_ref().is_some_and(|old| {
+            wanted
+                .iter()
+                .any(|w| w.name() == change.name && w.kind().is_some_and(|k| k != type_of(old)))
+        });
+        let untouched =
+            change.action == Action::NotAttempted || (change.action == Action::Failed && !retyped);
+        if untouched {
+            if let Some(path) = change.backup.take() {
+                if let Err(err) = std::fs::remove_file(&path) {
+                    // Harmless, but never silent.
+                    applied.notes.push(format!(
+                        "could not remove the unused backup {}: {err}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    let state = roll_back(api, options, &mut applied).await;
+    let notes: String = applied
+        .notes
+        .iter()
+        .map(|note| format!("; {note}"))
+        .collect();
+    applied.error = Some(format!("{message}; {state}{notes}"));
+    applied
 }
 
 /// Put back every Secret this run changed, newest first; returns the state in one sentence.
@@ -32,6 +93,20 @@ pub(super) async fn roll_back(
         .filter(|c| c.action.changed())
     {
         let what = format!("secret {}/{}", options.namespace, change.name);
+        if crate::interrupt::requested_twice() {
+            // Asked a second time: stop here and say exactly what is left.
+            left.push(match &change.backup {
+                Some(backup) => format!(
+                    "{what} is CHANGED and was not restored (interrupted again): kubectl apply -f {}",
+                    backup.display()
+                ),
+                None => format!(
+                    "{what} was created by this run and not deleted (interrupted again): kubectl -n {} delete secret {}",
+                    options.namespace, change.name
+                ),
+            });
+            continue;
+        }
         applied.requests += 1;
         let result = match (&change.before, change.action) {
             (None, _) => api

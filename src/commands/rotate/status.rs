@@ -9,8 +9,17 @@ pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Erro
     let set = load_set(request, &checked_hosts(request, release_host.as_deref()))?;
     let new_checksum = set.checksum();
     let dir = request.dir.display();
-    let mut steps = vec![secrets_line(&set, &view, request)];
+    let (secrets, half_done) = secrets_line(&set, &view, request);
+    let mut steps = vec![secrets];
     match &view.agents {
+        // A restart now would hand the agents a CA that does not match what is served.
+        Some(agents) if half_done => {
+            steps.push(Check::skipped(
+                CheckId::CacertsSetting,
+                "Rancher's cacerts setting not judged while the secrets are half changed: finish (or roll back) the secrets first; do not restart Rancher now".to_string(),
+            ));
+            steps.extend(cluster_lines(agents));
+        }
         Some(agents) => {
             steps.push(setting_line(&set, agents, request));
             steps.extend(cluster_lines(agents));
@@ -60,8 +69,9 @@ pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Erro
     ))
 }
 
-/// Whether both secrets hold the new set (`tls-ca` absent without a private CA).
-fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> Check {
+/// Whether both secrets hold the new set (`tls-ca` absent without a private CA), and
+/// whether exactly one of them does (a change stopped half-way).
+fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> (Check, bool) {
     let certificate_done = secret_bytes(&view.tls, "tls.crt").as_deref() == Some(&set.cert_pem);
     let ca_found = secret_bytes(&view.ca, rancher::CA_SECRET_KEY);
     let ca_done = match &set.ca {
@@ -72,7 +82,27 @@ fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> Ch
         "rcert rotate apply --to {} --step secrets",
         request.dir.display()
     );
-    match (certificate_done, ca_done, set.ca.is_some()) {
+    if certificate_done != ca_done {
+        let (new, old) = if ca_done {
+            (
+                "tls-ca holds the new CA",
+                "tls-rancher-ingress still holds the old certificate",
+            )
+        } else {
+            (
+                "tls-rancher-ingress holds the new certificate",
+                "tls-ca still holds the old CA",
+            )
+        };
+        return (
+            Check::failed(
+                CheckId::Secret,
+                format!("HALF-DONE: {new} but {old} (an interrupted change?); do not restart Rancher now — finish the secrets: {fix}"),
+            ),
+            true,
+        );
+    }
+    let line = match (certificate_done, ca_done, set.ca.is_some()) {
         (true, true, true) => Check::ok(
             CheckId::Secret,
             "tls-rancher-ingress and tls-ca hold the new set".to_string(),
@@ -96,7 +126,8 @@ fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> Ch
                 "secret tls-ca still exists, but the new certificate needs no private CA: {fix}"
             ),
         ),
-    }
+    };
+    (line, false)
 }
 
 /// Rancher's `cacerts` setting: it follows `tls-ca` only when Rancher restarts.

@@ -105,6 +105,9 @@ impl Run<'_> {
                     return None;
                 }
             }
+            if crate::interrupt::requested() {
+                return Some("interrupted (SIGINT/SIGTERM) while waiting for Rancher".to_string());
+            }
             if left.is_zero() {
                 return Some(format!(
                     "Rancher was restarted, but its cacerts setting did not follow within {} (is the new pod running? kubectl -n {namespace} get pods -l app=rancher)",

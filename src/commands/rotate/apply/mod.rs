@@ -204,6 +204,9 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
     if wants(Step::Secrets) {
         outcome = run.secrets_step(&set).await;
     }
+    if outcome.is_ok() && !request.dry_run {
+        outcome = steps::stop_if_interrupted("the agents");
+    }
     // The agents may only learn the new CA once Rancher hands it out: a checksum set
     // earlier breaks them at their next restart, and a redeploy Rancher runs earlier
     // gives them the old one again.
@@ -356,6 +359,14 @@ impl Run<'_> {
         let mut restored = Vec::new();
         let mut left = Vec::new();
         while let Some(change) = self.undo.pop() {
+            if crate::interrupt::requested_twice() {
+                left.push(format!(
+                    "{} is CHANGED and was not restored (interrupted again); its backup is in {}",
+                    change.describe(),
+                    self.request.backup_dir.display()
+                ));
+                continue;
+            }
             self.view.requests += 1;
             let result = match &change {
                 Undo::Cluster { name, patch } => {

@@ -10,6 +10,14 @@ use crate::cluster::rancher_objects::{
     ROTATED_FOR_ANNOTATION,
 };
 
+/// Ctrl-C or SIGTERM before `next`: stop, so the run rolls back what it changed.
+pub(super) fn stop_if_interrupted(next: &str) -> Result<(), String> {
+    if crate::interrupt::requested() {
+        return Err(format!("interrupted (SIGINT/SIGTERM) before {next}"));
+    }
+    Ok(())
+}
+
 impl Run<'_> {
     /// Step 2, method 1: annotate every management cluster but `local`.
     pub(super) async fn annotate_step(&mut self, marker: &str) -> Result<(), String> {
@@ -60,6 +68,7 @@ impl Run<'_> {
             self.backup(&format!("cluster-{}", cluster.name), &cluster.object)?;
         }
         for cluster in pending {
+            stop_if_interrupted(&format!("cluster {}", cluster.name))?;
             let previous = |key| annotation(&cluster.object, key).map_or(Value::Null, Value::from);
             let restore = json!({"metadata": {"annotations": {
                 FORCE_DEPLOY_ANNOTATION: previous(FORCE_DEPLOY_ANNOTATION),
@@ -117,6 +126,7 @@ impl Run<'_> {
             self.backup(&stem, &workload.object)?;
         }
         for workload in pending {
+            stop_if_interrupted(&workload.describe())?;
             self.view.requests += 1;
             set_checksum(&self.view.client, &workload, value)
                 .await
@@ -167,6 +177,7 @@ impl Run<'_> {
             self.backup(&stem, &cluster.object)?;
         }
         for (cluster, patch) in pending {
+            stop_if_interrupted(&format!("fleet {}/{}", cluster.namespace, cluster.name))?;
             let previous = annotation(&cluster.object, ROTATED_FOR_ANNOTATION);
             let restore = json!({"metadata": {"annotations": {ROTATED_FOR_ANNOTATION: previous}},
                 "spec": {"redeployAgentGeneration": cluster.redeploy_generation}});
