@@ -1,4 +1,7 @@
-//! Property tests: random and mutated bytes fed to every parser never panic.
+//! Property tests: random and mutated bytes fed to every parser that reads outside bytes
+//! never panic — PEM, DER, PKCS#7, PKCS#12, the private-key scans, kubeconfig YAML and
+//! node files (through `expiry --path`, in process), and Rancher's `/ping` and `/cacerts`
+//! answers. A bounded number of cases here; `scripts/fuzz` runs many more.
 
 use proptest::prelude::*;
 use rcert::x509::pem::{parse_bytes, Item};
@@ -32,6 +35,92 @@ fn exercise(bytes: &[u8]) {
     }
 }
 
+/// PKCS#12 and PKCS#7 archives of the corpus chain, made once by openssl.
+fn archives() -> &'static (Vec<u8>, Vec<u8>) {
+    static ARCHIVES: std::sync::OnceLock<(Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+    ARCHIVES.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = |name: &str| format!("{}/testdata/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
+        let pfx = dir.path().join("a.pfx");
+        let p7b = dir.path().join("a.p7b");
+        let ok = std::process::Command::new("openssl")
+            .args([
+                "pkcs12",
+                "-export",
+                "-in",
+                &corpus("fullchain.pem"),
+                "-inkey",
+                &corpus("leaf.key"),
+                "-passout",
+                "pass:x",
+                "-out",
+            ])
+            .arg(&pfx)
+            .status()
+            .unwrap()
+            .success()
+            && std::process::Command::new("openssl")
+                .args([
+                    "crl2pkcs7",
+                    "-nocrl",
+                    "-certfile",
+                    &corpus("fullchain.pem"),
+                    "-outform",
+                    "DER",
+                    "-out",
+                ])
+                .arg(&p7b)
+                .status()
+                .unwrap()
+                .success();
+        assert!(ok, "openssl makes the archives");
+        (std::fs::read(pfx).unwrap(), std::fs::read(p7b).unwrap())
+    })
+}
+
+/// The archive parsers, the key scans and Rancher's checksum on any bytes.
+fn exercise_archives(bytes: &[u8]) {
+    let _ = rcert::x509::formats::read_pkcs12(bytes, "x");
+    let _ = rcert::x509::formats::pkcs7_certificates(bytes);
+    let _ = rcert::x509::formats::looks_like_pkcs12(bytes);
+    let _ = rcert::x509::pem::private_key_labels(bytes);
+    let _ = rcert::x509::pem::without_private_keys(bytes);
+    let _ = rcert::rancher::ca_checksum(bytes);
+}
+
+/// What Rancher's endpoints answered, judged as probe and doctor judge it.
+fn exercise_answers(status: u16, body: &[u8]) {
+    let chain = rcert::x509::cert::certs_in(LEAF.as_bytes());
+    let answer = Ok((status, body.to_vec()));
+    let _ = rcert::checks::served::ping_answer(&answer);
+    let _ = rcert::checks::served::cacerts_answer(&answer, &chain, None);
+}
+
+/// A file as `expiry --path` reads it (PEM, DER, PKCS#7, kubeconfig by content): the
+/// command ends with a report and exit 0, 1 or 2, never a panic.
+fn exercise_file(bytes: &[u8]) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("input.crt");
+    std::fs::write(&file, bytes).unwrap();
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    let mut terminal = rcert::output::Terminal::new(&mut stdout, &mut stderr, false, false);
+    let path = file.display().to_string();
+    let args = [
+        "rcert",
+        "-o",
+        "json",
+        "expiry",
+        "--no-cluster",
+        "--no-node",
+        "--path",
+        &path,
+    ];
+    let code = rcert::cli::run_with(args.iter().copied(), &mut terminal);
+    assert!(code <= 2, "exit {code}");
+}
+
+const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:6443\n    certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUI=\nusers:\n- name: u\n  user:\n    client-certificate-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg==\n    client-certificate: /var/lib/rancher/rke2/server/tls/client-admin.crt\ncontexts:\n- name: c\n  context: {cluster: c, user: u}\ncurrent-context: c\n";
+
 fn mutate(base: &[u8], flips: &[(usize, u8)], cut: usize) -> Vec<u8> {
     let mut bytes = base.to_vec();
     for (position, value) in flips {
@@ -45,7 +134,10 @@ fn mutate(base: &[u8], flips: &[(usize, u8)], cut: usize) -> Vec<u8> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    // 512 cases per property in the suite; scripts/fuzz sets RCERT_FUZZ_CASES higher.
+    #![proptest_config(ProptestConfig::with_cases(
+        std::env::var("RCERT_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(512)
+    ))]
 
     #[test]
     fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
@@ -61,6 +153,27 @@ proptest! {
     fn mutated_der_never_panics(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6), cut in 0usize..1024) {
         exercise(&mutate(CERT_DER, &flips, cut));
         exercise(&mutate(KEY, &flips, cut));
+    }
+
+    #[test]
+    fn mutated_archives_never_panic(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6), cut in 0usize..8192) {
+        let (pfx, p7b) = archives();
+        exercise_archives(&mutate(pfx, &flips, cut));
+        exercise_archives(&mutate(p7b, &flips, cut));
+        exercise(&mutate(p7b, &flips, cut));
+    }
+
+    #[test]
+    fn rancher_answers_never_panic(status in 100u16..600, body in proptest::collection::vec(any::<u8>(), 0..1024), flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)) {
+        exercise_answers(status, &body);
+        exercise_answers(200, &mutate(LEAF.as_bytes(), &flips, usize::MAX));
+    }
+
+    #[test]
+    fn files_and_kubeconfigs_read_by_expiry_never_panic(flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6), cut in 0usize..2048) {
+        exercise_file(&mutate(KUBECONFIG.as_bytes(), &flips, cut));
+        exercise_file(&mutate(LEAF.as_bytes(), &flips, cut));
+        exercise_file(&mutate(&archives().1, &flips, cut));
     }
 
     #[test]

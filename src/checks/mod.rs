@@ -39,7 +39,7 @@ pub struct Context {
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     /// A `--host` value that is neither a DNS name nor an IP address.
-    #[error("--host '{0}' is not a DNS name or IP address")]
+    #[error("--host '{0}' is not a DNS name or IP address{hint}", hint = crate::x509::names::ascii_hint(.0))]
     BadHost(String),
     /// `--at` is neither RFC 3339 nor unix seconds.
     #[error("expected RFC 3339 (2030-01-31T00:00:00Z) or unix seconds, not '{0}'")]

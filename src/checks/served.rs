@@ -183,65 +183,86 @@ async fn rancher_checks(
         .unwrap_or_else(|| target.host.clone());
     let get = |path| http_get(target, config, &server_name, &host, path, request.timeout);
     let (ping, cacerts) = tokio::join!(get("/ping"), get("/cacerts"));
-    let mut facts = RancherFacts {
-        ping: None,
-        cacerts: None,
-        cacerts_checksum: None,
-    };
+    let (ping, cacerts) = (
+        ping.map_err(|err| err.to_string()),
+        cacerts.map_err(|err| err.to_string()),
+    );
+    let (ping_check, ping_body) = ping_answer(&ping);
+    result.checks.push(ping_check);
+    let (checks, facts) = cacerts_answer(&cacerts, &result.chain, request.ca.as_ref());
+    result.checks.extend(checks);
+    result.rancher = Some(RancherFacts {
+        ping: ping_body,
+        ..facts
+    });
+}
+
+/// Judge what `/ping` answered (an HTTP status and body, or why there was none): Rancher
+/// answers `pong`. Returns the check and the body as read.
+pub fn ping_answer(ping: &Result<(u16, Vec<u8>), String>) -> (Check, Option<String>) {
     match ping {
-        Ok((200, body)) if String::from_utf8_lossy(&body).trim() == "pong" => {
-            facts.ping = Some("pong".to_string());
-            result
-                .checks
-                .push(Check::ok(CheckId::Ping, "/ping answered pong".to_string()));
-        }
+        Ok((200, body)) if String::from_utf8_lossy(body).trim() == "pong" => (
+            Check::ok(CheckId::Ping, "/ping answered pong".to_string()),
+            Some("pong".to_string()),
+        ),
         Ok((status, body)) => {
-            let body = String::from_utf8_lossy(&body)
+            let body = String::from_utf8_lossy(body)
                 .trim()
                 .chars()
                 .take(60)
                 .collect::<String>();
-            facts.ping = Some(body.clone());
-            result.checks.push(Check::failed(
-                CheckId::Ping,
-                format!("/ping answered HTTP {status} '{body}', not 'pong': is this Rancher, and is it ready?"),
-            ));
+            (
+                Check::failed(
+                    CheckId::Ping,
+                    format!("/ping answered HTTP {status} '{body}', not 'pong': is this Rancher, and is it ready?"),
+                ),
+                Some(body),
+            )
         }
-        Err(err) => result
-            .checks
-            .push(Check::failed(CheckId::Ping, format!("/ping: {err}"))),
+        Err(err) => (Check::failed(CheckId::Ping, format!("/ping: {err}")), None),
     }
+}
+
+/// Judge what `/cacerts` answered against the served chain and `--ca`: the checks, and
+/// the facts (body, status, the checksum agents will compute).
+pub fn cacerts_answer(
+    cacerts: &Result<(u16, Vec<u8>), String>,
+    chain: &[Cert],
+    ca: Option<&CaBundle>,
+) -> (Vec<Check>, RancherFacts) {
+    let mut facts = RancherFacts {
+        ping: None,
+        cacerts: None,
+        cacerts_checksum: None,
+        cacerts_status: cacerts.as_ref().ok().map(|(status, _)| *status),
+    };
+    let mut checks = Vec::new();
     match cacerts {
         Ok((200, body)) if !body.iter().all(u8::is_ascii_whitespace) => {
-            match served_bundle_problem(&body) {
-                Some(problem) => result.checks.push(Check::failed(CheckId::Cacerts, problem)),
+            match served_bundle_problem(body) {
+                Some(problem) => checks.push(Check::failed(CheckId::Cacerts, problem)),
                 None => {
-                    let checksum = crate::x509::cert::plain_hex(&crate::x509::cert::sha256(&body));
-                    result.checks.extend(cacerts_checks(
-                        &body,
-                        &checksum,
-                        &result.chain,
-                        request.ca.as_ref(),
-                    ));
+                    let checksum = crate::x509::cert::plain_hex(&crate::x509::cert::sha256(body));
+                    checks.extend(cacerts_checks(body, &checksum, chain, ca));
                     facts.cacerts_checksum = Some(checksum);
                 }
             }
-            facts.cacerts = Some(String::from_utf8_lossy(&body).to_string());
+            facts.cacerts = Some(String::from_utf8_lossy(body).to_string());
         }
         Ok((200, _)) => {
             facts.cacerts = Some(String::new());
-            result.checks.push(empty_cacerts_check(&result.chain));
+            checks.push(empty_cacerts_check(chain));
         }
-        Ok((status, body)) => result.checks.push(Check::failed(
+        Ok((status, body)) => checks.push(Check::failed(
             CheckId::Cacerts,
-            http_failure("/cacerts", status, &body),
+            http_failure("/cacerts", *status, body),
         )),
-        Err(err) => result.checks.push(Check::failed(
+        Err(err) => checks.push(Check::failed(
             CheckId::Cacerts,
             format!("/cacerts: {err}: agents cannot fetch the CA they must trust"),
         )),
     }
-    result.rancher = Some(facts);
+    (checks, facts)
 }
 
 /// Compare what `/cacerts` serves with the CA file and with the served chain.

@@ -39,7 +39,7 @@ pub enum ProbeError {
     #[error("target '{target}': {reason}")]
     BadTarget { target: String, reason: String },
     /// A `--servername` that cannot be sent as SNI.
-    #[error("--servername '{0}' is not a DNS name or IP address")]
+    #[error("--servername '{0}' is not a DNS name or IP address{hint}", hint = crate::x509::names::ascii_hint(.0))]
     BadServerName(String),
     /// A bad `--alpn`, `--timeout` or `--concurrency`.
     #[error("{0}")]
@@ -191,6 +191,8 @@ pub struct RancherFacts {
     pub cacerts: Option<String>,
     /// sha256 of the `/cacerts` body: the value agents compare with CATTLE_CA_CHECKSUM.
     pub cacerts_checksum: Option<String>,
+    /// The HTTP status `/cacerts` answered with (None: no answer).
+    pub cacerts_status: Option<u16>,
 }
 
 /// Parse `--alpn h2,http/1.1`.

@@ -65,6 +65,11 @@ impl Target {
         if host.contains(['/', ' ', '@']) || host.is_empty() {
             return Err(bad("expected host, host:port, ip:port or [v6]:port"));
         }
+        if let Some(ascii) = crate::x509::names::ascii_host(&host) {
+            return Err(bad(&format!(
+                "an internationalised name goes into certificates and SNI in its ASCII form: {ascii}"
+            )));
+        }
         Ok(Target {
             input: input.to_string(),
             host,

@@ -94,7 +94,7 @@ fn pkcs8_v1_ed25519(key: KeyPair) -> Result<KeyPair, rcgen::Error> {
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
     /// A `--host` value that is neither a DNS name nor an IP address.
-    #[error("--host '{host}' is neither a DNS name nor an IP address: {reason}")]
+    #[error("--host '{host}' is neither a DNS name nor an IP address: {reason}{hint}", hint = crate::x509::names::ascii_hint(host))]
     InvalidHost { host: String, reason: String },
     /// A `--cn` clients or CAs would refuse.
     #[error("--cn '{cn}': {reason}")]

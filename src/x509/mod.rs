@@ -4,6 +4,7 @@
 pub mod cert;
 pub mod formats;
 pub mod issue;
+pub mod names;
 pub mod pem;
 pub mod scan;
 

@@ -3,6 +3,26 @@
 use super::*;
 
 impl Doctor<'_> {
+    /// What fixes a `/cacerts` that served no CA bundle, from how it answered: a 404 or
+    /// an HTML page is routing (the secrets are not at fault), 401/403 a proxy that asks
+    /// for credentials, 5xx Rancher itself; an empty 200 is a Rancher without tls-ca.
+    fn cacerts_fix(&self, status: Option<u16>, body: Option<&str>) -> Option<String> {
+        let host = &self.request.host.host;
+        let namespace = &self.request.namespace;
+        let route = format!(
+            "route https://{host}/cacerts to Rancher: kubectl -n {namespace} get ingress -o wide (host and backend), and the load balancer's rules; curl -vk https://{host}/cacerts"
+        );
+        match status? {
+            200 if body.is_some_and(|body| body.trim().is_empty()) => Some(self.push_fix()),
+            200 | 404 => Some(route),
+            401 | 403 => Some(format!(
+                "let /cacerts and /ping through the proxy in front of {host} without authentication: agents fetch them anonymously"
+            )),
+            500..=599 => Some(format!("kubectl -n {namespace} logs deploy/rancher --tail=50")),
+            _ => Some(route),
+        }
+    }
+
     /// /ping and /cacerts of the host; returns the served checksum.
     pub(super) fn rancher_part(
         &mut self,
@@ -19,7 +39,9 @@ impl Doctor<'_> {
         let Some(served) = facts.cacerts_checksum.clone() else {
             // 404, 5xx, timeout, empty, HTML: the check says which, and what to do.
             if let Some(check) = host.checks.iter().find(|c| c.name == CheckId::Cacerts) {
-                let fix = (check.status == Status::Failed).then(|| self.push_fix());
+                let fix = (check.status == Status::Failed)
+                    .then(|| self.cacerts_fix(facts.cacerts_status, facts.cacerts.as_deref()))
+                    .flatten();
                 self.add(Section::Rancher, check.clone(), fix);
             }
             return None;
