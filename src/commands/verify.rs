@@ -107,7 +107,10 @@ fn verify_text(reports: &[VerifyReport], style: &Style) -> String {
         let _ = writeln!(
             out,
             "{} {}",
-            style.heading(&format!("{}:", report.file)),
+            style.heading(&format!(
+                "{}:",
+                crate::check::escape_control(&report.file, false)
+            )),
             style.status(report.status).trim_end()
         );
         if let Some(error) = &report.error {

@@ -498,11 +498,12 @@ fn expiry_text(report: &ExpiryReport, style: &Style) -> String {
             .days_left
             .map_or_else(|| "-".to_string(), |days| days.to_string());
         let subject: String = item.subject_cn().chars().take(40).collect();
+        // A file name may hold a newline: it never breaks the row.
         let _ = writeln!(
             out,
             "{status}{days:>6}  {:<21} {subject:<40} {}",
             item.not_after.as_deref().unwrap_or("-"),
-            item.location
+            crate::check::escape_control(&item.location, false)
         );
         if let Some(error) = &item.error {
             let _ = writeln!(out, "{:<40}{error}", "");
