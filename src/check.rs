@@ -2,6 +2,20 @@
 
 use serde::Serialize;
 
+/// Process exit codes shared by every command (see DESIGN.md).
+pub mod exit {
+    /// All checks passed (warnings allowed).
+    pub const OK: u8 = 0;
+    /// A check failed: invalid chain, name or key mismatch, untrusted handshake.
+    pub const CHECK_FAILED: u8 = 1;
+    /// Bad usage or unreadable / malformed input.
+    pub const BAD_INPUT: u8 = 2;
+    /// The remote side was unreachable, timed out or answered with an error.
+    pub const REMOTE: u8 = 3;
+    /// Stopped by SIGINT/SIGTERM (128 + 2, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
+}
+
 /// Verdict of one check, or of a whole report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]

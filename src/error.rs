@@ -1,20 +1,10 @@
-//! The crate error (sources kept) and the process exit codes.
+//! The crate error (sources kept) and how it maps to an exit code. It gathers the
+//! engines' error types, so it sits above them: engines never import it.
 
 use crate::x509::{issue, pem};
 
-/// Process exit codes shared by every command (see DESIGN.md).
-pub mod exit {
-    /// All checks passed (warnings allowed).
-    pub const OK: u8 = 0;
-    /// A check failed: invalid chain, name or key mismatch, untrusted handshake.
-    pub const CHECK_FAILED: u8 = 1;
-    /// Bad usage or unreadable / malformed input.
-    pub const BAD_INPUT: u8 = 2;
-    /// The remote side was unreachable, timed out or answered with an error.
-    pub const REMOTE: u8 = 3;
-    /// Stopped by SIGINT/SIGTERM (128 + 2, as shells report it).
-    pub const INTERRUPTED: u8 = 130;
-}
+/// The exit codes live with the verdict vocabulary ([`crate::check::exit`]).
+pub use crate::check::exit;
 
 /// Every error a command can end with before it produces a report.
 ///
@@ -50,8 +40,8 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
     /// Standard output or error could not be written (e.g. a closed pipe).
-    #[error("cannot write the output: {0}")]
-    Output(#[source] std::io::Error),
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
 }
 
 impl Error {

@@ -27,4 +27,5 @@ pub mod rancher;
 pub mod tls;
 pub mod x509;
 
-pub use error::{exit, Error};
+pub use check::exit;
+pub use error::Error;

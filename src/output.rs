@@ -250,18 +250,18 @@ impl<'a> Terminal<'a> {
 
     /// Write report text to standard output, made terminal-safe ([`terminal_safe`]); a
     /// closed pipe is an error, not a panic.
-    pub fn out(&mut self, text: &str) -> Result<(), crate::Error> {
+    pub fn out(&mut self, text: &str) -> Result<(), OutputError> {
         write_flushed(&mut *self.stdout, &terminal_safe(text))
     }
 
     /// Write data (PEM, YAML manifests, Prometheus text, a completion script) to
     /// standard output exactly as rendered.
-    pub fn data(&mut self, text: &str) -> Result<(), crate::Error> {
+    pub fn data(&mut self, text: &str) -> Result<(), OutputError> {
         write_flushed(&mut *self.stdout, text)
     }
 
     /// Write text to standard error (reports that accompany data on standard output).
-    pub fn err(&mut self, text: &str) -> Result<(), crate::Error> {
+    pub fn err(&mut self, text: &str) -> Result<(), OutputError> {
         write_flushed(&mut *self.stderr, &terminal_safe(text))
     }
 
@@ -271,7 +271,7 @@ impl<'a> Terminal<'a> {
         report: &R,
         format: OutputFormat,
         style: &Style,
-    ) -> Result<u8, crate::Error> {
+    ) -> Result<u8, OutputError> {
         let rendered = match format {
             OutputFormat::Json => format!("{}\n", json(report)),
             // Only expiry renders Prometheus; the CLI refuses it for every other command.
@@ -316,11 +316,16 @@ pub fn terminal_safe(text: &str) -> String {
     out
 }
 
-fn write_flushed(stream: &mut dyn std::io::Write, text: &str) -> Result<(), crate::Error> {
+/// Standard output or error could not be written (e.g. a closed pipe).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the output: {0}")]
+pub struct OutputError(#[source] pub std::io::Error);
+
+fn write_flushed(stream: &mut dyn std::io::Write, text: &str) -> Result<(), OutputError> {
     stream
         .write_all(text.as_bytes())
         .and_then(|()| stream.flush())
-        .map_err(crate::Error::Output)
+        .map_err(OutputError)
 }
 
 /// Ask for a password on the controlling terminal (not echoed; read from /dev/tty, so
@@ -332,8 +337,8 @@ pub fn prompt_password(prompt: &str) -> std::io::Result<String> {
 /// The exit code of a verdict: 1 when failed, else 0.
 pub fn exit_for(status: Status) -> u8 {
     match status {
-        Status::Failed => crate::exit::CHECK_FAILED,
-        Status::Skipped | Status::Ok | Status::Warning => crate::exit::OK,
+        Status::Failed => crate::check::exit::CHECK_FAILED,
+        Status::Skipped | Status::Ok | Status::Warning => crate::check::exit::OK,
     }
 }
 

@@ -1,12 +1,20 @@
-//! The layer rule of DESIGN.md, checked on the source: `main` → `cli` → `commands/*` →
-//! engines (`checks`, `tls`, `cluster`, `chain`, `output`, `files`, `rancher`) → `x509`,
-//! `check`, `error`. Commands never import each other; engines never import `commands`,
-//! `cli` or `output`; the bottom imports nothing above it.
+//! The layer rule of ARCHITECTURE.md, checked on the source: `main` → `cli` →
+//! `commands/*` (and `error`, which gathers the engines' errors) → engines (`checks`,
+//! `tls`, `cluster`, `chain`, `output`, `files`, `rancher`, `interrupt`) → `x509`, `check`.
+//! Commands never import each other; engines never import `commands`, `cli`, `error` or
+//! `output`; the bottom imports nothing above it.
 
 use std::path::{Path, PathBuf};
 
 const ENGINES: &[&str] = &[
-    "checks", "tls", "cluster", "chain", "output", "files", "rancher",
+    "checks",
+    "tls",
+    "cluster",
+    "chain",
+    "output",
+    "files",
+    "rancher",
+    "interrupt",
 ];
 const BOTTOM: &[&str] = &["x509", "check"];
 
@@ -32,16 +40,40 @@ fn module_of(path: &Path, src: &Path) -> String {
         .to_string()
 }
 
-/// The `crate::` modules a file names (`crate::commands::push` → `commands::push`).
+/// What a re-export at the crate root stands for (`crate::exit` is `check::exit`).
+fn resolve(path: &str) -> String {
+    match path.split("::").next().unwrap_or_default() {
+        "exit" => format!("check::{path}"),
+        "Error" => format!("error::{path}"),
+        _ => path.to_string(),
+    }
+}
+
+/// The `crate::` modules a file names (`crate::commands::push` → `commands::push`),
+/// grouped imports included (`use crate::{exit, Error}` → `check::exit`, `error::Error`).
 fn crate_paths(text: &str) -> Vec<String> {
     let mut paths = Vec::new();
     for (index, _) in text.match_indices("crate::") {
         let rest = &text[index + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let inner = &group[..group.find('}').unwrap_or(group.len())];
+            for item in inner.split(',') {
+                let item: String = item
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                    .collect();
+                if !item.is_empty() {
+                    paths.push(resolve(item.trim_end_matches(':')));
+                }
+            }
+            continue;
+        }
         let path: String = rest
             .chars()
             .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
             .collect();
-        paths.push(path.trim_end_matches(':').to_string());
+        paths.push(resolve(path.trim_end_matches(':')));
     }
     for line in text.lines().map(str::trim) {
         if let Some(inner) = line.strip_prefix("use super::") {
@@ -49,6 +81,15 @@ fn crate_paths(text: &str) -> Vec<String> {
         }
     }
     paths
+}
+
+#[test]
+fn grouped_and_re_exported_imports_are_seen() {
+    assert_eq!(
+        crate_paths("use crate::{exit, Error};"),
+        ["check::exit", "error::Error"]
+    );
+    assert_eq!(crate_paths("crate::exit::OK"), ["check::exit::OK"]);
 }
 
 #[test]
@@ -66,12 +107,20 @@ fn layers_import_only_downwards() {
             .map(|rest| rest.to_string_lossy().trim_end_matches(".rs").to_string());
         for path in crate_paths(&text) {
             let top = path.split("::").next().unwrap_or_default().to_string();
+            // `error` gathers the engines' error types for the commands: it sits above the
+            // engines, so neither they nor the bottom may import it.
             let bad = if ENGINES.contains(&module.as_str()) {
-                top == "commands" || top == "cli" || (top == "output" && module != "output")
+                top == "commands"
+                    || top == "cli"
+                    || top == "error"
+                    || (top == "output" && module != "output")
             } else if BOTTOM.contains(&module.as_str()) {
-                top == "commands" || top == "cli" || ENGINES.contains(&top.as_str())
+                top == "commands"
+                    || top == "cli"
+                    || top == "error"
+                    || ENGINES.contains(&top.as_str())
             } else if module == "error" {
-                top == "commands" || top == "cli" || top == "output"
+                top == "commands" || top == "cli"
             } else if let Some(own) = &own_command {
                 let other = path
                     .strip_prefix("commands::")

@@ -27,15 +27,9 @@ pub struct ProbeReport {
 }
 
 impl ProbeReport {
-    /// 0 all good, 1 a check failed, 3 a target could not be probed.
-    pub fn exit_code(&self) -> u8 {
-        if self.results.iter().any(ProbeResult::is_unreachable) {
-            crate::exit::REMOTE
-        } else if self.status == Status::Failed {
-            crate::exit::CHECK_FAILED
-        } else {
-            crate::exit::OK
-        }
+    /// Whether a target could not be probed at all (the command's exit 3).
+    pub fn any_unreachable(&self) -> bool {
+        self.results.iter().any(ProbeResult::is_unreachable)
     }
 }
 

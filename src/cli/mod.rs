@@ -152,7 +152,7 @@ fn run_selfsign(
         force: args.force,
     };
     let report = selfsign::selfsign(&request)?;
-    term.emit(&report, format, style)
+    Ok(term.emit(&report, format, style)?)
 }
 
 fn run_fullchain(
@@ -176,7 +176,7 @@ fn run_fullchain(
             term.err(&report.text(&style.for_stderr(color, term)))?;
             Ok(report.exit_code())
         }
-        _ => term.emit(&report, format, style),
+        _ => Ok(term.emit(&report, format, style)?),
     }
 }
 
@@ -282,7 +282,7 @@ async fn run_probe(
     let progress =
         format == OutputFormat::Text && request.targets.len() > 3 && term.stderr_is_terminal;
     let report = served::probe(&request, progress).await;
-    term.emit(&report, format, style)
+    Ok(term.emit(&report, format, style)?)
 }
 
 async fn run_push(
@@ -332,7 +332,7 @@ async fn run_push(
             term.err(&report.text(&style.for_stderr(color, term)))?;
             Ok(report.exit_code())
         }
-        _ => term.emit(&report, format, style).map(interrupted_or),
+        _ => Ok(interrupted_or(term.emit(&report, format, style)?)),
     }
 }
 
@@ -355,7 +355,7 @@ async fn run_doctor(
         ca_secret_name: args.ca_secret_name.clone(),
     };
     let report = doctor::doctor(&request).await?;
-    term.emit(&report, format, style)
+    Ok(term.emit(&report, format, style)?)
 }
 
 async fn run_expiry(
@@ -395,7 +395,7 @@ async fn run_expiry(
         term.data(&expiry::prometheus_text(&report))?;
         return Ok(report.exit_code());
     }
-    term.emit(&report, format, style)
+    Ok(term.emit(&report, format, style)?)
 }
 
 async fn run_rotate(
@@ -440,7 +440,7 @@ async fn run_rotate(
         }
         args::RotateCommand::Status(_) => rotate::status(&request).await?,
     };
-    term.emit(&report, format, style)
+    Ok(term.emit(&report, format, style)?)
 }
 
 /// 130 when SIGINT/SIGTERM arrived during the change (it was rolled back and the report
@@ -467,7 +467,7 @@ async fn run_kubeconfig_check(
         timeout: args.timeout,
     };
     let report = kubeconfig::check(&request).await?;
-    term.emit(&report, format, style)
+    Ok(term.emit(&report, format, style)?)
 }
 
 /// The PKCS#12 password and where it came from (`--password-file` or `--password-env`).
@@ -500,7 +500,7 @@ fn run_import(
         force: args.force,
     };
     let report = import::import(&request)?;
-    term.emit(&report, format, style)
+    Ok(term.emit(&report, format, style)?)
 }
 
 fn completions(term: &mut Terminal<'_>, shell: clap_complete::Shell) -> Result<u8, Error> {
@@ -516,13 +516,13 @@ fn man_page(term: &mut Terminal<'_>) -> Result<u8, Error> {
     let command = Cli::command();
     clap_mangen::Man::new(command.clone())
         .render(&mut page)
-        .map_err(Error::Output)?;
+        .map_err(|err| Error::Output(crate::output::OutputError(err)))?;
     for sub in command.get_subcommands() {
         let name = format!("rcert-{}", sub.get_name());
         let sub = sub.clone().name(name.clone()).bin_name(name);
         clap_mangen::Man::new(sub)
             .render(&mut page)
-            .map_err(Error::Output)?;
+            .map_err(|err| Error::Output(crate::output::OutputError(err)))?;
     }
     term.data(&String::from_utf8_lossy(&page))?;
     Ok(exit::OK)

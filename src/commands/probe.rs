@@ -12,8 +12,13 @@ impl Report for ProbeReport {
         probe_text(self, style)
     }
 
+    /// 0 all good, 1 a check failed, 3 a target could not be probed.
     fn exit_code(&self) -> u8 {
-        ProbeReport::exit_code(self)
+        if self.any_unreachable() {
+            crate::exit::REMOTE
+        } else {
+            crate::output::exit_for(self.status)
+        }
     }
 }
 
