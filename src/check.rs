@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-/// Process exit codes shared by every command (see DESIGN.md).
+/// Process exit codes shared by every command (see ARCHITECTURE.md).
 pub mod exit {
     /// All checks passed (warnings allowed).
     pub const OK: u8 = 0;
