@@ -121,6 +121,8 @@ pub enum CheckId {
     CaData,
     /// A private key in a file meant to be public (tls.crt, cacerts.pem).
     PrivateKey,
+    /// Who accepts the chain: Go, OpenSSL, strict verifiers.
+    Clients,
 }
 
 impl CheckId {
@@ -159,6 +161,7 @@ impl CheckId {
             CheckId::ClientCert => "client_cert",
             CheckId::CaData => "ca_data",
             CheckId::PrivateKey => "private_key",
+            CheckId::Clients => "clients",
         }
     }
 }
@@ -239,4 +242,157 @@ pub fn escape_control(text: &str, lines: bool) -> String {
         }
     }
     out
+}
+
+/// The clients whose verdict rcert models: who reads a certificate in a Rancher install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Clients {
+    /// Go's crypto/x509: Rancher agents, Rancher, kubectl, helm, fleet.
+    pub go: bool,
+    /// OpenSSL 3's default verification: curl, wget, nginx `proxy_ssl_verify`, s_client.
+    pub openssl: bool,
+    /// RFC 5280 + CA/Browser Forum as the strictest verifiers (rustls/webpki, browsers)
+    /// and certificate linters read them.
+    pub strict: bool,
+}
+
+impl Clients {
+    /// Every client.
+    pub const ALL: Clients = Clients {
+        go: true,
+        openssl: true,
+        strict: true,
+    };
+    /// The strict reading alone (a rule only RFC 5280 / CA/B Forum state).
+    pub const STRICT: Clients = Clients {
+        go: false,
+        openssl: false,
+        strict: true,
+    };
+    /// Go and the strict reading (e.g. a CN-only certificate: OpenSSL falls back to the CN).
+    pub const GO_STRICT: Clients = Clients {
+        go: true,
+        openssl: false,
+        strict: true,
+    };
+    /// OpenSSL and the strict reading (e.g. a CA key without keyCertSign: Go ignores keyUsage).
+    pub const OPENSSL_STRICT: Clients = Clients {
+        go: false,
+        openssl: true,
+        strict: true,
+    };
+    /// The default selection whose rejection fails a check: what breaks a Rancher install.
+    pub const DEFAULT_SELECTION: Clients = Clients {
+        go: true,
+        openssl: true,
+        strict: false,
+    };
+
+    /// Parse `--clients go,openssl` or `all`.
+    pub fn parse(list: &str) -> Result<Clients, String> {
+        let mut chosen = Clients::default();
+        for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "all" => chosen = Clients::ALL,
+                "go" => chosen.go = true,
+                "openssl" => chosen.openssl = true,
+                "strict" => chosen.strict = true,
+                other => {
+                    return Err(format!(
+                        "unknown client '{other}': choose from go, openssl, strict, all"
+                    ))
+                }
+            }
+        }
+        if chosen == Clients::default() {
+            return Err("name at least one client: go, openssl, strict or all".to_string());
+        }
+        Ok(chosen)
+    }
+
+    /// Whether any client is in both sets.
+    pub fn meets(self, other: Clients) -> bool {
+        (self.go && other.go) || (self.openssl && other.openssl) || (self.strict && other.strict)
+    }
+
+    /// Whether no client is in the set.
+    pub fn is_empty(self) -> bool {
+        self == Clients::default()
+    }
+
+    /// The clients of the set by name, in a fixed order.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (self.go, "go"),
+            (self.openssl, "openssl"),
+            (self.strict, "strict"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect()
+    }
+
+    /// Who a rejection by this set breaks, in an operator's words.
+    pub fn who(self) -> String {
+        let mut names = Vec::new();
+        if self.go {
+            names.push("Go clients (Rancher agents, kubectl, helm)");
+        }
+        if self.openssl {
+            names.push("OpenSSL clients (curl, nginx)");
+        }
+        if self.strict {
+            names.push("strict verifiers (browsers, rustls)");
+        }
+        names.join(", ")
+    }
+}
+
+/// One client's verdict on a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClientVerdict {
+    /// Whether the client accepts the chain for the name(s) checked.
+    pub accept: bool,
+    /// Why it rejects (the first reason, in that client's words where rcert knows them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The verdict of each client rcert models, for one chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdicts {
+    /// Go's crypto/x509 (Rancher agents, Rancher, kubectl, helm, fleet).
+    pub go: ClientVerdict,
+    /// OpenSSL 3's default chain verification (curl, nginx).
+    pub openssl: ClientVerdict,
+    /// RFC 5280 + CA/Browser Forum (browsers, rustls, linters).
+    pub strict: ClientVerdict,
+}
+
+impl Verdicts {
+    /// The one line that says who accepts and who rejects.
+    pub fn summary(&self) -> String {
+        let part = |name: &str, verdict: &ClientVerdict| {
+            if verdict.accept {
+                format!("{name} accept")
+            } else {
+                format!("{name} REJECT")
+            }
+        };
+        format!(
+            "{} · {} · {}",
+            part("go (agents, kubectl)", &self.go),
+            part("openssl (curl)", &self.openssl),
+            part("strict (browsers)", &self.strict)
+        )
+    }
+
+    /// The clients that reject.
+    pub fn rejecting(&self) -> Clients {
+        Clients {
+            go: !self.go.accept,
+            openssl: !self.openssl.accept,
+            strict: !self.strict.accept,
+        }
+    }
 }

@@ -210,12 +210,13 @@ fn rancher_urls_with_a_path_and_kubectl_proxy_are_read() {
     let rancher = context(&json, "rancher");
     assert_eq!(check(rancher, "reachable")["status"], "ok", "{rancher:#}");
     assert_eq!(check(rancher, "chain")["status"], "ok", "{rancher:#}");
+    // Nothing listens at 127.0.0.1:8001: a stopped kubectl proxy is not green.
     let proxy = context(&json, "proxy");
-    assert_eq!(check(proxy, "reachable")["status"], "skipped", "{proxy:#}");
+    assert_eq!(check(proxy, "reachable")["status"], "failed", "{proxy:#}");
     assert!(check(proxy, "reachable")["message"]
         .as_str()
         .unwrap()
-        .contains("plain HTTP"));
+        .contains("is kubectl proxy running?"));
     let garbage = context(&json, "garbage-ca");
     assert_eq!(check(garbage, "ca_data")["status"], "failed", "{garbage:#}");
     assert!(

@@ -134,7 +134,17 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
     }
     if let Some(ca) = context.ca.as_ref().filter(|ca| !ca.system) {
         checks.push(ca_file_check(ca));
-        checks.push(Check::ok(CheckId::CaChecksum, checksum_message(ca)));
+        checks.push(if ca.private_keys.is_empty() {
+            Check::ok(CheckId::CaChecksum, checksum_message(ca))
+        } else {
+            Check::skipped(
+                CheckId::CaChecksum,
+                format!(
+                    "not computed: {} holds a private key and must not be served",
+                    ca.source
+                ),
+            )
+        });
     }
     checks
 }

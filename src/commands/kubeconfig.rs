@@ -215,6 +215,43 @@ fn client_certificate_check(
     }
 }
 
+/// A plain-HTTP server (kubectl proxy): no certificate to judge, but whether it answers.
+async fn plain_http_checks(
+    server: &str,
+    target: &Target,
+    timeout: std::time::Duration,
+) -> (Vec<Check>, bool) {
+    let connect = tokio::net::TcpStream::connect((target.host.as_str(), target.port));
+    match tokio::time::timeout(timeout, connect).await {
+        Ok(Ok(_)) => (
+            vec![Check::ok(
+                CheckId::Reachable,
+                format!(
+                    "server {server} answers; plain HTTP (kubectl proxy): no certificate to check"
+                ),
+            )],
+            false,
+        ),
+        Ok(Err(err)) => (
+            vec![Check::failed(
+                CheckId::Reachable,
+                format!(
+                    "server {server}: {} (is kubectl proxy running?)",
+                    crate::x509::pem::describe_io_error(&err)
+                ),
+            )],
+            true,
+        ),
+        Err(_) => (
+            vec![Check::failed(
+                CheckId::Reachable,
+                format!("server {server}: no answer within the timeout"),
+            )],
+            true,
+        ),
+    }
+}
+
 /// Probe the server and judge its chain against the kubeconfig's CA; (checks, unreachable).
 async fn server_checks(
     server: &str,
@@ -224,17 +261,7 @@ async fn server_checks(
 ) -> (Vec<Check>, bool) {
     let mut checks = Vec::new();
     let target = match Target::from_url(server) {
-        Ok((_, false)) => {
-            return (
-                vec![Check::skipped(
-                    CheckId::Reachable,
-                    format!(
-                        "server {server} is plain HTTP (kubectl proxy): no certificate to check"
-                    ),
-                )],
-                false,
-            )
-        }
+        Ok((target, false)) => return plain_http_checks(server, &target, request.timeout).await,
         Ok((target, true)) => target,
         Err(err) => {
             return (

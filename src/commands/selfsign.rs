@@ -97,6 +97,12 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
         None => Ca::generate(&request.server, request.ca_days)?,
     };
     let server = ca.sign_server(&request.server)?;
+    if ca.key_pem.is_none() && ca.cert.public_key.algorithm != server.cert.public_key.algorithm {
+        warnings.push(format!(
+            "the existing CA keeps its own key ({}); --key-type applies to the new server key ({})",
+            ca.cert.public_key, server.cert.public_key
+        ));
+    }
     if server.cert.not_after_time() > ca.cert.not_after_time() {
         warnings.push(format!(
             "the server certificate outlives its CA (CA expires {}): renew the CA before then",

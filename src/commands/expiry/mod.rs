@@ -386,6 +386,15 @@ pub(super) fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
 
 /// Build the inventory: every source concurrently, then sorted soonest first.
 pub async fn expiry(request: &ExpiryRequest) -> Result<ExpiryReport, crate::Error> {
+    if request.no_cluster
+        && request.no_node
+        && request.paths.is_empty()
+        && request.targets.is_empty()
+    {
+        return Err(crate::Error::Usage(
+            "nothing to list: --no-cluster and --no-node leave no source; add --path or --target (an inventory of nothing would always look green)".to_string(),
+        ));
+    }
     let (cluster, endpoints) = tokio::join!(
         cluster::collect(request),
         cluster::collect_endpoints(request)

@@ -112,9 +112,10 @@ fn labels(item: &Item) -> String {
         .join(",")
 }
 
-/// Label values escape backslash, double quote and newline.
+/// Label values escape backslash, double quote and newline; other control characters
+/// (a file name with an escape sequence) are written as `\XX` first, as in text output.
 fn escape(value: &str) -> String {
-    value
+    crate::check::escape_control(value, true)
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

@@ -20,6 +20,8 @@ pub(super) struct Inputs {
     pub(super) ca: Option<CaBundle>,
     /// `--additional-ca` certificates with the file each came from, in input order.
     pub(super) additional: Vec<(String, Cert)>,
+    /// `--additional-ca` files that also hold private keys (refused: never pushed).
+    pub(super) additional_keys: Vec<(String, Vec<String>)>,
 }
 
 impl Inputs {
@@ -30,13 +32,19 @@ impl Inputs {
         };
         let ca = request.ca.as_deref().map(CaBundle::load).transpose()?;
         let mut additional = Vec::new();
+        let mut additional_keys = Vec::new();
         for file in &request.additional_ca {
-            for cert in inspect::load_certs(file)? {
+            let (loaded, keys) = crate::x509::pem::load_certificates_beside_keys(file)?;
+            if !keys.is_empty() {
+                additional_keys.push((file.clone(), keys));
+            }
+            for cert in inspect::certs_from(&loaded)? {
                 additional.push((file.clone(), cert));
             }
         }
         Ok(Inputs {
             additional,
+            additional_keys,
             server,
             ca,
         })
@@ -73,6 +81,16 @@ impl Inputs {
 
     /// `tls-ca-additional` takes CA certificates only: a leaf refuses the push.
     pub(super) fn additional_check(&self) -> Option<Check> {
+        if let Some((file, keys)) = self.additional_keys.first() {
+            return Some(Check::failed(
+                CheckId::TlsCa,
+                checks::private_key_message(
+                    file,
+                    keys,
+                    "tls-ca-additional is a list of public CA certificates",
+                ),
+            ));
+        }
         if self.additional.is_empty() {
             return None;
         }
@@ -218,6 +236,7 @@ pub(super) fn summarise_existing(secret: &Secret) -> String {
     let pem = data
         .get("tls.crt")
         .or_else(|| data.get("cacerts.pem"))
+        .or_else(|| data.get(crate::rancher::ADDITIONAL_CA_SECRET_KEY))
         .map(|bytes| bytes.0.clone())
         .unwrap_or_default();
     let checksum = data

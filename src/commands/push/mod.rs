@@ -227,13 +227,13 @@ async fn apply_all(
     let pushed_additional = planned
         .iter()
         .any(|p| p.secret.metadata.name.as_deref() == Some(crate::rancher::ADDITIONAL_CA_SECRET));
+    report.namespace_created = applied.namespace_created;
+    report.api_requests = applied.requests;
     if pushed_additional && applied.error.is_none() {
         report.additional_trusted_cas =
             Some(additional_trusted_cas_check(&client, &request.namespace).await);
         report.api_requests += 1;
     }
-    report.namespace_created = applied.namespace_created;
-    report.api_requests = applied.requests;
     report.error = applied.error;
     report.blocked = applied.blocked;
     report.secrets = planned
