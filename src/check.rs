@@ -181,6 +181,9 @@ pub struct Check {
     pub status: Status,
     /// One line an operator understands.
     pub message: String,
+    /// On the `clients` line: the verdict of each client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<Verdicts>,
 }
 
 impl Check {
@@ -209,6 +212,7 @@ impl Check {
             name,
             status,
             message,
+            clients: None,
         }
     }
 }

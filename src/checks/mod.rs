@@ -13,7 +13,7 @@ use rustls_pki_types::ServerName;
 use time::OffsetDateTime;
 use webpki::EndEntityCert;
 
-use crate::check::{Check, CheckId};
+use crate::check::{Check, CheckId, ClientVerdict, Clients, Status, Verdicts};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert, KeyInfo};
 use trust::Examined;
@@ -33,6 +33,8 @@ pub struct Context {
     pub at: OffsetDateTime,
     /// Warn when the leaf expires within this many days.
     pub warn_days: u32,
+    /// The clients whose rejection fails a check (`--clients`; default go and openssl).
+    pub clients: Clients,
 }
 
 /// Why verification could not start.
@@ -115,6 +117,12 @@ impl Origin<'_> {
 }
 
 /// Run every check on a chain as served or stored (first = leaf).
+///
+/// Checks that stand for a client's verdict (the chain, the profile and crypto rules,
+/// validity, SAN, names) carry the clients that refuse the chain for them; the `clients`
+/// line says who accepts and who rejects, and a check fails only when a client of
+/// `context.clients` rejects — a rejection by the others alone is a warning that names
+/// them. Rancher's own checks (order, key, `cacerts.pem`, the checksum) fail as they are.
 pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec<Check> {
     let Some(leaf) = find_leaf(certs) else {
         return vec![Check::failed(
@@ -123,30 +131,118 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
         )];
     };
     let examined = Examined::new(leaf, certs, origin, context);
-    let mut checks = vec![examined.trust_check()];
-    checks.push(examined.order_check());
-    checks.push(validity_check(leaf, &examined.judged_certs(), context));
-    checks.extend(examined.rule_checks());
-    checks.push(san_check(leaf));
-    checks.extend(name_checks(leaf, &context.hosts));
+    let mut judged = vec![examined.trust_check()];
+    judged.push((examined.order_check(), None));
+    let validity = validity_check(leaf, &examined.judged_certs(), context);
+    let validity_clients = (validity.status == Status::Failed).then_some(Clients::ALL);
+    let validity_status = validity.status;
+    judged.push((validity, validity_clients));
+    // OpenSSL counts the second of notAfter itself as expired; Go and RFC 5280 do not.
+    if validity_status != Status::Failed {
+        if let Some(last_second) = examined
+            .judged_certs()
+            .into_iter()
+            .find(|cert| cert.not_after_time() == context.at)
+        {
+            judged.push((
+                Check::failed(
+                    CheckId::Validity,
+                    format!(
+                        "'{}' expires at the very second of the check ({}); OpenSSL already counts it as expired",
+                        last_second.subject, last_second.not_after
+                    ),
+                ),
+                Some(Clients {
+                    go: false,
+                    openssl: true,
+                    strict: false,
+                }),
+            ));
+        }
+    }
+    judged.extend(examined.rule_checks());
+    judged.push(san_check(leaf));
+    judged.extend(name_checks(leaf, &context.hosts));
     if let Some((path, key)) = &context.key {
-        checks.push(key_check(leaf, certs, path, key));
+        judged.push((key_check(leaf, certs, path, key), None));
     }
     if let Some(ca) = context.ca.as_ref().filter(|ca| !ca.system) {
-        checks.push(ca_file_check(ca));
-        checks.push(if ca.private_keys.is_empty() {
-            Check::ok(CheckId::CaChecksum, checksum_message(ca))
-        } else {
-            Check::skipped(
-                CheckId::CaChecksum,
-                format!(
-                    "not computed: {} holds a private key and must not be served",
-                    ca.source
-                ),
-            )
-        });
+        judged.push((ca_file_check(ca), None));
+        judged.push((
+            if ca.private_keys.is_empty() {
+                Check::ok(CheckId::CaChecksum, checksum_message(ca))
+            } else {
+                Check::skipped(
+                    CheckId::CaChecksum,
+                    format!(
+                        "not computed: {} holds a private key and must not be served",
+                        ca.source
+                    ),
+                )
+            },
+            None,
+        ));
     }
+    let verdicts = verdicts_of(&judged);
+    let mut checks = vec![clients_check(&verdicts, context.clients)];
+    checks.extend(
+        judged
+            .into_iter()
+            .map(|(check, rejected_by)| as_selected(check, rejected_by, context.clients)),
+    );
     checks
+}
+
+/// Each client's verdict: it rejects when a check it stands behind failed; the first
+/// such check is its reason.
+fn verdicts_of(judged: &[(Check, Option<Clients>)]) -> Verdicts {
+    let verdict = |pick: fn(Clients) -> bool| {
+        let reason = judged.iter().find_map(|(check, clients)| {
+            let rejects = check.status == Status::Failed && clients.is_some_and(pick);
+            rejects.then(|| check.message.clone())
+        });
+        ClientVerdict {
+            accept: reason.is_none(),
+            reason,
+        }
+    };
+    Verdicts {
+        go: verdict(|c| c.go),
+        openssl: verdict(|c| c.openssl),
+        strict: verdict(|c| c.strict),
+    }
+}
+
+/// The `clients` line: who accepts and who rejects; failed when a selected client rejects.
+fn clients_check(verdicts: &Verdicts, selected: Clients) -> Check {
+    let rejecting = verdicts.rejecting();
+    let mut check = if rejecting.meets(selected) {
+        Check::failed(CheckId::Clients, verdicts.summary())
+    } else if rejecting.is_empty() {
+        Check::ok(CheckId::Clients, verdicts.summary())
+    } else {
+        Check::warning(
+            CheckId::Clients,
+            format!(
+                "{} (--clients {} decides what fails)",
+                verdicts.summary(),
+                selected.names().join(",")
+            ),
+        )
+    };
+    check.clients = Some(verdicts.clone());
+    check
+}
+
+/// A failed check that only clients outside the selection reject is a warning naming them.
+fn as_selected(check: Check, rejected_by: Option<Clients>, selected: Clients) -> Check {
+    match rejected_by {
+        Some(clients) if check.status == Status::Failed && !clients.meets(selected) => {
+            let message = format!("{} — only {} reject this", check.message, clients.who());
+            Check::warning(check.name, message)
+        }
+        _ => check,
+    }
 }
 
 /// The leaf: the first end-entity certificate, else the first certificate.
@@ -222,7 +318,7 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
     )
 }
 
-fn san_check(leaf: &Cert) -> Check {
+fn san_check(leaf: &Cert) -> (Check, Option<Clients>) {
     if leaf.has_san() {
         let names: Vec<&str> = leaf
             .dns_names
@@ -230,60 +326,165 @@ fn san_check(leaf: &Cert) -> Check {
             .chain(&leaf.ip_addresses)
             .map(String::as_str)
             .collect();
-        Check::ok(CheckId::San, format!("names {}", names.join(", ")))
+        (
+            Check::ok(CheckId::San, format!("names {}", names.join(", "))),
+            None,
+        )
     } else {
-        Check::failed(
-            CheckId::San,
-            format!(
-                "'{}' has no Subject Alternative Name; Go (Rancher agents, kubectl) and rustls ignore the CN: reissue it with SANs",
-                leaf.subject
+        // OpenSSL's host name check still falls back to the CN when there is no SAN.
+        (
+            Check::failed(
+                CheckId::San,
+                format!(
+                    "'{}' has no Subject Alternative Name; Go (Rancher agents, kubectl: \"x509: certificate relies on legacy Common Name field, use SANs instead\") and rustls ignore the CN: reissue it with SANs",
+                    leaf.subject
+                ),
             ),
+            Some(Clients::GO_STRICT),
         )
     }
 }
 
-fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<Check> {
-    let Ok(end_entity) = EndEntityCert::try_from(leaf.der()) else {
-        return vec![Check::failed(
-            CheckId::Name,
-            "the leaf cannot be parsed".to_string(),
-        )];
-    };
+fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<(Check, Option<Clients>)> {
+    let end_entity = EndEntityCert::try_from(leaf.der()).ok();
     hosts
         .iter()
         .map(|host| {
             let Some(name) = server_name(host) else {
-                return Check::failed(
-                    CheckId::Name,
-                    format!("'{host}' is not a DNS name or IP address"),
+                return (
+                    Check::failed(
+                        CheckId::Name,
+                        format!("'{host}' is not a DNS name or IP address"),
+                    ),
+                    Some(Clients::ALL),
                 );
             };
-            match end_entity.verify_is_valid_for_subject_name(&name) {
-                Ok(()) => Check::ok(CheckId::Name, format!("valid for {host}")),
-                Err(_) if !leaf.has_san() => Check::failed(
-                    CheckId::Name,
-                    format!("not valid for {host}: no SAN at all (the CN does not count)"),
-                ),
-                Err(_) => Check::failed(
-                    CheckId::Name,
-                    format!(
-                        "not valid for {host}: the SANs are {}{}",
-                        leaf.dns_names
-                            .iter()
-                            .chain(&leaf.ip_addresses)
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        if leaf.dns_names.iter().any(|name| name.starts_with("*.")) {
-                            " (a wildcard covers exactly one label)"
-                        } else {
-                            ""
-                        }
-                    ),
-                ),
+            // Each client matches names its own way: webpki (strict) exactly as RFC 6125
+            // says, Go with a whole-label wildcard anywhere left-most, OpenSSL also with a
+            // partial one and, without a DNS SAN, through the CN.
+            let rejected_by = Clients {
+                go: !go_matches(leaf, host),
+                openssl: !openssl_matches(leaf, host),
+                strict: end_entity
+                    .as_ref()
+                    .is_none_or(|cert| cert.verify_is_valid_for_subject_name(&name).is_err()),
+            };
+            if rejected_by.is_empty() {
+                return (Check::ok(CheckId::Name, format!("valid for {host}")), None);
             }
+            let message = if !leaf.has_san() {
+                format!("not valid for {host}: no SAN at all (the CN does not count for Go and browsers)")
+            } else if rejected_by == Clients::ALL {
+                format!(
+                    "not valid for {host}: the SANs are {}{}",
+                    san_list(leaf),
+                    if leaf.dns_names.iter().any(|name| name.starts_with("*.")) {
+                        " (a wildcard covers exactly one label)"
+                    } else {
+                        ""
+                    }
+                )
+            } else {
+                format!(
+                    "{host} matches the SANs ({}) only as {} read them",
+                    san_list(leaf),
+                    Clients {
+                        go: !rejected_by.go,
+                        openssl: !rejected_by.openssl,
+                        strict: !rejected_by.strict,
+                    }
+                    .names()
+                    .join(" and ")
+                )
+            };
+            (Check::failed(CheckId::Name, message), Some(rejected_by))
         })
         .collect()
+}
+
+fn san_list(leaf: &Cert) -> String {
+    leaf.dns_names
+        .iter()
+        .chain(&leaf.ip_addresses)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An IP literal (brackets allowed) as Go and OpenSSL compare it with IP SANs.
+fn host_ip(host: &str) -> Option<std::net::IpAddr> {
+    host.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .ok()
+}
+
+fn ip_listed(leaf: &Cert, ip: std::net::IpAddr) -> bool {
+    leaf.ip_addresses.iter().any(|listed| {
+        listed
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|listed| listed == ip)
+    })
+}
+
+/// Go's crypto/x509 `VerifyHostname`: IPs against IP SANs; names against DNS SANs only
+/// (no CN, "x509: certificate relies on legacy Common Name field"), case-insensitively,
+/// with `*` as a whole left-most label matching one label.
+fn go_matches(leaf: &Cert, host: &str) -> bool {
+    if let Some(ip) = host_ip(host) {
+        return ip_listed(leaf, ip);
+    }
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    leaf.dns_names.iter().any(|pattern| {
+        let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+        let (pattern_labels, host_labels): (Vec<&str>, Vec<&str>) =
+            (pattern.split('.').collect(), host.split('.').collect());
+        pattern_labels.len() == host_labels.len()
+            && pattern_labels
+                .iter()
+                .zip(&host_labels)
+                .enumerate()
+                .all(|(index, (p, h))| (index == 0 && *p == "*" && !h.is_empty()) || p == h)
+    })
+}
+
+/// OpenSSL's `X509_check_host` (as curl and `openssl verify -verify_hostname` use it):
+/// a wildcard only in the left-most label, partial (`ba*`) allowed, never in the last two
+/// labels; the CN is read when the certificate has no DNS SAN.
+fn openssl_matches(leaf: &Cert, host: &str) -> bool {
+    if let Some(ip) = host_ip(host) {
+        return ip_listed(leaf, ip);
+    }
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let matches = |pattern: &str| {
+        let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
+        if pattern == host {
+            return true;
+        }
+        let (Some((first, rest)), Some((host_first, host_rest))) =
+            (pattern.split_once('.'), host.split_once('.'))
+        else {
+            return false;
+        };
+        let Some((prefix, suffix)) = first.split_once('*') else {
+            return false;
+        };
+        // No partial wildcard in, or matching, an IDNA label.
+        let partial = !prefix.is_empty() || !suffix.is_empty();
+        if partial && (first.starts_with("xn--") || host_first.starts_with("xn--")) {
+            return false;
+        }
+        rest == host_rest
+            && rest.contains('.')
+            && !suffix.contains('*')
+            && host_first.len() >= prefix.len() + suffix.len()
+            && host_first.starts_with(prefix)
+            && host_first.ends_with(suffix)
+    };
+    if leaf.dns_names.is_empty() {
+        return matches(&leaf.display_name());
+    }
+    leaf.dns_names.iter().any(|pattern| matches(pattern))
 }
 
 fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Check {
@@ -328,7 +529,13 @@ fn ca_file_check(ca: &CaBundle) -> Check {
     if let Some(unusable) = ca.unusable.first() {
         return Check::failed(CheckId::CaFile, format!("{}: {unusable}", ca.source));
     }
-    if let Some(leaf) = ca.certs.iter().find(|cert| !cert.is_ca) {
+    // A self-signed certificate is a root even without basicConstraints (the profile
+    // check says what it lacks); anything else that is not a CA is a leaf.
+    if let Some(leaf) = ca
+        .certs
+        .iter()
+        .find(|cert| !cert.is_ca && !cert.self_signed)
+    {
         return Check::failed(
             CheckId::CaFile,
             format!(

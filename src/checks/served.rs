@@ -154,6 +154,7 @@ fn chain_checks(
         hosts: vec![checked_name.to_string()],
         at,
         warn_days: request.warn_days,
+        clients: request.clients,
     };
     check_chain(chain, Origin::Server, &context)
         .into_iter()

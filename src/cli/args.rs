@@ -445,6 +445,11 @@ pub struct ProbeArgs {
     /// Warn when a certificate expires within this many days.
     #[arg(long, default_value_t = 30, value_name = "N")]
     pub warn_days: u32,
+    /// Whose rejection fails a check: go (Rancher agents, kubectl, helm, fleet), openssl
+    /// (curl, nginx), strict (RFC 5280 + CA/Browser Forum: browsers, rustls), comma-separated,
+    /// or all. A rejection by the others alone is a warning that names them.
+    #[arg(long, default_value = "go,openssl", value_name = "LIST", value_parser = crate::check::Clients::parse)]
+    pub clients: crate::check::Clients,
 }
 
 const SELFSIGN_EXAMPLES: &str = "\
@@ -565,6 +570,11 @@ pub struct VerifyArgs {
     /// Warn when a certificate expires within this many days.
     #[arg(long, default_value_t = 30, value_name = "N")]
     pub warn_days: u32,
+    /// Whose rejection fails a check: go (Rancher agents, kubectl, helm, fleet), openssl
+    /// (curl, nginx), strict (RFC 5280 + CA/Browser Forum: browsers, rustls), comma-separated,
+    /// or all. A rejection by the others alone is a warning that names them.
+    #[arg(long, default_value = "go,openssl", value_name = "LIST", value_parser = crate::check::Clients::parse)]
+    pub clients: crate::check::Clients,
     /// Certificate files; each may hold a full chain, leaf first ('-' for stdin).
     #[arg(required = true, value_name = "CERTFILE")]
     pub files: Vec<String>,

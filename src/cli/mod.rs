@@ -247,6 +247,7 @@ fn verify_context(args: &VerifyArgs) -> Result<checks::Context, Error> {
         hosts: args.hosts.clone(),
         at,
         warn_days: args.warn_days,
+        clients: args.clients,
     })
 }
 
@@ -278,6 +279,7 @@ async fn run_probe(
         concurrency: args.concurrency.get(),
         rancher: args.rancher,
         warn_days: args.warn_days,
+        clients: args.clients,
     };
     let progress =
         format == OutputFormat::Text && request.targets.len() > 3 && term.stderr_is_terminal;

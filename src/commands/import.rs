@@ -180,6 +180,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
         hosts: Vec::new(),
         at: time::OffsetDateTime::now_utc(),
         warn_days: 30,
+        clients: crate::check::Clients::DEFAULT_SELECTION,
     };
     let served: Vec<Cert> = served.into_iter().cloned().collect();
     let tls_crt = dir.join("tls.crt").display().to_string();

@@ -315,6 +315,7 @@ async fn server_checks(
         concurrency: 1,
         rancher: false,
         warn_days: 30,
+        clients: crate::check::Clients::DEFAULT_SELECTION,
     };
     let report = served::probe(&probe, false).await;
     let Some(result) = report.results.into_iter().next() else {

@@ -65,6 +65,8 @@ pub struct ProbeRequest {
     pub rancher: bool,
     /// Warn when the leaf expires within this many days.
     pub warn_days: u32,
+    /// The clients whose rejection fails a check (`--clients`).
+    pub clients: crate::check::Clients,
 }
 
 /// The result of probing one target.

@@ -119,7 +119,7 @@ impl Cert {
         let names = subject_alt_names(&x509);
         let spki = x509.public_key();
         let self_signed = x509.subject().as_raw() == x509.issuer().as_raw()
-            && x509.verify_signature(None).is_ok();
+            && signed_by(&x509, x509.public_key());
         let facts = Cert {
             subject: escape_control(&x509.subject().to_string(), false),
             issuer: escape_control(&x509.issuer().to_string(), false),
@@ -200,13 +200,41 @@ impl Cert {
         let Ok((_, parent)) = X509Certificate::from_der(&issuer.der) else {
             return false;
         };
-        child.verify_signature(Some(parent.public_key())).is_ok()
+        signed_by(&child, parent.public_key())
     }
 
     /// Whether `key` is the private half of this certificate's public key.
     pub fn matches_key(&self, key: &KeyInfo) -> bool {
         self.public_key_bits == key.public_key_bits
     }
+}
+
+/// Whether `key` made the certificate's signature. RSA keys of 1024 to 2047 bits, which
+/// aws-lc verifies only through its legacy algorithms, are checked with those: Go and
+/// OpenSSL accept such signatures, and rcert must find the path they find (the crypto
+/// rule then says the key is weak).
+fn signed_by(cert: &X509Certificate<'_>, key: &SubjectPublicKeyInfo<'_>) -> bool {
+    if cert.verify_signature(Some(key)).is_ok() {
+        return true;
+    }
+    use aws_lc_rs::signature;
+    let Ok(PublicKey::RSA(rsa)) = key.parsed() else {
+        return false;
+    };
+    if crate::x509::formats::modulus_bits(rsa.modulus) >= 2048 {
+        return false;
+    }
+    let algorithm: &dyn signature::VerificationAlgorithm =
+        match cert.signature_algorithm.algorithm.to_id_string().as_str() {
+            "1.2.840.113549.1.1.11" => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
+            "1.2.840.113549.1.1.12" => &signature::RSA_PKCS1_2048_8192_SHA384,
+            "1.2.840.113549.1.1.13" => &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
+            "1.2.840.113549.1.1.5" => &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
+            _ => return false,
+        };
+    signature::UnparsedPublicKey::new(algorithm, &key.subject_public_key.data)
+        .verify(cert.tbs_certificate.as_ref(), &cert.signature_value.data)
+        .is_ok()
 }
 
 impl KeyInfo {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod emulator;
+pub mod oracle;
 pub mod servers;
 
 use std::path::{Path, PathBuf};

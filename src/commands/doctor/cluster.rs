@@ -134,6 +134,7 @@ impl Doctor<'_> {
             hosts: vec![self.request.host.host.clone()],
             at: time::OffsetDateTime::now_utc(),
             warn_days: 30,
+            clients: crate::check::Clients::DEFAULT_SELECTION,
         };
         let origin = format!("tls.crt of secret {secret}");
         for check in checks::check_chain(&chain, Origin::File(&origin), &context) {

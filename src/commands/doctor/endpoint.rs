@@ -19,6 +19,7 @@ impl Doctor<'_> {
             concurrency: 16,
             rancher: true,
             warn_days: 30,
+            clients: crate::check::Clients::DEFAULT_SELECTION,
         };
         let report = served::probe(&probe_request, false).await;
         let fake_served = report.results.iter().any(|result| {

@@ -345,6 +345,7 @@ impl Doctor<'_> {
             hosts: vec![host.clone()],
             at: time::OffsetDateTime::now_utc(),
             warn_days: 0,
+            clients: crate::check::Clients::DEFAULT_SELECTION,
         };
         let checks = checks::check_chain(
             &chain,

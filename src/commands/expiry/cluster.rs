@@ -306,6 +306,7 @@ pub(super) async fn collect_endpoints(request: &ExpiryRequest) -> (Vec<Item>, Ve
         concurrency: 16,
         rancher: false,
         warn_days: 0,
+        clients: crate::check::Clients::DEFAULT_SELECTION,
     };
     let report = served::probe(&probe, false).await;
     let mut items = Vec::new();

@@ -62,17 +62,29 @@ impl Inputs {
             hosts: Vec::new(),
             at: time::OffsetDateTime::now_utc(),
             warn_days: 30,
+            clients: crate::check::Clients::DEFAULT_SELECTION,
         };
-        checks::check_chain(&server.chain, Origin::File(&server.cert_path), &context)
+        let checks = checks::check_chain(&server.chain, Origin::File(&server.cert_path), &context);
+        // Without --ca a private chain cannot be judged: say so, do not refuse — unless
+        // something besides the trust anchor is wrong.
+        let untrusted_only = self.ca.is_none()
+            && !checks.iter().any(|check| {
+                check.status == Status::Failed
+                    && !matches!(check.name, CheckId::Chain | CheckId::Clients)
+            });
+        checks
             .into_iter()
             .map(|check| match check.status {
-                // Without --ca a private chain cannot be judged: say so, do not refuse.
                 Status::Failed if check.name == CheckId::Chain && self.ca.is_none() => {
                     Check::warning(
                         CheckId::Chain,
                         format!("{} (pass --ca when a private CA signed it)", check.message),
                     )
                 }
+                Status::Failed if check.name == CheckId::Clients && untrusted_only => Check {
+                    status: Status::Warning,
+                    ..check
+                },
                 _ => check,
             })
             .chain(self.additional_check())

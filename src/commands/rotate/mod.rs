@@ -168,6 +168,7 @@ pub(super) fn load_set(request: &RotateRequest, hosts: &[String]) -> Result<NewS
         hosts: hosts.to_vec(),
         at: time::OffsetDateTime::now_utc(),
         warn_days: 30,
+        clients: crate::check::Clients::DEFAULT_SELECTION,
     };
     let validation = check_chain(&chain, Origin::File(&path("tls.crt")), &context);
     Ok(NewSet {
@@ -309,6 +310,7 @@ pub(super) async fn probe_rancher(
         concurrency: 1,
         rancher: true,
         warn_days: 30,
+        clients: crate::check::Clients::DEFAULT_SELECTION,
     };
     Ok(crate::checks::served::probe(&probe_request, false).await)
 }

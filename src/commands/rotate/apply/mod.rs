@@ -336,6 +336,7 @@ impl Run<'_> {
                 name: CheckId::Secret,
                 status: change.action.status(),
                 message: format!("secret {}: {}{backup}", change.name, change.action.label()),
+                clients: None,
             });
         }
         match applied.error.clone() {

@@ -14,8 +14,13 @@ use x509_parser::extensions::{GeneralName, ParsedExtension, X509Extension};
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 
+mod constraints;
+mod crypto;
+
+use crate::check::Clients;
 use crate::x509::formats::modulus_bits;
 use crate::x509::Cert;
+pub use constraints::{has_directory_name_constraints, has_permitted_dns_constraints};
 
 /// The place of a certificate on its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,15 +47,6 @@ impl Role {
     }
 }
 
-/// How bad a broken rule is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    /// Clients refuse the certificate.
-    Failure,
-    /// Clients accept it, but the CA/Browser Forum requirements are broken.
-    Warning,
-}
-
 /// The family a rule belongs to; each is its own check line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Family {
@@ -63,8 +59,8 @@ pub enum Family {
 /// One broken rule on one certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
-    /// Failure or warning.
-    pub level: Level,
+    /// The clients that refuse the certificate for it (Go, OpenSSL, the strict reading).
+    pub rejected_by: Clients,
     /// Which check line it belongs to.
     pub family: Family,
     /// One line naming the certificate, the cause in the clients' words, and the fix.
@@ -78,6 +74,9 @@ const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
 const OID_NAME_CONSTRAINTS: &str = "2.5.29.30";
 const OID_AUTHORITY_KEY_ID: &str = "2.5.29.35";
 const OID_AIA: &str = "1.3.6.1.5.5.7.1.1";
+const OID_EXT_KEY_USAGE: &str = "2.5.29.37";
+const OID_POLICY_CONSTRAINTS: &str = "2.5.29.36";
+const OID_ANY_EKU: &str = "2.5.29.37.0";
 
 /// Judge one certificate in its role. The verdict depends on the certificate and its
 /// role only, so it is computed once per process (a run over 1,000 chains judges their
@@ -100,7 +99,7 @@ pub fn judge(cert: &Cert, role: Role) -> Vec<Finding> {
 fn judge_uncached(cert: &Cert, role: Role) -> Vec<Finding> {
     let Ok((_, x509)) = X509Certificate::from_der(cert.der()) else {
         return vec![Finding {
-            level: Level::Failure,
+            rejected_by: Clients::ALL,
             family: Family::Profile,
             message: format!("'{}' cannot be parsed as X.509", cert.subject),
         }];
@@ -114,6 +113,7 @@ fn judge_uncached(cert: &Cert, role: Role) -> Vec<Finding> {
     judged.extensions();
     judged.ca_rules();
     judged.leaf_rules();
+    judged.eku_profile();
     judged.names();
     judged.key();
     judged.signature();
@@ -129,20 +129,23 @@ struct Judged<'a, 'x> {
 }
 
 impl<'a, 'x> Judged<'a, 'x> {
-    fn fail(&mut self, family: Family, message: String) {
+    /// A rule broken, refused by `clients`.
+    fn reject(&mut self, clients: Clients, family: Family, message: String) {
         self.findings.push(Finding {
-            level: Level::Failure,
+            rejected_by: clients,
             family,
             message: format!("{} '{}': {message}", self.role.name(), self.cert.subject),
         });
     }
 
-    fn warn(&mut self, family: Family, message: String) {
-        self.findings.push(Finding {
-            level: Level::Warning,
-            family,
-            message: format!("{} '{}': {message}", self.role.name(), self.cert.subject),
-        });
+    /// A rule every client enforces.
+    fn fail(&mut self, family: Family, message: String) {
+        self.reject(Clients::ALL, family, message);
+    }
+
+    /// A rule only RFC 5280 / the CA/Browser Forum state: strict verifiers and linters.
+    fn strict(&mut self, family: Family, message: String) {
+        self.reject(Clients::STRICT, family, message);
     }
 
     fn extension(&self, oid: &str) -> Option<&'a X509Extension<'x>> {
@@ -173,6 +176,13 @@ impl<'a, 'x> Judged<'a, 'x> {
                         format!("unknown critical extension {oid} (Go: \"x509: unhandled critical extension\"); clients must refuse it"),
                     );
                 }
+                // Go refuses a malformed authorityInfoAccess ("x509: invalid authority
+                // info access"); OpenSSL does not read it while verifying.
+                ParsedExtension::ParseError { .. } if oid == OID_AIA => self.reject(
+                    Clients::GO_STRICT,
+                    Family::Profile,
+                    "authorityInfoAccess is malformed (Go: \"x509: invalid authority info access\")".to_string(),
+                ),
                 ParsedExtension::ParseError { .. } => self.fail(
                     Family::Profile,
                     format!("extension {oid} is malformed (its contents do not parse)"),
@@ -186,7 +196,8 @@ impl<'a, 'x> Judged<'a, 'x> {
             (OID_AIA, "authorityInfoAccess"),
         ] {
             if self.extension(oid).is_some_and(|ext| ext.critical) {
-                self.fail(
+                self.reject(
+                    Clients::OPENSSL_STRICT,
                     Family::Profile,
                     format!("{name} is marked critical; RFC 5280 requires it non-critical"),
                 );
@@ -198,7 +209,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                 _ => true,
             };
             if empty {
-                self.fail(
+                self.reject(Clients::STRICT,
                     Family::Profile,
                     "authorityInfoAccess holds no valid access description (RFC 5280 4.2.2.1: one or more)".to_string(),
                 );
@@ -210,14 +221,15 @@ impl<'a, 'x> Judged<'a, 'x> {
         if let Some(ext) = self.extension(OID_AUTHORITY_KEY_ID) {
             if let ParsedExtension::AuthorityKeyIdentifier(aki) = ext.parsed_extension() {
                 if aki.key_identifier.is_none() {
-                    self.fail(
+                    self.reject(
+                        Clients::STRICT,
                         Family::Profile,
                         "authorityKeyIdentifier lacks keyIdentifier (RFC 5280 4.2.1.1)".to_string(),
                     );
                 }
             }
         } else if !self.cert.self_signed {
-            self.fail(
+            self.reject(Clients::STRICT,
                 Family::Profile,
                 "no authorityKeyIdentifier (RFC 5280 4.2.1.1; openssl verify -x509_strict: \"Missing Authority Key Identifier\"): reissue it from the CA with authorityKeyIdentifier=keyid".to_string(),
             );
@@ -226,13 +238,14 @@ impl<'a, 'x> Judged<'a, 'x> {
 
     fn name_constraints(&mut self, critical: bool, parsed: ParsedExtension<'_>) {
         if self.role == Role::Leaf && !self.cert.is_ca {
-            self.fail(
+            self.reject(Clients::STRICT,
                 Family::Profile,
                 "nameConstraints in a certificate that is not a CA (RFC 5280 4.2.1.10: CA certificates only)".to_string(),
             );
         }
         if !critical {
-            self.fail(
+            self.reject(
+                Clients::STRICT,
                 Family::Profile,
                 "nameConstraints is not marked critical (RFC 5280 4.2.1.10: it MUST be critical)"
                     .to_string(),
@@ -241,10 +254,39 @@ impl<'a, 'x> Judged<'a, 'x> {
         let ParsedExtension::NameConstraints(constraints) = parsed else {
             return;
         };
+        // Go handles DNS, IP, email and URI constraints only; any other form in a critical
+        // nameConstraints makes the whole extension unhandled.
+        let go_unhandled = critical
+            && constraints
+                .permitted_subtrees
+                .iter()
+                .flatten()
+                .chain(constraints.excluded_subtrees.iter().flatten())
+                .any(|subtree| {
+                    !matches!(
+                        subtree.base,
+                        GeneralName::DNSName(_)
+                            | GeneralName::IPAddress(_)
+                            | GeneralName::RFC822Name(_)
+                            | GeneralName::URI(_)
+                    )
+                });
+        if go_unhandled {
+            self.reject(
+                Clients {
+                    go: true,
+                    openssl: false,
+                    strict: false,
+                },
+                Family::Profile,
+                "nameConstraints of a form Go does not handle (directoryName, otherName, …) in a critical extension (Go: \"x509: unhandled critical extension\")".to_string(),
+            );
+        }
         let permitted = constraints.permitted_subtrees.unwrap_or_default();
         let excluded = constraints.excluded_subtrees.unwrap_or_default();
         if permitted.is_empty() && excluded.is_empty() {
-            self.fail(
+            self.reject(
+                Clients::GO_STRICT,
                 Family::Profile,
                 "nameConstraints with neither permitted nor excluded subtrees (RFC 5280 4.2.1.10)"
                     .to_string(),
@@ -253,7 +295,7 @@ impl<'a, 'x> Judged<'a, 'x> {
         for subtree in permitted.iter().chain(&excluded) {
             if let GeneralName::DNSName(name) = &subtree.base {
                 if name.starts_with('.') {
-                    self.fail(
+                    self.reject(Clients::STRICT,
                         Family::Profile,
                         format!("nameConstraints DNS name '{name}' starts with a period (RFC 5280 4.2.1.10: that form is for URIs only)"),
                     );
@@ -267,11 +309,28 @@ impl<'a, 'x> Judged<'a, 'x> {
         if !self.role.is_ca() {
             return;
         }
+        let version_1 = self.x509.version().0 < 2;
+        let signs_certificates = self
+            .extension(OID_KEY_USAGE)
+            .is_some_and(|ext| matches!(ext.parsed_extension(), ParsedExtension::KeyUsage(usage) if usage.key_cert_sign()));
         match self.extension(OID_BASIC_CONSTRAINTS) {
-            None => self.fail(
-                Family::Profile,
-                "no basicConstraints: it cannot issue certificates (RFC 5280 4.2.1.9; OpenSSL: \"invalid CA certificate\"); reissue it with basicConstraints=critical,CA:TRUE".to_string(),
-            ),
+            // A version 1 certificate has no extensions at all: its own rule below.
+            None if version_1 => {}
+            // Go refuses a v3 issuer without basicConstraints ("parent certificate cannot
+            // sign this kind of certificate"); OpenSSL's default mode accepts a trust anchor
+            // without it, and an intermediate whose keyUsage has keyCertSign.
+            None => {
+                let openssl = self.role == Role::Intermediate && !signs_certificates;
+                let clients = Clients {
+                    openssl,
+                    ..Clients::GO_STRICT
+                };
+                self.reject(
+                    clients,
+                    Family::Profile,
+                    "no basicConstraints: it cannot issue certificates (RFC 5280 4.2.1.9; Go: \"x509: invalid signature: parent certificate cannot sign this kind of certificate\"); reissue it with basicConstraints=critical,CA:TRUE".to_string(),
+                );
+            }
             Some(ext) => {
                 if !self.x509.is_ca() {
                     self.fail(
@@ -279,7 +338,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                         "basicConstraints says CA:FALSE, so it may not issue certificates (Go: \"x509: certificate … is not authorized to sign other certificates\")".to_string(),
                     );
                 } else if !ext.critical {
-                    self.fail(
+                    self.reject(Clients::STRICT,
                         Family::Profile,
                         "basicConstraints is not marked critical (RFC 5280 4.2.1.9; openssl verify -x509_strict: \"basic constraints of CA cert not marked critical\")".to_string(),
                     );
@@ -289,30 +348,46 @@ impl<'a, 'x> Judged<'a, 'x> {
         if let Some(ext) = self.extension(OID_KEY_USAGE) {
             if let ParsedExtension::KeyUsage(usage) = ext.parsed_extension() {
                 if !usage.key_cert_sign() {
-                    self.fail(
+                    // Go checks it on intermediates, not on the trust anchor.
+                    let clients = if self.role == Role::Intermediate {
+                        Clients::ALL
+                    } else {
+                        Clients::OPENSSL_STRICT
+                    };
+                    self.reject(
+                        clients,
                         Family::Profile,
-                        "keyUsage lacks keyCertSign, so its key may not sign certificates (OpenSSL: \"key usage does not include certificate signing\")".to_string(),
+                        "keyUsage lacks keyCertSign, so its key may not sign certificates (Go: \"x509: invalid signature: parent certificate cannot sign this kind of certificate\"; OpenSSL: \"key usage does not include certificate signing\")".to_string(),
                     );
                 }
             }
         }
         if self.extension(OID_SUBJECT_KEY_ID).is_none() {
-            self.fail(
+            self.reject(Clients::STRICT,
                 Family::Profile,
                 "no subjectKeyIdentifier (RFC 5280 4.2.1.2: required in CA certificates; openssl verify -x509_strict: \"Missing Subject Key Identifier\")".to_string(),
             );
         }
         if self.x509.subject().as_raw().len() <= 2 {
-            self.fail(
+            self.strict(
                 Family::Profile,
                 "empty subject: a CA must have a non-empty distinguished name (RFC 5280 4.1.2.6)"
                     .to_string(),
             );
         }
-        if self.x509.version().0 < 2 {
-            self.fail(
+        // A self-signed v1 root is accepted by Go and OpenSSL as a trust anchor; as an
+        // intermediate it cannot be told from a leaf and both refuse it.
+        if version_1 {
+            let anchor = self.role == Role::Anchor && self.cert.self_signed;
+            let clients = if anchor {
+                Clients::STRICT
+            } else {
+                Clients::ALL
+            };
+            self.reject(
+                clients,
                 Family::Profile,
-                "version 1 certificate used as a CA: it has no basicConstraints, clients refuse it as an issuer".to_string(),
+                "version 1 certificate used as a CA: it has no basicConstraints (RFC 5280 requires v3 for CAs)".to_string(),
             );
         }
         if self.role == Role::Anchor && self.cert.self_signed {
@@ -329,7 +404,7 @@ impl<'a, 'x> Judged<'a, 'x> {
             return;
         };
         if aki.authority_cert_issuer.is_some() || aki.authority_cert_serial.is_some() {
-            self.fail(
+            self.reject(Clients::OPENSSL_STRICT,
                 Family::Profile,
                 "authorityKeyIdentifier carries authorityCertIssuer/authorityCertSerialNumber; a root's may hold only its keyIdentifier".to_string(),
             );
@@ -343,9 +418,60 @@ impl<'a, 'x> Judged<'a, 'x> {
         let named = aki.key_identifier.as_ref().map(|id| id.0.to_vec());
         if let (Some(own), Some(named)) = (own, named) {
             if own != named {
-                self.fail(
+                self.reject(Clients::OPENSSL_STRICT,
                     Family::Profile,
                     "authorityKeyIdentifier differs from its own subjectKeyIdentifier, though it is self-signed".to_string(),
+                );
+            }
+        }
+    }
+
+    /// extendedKeyUsage as the CA/Browser Forum profile wants it: present in a server
+    /// certificate, with no anyExtendedKeyUsage, not critical; absent from a root. Go and
+    /// OpenSSL accept all of these.
+    fn eku_profile(&mut self) {
+        let eku = self.extension(OID_EXT_KEY_USAGE);
+        match (self.role, eku) {
+            (Role::Leaf, None) if !self.cert.self_signed => self.strict(
+                Family::Profile,
+                "no extendedKeyUsage (CA/Browser Forum: a server certificate carries serverAuth)"
+                    .to_string(),
+            ),
+            (Role::Leaf, Some(ext)) => {
+                if ext.critical {
+                    self.strict(
+                        Family::Profile,
+                        "extendedKeyUsage is marked critical (CA/Browser Forum: it MUST NOT be)"
+                            .to_string(),
+                    );
+                }
+                if let ParsedExtension::ExtendedKeyUsage(usage) = ext.parsed_extension() {
+                    if usage.any
+                        || usage
+                            .other
+                            .iter()
+                            .any(|oid| oid.to_id_string() == OID_ANY_EKU)
+                    {
+                        self.strict(
+                            Family::Profile,
+                            "extendedKeyUsage holds anyExtendedKeyUsage (CA/Browser Forum: not in a server certificate)".to_string(),
+                        );
+                    }
+                }
+            }
+            (Role::Anchor, Some(_)) if self.cert.self_signed => self.strict(
+                Family::Profile,
+                "a root with extendedKeyUsage (CA/Browser Forum: roots MUST NOT carry it)"
+                    .to_string(),
+            ),
+            _ => {}
+        }
+        if let Some(ext) = self.extension(OID_POLICY_CONSTRAINTS) {
+            if !ext.critical {
+                self.strict(
+                    Family::Profile,
+                    "policyConstraints is not marked critical (RFC 5280 4.2.1.11: it MUST be)"
+                        .to_string(),
                 );
             }
         }
@@ -355,11 +481,25 @@ impl<'a, 'x> Judged<'a, 'x> {
         if self.role != Role::Leaf {
             return;
         }
+        // OpenSSL's sslserver purpose wants a keyUsage, when present, with
+        // digitalSignature or keyEncipherment ("unsuitable certificate purpose").
+        if let Some(ext) = self.extension(OID_KEY_USAGE) {
+            if let ParsedExtension::KeyUsage(usage) = ext.parsed_extension() {
+                if !usage.digital_signature() && !usage.key_encipherment() && !self.cert.self_signed
+                {
+                    self.reject(
+                        Clients::OPENSSL_STRICT,
+                        Family::Profile,
+                        "keyUsage has neither digitalSignature nor keyEncipherment, so it cannot serve TLS (OpenSSL: \"unsuitable certificate purpose\")".to_string(),
+                    );
+                }
+            }
+        }
         if !self.x509.is_ca() {
             if let Some(ext) = self.extension(OID_KEY_USAGE) {
                 if let ParsedExtension::KeyUsage(usage) = ext.parsed_extension() {
                     if usage.key_cert_sign() {
-                        self.fail(
+                        self.reject(Clients::STRICT,
                             Family::Profile,
                             "keyUsage keyCertSign on a certificate that is not a CA (RFC 5280 4.2.1.9): reissue it without keyCertSign".to_string(),
                         );
@@ -368,7 +508,8 @@ impl<'a, 'x> Judged<'a, 'x> {
             }
         }
         if self.x509.issuer().as_raw().len() <= 2 {
-            self.fail(
+            self.reject(
+                Clients::STRICT,
                 Family::Profile,
                 "empty issuer name (RFC 5280 4.1.2.4: the issuer MUST be non-empty)".to_string(),
             );
@@ -377,16 +518,29 @@ impl<'a, 'x> Judged<'a, 'x> {
 
     /// Subject alternative names: criticality against the subject, and DNS name syntax.
     fn names(&mut self) {
+        if let Some(ext) = self.extension(OID_SAN) {
+            if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
+                let bad_ip = san.general_names.iter().any(
+                    |name| matches!(name, GeneralName::IPAddress(bytes) if bytes.len() != 4 && bytes.len() != 16),
+                );
+                if bad_ip {
+                    self.fail(
+                        Family::Profile,
+                        "an iPAddress SAN that is neither 4 nor 16 bytes (Go: \"x509: cannot parse IP address\")".to_string(),
+                    );
+                }
+            }
+        }
         let subject_empty = self.x509.subject().as_raw().len() <= 2;
         if let Some(ext) = self.extension(OID_SAN) {
             if subject_empty && !ext.critical {
-                self.fail(
+                self.reject(Clients::STRICT,
                     Family::Profile,
                     "empty subject with a non-critical subjectAltName (RFC 5280 4.2.1.6: it MUST be critical then)".to_string(),
                 );
             }
             if !subject_empty && ext.critical && self.role == Role::Leaf {
-                self.warn(
+                self.strict(
                     Family::Profile,
                     "subjectAltName is critical although the subject is not empty (CA/Browser Forum: MUST be non-critical)".to_string(),
                 );
@@ -402,7 +556,7 @@ impl<'a, 'x> Judged<'a, 'x> {
         }
         for name in &self.cert.dns_names {
             if name.contains('_') {
-                self.fail(
+                self.reject(Clients::STRICT,
                     Family::Profile,
                     format!("DNS name '{name}' contains an underscore, which host names may not (CA/Browser Forum; rejected by webpki clients): use a name with '-'"),
                 );
@@ -420,92 +574,13 @@ impl<'a, 'x> Judged<'a, 'x> {
                 .dns_names
                 .iter()
                 .chain(&self.cert.ip_addresses)
-                .any(|name| name.eq_ignore_ascii_case(&cn));
+                .any(|name| *name == cn);
             if self.cert.has_san() && !listed {
-                self.warn(
+                self.strict(
                     Family::Profile,
                     format!("the CN '{cn}' is not one of its SANs (CA/Browser Forum: the CN must repeat a SAN; clients ignore the CN)"),
                 );
             }
-        }
-    }
-
-    fn key(&mut self) {
-        let spki = self.x509.public_key();
-        let oid = spki.algorithm.algorithm.to_id_string();
-        match spki.parsed() {
-            Ok(PublicKey::RSA(rsa)) => {
-                let bits = modulus_bits(rsa.modulus);
-                if bits < 2048 {
-                    self.fail(
-                        Family::Crypto,
-                        format!("RSA key of {bits} bits: clients refuse RSA below 2048 bits (OpenSSL: \"ee key too small\" / \"ca key too small\"); reissue it with RSA-2048 or ECDSA P-256"),
-                    );
-                } else if !bits.is_multiple_of(8) {
-                    self.fail(
-                        Family::Crypto,
-                        format!("RSA modulus of {bits} bits is not a multiple of 8 (CA/Browser Forum; refused by webpki clients)"),
-                    );
-                }
-            }
-            _ if oid == "1.2.840.10040.4.1" => self.fail(
-                Family::Crypto,
-                "DSA key: TLS clients (Go, browsers, rustls) do not accept DSA certificates; reissue it with ECDSA P-256 or RSA-2048".to_string(),
-            ),
-            _ => {}
-        }
-        if self.cert.public_key.curve.as_deref() == Some("P-192") {
-            self.fail(
-                Family::Crypto,
-                "ECDSA P-192 key: clients accept only P-256, P-384 and P-521".to_string(),
-            );
-        }
-    }
-
-    fn signature(&mut self) {
-        let oid = self.x509.signature_algorithm.algorithm.to_id_string();
-        let weak = match oid.as_str() {
-            "1.2.840.113549.1.1.5" | "1.3.14.3.2.29" => Some("SHA1-RSA"),
-            "1.2.840.10045.4.1" => Some("ECDSA-SHA1"),
-            "1.2.840.10040.4.3" => Some("DSA-SHA1"),
-            "1.2.840.113549.1.1.4" => Some("MD5-RSA"),
-            "1.2.840.113549.1.1.2" => Some("MD2-RSA"),
-            _ => None,
-        };
-        let Some(name) = weak else {
-            return;
-        };
-        // An anchor's own signature is never checked: trust comes from the CA file.
-        if self.role == Role::Anchor && self.cert.self_signed {
-            return;
-        }
-        self.fail(
-            Family::Crypto,
-            format!("signed with {name} (Go: \"x509: cannot verify signature: insecure algorithm {name}\"); reissue it with SHA-256"),
-        );
-    }
-
-    fn serial(&mut self) {
-        let raw = self.x509.raw_serial();
-        if raw.first().is_some_and(|byte| byte & 0x80 != 0) {
-            self.fail(
-                Family::Crypto,
-                "negative serial number (Go ≥ 1.23: \"x509: negative serial number\"); reissue it with a positive serial".to_string(),
-            );
-        } else if raw.iter().all(|byte| *byte == 0) {
-            self.fail(
-                Family::Crypto,
-                "serial number 0 (RFC 5280 4.1.2.2: it MUST be a positive integer)".to_string(),
-            );
-        }
-        if raw.len() > 20 {
-            self.fail(
-                Family::Crypto,
-                format!(
-                    "serial number of {} bytes (RFC 5280 4.1.2.2: at most 20)",
-                    raw.len()
-                ),
-            );
         }
     }
 }

@@ -8,10 +8,13 @@ use rustls_pki_types::{CertificateDer, TrustAnchor, UnixTime};
 use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage};
 
-use super::rules::{self, Family, Finding, Level, Role};
+mod clients;
+mod order;
+
+use super::rules::{self, Family, Finding, Role};
 use super::{Context, Origin};
 use crate::chain;
-use crate::check::{Check, CheckId};
+use crate::check::{Check, CheckId, Clients};
 use crate::x509::cert as inspect;
 use crate::x509::Cert;
 
@@ -105,16 +108,35 @@ impl<'a> Examined<'a> {
         }
     }
 
-    pub(super) fn trust_check(&self) -> Check {
+    /// The chain check, and the clients that refuse the chain for its reason (None when
+    /// it is trusted).
+    pub(super) fn trust_check(&self) -> (Check, Option<Clients>) {
         let source = trust_source(self.context);
         match &self.verified {
-            Ok(()) => Check::ok(CheckId::Chain, format!("trusted by {source}")),
+            Ok(()) => (Check::ok(CheckId::Chain, format!("trusted by {source}")), None),
             Err(webpki::Error::CertExpired { .. } | webpki::Error::CertNotValidYet { .. }) => {
-                self.trust_ignoring_dates(&source)
+                let check = self.trust_ignoring_dates(&source);
+                let clients = (check.status == crate::check::Status::Failed).then_some(Clients::ALL);
+                (check, clients)
             }
             Err(err) => match self.accepted_with_self_issued() {
-                Some(note) => Check::ok(CheckId::Chain, format!("trusted by {source} {note}")),
-                None => Check::failed(CheckId::Chain, self.explain_untrusted(err, &source)),
+                // Go counts a self-issued intermediate against pathLen ("x509: too many
+                // intermediates for path length constraint"); OpenSSL and RFC 5280 do not.
+                Some(note) => (
+                    Check::failed(
+                        CheckId::Chain,
+                        format!("trusted by {source} {note}; Go refuses it: \"x509: too many intermediates for path length constraint\""),
+                    ),
+                    Some(Clients {
+                        go: true,
+                        openssl: false,
+                        strict: false,
+                    }),
+                ),
+                None => (
+                    Check::failed(CheckId::Chain, self.explain_untrusted(err, &source)),
+                    Some(self.who_rejects(err)),
+                ),
             },
         }
     }
@@ -350,8 +372,8 @@ impl<'a> Examined<'a> {
     }
 
     /// rcert's own judgement of every certificate on the path: one line per broken
-    /// rule, or one ok line per family.
-    pub(super) fn rule_checks(&self) -> Vec<Check> {
+    /// rule with the clients that refuse it, or one ok line per family.
+    pub(super) fn rule_checks(&self) -> Vec<(Check, Option<Clients>)> {
         let findings: Vec<Finding> = self
             .path_roles()
             .into_iter()
@@ -368,107 +390,29 @@ impl<'a> Examined<'a> {
         ]
         .into_iter()
         .flat_map(|(family, name, what)| {
-            let lines: Vec<Check> = findings
+            let lines: Vec<(Check, Option<Clients>)> = findings
                 .iter()
                 .filter(|finding| finding.family == family)
-                .map(|finding| match finding.level {
-                    Level::Failure => Check::failed(name, finding.message.clone()),
-                    Level::Warning => Check::warning(name, finding.message.clone()),
+                .map(|finding| {
+                    (
+                        Check::failed(name, finding.message.clone()),
+                        Some(finding.rejected_by),
+                    )
                 })
                 .collect();
             if lines.is_empty() {
-                vec![Check::ok(
-                    name,
-                    format!("{judged} certificate(s) on the path follow the {what}"),
+                vec![(
+                    Check::ok(
+                        name,
+                        format!("{judged} certificate(s) on the path follow the {what}"),
+                    ),
+                    None,
                 )]
             } else {
                 lines
             }
         })
         .collect()
-    }
-
-    pub(super) fn order_check(&self) -> Check {
-        let (leaf, certs, origin) = (self.leaf, self.certs, self.origin.name());
-        let fix = self.origin.reorder_hint();
-        if let Some((index, duplicate)) = certs.iter().enumerate().find(|(index, cert)| {
-            certs[..*index]
-                .iter()
-                .any(|earlier| earlier.der() == cert.der())
-        }) {
-            return Check::warning(
-                CheckId::Order,
-                format!(
-                    "'{}' appears twice in {origin} (certificate {}): clients get it twice; remove the copy ({fix})",
-                    duplicate.subject,
-                    index + 1
-                ),
-            );
-        }
-        let leaf_position = certs.iter().position(|cert| cert.der() == leaf.der());
-        if leaf_position != Some(0) {
-            return Check::failed(
-                CheckId::Order,
-                format!(
-                    "wrong order: the leaf '{}' is certificate {} of {} in {origin}; it must come first ({fix})",
-                    leaf.subject,
-                    leaf_position.map_or(0, |p| p + 1),
-                    certs.len()
-                ),
-            );
-        }
-        let in_file = |cert: &Cert| certs.iter().any(|c| c.der() == cert.der());
-        let on_path = |cert: &Cert| self.path.iter().any(|c| c.der() == cert.der());
-        let file_order: Vec<&Cert> = certs.iter().filter(|cert| on_path(cert)).collect();
-        let path_order: Vec<&Cert> = self.path.iter().filter(|cert| in_file(cert)).collect();
-        if let Some(position) = file_order
-            .iter()
-            .zip(&path_order)
-            .position(|(found, expected)| found.der() != expected.der())
-        {
-            return Check::failed(
-                CheckId::Order,
-                format!(
-                    "wrong order: '{}' stands where its issuer '{}' belongs; each certificate must be followed by its issuer ({fix})",
-                    file_order[position].subject, path_order[position].subject
-                ),
-            );
-        }
-        if let Some(extra) = certs.iter().find(|cert| !on_path(cert)) {
-            return Check::warning(
-                CheckId::Order,
-                format!(
-                    "'{}' in {origin} is not part of the chain of '{}'; remove it",
-                    extra.subject, leaf.subject
-                ),
-            );
-        }
-        let from_elsewhere = self
-            .path
-            .iter()
-            .skip(1)
-            .find(|cert| !cert.self_signed && !in_file(cert) && !is_anchor(cert, self.context));
-        if let Some(missing) = from_elsewhere {
-            return Check::warning(
-                CheckId::Order,
-                format!(
-                    "{origin} lacks the intermediate '{}' (found in --untrusted); clients get only what {origin} holds (rcert fullchain)",
-                    missing.subject
-                ),
-            );
-        }
-        let root_note = if certs.len() > 1 && certs.last().is_some_and(|cert| cert.self_signed) {
-            "; the root is included, which is allowed"
-        } else {
-            ""
-        };
-        Check::ok(
-            CheckId::Order,
-            format!(
-                "leaf first, each certificate followed by its issuer: {} certificate(s){root_note}",
-                certs.len()
-            ),
-        )
     }
 }
 

@@ -1,0 +1,88 @@
+//! The order check: leaf first, each certificate followed by its issuer, nothing extra.
+
+use super::*;
+
+impl Examined<'_> {
+    pub(in crate::checks) fn order_check(&self) -> Check {
+        let (leaf, certs, origin) = (self.leaf, self.certs, self.origin.name());
+        let fix = self.origin.reorder_hint();
+        if let Some((index, duplicate)) = certs.iter().enumerate().find(|(index, cert)| {
+            certs[..*index]
+                .iter()
+                .any(|earlier| earlier.der() == cert.der())
+        }) {
+            return Check::warning(
+                CheckId::Order,
+                format!(
+                    "'{}' appears twice in {origin} (certificate {}): clients get it twice; remove the copy ({fix})",
+                    duplicate.subject,
+                    index + 1
+                ),
+            );
+        }
+        let leaf_position = certs.iter().position(|cert| cert.der() == leaf.der());
+        if leaf_position != Some(0) {
+            return Check::failed(
+                CheckId::Order,
+                format!(
+                    "wrong order: the leaf '{}' is certificate {} of {} in {origin}; it must come first ({fix})",
+                    leaf.subject,
+                    leaf_position.map_or(0, |p| p + 1),
+                    certs.len()
+                ),
+            );
+        }
+        let in_file = |cert: &Cert| certs.iter().any(|c| c.der() == cert.der());
+        let on_path = |cert: &Cert| self.path.iter().any(|c| c.der() == cert.der());
+        let file_order: Vec<&Cert> = certs.iter().filter(|cert| on_path(cert)).collect();
+        let path_order: Vec<&Cert> = self.path.iter().filter(|cert| in_file(cert)).collect();
+        if let Some(position) = file_order
+            .iter()
+            .zip(&path_order)
+            .position(|(found, expected)| found.der() != expected.der())
+        {
+            return Check::failed(
+                CheckId::Order,
+                format!(
+                    "wrong order: '{}' stands where its issuer '{}' belongs; each certificate must be followed by its issuer ({fix})",
+                    file_order[position].subject, path_order[position].subject
+                ),
+            );
+        }
+        if let Some(extra) = certs.iter().find(|cert| !on_path(cert)) {
+            return Check::warning(
+                CheckId::Order,
+                format!(
+                    "'{}' in {origin} is not part of the chain of '{}'; remove it",
+                    extra.subject, leaf.subject
+                ),
+            );
+        }
+        let from_elsewhere = self
+            .path
+            .iter()
+            .skip(1)
+            .find(|cert| !cert.self_signed && !in_file(cert) && !is_anchor(cert, self.context));
+        if let Some(missing) = from_elsewhere {
+            return Check::warning(
+                CheckId::Order,
+                format!(
+                    "{origin} lacks the intermediate '{}' (found in --untrusted); clients get only what {origin} holds (rcert fullchain)",
+                    missing.subject
+                ),
+            );
+        }
+        let root_note = if certs.len() > 1 && certs.last().is_some_and(|cert| cert.self_signed) {
+            "; the root is included, which is allowed"
+        } else {
+            ""
+        };
+        Check::ok(
+            CheckId::Order,
+            format!(
+                "leaf first, each certificate followed by its issuer: {} certificate(s){root_note}",
+                certs.len()
+            ),
+        )
+    }
+}
