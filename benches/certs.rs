@@ -69,9 +69,10 @@ fn verification(c: &mut Criterion) {
         warn_days: 30,
         clients: rcert::check::Clients::DEFAULT_SELECTION,
     };
-    c.bench_function("verify/full chain, all checks (three client verdicts)", |b| {
-        b.iter(|| check_chain(&chain, Origin::File("fullchain.pem"), &context))
-    });
+    c.bench_function(
+        "verify/full chain, all checks (three client verdicts)",
+        |b| b.iter(|| check_chain(&chain, Origin::File("fullchain.pem"), &context)),
+    );
     c.bench_function("read/parse fullchain.pem", |b| {
         b.iter(|| parse("fullchain.pem", FULLCHAIN))
     });

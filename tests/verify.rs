@@ -470,13 +470,37 @@ fn cacerts_holding_the_leaf_or_the_whole_chain() {
 }
 
 #[test]
-fn cacerts_holding_an_intermediate_warns() {
+fn cacerts_with_the_intermediate_then_the_root_is_what_rancher_asks_for() {
+    // Rancher's "Updating the Rancher certificate": intermediate(s) then root.
     let out = verify(&[
         "--ca",
         &fixture("cacerts-inter-root.pem"),
         &fixture("fullchain.pem"),
     ]);
     assert_eq!(out.code, 0);
+    assert_eq!(out.check("ca_file").0, "ok", "{:?}", out.check("ca_file"));
+    // The reverse order is a failure with the fix; the intermediate alone a warning.
+    let dir = tempfile::tempdir().unwrap();
+    let reversed = dir.path().join("root-inter.pem");
+    std::fs::write(
+        &reversed,
+        [fixture_bytes("root.pem"), fixture_bytes("inter.pem")].concat(),
+    )
+    .unwrap();
+    let out = verify(&[
+        "--ca",
+        &reversed.display().to_string(),
+        &fixture("fullchain.pem"),
+    ]);
+    assert_eq!(out.code, 1);
+    let (status, message) = out.check("ca_file");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("holds the root before the intermediate(s)")
+            && message.contains("--cacerts cacerts.pem"),
+        "{message}"
+    );
+    let out = verify(&["--ca", &fixture("inter.pem"), &fixture("fullchain.pem")]);
     assert_eq!(out.check("ca_file").0, "warning");
 }
 

@@ -5,17 +5,18 @@
 //! [`check_chain`] works on certificates already parsed, so `probe` can run the
 //! same checks on a served chain.
 
+mod names;
 pub mod rules;
 pub mod served;
 mod trust;
 
 use rustls_pki_types::ServerName;
 use time::OffsetDateTime;
-use webpki::EndEntityCert;
 
 use crate::check::{Check, CheckId, ClientVerdict, Clients, Status, Verdicts};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert, KeyInfo};
+use names::name_checks;
 use trust::Examined;
 
 /// Everything the checks need besides the chain itself.
@@ -345,148 +346,6 @@ fn san_check(leaf: &Cert) -> (Check, Option<Clients>) {
     }
 }
 
-fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<(Check, Option<Clients>)> {
-    let end_entity = EndEntityCert::try_from(leaf.der()).ok();
-    hosts
-        .iter()
-        .map(|host| {
-            let Some(name) = server_name(host) else {
-                return (
-                    Check::failed(
-                        CheckId::Name,
-                        format!("'{host}' is not a DNS name or IP address"),
-                    ),
-                    Some(Clients::ALL),
-                );
-            };
-            // Each client matches names its own way: webpki (strict) exactly as RFC 6125
-            // says, Go with a whole-label wildcard anywhere left-most, OpenSSL also with a
-            // partial one and, without a DNS SAN, through the CN.
-            let rejected_by = Clients {
-                go: !go_matches(leaf, host),
-                openssl: !openssl_matches(leaf, host),
-                strict: end_entity
-                    .as_ref()
-                    .is_none_or(|cert| cert.verify_is_valid_for_subject_name(&name).is_err()),
-            };
-            if rejected_by.is_empty() {
-                return (Check::ok(CheckId::Name, format!("valid for {host}")), None);
-            }
-            let message = if !leaf.has_san() {
-                format!("not valid for {host}: no SAN at all (the CN does not count for Go and browsers)")
-            } else if rejected_by == Clients::ALL {
-                format!(
-                    "not valid for {host}: the SANs are {}{}",
-                    san_list(leaf),
-                    if leaf.dns_names.iter().any(|name| name.starts_with("*.")) {
-                        " (a wildcard covers exactly one label)"
-                    } else {
-                        ""
-                    }
-                )
-            } else {
-                format!(
-                    "{host} matches the SANs ({}) only as {} read them",
-                    san_list(leaf),
-                    Clients {
-                        go: !rejected_by.go,
-                        openssl: !rejected_by.openssl,
-                        strict: !rejected_by.strict,
-                    }
-                    .names()
-                    .join(" and ")
-                )
-            };
-            (Check::failed(CheckId::Name, message), Some(rejected_by))
-        })
-        .collect()
-}
-
-fn san_list(leaf: &Cert) -> String {
-    leaf.dns_names
-        .iter()
-        .chain(&leaf.ip_addresses)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// An IP literal (brackets allowed) as Go and OpenSSL compare it with IP SANs.
-fn host_ip(host: &str) -> Option<std::net::IpAddr> {
-    host.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .ok()
-}
-
-fn ip_listed(leaf: &Cert, ip: std::net::IpAddr) -> bool {
-    leaf.ip_addresses.iter().any(|listed| {
-        listed
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|listed| listed == ip)
-    })
-}
-
-/// Go's crypto/x509 `VerifyHostname`: IPs against IP SANs; names against DNS SANs only
-/// (no CN, "x509: certificate relies on legacy Common Name field"), case-insensitively,
-/// with `*` as a whole left-most label matching one label.
-fn go_matches(leaf: &Cert, host: &str) -> bool {
-    if let Some(ip) = host_ip(host) {
-        return ip_listed(leaf, ip);
-    }
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    leaf.dns_names.iter().any(|pattern| {
-        let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
-        let (pattern_labels, host_labels): (Vec<&str>, Vec<&str>) =
-            (pattern.split('.').collect(), host.split('.').collect());
-        pattern_labels.len() == host_labels.len()
-            && pattern_labels
-                .iter()
-                .zip(&host_labels)
-                .enumerate()
-                .all(|(index, (p, h))| (index == 0 && *p == "*" && !h.is_empty()) || p == h)
-    })
-}
-
-/// OpenSSL's `X509_check_host` (as curl and `openssl verify -verify_hostname` use it):
-/// a wildcard only in the left-most label, partial (`ba*`) allowed, never in the last two
-/// labels; the CN is read when the certificate has no DNS SAN.
-fn openssl_matches(leaf: &Cert, host: &str) -> bool {
-    if let Some(ip) = host_ip(host) {
-        return ip_listed(leaf, ip);
-    }
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let matches = |pattern: &str| {
-        let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
-        if pattern == host {
-            return true;
-        }
-        let (Some((first, rest)), Some((host_first, host_rest))) =
-            (pattern.split_once('.'), host.split_once('.'))
-        else {
-            return false;
-        };
-        let Some((prefix, suffix)) = first.split_once('*') else {
-            return false;
-        };
-        // No partial wildcard in, or matching, an IDNA label.
-        let partial = !prefix.is_empty() || !suffix.is_empty();
-        if partial && (first.starts_with("xn--") || host_first.starts_with("xn--")) {
-            return false;
-        }
-        rest == host_rest
-            && rest.contains('.')
-            && !suffix.contains('*')
-            && host_first.len() >= prefix.len() + suffix.len()
-            && host_first.starts_with(prefix)
-            && host_first.ends_with(suffix)
-    };
-    if leaf.dns_names.is_empty() {
-        return matches(&leaf.display_name());
-    }
-    leaf.dns_names.iter().any(|pattern| matches(pattern))
-}
-
 fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Check {
     if leaf.matches_key(key) {
         return Check::ok(
@@ -510,6 +369,61 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
             format!(
                 "{key_path} ({}) does not belong to the leaf '{}' ({}): wrong key file",
                 key.public_key, leaf.subject, leaf.public_key
+            ),
+        ),
+    }
+}
+
+/// A `cacerts.pem` with intermediates: Rancher's docs ("Updating the Rancher certificate")
+/// want the intermediate(s) and the root, in that order — each certificate followed by
+/// its issuer, ending at a root. The reverse order or a missing root is a finding.
+fn intermediates_check(ca: &CaBundle) -> Check {
+    let certs = &ca.certs;
+    let names = |list: &[Cert]| {
+        list.iter()
+            .map(|cert| format!("'{}'", cert.subject))
+            .collect::<Vec<_>>()
+            .join(" → ")
+    };
+    let ordered = certs.windows(2).all(|pair| pair[0].is_issued_by(&pair[1]));
+    let ends_at_root = certs.last().is_some_and(|cert| cert.self_signed);
+    let fix = format!(
+        "rcert fullchain {} --cacerts cacerts.pem --force",
+        crate::check::shell_quote(&ca.source)
+    );
+    match (ordered, ends_at_root) {
+        (true, true) => Check::ok(
+            CheckId::CaFile,
+            format!(
+                "{} holds the intermediate(s) then the root, as Rancher's docs ask for a certificate signed by an intermediate CA: {}",
+                ca.source,
+                names(certs)
+            ),
+        ),
+        (false, _) if certs.iter().rev().collect::<Vec<_>>().windows(2).all(|pair| pair[0].is_issued_by(pair[1])) => {
+            Check::failed(
+                CheckId::CaFile,
+                format!(
+                    "{} holds the root before the intermediate(s) ({}); Rancher's docs ask for the intermediate(s) then the root: {fix}",
+                    ca.source,
+                    names(certs)
+                ),
+            )
+        }
+        (false, _) => Check::failed(
+            CheckId::CaFile,
+            format!(
+                "{} holds CAs that do not follow one another ({}): each certificate must be followed by its issuer, ending at the root: {fix}",
+                ca.source,
+                names(certs)
+            ),
+        ),
+        (true, false) => Check::warning(
+            CheckId::CaFile,
+            format!(
+                "{} ends at the intermediate '{}' without its root; Rancher's docs ask for the intermediate(s) then the root (agents must be able to reach a root)",
+                ca.source,
+                certs.last().map(|cert| cert.subject.as_str()).unwrap_or_default()
             ),
         ),
     }
@@ -544,14 +458,8 @@ fn ca_file_check(ca: &CaBundle) -> Check {
             ),
         );
     }
-    if let Some(intermediate) = ca.certs.iter().find(|cert| !cert.self_signed) {
-        return Check::warning(
-            CheckId::CaFile,
-            format!(
-                "{} holds the intermediate CA '{}'; Rancher's privateCA needs only the root",
-                ca.source, intermediate.subject
-            ),
-        );
+    if ca.certs.iter().any(|cert| !cert.self_signed) {
+        return intermediates_check(ca);
     }
     let roots: Vec<String> = ca
         .certs
