@@ -54,6 +54,28 @@ impl BuiltChain {
             None
         }
     }
+
+    /// What `cacerts.pem` holds for this chain, as Rancher's docs ask: the
+    /// intermediate(s) then the root (the root alone when the leaf was issued by it).
+    /// None without a root.
+    pub fn ca_file_pem(&self) -> Option<String> {
+        self.root()?;
+        Some(ca_file_pem(&self.chain[1..]))
+    }
+}
+
+/// The issuers above a leaf (intermediates, then the root) as `cacerts.pem` text.
+pub fn ca_file_pem(issuers: &[Cert]) -> String {
+    issuers.iter().map(Cert::pem).collect()
+}
+
+impl BuiltChain {
+    /// How many intermediates sit between the leaf and the root.
+    pub fn intermediates(&self) -> usize {
+        self.chain
+            .len()
+            .saturating_sub(1 + usize::from(self.has_root))
+    }
 }
 
 /// Drop byte-identical duplicates, keeping the first copy; returns how many were dropped.

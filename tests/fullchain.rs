@@ -84,7 +84,7 @@ fn missing_intermediate_is_named_and_nothing_is_written() {
 }
 
 #[test]
-fn cacerts_gets_the_root_alone_and_include_root_appends_it() {
+fn cacerts_gets_the_intermediate_then_the_root_and_include_root_appends_it() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tls.crt");
     let cacerts = dir.path().join("cacerts.pem");
@@ -100,8 +100,21 @@ fn cacerts_gets_the_root_alone_and_include_root_appends_it() {
         &fixture("inter.pem"),
     ]);
     assert_eq!(code, 0, "{stdout}{stderr}");
-    assert_eq!(read(&cacerts), read(&fixtures().join("root.pem")));
+    // Rancher's docs: a certificate signed by an intermediate CA needs the intermediate
+    // and the root in cacerts.pem, in that order.
+    assert_eq!(
+        read(&cacerts),
+        read(&fixtures().join("cacerts-inter-root.pem"))
+    );
     assert_eq!(read(&out), read(&fixtures().join("fullchain-root.pem")));
+    let (code, stdout, _) = run(&[
+        "verify",
+        "--ca",
+        &cacerts.display().to_string(),
+        &out.display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("ok       ca_file     "), "{stdout}");
 }
 
 #[test]

@@ -92,9 +92,10 @@ fn assert_openssl_accepts(out: &Path) {
         .mode()
         & 0o777;
     assert_eq!(mode, 0o600);
+    // The intermediate then the root, as Rancher's docs ask.
     assert_eq!(
         std::fs::read(out.join("cacerts.pem")).unwrap(),
-        std::fs::read(fixtures().join("root.pem")).unwrap()
+        std::fs::read(fixtures().join("cacerts-inter-root.pem")).unwrap()
     );
     assert_eq!(
         pem_blocks(&std::fs::read_to_string(out.join("tls.crt")).unwrap()),

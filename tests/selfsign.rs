@@ -620,7 +620,7 @@ fn renewal_copies_a_crlf_ca_file_byte_for_byte() {
 }
 
 #[test]
-fn renewal_with_an_intermediate_and_root_file_splits_them() {
+fn renewal_with_an_intermediate_and_root_file_keeps_both_in_cacerts() {
     let dir = tempfile::tempdir().unwrap();
     let ca_file = dir.path().join("inter-root.pem");
     let both = std::fs::read_to_string(fixtures().join("inter.pem")).unwrap()
@@ -641,8 +641,8 @@ fn renewal_with_an_intermediate_and_root_file_splits_them() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         std::fs::read(out.join("cacerts.pem")).unwrap(),
-        std::fs::read(fixtures().join("root.pem")).unwrap(),
-        "cacerts.pem holds the root alone"
+        std::fs::read(&ca_file).unwrap(),
+        "cacerts.pem holds the intermediate then the root (Rancher's docs), byte for byte"
     );
     let chain = std::fs::read_to_string(out.join("tls.crt")).unwrap();
     let blocks = pem_blocks(&chain);

@@ -124,8 +124,8 @@ pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::E
         Some(path) => out_files.push(crate::files::OutFile::certificate(path.clone(), chain_pem)),
         None => report.pem = Some(chain_pem),
     }
-    if let (Some(path), Some(root)) = (&request.cacerts, report.built.root()) {
-        out_files.push(crate::files::OutFile::certificate(path.clone(), root.pem()));
+    if let (Some(path), Some(ca_file)) = (&request.cacerts, report.built.ca_file_pem()) {
+        out_files.push(crate::files::OutFile::certificate(path.clone(), ca_file));
     }
     crate::files::write_all(&out_files, request.force)?;
     Ok(report)
@@ -172,7 +172,11 @@ fn fullchain_text(report: &FullchainReport, style: &Style) -> String {
             );
         }
         if let Some(cacerts) = &report.cacerts {
-            let _ = writeln!(out, "  wrote {cacerts} (root CA only)");
+            let what = match report.built.intermediates() {
+                0 => "the root CA".to_string(),
+                n => format!("{n} intermediate(s) then the root, as Rancher's docs ask"),
+            };
+            let _ = writeln!(out, "  wrote {cacerts} ({what})");
         }
     }
     out

@@ -144,8 +144,19 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
         OutFile::certificate(dir.join("tls.crt"), chain_pem),
         OutFile::key(dir.join("tls.key"), key_pem),
     ];
-    if let Some(root) = root {
-        out.push(OutFile::certificate(dir.join("cacerts.pem"), root.pem()));
+    // cacerts.pem as Rancher's docs ask: the intermediate(s) then the root.
+    let issuers: Vec<Cert> = served
+        .iter()
+        .skip(1)
+        .map(|cert| (*cert).clone())
+        .chain(root.cloned())
+        .collect();
+    let ca_file = crate::chain::ca_file_pem(&issuers);
+    if root.is_some() {
+        out.push(OutFile::certificate(
+            dir.join("cacerts.pem"),
+            ca_file.clone(),
+        ));
     }
     let changes = files::write_all(&out, request.force)?;
     let files = out
@@ -156,16 +167,20 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
             holds: match file.path.file_name().and_then(|n| n.to_str()) {
                 Some("tls.crt") => format!("leaf + {} intermediate(s)", served.len() - 1),
                 Some("tls.key") => "the leaf's private key, PKCS#8 (mode 0600)".to_string(),
+                _ if issuers.len() > 1 => format!(
+                    "{} intermediate(s) then the root CA (as Rancher's docs ask)",
+                    issuers.len() - 1
+                ),
                 _ => "the root CA".to_string(),
             },
             change,
         })
         .collect();
-    let ca = root.map(|root| {
+    let ca = root.map(|_| {
         CaBundle::new(
             dir.join("cacerts.pem").display().to_string(),
-            vec![root.clone()],
-            root.pem().into_bytes(),
+            issuers.clone(),
+            ca_file.into_bytes(),
             false,
         )
     });

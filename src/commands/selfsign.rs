@@ -227,12 +227,26 @@ fn ca_file_parts(ca: &Ca) -> (Vec<u8>, String, Vec<String>) {
         .map(Cert::pem)
         .collect();
     match root {
+        // Rancher's docs: for a certificate signed by an intermediate CA, cacerts.pem
+        // holds the intermediate(s) then the root. A file already in that order is copied
+        // byte for byte (the checksum agents have does not move); else it is reordered.
         Some(root) => {
+            let in_order = crate::x509::cert::certs_in(bytes)
+                .iter()
+                .map(|cert| cert.der().clone())
+                .eq(path_up.iter().map(|cert| cert.der().clone()));
+            let cacerts = if in_order {
+                bytes.to_vec()
+            } else {
+                crate::chain::ca_file_pem(&path_up).into_bytes()
+            };
             notes.push(format!(
-                "{path} holds the signing CA '{}' and its root '{}': tls.crt gets the intermediate(s), cacerts.pem the root alone",
-                signer.subject, root.subject
+                "{path} holds the signing CA '{}' and its root '{}': tls.crt gets the intermediate(s); cacerts.pem the intermediate(s) then the root, as Rancher's docs ask{}",
+                signer.subject,
+                root.subject,
+                if in_order { " (a byte-for-byte copy)" } else { " (put in that order)" }
             ));
-            (root.pem().into_bytes(), chain_pem, notes)
+            (cacerts, chain_pem, notes)
         }
         None => {
             notes.push(format!(
