@@ -209,29 +209,36 @@ impl Cert {
     }
 }
 
-/// Whether `key` made the certificate's signature. RSA keys of 1024 to 2047 bits, which
-/// aws-lc verifies only through its legacy algorithms, are checked with those: Go and
-/// OpenSSL accept such signatures, and rcert must find the path they find (the crypto
-/// rule then says the key is weak).
+/// Whether `key` made the certificate's signature. Signatures aws-lc verifies only
+/// through its legacy algorithms — SHA-1, and RSA keys of 1024 to 2047 bits — are checked
+/// with those: Go or OpenSSL accept some of them, and rcert must find the path they find
+/// (the crypto rules then say which client refuses the weak signature or key).
 fn signed_by(cert: &X509Certificate<'_>, key: &SubjectPublicKeyInfo<'_>) -> bool {
     if cert.verify_signature(Some(key)).is_ok() {
         return true;
     }
-    use aws_lc_rs::signature;
-    let Ok(PublicKey::RSA(rsa)) = key.parsed() else {
-        return false;
+    use aws_lc_rs::signature::{self, VerificationAlgorithm};
+    let algorithm: &dyn VerificationAlgorithm = match (
+        cert.signature_algorithm.algorithm.to_id_string().as_str(),
+        key.parsed(),
+    ) {
+        ("1.2.840.113549.1.1.5", Ok(PublicKey::RSA(_))) => {
+            &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY
+        }
+        ("1.2.840.113549.1.1.11", Ok(PublicKey::RSA(_))) => {
+            &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY
+        }
+        ("1.2.840.113549.1.1.13", Ok(PublicKey::RSA(_))) => {
+            &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY
+        }
+        ("1.2.840.10045.4.1", Ok(PublicKey::EC(point))) if point.key_size() == 256 => {
+            &signature::ECDSA_P256_SHA1_ASN1
+        }
+        ("1.2.840.10045.4.1", Ok(PublicKey::EC(point))) if point.key_size() == 521 => {
+            &signature::ECDSA_P521_SHA1_ASN1
+        }
+        _ => return false,
     };
-    if crate::x509::formats::modulus_bits(rsa.modulus) >= 2048 {
-        return false;
-    }
-    let algorithm: &dyn signature::VerificationAlgorithm =
-        match cert.signature_algorithm.algorithm.to_id_string().as_str() {
-            "1.2.840.113549.1.1.11" => &signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-            "1.2.840.113549.1.1.12" => &signature::RSA_PKCS1_2048_8192_SHA384,
-            "1.2.840.113549.1.1.13" => &signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
-            "1.2.840.113549.1.1.5" => &signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
-            _ => return false,
-        };
     signature::UnparsedPublicKey::new(algorithm, &key.subject_public_key.data)
         .verify(cert.tbs_certificate.as_ref(), &cert.signature_value.data)
         .is_ok()

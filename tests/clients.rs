@@ -1,0 +1,247 @@
+//! The default verdict (go, openssl) on what operators really have, judged by the clients
+//! themselves: Go's crypto/x509 (tests/oracle/go) and `openssl verify` in its default mode.
+//! Each case is made with the openssl CLI, never with rcert.
+
+mod common;
+
+use std::path::Path;
+
+use common::oracle::{go_case, go_verdicts, openssl_default_verify};
+use common::{openssl, pem_blocks, run};
+
+fn write_ext(dir: &Path, name: &str, lines: &[&str]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    path.display().to_string()
+}
+
+/// A root (with `root_args` added to `openssl req -x509`) and a leaf it signs with the
+/// extensions given; returns (root file, leaf file).
+fn chain(dir: &Path, root_args: &[&str], leaf_ext: &[&str]) -> (String, String) {
+    let p = |name: &str| dir.join(name).display().to_string();
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "root.key",
+        "-out",
+        "root.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=Test Root",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ];
+    args.extend(root_args);
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| match *a {
+            "root.key" | "root.pem" => p(a),
+            other => other.to_string(),
+        })
+        .collect();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, text) = openssl(&refs);
+    assert!(ok, "{text}");
+    let (ok, text) = openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &p("leaf.key"),
+        "-out",
+        &p("leaf.csr"),
+        "-subj",
+        "/CN=leaf",
+    ]);
+    assert!(ok, "{text}");
+    let ext = write_ext(dir, "leaf.ext", leaf_ext);
+    let (ok, text) = openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &p("root.pem"),
+        "-CAkey",
+        &p("root.key"),
+        "-set_serial",
+        "4242",
+        "-days",
+        "20",
+        "-extfile",
+        &ext,
+        "-out",
+        &p("leaf.pem"),
+    ]);
+    assert!(ok, "{text}");
+    (p("root.pem"), p("leaf.pem"))
+}
+
+/// rcert's default verdict and each client's own, for a leaf file (leaf first) and a CA file.
+fn verdicts(ca: &str, leaf: &str, host: &str) -> (i32, String, bool, bool) {
+    let (code, stdout, _) = run(&["verify", "--ca", ca, "--host", host, leaf]);
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let leaf_blocks = pem_blocks(&std::fs::read_to_string(leaf).unwrap());
+    let roots = pem_blocks(&std::fs::read_to_string(ca).unwrap());
+    let go = go_verdicts(&[go_case(
+        "case",
+        &leaf_blocks[0],
+        &leaf_blocks[1..],
+        &roots,
+        host,
+        &now,
+    )]);
+    let (openssl_accepts, _) = openssl_default_verify(ca, leaf, None, host);
+    (code, stdout, go[0].0, openssl_accepts)
+}
+
+#[test]
+fn what_go_and_openssl_accept_passes_by_default_with_the_strict_warning() {
+    let leaf_ext = [
+        "basicConstraints=CA:FALSE",
+        "keyUsage=digitalSignature",
+        "extendedKeyUsage=serverAuth",
+    ];
+    let with = |extra: &str| -> Vec<String> {
+        leaf_ext
+            .iter()
+            .map(|s| s.to_string())
+            .chain([extra.to_string()])
+            .collect()
+    };
+    let cases: Vec<(&str, Vec<&str>, Vec<String>, &str, &str)> = vec![
+        // pyca/cryptography's and many in-house CAs' defaults: no authorityKeyIdentifier.
+        ("no AKI", vec![], with("subjectAltName=DNS:rancher.example.com\nauthorityKeyIdentifier=none\nsubjectKeyIdentifier=none"), "rancher.example.com",
+            "no authorityKeyIdentifier"),
+        // Starfield Root Certificate Authority – G2 (fastly.com) has serial number 0.
+        ("serial-0 root", vec!["-set_serial", "0"], with("subjectAltName=DNS:rancher.example.com"),
+            "rancher.example.com", "ok       crypto"),
+        // Active Directory estates.
+        ("underscore", vec![], with("subjectAltName=DNS:rancher_01.corp.example.com"),
+            "rancher_01.corp.example.com", "contains an underscore"),
+    ];
+    for (name, root_args, ext, host, message) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let ext: Vec<&str> = ext.iter().map(String::as_str).collect();
+        let (ca, leaf) = chain(dir.path(), &root_args, &ext);
+        let (code, stdout, go, openssl_ok) = verdicts(&ca, &leaf, host);
+        assert!(go && openssl_ok, "{name}: Go {go}, openssl {openssl_ok}");
+        assert_eq!(code, 0, "{name}: {stdout}");
+        assert!(stdout.contains(message), "{name}: {stdout}");
+    }
+}
+
+#[test]
+fn the_openssl_req_x509_self_signed_certificate_is_accepted_with_a_strict_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (
+        dir.path().join("ss.crt").display().to_string(),
+        dir.path().join("ss.key").display().to_string(),
+    );
+    let (ok, text) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &cert,
+        "-subj",
+        "/CN=rancher.example.com",
+        "-addext",
+        "subjectAltName=DNS:rancher.example.com",
+    ]);
+    assert!(ok, "{text}");
+    let (code, stdout, go, openssl_ok) = verdicts(&cert, &cert, "rancher.example.com");
+    assert!(go && openssl_ok, "Go {go}, openssl {openssl_ok}");
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains(
+            "go (agents, kubectl) accept · openssl (curl) accept · strict (browsers) REJECT"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("only strict verifiers (browsers, rustls) reject this"),
+        "{stdout}"
+    );
+    let (code, _, _) = run(&[
+        "verify",
+        "--clients",
+        "all",
+        "--ca",
+        &cert,
+        "--host",
+        "rancher.example.com",
+        &cert,
+    ]);
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn what_go_refuses_fails_by_default() {
+    // SHA-1: Go refuses it ("insecure algorithm"), openssl verify in its default mode not.
+    let dir = tempfile::tempdir().unwrap();
+    let leaf_ext = [
+        "basicConstraints=CA:FALSE",
+        "extendedKeyUsage=serverAuth",
+        "subjectAltName=DNS:rancher.example.com",
+    ];
+    let (ca, _) = chain(dir.path(), &[], &leaf_ext);
+    let p = |name: &str| dir.path().join(name).display().to_string();
+    let ext = write_ext(dir.path(), "sha1.ext", &leaf_ext);
+    let (ok, text) = openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &ca,
+        "-CAkey",
+        &p("root.key"),
+        "-sha1",
+        "-set_serial",
+        "7",
+        "-days",
+        "20",
+        "-extfile",
+        &ext,
+        "-out",
+        &p("sha1.pem"),
+    ]);
+    assert!(ok, "{text}");
+    let (code, stdout, go, openssl_ok) = verdicts(&ca, &p("sha1.pem"), "rancher.example.com");
+    assert!(!go && openssl_ok, "Go {go}, openssl {openssl_ok}");
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("go (agents, kubectl) REJECT · openssl (curl) accept"),
+        "{stdout}"
+    );
+    let (code, _, _) = run(&[
+        "verify",
+        "--clients",
+        "openssl",
+        "--ca",
+        &ca,
+        "--host",
+        "rancher.example.com",
+        &p("sha1.pem"),
+    ]);
+    assert_eq!(code, 0, "--clients openssl: only OpenSSL's rejection fails");
+}
