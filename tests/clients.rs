@@ -123,7 +123,9 @@ fn what_go_and_openssl_accept_passes_by_default_with_the_strict_warning() {
             .chain([extra.to_string()])
             .collect()
     };
-    let cases: Vec<(&str, Vec<&str>, Vec<String>, &str, &str)> = vec![
+    // (name, extra root arguments, leaf extensions, host, a line the report holds)
+    type Case<'a> = (&'a str, Vec<&'a str>, Vec<String>, &'a str, &'a str);
+    let cases: Vec<Case> = vec![
         // pyca/cryptography's and many in-house CAs' defaults: no authorityKeyIdentifier.
         ("no AKI", vec![], with("subjectAltName=DNS:rancher.example.com\nauthorityKeyIdentifier=none\nsubjectKeyIdentifier=none"), "rancher.example.com",
             "no authorityKeyIdentifier"),
