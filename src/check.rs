@@ -123,6 +123,8 @@ pub enum CheckId {
     PrivateKey,
     /// Who accepts the chain: Go, OpenSSL, strict verifiers.
     Clients,
+    /// Rancher's `agent-tls-mode` (strict or system-store) and what it requires.
+    AgentTlsMode,
 }
 
 impl CheckId {
@@ -162,6 +164,7 @@ impl CheckId {
             CheckId::CaData => "ca_data",
             CheckId::PrivateKey => "private_key",
             CheckId::Clients => "clients",
+            CheckId::AgentTlsMode => "agent_tls_mode",
         }
     }
 }

@@ -50,6 +50,16 @@ pub fn same_cacerts(a: &[u8], b: &[u8]) -> bool {
     trim_space(a) == trim_space(b)
 }
 
+/// Rancher's `agent-tls-mode` setting value in which agents trust only the CA of the
+/// `cacerts` setting (the default on fresh installs since v2.9.0; rancher
+/// `pkg/settings/setting.go`).
+pub const AGENT_TLS_STRICT: &str = "strict";
+
+/// The command that switches agents to the operating system's trust store first.
+pub fn system_store_command() -> String {
+    "kubectl patch settings.management.cattle.io agent-tls-mode --type=merge -p '{\"value\":\"system-store\"}'".to_string()
+}
+
 /// The `--ca` value that selects the operating system's trust store, as agents with
 /// `agent-tls-mode=system-store` use it.
 pub const SYSTEM_STORE: &str = "system";

@@ -1088,3 +1088,33 @@ fn host_names_compare_case_insensitively() {
         "{message}"
     );
 }
+
+#[test]
+fn strict_agent_tls_mode_with_an_empty_cacerts_setting_fails() {
+    let (emulator, _server, port) = good_setup();
+    emulator.register_cluster_scoped("management.cattle.io/v3/settings", "Setting", "setting");
+    emulator.register_cluster_scoped("management.cattle.io/v3/clusters", "Cluster", "cluster");
+    emulator.seed(
+        "management.cattle.io/v3/settings",
+        &[
+            serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
+                "metadata": {"name": "cacerts"}, "value": ""}),
+            serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
+                "metadata": {"name": "agent-tls-mode"}, "value": "", "default": "strict"}),
+        ],
+    );
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 1, "{:#}", out.json);
+    let strict = out
+        .find("agents", "agent_tls_mode")
+        .into_iter()
+        .find(|(_, message, _)| message.starts_with("agent-tls-mode is strict"))
+        .unwrap_or_else(|| panic!("{:#}", out.json));
+    assert_eq!(strict.0, "failed");
+    assert!(
+        strict.1.contains("Strict CA verification is enabled"),
+        "{}",
+        strict.1
+    );
+    assert!(strict.2.contains("system-store"), "{}", strict.2);
+}

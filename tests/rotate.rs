@@ -1019,3 +1019,51 @@ fn status_names_the_method_that_fixes_the_agents_and_a_half_done_change() {
         "{lines}"
     );
 }
+
+#[test]
+fn strict_agent_tls_mode_refuses_a_set_without_a_private_ca() {
+    let (old, public) = (selfsigned(), selfsigned());
+    let roots = tempfile::tempdir().unwrap();
+    let root = roots.path().join("public-root.pem");
+    std::fs::rename(public.path().join("cacerts.pem"), &root).unwrap();
+    let emulator = rancher_install(old.path());
+    // Fresh installs since v2.9.0: agent-tls-mode defaults to strict.
+    emulator.seed(
+        "management.cattle.io/v3/settings",
+        &[
+            serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
+            "metadata": {"name": "agent-tls-mode"}, "value": "", "default": "strict"}),
+        ],
+    );
+    let (to, root) = (
+        public.path().display().to_string(),
+        root.display().to_string(),
+    );
+    let (code, json) = rotate(&emulator, &["plan", "--to", &to, "--ca", &root]);
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json).contains(
+            "agent-tls-mode is strict: agents trust only the CA in Rancher's cacerts setting, and"
+        ),
+        "{json:#}"
+    );
+    let before = emulator.kubectl_get("cattle-system", "tls-ca", "cacerts.pem");
+    let (code, json) = rotate(&emulator, &["apply", "--to", &to, "--ca", &root]);
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json).contains("refused: nothing was changed"),
+        "{json:#}"
+    );
+    assert_eq!(
+        emulator.kubectl_get("cattle-system", "tls-ca", "cacerts.pem"),
+        before
+    );
+    assert!(before.is_some());
+    // With the public root kept in tls-ca (cacerts.pem), strict mode is satisfied.
+    std::fs::copy(&root, public.path().join("cacerts.pem")).unwrap();
+    let (_, json) = rotate(&emulator, &["plan", "--to", &to]);
+    assert!(
+        !steps(&json).contains("every downstream agent would disconnect"),
+        "{json:#}"
+    );
+}

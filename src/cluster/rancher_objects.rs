@@ -67,11 +67,15 @@ pub async fn agent_state(
     let mut state = AgentState::default();
     let settings: Api<DynamicObject> =
         Api::all_with(client.clone(), &management("Setting", "settings"));
+    // A Setting's effective value is `value`, else its `default` (Rancher's settings.Get):
+    // agent-tls-mode carries `default: strict` on fresh installs since v2.9.0.
     let setting = |found: &Option<DynamicObject>| {
-        found
-            .as_ref()
-            .and_then(|object| object.data["value"].as_str().map(str::to_string))
-            .filter(|value| !value.is_empty())
+        let object = found.as_ref()?;
+        ["value", "default"]
+            .iter()
+            .filter_map(|field| object.data[field].as_str())
+            .find(|value| !value.is_empty())
+            .map(str::to_string)
     };
     state.requests += 1;
     // Rancher always has a cacerts setting (its value may be empty): a 404 means the

@@ -109,12 +109,54 @@ impl Doctor<'_> {
         }
     }
 
+    /// `agent-tls-mode`: shown, and failed in strict mode with an empty `cacerts` setting
+    /// (agents then exit: "Strict CA verification is enabled but encountered error finding
+    /// root CA").
+    fn judge_tls_mode(&mut self, state: &AgentState) {
+        let mode = state.agent_tls_mode.as_deref().unwrap_or("system-store");
+        let strict = mode == crate::rancher::AGENT_TLS_STRICT;
+        let empty = state
+            .cacerts_setting
+            .as_deref()
+            .is_none_or(|value| value.trim().is_empty());
+        if strict && empty {
+            self.add(
+                Section::Agents,
+                Check::failed(
+                    CheckId::AgentTlsMode,
+                    "agent-tls-mode is strict but Rancher's cacerts setting is empty: agents exit (\"Strict CA verification is enabled but encountered error finding root CA\")".to_string(),
+                ),
+                Some(format!(
+                    "put the CA (for a public certificate: its root) in secret tls-ca and restart Rancher, or: {}",
+                    crate::rancher::system_store_command()
+                )),
+            );
+        } else {
+            self.add(
+                Section::Agents,
+                Check::ok(
+                    CheckId::AgentTlsMode,
+                    format!(
+                        "agent-tls-mode is {mode}{}",
+                        if strict {
+                            ": agents trust only the cacerts setting"
+                        } else {
+                            ": agents also trust the operating system's store"
+                        }
+                    ),
+                ),
+                None,
+            );
+        }
+    }
+
     fn judge_agents(&mut self, state: &AgentState, secrets: &ClusterSecrets, served: Option<&str>) {
         let restart = format!(
             "kubectl -n {} rollout restart deploy/rancher   # the cacerts setting follows tls-ca at start",
             self.request.namespace
         );
         let ca = secrets.ca_bytes();
+        self.judge_tls_mode(state);
         match (&state.cacerts_setting, &ca) {
             (Some(setting), Some(ca)) if !crate::rancher::same_cacerts(setting.as_bytes(), ca) => self.add(
                 Section::Agents,

@@ -118,6 +118,50 @@ pub(super) struct NewSet {
     validation: Vec<Check>,
 }
 
+/// With `agent-tls-mode=strict`, agents trust only the CA in Rancher's `cacerts` setting
+/// and exit when it is empty (cattle-cluster-agent: "Strict CA verification is enabled
+/// but encountered error finding root CA"; rancher-system-agent aborts). A set without
+/// `cacerts.pem` empties it: the change would disconnect every downstream cluster.
+pub(super) fn strict_mode_refusal(
+    set: &NewSet,
+    view: &ClusterView,
+    request: &RotateRequest,
+) -> Option<Check> {
+    let strict = view
+        .agents
+        .as_ref()
+        .is_some_and(|agents| agents.agent_tls_mode.as_deref() == Some(rancher::AGENT_TLS_STRICT));
+    (strict && set.ca.is_none()).then(|| {
+        Check::failed(
+            CheckId::AgentTlsMode,
+            format!(
+                "agent-tls-mode is strict: agents trust only the CA in Rancher's cacerts setting, and {} has no cacerts.pem, which empties it — every downstream agent would disconnect (\"Strict CA verification is enabled but encountered error finding root CA\"). Keep tls-ca with the public CA's root (put the root, e.g. ISRG Root X1, in {}/cacerts.pem, as Rancher's docs do for Let's Encrypt in strict mode), or switch to system-store first: {}",
+                request.dir.display(),
+                request.dir.display(),
+                rancher::system_store_command()
+            ),
+        )
+    })
+}
+
+/// Clusters whose `AgentTlsStrictCheck` is not True: rancher-webhook refuses a switch to
+/// `agent-tls-mode=strict` while any non-local cluster lacks it (unless the setting is
+/// annotated `cattle.io/force: "true"`).
+pub(super) fn strict_switch_blockers(agents: &AgentState) -> Vec<String> {
+    agents
+        .clusters
+        .iter()
+        .filter(|cluster| cluster.name != "local")
+        .filter(|cluster| {
+            cluster
+                .strict_check
+                .as_ref()
+                .is_none_or(|c| c.status != "True")
+        })
+        .map(|cluster| cluster.name.clone())
+        .collect()
+}
+
 /// The names the new certificate must cover: `--host` (its name part, when given) and
 /// always the hostname of the Rancher helm release when there is one — `--host` names
 /// where to look, it never replaces the release's hostname.

@@ -79,9 +79,31 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
             ),
         ),
     });
+    steps.extend(strict_mode_refusal(&set, &view, request));
+    if let Some(agents) = &view.agents {
+        let mode = agents.agent_tls_mode.as_deref().unwrap_or("system-store");
+        let blockers = strict_switch_blockers(agents);
+        steps.push(match (mode, blockers.is_empty()) {
+            (rancher::AGENT_TLS_STRICT, _) => Check::ok(
+                CheckId::AgentTlsMode,
+                "agent-tls-mode is strict: agents trust only the CA in Rancher's cacerts setting".to_string(),
+            ),
+            (_, true) => Check::ok(
+                CheckId::AgentTlsMode,
+                format!("agent-tls-mode is {mode}; a switch to strict would be accepted (every cluster passes AgentTlsStrictCheck)"),
+            ),
+            (_, false) => Check::ok(
+                CheckId::AgentTlsMode,
+                format!(
+                    "agent-tls-mode is {mode}; a switch to strict would be refused by rancher-webhook until these clusters pass AgentTlsStrictCheck: {}",
+                    blockers.join(", ")
+                ),
+            ),
+        });
+    }
     match &view.agents {
         Some(agents) => {
-            let strict = agents.agent_tls_mode.as_deref() == Some("strict");
+            let strict = agents.agent_tls_mode.as_deref() == Some(rancher::AGENT_TLS_STRICT);
             for cluster in agents.clusters.iter().filter(|c| c.name != "local") {
                 let connected = cluster
                     .connected

@@ -189,6 +189,20 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
         }
         set = checked;
     }
+    if let Some(refusal) = strict_mode_refusal(&set, &view, request) {
+        let steps = vec![
+            refusal,
+            Check::failed(CheckId::Secret, "refused: nothing was changed".to_string()),
+        ];
+        return Ok(finish(
+            "apply",
+            request,
+            new_checksum,
+            set.validation,
+            steps,
+            view.requests,
+        ));
+    }
     let mut run = Run {
         request,
         view,
