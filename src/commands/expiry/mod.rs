@@ -5,6 +5,7 @@
 
 mod cluster;
 mod files;
+mod fixes;
 mod prometheus;
 
 use std::fmt::Write as _;
@@ -351,15 +352,15 @@ pub(super) fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
             "cert-manager renews it (Certificate {namespace}/{certificate}): cmctl renew -n {namespace} {certificate}; kubectl -n {namespace} describe certificate {certificate} for issuer errors — do not edit the secret, cert-manager would overwrite it"
         ));
     }
-    Some(match item.source {
-        Source::Node | Source::File if path.contains("/server/tls/") || path.contains("/agent/") => format!(
-            "systemctl restart {distro}-server (internal certificates within 120 days of expiry renew at start) or {distro} certificate rotate [--service NAME], then restart"
-        ),
-        Source::Node | Source::File if path.contains("/etc/kubernetes/ssl/") => {
-            "rke cert rotate --config cluster.yml (RKE1)".to_string()
+    if matches!(item.source, Source::Node | Source::File) {
+        if let Some(fix) = fixes::node_fix(path, is_ca) {
+            return Some(fix);
         }
+    }
+    Some(match item.source {
         Source::Kubeconfig if path.ends_with("rke2.yaml") || path.ends_with("k3s.yaml") => format!(
-            "systemctl restart {distro}-server (it rewrites {path} with a new client certificate), then copy it again"
+            "systemctl restart {} (it rewrites {path} with a new client certificate), then copy it again",
+            if distro == "k3s" { "k3s" } else { "rke2-server" }
         ),
         Source::Kubeconfig => {
             "get a new kubeconfig: Rancher UI → cluster → Download KubeConfig (or ask the cluster admin); a client certificate cannot be renewed in place".to_string()
