@@ -151,14 +151,7 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
                 request.dir.display()
             ),
         )];
-        return Ok(finish(
-            "apply",
-            request,
-            new_checksum,
-            set.validation,
-            steps,
-            0,
-        ));
+        return Ok(refused(request, new_checksum, set.validation, steps, 0));
     }
     if !request.dry_run {
         check_backup_dir(&request.backup_dir)?;
@@ -178,8 +171,7 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
                     request.dir.display()
                 ),
             )];
-            return Ok(finish(
-                "apply",
+            return Ok(refused(
                 request,
                 new_checksum,
                 checked.validation,
@@ -194,8 +186,7 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
             refusal,
             Check::failed(CheckId::Secret, "refused: nothing was changed".to_string()),
         ];
-        return Ok(finish(
-            "apply",
+        return Ok(refused(
             request,
             new_checksum,
             set.validation,
@@ -287,6 +278,17 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
         run.steps,
         run.view.requests,
     ))
+}
+
+/// The report of an apply refused before any change: the set's validation and why.
+fn refused(
+    request: &RotateRequest,
+    new_checksum: Option<String>,
+    validation: Vec<Check>,
+    steps: Vec<Check>,
+    requests: u32,
+) -> RotateReport {
+    finish("apply", request, new_checksum, validation, steps, requests)
 }
 
 impl Run<'_> {
