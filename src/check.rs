@@ -349,7 +349,9 @@ impl Clients {
             names.push("OpenSSL clients (curl, nginx)");
         }
         if self.strict {
-            names.push("strict verifiers (browsers, rustls)");
+            names.push(
+                "the strict RFC 5280 / CA/Browser Forum reading (linters, the strictest verifiers)",
+            );
         }
         names.join(", ")
     }
@@ -390,7 +392,7 @@ impl Verdicts {
             "{} · {} · {}",
             part("go (agents, kubectl)", &self.go),
             part("openssl (curl)", &self.openssl),
-            part("strict (browsers)", &self.strict)
+            part("strict (RFC 5280, CA/B)", &self.strict)
         )
     }
 

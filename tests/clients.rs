@@ -175,12 +175,12 @@ fn the_openssl_req_x509_self_signed_certificate_is_accepted_with_a_strict_warnin
     assert_eq!(code, 0, "{stdout}");
     assert!(
         stdout.contains(
-            "go (agents, kubectl) accept · openssl (curl) accept · strict (browsers) REJECT"
+            "go (agents, kubectl) accept · openssl (curl) accept · strict (RFC 5280, CA/B) REJECT"
         ),
         "{stdout}"
     );
     assert!(
-        stdout.contains("only strict verifiers (browsers, rustls) reject this"),
+        stdout.contains("rejected only by the strict RFC 5280 / CA/Browser Forum reading (linters, the strictest verifiers)"),
         "{stdout}"
     );
     let (code, _, _) = run(&[
@@ -197,7 +197,7 @@ fn the_openssl_req_x509_self_signed_certificate_is_accepted_with_a_strict_warnin
 }
 
 #[test]
-fn what_go_refuses_fails_by_default() {
+fn what_go_refuses_fails_by_default_and_openssl_decides_alone_with_clients_openssl() {
     // SHA-1: Go refuses it ("insecure algorithm"), openssl verify in its default mode not.
     let dir = tempfile::tempdir().unwrap();
     let leaf_ext = [
@@ -229,12 +229,25 @@ fn what_go_refuses_fails_by_default() {
     ]);
     assert!(ok, "{text}");
     let (code, stdout, go, openssl_ok) = verdicts(&ca, &p("sha1.pem"), "rancher.example.com");
-    assert!(!go && openssl_ok, "Go {go}, openssl {openssl_ok}");
+    // Go refuses SHA-1, and so do OpenSSL's clients at their default security level (curl:
+    // "CA signature digest algorithm too weak"); only the bare `openssl verify` command not.
+    assert!(!go && !openssl_ok, "Go {go}, openssl {openssl_ok}");
     assert_eq!(code, 1, "{stdout}");
     assert!(
-        stdout.contains("go (agents, kubectl) REJECT · openssl (curl) accept"),
+        stdout.contains("go (agents, kubectl) REJECT · openssl (curl) REJECT"),
         "{stdout}"
     );
+    assert!(
+        !stdout.contains("— only"),
+        "every client refuses it: {stdout}"
+    );
+    // A CN-only certificate: Go refuses, OpenSSL falls back to the CN.
+    let cn_only = ["basicConstraints=CA:FALSE", "extendedKeyUsage=serverAuth"];
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, leaf) = chain(dir.path(), &[], &cn_only);
+    let (code, stdout, go, openssl_ok) = verdicts(&ca, &leaf, "leaf");
+    assert!(!go && openssl_ok, "Go {go}, openssl {openssl_ok}");
+    assert_eq!(code, 1, "{stdout}");
     let (code, _, _) = run(&[
         "verify",
         "--clients",
@@ -242,8 +255,8 @@ fn what_go_refuses_fails_by_default() {
         "--ca",
         &ca,
         "--host",
-        "rancher.example.com",
-        &p("sha1.pem"),
+        "leaf",
+        &leaf,
     ]);
     assert_eq!(code, 0, "--clients openssl: only OpenSSL's rejection fails");
 }

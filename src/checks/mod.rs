@@ -239,7 +239,7 @@ fn clients_check(verdicts: &Verdicts, selected: Clients) -> Check {
 fn as_selected(check: Check, rejected_by: Option<Clients>, selected: Clients) -> Check {
     match rejected_by {
         Some(clients) if check.status == Status::Failed && !clients.meets(selected) => {
-            let message = format!("{} — only {} reject this", check.message, clients.who());
+            let message = format!("{} — rejected only by {}", check.message, clients.who());
             Check::warning(check.name, message)
         }
         _ => check,
@@ -388,7 +388,7 @@ fn intermediates_check(ca: &CaBundle) -> Check {
     let ordered = certs.windows(2).all(|pair| pair[0].is_issued_by(&pair[1]));
     let ends_at_root = certs.last().is_some_and(|cert| cert.self_signed);
     let fix = format!(
-        "rcert fullchain {} --cacerts cacerts.pem --force",
+        "rcert fullchain tls.crt {} --cacerts cacerts.pem --force (the leaf orders the CAs above it)",
         crate::check::shell_quote(&ca.source)
     );
     match (ordered, ends_at_root) {

@@ -526,7 +526,8 @@ pub struct FullchainArgs {
     /// Write leaf + intermediates here (default: standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Also write the root CA alone here (for the tls-ca secret).
+    /// Also write cacerts.pem here (for the tls-ca secret): the intermediate(s) then the
+    /// root, as Rancher's docs ask (the root alone when it issued the leaf).
     #[arg(long, value_name = "FILE")]
     pub cacerts: Option<PathBuf>,
     /// Append the root to the chain as well.

@@ -176,6 +176,12 @@ fn run_fullchain(
             term.err(&report.text(&style.for_stderr(color, term)))?;
             Ok(report.exit_code())
         }
+        // Standard output is for the chain: a failed run without --out says why on stderr,
+        // so `rcert fullchain - < bundle > tls.crt` never fills tls.crt with the report.
+        (OutputFormat::Text, None) if args.out.is_none() => {
+            term.err(&report.text(&style.for_stderr(color, term)))?;
+            Ok(report.exit_code())
+        }
         _ => Ok(term.emit(&report, format, style)?),
     }
 }

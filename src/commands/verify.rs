@@ -114,7 +114,7 @@ fn verify_text(reports: &[VerifyReport], style: &Style) -> String {
             style.status(report.status).trim_end()
         );
         if let Some(error) = &report.error {
-            let _ = writeln!(out, "  cannot read: {error}");
+            let _ = writeln!(out, "  {error}");
             continue;
         }
         if let Some(leaf) = find_leaf(&report.certificates) {

@@ -76,8 +76,10 @@ pub fn go_verdicts(cases: &[serde_json::Value]) -> Vec<(bool, String)> {
         .collect()
 }
 
-/// `openssl verify -purpose sslserver` in its default mode (not -x509_strict), the first
-/// certificate of `chain_file` the target and the rest untrusted: (accept, output).
+/// `openssl verify -purpose sslserver -auth_level 1`: OpenSSL's default verification (not
+/// -x509_strict) at the security level its TLS clients (curl, nginx, s_client) apply by
+/// default — the `openssl verify` command alone applies none, and would accept SHA-1. The
+/// first certificate of `chain_file` is the target, the rest untrusted: (accept, output).
 pub fn openssl_default_verify(
     ca: &str,
     chain_file: &str,
@@ -100,6 +102,8 @@ pub fn openssl_default_verify(
         "verify",
         "-purpose",
         "sslserver",
+        "-auth_level",
+        "1",
         "-no-CApath",
         "-no-CAstore",
         "-CAfile",

@@ -61,12 +61,11 @@ impl Judged<'_, '_> {
         if self.role == Role::Anchor && self.cert.self_signed {
             return;
         }
-        // `openssl verify` in its default mode still accepts SHA-1 and MD5 signatures.
-        let clients = if name == "MD2-RSA" {
-            Clients::ALL
-        } else {
-            Clients::GO_STRICT
-        };
+        // Go refuses them; OpenSSL 3 clients (curl, nginx, s_client) at their default
+        // security level refuse them too ("CA signature digest algorithm too weak"; nginx
+        // will not even load such a certificate) — only the `openssl verify` command, which
+        // applies no security level, still says OK.
+        let clients = Clients::ALL;
         self.reject(
             clients,
             Family::Crypto,

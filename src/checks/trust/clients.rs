@@ -30,13 +30,29 @@ impl Examined<'_> {
             | webpki::Error::BadDer
             | webpki::Error::BadDerTime
             | webpki::Error::UnsupportedCertVersion
-            | webpki::Error::UnsupportedSignatureAlgorithmContext(_)
-            | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
             | webpki::Error::UnsupportedCriticalExtension
             | webpki::Error::MalformedDnsIdentifier
                 if reaches_anchor && self.unusable_issuer().is_none() =>
             {
                 Clients::STRICT
+            }
+            // A signature algorithm webpki refuses: a weak hash (SHA-1, MD5) every client
+            // refuses; an RSA key of 1024 to 2047 bits only the strict reading does.
+            webpki::Error::UnsupportedSignatureAlgorithmContext(_)
+            | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+                if reaches_anchor && self.unusable_issuer().is_none() =>
+            {
+                // A trust anchor's own signature is never checked.
+                let weak = self
+                    .path
+                    .iter()
+                    .filter(|cert| !(cert.self_signed && is_anchor(cert, self.context)))
+                    .any(|cert| weak_hash(&cert.signature_algorithm));
+                if weak {
+                    Clients::ALL
+                } else {
+                    Clients::STRICT
+                }
             }
             // Name constraints: a wildcard SAN under an excluded subtree passed Go before
             // the CVE-2025-61727 fix and passes OpenSSL; a SAN that is no host name
@@ -62,4 +78,14 @@ impl Examined<'_> {
             _ => Clients::ALL,
         }
     }
+}
+
+/// A signature algorithm with a broken hash, by OpenSSL's name or, for those `Cert`
+/// names by OID, the OID (ecdsa-with-SHA1, DSA-SHA1, sha1WithRSA OIW).
+fn weak_hash(algorithm: &str) -> bool {
+    let lower = algorithm.to_ascii_lowercase();
+    lower.contains("sha1")
+        || lower.contains("md5")
+        || lower.contains("md2")
+        || ["1.2.840.10045.4.1", "1.2.840.10040.4.3", "1.3.14.3.2.29"].contains(&algorithm)
 }

@@ -181,7 +181,7 @@ impl<'a> Examined<'a> {
     }
 
     fn explain_untrusted(&self, err: &webpki::Error, source: &str) -> String {
-        let (leaf, origin) = (self.leaf, self.origin.name());
+        let leaf = self.leaf;
         if leaf.self_signed && !is_anchor(leaf, self.context) {
             return format!(
                 "not trusted by {source}: '{}' is self-signed; only clients that hold this very certificate trust it (issue it from a CA: rcert selfsign)",
@@ -193,7 +193,7 @@ impl<'a> Examined<'a> {
                 self.explain_no_path(err, source)
             }
             webpki::Error::CaUsedAsEndEntity => format!(
-                "'{}' is a CA certificate, not a server certificate: {origin} holds no leaf",
+                "'{}' is a CA certificate (basicConstraints CA:TRUE) serving as the server certificate: the CA/Browser Forum profile and webpki refuse that; issue the server certificate from a CA (rcert selfsign)",
                 leaf.subject
             ),
             webpki::Error::RequiredEkuNotFoundContext(_) => format!(

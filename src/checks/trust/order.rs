@@ -72,6 +72,22 @@ impl Examined<'_> {
                 ),
             );
         }
+        // The leaf's issuer found only in the CA file: the chain verifies against that file,
+        // but whoever holds only the root refuses what the server sends.
+        let only_in_ca_file = self
+            .path
+            .iter()
+            .skip(1)
+            .find(|cert| !cert.self_signed && !in_file(cert) && is_anchor(cert, self.context));
+        if let Some(intermediate) = only_in_ca_file {
+            return Check::warning(
+                CheckId::Order,
+                format!(
+                    "{origin} lacks the intermediate '{}', which only the CA file holds: clients that trust just the root (curl, browsers, kubectl with the root) refuse what the server sends; put it in tls.crt after the leaf (rcert fullchain)",
+                    intermediate.subject
+                ),
+            );
+        }
         let root_note = if certs.len() > 1 && certs.last().is_some_and(|cert| cert.self_signed) {
             "; the root is included, which is allowed"
         } else {
