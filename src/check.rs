@@ -125,6 +125,8 @@ pub enum CheckId {
     Clients,
     /// Rancher's `agent-tls-mode` (strict or system-store) and what it requires.
     AgentTlsMode,
+    /// rancher-webhook's caBundles against the certificate it serves.
+    Webhook,
 }
 
 impl CheckId {
@@ -165,6 +167,7 @@ impl CheckId {
             CheckId::PrivateKey => "private_key",
             CheckId::Clients => "clients",
             CheckId::AgentTlsMode => "agent_tls_mode",
+            CheckId::Webhook => "webhook",
         }
     }
 }

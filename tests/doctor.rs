@@ -179,9 +179,10 @@ fn all_good() {
     assert!(message.contains(&checksum));
     assert_eq!(checksum.len(), 64);
     assert_eq!(checksum, sha256sum(&root));
-    // Two GETs of the secrets, one of tls-ca-additional, one of Rancher's cacerts setting
-    // (no Rancher objects in this emulator: the agents part says so and stops).
-    assert_eq!(out.json["api_requests"], 4);
+    // Two GETs of the secrets, one of tls-ca-additional, one of cattle-webhook-tls (absent:
+    // no caBundles read), one of Rancher's cacerts setting (no Rancher objects in this
+    // emulator: the agents part says so and stops).
+    assert_eq!(out.json["api_requests"], 5);
     assert_eq!(out.one("agents", "cacerts_setting").0, "skipped");
     eprintln!(
         "doctor all-good run: {:?} wall for the process, {} ms inside, {} API requests",
@@ -1117,4 +1118,125 @@ fn strict_agent_tls_mode_with_an_empty_cacerts_setting_fails() {
         strict.1
     );
     assert!(strict.2.contains("system-store"), "{}", strict.2);
+}
+
+/// rancher-webhook's serving certificate for rancher-webhook.cattle-system.svc, made by
+/// openssl: (CA PEM, leaf PEM, leaf key PEM).
+fn webhook_certificates(dir: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let p = |name: &str| dir.join(name).display().to_string();
+    assert!(
+        openssl(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p("ca.key"),
+            "-out",
+            &p("ca.pem"),
+            "-days",
+            "30",
+            "-subj",
+            "/CN=dynamiclistener-ca",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ])
+        .0
+    );
+    assert!(
+        openssl(&[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p("tls.key"),
+            "-out",
+            &p("tls.csr"),
+            "-subj",
+            "/CN=dynamic",
+        ])
+        .0
+    );
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=DNS:rancher-webhook.cattle-system.svc\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    assert!(
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &p("tls.csr"),
+            "-CA",
+            &p("ca.pem"),
+            "-CAkey",
+            &p("ca.key"),
+            "-days",
+            "20",
+            "-extfile",
+            &p("ext"),
+            "-out",
+            &p("tls.crt"),
+        ])
+        .0
+    );
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    (read("ca.pem"), read("tls.crt"), read("tls.key"))
+}
+
+fn webhook_configuration(ca: &[u8]) -> serde_json::Value {
+    serde_json::json!({"apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "rancher.cattle.io"},
+        "webhooks": [{"name": "rancher.cattle.io.secrets", "admissionReviewVersions": ["v1"],
+            "sideEffects": "None",
+            "clientConfig": {"service": {"name": "rancher-webhook", "namespace": "cattle-system",
+                "path": "/v1/webhook/validation"}, "caBundle": base64(ca)}}]})
+}
+
+#[test]
+fn rancher_webhook_ca_bundles_must_verify_what_it_serves() {
+    let (emulator, _server, port) = good_setup();
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = webhook_certificates(dir.path());
+    emulator.seed(
+        "v1/secrets",
+        &[secret_json(
+            "cattle-system",
+            "cattle-webhook-tls",
+            "kubernetes.io/tls",
+            &[("tls.crt", cert), ("tls.key", key)],
+        )],
+    );
+    let resource = "admissionregistration.k8s.io/v1/validatingwebhookconfigurations";
+    emulator.seed(resource, &[webhook_configuration(&ca)]);
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    let (status, message, _) = out.one("cluster", "webhook");
+    assert_eq!(status, "ok", "{message}");
+    // Another CA in the caBundle: every Rancher API write would fail.
+    emulator.seed(
+        resource,
+        &[webhook_configuration(&fixture_bytes("other-root.pem"))],
+    );
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 1, "{:#}", out.json);
+    let (status, message, fix) = out.one("cluster", "webhook");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("do not verify what rancher-webhook serves")
+            && message.contains("x509: certificate signed by unknown authority"),
+        "{message}"
+    );
+    assert!(
+        fix.contains("rollout restart deploy/rancher-webhook"),
+        "{fix}"
+    );
 }

@@ -434,3 +434,46 @@ fn the_cronjob_example_is_valid_for_kubectl() {
         );
     }
 }
+
+#[test]
+fn webhook_and_apiservice_ca_bundles_are_items() {
+    let emulator = Emulator::start();
+    let root = fixture_bytes("root.pem");
+    emulator.seed(
+        "admissionregistration.k8s.io/v1/validatingwebhookconfigurations",
+        &[serde_json::json!({"apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "rancher.cattle.io"},
+            "webhooks": [{"name": "rancher.cattle.io.secrets", "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "clientConfig": {"service": {"name": "rancher-webhook", "namespace": "cattle-system"},
+                    "caBundle": base64(&root)}}]})],
+    );
+    let (code, json) = expiry(&[
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+        "--no-node",
+        "--within",
+        "5000d",
+    ]);
+    assert_eq!(
+        code, 1,
+        "the 10-year test root expires within 5000 days: {json:#}"
+    );
+    let bundle = item(
+        &json,
+        "cabundle validatingwebhookconfiguration/rancher.cattle.io webhook rancher.cattle.io.secrets",
+    );
+    assert_eq!(bundle["source"], "ca_bundle");
+    assert_eq!(bundle["status"], "expiring");
+    assert_eq!(
+        not_after_unix(bundle),
+        openssl_enddate(&fixture("root.pem"))
+    );
+    assert!(
+        bundle["fix"]
+            .as_str()
+            .unwrap()
+            .contains("delete secret cattle-webhook-ca cattle-webhook-tls"),
+        "{bundle:#}"
+    );
+}

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod inventory;
 pub mod rancher_objects;
 pub mod secrets;
+pub mod webhooks;
 
 use std::path::Path;
 use std::time::Duration;

@@ -22,6 +22,7 @@ mod drift;
 mod endpoint;
 mod ingress;
 mod served_ca;
+mod webhook;
 
 use crate::check::{Check, CheckId, Status};
 use crate::checks::served;
@@ -187,6 +188,7 @@ pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Erro
     if let Some(secrets) = &secrets {
         api_requests += doctor.cert_manager_part(secrets).await;
         api_requests += doctor.additional_ca_part().await;
+        api_requests += doctor.webhook_part().await;
     }
     let secret_chain = secrets
         .as_ref()

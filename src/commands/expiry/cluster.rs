@@ -113,6 +113,22 @@ async fn one_context(
             .iter()
             .map(|certificate| certificate_item(certificate, request)),
     );
+    // Cluster-wide objects: read only when no --namespace narrows the inventory.
+    let mut bundles = 0;
+    if request.namespaces.is_empty() {
+        match crate::cluster::webhooks::ca_bundles(&client).await {
+            Ok((found, count)) => {
+                requests += count;
+                bundles = found.len();
+                items.extend(
+                    found
+                        .iter()
+                        .flat_map(|bundle| ca_bundle_items(bundle, request)),
+                );
+            }
+            Err(message) => return (items, unreachable(message.to_string()), requests),
+        }
+    }
     if request.all_contexts {
         for item in &mut items {
             item.location = format!("{}: {}", context.unwrap_or_default(), item.location);
@@ -123,10 +139,35 @@ async fn one_context(
         source: label,
         state: "read".to_string(),
         message: format!(
-            "{secrets} secret(s) and {managed_count} cert-manager Certificate(s) read from {url}"
+            "{secrets} secret(s), {managed_count} cert-manager Certificate(s) and {bundles} webhook/APIService caBundle(s) read from {url}"
         ),
     };
     (items, state, requests)
+}
+
+/// The certificates of one webhook or APIService caBundle.
+fn ca_bundle_items(
+    bundle: &crate::cluster::webhooks::CaBundleRef,
+    request: &ExpiryRequest,
+) -> Vec<Item> {
+    let place = Place {
+        embedded_kind: Some(bundle.kind.to_string()),
+        embedded_key: Some(match &bundle.webhook {
+            Some(webhook) => format!("{}/{webhook}", bundle.object),
+            None => bundle.object.clone(),
+        }),
+        ..Place::default()
+    };
+    let location = format!("cabundle {}", bundle.describe());
+    blob_items(
+        &location,
+        &bundle.bytes,
+        &location,
+        Source::CaBundle,
+        &place,
+        request,
+        true,
+    )
 }
 
 /// Every certificate a Secret holds, one item each (`KEY#n` when a key holds several).

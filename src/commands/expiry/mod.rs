@@ -68,6 +68,8 @@ pub enum Source {
     Kubeconfig,
     /// A live endpoint's served chain.
     Endpoint,
+    /// A webhook configuration's or APIService's caBundle.
+    CaBundle,
 }
 
 /// How an item stands.
@@ -380,6 +382,14 @@ pub(super) fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
         }
         Source::Endpoint => {
             "renew the certificate this endpoint serves (its secret, load balancer or ingress)".to_string()
+        }
+        // rancher-webhook: its CA (cattle-webhook-ca, 10 years) is never renewed; its
+        // serving certificate (cattle-webhook-tls) is, 90 days before expiry.
+        Source::CaBundle if item.place.embedded_key.as_deref().is_some_and(|key| key.starts_with("rancher.cattle.io")) => {
+            "rancher-webhook's CA (secret cattle-webhook-ca, 10 years) is never renewed by itself: kubectl -n cattle-system delete secret cattle-webhook-ca cattle-webhook-tls && kubectl -n cattle-system rollout restart deploy/rancher-webhook (it issues a new CA and writes it into the caBundles)".to_string()
+        }
+        Source::CaBundle => {
+            "renew the CA of this webhook or APIService and put it in its caBundle (the component that owns it usually does at start)".to_string()
         }
         Source::Node | Source::File => format!("renew {path}"),
     })

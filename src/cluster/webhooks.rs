@@ -1,0 +1,121 @@
+//! The CA bundles the API server trusts to call admission webhooks and aggregated APIs:
+//! every `webhooks[].clientConfig.caBundle` of the Validating and Mutating webhook
+//! configurations and every APIService's `spec.caBundle` (as x509-certificate-exporter's
+//! cabundle source reads them).
+
+use kube::api::{ApiResource, DynamicObject, ListParams};
+use kube::{Api, Client};
+
+use super::{api_error, RemoteError};
+
+/// The Validating and Mutating webhook configurations rancher-webhook owns.
+pub const RANCHER_WEBHOOK_CONFIGURATION: &str = "rancher.cattle.io";
+/// The Secret rancher-webhook serves with (SAN `rancher-webhook.cattle-system.svc`).
+pub const RANCHER_WEBHOOK_TLS_SECRET: &str = "cattle-webhook-tls";
+/// The name the API server calls rancher-webhook by.
+pub const RANCHER_WEBHOOK_SERVICE_NAME: &str = "rancher-webhook.cattle-system.svc";
+
+/// One CA bundle and where it sits.
+#[derive(Debug, Clone)]
+pub struct CaBundleRef {
+    /// `validatingwebhookconfiguration`, `mutatingwebhookconfiguration` or `apiservice`.
+    pub kind: &'static str,
+    /// The object's name.
+    pub object: String,
+    /// The webhook's name inside a configuration (None for an APIService).
+    pub webhook: Option<String>,
+    /// The bundle's PEM bytes (decoded from base64 by the API's JSON).
+    pub bytes: Vec<u8>,
+}
+
+impl CaBundleRef {
+    /// `validatingwebhookconfiguration/rancher.cattle.io webhook rancher.cattle.io.secrets`.
+    pub fn describe(&self) -> String {
+        match &self.webhook {
+            Some(webhook) => format!("{}/{} webhook {webhook}", self.kind, self.object),
+            None => format!("{}/{}", self.kind, self.object),
+        }
+    }
+}
+
+fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: group.to_string(),
+        version: version.to_string(),
+        api_version: format!("{group}/{version}"),
+        kind: kind.to_string(),
+        plural: plural.to_string(),
+    }
+}
+
+fn decoded(value: &serde_json::Value) -> Option<Vec<u8>> {
+    let text = value.as_str().filter(|text| !text.is_empty())?;
+    serde_json::from_value::<k8s_openapi::ByteString>(serde_json::Value::String(text.to_string()))
+        .ok()
+        .map(|bytes| bytes.0)
+}
+
+/// Every CA bundle of the webhook configurations and APIServices; returns the API
+/// requests made too. A kind the cluster does not serve (404) holds none.
+pub async fn ca_bundles(client: &Client) -> Result<(Vec<CaBundleRef>, u32), RemoteError> {
+    let mut found = Vec::new();
+    let mut requests = 0;
+    let kinds = [
+        (
+            "validatingwebhookconfiguration",
+            resource(
+                "admissionregistration.k8s.io",
+                "v1",
+                "ValidatingWebhookConfiguration",
+                "validatingwebhookconfigurations",
+            ),
+        ),
+        (
+            "mutatingwebhookconfiguration",
+            resource(
+                "admissionregistration.k8s.io",
+                "v1",
+                "MutatingWebhookConfiguration",
+                "mutatingwebhookconfigurations",
+            ),
+        ),
+        (
+            "apiservice",
+            resource("apiregistration.k8s.io", "v1", "APIService", "apiservices"),
+        ),
+    ];
+    for (kind, api_resource) in kinds {
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource);
+        requests += 1;
+        let list = match api.list(&ListParams::default()).await {
+            Ok(list) => list,
+            Err(kube::Error::Api(status)) if status.code == 404 => continue,
+            Err(err) => return Err(api_error(err, "list", &api_resource.plural)),
+        };
+        for object in list.items {
+            let name = object.metadata.name.clone().unwrap_or_default();
+            if kind == "apiservice" {
+                if let Some(bytes) = decoded(&object.data["spec"]["caBundle"]) {
+                    found.push(CaBundleRef {
+                        kind,
+                        object: name,
+                        webhook: None,
+                        bytes,
+                    });
+                }
+                continue;
+            }
+            for webhook in object.data["webhooks"].as_array().into_iter().flatten() {
+                if let Some(bytes) = decoded(&webhook["clientConfig"]["caBundle"]) {
+                    found.push(CaBundleRef {
+                        kind,
+                        object: name.clone(),
+                        webhook: webhook["name"].as_str().map(str::to_string),
+                        bytes,
+                    });
+                }
+            }
+        }
+    }
+    Ok((found, requests))
+}

@@ -1,0 +1,108 @@
+//! doctor's check of rancher-webhook's own trust: every caBundle of the webhook
+//! configurations `rancher.cattle.io` must verify the certificate rancher-webhook serves
+//! (secret `cattle-webhook-tls`, SAN `rancher-webhook.cattle-system.svc`); otherwise the
+//! API server cannot call the webhook and every Rancher API write fails with
+//! "x509: certificate signed by unknown authority".
+
+use kube::Api;
+
+use super::*;
+use crate::cluster::webhooks::{
+    ca_bundles, RANCHER_WEBHOOK_CONFIGURATION, RANCHER_WEBHOOK_SERVICE_NAME,
+    RANCHER_WEBHOOK_TLS_SECRET,
+};
+
+impl Doctor<'_> {
+    /// Judge the caBundles against `cattle-webhook-tls` when the secret exists; returns
+    /// the API requests made.
+    pub(super) async fn webhook_part(&mut self) -> u32 {
+        let Some(client) = self.client.clone() else {
+            return 0;
+        };
+        let namespace = self.request.namespace.clone();
+        let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+        let Ok(Some(secret)) = api.get_opt(RANCHER_WEBHOOK_TLS_SECRET).await else {
+            return 1;
+        };
+        let Some(chain) = chain_of(secret_data(&secret, "tls.crt")) else {
+            return 1;
+        };
+        let restart = format!(
+            "kubectl -n {namespace} rollout restart deploy/rancher-webhook   # it writes its CA into the caBundles at start"
+        );
+        let bundles = match ca_bundles(&client).await {
+            Ok((bundles, requests)) => (bundles, requests),
+            Err(err) => {
+                self.add(
+                    Section::Cluster,
+                    Check::failed(
+                        CheckId::Webhook,
+                        format!("cannot list the webhook configurations: {err}"),
+                    ),
+                    None,
+                );
+                return 4;
+            }
+        };
+        let (bundles, requests) = bundles;
+        let rancher: Vec<_> = bundles
+            .into_iter()
+            .filter(|bundle| bundle.object == RANCHER_WEBHOOK_CONFIGURATION)
+            .collect();
+        let mut refused = Vec::new();
+        for bundle in &rancher {
+            let certs = inspect::certs_in(&bundle.bytes);
+            let context = Context {
+                ca: Some(CaBundle::new(
+                    bundle.describe(),
+                    certs,
+                    bundle.bytes.clone(),
+                    false,
+                )),
+                untrusted: Vec::new(),
+                key: None,
+                hosts: vec![RANCHER_WEBHOOK_SERVICE_NAME.to_string()],
+                at: time::OffsetDateTime::now_utc(),
+                warn_days: 0,
+                clients: crate::check::Clients::DEFAULT_SELECTION,
+            };
+            let origin = format!("secret {namespace}/{RANCHER_WEBHOOK_TLS_SECRET}");
+            let failed = checks::check_chain(&chain, Origin::File(&origin), &context)
+                .into_iter()
+                .find(|check| {
+                    check.status == Status::Failed
+                        && matches!(
+                            check.name,
+                            CheckId::Chain | CheckId::Name | CheckId::Validity
+                        )
+                });
+            if let Some(check) = failed {
+                refused.push(format!("{}: {}", bundle.describe(), check.message));
+            }
+        }
+        let check = match (rancher.is_empty(), refused.first()) {
+            (true, _) => Check::warning(
+                CheckId::Webhook,
+                format!("secret {namespace}/{RANCHER_WEBHOOK_TLS_SECRET} exists, but no webhook configuration {RANCHER_WEBHOOK_CONFIGURATION} carries a caBundle for it"),
+            ),
+            (false, Some(first)) => Check::failed(
+                CheckId::Webhook,
+                format!(
+                    "{} of {} caBundle(s) of {RANCHER_WEBHOOK_CONFIGURATION} do not verify what rancher-webhook serves ({first}): the API server cannot call it, and every Rancher API write fails with \"x509: certificate signed by unknown authority\"",
+                    refused.len(),
+                    rancher.len()
+                ),
+            ),
+            (false, None) => Check::ok(
+                CheckId::Webhook,
+                format!(
+                    "the {} caBundle(s) of {RANCHER_WEBHOOK_CONFIGURATION} verify secret {namespace}/{RANCHER_WEBHOOK_TLS_SECRET} for {RANCHER_WEBHOOK_SERVICE_NAME}",
+                    rancher.len()
+                ),
+            ),
+        };
+        let fix = (check.status == Status::Failed).then_some(restart);
+        self.add(Section::Cluster, check, fix);
+        1 + requests
+    }
+}
