@@ -477,3 +477,31 @@ fn webhook_and_apiservice_ca_bundles_are_items() {
         "{bundle:#}"
     );
 }
+
+#[test]
+fn the_system_agent_connection_info_ca_is_an_item() {
+    let root = tempfile::tempdir().unwrap();
+    let agent = root.path().join("var/lib/rancher/agent");
+    std::fs::create_dir_all(&agent).unwrap();
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: cluster\n  cluster:\n    server: https://rancher.example.com\n    certificate-authority-data: {}\n",
+        base64(&fixture_bytes("root.pem"))
+    );
+    let info = serde_json::json!({"kubeConfig": kubeconfig, "namespace": "fleet-default", "secretName": "x"});
+    let file = agent.join("rancher2_connection_info.json");
+    std::fs::write(&file, info.to_string()).unwrap();
+    let root_dir = root.path().display().to_string();
+    let (code, json) = expiry(&["--no-cluster", "--root", &root_dir, "--within", "1d"]);
+    assert_eq!(code, 0, "{json:#}");
+    let ca = item(&json, &format!("system-agent {} CA", file.display()));
+    assert_eq!(ca["status"], "ok");
+    assert_eq!(ca["source"], "node");
+    assert_eq!(not_after_unix(ca), openssl_enddate(&fixture("root.pem")));
+    std::fs::write(&file, "{not json").unwrap();
+    let (code, json) = expiry(&["--no-cluster", "--root", &root_dir]);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(
+        item(&json, &format!("system-agent {} CA", file.display()))["status"],
+        "unreadable"
+    );
+}

@@ -1067,3 +1067,36 @@ fn strict_agent_tls_mode_refuses_a_set_without_a_private_ca() {
         "{json:#}"
     );
 }
+
+#[test]
+fn status_names_a_stv_aggregation_that_still_holds_the_old_ca() {
+    let (old, new) = (selfsigned(), selfsigned());
+    let emulator = rancher_install(old.path());
+    let to = new.path().display().to_string();
+    let stv = |dir: &Path| {
+        let ca = std::fs::read(dir.join("cacerts.pem")).unwrap();
+        common::emulator::secret_json(
+            "cattle-system",
+            "stv-aggregation",
+            "Opaque",
+            &[
+                ("CATTLE_CA_CHECKSUM", sha256sum(&ca).into_bytes()),
+                ("ca.crt", ca),
+            ],
+        )
+    };
+    emulator.seed("v1/secrets", &[stv(old.path())]);
+    let (code, json) = rotate(&emulator, &["status", "--to", &to]);
+    assert_eq!(code, 1, "{json:#}");
+    assert!(
+        steps(&json)
+            .contains("secret cattle-system/stv-aggregation still holds CATTLE_CA_CHECKSUM="),
+        "{json:#}"
+    );
+    emulator.seed("v1/secrets", &[stv(new.path())]);
+    let (_, json) = rotate(&emulator, &["status", "--to", &to]);
+    assert!(
+        steps(&json).contains("secret stv-aggregation holds the new CA"),
+        "{json:#}"
+    );
+}

@@ -191,6 +191,42 @@ pub async fn setting_value(client: &Client, name: &str) -> Result<Option<String>
         .filter(|value| !value.is_empty()))
 }
 
+/// The downstream secret rancher-system-agent's connection info is rewritten from (by the
+/// `cattle-system/system-agent-upgrader` plan); cattle-cluster-agent writes it at start.
+pub const STV_AGGREGATION_SECRET: &str = "stv-aggregation";
+
+/// What `stv-aggregation` tells the nodes' rancher-system-agent about Rancher's CA.
+#[derive(Debug, Clone, Default)]
+pub struct SystemAgentCa {
+    /// Its `CATTLE_CA_CHECKSUM` key.
+    pub checksum: Option<String>,
+    /// Its `ca.crt` key.
+    pub ca: Option<Vec<u8>>,
+}
+
+/// Read `stv-aggregation` in `namespace`; None where the cluster has none (not provisioned
+/// by Rancher, or its agent has not started yet).
+pub async fn system_agent_ca(
+    client: &Client,
+    namespace: &str,
+) -> Result<Option<SystemAgentCa>, RemoteError> {
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
+    let what = format!("secret {namespace}/{STV_AGGREGATION_SECRET}");
+    let found = api
+        .get_opt(STV_AGGREGATION_SECRET)
+        .await
+        .map_err(|err| api_error(err, "get", &what))?;
+    Ok(found.map(|secret| {
+        let data = secret.data.unwrap_or_default();
+        SystemAgentCa {
+            checksum: data
+                .get("CATTLE_CA_CHECKSUM")
+                .map(|bytes| String::from_utf8_lossy(&bytes.0).trim().to_string()),
+            ca: data.get("ca.crt").map(|bytes| bytes.0.clone()),
+        }
+    }))
+}
+
 /// `kubectl rollout restart deploy/rancher`: the same annotation on the pod template
 /// (`kubectl.kubernetes.io/restartedAt`), sent as a merge patch; returns the Deployment as
 /// it was, for its backup.

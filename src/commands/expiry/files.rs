@@ -16,6 +16,9 @@ const NODE_AGENT_DIRECTORIES: &[&str] =
     &["var/lib/rancher/rke2/agent", "var/lib/rancher/k3s/agent"];
 const NODE_KUBECONFIGS: &[&str] = &["etc/rancher/rke2/rke2.yaml", "etc/rancher/k3s/k3s.yaml"];
 const RKE1_DIRECTORY: &str = "etc/kubernetes/ssl";
+/// rancher-system-agent's connection to Rancher on a Rancher-provisioned node: its
+/// `kubeConfig` carries Rancher's CA (`certificate-authority-data`).
+const SYSTEM_AGENT_CONNECTION: &str = "var/lib/rancher/agent/rancher2_connection_info.json";
 
 /// Bounds for a walk: deep trees and huge files are not certificate stores.
 const MAX_DEPTH: usize = 12;
@@ -101,6 +104,11 @@ fn node(request: &ExpiryRequest) -> (Vec<Item>, SourceState) {
             found.push(path.display().to_string());
             items.extend(kubeconfig_items(&path, request, Some(root)));
         }
+    }
+    let connection = root.join(SYSTEM_AGENT_CONNECTION);
+    if connection.is_file() {
+        found.push(connection.display().to_string());
+        items.extend(connection_info_items(&connection, request));
     }
     let rke1 = root.join(RKE1_DIRECTORY);
     if rke1.is_dir() {
@@ -270,6 +278,61 @@ fn kubeconfig_items(path: &Path, request: &ExpiryRequest, root: Option<&Path>) -
             let place = embedded(&place, "cluster", &cluster.name);
             items.extend(credential_items(bytes, &location, &place, request));
         }
+    }
+    items
+}
+
+/// The CA rancher-system-agent trusts Rancher with, from its connection info: a JSON file
+/// whose `kubeConfig` is a kubeconfig as text. It follows `stv-aggregation` (see `rcert
+/// rotate status`); an unreadable file is an item, never a silent skip.
+fn connection_info_items(path: &Path, request: &ExpiryRequest) -> Vec<Item> {
+    let location = format!("system-agent {} CA", path.display());
+    let place = embedded(&file_place(path), "cluster", "rancher");
+    let unreadable = |why: String| {
+        vec![Item::unreadable(
+            location.clone(),
+            Source::Node,
+            place.clone(),
+            why,
+        )]
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) => return unreadable(crate::x509::pem::describe_io_error(&err)),
+    };
+    let json: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(json) => json,
+        Err(err) => return unreadable(format!("not JSON: {err}")),
+    };
+    let Some(kubeconfig) = json["kubeConfig"].as_str() else {
+        return unreadable("no kubeConfig field".to_string());
+    };
+    let config = match kube::config::Kubeconfig::from_yaml(kubeconfig) {
+        Ok(config) => config,
+        Err(err) => return unreadable(format!("its kubeConfig does not parse: {err}")),
+    };
+    let mut items = Vec::new();
+    for cluster in config
+        .clusters
+        .iter()
+        .filter_map(|named| named.cluster.as_ref())
+    {
+        if let Some(bytes) = crate::cluster::kubeconfig_credential(
+            cluster.certificate_authority_data.as_deref(),
+            None,
+            Path::new("/"),
+        ) {
+            items.extend(credential_items(bytes, &location, &place, request));
+        }
+    }
+    for item in &mut items {
+        item.source = Source::Node;
+        item.fix = (item.status != super::ItemStatus::Ok).then(|| {
+            "rancher-system-agent's copy of Rancher's CA: it follows secret cattle-system/stv-aggregation of this cluster when the system-agent-upgrader plan runs; after a CA change restart cattle-cluster-agent there (kubectl -n cattle-system rollout restart deploy/cattle-cluster-agent) and check rcert rotate status".to_string()
+        });
+    }
+    if items.is_empty() {
+        return unreadable("its kubeConfig holds no certificate-authority-data".to_string());
     }
     items
 }

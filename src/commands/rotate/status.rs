@@ -56,6 +56,11 @@ pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Erro
             )
         });
     }
+    let mut requests = view.requests;
+    if !view.workloads.is_empty() {
+        requests += 1;
+        steps.extend(system_agent_line(&view, &set, request).await?);
+    }
     if let Some(host) = &request.host {
         steps.extend(served_lines(&set, request, host).await?);
     }
@@ -65,8 +70,47 @@ pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Erro
         new_checksum,
         set.validation,
         steps,
-        view.requests,
+        requests,
     ))
+}
+
+/// rancher-system-agent on Rancher-provisioned nodes: the chain is tls-ca → the cacerts
+/// setting → cattle-cluster-agent's checksum → `stv-aggregation` → each node's
+/// `/var/lib/rancher/agent/rancher2_connection_info.json` (rancher/rancher#48382, #52281:
+/// nodes left with the old CA). None where the cluster has no `stv-aggregation`.
+async fn system_agent_line(
+    view: &ClusterView,
+    set: &NewSet,
+    request: &RotateRequest,
+) -> Result<Option<Check>, crate::Error> {
+    let found = crate::cluster::rancher_objects::system_agent_ca(&view.client, &request.namespace)
+        .await
+        .map_err(|err| crate::Error::Remote(err.to_string()))?;
+    let Some(found) = found else {
+        return Ok(None);
+    };
+    let new = set.checksum();
+    let holds_new = match (&found.ca, &set.ca) {
+        (Some(ca), Some(new_ca)) => rancher::same_cacerts(ca, &new_ca.bytes),
+        _ => found.checksum.is_some() && found.checksum == new,
+    };
+    Ok(Some(if holds_new {
+        Check::ok(
+            CheckId::AgentChecksum,
+            "secret stv-aggregation holds the new CA: the system-agent-upgrader plan hands it to rancher-system-agent on every node".to_string(),
+        )
+    } else {
+        Check::failed(
+            CheckId::AgentChecksum,
+            format!(
+                "secret {}/stv-aggregation still holds CATTLE_CA_CHECKSUM={} (new: {}): rancher-system-agent on this cluster's nodes keeps the old CA until cattle-cluster-agent restarts with the new one and rewrites it — kubectl -n {} rollout restart deploy/cattle-cluster-agent, then check /var/lib/rancher/agent/rancher2_connection_info.json on a node (rcert expiry --root /)",
+                request.namespace,
+                found.checksum.as_deref().unwrap_or("none"),
+                new.as_deref().unwrap_or("none"),
+                request.namespace
+            ),
+        )
+    }))
 }
 
 /// Whether both secrets hold the new set (`tls-ca` absent without a private CA), and
