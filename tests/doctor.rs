@@ -181,8 +181,8 @@ fn all_good() {
     assert_eq!(checksum, sha256sum(&root));
     // Two GETs of the secrets, one of tls-ca-additional, one of cattle-webhook-tls (absent:
     // no caBundles read), one of Rancher's cacerts setting (no Rancher objects in this
-    // emulator: the agents part says so and stops).
-    assert_eq!(out.json["api_requests"], 5);
+    // emulator: a downstream cluster), one of stv-aggregation (absent).
+    assert_eq!(out.json["api_requests"], 6);
     assert_eq!(out.one("agents", "cacerts_setting").0, "skipped");
     eprintln!(
         "doctor all-good run: {:?} wall for the process, {} ms inside, {} API requests",
@@ -1238,5 +1238,39 @@ fn rancher_webhook_ca_bundles_must_verify_what_it_serves() {
     assert!(
         fix.contains("rollout restart deploy/rancher-webhook"),
         "{fix}"
+    );
+}
+
+#[test]
+fn a_downstream_stv_aggregation_with_the_old_ca_is_named() {
+    let (emulator, _server, port) = good_setup();
+    let stv = |checksum: &str| {
+        secret_json(
+            "cattle-system",
+            "stv-aggregation",
+            "Opaque",
+            &[("CATTLE_CA_CHECKSUM", checksum.as_bytes().to_vec())],
+        )
+    };
+    emulator.seed("v1/secrets", &[stv("0123abcd")]);
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(out.code, 1, "{:#}", out.json);
+    let (status, message, fix) = out.one("agents", "agent_checksum");
+    assert_eq!(status, "failed");
+    assert!(
+        message.contains("stv-aggregation holds CATTLE_CA_CHECKSUM=0123abcd"),
+        "{message}"
+    );
+    assert!(
+        fix.contains("rollout restart deploy/cattle-cluster-agent"),
+        "{fix}"
+    );
+    emulator.seed("v1/secrets", &[stv(&sha256sum(&fixture_bytes("root.pem")))]);
+    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    assert_eq!(
+        out.one("agents", "agent_checksum").0,
+        "ok",
+        "{:#}",
+        out.json
     );
 }

@@ -37,7 +37,8 @@ impl Doctor<'_> {
                     ),
                     None,
                 );
-                1
+                // A downstream cluster: what its nodes' rancher-system-agent is told.
+                1 + self.judge_system_agent(&client, served).await
             }
             Err(reason) => {
                 self.add(
@@ -48,6 +49,50 @@ impl Doctor<'_> {
                 1
             }
         }
+    }
+
+    /// `stv-aggregation` (what rancher-system-agent on Rancher-provisioned nodes trusts
+    /// Rancher with) against what `/cacerts` serves; returns the API requests made.
+    async fn judge_system_agent(&mut self, client: &kube::Client, served: Option<&str>) -> u32 {
+        let namespace = self.request.namespace.clone();
+        let found = match crate::cluster::rancher_objects::system_agent_ca(client, &namespace).await
+        {
+            Ok(Some(found)) => found,
+            Ok(None) => return 1,
+            Err(err) => {
+                self.add(
+                    Section::Agents,
+                    Check::failed(
+                        CheckId::AgentChecksum,
+                        format!("cannot read secret {namespace}/stv-aggregation: {err}"),
+                    ),
+                    None,
+                );
+                return 1;
+            }
+        };
+        let Some(served) = served else {
+            return 1;
+        };
+        let check = if found.checksum.as_deref() == Some(served) {
+            Check::ok(
+                CheckId::AgentChecksum,
+                "secret stv-aggregation (rancher-system-agent's CA on this cluster's nodes) matches /cacerts".to_string(),
+            )
+        } else {
+            Check::failed(
+                CheckId::AgentChecksum,
+                format!(
+                    "secret {namespace}/stv-aggregation holds CATTLE_CA_CHECKSUM={}, but /cacerts serves sha256 {served}: rancher-system-agent on this cluster's nodes trusts the old CA (rancher/rancher#48382, #52281)",
+                    found.checksum.as_deref().unwrap_or("none")
+                ),
+            )
+        };
+        let fix = (check.status == Status::Failed).then(|| {
+            format!("kubectl -n {namespace} rollout restart deploy/cattle-cluster-agent   # it rewrites stv-aggregation; the system-agent-upgrader plan then updates the nodes")
+        });
+        self.add(Section::Agents, check, fix);
+        1
     }
 
     /// Helm values that make Rancher ignore the secrets rcert pushes.
