@@ -505,3 +505,43 @@ fn the_system_agent_connection_info_ca_is_an_item() {
         "unreadable"
     );
 }
+
+#[test]
+fn k3s_and_rke2_certificate_events_on_nodes_are_items() {
+    let emulator = Emulator::start();
+    let event = |name: &str, reason: &str, message: &str| {
+        serde_json::json!({"apiVersion": "v1", "kind": "Event",
+            "metadata": {"namespace": "default", "name": name},
+            "involvedObject": {"kind": "Node", "name": "node-1", "apiVersion": "v1"},
+            "reason": reason, "message": message, "type": "Warning"})
+    };
+    emulator.seed(
+        "v1/events",
+        &[
+            event("e1", "CertificateExpirationWarning", "Node certificates require attention - restart k3s on this node to trigger automatic rotation: agent/client-kubelet.crt: certificate will expire within 120 days"),
+            event("e2", "CACertificateExpirationWarning", "server-ca.crt: certificate will expire within 365 days"),
+            event("e3", "Pulled", "Successfully pulled image"),
+        ],
+    );
+    let (code, json) = expiry(&["--kubeconfig", &emulator.kubeconfig(), "--no-node"]);
+    assert_eq!(code, 1, "{json:#}");
+    let leaf = item(&json, "event node/node-1 CertificateExpirationWarning");
+    assert_eq!(leaf["status"], "expiring");
+    assert!(
+        leaf["error"]
+            .as_str()
+            .unwrap()
+            .contains("client-kubelet.crt"),
+        "{leaf:#}"
+    );
+    assert!(
+        leaf["fix"]
+            .as_str()
+            .unwrap()
+            .contains("restart k3s/rke2 on node node-1"),
+        "{leaf:#}"
+    );
+    let ca = item(&json, "event node/node-1 CACertificateExpirationWarning");
+    assert!(ca["fix"].as_str().unwrap().contains("rotate-ca"), "{ca:#}");
+    assert!(!json.to_string().contains("Successfully pulled"));
+}

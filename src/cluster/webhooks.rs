@@ -1,7 +1,7 @@
 //! The CA bundles the API server trusts to call admission webhooks and aggregated APIs:
 //! every `webhooks[].clientConfig.caBundle` of the Validating and Mutating webhook
 //! configurations and every APIService's `spec.caBundle` (as x509-certificate-exporter's
-//! cabundle source reads them).
+//! cabundle source reads them), and the Node Events k3s and RKE2 emit about certificates.
 
 use kube::api::{ApiResource, DynamicObject, ListParams};
 use kube::{Api, Client};
@@ -115,6 +115,56 @@ pub async fn ca_bundles(client: &Client) -> Result<(Vec<CaBundleRef>, u32), Remo
                     });
                 }
             }
+        }
+    }
+    Ok((found, requests))
+}
+
+/// A k3s/RKE2 Node Event about certificates (since k3s v1.29.4): a leaf inside its renewal
+/// window (`CertificateExpirationWarning`) or a CA within 365 days of expiry
+/// (`CACertificateExpirationWarning`).
+#[derive(Debug, Clone)]
+pub struct CertificateEvent {
+    /// The Event's reason.
+    pub reason: String,
+    /// The node it is about.
+    pub node: String,
+    /// What k3s/RKE2 said.
+    pub message: String,
+}
+
+/// The reasons k3s and RKE2 emit on Nodes.
+pub const CERTIFICATE_EVENT_REASONS: [&str; 2] = [
+    "CertificateExpirationWarning",
+    "CACertificateExpirationWarning",
+];
+
+/// Every certificate Event on a Node, all namespaces, one list per reason (filtered on
+/// the server by `reason`, and again here); returns the API requests made too.
+pub async fn certificate_events(
+    client: &Client,
+) -> Result<(Vec<CertificateEvent>, u32), RemoteError> {
+    let api: Api<k8s_openapi::api::core::v1::Event> = Api::all(client.clone());
+    let mut found = Vec::new();
+    let mut requests = 0;
+    for reason in CERTIFICATE_EVENT_REASONS {
+        requests += 1;
+        let params = ListParams::default().fields(&format!("reason={reason}"));
+        let list = api
+            .list(&params)
+            .await
+            .map_err(|err| api_error(err, "list", "events"))?;
+        for event in list.items {
+            if event.reason.as_deref() != Some(reason)
+                || event.involved_object.kind.as_deref() != Some("Node")
+            {
+                continue;
+            }
+            found.push(CertificateEvent {
+                reason: reason.to_string(),
+                node: event.involved_object.name.clone().unwrap_or_default(),
+                message: event.message.clone().unwrap_or_default(),
+            });
         }
     }
     Ok((found, requests))

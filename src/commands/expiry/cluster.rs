@@ -129,6 +129,17 @@ async fn one_context(
             Err(message) => return (items, unreachable(message.to_string()), requests),
         }
     }
+    let mut events = 0;
+    if request.namespaces.is_empty() {
+        match crate::cluster::webhooks::certificate_events(&client).await {
+            Ok((found, count)) => {
+                requests += count;
+                events = found.len();
+                items.extend(found.iter().map(event_item));
+            }
+            Err(message) => return (items, unreachable(message.to_string()), requests),
+        }
+    }
     if request.all_contexts {
         for item in &mut items {
             item.location = format!("{}: {}", context.unwrap_or_default(), item.location);
@@ -139,10 +150,33 @@ async fn one_context(
         source: label,
         state: "read".to_string(),
         message: format!(
-            "{secrets} secret(s), {managed_count} cert-manager Certificate(s) and {bundles} webhook/APIService caBundle(s) read from {url}"
+            "{secrets} secret(s), {managed_count} cert-manager Certificate(s), {bundles} webhook/APIService caBundle(s) and {events} node certificate Event(s) read from {url}"
         ),
     };
     (items, state, requests)
+}
+
+/// A node's certificate Event as an item: no date (the message carries it), expiring.
+fn event_item(event: &crate::cluster::webhooks::CertificateEvent) -> Item {
+    let place = Place {
+        embedded_kind: Some("node".to_string()),
+        embedded_key: Some(event.node.clone()),
+        ..Place::default()
+    };
+    let mut item = Item::unreadable(
+        format!("event node/{} {}", event.node, event.reason),
+        Source::Event,
+        place,
+        String::new(),
+    );
+    item.status = super::ItemStatus::Expiring;
+    item.error = Some(event.message.clone());
+    item.fix = Some(if event.reason.starts_with("CA") {
+        format!("a CA certificate of node {} expires within a year: k3s|rke2 certificate rotate-ca --path=DIR_WITH_NEW_CA on a server, then restart every node", event.node)
+    } else {
+        format!("restart k3s/rke2 on node {} (systemctl restart k3s|k3s-agent|rke2-server|rke2-agent): certificates inside the renewal window are renewed at start", event.node)
+    });
+    item
 }
 
 /// The certificates of one webhook or APIService caBundle.

@@ -70,6 +70,8 @@ pub enum Source {
     Endpoint,
     /// A webhook configuration's or APIService's caBundle.
     CaBundle,
+    /// A k3s/RKE2 Node Event about certificates.
+    Event,
 }
 
 /// How an item stands.
@@ -388,6 +390,7 @@ pub(super) fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
         Source::CaBundle if item.place.embedded_key.as_deref().is_some_and(|key| key.starts_with("rancher.cattle.io")) => {
             "rancher-webhook's CA (secret cattle-webhook-ca, 10 years) is never renewed by itself: kubectl -n cattle-system delete secret cattle-webhook-ca cattle-webhook-tls && kubectl -n cattle-system rollout restart deploy/rancher-webhook (it issues a new CA and writes it into the caBundles)".to_string()
         }
+        Source::Event => item.fix.clone().unwrap_or_default(),
         Source::CaBundle => {
             "renew the CA of this webhook or APIService and put it in its caBundle (the component that owns it usually does at start)".to_string()
         }
