@@ -545,3 +545,27 @@ fn k3s_and_rke2_certificate_events_on_nodes_are_items() {
     assert!(ca["fix"].as_str().unwrap().contains("rotate-ca"), "{ca:#}");
     assert!(!json.to_string().contains("Successfully pulled"));
 }
+
+#[test]
+fn a_forbidden_list_is_an_unreadable_item_not_a_silent_skip() {
+    let emulator = Emulator::start();
+    emulator.fault("GET", "validatingwebhookconfigurations", 403);
+    let (code, json) = expiry(&["--kubeconfig", &emulator.kubeconfig(), "--no-node"]);
+    assert_eq!(code, 1, "{json:#}");
+    let listed = item(&json, "cluster webhook configurations and APIServices");
+    assert_eq!(listed["status"], "unreadable");
+    assert!(
+        listed["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("cannot list webhook configurations and APIServices"),
+        "{listed:#}"
+    );
+    assert!(
+        listed["fix"]
+            .as_str()
+            .unwrap()
+            .contains("examples/expiry-cronjob.yaml"),
+        "{listed:#}"
+    );
+}

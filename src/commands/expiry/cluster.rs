@@ -126,7 +126,11 @@ async fn one_context(
                         .flat_map(|bundle| ca_bundle_items(bundle, request)),
                 );
             }
-            Err(message) => return (items, unreachable(message.to_string()), requests),
+            // Not allowed to read them (RBAC): said as an item, never skipped silently.
+            Err(message) => items.push(not_listed(
+                "webhook configurations and APIServices",
+                &message,
+            )),
         }
     }
     let mut events = 0;
@@ -137,7 +141,7 @@ async fn one_context(
                 events = found.len();
                 items.extend(found.iter().map(event_item));
             }
-            Err(message) => return (items, unreachable(message.to_string()), requests),
+            Err(message) => items.push(not_listed("node certificate Events", &message)),
         }
     }
     if request.all_contexts {
@@ -154,6 +158,18 @@ async fn one_context(
         ),
     };
     (items, state, requests)
+}
+
+/// What could not be listed (typically RBAC), as an unreadable item with the fix.
+fn not_listed(what: &str, error: &crate::cluster::RemoteError) -> Item {
+    let mut item = Item::unreadable(
+        format!("cluster {what}"),
+        Source::CaBundle,
+        Place::default(),
+        format!("cannot list {what}: {error}"),
+    );
+    item.fix = Some("allow get/list on validatingwebhookconfigurations, mutatingwebhookconfigurations (admissionregistration.k8s.io), apiservices (apiregistration.k8s.io) and list on events (see examples/expiry-cronjob.yaml)".to_string());
+    item
 }
 
 /// A node's certificate Event as an item: no date (the message carries it), expiring.
