@@ -1100,3 +1100,34 @@ fn status_names_a_stv_aggregation_that_still_holds_the_old_ca() {
         "{json:#}"
     );
 }
+
+#[test]
+fn status_all_contexts_reports_every_downstream_cluster() {
+    let (old, new) = (selfsigned(), selfsigned());
+    let prod = rancher_install(old.path());
+    let dead = format!("http://127.0.0.1:{}", common::servers::free_port());
+    let kubeconfig = prod.write_kubeconfig(
+        "status-all",
+        &[("prod", &prod.url), ("gone", &dead)],
+        "prod",
+    );
+    let to = new.path().display().to_string();
+    let (code, json) = run_json(&[
+        "rotate",
+        "status",
+        "--to",
+        &to,
+        "--all-contexts",
+        "--kubeconfig",
+        &kubeconfig,
+        "--timeout",
+        "2s",
+    ]);
+    assert_eq!(code, 1, "{json:#}");
+    let lines = steps(&json);
+    assert!(
+        lines.contains("[prod] the secrets do not hold the new set yet"),
+        "{lines}"
+    );
+    assert!(lines.contains("[gone] "), "{lines}");
+}

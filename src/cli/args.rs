@@ -124,7 +124,20 @@ pub enum RotateCommand {
     Apply(RotateApplyArgs),
     /// What still lags behind DIR, one line each (exit 1 while anything does).
     #[command(after_help = ROTATE_EXAMPLES)]
-    Status(RotateArgs),
+    Status(RotateStatusArgs),
+}
+
+/// Arguments of `rcert rotate status`.
+#[derive(Debug, Args)]
+pub struct RotateStatusArgs {
+    /// The shared arguments.
+    #[command(flatten)]
+    pub common: RotateArgs,
+    /// Every context of the kubeconfig in turn (a Rancher kubeconfig names every downstream
+    /// cluster): each one's agents, stv-aggregation and conditions, each line prefixed
+    /// with its context.
+    #[arg(long, conflicts_with = "context")]
+    pub all_contexts: bool,
 }
 
 const ROTATE_EXAMPLES: &str = "\

@@ -412,9 +412,10 @@ async fn run_rotate(
     format: OutputFormat,
     style: &Style,
 ) -> Result<u8, Error> {
-    let (common, apply) = match command {
-        args::RotateCommand::Plan(common) | args::RotateCommand::Status(common) => (common, None),
-        args::RotateCommand::Apply(apply) => (&apply.common, Some(apply)),
+    let (common, apply, status_everywhere) = match command {
+        args::RotateCommand::Plan(common) => (common, None, false),
+        args::RotateCommand::Status(status) => (&status.common, None, status.all_contexts),
+        args::RotateCommand::Apply(apply) => (&apply.common, Some(apply), false),
     };
     crate::cluster::validate_namespace(&common.namespace)?;
     let request = rotate::RotateRequest {
@@ -429,7 +430,7 @@ async fn run_rotate(
         dry_run: apply.is_some_and(|a| a.dry_run),
         step: apply.map_or(rotate::Step::All, |a| a.step),
         agents: apply.map_or(rotate::AgentMethod::Annotate, |a| a.agents),
-        all_contexts: apply.is_some_and(|a| a.all_contexts),
+        all_contexts: apply.is_some_and(|a| a.all_contexts) || status_everywhere,
         restart_rancher: apply
             .is_some_and(|a| a.restart_rancher)
             .then(|| apply.map_or(std::time::Duration::ZERO, |a| a.wait)),

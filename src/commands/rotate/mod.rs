@@ -162,6 +162,72 @@ pub(super) fn strict_switch_blockers(agents: &AgentState) -> Vec<String> {
         .collect()
 }
 
+/// One report from every context's run: each line prefixed with its context; a context
+/// that failed is one failed line (`reachable` when it could not be reached).
+pub(super) fn combine(
+    mode: &str,
+    request: &RotateRequest,
+    runs: Vec<(String, Result<RotateReport, crate::Error>)>,
+) -> Result<RotateReport, crate::Error> {
+    let mut combined: Option<RotateReport> = None;
+    for (context, run) in runs {
+        let (steps, requests, validation, checksum) = match run {
+            Ok(report) => (
+                report.steps,
+                report.api_requests,
+                report.validation,
+                report.new_checksum,
+            ),
+            Err(err) => {
+                let id = if err.exit_code() == crate::exit::REMOTE {
+                    CheckId::Reachable
+                } else {
+                    CheckId::Cluster
+                };
+                (
+                    vec![Check::failed(id, err.to_string())],
+                    0,
+                    Vec::new(),
+                    None,
+                )
+            }
+        };
+        let steps = steps.into_iter().map(|mut check| {
+            check.message = format!("[{context}] {}", check.message);
+            check
+        });
+        match &mut combined {
+            Some(report) => {
+                report.steps.extend(steps);
+                report.api_requests += requests;
+            }
+            None => {
+                combined = Some(finish(
+                    mode,
+                    request,
+                    checksum,
+                    validation,
+                    steps.collect(),
+                    requests,
+                ))
+            }
+        }
+    }
+    let mut report = combined
+        .ok_or_else(|| crate::Error::Usage("the kubeconfig names no context".to_string()))?;
+    report.status = Status::worst(&report.validation).max(Status::worst(&report.steps));
+    Ok(report)
+}
+
+/// The request for one context of `--all-contexts`.
+pub(super) fn for_context(request: &RotateRequest, context: &str) -> RotateRequest {
+    RotateRequest {
+        context: Some(context.to_string()),
+        all_contexts: false,
+        ..request.clone()
+    }
+}
+
 /// The names the new certificate must cover: `--host` (its name part, when given) and
 /// always the hostname of the Rancher helm release when there is one — `--host` names
 /// where to look, it never replaces the release's hostname.

@@ -2,8 +2,25 @@
 
 use super::*;
 
-/// `rcert rotate status`: what still lags, one line each.
+/// `rcert rotate status`: what still lags, one line each; with `--all-contexts`, every
+/// context of the kubeconfig in turn, each line prefixed with its context (a context that
+/// cannot be read is one failed line, the others go on).
 pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
+    if !request.all_contexts {
+        return status_of_cluster(request).await;
+    }
+    let mut runs = Vec::new();
+    for context in crate::cluster::context_names(request.kubeconfig.as_deref())? {
+        runs.push((
+            context.clone(),
+            status_of_cluster(&for_context(request, &context)).await,
+        ));
+    }
+    combine("status", request, runs)
+}
+
+/// One cluster's status (the `--context` one).
+async fn status_of_cluster(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
     let view = read_cluster(request).await?;
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
     let set = load_set(request, &checked_hosts(request, release_host.as_deref()))?;

@@ -83,60 +83,14 @@ async fn apply_everywhere(request: &RotateRequest) -> Result<RotateReport, crate
         // The same refusal every context would give, once.
         return apply_to_cluster(request).await;
     }
-    let contexts = crate::cluster::context_names(request.kubeconfig.as_deref())?;
-    let mut combined: Option<RotateReport> = None;
-    for context in contexts {
-        let one = RotateRequest {
-            context: Some(context.clone()),
-            all_contexts: false,
-            ..request.clone()
-        };
-        let (steps, requests, validation, checksum) = match apply_to_cluster(&one).await {
-            Ok(report) => (
-                report.steps,
-                report.api_requests,
-                report.validation,
-                report.new_checksum,
-            ),
-            Err(err) => {
-                let status = if err.exit_code() == crate::exit::REMOTE {
-                    CheckId::Reachable
-                } else {
-                    CheckId::Cluster
-                };
-                (
-                    vec![Check::failed(status, err.to_string())],
-                    0,
-                    Vec::new(),
-                    None,
-                )
-            }
-        };
-        let steps = steps.into_iter().map(|mut check| {
-            check.message = format!("[{context}] {}", check.message);
-            check
-        });
-        match &mut combined {
-            Some(report) => {
-                report.steps.extend(steps);
-                report.api_requests += requests;
-            }
-            None => {
-                combined = Some(finish(
-                    "apply",
-                    request,
-                    checksum,
-                    validation,
-                    steps.collect(),
-                    requests,
-                ));
-            }
-        }
+    let mut runs = Vec::new();
+    for context in crate::cluster::context_names(request.kubeconfig.as_deref())? {
+        runs.push((
+            context.clone(),
+            apply_to_cluster(&for_context(request, &context)).await,
+        ));
     }
-    let mut report = combined
-        .ok_or_else(|| crate::Error::Usage("the kubeconfig names no context".to_string()))?;
-    report.status = Status::worst(&report.validation).max(Status::worst(&report.steps));
-    Ok(report)
+    combine("apply", request, runs)
 }
 
 /// One cluster's apply (the `--context` one).
