@@ -122,7 +122,7 @@ async fn probe_all(request: &ProbeRequest, clients: &Clients, progress: bool) ->
 /// Run the verify checks on every served chain. Targets that serve the same chain
 /// for the same name (HA nodes behind one balancer) share one verification.
 fn judge(results: &mut [ProbeResult], request: &ProbeRequest) {
-    let at = time::OffsetDateTime::now_utc();
+    let at = request.at;
     let mut verdicts: HashMap<(Vec<String>, String), Vec<Check>> = HashMap::new();
     for result in results.iter_mut().filter(|r| r.tls_version.is_some()) {
         let key = (result.leaf_fingerprints(), result.checked_name.clone());

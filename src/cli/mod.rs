@@ -83,19 +83,25 @@ where
         let _ = term.err("rcert: error: -o prometheus is only for rcert expiry\n");
         return exit::BAD_INPUT;
     }
+    // The one time of judgement of this run: every check, probe and inventory uses it.
+    let now = time::OffsetDateTime::now_utc();
     let result = match &cli.command {
         Command::Selfsign(args) => run_selfsign(term, args, cli.output, &style),
         Command::Fullchain(args) => run_fullchain(term, args, cli.output, &style, cli.color),
         Command::Inspect(args) => run_inspect(term, args, cli.output, &style),
-        Command::Verify(args) => run_verify(term, args, cli.output, &style),
-        Command::Probe(args) => run_async(|| run_probe(term, args, cli.output, &style)),
-        Command::Push(args) => run_async(|| run_push(term, args, cli.output, &style, cli.color)),
-        Command::Doctor(args) => run_async(|| run_doctor(term, args, cli.output, &style)),
-        Command::Expiry(args) => run_async(|| run_expiry(term, args, cli.output, &style)),
-        Command::Import(args) => run_import(term, args, cli.output, &style),
-        Command::Rotate(command) => run_async(|| run_rotate(term, command, cli.output, &style)),
+        Command::Verify(args) => run_verify(term, args, cli.output, &style, now),
+        Command::Probe(args) => run_async(|| run_probe(term, args, cli.output, &style, now)),
+        Command::Push(args) => {
+            run_async(|| run_push(term, args, cli.output, &style, cli.color, now))
+        }
+        Command::Doctor(args) => run_async(|| run_doctor(term, args, cli.output, &style, now)),
+        Command::Expiry(args) => run_async(|| run_expiry(term, args, cli.output, &style, now)),
+        Command::Import(args) => run_import(term, args, cli.output, &style, now),
+        Command::Rotate(command) => {
+            run_async(|| run_rotate(term, command, cli.output, &style, now))
+        }
         Command::Kubeconfig(args::KubeconfigCommand::Check(args)) => {
-            run_async(|| run_kubeconfig_check(term, args, cli.output, &style))
+            run_async(|| run_kubeconfig_check(term, args, cli.output, &style, now))
         }
         Command::Completions { shell } => completions(term, *shell),
         Command::Man => man_page(term),
@@ -206,8 +212,9 @@ fn run_verify(
     args: &VerifyArgs,
     format: OutputFormat,
     style: &Style,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
-    let context = verify_context(args)?;
+    let context = verify_context(args, now)?;
     let mut reports = Vec::new();
     for file in &args.files {
         reports.push(match verify::verify_file(file, &context) {
@@ -223,7 +230,7 @@ fn run_verify(
     Ok(code)
 }
 
-fn verify_context(args: &VerifyArgs) -> Result<checks::Context, Error> {
+fn verify_context(args: &VerifyArgs, now: time::OffsetDateTime) -> Result<checks::Context, Error> {
     let stdin_uses = args
         .ca
         .iter()
@@ -236,7 +243,7 @@ fn verify_context(args: &VerifyArgs) -> Result<checks::Context, Error> {
         ));
     }
     checks::validate_hosts(&args.hosts)?;
-    let at = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let at = args.at.unwrap_or(now);
     let ca = args.ca.as_deref().map(CaBundle::load).transpose()?;
     let mut untrusted = Vec::new();
     for file in &args.untrusted {
@@ -271,12 +278,14 @@ async fn run_probe(
     args: &ProbeArgs,
     format: OutputFormat,
     style: &Style,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
     let targets = args.targets.clone();
     if let Some(name) = &args.servername {
         tls::validate_servername(name)?;
     }
     let request = tls::ProbeRequest {
+        at: now,
         targets,
         servername: args.servername.clone(),
         ca: trusted_for_probe(args)?,
@@ -299,6 +308,7 @@ async fn run_push(
     format: OutputFormat,
     style: &Style,
     color: ColorChoice,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
     let (cert, key, ca) = match (&args.dir, &args.cert, &args.key) {
         (Some(dir), _, _) => push::PushRequest::files_from_dir(dir),
@@ -315,6 +325,7 @@ async fn run_push(
         }
     };
     let request = push::PushRequest {
+        at: now,
         namespace: args.namespace.clone(),
         cert,
         key,
@@ -349,8 +360,10 @@ async fn run_doctor(
     args: &DoctorArgs,
     format: OutputFormat,
     style: &Style,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
     let request = doctor::DoctorRequest {
+        at: now,
         host: args.host.clone(),
         nodes: args.nodes.clone(),
         namespace: args.namespace.clone(),
@@ -371,6 +384,7 @@ async fn run_expiry(
     args: &ExpiryArgs,
     format: OutputFormat,
     style: &Style,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
     for namespace in &args.namespaces {
         crate::cluster::validate_namespace(namespace)?;
@@ -396,7 +410,7 @@ async fn run_expiry(
         targets: args.targets.clone(),
         within: args.within,
         timeout: args.timeout,
-        at: time::OffsetDateTime::now_utc(),
+        at: now,
     };
     let report = expiry::expiry(&request).await?;
     if format == OutputFormat::Prometheus {
@@ -411,6 +425,7 @@ async fn run_rotate(
     command: &args::RotateCommand,
     format: OutputFormat,
     style: &Style,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
     let (common, apply, status_everywhere) = match command {
         args::RotateCommand::Plan(common) => (common, None, false),
@@ -419,6 +434,7 @@ async fn run_rotate(
     };
     crate::cluster::validate_namespace(&common.namespace)?;
     let request = rotate::RotateRequest {
+        at: now,
         dir: common.dir.clone(),
         namespace: common.namespace.clone(),
         kubeconfig: common.cluster.kubeconfig.clone(),
@@ -467,8 +483,10 @@ async fn run_kubeconfig_check(
     args: &args::KubeconfigArgs,
     format: OutputFormat,
     style: &Style,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
     let request = kubeconfig::KubeconfigRequest {
+        at: now,
         kubeconfig: args.cluster.kubeconfig.clone(),
         context: args.cluster.context.clone(),
         all_contexts: args.all_contexts,
@@ -498,9 +516,11 @@ fn run_import(
     args: &ImportArgs,
     format: OutputFormat,
     style: &Style,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
     let (password, password_source) = read_password(&args.password)?.unzip();
     let request = import::ImportRequest {
+        at: now,
         inputs: args.files.clone(),
         out_dir: args.out.clone(),
         password,

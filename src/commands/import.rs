@@ -21,6 +21,8 @@ use crate::x509::{Cert, KeyInfo};
 /// What `rcert import` is asked to do.
 #[derive(Debug, Clone)]
 pub struct ImportRequest {
+    /// The time of judgement, decided once by the CLI.
+    pub at: time::OffsetDateTime,
     /// The files, in the order given.
     pub inputs: Vec<String>,
     /// Directory for tls.crt, tls.key and cacerts.pem.
@@ -193,7 +195,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
         untrusted: Vec::new(),
         key: Some((dir.join("tls.key").display().to_string(), key_info)),
         hosts: Vec::new(),
-        at: time::OffsetDateTime::now_utc(),
+        at: request.at,
         warn_days: 30,
         clients: crate::check::Clients::DEFAULT_SELECTION,
     };

@@ -21,6 +21,8 @@ use crate::x509::cert::certs_in;
 /// What `rcert kubeconfig check` is asked to do.
 #[derive(Debug, Clone)]
 pub struct KubeconfigRequest {
+    /// The time of judgement, decided once by the CLI.
+    pub at: time::OffsetDateTime,
     /// `--kubeconfig`; else as kubectl finds it.
     pub kubeconfig: Option<PathBuf>,
     /// `--context`; else the current context.
@@ -184,7 +186,7 @@ fn client_certificate_check(
             "client-certificate holds no readable certificate".to_string(),
         );
     };
-    let now = time::OffsetDateTime::now_utc();
+    let now = request.at;
     let left = cert.not_after_time() - now;
     if now > cert.not_after_time() {
         Check::failed(
@@ -307,6 +309,7 @@ async fn server_checks(
         ));
     }
     let probe = ProbeRequest {
+        at: request.at,
         targets: vec![target],
         servername: None,
         ca: bundle,

@@ -49,6 +49,8 @@ pub enum ProbeError {
 /// What `rcert probe` is asked to do.
 #[derive(Debug, Clone)]
 pub struct ProbeRequest {
+    /// The time of judgement, decided once by the CLI.
+    pub at: time::OffsetDateTime,
     /// Endpoints, in the order given.
     pub targets: Vec<Target>,
     /// SNI (and the name checked) for every target; default: each target's host name.

@@ -32,7 +32,7 @@ impl Doctor<'_> {
             return 1;
         };
         let certs = inspect::certs_in(&bytes);
-        let now = time::OffsetDateTime::now_utc();
+        let now = self.request.at;
         let problem = if certs.is_empty() {
             Some("holds no readable certificate".to_string())
         } else if let Some(leaf) = certs.iter().find(|cert| !cert.is_ca) {

@@ -132,7 +132,7 @@ impl Doctor<'_> {
             untrusted: Vec::new(),
             key: key.map(|key| (format!("tls.key of secret {secret}"), key)),
             hosts: vec![self.request.host.host.clone()],
-            at: time::OffsetDateTime::now_utc(),
+            at: self.request.at,
             warn_days: 30,
             clients: crate::check::Clients::DEFAULT_SELECTION,
         };

@@ -11,6 +11,7 @@ impl Doctor<'_> {
         let mut targets = vec![self.request.host.clone()];
         targets.extend(self.request.nodes.iter().cloned());
         let probe_request = ProbeRequest {
+            at: self.request.at,
             targets,
             servername: Some(self.request.host.host.clone()),
             ca,

@@ -343,7 +343,7 @@ impl Doctor<'_> {
             untrusted: Vec::new(),
             key: None,
             hosts: vec![host.clone()],
-            at: time::OffsetDateTime::now_utc(),
+            at: self.request.at,
             warn_days: 0,
             clients: crate::check::Clients::DEFAULT_SELECTION,
         };

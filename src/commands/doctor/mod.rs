@@ -64,6 +64,8 @@ impl std::fmt::Display for Section {
 /// What `rcert doctor` is asked to check.
 #[derive(Debug, Clone)]
 pub struct DoctorRequest {
+    /// The time of judgement, decided once by the CLI.
+    pub at: time::OffsetDateTime,
     /// The Rancher host name (SNI, name checks) and where to reach it.
     pub host: Target,
     /// Individual nodes or load-balancer backends, probed with the host name as SNI.

@@ -62,7 +62,7 @@ impl Doctor<'_> {
                 untrusted: Vec::new(),
                 key: None,
                 hosts: vec![RANCHER_WEBHOOK_SERVICE_NAME.to_string()],
-                at: time::OffsetDateTime::now_utc(),
+                at: self.request.at,
                 warn_days: 0,
                 clients: crate::check::Clients::DEFAULT_SELECTION,
             };

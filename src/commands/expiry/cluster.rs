@@ -389,6 +389,7 @@ pub(super) async fn collect_endpoints(request: &ExpiryRequest) -> (Vec<Item>, Ve
         return (Vec::new(), Vec::new());
     }
     let probe = ProbeRequest {
+        at: request.at,
         targets: request.targets.clone(),
         servername: None,
         ca: None,

@@ -20,6 +20,8 @@ pub(super) struct Inputs {
     pub(super) ca: Option<CaBundle>,
     /// `--additional-ca` certificates with the file each came from, in input order.
     pub(super) additional: Vec<(String, Cert)>,
+    /// The time of judgement (the request's).
+    pub(super) at: time::OffsetDateTime,
     /// `--additional-ca` files that also hold private keys (refused: never pushed).
     pub(super) additional_keys: Vec<(String, Vec<String>)>,
 }
@@ -43,6 +45,7 @@ impl Inputs {
             }
         }
         Ok(Inputs {
+            at: request.at,
             additional,
             additional_keys,
             server,
@@ -60,7 +63,7 @@ impl Inputs {
             untrusted: Vec::new(),
             key: Some((server.key_path.clone(), server.key.clone())),
             hosts: Vec::new(),
-            at: time::OffsetDateTime::now_utc(),
+            at: self.at,
             warn_days: 30,
             clients: crate::check::Clients::DEFAULT_SELECTION,
         };
@@ -135,7 +138,7 @@ impl Inputs {
     /// The additional CAs kept (input order, duplicates and expired ones dropped) and why
     /// others were dropped.
     pub(super) fn additional_bundle(&self) -> (Vec<&Cert>, Vec<String>) {
-        let now = time::OffsetDateTime::now_utc();
+        let now = self.at;
         let mut kept: Vec<&Cert> = Vec::new();
         let mut notes = Vec::new();
         for (file, cert) in &self.additional {

@@ -28,6 +28,8 @@ use crate::x509::cert::{self as inspect, Cert};
 /// What `rcert push` is asked to do.
 #[derive(Debug, Clone)]
 pub struct PushRequest {
+    /// The time of judgement, decided once by the CLI.
+    pub at: time::OffsetDateTime,
     /// Target namespace.
     pub namespace: String,
     /// tls.crt: leaf first, then intermediates (None: only `--additional-ca` is pushed).

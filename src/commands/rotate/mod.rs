@@ -57,6 +57,8 @@ pub enum AgentMethod {
 /// What `rcert rotate` is asked to do.
 #[derive(Debug, Clone)]
 pub struct RotateRequest {
+    /// The time of judgement, decided once by the CLI.
+    pub at: time::OffsetDateTime,
     /// The new set: tls.crt, tls.key, cacerts.pem.
     pub dir: PathBuf,
     /// Namespace of Rancher's secrets.
@@ -276,7 +278,7 @@ pub(super) fn load_set(request: &RotateRequest, hosts: &[String]) -> Result<NewS
         untrusted: Vec::new(),
         key: Some((path("tls.key"), key)),
         hosts: hosts.to_vec(),
-        at: time::OffsetDateTime::now_utc(),
+        at: request.at,
         warn_days: 30,
         clients: crate::check::Clients::DEFAULT_SELECTION,
     };
@@ -412,6 +414,7 @@ pub(super) async fn probe_rancher(
         None => host_target.clone(),
     };
     let probe_request = ProbeRequest {
+        at: request.at,
         targets: vec![target],
         servername: Some(host_target.host.clone()),
         ca: set.ca.clone(),

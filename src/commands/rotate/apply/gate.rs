@@ -74,7 +74,9 @@ impl Run<'_> {
             );
             return None;
         }
-        let at = time::OffsetDateTime::now_utc()
+        let at = self
+            .request
+            .at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
         self.view.requests += 2;
