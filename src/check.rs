@@ -299,7 +299,7 @@ impl Clients {
     };
 
     /// Parse `--clients go,openssl` or `all`.
-    pub fn parse(list: &str) -> Result<Clients, String> {
+    pub fn parse(list: &str) -> Result<Clients, ClientsError> {
         let mut chosen = Clients::default();
         for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
@@ -307,15 +307,11 @@ impl Clients {
                 "go" => chosen.go = true,
                 "openssl" => chosen.openssl = true,
                 "strict" => chosen.strict = true,
-                other => {
-                    return Err(format!(
-                        "unknown client '{other}': choose from go, openssl, strict, all"
-                    ))
-                }
+                other => return Err(ClientsError::Unknown(other.to_string())),
             }
         }
         if chosen == Clients::default() {
-            return Err("name at least one client: go, openssl, strict or all".to_string());
+            return Err(ClientsError::Empty);
         }
         Ok(chosen)
     }
@@ -358,6 +354,17 @@ impl Clients {
         }
         names.join(", ")
     }
+}
+
+/// A `--clients` value that names no known client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientsError {
+    /// A name that is not a client.
+    #[error("unknown client '{0}': choose from go, openssl, strict, all")]
+    Unknown(String),
+    /// Nothing named.
+    #[error("name at least one client: go, openssl, strict or all")]
+    Empty,
 }
 
 /// One client's verdict on a chain.

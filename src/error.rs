@@ -39,6 +39,9 @@ pub enum Error {
     /// An argument combination or value that clap could not reject itself.
     #[error("{0}")]
     Usage(String),
+    /// A manifest could not be rendered.
+    #[error(transparent)]
+    Yaml(#[from] crate::cluster::YamlError),
     /// Standard output or error could not be written (e.g. a closed pipe).
     #[error(transparent)]
     Output(#[from] crate::output::OutputError),

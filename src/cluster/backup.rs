@@ -5,16 +5,27 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::manifests_yaml;
-use crate::files::{self, OutFile};
+use super::{manifests_yaml, YamlError};
+use crate::files::{self, FilesError, OutFile};
+
+/// Why a backup could not be saved (the change it guards is then not made).
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The object could not be rendered.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// The file could not be written.
+    #[error(transparent)]
+    Write(#[from] FilesError),
+}
 
 /// Save `object` as `DIR/STEM-MILLIS.backup.yaml` (server-managed fields are the
 /// caller's to strip); returns the file's path.
-pub fn save<T: Serialize>(dir: &Path, stem: &str, object: &T) -> Result<PathBuf, String> {
+pub fn save<T: Serialize>(dir: &Path, stem: &str, object: &T) -> Result<PathBuf, BackupError> {
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     let path = dir.join(format!("{stem}-{stamp}.backup.yaml"));
     let yaml = manifests_yaml(std::slice::from_ref(object))?;
-    files::ensure_directory(dir).map_err(|err| err.to_string())?;
-    files::write_all(&[OutFile::key(path.clone(), yaml)], false).map_err(|err| err.to_string())?;
+    files::ensure_directory(dir)?;
+    files::write_all(&[OutFile::key(path.clone(), yaml)], false)?;
     Ok(path)
 }

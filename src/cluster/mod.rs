@@ -325,16 +325,21 @@ fn decode_base64(text: &str) -> Option<Vec<u8>> {
         .map(|bytes| bytes.0)
 }
 
+/// An object that cannot be rendered as YAML.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render YAML: {0}")]
+pub struct YamlError(String);
+
 /// Objects as YAML documents, in order, base64 on one plain line as kubectl prints it;
 /// an object that cannot be serialised is an error, never an empty document.
-pub fn manifests_yaml<T: serde::Serialize>(objects: &[T]) -> Result<String, String> {
+pub fn manifests_yaml<T: serde::Serialize>(objects: &[T]) -> Result<String, YamlError> {
     let documents = objects
         .iter()
         .map(|object| {
             let mut options = serde_saphyr::SerializerOptions::default();
             options.prefer_block_scalars = false;
             serde_saphyr::to_string_with_options(object, options)
-                .map_err(|err| format!("cannot render YAML: {err}"))
+                .map_err(|err| YamlError(err.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(documents.join("---\n"))

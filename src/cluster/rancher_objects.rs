@@ -408,18 +408,29 @@ pub async fn helm_values(
     }))
 }
 
+/// Why a helm release Secret could not be read.
+#[derive(Debug, thiserror::Error)]
+enum ReleaseError {
+    #[error("data.release is not base64")]
+    Base64,
+    #[error("cannot gunzip the release: {0}")]
+    Gzip(#[source] std::io::Error),
+    #[error("the release is not JSON: {0}")]
+    Json(#[source] serde_json::Error),
+}
+
 /// Helm's encoding: base64 (again) of the gzipped release JSON.
-fn decode_release(bytes: &[u8]) -> Result<serde_json::Value, String> {
+fn decode_release(bytes: &[u8]) -> Result<serde_json::Value, ReleaseError> {
     use std::io::Read;
     let text = String::from_utf8_lossy(bytes).trim().to_string();
     let gzipped =
         serde_json::from_value::<k8s_openapi::ByteString>(serde_json::Value::String(text))
-            .map_err(|_| "data.release is not base64".to_string())?
+            .map_err(|_| ReleaseError::Base64)?
             .0;
     let mut json = Vec::new();
     flate2::read::GzDecoder::new(gzipped.as_slice())
         .take(16 * 1024 * 1024)
         .read_to_end(&mut json)
-        .map_err(|err| format!("cannot gunzip the release: {err}"))?;
-    serde_json::from_slice(&json).map_err(|err| format!("the release is not JSON: {err}"))
+        .map_err(ReleaseError::Gzip)?;
+    serde_json::from_slice(&json).map_err(ReleaseError::Json)
 }

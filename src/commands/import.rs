@@ -140,7 +140,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
     let chain_pem: String = served.iter().map(|cert| cert.pem()).collect();
     let key_pem = pkcs8_pem(&key).map_err(|detail| PemError::BadKey {
         path: request.inputs.join(", "),
-        detail,
+        detail: detail.to_string(),
     })?;
     let mut out = vec![
         OutFile::certificate(dir.join("tls.crt"), chain_pem),
@@ -188,7 +188,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
     });
     let key_info = KeyInfo::from_der(&key).map_err(|detail| PemError::BadKey {
         path: request.inputs.join(", "),
-        detail,
+        detail: detail.to_string(),
     })?;
     let context = Context {
         ca: ca.clone(),
@@ -329,12 +329,11 @@ fn pick_pair(
 }
 
 /// The key as PKCS#8 PEM, whatever flavour it came in.
-fn pkcs8_pem(key: &PrivateKeyDer<'_>) -> Result<String, String> {
+fn pkcs8_pem(key: &PrivateKeyDer<'_>) -> Result<String, rcgen::Error> {
     if let PrivateKeyDer::Pkcs8(der) = key {
         return Ok(pem::encode("PRIVATE KEY", der.secret_pkcs8_der()));
     }
-    let pair = rcgen::KeyPair::try_from(key).map_err(|err| err.to_string())?;
-    Ok(pair.serialize_pem())
+    Ok(rcgen::KeyPair::try_from(key)?.serialize_pem())
 }
 
 /// Read `--password-file`: the first line, without its LF or CRLF, as openssl's `file:`.

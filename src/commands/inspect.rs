@@ -74,13 +74,11 @@ fn load(
     source: &str,
     password: Option<&(String, String)>,
     prompt: bool,
-) -> Result<pem::Loaded, String> {
-    let bytes = pem::read_input(source).map_err(|err| err.to_string())?;
+) -> Result<pem::Loaded, LoadError> {
+    let bytes = pem::read_input(source)?;
     match pem::parse_loaded(source, bytes.clone()) {
         Err(PemError::Pkcs12 { .. }) => {
-            let missing = || {
-                format!("{source}: a PKCS#12 archive (.pfx/.p12): give its password with --password-file FILE or --password-env VAR")
-            };
+            let missing = || LoadError::NoPassword(source.to_string());
             let typed;
             let (password, from) = match password {
                 Some((password, from)) => (password.as_str(), from.as_str()),
@@ -91,8 +89,11 @@ fn load(
                 }
                 None => return Err(missing()),
             };
-            let contents = read_pkcs12(&bytes, password)
-                .map_err(|reason| format!("{source}: {reason} (password from {from})"))?;
+            let contents = read_pkcs12(&bytes, password).map_err(|reason| LoadError::Pkcs12 {
+                input: source.to_string(),
+                reason,
+                from: from.to_string(),
+            })?;
             let items = contents
                 .certificates
                 .into_iter()
@@ -105,8 +106,27 @@ fn load(
                 items,
             })
         }
-        other => other.map_err(|err| err.to_string()),
+        other => Ok(other?),
     }
+}
+
+/// Why an input could not be read for inspection.
+#[derive(Debug, thiserror::Error)]
+enum LoadError {
+    /// Not readable or not PEM/DER/PKCS#7.
+    #[error(transparent)]
+    Read(#[from] PemError),
+    /// A PKCS#12 archive and no password.
+    #[error("{0}: a PKCS#12 archive (.pfx/.p12): give its password with --password-file FILE or --password-env VAR")]
+    NoPassword(String),
+    /// The archive could not be opened with the password given.
+    #[error("{input}: {reason} (password from {from})")]
+    Pkcs12 {
+        input: String,
+        #[source]
+        reason: crate::x509::formats::Pkcs12Error,
+        from: String,
+    },
 }
 
 fn inspect_one(
@@ -116,7 +136,7 @@ fn inspect_one(
 ) -> Result<Vec<Inspected>, String> {
     let mut found = Vec::new();
     {
-        let loaded = load(source, password, prompt)?;
+        let loaded = load(source, password, prompt).map_err(|err| err.to_string())?;
         let certs = certs_from(&loaded).map_err(|err| err.to_string())?;
         let mut certs = certs.into_iter();
         for item in &loaded.items {
@@ -133,7 +153,7 @@ fn inspect_one(
                     let key = KeyInfo::from_der(der).map_err(|detail| {
                         PemError::BadKey {
                             path: source.to_string(),
-                            detail,
+                            detail: detail.to_string(),
                         }
                         .to_string()
                     })?;

@@ -24,7 +24,9 @@ pub async fn http_get(
     timeout: Duration,
 ) -> Result<(u16, Vec<u8>), String> {
     let exchange = async {
-        let stream = connect(target, timeout).await?;
+        let stream = connect(target, timeout)
+            .await
+            .map_err(|err| err.to_string())?;
         let tls = TlsConnector::from(config.clone())
             .connect(server_name.clone(), stream)
             .await

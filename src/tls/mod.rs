@@ -256,7 +256,7 @@ pub(crate) struct Clients {
 }
 
 impl Clients {
-    pub(crate) fn new(alpn: &[String]) -> Result<Clients, String> {
+    pub(crate) fn new(alpn: &[String]) -> Result<Clients, rustls::Error> {
         Ok(Clients {
             probe: Arc::new(client_config(alpn)?),
             http1: Arc::new(client_config(&["http/1.1".to_string()])?),
@@ -264,11 +264,10 @@ impl Clients {
     }
 }
 
-fn client_config(alpn: &[String]) -> Result<ClientConfig, String> {
+fn client_config(alpn: &[String]) -> Result<ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(rustls::DEFAULT_VERSIONS)
-        .map_err(|err| format!("cannot configure TLS: {err}"))?
+        .with_protocol_versions(rustls::DEFAULT_VERSIONS)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(danger::AcceptAnyChain::new(provider)))
         .with_no_client_auth();
@@ -304,7 +303,7 @@ pub(crate) async fn probe_one(
     let started = Instant::now();
     let stream = match connect(target, request.timeout).await {
         Ok(stream) => stream,
-        Err(error) => return ProbeResult::unreachable(target, sni, error),
+        Err(error) => return ProbeResult::unreachable(target, sni, error.to_string()),
     };
     let address = stream.peer_addr().ok().map(|addr| addr.to_string());
     let connector = TlsConnector::from(clients.probe.clone());
@@ -334,30 +333,54 @@ pub(crate) async fn probe_one(
     result
 }
 
-pub(crate) async fn connect(target: &Target, timeout: Duration) -> Result<TcpStream, String> {
+/// Why a TCP connection to a target could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The name did not resolve (or not in time).
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve {
+        /// The host name.
+        host: String,
+        /// Why, in a few words.
+        reason: String,
+    },
+    /// No address accepted the connection (the last one's reason).
+    #[error("cannot connect to {address}: {reason}")]
+    Connect {
+        /// The address tried last.
+        address: SocketAddr,
+        /// Why, in a few words.
+        reason: String,
+    },
+}
+
+pub(crate) async fn connect(target: &Target, timeout: Duration) -> Result<TcpStream, ConnectError> {
     let address = target.address();
+    let resolve = |reason: String| ConnectError::Resolve {
+        host: target.host.clone(),
+        reason,
+    };
     let resolved = tokio::time::timeout(timeout, tokio::net::lookup_host(address.clone())).await;
     let addresses: Vec<SocketAddr> = match resolved {
-        Err(_) => return Err(format!("cannot resolve {}: timed out", target.host)),
-        Ok(Err(err)) => {
-            return Err(format!(
-                "cannot resolve {}: {}",
-                target.host,
-                plain_io(&err)
-            ))
-        }
+        Err(_) => return Err(resolve("timed out".to_string())),
+        Ok(Err(err)) => return Err(resolve(plain_io(&err))),
         Ok(Ok(addresses)) => addresses.collect(),
     };
-    let mut last_error = format!("cannot resolve {}: no address", target.host);
+    let mut last_error = resolve("no address".to_string());
     for socket in addresses {
         match tokio::time::timeout(timeout, TcpStream::connect(socket)).await {
             Ok(Ok(stream)) => return Ok(stream),
-            Ok(Err(err)) => last_error = format!("cannot connect to {socket}: {}", plain_io(&err)),
+            Ok(Err(err)) => {
+                last_error = ConnectError::Connect {
+                    address: socket,
+                    reason: plain_io(&err),
+                }
+            }
             Err(_) => {
-                last_error = format!(
-                    "cannot connect to {socket}: timed out after {}",
-                    show_duration(timeout)
-                )
+                last_error = ConnectError::Connect {
+                    address: socket,
+                    reason: format!("timed out after {}", show_duration(timeout)),
+                }
             }
         }
     }

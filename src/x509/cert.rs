@@ -244,9 +244,20 @@ fn signed_by(cert: &X509Certificate<'_>, key: &SubjectPublicKeyInfo<'_>) -> bool
         .is_ok()
 }
 
+/// Why a private key's facts could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The crypto library cannot load the key (and it is no RSA key rcert can size).
+    #[error("{0}")]
+    Unusable(#[from] rcgen::Error),
+    /// Its public half does not parse.
+    #[error("its public key does not parse: {0}")]
+    PublicKey(String),
+}
+
 impl KeyInfo {
     /// Load a private key and derive the facts of its public half.
-    pub fn from_der(key: &PrivateKeyDer<'_>) -> Result<KeyInfo, String> {
+    pub fn from_der(key: &PrivateKeyDer<'_>) -> Result<KeyInfo, KeyError> {
         let format = match key {
             PrivateKeyDer::Pkcs1(_) => "PKCS#1 (RSA PRIVATE KEY)",
             PrivateKeyDer::Sec1(_) => "SEC1 (EC PRIVATE KEY)",
@@ -257,7 +268,7 @@ impl KeyInfo {
             Err(err) => {
                 // RSA below 2048 bits: aws-lc refuses it, rcert still reads its size.
                 let (public, bits) =
-                    crate::x509::formats::rsa_public_key(key).ok_or_else(|| err.to_string())?;
+                    crate::x509::formats::rsa_public_key(key).ok_or(KeyError::Unusable(err))?;
                 return Ok(KeyInfo {
                     format: format.to_string(),
                     public_key: KeyFacts {
@@ -270,7 +281,8 @@ impl KeyInfo {
             }
         };
         let spki_der = rcgen::PublicKeyData::subject_public_key_info(&key_pair);
-        let (_, spki) = SubjectPublicKeyInfo::from_der(&spki_der).map_err(|e| e.to_string())?;
+        let (_, spki) = SubjectPublicKeyInfo::from_der(&spki_der)
+            .map_err(|err| KeyError::PublicKey(err.to_string()))?;
         Ok(KeyInfo {
             format: format.to_string(),
             public_key: key_facts(&spki),
@@ -335,9 +347,9 @@ pub fn load_key(source: &str) -> Result<KeyInfo, PemError> {
 /// The facts of the first private key of an input already read.
 pub fn key_from(loaded: &Loaded) -> Result<KeyInfo, PemError> {
     let der = pem::first_key(loaded)?;
-    KeyInfo::from_der(&der).map_err(|detail| PemError::BadKey {
+    KeyInfo::from_der(&der).map_err(|err| PemError::BadKey {
         path: loaded.source.clone(),
-        detail,
+        detail: err.to_string(),
     })
 }
 

@@ -313,7 +313,7 @@ impl Ca {
         let key_der = pem::load_key(key_path)?;
         let key_info = KeyInfo::from_der(&key_der).map_err(|detail| PemError::BadKey {
             path: key_path.to_string(),
-            detail,
+            detail: detail.to_string(),
         })?;
         let Some(position) = certs.iter().position(|cert| cert.matches_key(&key_info)) else {
             let names: Vec<String> = certs.iter().map(|c| format!("'{}'", c.subject)).collect();

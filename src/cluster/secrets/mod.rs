@@ -18,7 +18,7 @@ mod rollback;
 pub use rollback::undo;
 use rollback::{recreatable, stop_and_roll_back};
 
-use super::{describe_api_error, MANAGER};
+use super::{api_error, describe_api_error, RemoteError, MANAGER};
 use crate::files;
 
 /// What happened to one Secret.
@@ -292,7 +292,7 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
     if creates && options.create_namespace {
         match ensure_namespace(&client, options.namespace, &mut requests).await {
             Ok(created) => namespace_created = created,
-            Err(message) => return stopped(wanted, before, requests, message),
+            Err(error) => return stopped(wanted, before, requests, error.to_string()),
         }
     }
     // Back up everything that will change before changing anything.
@@ -376,7 +376,7 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
                     &before,
                     index + 1,
                     backups,
-                    message,
+                    message.to_string(),
                 )
                 .await;
             }
@@ -406,7 +406,7 @@ async fn delete_one(
     name: &str,
     current: Option<&Secret>,
     requests: &mut u32,
-) -> Result<Action, String> {
+) -> Result<Action, RemoteError> {
     if current.is_none() {
         return Ok(Action::Unchanged);
     }
@@ -415,8 +415,8 @@ async fn delete_one(
         .await
         .map(|_| Action::Deleted)
         .map_err(|err| {
-            describe_api_error(
-                &err,
+            api_error(
+                err,
                 "delete",
                 &format!("secret {}/{name}", options.namespace),
             )
@@ -429,7 +429,7 @@ async fn apply_one(
     secret: &Secret,
     current: Option<&Secret>,
     requests: &mut u32,
-) -> Result<Action, String> {
+) -> Result<Action, RemoteError> {
     let name = name_of(secret);
     let what = format!("secret {}/{name}", options.namespace);
     if current.is_some_and(|current| same_data(current, secret)) {
@@ -440,7 +440,7 @@ async fn apply_one(
         *requests += 1;
         api.delete(&name, &DeleteParams::default())
             .await
-            .map_err(|err| describe_api_error(&err, "delete", &what))?;
+            .map_err(|err| api_error(err, "delete", &what))?;
     }
     *requests += 1;
     let params = PatchParams::apply(MANAGER).force();
@@ -449,21 +449,22 @@ async fn apply_one(
         Ok(_) if current.is_some() => Ok(Action::Updated),
         Ok(_) => Ok(Action::Created),
         Err(err) => {
-            let message = describe_api_error(&err, "patch", &what);
+            let failed = api_error(err, "patch", &what);
             if retyped {
                 // The old Secret is gone: put it back before reporting.
                 if let Some(old) = current {
                     *requests += 1;
                     let restored = api.create(&PostParams::default(), &recreatable(old)).await;
                     if let Err(err) = restored {
-                        return Err(format!(
-                            "{message}; it was deleted for --replace and could not be created again ({}); its backup is the file to apply",
-                            describe_api_error(&err, "create", &what)
-                        ));
+                        let why = describe_api_error(&err, "create", &what);
+                        return Err(RemoteError::Api {
+                            message: format!("{failed}; it was deleted for --replace and could not be created again ({why}); its backup is the file to apply"),
+                            source: Box::new(err),
+                        });
                     }
                 }
             }
-            Err(message)
+            Err(failed)
         }
     }
 }
@@ -473,21 +474,26 @@ async fn ensure_namespace(
     client: &Client,
     namespace: &str,
     requests: &mut u32,
-) -> Result<bool, String> {
+) -> Result<bool, RemoteError> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let what = format!("namespace {namespace}");
     *requests += 1;
-    let rbac_hint = |message: String| {
-        if message.contains("403") {
+    let rbac_hint = |verb: &str, err: kube::Error| {
+        let message = describe_api_error(&err, verb, &what);
+        let message = if message.contains("403") {
             format!("{message}; push reads namespaces only when a secret is missing: create namespace {namespace} yourself and rerun with --no-create-namespace")
         } else {
             message
+        };
+        RemoteError::Api {
+            message,
+            source: Box::new(err),
         }
     };
     let found = namespaces
         .get_opt(namespace)
         .await
-        .map_err(|err| rbac_hint(describe_api_error(&err, "get", &what)))?;
+        .map_err(|err| rbac_hint("get", err))?;
     if found.is_some() {
         return Ok(false);
     }
@@ -502,12 +508,15 @@ async fn ensure_namespace(
     namespaces
         .create(&PostParams::default(), &new_namespace)
         .await
-        .map_err(|err| rbac_hint(describe_api_error(&err, "create", &what)))?;
+        .map_err(|err| rbac_hint("create", err))?;
     Ok(true)
 }
 
 /// Save the previous object (as YAML, mode 0600) before it is replaced.
-fn save_backup(options: &Options<'_>, current: &Secret) -> Result<PathBuf, String> {
+fn save_backup(
+    options: &Options<'_>,
+    current: &Secret,
+) -> Result<PathBuf, super::backup::BackupError> {
     let mut previous = current.clone();
     previous.metadata.managed_fields = None;
     let stem = format!("{}-{}", options.namespace, name_of(current));

@@ -4,6 +4,15 @@ use kube::Api;
 
 use super::*;
 
+/// Why the cluster part could not read the secrets (it is then skipped, and says why).
+#[derive(Debug, thiserror::Error)]
+enum SecretsError {
+    #[error("no usable kubeconfig: {0}")]
+    Kubeconfig(#[source] crate::cluster::ClusterError),
+    #[error("cluster checks skipped: {0}")]
+    Api(#[source] crate::cluster::RemoteError),
+}
+
 impl Doctor<'_> {
     /// Read the secrets and run the verify checks on them; returns them (None when the
     /// cluster part was skipped) and the number of API requests.
@@ -17,7 +26,7 @@ impl Doctor<'_> {
             Err(reason) => {
                 self.add(
                     Section::Cluster,
-                    Check::skipped(CheckId::Secrets, reason),
+                    Check::skipped(CheckId::Secrets, reason.to_string()),
                     None,
                 );
                 (None, requests)
@@ -25,7 +34,7 @@ impl Doctor<'_> {
         }
     }
 
-    async fn read_secrets(&mut self) -> (Result<ClusterSecrets, String>, u32) {
+    async fn read_secrets(&mut self) -> (Result<ClusterSecrets, SecretsError>, u32) {
         let request = self.request;
         let connected = crate::cluster::connect(
             request.kubeconfig.as_deref(),
@@ -35,7 +44,7 @@ impl Doctor<'_> {
         .await;
         let (client, _) = match connected {
             Ok(found) => found,
-            Err(err) => return (Err(format!("no usable kubeconfig: {err}")), 0),
+            Err(err) => return (Err(SecretsError::Kubeconfig(err)), 0),
         };
         self.client = Some(client.clone());
         let api: Api<Secret> = Api::namespaced(client, &request.namespace);
@@ -51,8 +60,8 @@ impl Doctor<'_> {
                 Err(err) => {
                     self.unreachable = true;
                     let what = format!("secret {}/{name}", request.namespace);
-                    let reason = crate::cluster::describe_api_error(&err, "get", &what);
-                    return (Err(format!("cluster checks skipped: {reason}")), requests);
+                    let error = crate::cluster::api_error(err, "get", &what);
+                    return (Err(SecretsError::Api(error)), requests);
                 }
             }
         }

@@ -462,33 +462,51 @@ const MAX_WITHIN_SECONDS: u64 = 36_500 * 86_400;
 /// Parse `--within`: `30d`, `2w`, `720h`, `3600s`, or plain days. Expiry counts whole
 /// days: a duration under one day (`3m` is 3 minutes, not months) is refused, and so is
 /// one too large to be a date.
-pub fn parse_within(text: &str) -> Result<Duration, String> {
+pub fn parse_within(text: &str) -> Result<Duration, WithinError> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let value: u64 = number
-        .parse()
-        .map_err(|_| "expected a duration such as 30d, 2w or 720h".to_string())?;
+    if number.is_empty() {
+        return Err(WithinError::NotADuration);
+    }
     let unit_seconds: u64 = match unit {
         "" | "d" => 86_400,
         "w" => 7 * 86_400,
         "h" => 3_600,
         "m" => 60,
         "s" => 1,
-        _ => return Err("the unit must be s, m, h, d or w (e.g. 30d)".to_string()),
+        _ => return Err(WithinError::Unit),
     };
+    let too_long = || WithinError::TooLong(text.to_string());
+    // Digits that overflow a u64 are too long as well.
+    let value: u64 = number.parse().map_err(|_| too_long())?;
     let seconds = value
         .checked_mul(unit_seconds)
         .filter(|seconds| *seconds <= MAX_WITHIN_SECONDS)
-        .ok_or_else(|| format!("'{text}' is too long: at most 36500d (100 years)"))?;
+        .ok_or_else(too_long)?;
     if seconds > 0 && seconds < 86_400 {
-        return Err(format!(
-            "'{text}' is less than a day, and expiry counts whole days ('m' is minutes: for months write e.g. 90d)"
-        ));
+        return Err(WithinError::UnderADay(text.to_string()));
     }
     Ok(Duration::from_secs(seconds))
+}
+
+/// A `--within` that is not a whole number of days that fits.
+#[derive(Debug, thiserror::Error)]
+pub enum WithinError {
+    /// No number.
+    #[error("expected a duration such as 30d, 2w or 720h")]
+    NotADuration,
+    /// A unit rcert does not know (or a fraction: `1.5d`).
+    #[error("the unit must be s, m, h, d or w, after a whole number (e.g. 30d)")]
+    Unit,
+    /// More than 100 years.
+    #[error("'{0}' is too long: at most 36500d (100 years)")]
+    TooLong(String),
+    /// Less than one day.
+    #[error("'{0}' is less than a day, and expiry counts whole days ('m' is minutes: for months write e.g. 90d)")]
+    UnderADay(String),
 }
 
 impl Report for ExpiryReport {

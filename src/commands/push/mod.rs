@@ -188,7 +188,7 @@ pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
     }
     if request.dry_run {
         let secrets: Vec<Secret> = planned.iter().map(|p| p.secret.clone()).collect();
-        report.manifests = Some(manifests_yaml(&secrets).map_err(crate::Error::Usage)?);
+        report.manifests = Some(manifests_yaml(&secrets)?);
         report.secrets = planned
             .iter()
             .map(|p| outcome(p, Action::WouldApply, None, None))

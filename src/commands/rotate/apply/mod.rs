@@ -5,6 +5,8 @@
 mod gate;
 mod steps;
 
+use steps::StepError;
+
 use serde_json::Value;
 
 use super::*;
@@ -256,7 +258,7 @@ impl Run<'_> {
 
     /// Step 1: `tls-ca` and `tls-rancher-ingress` as one change (the shared set engine);
     /// without a private CA, `tls-ca` is deleted.
-    async fn secrets_step(&mut self, set: &NewSet) -> Result<(), String> {
+    async fn secrets_step(&mut self, set: &NewSet) -> Result<(), StepError> {
         let namespace = &self.request.namespace;
         let tls = Desired::Apply(Box::new(secret(
             namespace,
@@ -310,7 +312,7 @@ impl Run<'_> {
             });
         }
         match applied.error.clone() {
-            Some(error) => Err(format!("{error}; stopped before the agents")),
+            Some(error) => Err(StepError::Secrets(error)),
             None => {
                 self.secrets = Some(applied);
                 Ok(())
@@ -319,10 +321,13 @@ impl Run<'_> {
     }
 
     /// Save a backup of `object` before it changes.
-    fn backup<T: serde::Serialize>(&self, stem: &str, object: &T) -> Result<(), String> {
+    fn backup<T: serde::Serialize>(&self, stem: &str, object: &T) -> Result<(), StepError> {
         backup::save(&self.request.backup_dir, stem, object)
             .map(|_| ())
-            .map_err(|err| format!("cannot back up {stem} before changing it: {err}"))
+            .map_err(|source| StepError::Backup {
+                stem: stem.to_string(),
+                source,
+            })
     }
 
     /// Put back everything this run changed, newest first; the state in one sentence.

@@ -10,17 +10,40 @@ use crate::cluster::rancher_objects::{
     ROTATED_FOR_ANNOTATION,
 };
 
+/// Why a step of apply stopped (the run then rolls back what it changed).
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StepError {
+    /// An object could not be backed up before its change.
+    #[error("cannot back up {stem} before changing it: {source}")]
+    Backup {
+        /// The backup's name.
+        stem: String,
+        /// Why.
+        #[source]
+        source: crate::cluster::backup::BackupError,
+    },
+    /// The API refused or did not answer.
+    #[error(transparent)]
+    Remote(#[from] crate::cluster::RemoteError),
+    /// SIGINT/SIGTERM before the named object.
+    #[error("interrupted (SIGINT/SIGTERM) before {0}")]
+    Interrupted(String),
+    /// The secrets step failed (its own state is in the text: what was rolled back).
+    #[error("{0}; stopped before the agents")]
+    Secrets(String),
+}
+
 /// Ctrl-C or SIGTERM before `next`: stop, so the run rolls back what it changed.
-pub(super) fn stop_if_interrupted(next: &str) -> Result<(), String> {
+pub(super) fn stop_if_interrupted(next: &str) -> Result<(), StepError> {
     if crate::interrupt::requested() {
-        return Err(format!("interrupted (SIGINT/SIGTERM) before {next}"));
+        return Err(StepError::Interrupted(next.to_string()));
     }
     Ok(())
 }
 
 impl Run<'_> {
     /// Step 2, method 1: annotate every management cluster but `local`.
-    pub(super) async fn annotate_step(&mut self, marker: &str) -> Result<(), String> {
+    pub(super) async fn annotate_step(&mut self, marker: &str) -> Result<(), StepError> {
         let clusters: Vec<ManagedCluster> = match &self.view.agents {
             Some(agents) => agents
                 .clusters
@@ -74,9 +97,7 @@ impl Run<'_> {
                 FORCE_DEPLOY_ANNOTATION: previous(FORCE_DEPLOY_ANNOTATION),
                 ROTATED_FOR_ANNOTATION: previous(ROTATED_FOR_ANNOTATION)}}});
             self.view.requests += 1;
-            patch_cluster(&self.view.client, &cluster.name, &patch)
-                .await
-                .map_err(|err| err.to_string())?;
+            patch_cluster(&self.view.client, &cluster.name, &patch).await?;
             self.undo.push(Undo::Cluster {
                 name: cluster.name.clone(),
                 patch: restore,
@@ -87,7 +108,7 @@ impl Run<'_> {
     }
 
     /// Step 2, method 2: set CATTLE_CA_CHECKSUM in the agent workloads of this cluster.
-    pub(super) async fn env_step(&mut self, value: &str) -> Result<(), String> {
+    pub(super) async fn env_step(&mut self, value: &str) -> Result<(), StepError> {
         if self.view.workloads.is_empty() {
             self.steps.push(Check::warning(
                 CheckId::AgentChecksum,
@@ -107,7 +128,7 @@ impl Run<'_> {
                     ),
                 );
             } else if self.request.dry_run {
-                let patch = checksum_patch(&workload, value).map_err(|err| err.to_string())?;
+                let patch = checksum_patch(&workload, value)?;
                 self.ok(
                     CheckId::AgentChecksum,
                     format!("would PATCH {} (merge) {patch}", workload.describe()),
@@ -128,9 +149,7 @@ impl Run<'_> {
         for workload in pending {
             stop_if_interrupted(&workload.describe())?;
             self.view.requests += 1;
-            set_checksum(&self.view.client, &workload, value)
-                .await
-                .map_err(|err| err.to_string())?;
+            set_checksum(&self.view.client, &workload, value).await?;
             self.ok(
                 CheckId::AgentChecksum,
                 format!(
@@ -146,7 +165,7 @@ impl Run<'_> {
     }
 
     /// Step 3: `redeployAgentGeneration` + 1 on every fleet cluster.
-    pub(super) async fn fleet_step(&mut self, marker: &str) -> Result<(), String> {
+    pub(super) async fn fleet_step(&mut self, marker: &str) -> Result<(), StepError> {
         let mut pending = Vec::new();
         for cluster in self.view.fleet.clone() {
             let done =
@@ -182,9 +201,7 @@ impl Run<'_> {
             let restore = json!({"metadata": {"annotations": {ROTATED_FOR_ANNOTATION: previous}},
                 "spec": {"redeployAgentGeneration": cluster.redeploy_generation}});
             self.view.requests += 1;
-            patch_fleet_cluster(&self.view.client, &cluster, &patch)
-                .await
-                .map_err(|err| err.to_string())?;
+            patch_fleet_cluster(&self.view.client, &cluster, &patch).await?;
             self.ok(
                 CheckId::Cluster,
                 format!(
