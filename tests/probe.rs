@@ -106,7 +106,8 @@ fn alpn_h2_is_negotiated() {
         "--servername",
         "rancher.example.com",
     ]);
-    assert!(json["results"][0]["alpn"].is_null() || json["results"][0]["alpn"] == "http/1.1");
+    // The server speaks only h2: with http/1.1 offered, no protocol is agreed.
+    assert!(json["results"][0]["alpn"].is_null(), "{json:#}");
 }
 
 #[test]
@@ -326,7 +327,9 @@ fn nginx_l4_passthrough_and_the_stale_backend() {
         json["results"][0]["chain"][0]["subject"], "O=rcert test, CN=rancher.example.com",
         "{json:#}"
     );
-    assert!(code == 0 || code == 1, "through the L4 balancer: {json:#}");
+    // Whichever backend answers, the chain is trusted: the stale one only warns (valid for
+    // more than 825 days).
+    assert_eq!(code, 0, "through the L4 balancer: {json:#}");
 
     let targets: Vec<String> = backends
         .iter()

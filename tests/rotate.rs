@@ -862,6 +862,15 @@ fn add_rancher_deployment(emulator: &Emulator) {
     ));
 }
 
+/// How many times the API was asked to restart deployment/rancher.
+fn restarts(emulator: &Emulator) -> usize {
+    emulator
+        .requests()
+        .iter()
+        .filter(|request| request.starts_with("PATCH") && request.ends_with("/deployments/rancher"))
+        .count()
+}
+
 fn restarted_at(emulator: &Emulator) -> String {
     kubectl(
         emulator,
@@ -898,10 +907,17 @@ fn restart_rancher_carries_the_whole_change_in_one_run() {
     );
     assert_eq!(force_deploy(&emulator, "c-m-one"), "");
 
-    // The setting follows a moment after the restart (as Rancher's start does).
+    // The setting follows once the restart has been sent (as Rancher's start does): the
+    // helper waits for the PATCH of deployment/rancher, whatever the timing of apply.
+    let restarts_before = restarts(&emulator);
     std::thread::scope(|scope| {
         scope.spawn(|| {
-            std::thread::sleep(std::time::Duration::from_millis(2500));
+            for _ in 0..200 {
+                if restarts(&emulator) > restarts_before {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
             rancher_restarted(&emulator, new.path());
         });
         let (code, json) = rotate(

@@ -152,7 +152,8 @@ Examples:
   rcert rotate apply --to ./new-ca --restart-rancher   # all of it in one run
   # method 2 on every downstream cluster of a Rancher kubeconfig:
   rcert rotate apply --to ./new-ca --step agents --agents env \\
-      --all-contexts --host rancher.example.com";
+      --all-contexts --host rancher.example.com
+  rcert rotate status --to ./new-ca --all-contexts   # every downstream cluster, stv-aggregation too";
 
 /// Arguments shared by `rotate plan`, `apply` and `status`.
 #[derive(Debug, Args)]
