@@ -13,6 +13,8 @@ use common::*;
 fn mask(text: &str) -> String {
     let rules = [
         (r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "<DATE>"),
+        // expiry's DAYS column, before its NOT AFTER date
+        (r" +-?\d+  <DATE>", " <N>  <DATE>"),
         (r"-?\d+ day\(s\)", "<N> day(s)"),
         (r"-?\d+ days", "<N> days"),
         (r"\b[0-9a-f]{64}\b", "<SHA256>"),
@@ -31,6 +33,12 @@ fn mask(text: &str) -> String {
 }
 
 fn golden(name: &str, args: &[&str]) {
+    golden_masked(name, args, &[]);
+}
+
+/// A golden transcript whose args and output hold run-specific strings (an emulator's
+/// URL, a temporary directory), each replaced by its placeholder before comparing.
+fn golden_masked(name: &str, args: &[&str], run_specific: &[(&str, &str)]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = rcert()
         .current_dir(root)
@@ -49,6 +57,10 @@ fn golden(name: &str, args: &[&str]) {
         String::from_utf8_lossy(&output.stderr),
         output.status.code().unwrap_or(-1)
     );
+    let mut transcript = transcript;
+    for (value, placeholder) in run_specific {
+        transcript = transcript.replace(value, placeholder);
+    }
     let transcript = mask(&transcript);
     let path = root.join("tests/golden").join(format!("{name}.txt"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -159,5 +171,91 @@ fn bad_input_messages() {
             "testdata/corpus/encrypted.key",
             "testdata/corpus/fullchain.pem",
         ],
+    );
+}
+
+/// A directory holding the corpus set as rotate reads it (tls.crt, tls.key, cacerts.pem).
+fn corpus_set() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/corpus");
+    for (from, to) in [
+        ("fullchain.pem", "tls.crt"),
+        ("leaf.key", "tls.key"),
+        ("root.pem", "cacerts.pem"),
+    ] {
+        std::fs::copy(corpus.join(from), dir.path().join(to)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn cluster_commands_against_the_emulator() {
+    let emulator = common::emulator::Emulator::start();
+    let kubeconfig = emulator.kubeconfig();
+    let backups = tempfile::tempdir().unwrap();
+    let backup_dir = backups.path().display().to_string();
+    let masks = [
+        (kubeconfig.as_str(), "<KUBECONFIG>"),
+        (backup_dir.as_str(), "<BACKUPS>"),
+        (emulator.url.as_str(), "<API>"),
+    ];
+    let push = [
+        "push",
+        "--namespace",
+        "cattle-system",
+        "--cert",
+        "testdata/corpus/fullchain.pem",
+        "--key",
+        "testdata/corpus/leaf.key",
+        "--ca",
+        "testdata/corpus/root.pem",
+        "--kubeconfig",
+        &kubeconfig,
+        "--backup-dir",
+        &backup_dir,
+    ];
+    golden_masked("push-created", &push, &masks);
+    golden_masked("push-unchanged", &push, &masks);
+    golden_masked(
+        "expiry-cluster",
+        &[
+            "expiry",
+            "--kubeconfig",
+            &kubeconfig,
+            "--no-node",
+            "--within",
+            "30d",
+        ],
+        &masks,
+    );
+    let set = corpus_set();
+    let set_dir = set.path().display().to_string();
+    let mut with_set = masks.to_vec();
+    with_set.push((set_dir.as_str(), "<SET>"));
+    golden_masked(
+        "rotate-plan",
+        &[
+            "rotate",
+            "plan",
+            "--to",
+            &set_dir,
+            "--kubeconfig",
+            &kubeconfig,
+        ],
+        &with_set,
+    );
+    golden_masked(
+        "rotate-status-json",
+        &[
+            "-o",
+            "json",
+            "rotate",
+            "status",
+            "--to",
+            &set_dir,
+            "--kubeconfig",
+            &kubeconfig,
+        ],
+        &with_set,
     );
 }
