@@ -519,7 +519,7 @@ fn k3s_and_rke2_certificate_events_on_nodes_are_items() {
         "v1/events",
         &[
             event("e1", "CertificateExpirationWarning", "Node certificates require attention - restart k3s on this node to trigger automatic rotation: agent/client-kubelet.crt: certificate will expire within 120 days"),
-            event("e2", "CACertificateExpirationWarning", "server-ca.crt: certificate will expire within 365 days"),
+            event("e2", "CACertificateExpirationWarning", "server-ca.crt: certificate will expire within 365 days at 2020-01-01T00:00:00Z."),
             event("e3", "Pulled", "Successfully pulled image"),
         ],
     );
@@ -538,11 +538,14 @@ fn k3s_and_rke2_certificate_events_on_nodes_are_items() {
         leaf["fix"]
             .as_str()
             .unwrap()
-            .contains("restart k3s/rke2 on node node-1"),
+            .contains("restart k3s or rke2 on node node-1"),
         "{leaf:#}"
     );
     let ca = item(&json, "event node/node-1 CACertificateExpirationWarning");
     assert!(ca["fix"].as_str().unwrap().contains("rotate-ca"), "{ca:#}");
+    // The time the message names dates the item.
+    assert_eq!(ca["status"], "expired", "{ca:#}");
+    assert_eq!(ca["not_after"], "2020-01-01T00:00:00Z", "{ca:#}");
     assert!(!json.to_string().contains("Successfully pulled"));
 }
 

@@ -7,7 +7,13 @@ impl Doctor<'_> {
     /// an HTML page is routing (the secrets are not at fault), 401/403 a proxy that asks
     /// for credentials, 5xx Rancher itself; an empty 200 is a Rancher without tls-ca.
     fn cacerts_fix(&self, status: Option<u16>, body: Option<&str>) -> Option<String> {
-        let host = &self.request.host.host;
+        let target = &self.request.host;
+        // host[:port], the port only when it is not 443.
+        let host = if target.port == 443 {
+            target.host.clone()
+        } else {
+            target.address()
+        };
         let namespace = &self.request.namespace;
         let route = format!(
             "route https://{host}/cacerts to Rancher: kubectl -n {namespace} get ingress -o wide (host and backend), and the load balancer's rules; curl -vk https://{host}/cacerts"

@@ -77,7 +77,29 @@ impl Doctor<'_> {
                         )
                 });
             if let Some(check) = failed {
-                refused.push(format!("{}: {}", bundle.describe(), check.message));
+                // Name what the bundle holds and who issued the served certificate: the
+                // usual cause is simply another CA.
+                let held: Vec<String> = inspect::certs_in(&bundle.bytes)
+                    .iter()
+                    .map(|cert| format!("'{}'", cert.subject))
+                    .collect();
+                let issuer = chain
+                    .first()
+                    .map(|leaf| leaf.issuer.clone())
+                    .unwrap_or_default();
+                let why = if check.name == CheckId::Chain {
+                    format!(
+                        "it holds {}, the served certificate is issued by '{issuer}'",
+                        if held.is_empty() {
+                            "no certificate".to_string()
+                        } else {
+                            held.join(", ")
+                        }
+                    )
+                } else {
+                    check.message.clone()
+                };
+                refused.push(format!("{}: {why}", bundle.describe()));
             }
         }
         let check = match (rancher.is_empty(), refused.first()) {

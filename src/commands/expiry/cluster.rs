@@ -139,7 +139,7 @@ async fn one_context(
             Ok((found, count)) => {
                 requests += count;
                 events = found.len();
-                items.extend(found.iter().map(event_item));
+                items.extend(found.iter().map(|event| event_item(event, request)));
             }
             Err(message) => items.push(not_listed("node certificate Events", &message)),
         }
@@ -172,25 +172,32 @@ fn not_listed(what: &str, error: &crate::cluster::RemoteError) -> Item {
     item
 }
 
-/// A node's certificate Event as an item: no date (the message carries it), expiring.
-fn event_item(event: &crate::cluster::webhooks::CertificateEvent) -> Item {
+/// A node's certificate Event as an item, dated by the time its message names (k3s and
+/// RKE2 write "… will expire within N days at TIME" / "… expired at TIME"), else expiring.
+fn event_item(event: &crate::cluster::webhooks::CertificateEvent, request: &ExpiryRequest) -> Item {
     let place = Place {
         embedded_kind: Some("node".to_string()),
         embedded_key: Some(event.node.clone()),
         ..Place::default()
     };
-    let mut item = Item::unreadable(
-        format!("event node/{} {}", event.node, event.reason),
-        Source::Event,
-        place,
-        String::new(),
-    );
-    item.status = super::ItemStatus::Expiring;
+    let location = format!("event node/{} {}", event.node, event.reason);
+    let named_time = event.message.split_whitespace().find_map(|word| {
+        let word = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+        time::OffsetDateTime::parse(word, &time::format_description::well_known::Rfc3339).ok()
+    });
+    let mut item = match named_time {
+        Some(at) => Item::dated(location, Source::Event, place, at, request),
+        None => {
+            let mut item = Item::unreadable(location, Source::Event, place, String::new());
+            item.status = super::ItemStatus::Expiring;
+            item
+        }
+    };
     item.error = Some(event.message.clone());
     item.fix = Some(if event.reason.starts_with("CA") {
         format!("a CA certificate of node {} expires within a year: k3s|rke2 certificate rotate-ca --path=DIR_WITH_NEW_CA on a server, then restart every node", event.node)
     } else {
-        format!("restart k3s/rke2 on node {} (systemctl restart k3s|k3s-agent|rke2-server|rke2-agent): certificates inside the renewal window are renewed at start", event.node)
+        format!("restart k3s or rke2 on node {} (the unit its message names: k3s, k3s-agent, rke2-server or rke2-agent): certificates inside the renewal window are renewed at start", event.node)
     });
     item
 }

@@ -35,7 +35,8 @@ fn unit(name: &str, base: &str, path: &str) -> String {
 }
 
 /// The fix for a certificate file of a k3s, RKE2 or RKE1 node, or None for another file.
-pub(super) fn node_fix(path: &str, is_ca: bool) -> Option<String> {
+/// `days_left`: a leaf further than 120 days from expiry is not renewed by a restart yet.
+pub(super) fn node_fix(path: &str, is_ca: bool, days_left: Option<i64>) -> Option<String> {
     if path.contains("/etc/kubernetes/ssl/") {
         return Some(if is_ca {
             "RKE1 CA: rke cert rotate --config cluster.yml --rotate-ca (every component certificate is reissued; restarts the cluster's components)".to_string()
@@ -45,14 +46,25 @@ pub(super) fn node_fix(path: &str, is_ca: bool) -> Option<String> {
     }
     let (name, base) = distribution(path)?;
     let unit = unit(name, base, path);
+    let server = !unit.ends_with("-agent");
     if is_ca {
+        let on = if server { "" } else { "on a server node: " };
         return Some(format!(
-            "a CA certificate (10 years) is never renewed by a restart: {name} certificate rotate-ca --path=DIR_WITH_NEW_CA (see the {name} docs on CA rotation), then restart every node"
+            "a CA certificate is never renewed by a restart: {on}{name} certificate rotate-ca --path=DIR_WITH_NEW_CA (see the {name} docs on CA rotation), then restart every node"
         ));
     }
-    Some(format!(
-        "systemctl restart {unit} (at start it renews certificates that are expired or within 120 days of expiry — 90 days before v1.33.1/v1.32.5/v1.31.9/v1.30.13); or by hand: systemctl stop {unit} && {name} certificate rotate [--service NAME] && systemctl start {unit}"
-    ))
+    if days_left.is_some_and(|days| days > 120) {
+        return Some(format!(
+            "nothing to do yet: {unit} renews it at its next start once it is within 120 days of expiry (90 days before v1.33.1/v1.32.5/v1.31.9/v1.30.13)"
+        ));
+    }
+    let window = "at start it renews certificates that are expired or within 120 days of expiry — 90 days before v1.33.1/v1.32.5/v1.31.9/v1.30.13";
+    Some(if server {
+        format!("systemctl restart {unit} ({window}); or by hand: systemctl stop {unit} && {name} certificate rotate [--service NAME] && systemctl start {unit}")
+    } else {
+        // An agent has no `certificate rotate`: its certificates follow from a restart.
+        format!("systemctl restart {unit} ({window})")
+    })
 }
 
 #[cfg(test)]
@@ -61,26 +73,34 @@ mod tests {
 
     #[test]
     fn unit_and_distribution_from_the_path() {
-        let fix = node_fix(
-            "/var/lib/rancher/k3s/server/tls/serving-kube-apiserver.crt",
-            false,
-        )
-        .unwrap();
+        let server = "/var/lib/rancher/k3s/server/tls/serving-kube-apiserver.crt";
+        let fix = node_fix(server, false, Some(30)).unwrap();
         assert!(fix.starts_with("systemctl restart k3s (at start"), "{fix}");
-        let fix = node_fix(
-            "/nonexistent/var/lib/rancher/rke2/agent/client-kubelet.crt",
-            false,
-        )
-        .unwrap();
+        assert!(fix.contains("k3s certificate rotate"), "{fix}");
+        let agent = "/nonexistent/var/lib/rancher/rke2/agent/client-kubelet.crt";
+        let fix = node_fix(agent, false, Some(30)).unwrap();
+        assert!(fix.starts_with("systemctl restart rke2-agent ("), "{fix}");
         assert!(
-            fix.contains("systemctl stop rke2-agent && rke2 certificate rotate"),
-            "{fix}"
+            !fix.contains("certificate rotate"),
+            "an agent cannot rotate: {fix}"
         );
-        let fix = node_fix("/var/lib/rancher/rke2/server/tls/server-ca.crt", true).unwrap();
-        assert!(fix.contains("rke2 certificate rotate-ca"), "{fix}");
-        assert!(node_fix("/etc/kubernetes/ssl/kube-apiserver.pem", false)
+        let later = node_fix(server, false, Some(300)).unwrap();
+        assert!(
+            later.starts_with("nothing to do yet: k3s renews it"),
+            "{later}"
+        );
+        let ca = node_fix("/var/lib/rancher/rke2/server/tls/server-ca.crt", true, None).unwrap();
+        assert!(ca.contains("rke2 certificate rotate-ca"), "{ca}");
+        let agent_ca = node_fix(
+            "/nonexistent/var/lib/rancher/rke2/agent/server-ca.crt",
+            true,
+            None,
+        );
+        assert!(agent_ca
             .unwrap()
-            .starts_with("RKE1: rke cert rotate"));
-        assert_eq!(node_fix("/tmp/other.crt", false), None);
+            .contains("on a server node: rke2 certificate rotate-ca"));
+        let rke1 = node_fix("/etc/kubernetes/ssl/kube-apiserver.pem", false, None).unwrap();
+        assert!(rke1.starts_with("RKE1: rke cert rotate"));
+        assert_eq!(node_fix("/tmp/other.crt", false, None), None);
     }
 }

@@ -357,7 +357,7 @@ pub(super) fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
         ));
     }
     if matches!(item.source, Source::Node | Source::File) {
-        if let Some(fix) = fixes::node_fix(path, is_ca) {
+        if let Some(fix) = fixes::node_fix(path, is_ca, item.days_left) {
             return Some(fix);
         }
     }

@@ -79,8 +79,10 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
             ),
         ),
     });
-    steps.extend(strict_mode_refusal(&set, &view, request));
-    if let Some(agents) = &view.agents {
+    let refusal = strict_mode_refusal(&set, &view, request);
+    let refused = refusal.is_some();
+    steps.extend(refusal);
+    if let Some(agents) = view.agents.as_ref().filter(|_| !refused) {
         let mode = agents.agent_tls_mode.as_deref().unwrap_or("system-store");
         let blockers = strict_switch_blockers(agents);
         steps.push(match (mode, blockers.is_empty()) {
