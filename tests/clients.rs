@@ -7,86 +7,12 @@ mod common;
 use std::path::Path;
 
 use common::oracle::{go_case, go_verdicts, openssl_default_verify};
-use common::{openssl, pem_blocks, run};
+use common::{openssl, openssl_chain, pem_blocks, run};
 
 fn write_ext(dir: &Path, name: &str, lines: &[&str]) -> String {
     let path = dir.join(name);
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
     path.display().to_string()
-}
-
-/// A root (with `root_args` added to `openssl req -x509`) and a leaf it signs with the
-/// extensions given; returns (root file, leaf file).
-fn chain(dir: &Path, root_args: &[&str], leaf_ext: &[&str]) -> (String, String) {
-    let p = |name: &str| dir.join(name).display().to_string();
-    let mut args = vec![
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        "root.key",
-        "-out",
-        "root.pem",
-        "-days",
-        "30",
-        "-subj",
-        "/CN=Test Root",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign",
-    ];
-    args.extend(root_args);
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| match *a {
-            "root.key" | "root.pem" => p(a),
-            other => other.to_string(),
-        })
-        .collect();
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let (ok, text) = openssl(&refs);
-    assert!(ok, "{text}");
-    let (ok, text) = openssl(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        &p("leaf.key"),
-        "-out",
-        &p("leaf.csr"),
-        "-subj",
-        "/CN=leaf",
-    ]);
-    assert!(ok, "{text}");
-    let ext = write_ext(dir, "leaf.ext", leaf_ext);
-    let (ok, text) = openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("leaf.csr"),
-        "-CA",
-        &p("root.pem"),
-        "-CAkey",
-        &p("root.key"),
-        "-set_serial",
-        "4242",
-        "-days",
-        "20",
-        "-extfile",
-        &ext,
-        "-out",
-        &p("leaf.pem"),
-    ]);
-    assert!(ok, "{text}");
-    (p("root.pem"), p("leaf.pem"))
 }
 
 /// rcert's default verdict and each client's own, for a leaf file (leaf first) and a CA file.
@@ -139,7 +65,7 @@ fn what_go_and_openssl_accept_passes_by_default_with_the_strict_warning() {
     for (name, root_args, ext, host, message) in cases {
         let dir = tempfile::tempdir().unwrap();
         let ext: Vec<&str> = ext.iter().map(String::as_str).collect();
-        let (ca, leaf) = chain(dir.path(), &root_args, &ext);
+        let (ca, leaf) = openssl_chain(dir.path(), &root_args, &ext);
         let (code, stdout, go, openssl_ok) = verdicts(&ca, &leaf, host);
         assert!(go && openssl_ok, "{name}: Go {go}, openssl {openssl_ok}");
         assert_eq!(code, 0, "{name}: {stdout}");
@@ -205,7 +131,7 @@ fn what_go_refuses_fails_by_default_and_openssl_decides_alone_with_clients_opens
         "extendedKeyUsage=serverAuth",
         "subjectAltName=DNS:rancher.example.com",
     ];
-    let (ca, _) = chain(dir.path(), &[], &leaf_ext);
+    let (ca, _) = openssl_chain(dir.path(), &[], &leaf_ext);
     let p = |name: &str| dir.path().join(name).display().to_string();
     let ext = write_ext(dir.path(), "sha1.ext", &leaf_ext);
     let (ok, text) = openssl(&[
@@ -244,7 +170,7 @@ fn what_go_refuses_fails_by_default_and_openssl_decides_alone_with_clients_opens
     // A CN-only certificate: Go refuses, OpenSSL falls back to the CN.
     let cn_only = ["basicConstraints=CA:FALSE", "extendedKeyUsage=serverAuth"];
     let dir = tempfile::tempdir().unwrap();
-    let (ca, leaf) = chain(dir.path(), &[], &cn_only);
+    let (ca, leaf) = openssl_chain(dir.path(), &[], &cn_only);
     let (code, stdout, go, openssl_ok) = verdicts(&ca, &leaf, "leaf");
     assert!(!go && openssl_ok, "Go {go}, openssl {openssl_ok}");
     assert_eq!(code, 1, "{stdout}");

@@ -1147,74 +1147,20 @@ fn strict_agent_tls_mode_with_an_empty_cacerts_setting_fails() {
 /// rancher-webhook's serving certificate for rancher-webhook.cattle-system.svc, made by
 /// openssl: (CA PEM, leaf PEM, leaf key PEM).
 fn webhook_certificates(dir: &Path) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
-    let p = |name: &str| dir.join(name).display().to_string();
-    assert!(
-        openssl(&[
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &p("ca.key"),
-            "-out",
-            &p("ca.pem"),
-            "-days",
-            "30",
-            "-subj",
-            "/CN=dynamiclistener-ca",
-            "-addext",
-            "basicConstraints=critical,CA:TRUE",
-            "-addext",
-            "keyUsage=critical,keyCertSign",
-        ])
-        .0
+    let (ca, leaf) = openssl_chain(
+        dir,
+        &[],
+        &[
+            "subjectAltName=DNS:rancher-webhook.cattle-system.svc",
+            "extendedKeyUsage=serverAuth",
+        ],
     );
-    assert!(
-        openssl(&[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-            "-keyout",
-            &p("tls.key"),
-            "-out",
-            &p("tls.csr"),
-            "-subj",
-            "/CN=dynamic",
-        ])
-        .0
-    );
-    std::fs::write(
-        dir.join("ext"),
-        "subjectAltName=DNS:rancher-webhook.cattle-system.svc\nextendedKeyUsage=serverAuth\n",
+    let read = |path: &str| std::fs::read(path).unwrap();
+    (
+        read(&ca),
+        read(&leaf),
+        std::fs::read(dir.join("leaf.key")).unwrap(),
     )
-    .unwrap();
-    assert!(
-        openssl(&[
-            "x509",
-            "-req",
-            "-in",
-            &p("tls.csr"),
-            "-CA",
-            &p("ca.pem"),
-            "-CAkey",
-            &p("ca.key"),
-            "-days",
-            "20",
-            "-extfile",
-            &p("ext"),
-            "-out",
-            &p("tls.crt"),
-        ])
-        .0
-    );
-    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
-    (read("ca.pem"), read("tls.crt"), read("tls.key"))
 }
 
 fn webhook_configuration(ca: &[u8]) -> serde_json::Value {

@@ -239,3 +239,79 @@ fn openssl_date(file: &str, which: &str) -> i64 {
         .parse()
         .expect("unix seconds")
 }
+
+/// A root (with `root_args` added to `openssl req -x509`) and a leaf it signs with the
+/// extensions given; returns (root file, leaf file).
+pub fn openssl_chain(dir: &Path, root_args: &[&str], leaf_ext: &[&str]) -> (String, String) {
+    let p = |name: &str| dir.join(name).display().to_string();
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "root.key",
+        "-out",
+        "root.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=Test Root",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ];
+    args.extend(root_args);
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| match *a {
+            "root.key" | "root.pem" => p(a),
+            other => other.to_string(),
+        })
+        .collect();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, text) = openssl(&refs);
+    assert!(ok, "{text}");
+    let (ok, text) = openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &p("leaf.key"),
+        "-out",
+        &p("leaf.csr"),
+        "-subj",
+        "/CN=leaf",
+    ]);
+    assert!(ok, "{text}");
+    let ext = dir.join("leaf.ext");
+    std::fs::write(&ext, leaf_ext.join("\n") + "\n").expect("write the extensions");
+    let ext = ext.display().to_string();
+    let (ok, text) = openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &p("root.pem"),
+        "-CAkey",
+        &p("root.key"),
+        "-set_serial",
+        "4242",
+        "-days",
+        "20",
+        "-extfile",
+        &ext,
+        "-out",
+        &p("leaf.pem"),
+    ]);
+    assert!(ok, "{text}");
+    (p("root.pem"), p("leaf.pem"))
+}
