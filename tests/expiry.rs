@@ -491,8 +491,25 @@ fn the_system_agent_connection_info_ca_is_an_item() {
     let file = agent.join("rancher2_connection_info.json");
     std::fs::write(&file, info.to_string()).unwrap();
     let root_dir = root.path().display().to_string();
-    let (code, json) = expiry(&["--no-cluster", "--root", &root_dir, "--within", "1d"]);
-    assert_eq!(code, 0, "{json:#}");
+    let (code, json) = expiry(&[
+        "--no-cluster",
+        "--root",
+        &root_dir,
+        "--within",
+        "1d",
+        "--timeout",
+        "2s",
+    ]);
+    // Its Rancher (rancher.example.com) cannot be reached here to compare /cacerts: exit 3,
+    // said as a source, the item itself read.
+    assert_eq!(code, 3, "{json:#}");
+    let rancher = json["summary"]["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|source| source["source"] == "rancher https://rancher.example.com/cacerts")
+        .unwrap_or_else(|| panic!("{json:#}"));
+    assert_eq!(rancher["state"], "unreachable");
     let ca = item(&json, &format!("system-agent {} CA", file.display()));
     assert_eq!(ca["status"], "ok");
     assert_eq!(ca["source"], "node");
@@ -571,4 +588,74 @@ fn a_forbidden_list_is_an_unreadable_item_not_a_silent_skip() {
             .contains("examples/expiry-cronjob.yaml"),
         "{listed:#}"
     );
+}
+
+/// A node tree whose rancher-system-agent connection info trusts `ca` (a fixture) for the
+/// Rancher at `server`.
+fn system_agent_node(server: &str, ca: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let agent = root.path().join("var/lib/rancher/agent");
+    std::fs::create_dir_all(&agent).unwrap();
+    let kubeconfig = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: cluster\n  cluster:\n    server: {server}\n    certificate-authority-data: {}\n",
+        base64(&fixture_bytes(ca))
+    );
+    let info = serde_json::json!({"kubeConfig": kubeconfig, "namespace": "fleet-default", "secretName": "x"});
+    std::fs::write(
+        agent.join("rancher2_connection_info.json"),
+        info.to_string(),
+    )
+    .unwrap();
+    root
+}
+
+#[test]
+fn a_node_whose_system_agent_ca_rancher_no_longer_serves_is_stale() {
+    let port = free_port();
+    let block = common::servers::tls_server_block(
+        port,
+        "_",
+        "fullchain.pem",
+        "leaf.key",
+        &common::servers::rancher_locations("root.pem"),
+    );
+    let _nginx = common::servers::nginx(&format!("http {{\n{block}}}\n"), &[port]);
+    let server = format!("https://127.0.0.1:{port}/k8s/clusters/c-m-abc");
+    // The node trusts the CA Rancher serves: ok.
+    let node = system_agent_node(&server, "root.pem");
+    let (code, json) = expiry(&[
+        "--no-cluster",
+        "--root",
+        &node.path().display().to_string(),
+        "--within",
+        "1d",
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    // The node kept another CA (a CA change it missed): stale, with the fix.
+    let node = system_agent_node(&server, "other-root.pem");
+    let (code, json) = expiry(&[
+        "--no-cluster",
+        "--root",
+        &node.path().display().to_string(),
+        "--within",
+        "1d",
+    ]);
+    assert_eq!(code, 1, "{json:#}");
+    let stale = &json["items"][0];
+    assert_eq!(stale["status"], "stale", "{json:#}");
+    assert!(
+        stale["error"]
+            .as_str()
+            .unwrap()
+            .contains("Rancher no longer serves this CA"),
+        "{stale:#}"
+    );
+    assert!(
+        stale["fix"]
+            .as_str()
+            .unwrap()
+            .contains("rollout restart deploy/cattle-cluster-agent"),
+        "{stale:#}"
+    );
+    assert_eq!(json["summary"]["stale"], 1);
 }

@@ -322,7 +322,11 @@ fn connection_info_items(path: &Path, request: &ExpiryRequest) -> Vec<Item> {
             None,
             Path::new("/"),
         ) {
-            items.extend(credential_items(bytes, &location, &place, request));
+            let mut found = credential_items(bytes, &location, &place, request);
+            for item in &mut found {
+                item.rancher_server.clone_from(&cluster.server);
+            }
+            items.extend(found);
         }
     }
     for item in &mut items {

@@ -7,6 +7,7 @@ mod cluster;
 mod files;
 mod fixes;
 mod prometheus;
+mod rancher_ca;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -84,6 +85,8 @@ pub enum ItemStatus {
     NotYetValid,
     /// Could not be read: the error says why.
     Unreadable,
+    /// A node's copy of Rancher's CA that Rancher no longer serves at `/cacerts`.
+    Stale,
     /// Expires within `--within`.
     Expiring,
     /// Fine.
@@ -96,6 +99,7 @@ impl ItemStatus {
             ItemStatus::Expired => "EXPIRED",
             ItemStatus::NotYetValid => "NOT VALID",
             ItemStatus::Unreadable => "UNREADABLE",
+            ItemStatus::Stale => "STALE",
             ItemStatus::Expiring => "expiring",
             ItemStatus::Ok => "ok",
         }
@@ -103,9 +107,10 @@ impl ItemStatus {
 
     fn verdict(self) -> Status {
         match self {
-            ItemStatus::Expired | ItemStatus::NotYetValid | ItemStatus::Unreadable => {
-                Status::Failed
-            }
+            ItemStatus::Expired
+            | ItemStatus::NotYetValid
+            | ItemStatus::Unreadable
+            | ItemStatus::Stale => Status::Failed,
             ItemStatus::Expiring => Status::Warning,
             ItemStatus::Ok => Status::Ok,
         }
@@ -181,6 +186,12 @@ pub struct Item {
     /// What renews it instead of a person (`Certificate NAME` of cert-manager).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub managed_by: Option<String>,
+    /// A copy of Rancher's CA on a node: the Rancher URL whose `/cacerts` it must match.
+    #[serde(skip)]
+    rancher_server: Option<String>,
+    /// The certificate's sha256 fingerprint.
+    #[serde(skip)]
+    fingerprint: Option<String>,
     #[serde(skip)]
     not_after_time: Option<OffsetDateTime>,
     #[serde(skip)]
@@ -205,6 +216,8 @@ pub struct Summary {
     pub expired: usize,
     /// Items before their notBefore.
     pub not_yet_valid: usize,
+    /// Node copies of Rancher's CA that `/cacerts` no longer serves.
+    pub stale: usize,
     /// Items within `--within`.
     pub expiring: usize,
     /// Items fine.
@@ -235,7 +248,7 @@ impl ExpiryReport {
     /// could not be reached and nothing else failed.
     pub fn exit_code(&self) -> u8 {
         let s = &self.summary;
-        if s.expired + s.not_yet_valid + s.expiring + s.unreadable > 0 {
+        if s.expired + s.not_yet_valid + s.stale + s.expiring + s.unreadable > 0 {
             crate::exit::CHECK_FAILED
         } else if s.sources.iter().any(|source| source.state == "unreachable") {
             crate::exit::REMOTE
@@ -268,6 +281,7 @@ impl Item {
         item.serial = Some(cert.serial.clone());
         item.not_before = Some(cert.not_before.clone());
         item.not_before_time = Some(cert.not_before_time());
+        item.fingerprint = Some(cert.sha256_fingerprint.clone());
         item.fix = fix_for(&item, cert.is_ca);
         item
     }
@@ -314,6 +328,8 @@ impl Item {
             fix: None,
             renewal_time: None,
             managed_by: None,
+            rancher_server: None,
+            fingerprint: None,
             place,
             not_after_time: None,
             not_before_time: None,
@@ -417,7 +433,8 @@ pub async fn expiry(request: &ExpiryRequest) -> Result<ExpiryReport, crate::Erro
     let (endpoint_items, endpoint_sources) = endpoints;
     items.extend(endpoint_items);
     sources.extend(endpoint_sources);
-    let (file_items, file_sources) = files::collect(request);
+    let (mut file_items, file_sources) = files::collect(request);
+    sources.extend(rancher_ca::compare(&mut file_items, request).await);
     items.extend(file_items);
     sources.extend(file_sources);
     // One item per place: a file both --path and the node scan read is listed once.
@@ -445,6 +462,7 @@ pub async fn expiry(request: &ExpiryRequest) -> Result<ExpiryReport, crate::Erro
     let summary = Summary {
         expired: count(ItemStatus::Expired),
         not_yet_valid: count(ItemStatus::NotYetValid),
+        stale: count(ItemStatus::Stale),
         expiring: count(ItemStatus::Expiring),
         ok: count(ItemStatus::Ok),
         unreadable: count(ItemStatus::Unreadable),

@@ -1,0 +1,96 @@
+//! A node's copy of Rancher's CA (rancher-system-agent's connection info) against what
+//! Rancher serves at `/cacerts`: a node left with the old CA after a CA change
+//! (rancher/rancher#48382, #52281) is `stale`.
+
+use super::{ExpiryRequest, Item, ItemStatus, SourceState};
+use crate::checks::served;
+use crate::tls::{ProbeRequest, Target};
+
+/// Probe `/cacerts` of every Rancher the items name (their connection info's server) and
+/// mark the items whose certificate it does not serve; one source line per Rancher.
+pub(super) async fn compare(items: &mut [Item], request: &ExpiryRequest) -> Vec<SourceState> {
+    let mut servers: Vec<String> = items
+        .iter()
+        .filter_map(|item| item.rancher_server.clone())
+        .collect();
+    servers.sort();
+    servers.dedup();
+    let mut states = Vec::new();
+    for server in servers {
+        let source = format!("rancher {server}/cacerts");
+        let target = match Target::from_url(&server) {
+            Ok((target, true)) => target,
+            Ok((_, false)) | Err(_) => {
+                states.push(SourceState {
+                    source,
+                    state: "error".to_string(),
+                    message: "the connection info's server is not an https URL".to_string(),
+                });
+                continue;
+            }
+        };
+        let probe = ProbeRequest {
+            at: request.at,
+            targets: vec![target],
+            servername: None,
+            ca: None,
+            alpn: vec!["http/1.1".to_string()],
+            timeout: request.timeout,
+            concurrency: 1,
+            rancher: true,
+            warn_days: 0,
+            clients: crate::check::Clients::DEFAULT_SELECTION,
+        };
+        let report = served::probe(&probe, false).await;
+        let served = report
+            .results
+            .first()
+            .and_then(|result| result.rancher.as_ref())
+            .and_then(|facts| facts.cacerts.clone());
+        let Some(body) = served.filter(|body| !body.trim().is_empty()) else {
+            let why = report
+                .results
+                .first()
+                .and_then(|result| result.error.clone())
+                .unwrap_or_else(|| "no CA bundle at /cacerts".to_string());
+            states.push(SourceState {
+                source,
+                state: "unreachable".to_string(),
+                message: why,
+            });
+            continue;
+        };
+        let fingerprints: Vec<String> = crate::x509::cert::certs_in(body.as_bytes())
+            .into_iter()
+            .map(|cert| cert.sha256_fingerprint)
+            .collect();
+        let mut stale = 0;
+        for item in items
+            .iter_mut()
+            .filter(|item| item.rancher_server.as_deref() == Some(&server))
+        {
+            let served = item
+                .fingerprint
+                .as_ref()
+                .is_some_and(|fingerprint| fingerprints.contains(fingerprint));
+            if !served && item.fingerprint.is_some() {
+                stale += 1;
+                item.status = ItemStatus::Stale;
+                item.error = Some(format!(
+                    "Rancher no longer serves this CA at {server}/cacerts: rancher-system-agent on this node trusts an old CA"
+                ));
+                item.fix = Some("on the downstream cluster: kubectl -n cattle-system rollout restart deploy/cattle-cluster-agent (it rewrites stv-aggregation; the system-agent-upgrader plan then rewrites this file); rcert rotate status --to NEW_SET shows what lags".to_string());
+            }
+        }
+        states.push(SourceState {
+            source,
+            state: "read".to_string(),
+            message: if stale == 0 {
+                "the node's rancher-system-agent CA is among what Rancher serves".to_string()
+            } else {
+                format!("{stale} node CA item(s) Rancher no longer serves")
+            },
+        });
+    }
+    states
+}
