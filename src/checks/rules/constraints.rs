@@ -13,12 +13,22 @@ pub fn has_directory_name_constraints(cert: &Cert) -> bool {
         .any(|base| matches!(base, GeneralName::DirectoryName(_)))
 }
 
-/// Whether a certificate's nameConstraints permit DNS subtrees (a wildcard SAN outside
-/// them is refused by OpenSSL too).
-pub fn has_permitted_dns_constraints(cert: &Cert) -> bool {
-    constraint_subtrees(cert, false)
+/// Whether a wildcard DNS name (`*.example.com`) lies inside every permitted DNS subtree
+/// of a certificate's nameConstraints (true when it permits none): its violation is then
+/// an excluded subtree, which OpenSSL does not apply to wildcards.
+pub fn wildcard_within_permitted(cert: &Cert, wildcard: &str) -> bool {
+    let base = wildcard.trim_start_matches("*.").to_ascii_lowercase();
+    let permitted: Vec<String> = constraint_subtrees(cert, false)
         .iter()
-        .any(|base| matches!(base, GeneralName::DNSName(_)))
+        .filter_map(|name| match name {
+            GeneralName::DNSName(name) => Some(name.trim_start_matches('.').to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect();
+    permitted.is_empty()
+        || permitted
+            .iter()
+            .any(|subtree| base == *subtree || base.ends_with(&format!(".{subtree}")))
 }
 
 /// The bases of a certificate's permitted (and, with `excluded`, excluded) subtrees.

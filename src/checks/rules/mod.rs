@@ -20,7 +20,7 @@ mod crypto;
 use crate::check::Clients;
 use crate::x509::formats::modulus_bits;
 use crate::x509::Cert;
-pub use constraints::{has_directory_name_constraints, has_permitted_dns_constraints};
+pub use constraints::{has_directory_name_constraints, wildcard_within_permitted};
 
 /// The place of a certificate on its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

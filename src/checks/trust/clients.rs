@@ -70,8 +70,13 @@ impl Examined<'_> {
                 Clients::STRICT
             }
             webpki::Error::NameConstraintViolation
-                if leaf_dns.iter().any(|name| name.starts_with("*."))
-                    && !self.path.iter().any(rules::has_permitted_dns_constraints) =>
+                if leaf_dns.iter().any(|name| {
+                    name.starts_with("*.")
+                        && self
+                            .path
+                            .iter()
+                            .all(|cert| rules::wildcard_within_permitted(cert, name))
+                }) =>
             {
                 Clients::GO_STRICT
             }
