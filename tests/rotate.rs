@@ -1070,6 +1070,10 @@ fn strict_agent_tls_mode_refuses_a_set_without_a_private_ca() {
         steps(&json).contains("refused: nothing was changed"),
         "{json:#}"
     );
+    assert!(
+        !public.path().join("backups").exists(),
+        "a refused apply makes no backup directory"
+    );
     assert_eq!(
         emulator.kubectl_get("cattle-system", "tls-ca", "cacerts.pem"),
         before

@@ -109,9 +109,6 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
         )];
         return Ok(refused(request, new_checksum, set.validation, steps, 0));
     }
-    if !request.dry_run {
-        check_backup_dir(&request.backup_dir)?;
-    }
     let view = read_cluster(request).await?;
     // The set must always cover the hostname the helm release gives Rancher; --host
     // only names where to look.
@@ -149,6 +146,10 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
             steps,
             view.requests,
         ));
+    }
+    // Only a run that will change something makes its backup directory.
+    if !request.dry_run {
+        check_backup_dir(&request.backup_dir)?;
     }
     let mut run = Run {
         request,
