@@ -16,6 +16,7 @@ fn mask(text: &str) -> String {
         // expiry's DAYS column, before its NOT AFTER date
         (r" +-?\d+  <DATE>", " <N>  <DATE>"),
         (r"-?\d+ day\(s\)", "<N> day(s)"),
+        (r"\b\d+ ms\b", "<N> ms"),
         (r"-?\d+ days", "<N> days"),
         (r"\b[0-9a-f]{64}\b", "<SHA256>"),
         (r"([0-9A-F]{2}:){31}[0-9A-F]{2}", "<FINGERPRINT>"),
@@ -243,6 +244,46 @@ fn cluster_commands_against_the_emulator() {
             &kubeconfig,
         ],
         &with_set,
+    );
+    // doctor and probe against nginx serving the pushed set, /ping and /cacerts.
+    let port = common::servers::free_port();
+    let corpus = |name: &str| format!("{}/testdata/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
+    let block = common::servers::tls_server_block(
+        port,
+        "_",
+        &corpus("fullchain.pem"),
+        &corpus("leaf.key"),
+        &common::servers::rancher_locations(&corpus("root.pem")),
+    );
+    let _nginx = common::servers::nginx(&format!("http {{\n{block}}}\n"), &[port]);
+    let host = format!("127.0.0.1:{port}");
+    let mut with_host = masks.to_vec();
+    with_host.push((host.as_str(), "127.0.0.1:<PORT>"));
+    golden_masked(
+        "doctor-good",
+        &[
+            "doctor",
+            "--host",
+            &host,
+            "--kubeconfig",
+            &kubeconfig,
+            "--timeout",
+            "3s",
+        ],
+        &with_host,
+    );
+    golden_masked(
+        "probe-rancher",
+        &[
+            "probe",
+            &host,
+            "--servername",
+            "rancher.example.com",
+            "--ca",
+            "testdata/corpus/root.pem",
+            "--rancher",
+        ],
+        &with_host,
     );
     golden_masked(
         "rotate-status-json",
