@@ -186,3 +186,54 @@ fn what_go_refuses_fails_by_default_and_openssl_decides_alone_with_clients_opens
     ]);
     assert_eq!(code, 0, "--clients openssl: only OpenSSL's rejection fails");
 }
+
+#[test]
+fn push_refuses_only_on_a_selected_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (
+        dir.path().join("ss.crt").display().to_string(),
+        dir.path().join("ss.key").display().to_string(),
+    );
+    let (ok, text) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &cert,
+        "-days",
+        "90",
+        "-subj",
+        "/CN=rancher.example.com",
+        "-addext",
+        "subjectAltName=DNS:rancher.example.com",
+    ]);
+    assert!(ok, "{text}");
+    let push = |clients: &str| {
+        run(&[
+            "push",
+            "--dry-run",
+            "--clients",
+            clients,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--ca",
+            &cert,
+        ])
+    };
+    // Go and OpenSSL accept the req -x509 certificate: pushed (a strict warning).
+    let (code, stdout, stderr) = push("go,openssl");
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    // The strict reading refuses a CA certificate as server certificate: with it selected,
+    // nothing is sent.
+    let (code, stdout, stderr) = push("all");
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(!stdout.contains("apiVersion"), "{stdout}");
+}

@@ -3,6 +3,7 @@
 //! it, so the whole CLI can be exercised in-process.
 
 pub mod args;
+pub mod rotate_args;
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -260,7 +261,7 @@ fn verify_context(args: &VerifyArgs, now: time::OffsetDateTime) -> Result<checks
         hosts: args.hosts.clone(),
         at,
         warn_days: args.warn_days,
-        clients: args.clients,
+        clients: args.judge.clients,
     })
 }
 
@@ -294,7 +295,7 @@ async fn run_probe(
         concurrency: args.concurrency.get(),
         rancher: args.rancher,
         warn_days: args.warn_days,
-        clients: args.clients,
+        clients: args.judge.clients,
     };
     let progress =
         format == OutputFormat::Text && request.targets.len() > 3 && term.stderr_is_terminal;
@@ -326,6 +327,7 @@ async fn run_push(
     };
     let request = push::PushRequest {
         at: now,
+        clients: args.judge.clients,
         namespace: args.namespace.clone(),
         cert,
         key,
@@ -364,6 +366,7 @@ async fn run_doctor(
 ) -> Result<u8, Error> {
     let request = doctor::DoctorRequest {
         at: now,
+        clients: args.judge.clients,
         host: args.host.clone(),
         nodes: args.nodes.clone(),
         namespace: args.namespace.clone(),

@@ -143,7 +143,7 @@ impl Doctor<'_> {
             hosts: vec![self.request.host.host.clone()],
             at: self.request.at,
             warn_days: 30,
-            clients: crate::check::Clients::DEFAULT_SELECTION,
+            clients: self.request.clients,
         };
         let origin = format!("tls.crt of secret {secret}");
         for check in checks::check_chain(&chain, Origin::File(&origin), &context) {

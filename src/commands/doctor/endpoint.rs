@@ -20,7 +20,7 @@ impl Doctor<'_> {
             concurrency: 16,
             rancher: true,
             warn_days: 30,
-            clients: crate::check::Clients::DEFAULT_SELECTION,
+            clients: self.request.clients,
         };
         let report = served::probe(&probe_request, false).await;
         let fake_served = report.results.iter().any(|result| {

@@ -345,7 +345,7 @@ impl Doctor<'_> {
             hosts: vec![host.clone()],
             at: self.request.at,
             warn_days: 0,
-            clients: crate::check::Clients::DEFAULT_SELECTION,
+            clients: self.request.clients,
         };
         let checks = checks::check_chain(
             &chain,

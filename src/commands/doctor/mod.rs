@@ -64,6 +64,8 @@ impl std::fmt::Display for Section {
 /// What `rcert doctor` is asked to check.
 #[derive(Debug, Clone)]
 pub struct DoctorRequest {
+    /// Whose rejection fails a check (`--clients`).
+    pub clients: crate::check::Clients,
     /// The time of judgement, decided once by the CLI.
     pub at: time::OffsetDateTime,
     /// The Rancher host name (SNI, name checks) and where to reach it.

@@ -22,6 +22,8 @@ pub(super) struct Inputs {
     pub(super) additional: Vec<(String, Cert)>,
     /// The time of judgement (the request's).
     pub(super) at: time::OffsetDateTime,
+    /// Whose rejection fails a check (the request's).
+    pub(super) clients: crate::check::Clients,
     /// `--additional-ca` files that also hold private keys (refused: never pushed).
     pub(super) additional_keys: Vec<(String, Vec<String>)>,
 }
@@ -46,6 +48,7 @@ impl Inputs {
         }
         Ok(Inputs {
             at: request.at,
+            clients: request.clients,
             additional,
             additional_keys,
             server,
@@ -65,7 +68,7 @@ impl Inputs {
             hosts: Vec::new(),
             at: self.at,
             warn_days: 30,
-            clients: crate::check::Clients::DEFAULT_SELECTION,
+            clients: self.clients,
         };
         let checks = checks::check_chain(&server.chain, Origin::File(&server.cert_path), &context);
         // Without --ca a private chain cannot be judged: say so, do not refuse — unless

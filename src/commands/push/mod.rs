@@ -28,6 +28,8 @@ use crate::x509::cert::{self as inspect, Cert};
 /// What `rcert push` is asked to do.
 #[derive(Debug, Clone)]
 pub struct PushRequest {
+    /// Whose rejection fails a check (`--clients`).
+    pub clients: crate::check::Clients,
     /// The time of judgement, decided once by the CLI.
     pub at: time::OffsetDateTime,
     /// Target namespace.
