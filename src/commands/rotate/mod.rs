@@ -304,7 +304,12 @@ pub(super) struct ClusterView {
     requests: u32,
 }
 
-pub(super) async fn read_cluster(request: &RotateRequest) -> Result<ClusterView, crate::Error> {
+/// Read the cluster's side; `changes`: the caller (apply) is about to change it, so a
+/// failed read says that nothing was changed.
+pub(super) async fn read_cluster(
+    request: &RotateRequest,
+    changes: bool,
+) -> Result<ClusterView, crate::Error> {
     let (client, _) = connect(
         request.kubeconfig.as_deref(),
         request.context.as_deref(),
@@ -312,7 +317,12 @@ pub(super) async fn read_cluster(request: &RotateRequest) -> Result<ClusterView,
     )
     .await?;
     let remote = |err: crate::cluster::RemoteError| {
-        crate::Error::Remote(format!("{err} (nothing was changed)"))
+        let suffix = if changes {
+            " (nothing was changed)"
+        } else {
+            ""
+        };
+        crate::Error::Remote(format!("{err}{suffix}"))
     };
     let agents = agent_state(&client, &request.namespace)
         .await

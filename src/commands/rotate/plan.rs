@@ -6,7 +6,7 @@ use crate::cluster::secrets::cert_manager_owner;
 
 /// `rcert rotate plan`: read-only, step by step.
 pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
-    let view = read_cluster(request).await?;
+    let view = read_cluster(request, false).await?;
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
     let set = load_set(request, &checked_hosts(request, release_host.as_deref()))?;
     let new_checksum = set.checksum();

@@ -21,7 +21,7 @@ pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Erro
 
 /// One cluster's status (the `--context` one).
 async fn status_of_cluster(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
-    let view = read_cluster(request).await?;
+    let view = read_cluster(request, false).await?;
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
     let set = load_set(request, &checked_hosts(request, release_host.as_deref()))?;
     let new_checksum = set.checksum();

@@ -109,7 +109,7 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
         )];
         return Ok(refused(request, new_checksum, set.validation, steps, 0));
     }
-    let view = read_cluster(request).await?;
+    let view = read_cluster(request, true).await?;
     // The set must always cover the hostname the helm release gives Rancher; --host
     // only names where to look.
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
