@@ -16,7 +16,7 @@ use serde::Serialize;
 mod rollback;
 
 pub use rollback::undo;
-use rollback::{recreatable, stop_and_roll_back};
+use rollback::{recreatable, stop_and_roll_back, SetRun};
 
 use super::{api_error, describe_api_error, RemoteError, MANAGER};
 use crate::files;
@@ -325,6 +325,13 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
         blocked: false,
         notes: Vec::new(),
     };
+    let run = SetRun {
+        api: &api,
+        options,
+        wanted,
+        before: &before,
+        backups: &backups,
+    };
     for (index, (desired, current)) in wanted.iter().zip(&before).enumerate() {
         let backup = backups[index].clone();
         if crate::interrupt::requested() {
@@ -334,10 +341,7 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
                 options.namespace,
                 desired.name()
             );
-            return stop_and_roll_back(
-                &api, options, applied, wanted, &before, index, backups, message,
-            )
-            .await;
+            return stop_and_roll_back(&run, applied, index, message).await;
         }
         let result = match desired {
             Desired::Apply(secret) => {
@@ -368,34 +372,14 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
                     before: current.clone(),
                     backup: backup.clone(),
                 });
-                return stop_and_roll_back(
-                    &api,
-                    options,
-                    applied,
-                    wanted,
-                    &before,
-                    index + 1,
-                    backups,
-                    message.to_string(),
-                )
-                .await;
+                return stop_and_roll_back(&run, applied, index + 1, message.to_string()).await;
             }
         }
     }
     if crate::interrupt::requested() {
         // Asked to stop while the last request was in flight: the run is taken back whole.
         let message = "interrupted (SIGINT/SIGTERM) after the last request".to_string();
-        return stop_and_roll_back(
-            &api,
-            options,
-            applied,
-            wanted,
-            &before,
-            wanted.len(),
-            backups,
-            message,
-        )
-        .await;
+        return stop_and_roll_back(&run, applied, wanted.len(), message).await;
     }
     applied
 }

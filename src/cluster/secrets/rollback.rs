@@ -19,19 +19,31 @@ pub async fn undo(client: Client, options: &Options<'_>, applied: &mut Applied) 
     roll_back(&api, options, applied).await
 }
 
+/// What a run of the set works from: where it writes, what it wants, what the cluster held
+/// before and the backup taken of each Secret (in the order of `wanted`).
+pub(super) struct SetRun<'r, 'o> {
+    pub api: &'r Api<Secret>,
+    pub options: &'r Options<'o>,
+    pub wanted: &'r [Desired],
+    pub before: &'r [Option<Secret>],
+    pub backups: &'r [Option<PathBuf>],
+}
+
 /// The run stops at `next` (a failure or an interruption): the rest is not attempted,
 /// backups of what was not changed are removed, and what this run changed is put back.
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn stop_and_roll_back(
-    api: &Api<Secret>,
-    options: &Options<'_>,
+    run: &SetRun<'_, '_>,
     mut applied: Applied,
-    wanted: &[Desired],
-    before: &[Option<Secret>],
     next: usize,
-    backups: Vec<Option<PathBuf>>,
     message: String,
 ) -> Applied {
+    let SetRun {
+        api,
+        options,
+        wanted,
+        before,
+        backups,
+    } = *run;
     for (index, (rest, current)) in wanted.iter().zip(before).enumerate().skip(next) {
         if applied
             .changes
