@@ -15,6 +15,25 @@ fn write_ext(dir: &Path, name: &str, lines: &[&str]) -> String {
     path.display().to_string()
 }
 
+/// A self-signed certificate for rancher.example.com from `openssl req -x509` (what the
+/// one-line guides produce), with `key_args` choosing the key and lifetime; returns
+/// (cert file, key file).
+fn openssl_self_signed(dir: &Path, key_args: &[&str]) -> (String, String) {
+    let cert = dir.join("ss.crt").display().to_string();
+    let key = dir.join("ss.key").display().to_string();
+    let mut args = vec!["req", "-x509", "-nodes", "-keyout", &key, "-out", &cert];
+    args.extend_from_slice(key_args);
+    args.extend([
+        "-subj",
+        "/CN=rancher.example.com",
+        "-addext",
+        "subjectAltName=DNS:rancher.example.com",
+    ]);
+    let (ok, text) = openssl(&args);
+    assert!(ok, "{text}");
+    (cert, key)
+}
+
 /// rcert's default verdict and each client's own, for a leaf file (leaf first) and a CA file.
 fn verdicts(ca: &str, leaf: &str, host: &str) -> (i32, String, bool, bool) {
     let (code, stdout, _) = run(&["verify", "--ca", ca, "--host", host, leaf]);
@@ -76,26 +95,7 @@ fn what_go_and_openssl_accept_passes_by_default_with_the_strict_warning() {
 #[test]
 fn the_openssl_req_x509_self_signed_certificate_is_accepted_with_a_strict_warning() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (
-        dir.path().join("ss.crt").display().to_string(),
-        dir.path().join("ss.key").display().to_string(),
-    );
-    let (ok, text) = openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        &key,
-        "-out",
-        &cert,
-        "-subj",
-        "/CN=rancher.example.com",
-        "-addext",
-        "subjectAltName=DNS:rancher.example.com",
-    ]);
-    assert!(ok, "{text}");
+    let (cert, _key) = openssl_self_signed(dir.path(), &["-newkey", "rsa:2048"]);
     let (code, stdout, go, openssl_ok) = verdicts(&cert, &cert, "rancher.example.com");
     assert!(go && openssl_ok, "Go {go}, openssl {openssl_ok}");
     assert_eq!(code, 0, "{stdout}");
@@ -190,30 +190,17 @@ fn what_go_refuses_fails_by_default_and_openssl_decides_alone_with_clients_opens
 #[test]
 fn push_refuses_only_on_a_selected_client() {
     let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (
-        dir.path().join("ss.crt").display().to_string(),
-        dir.path().join("ss.key").display().to_string(),
+    let (cert, key) = openssl_self_signed(
+        dir.path(),
+        &[
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-days",
+            "90",
+        ],
     );
-    let (ok, text) = openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        &key,
-        "-out",
-        &cert,
-        "-days",
-        "90",
-        "-subj",
-        "/CN=rancher.example.com",
-        "-addext",
-        "subjectAltName=DNS:rancher.example.com",
-    ]);
-    assert!(ok, "{text}");
     let push = |clients: &str| {
         run(&[
             "push",
