@@ -114,7 +114,7 @@ async fn one_context(
             .map(|certificate| certificate_item(certificate, request)),
     );
     // Cluster-wide objects: read only when no --namespace narrows the inventory.
-    let mut bundles = 0;
+    let (mut bundles, mut events) = (0, 0);
     if request.namespaces.is_empty() {
         match crate::cluster::webhooks::ca_bundles(&client).await {
             Ok((found, count)) => {
@@ -132,9 +132,6 @@ async fn one_context(
                 &message,
             )),
         }
-    }
-    let mut events = 0;
-    if request.namespaces.is_empty() {
         match crate::cluster::webhooks::certificate_events(&client).await {
             Ok((found, count)) => {
                 requests += count;
