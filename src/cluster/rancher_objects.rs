@@ -227,37 +227,37 @@ pub async fn system_agent_ca(
     }))
 }
 
-/// `kubectl rollout restart deploy/rancher`: the same annotation on the pod template
-/// (`kubectl.kubernetes.io/restartedAt`), sent as a merge patch; returns the Deployment as
-/// it was, for its backup.
+/// The Deployments of `namespace` and how `deployment NAMESPACE/rancher` is named in errors.
+fn rancher_deployment_api(client: &Client, namespace: &str) -> (Api<DynamicObject>, String) {
+    let api = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
+    );
+    (api, format!("deployment {namespace}/rancher"))
+}
+
 /// Whether `deployment/rancher` exists in `namespace` (what `--restart-rancher` restarts).
 pub async fn rancher_deployment_exists(
     client: &Client,
     namespace: &str,
 ) -> Result<bool, RemoteError> {
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        namespace,
-        &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
-    );
-    let what = format!("deployment {namespace}/rancher");
+    let (api, what) = rancher_deployment_api(client, namespace);
     api.get_opt("rancher")
         .await
         .map(|found| found.is_some())
         .map_err(|err| api_error(err, "get", &what))
 }
 
+/// `kubectl rollout restart deploy/rancher`: the same annotation on the pod template
+/// (`kubectl.kubernetes.io/restartedAt`), sent as a merge patch; returns the Deployment as
+/// it was, for its backup.
 pub async fn restart_rancher(
     client: &Client,
     namespace: &str,
     at: &str,
 ) -> Result<DynamicObject, RemoteError> {
-    let api: Api<DynamicObject> = Api::namespaced_with(
-        client.clone(),
-        namespace,
-        &ApiResource::erase::<k8s_openapi::api::apps::v1::Deployment>(&()),
-    );
-    let what = format!("deployment {namespace}/rancher");
+    let (api, what) = rancher_deployment_api(client, namespace);
     let before = api
         .get("rancher")
         .await
