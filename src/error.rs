@@ -42,6 +42,9 @@ pub enum Error {
     /// A manifest could not be rendered.
     #[error(transparent)]
     Yaml(#[from] crate::cluster::YamlError),
+    /// The exporter could not start (`expiry --serve`).
+    #[error(transparent)]
+    Serve(#[from] crate::commands::expiry::serve::ServeError),
     /// Standard output or error could not be written (e.g. a closed pipe).
     #[error(transparent)]
     Output(#[from] crate::output::OutputError),

@@ -178,6 +178,8 @@ Examples:
   rcert expiry --all-contexts --no-node -o json  # every downstream cluster of a Rancher kubeconfig
   rcert expiry --no-cluster --root / --within 90d   # on an RKE2/k3s node
   rcert expiry --target rancher.example.com --path ./certs
+  rcert expiry --serve :9793       # exporter: /metrics, /healthz, /readyz and a page at /
+  rcert expiry --serve 127.0.0.1:0 --all-contexts --concurrency 8 --log-format json
   rcert expiry -o prometheus > /var/lib/node_exporter/textfile/rcert.prom
 
 Exit codes: 0 nothing expired, expiring or unreadable; 1 otherwise; 2 bad input; 3 a source unreachable.";
@@ -216,6 +218,21 @@ pub struct ExpiryArgs {
     /// Timeout of each API request and handshake (e.g. 10s).
     #[arg(long, default_value = "10s", value_name = "DUR", value_parser = crate::tls::parse_duration)]
     pub timeout: std::time::Duration,
+    /// Contexts read at once under --all-contexts (their first lists, with --serve).
+    #[arg(long, default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Run as an exporter listening on ADDR (:9793, 127.0.0.1:0 for a free port): the
+    /// cluster by LIST+WATCH, files and endpoints every --interval; serves /metrics,
+    /// /healthz, /readyz and a page at /. Prints its URL, runs until SIGTERM (exit 0).
+    #[arg(long, value_name = "ADDR", value_parser = crate::commands::expiry::serve::parse_listen)]
+    pub serve: Option<std::net::SocketAddr>,
+    /// With --serve: how often files, endpoints and caBundles are read again (files also
+    /// when one changes).
+    #[arg(long, default_value = "60s", value_name = "DUR", value_parser = crate::tls::parse_duration, requires = "serve")]
+    pub interval: std::time::Duration,
+    /// With --serve: the log's format, one line per event on stderr.
+    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT", requires = "serve")]
+    pub log_format: crate::commands::expiry::serve::LogFormat,
 }
 
 const DOCTOR_EXAMPLES: &str = "\

@@ -414,13 +414,48 @@ async fn run_expiry(
         within: args.within,
         timeout: args.timeout,
         at: now,
+        concurrency: usize::from(args.concurrency),
     };
+    if args.serve.is_some() {
+        return serve_expiry(term, args, format, request).await;
+    }
     let report = expiry::expiry(&request).await?;
     if format == OutputFormat::Prometheus {
         term.data(&expiry::prometheus_text(&report))?;
         return Ok(report.exit_code());
     }
     Ok(term.emit(&report, format, style)?)
+}
+
+/// `rcert expiry --serve`: listen first (a taken port is an error at once), print the
+/// URL, then serve until SIGTERM.
+async fn serve_expiry(
+    term: &mut Terminal<'_>,
+    args: &ExpiryArgs,
+    format: OutputFormat,
+    request: expiry::ExpiryRequest,
+) -> Result<u8, Error> {
+    if format != OutputFormat::Text {
+        return Err(Error::Usage(
+            "--serve answers in every format at once (/metrics, /); -o does not apply: use --log-format json for the log".to_string(),
+        ));
+    }
+    let Some(address) = args.serve else {
+        return Ok(exit::OK);
+    };
+    let listener = expiry::serve::bind(address)?;
+    term.data(&format!(
+        "{}\n",
+        expiry::serve::url(&listener)
+    ))?;
+    let request = expiry::serve::ServeRequest {
+        expiry: request,
+        interval: args.interval,
+        concurrency: usize::from(args.concurrency),
+        log_format: args.log_format,
+        clock: time::OffsetDateTime::now_utc,
+    };
+    expiry::serve::serve(request, listener).await
 }
 
 async fn run_rotate(

@@ -64,19 +64,24 @@ pub struct ManagedCertificate {
     pub ready: Option<(String, String)>,
 }
 
+/// cert-manager's `Certificate` resource.
+pub fn certificate_resource() -> ApiResource {
+    ApiResource {
+        group: "cert-manager.io".to_string(),
+        version: "v1".to_string(),
+        api_version: "cert-manager.io/v1".to_string(),
+        kind: "Certificate".to_string(),
+        plural: "certificates".to_string(),
+    }
+}
+
 /// cert-manager's Certificates in `namespace` (all when `None`); `Ok(None)` when the
 /// resource does not exist (cert-manager not installed).
 pub async fn certificates(
     client: &Client,
     namespace: Option<&str>,
 ) -> Result<Option<Vec<ManagedCertificate>>, RemoteError> {
-    let resource = ApiResource {
-        group: "cert-manager.io".to_string(),
-        version: "v1".to_string(),
-        api_version: "cert-manager.io/v1".to_string(),
-        kind: "Certificate".to_string(),
-        plural: "certificates".to_string(),
-    };
+    let resource = certificate_resource();
     let api: Api<DynamicObject> = match namespace {
         Some(namespace) => Api::namespaced_with(client.clone(), namespace, &resource),
         None => Api::all_with(client.clone(), &resource),
@@ -86,35 +91,33 @@ pub async fn certificates(
         Err(kube::Error::Api(status)) if status.code == 404 => return Ok(None),
         Err(err) => return Err(api_error(err, "list", "certificates.cert-manager.io")),
     };
+    Ok(Some(list.items.iter().map(managed_certificate).collect()))
+}
+
+/// What one cert-manager `Certificate` object reports.
+pub fn managed_certificate(object: &DynamicObject) -> ManagedCertificate {
     let text = |value: &serde_json::Value, path: &[&str]| {
         path.iter()
             .try_fold(value, |value, key| value.get(key))
             .and_then(|value| value.as_str())
             .map(str::to_string)
     };
-    Ok(Some(
-        list.items
-            .iter()
-            .map(|object| {
-                let ready = object.data["status"]["conditions"]
-                    .as_array()
-                    .and_then(|conditions| {
-                        conditions.iter().find(|c| c["type"] == "Ready").map(|c| {
-                            (
-                                text(c, &["status"]).unwrap_or_default(),
-                                text(c, &["message"]).unwrap_or_default(),
-                            )
-                        })
-                    });
-                ManagedCertificate {
-                    namespace: object.metadata.namespace.clone().unwrap_or_default(),
-                    name: object.metadata.name.clone().unwrap_or_default(),
-                    secret_name: text(&object.data, &["spec", "secretName"]),
-                    not_after: text(&object.data, &["status", "notAfter"]),
-                    renewal_time: text(&object.data, &["status", "renewalTime"]),
-                    ready,
-                }
+    let ready = object.data["status"]["conditions"]
+        .as_array()
+        .and_then(|conditions| {
+            conditions.iter().find(|c| c["type"] == "Ready").map(|c| {
+                (
+                    text(c, &["status"]).unwrap_or_default(),
+                    text(c, &["message"]).unwrap_or_default(),
+                )
             })
-            .collect(),
-    ))
+        });
+    ManagedCertificate {
+        namespace: object.metadata.namespace.clone().unwrap_or_default(),
+        name: object.metadata.name.clone().unwrap_or_default(),
+        secret_name: text(&object.data, &["spec", "secretName"]),
+        not_after: text(&object.data, &["status", "notAfter"]),
+        renewal_time: text(&object.data, &["status", "renewalTime"]),
+        ready,
+    }
 }

@@ -138,6 +138,25 @@ pub(crate) async fn connect(
     context: Option<&str>,
     timeout: Duration,
 ) -> Result<(Client, String), ClusterError> {
+    connect_with(kubeconfig, context, timeout, Some(timeout)).await
+}
+
+/// [`connect`] for watches: a watch is quiet for minutes, so no read timeout (the
+/// server ends each watch after its `timeoutSeconds`, and the watcher opens the next).
+pub(crate) async fn connect_watching(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    timeout: Duration,
+) -> Result<(Client, String), ClusterError> {
+    connect_with(kubeconfig, context, timeout, None).await
+}
+
+async fn connect_with(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+    timeout: Duration,
+    read_timeout: Option<Duration>,
+) -> Result<(Client, String), ClusterError> {
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         cluster: None,
@@ -162,7 +181,7 @@ pub(crate) async fn connect(
         },
     };
     config.connect_timeout = Some(timeout);
-    config.read_timeout = Some(timeout);
+    config.read_timeout = read_timeout;
     config.write_timeout = Some(timeout);
     let url = config.cluster_url.to_string();
     let client =

@@ -19,6 +19,16 @@ kmock is the most faithful emulator found there. Its gaps and what this front do
   * no resourceVersion is kept                              -> a counter per object here:
     shown on single-object reads, moved on by writes, and a merge patch that carries an
     older one answers 409 Conflict, as from a real API server.
+  * lists ignore limit, continue and fieldSelector, and carry resourceVersion "..."
+                                                            -> lists are paged here (limit /
+    continue, remainingItemCount), filtered by fieldSelector (type, metadata.name,
+    metadata.namespace; = and !=; 400 for another field) and carry the store's
+    resourceVersion; a continue token older than a compaction answers 410 Expired.
+  * watch replays every object as ADDED and ignores resourceVersion -> watches are served
+    here from an event log of every write: from the resourceVersion asked for, filtered as
+    lists are, with BOOKMARK events when asked (allowWatchBookmarks), ended after
+    timeoutSeconds; a resourceVersion older than a compaction gets an ERROR event 410
+    Expired, as from a real API server.
   * apply merges instead of replacing: left as is; rcert always applies the same keys.
   * PUT is not routed: rcert does not use PUT.
 
@@ -38,9 +48,17 @@ Control API (not Kubernetes), for the tests:
                                one request at a time takes minutes); their namespaces exist
   POST   /_rcert/resources <- {"resource": "cert-manager.io/v1/certificates", "kind": ...,
                                "singular": ..., "namespaced": true}: register a custom resource
+  POST   /_rcert/compact      the event log is dropped (etcd compaction): a watch that resumes
+                               from an older resourceVersion gets 410 Gone; open watches end
+  POST   /_rcert/close-watches  open watches end (as when the API server restarts)
+
+Run by hand (e.g. to try `rcert expiry --serve`): `python kmock_launcher.py < /dev/tty`
+keeps it up until Ctrl-D; write a kubeconfig whose cluster `server:` is the printed URL
+(no credentials needed), or `kubectl config set-cluster emu --server=URL`.
 """
 
 import asyncio
+import base64
 import json
 import sys
 
@@ -65,6 +83,78 @@ def status(code, reason, message, details=None):
     return aiohttp.web.json_response(body, status=code)
 
 
+def collection(parts):
+    """(group/version prefix, plural, namespace, name) of a resource path, else None."""
+    if parts[:2] == ["api", "v1"]:
+        gv, rest = "api/v1", parts[2:]
+    elif len(parts) >= 3 and parts[0] == "apis":
+        gv, rest = "apis/" + parts[1] + "/" + parts[2], parts[3:]
+    else:
+        return None
+    namespace = None
+    if len(rest) >= 3 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    if not rest or rest[0] == "namespaces":
+        return None
+    return gv, rest[0], namespace, rest[1] if len(rest) > 1 else None
+
+
+def collection_parts(where):
+    gv, plural, namespace, _ = where
+    parts = gv.split("/")
+    if namespace is not None:
+        parts += ["namespaces", namespace]
+    return parts + [plural]
+
+
+def object_path(gv, plural, namespace, name):
+    if namespace:
+        return f"/{gv}/namespaces/{namespace}/{plural}/{name}"
+    return f"/{gv}/{plural}/{name}"
+
+
+def resource_path(resource):
+    """kmock's resource key ("v1/secrets", "cert-manager.io/v1/certificates") as (gv, plural)."""
+    parts = resource.split("/")
+    if len(parts) == 2:
+        return "api/" + parts[0], parts[1]
+    return "apis/" + parts[0] + "/" + parts[1], parts[2]
+
+
+# Fields the API server selects on: every object's metadata.name/namespace, a Secret's
+# type, an Event's reason, type, source and involvedObject.*.
+SELECTABLE_FIELDS = ("metadata.name", "metadata.namespace", "type", "reason", "source",
+                     "reportingComponent")
+
+
+def field_matcher(selector):
+    """A predicate for a fieldSelector (type, metadata.name, metadata.namespace; = == !=),
+    or None for a field the API server does not support."""
+    tests = []
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        if "!=" in term:
+            field, value = term.split("!=", 1)
+            negate = True
+        elif "=" in term:
+            field, value = term.split("==", 1) if "==" in term else term.split("=", 1)
+            negate = False
+        else:
+            return None
+        if field not in SELECTABLE_FIELDS and not field.startswith("involvedObject."):
+            return None
+        tests.append((field.split("."), value, negate))
+
+    def matches(obj):
+        for path, value, negate in tests:
+            found = obj
+            for key in path:
+                found = found.get(key) if isinstance(found, dict) else None
+            if (found == value) == negate:
+                return False
+        return True
+    return matches
+
+
 class Front:
     def __init__(self, emulator):
         self.emulator = emulator
@@ -75,6 +165,11 @@ class Front:
         self.versions = {}
         self.touches = []
         self.delays = []
+        self.rv = 1
+        self.events = []          # [(rv, type, gv, plural, namespace, object)]
+        self.compacted = 0        # resourceVersions up to this one are gone
+        self.changed = asyncio.Condition()
+        self.open_watches = set()  # asyncio.Event per open watch: set to end it
 
     @staticmethod
     def namespace_object(name, labels=None):
@@ -87,7 +182,7 @@ class Front:
         if path.startswith("/_rcert/"):
             return await self.control(request)
         await request.read()
-        self.requests.append({"method": request.method, "path": path,
+        self.requests.append({"method": request.method, "path": path, "query": request.query_string,
                               "content_type": request.headers.get("Content-Type", "")})
         delay = self.matching(self.delays, request)
         if delay is not None:
@@ -101,21 +196,166 @@ class Front:
             if len(parts) <= 4:
                 return await self.namespace_request(request, parts)
             namespace = parts[3]
-            if namespace not in self.namespaces:
+            # Listing or watching in a namespace that does not exist is an empty answer.
+            listing = request.method == "GET" and len(parts) == 5
+            if namespace not in self.namespaces and not listing:
                 return status(404, "NotFound", f'namespaces "{namespace}" not found',
                               {"name": namespace, "kind": "namespaces"})
         conflict = await self.stale_merge_patch(request, parts)
         if conflict is not None:
             return conflict
+        where = collection(parts)
+        if request.method == "GET" and where is not None and where[3] is None:
+            if request.query.get("watch") in ("true", "1"):
+                return await self.watch(request, where)
+            return await self.listed(request, parts, where)
         response = await self.emulator(request)
         if (request.method == "PATCH" and response.status == 404
                 and request.headers.get("Content-Type", "").startswith(APPLY)):
-            return await self.create_instead(request, parts)
+            answer = await self.create_instead(request, parts)
+            await self.record("ADDED", where, answer)
+            return answer
         if request.method in ("PATCH", "PUT") and response.status in (200, 201):
             self.bump(path)
+            await self.record("MODIFIED", where, response)
+        if request.method == "POST" and response.status in (200, 201):
+            await self.record("ADDED", where, response)
+        if request.method == "DELETE" and response.status == 200 and where is not None and where[3]:
+            await self.record("DELETED", where, response)
         answer = self.with_version(self.fixed(response, parts), request)
         self.apply_touches(request)
         return answer
+
+    # Lists and watches as a real API server serves them (kmock ignores paging, field
+    # selectors and resourceVersions): lists from kmock's store, filtered, sorted and
+    # paged here; watches from the log of writes this front records.
+    async def record(self, kind, where, response):
+        if where is None:
+            return
+        try:
+            document = json.loads(response.body)
+        except (ValueError, TypeError, AttributeError):
+            return
+        if not isinstance(document, dict) or "metadata" not in document:
+            return
+        if where[2] and not document["metadata"].get("namespace"):
+            document["metadata"]["namespace"] = where[2]
+        await self.log_event(kind, where[0], where[1], document)
+
+    async def log_event(self, kind, gv, plural, document):
+        meta = document.setdefault("metadata", {})
+        path = object_path(gv, plural, meta.get("namespace"), meta.get("name"))
+        if kind == "MODIFIED" and path in self.versions:
+            rv = int(self.versions[path])
+        else:
+            rv = self.bump(path)
+        meta["resourceVersion"] = str(rv)
+        self.events.append((rv, kind, gv, plural, meta.get("namespace"), document))
+        async with self.changed:
+            self.changed.notify_all()
+
+    async def listed(self, request, parts, where):
+        gv, plural, namespace, _ = where
+        selector = request.query.get("fieldSelector", "")
+        matches = field_matcher(selector)
+        if matches is None:
+            return status(400, "BadRequest", f'field label not supported: "{selector}"')
+        token = request.query.get("continue")
+        start = 0
+        if token:
+            try:
+                position = json.loads(base64.b64decode(token))
+                start, token_rv = int(position["start"]), int(position["rv"])
+            except (ValueError, KeyError, TypeError):
+                return status(400, "BadRequest", "continue key is not valid")
+            if token_rv <= self.compacted:
+                return status(410, "Expired", "The provided continue parameter is too old to display a "
+                              "consistent list result. You can start a new list without the continue parameter.")
+        # kmock answers the plain list (a watch=true query would make it stream).
+        plain = make_mocked_request("GET", "/" + "/".join(parts))
+        response = self.fixed(await self.emulator(plain), parts)
+        if response.status != 200:
+            return response
+        document = json.loads(response.body)
+        items = [item for item in document.get("items", []) if matches(item)]
+        items.sort(key=lambda item: (item.get("metadata", {}).get("namespace") or "",
+                                     item.get("metadata", {}).get("name") or ""))
+        for item in items:
+            meta = item.setdefault("metadata", {})
+            meta["resourceVersion"] = self.version(object_path(gv, plural, meta.get("namespace"), meta.get("name")))
+        limit = int(request.query.get("limit") or 0)
+        page = items[start:start + limit] if limit > 0 else items[start:]
+        metadata = {"resourceVersion": str(self.rv)}
+        rest = len(items) - start - len(page)
+        if limit > 0 and rest > 0:
+            next_token = json.dumps({"start": start + len(page), "rv": self.rv}).encode()
+            metadata["continue"] = base64.b64encode(next_token).decode()
+            metadata["remainingItemCount"] = rest
+        document["items"] = page
+        document["metadata"] = metadata
+        return aiohttp.web.json_response(document)
+
+    async def watch(self, request, where):
+        gv, plural, namespace, _ = where
+        matches = field_matcher(request.query.get("fieldSelector", ""))
+        if matches is None:
+            return status(400, "BadRequest", "field label not supported")
+        wanted = request.query.get("resourceVersion") or "0"
+        try:
+            since = int(wanted)
+        except ValueError:
+            return status(400, "BadRequest", f"invalid resource version: {wanted}")
+        timeout = float(request.query.get("timeoutSeconds") or 1800)
+        bookmarks = request.query.get("allowWatchBookmarks") == "true"
+        response = aiohttp.web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+
+        async def send(event):
+            await response.write(json.dumps(event).encode() + b"\n")
+
+        if since != 0 and since < self.compacted:
+            await send({"type": "ERROR", "object": {
+                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": f"too old resource version: {since} ({self.compacted})",
+                "reason": "Expired", "code": 410}})
+            return response
+        closed = asyncio.Event()
+        self.open_watches.add(closed)
+        kind = plural[:-1].capitalize() if plural.endswith("s") else plural
+        deadline = asyncio.get_running_loop().time() + timeout
+        position = 0
+        try:
+            if since == 0:
+                listed = json.loads((await self.listed(request, collection_parts(where), where)).body)
+                for item in listed.get("items", []):
+                    await send({"type": "ADDED", "object": item})
+                since = self.rv
+            while not closed.is_set():
+                while position < len(self.events):
+                    rv, kind_of_change, event_gv, event_plural, event_ns, obj = self.events[position]
+                    position += 1
+                    if rv <= since or event_gv != gv or event_plural != plural:
+                        continue
+                    if namespace is not None and event_ns != namespace:
+                        continue
+                    if matches(obj):
+                        await send({"type": kind_of_change, "object": obj})
+                left = deadline - asyncio.get_running_loop().time()
+                if left <= 0:
+                    break
+                try:
+                    async with self.changed:
+                        await asyncio.wait_for(self.changed.wait(), timeout=min(left, 1.0))
+                except asyncio.TimeoutError:
+                    if bookmarks and not closed.is_set():
+                        await send({"type": "BOOKMARK", "object": {
+                            "kind": kind, "apiVersion": gv.removeprefix("api/").removeprefix("apis/"),
+                            "metadata": {"resourceVersion": str(self.rv)}}})
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.open_watches.discard(closed)
+        return response
 
     # resourceVersion, which kmock does not keep: a counter per object path, shown on
     # single-object reads and checked on merge patches that carry one (as the API server
@@ -124,7 +364,9 @@ class Front:
         return self.versions.get(path, "1")
 
     def bump(self, path):
-        self.versions[path] = str(int(self.version(path)) + 1)
+        self.rv += 1
+        self.versions[path] = str(self.rv)
+        return self.rv
 
     async def stale_merge_patch(self, request, parts):
         if request.method != "PATCH" or not request.headers.get("Content-Type", "").startswith(MERGE):
@@ -178,6 +420,14 @@ class Front:
                 fault["times"] -= 1
             return fault
         return None
+
+    async def close_watches(self):
+        count = len(self.open_watches)
+        for closed in list(self.open_watches):
+            closed.set()
+        async with self.changed:
+            self.changed.notify_all()
+        return count
 
     async def namespace_request(self, request, parts):
         if len(parts) == 3:
@@ -262,7 +512,19 @@ class Front:
                 if namespace and namespace not in self.namespaces:
                     self.namespaces[namespace] = self.namespace_object(namespace)
                 self.emulator.objects[body["resource"], namespace, meta["name"]] = obj
+                gv, plural = resource_path(body["resource"])
+                await self.log_event("ADDED", gv, plural, obj)
             return aiohttp.web.json_response({"objects": len(body["objects"])})
+        if request.path == "/_rcert/compact" and request.method == "POST":
+            # Everything up to now is compacted away: a watch that resumes from any
+            # resourceVersion seen so far (bookmarks included) gets 410.
+            self.rv += 1
+            self.compacted = self.rv
+            self.events.clear()
+            await self.close_watches()
+            return aiohttp.web.json_response({"compacted": self.compacted})
+        if request.path == "/_rcert/close-watches" and request.method == "POST":
+            return aiohttp.web.json_response({"closed": await self.close_watches()})
         if request.path == "/_rcert/resources" and request.method == "POST":
             body = await request.json()
             self.emulator.resources[body["resource"]] = {

@@ -21,6 +21,7 @@ pub(super) async fn collect(request: &ExpiryRequest) -> Result<Collected, crate:
     }
     if !kubeconfig_available(request.kubeconfig.as_deref()) {
         let state = SourceState {
+            context: None,
             source: "cluster".to_string(),
             state: "unavailable".to_string(),
             message: "no kubeconfig ($KUBECONFIG, ~/.kube/config) and not in a cluster: skipped"
@@ -47,11 +48,17 @@ pub(super) async fn collect(request: &ExpiryRequest) -> Result<Collected, crate:
             .await?;
         }
     }
-    let runs = contexts
-        .iter()
-        .map(|context| one_context(request, context.as_deref()));
+    use futures::StreamExt as _;
+    let runs = futures::stream::iter(
+        contexts
+            .iter()
+            .map(|context| one_context(request, context.as_deref())),
+    )
+    .buffered(request.concurrency.max(1))
+    .collect::<Vec<_>>()
+    .await;
     let mut collected: Collected = (Vec::new(), Vec::new(), 0);
-    for (items, state, requests) in futures::future::join_all(runs).await {
+    for (items, state, requests) in runs {
         collected.0.extend(items);
         collected.1.push(state);
         collected.2 += requests;
@@ -67,7 +74,9 @@ async fn one_context(
         (Some(context), true) => format!("cluster {context}"),
         _ => "cluster".to_string(),
     };
+    let source_context = context.filter(|_| request.all_contexts).map(str::to_string);
     let unreachable = |message: String| SourceState {
+        context: source_context.clone(),
         source: label.clone(),
         state: "unreachable".to_string(),
         message,
@@ -142,12 +151,10 @@ async fn one_context(
         }
     }
     if request.all_contexts {
-        for item in &mut items {
-            item.location = format!("{}: {}", context.unwrap_or_default(), item.location);
-            item.context = context.map(str::to_string);
-        }
+        in_context(&mut items, context);
     }
     let state = SourceState {
+        context: source_context,
         source: label,
         state: "read".to_string(),
         message: format!(
@@ -155,6 +162,16 @@ async fn one_context(
         ),
     };
     (items, state, requests)
+}
+
+/// Items read through one of several contexts: the context prefixes the location and
+/// labels every series (`None`: one context, nothing added).
+pub(super) fn in_context(items: &mut [Item], context: Option<&str>) {
+    let Some(context) = context else { return };
+    for item in items {
+        item.location = format!("{context}: {}", item.location);
+        item.context = Some(context.to_string());
+    }
 }
 
 /// What could not be listed (typically RBAC), as an unreadable item with the fix.
@@ -171,7 +188,7 @@ fn not_listed(what: &str, error: &crate::cluster::RemoteError) -> Item {
 
 /// A node's certificate Event as an item, dated by the time its message names (k3s and
 /// RKE2 write "… will expire within N days at TIME" / "… expired at TIME"), else expiring.
-fn event_item(event: &crate::cluster::webhooks::CertificateEvent, request: &ExpiryRequest) -> Item {
+pub(super) fn event_item(event: &crate::cluster::webhooks::CertificateEvent, request: &ExpiryRequest) -> Item {
     let place = Place {
         embedded_kind: Some("node".to_string()),
         embedded_key: Some(event.node.clone()),
@@ -200,7 +217,7 @@ fn event_item(event: &crate::cluster::webhooks::CertificateEvent, request: &Expi
 }
 
 /// The certificates of one webhook or APIService caBundle.
-fn ca_bundle_items(
+pub(super) fn ca_bundle_items(
     bundle: &crate::cluster::webhooks::CaBundleRef,
     request: &ExpiryRequest,
 ) -> Vec<Item> {
@@ -225,7 +242,7 @@ fn ca_bundle_items(
 }
 
 /// Every certificate a Secret holds, one item each (`KEY#n` when a key holds several).
-fn secret_items(secret: &Secret, request: &ExpiryRequest) -> Vec<Item> {
+pub(super) fn secret_items(secret: &Secret, request: &ExpiryRequest) -> Vec<Item> {
     let namespace = secret.metadata.namespace.clone().unwrap_or_default();
     let name = secret.metadata.name.clone().unwrap_or_default();
     let is_tls = secret.type_.as_deref() == Some("kubernetes.io/tls");
@@ -351,7 +368,7 @@ pub(super) fn certs_items(
 }
 
 /// A cert-manager Certificate as an item, from its status.
-fn certificate_item(certificate: &ManagedCertificate, request: &ExpiryRequest) -> Item {
+pub(super) fn certificate_item(certificate: &ManagedCertificate, request: &ExpiryRequest) -> Item {
     let location = format!("certificate {}/{}", certificate.namespace, certificate.name);
     let place = Place {
         secret_namespace: Some(certificate.namespace.clone()),
@@ -411,6 +428,7 @@ pub(super) async fn collect_endpoints(request: &ExpiryRequest) -> (Vec<Item>, Ve
         let location = format!("endpoint {}", result.target);
         if let Some(error) = &result.error {
             states.push(SourceState {
+                context: None,
                 source: location,
                 state: "unreachable".to_string(),
                 message: error.clone(),
@@ -429,6 +447,7 @@ pub(super) async fn collect_endpoints(request: &ExpiryRequest) -> (Vec<Item>, Ve
             request,
         ));
         states.push(SourceState {
+            context: None,
             source: location,
             state: "read".to_string(),
             message: format!("{} certificate(s) served", result.chain.len()),

@@ -59,6 +59,7 @@ pub(super) fn collect(request: &ExpiryRequest) -> (Vec<Item>, Vec<SourceState>) 
             }
         }
         states.push(SourceState {
+            context: None,
             source: format!("path {}", path.display()),
             state: "read".to_string(),
             message: format!("{} item(s)", items.len() - before),
@@ -125,12 +126,14 @@ fn node(request: &ExpiryRequest) -> (Vec<Item>, SourceState) {
     }
     let state = if found.is_empty() {
         SourceState {
+            context: None,
             source: format!("node {}", root.display()),
             state: "unavailable".to_string(),
             message: "no RKE2, k3s or RKE1 certificate directory here: skipped".to_string(),
         }
     } else {
         SourceState {
+            context: None,
             source: format!("node {}", root.display()),
             state: "read".to_string(),
             message: format!("{} item(s) from {}", items.len(), found.join(", ")),

@@ -6,8 +6,10 @@
 mod cluster;
 mod files;
 mod fixes;
+mod item;
 mod prometheus;
 mod rancher_ca;
+pub mod serve;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -16,13 +18,13 @@ use std::time::Duration;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::check::Status;
 use crate::output::{Report, Style};
 use crate::tls::Target;
 use crate::x509::cert::rfc3339;
-use crate::x509::Cert;
 
+pub use item::{Item, ItemStatus, Place, Source};
 pub use prometheus::prometheus_text;
+use item::{common_name, fix_for};
 
 /// What `rcert expiry` is asked to list.
 #[derive(Debug, Clone)]
@@ -51,151 +53,8 @@ pub struct ExpiryRequest {
     pub timeout: Duration,
     /// The time of the inventory (now).
     pub at: OffsetDateTime,
-}
-
-/// Where a certificate was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Source {
-    /// A Secret in the cluster.
-    Secret,
-    /// A cert-manager Certificate's status.
-    CertManager,
-    /// A file of the node (RKE2, k3s, RKE1 paths).
-    Node,
-    /// A file given with `--path`.
-    File,
-    /// A kubeconfig's client certificate or CA.
-    Kubeconfig,
-    /// A live endpoint's served chain.
-    Endpoint,
-    /// A webhook configuration's or APIService's caBundle.
-    CaBundle,
-    /// A k3s/RKE2 Node Event about certificates.
-    Event,
-}
-
-/// How an item stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ItemStatus {
-    /// Past its notAfter.
-    Expired,
-    /// Before its notBefore: clients refuse it as they refuse an expired one.
-    NotYetValid,
-    /// Could not be read: the error says why.
-    Unreadable,
-    /// A node's copy of Rancher's CA that Rancher no longer serves at `/cacerts`.
-    Stale,
-    /// Expires within `--within`.
-    Expiring,
-    /// Fine.
-    Ok,
-}
-
-impl ItemStatus {
-    fn label(self) -> &'static str {
-        match self {
-            ItemStatus::Expired => "EXPIRED",
-            ItemStatus::NotYetValid => "NOT VALID",
-            ItemStatus::Unreadable => "UNREADABLE",
-            ItemStatus::Stale => "STALE",
-            ItemStatus::Expiring => "expiring",
-            ItemStatus::Ok => "ok",
-        }
-    }
-
-    fn verdict(self) -> Status {
-        match self {
-            ItemStatus::Expired
-            | ItemStatus::NotYetValid
-            | ItemStatus::Unreadable
-            | ItemStatus::Stale => Status::Failed,
-            ItemStatus::Expiring => Status::Warning,
-            ItemStatus::Ok => Status::Ok,
-        }
-    }
-}
-
-/// Labels that say where an item lives, in x509-certificate-exporter's names.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Place {
-    /// Secret namespace.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret_namespace: Option<String>,
-    /// Secret name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret_name: Option<String>,
-    /// Secret key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub secret_key: Option<String>,
-    /// File path.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub filepath: Option<String>,
-    /// In a kubeconfig: `user` or `cluster` (x509-certificate-exporter's `embedded_kind`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub embedded_kind: Option<String>,
-    /// In a kubeconfig: the user's or cluster's name (`embedded_key`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub embedded_key: Option<String>,
-    /// An endpoint's `HOST:PORT`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    /// Position in a bundle or served chain that holds several certificates (1-based).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
-}
-
-/// One certificate (a bundle of three is three items), or one thing that could not be read.
-#[derive(Debug, Clone, Serialize)]
-pub struct Item {
-    /// `secret NS/NAME KEY[#n]`, `file PATH`, `kubeconfig PATH user NAME`,
-    /// `endpoint HOST:PORT`, `certificate NS/NAME`, prefixed with `CONTEXT: ` under
-    /// `--all-contexts`.
-    pub location: String,
-    /// What kind of place.
-    pub source: Source,
-    /// The kubeconfig context it was read through.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub context: Option<String>,
-    /// Subject DN.
-    pub subject: Option<String>,
-    /// Issuer DN.
-    pub issuer: Option<String>,
-    /// Serial number.
-    pub serial: Option<String>,
-    /// Start of validity (RFC 3339).
-    pub not_before: Option<String>,
-    /// End of validity (RFC 3339).
-    pub not_after: Option<String>,
-    /// Whole days left (negative once expired).
-    pub days_left: Option<i64>,
-    /// expired, expiring, ok or unreadable.
-    pub status: ItemStatus,
-    /// Why it could not be read.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The command or step that renews it (for expired and expiring items).
-    pub fix: Option<String>,
-    /// When cert-manager plans to renew it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub renewal_time: Option<String>,
-    /// Where it lives, as labels.
-    #[serde(flatten)]
-    pub place: Place,
-    /// What renews it instead of a person (`Certificate NAME` of cert-manager).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub managed_by: Option<String>,
-    /// A copy of Rancher's CA on a node: the Rancher URL whose `/cacerts` it must match.
-    #[serde(skip)]
-    rancher_server: Option<String>,
-    /// The certificate's sha256 fingerprint.
-    #[serde(skip)]
-    fingerprint: Option<String>,
-    #[serde(skip)]
-    not_after_time: Option<OffsetDateTime>,
-    #[serde(skip)]
-    not_before_time: Option<OffsetDateTime>,
+    /// How many contexts are read at once under `--all-contexts`.
+    pub concurrency: usize,
 }
 
 /// The state of one source (cluster context, node, endpoint).
@@ -203,6 +62,9 @@ pub struct Item {
 pub struct SourceState {
     /// `cluster`, `cluster CONTEXT`, `node ROOT`, `endpoint HOST:PORT`, `path P`.
     pub source: String,
+    /// The kubeconfig context of a cluster source, under `--all-contexts` and `--serve`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
     /// read, unavailable (not configured here), unreachable or error.
     pub state: String,
     /// What was read, or what went wrong.
@@ -258,173 +120,9 @@ impl ExpiryReport {
     }
 }
 
-impl Item {
-    /// An item for a certificate, judged at `at` against `within`.
-    fn of_cert(
-        cert: &Cert,
-        location: String,
-        source: Source,
-        place: Place,
-        request: &ExpiryRequest,
-    ) -> Item {
-        let mut item = Item::dated(location, source, place, cert.not_after_time(), request);
-        if request.at < cert.not_before_time() {
-            item.status = ItemStatus::NotYetValid;
-            item.error = Some(format!(
-                "not valid before {} (in {} day(s)): clients refuse it until then; check the clock of the machine that issued it",
-                cert.not_before,
-                (cert.not_before_time() - request.at).whole_days()
-            ));
-        }
-        item.subject = Some(cert.subject.clone());
-        item.issuer = Some(cert.issuer.clone());
-        item.serial = Some(cert.serial.clone());
-        item.not_before = Some(cert.not_before.clone());
-        item.not_before_time = Some(cert.not_before_time());
-        item.fingerprint = Some(cert.sha256_fingerprint.clone());
-        item.fix = fix_for(&item, cert.is_ca);
-        item
-    }
-
-    /// An item known only by its end of validity (a cert-manager Certificate's status).
-    fn dated(
-        location: String,
-        source: Source,
-        place: Place,
-        not_after: OffsetDateTime,
-        request: &ExpiryRequest,
-    ) -> Item {
-        let status = if request.at > not_after {
-            ItemStatus::Expired
-        } else if not_after - request.at <= request.within {
-            ItemStatus::Expiring
-        } else {
-            ItemStatus::Ok
-        };
-        let mut item = Item::unreadable(location, source, place, String::new());
-        item.error = None;
-        item.status = status;
-        item.not_after = Some(rfc3339(not_after));
-        item.not_after_time = Some(not_after);
-        item.days_left = Some((not_after - request.at).whole_days());
-        item.fix = fix_for(&item, false);
-        item
-    }
-
-    /// An item for something that could not be read.
-    fn unreadable(location: String, source: Source, place: Place, error: String) -> Item {
-        Item {
-            location,
-            source,
-            context: None,
-            subject: None,
-            issuer: None,
-            serial: None,
-            not_before: None,
-            not_after: None,
-            days_left: None,
-            status: ItemStatus::Unreadable,
-            error: Some(error),
-            fix: None,
-            renewal_time: None,
-            managed_by: None,
-            rancher_server: None,
-            fingerprint: None,
-            place,
-            not_after_time: None,
-            not_before_time: None,
-        }
-    }
-
-    /// The subject's CN (or the whole subject), for labels and tables.
-    fn subject_cn(&self) -> String {
-        common_name(self.subject.as_deref().unwrap_or_default())
-    }
-}
-
-/// The CN of a DN as rcert prints it (`O=x, CN=y` → `y`), else the DN.
-fn common_name(dn: &str) -> String {
-    dn.split(", ")
-        .find_map(|part| part.strip_prefix("CN="))
-        .unwrap_or(dn)
-        .to_string()
-}
-
-/// The step that renews an expired or expiring item, from what the item is.
-pub(super) fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
-    if item.status == ItemStatus::Ok {
-        return None;
-    }
-    let path = item.place.filepath.as_deref().unwrap_or_default();
-    let distro = if path.contains("/k3s/") {
-        "k3s"
-    } else {
-        "rke2"
-    };
-    let secret = item.place.secret_name.as_deref().unwrap_or_default();
-    let namespace = item.place.secret_namespace.as_deref().unwrap_or_default();
-    if let Some(certificate) = item
-        .managed_by
-        .as_deref()
-        .and_then(|owner| owner.strip_prefix("Certificate "))
-    {
-        return Some(format!(
-            "cert-manager renews it (Certificate {namespace}/{certificate}): cmctl renew -n {namespace} {certificate}; kubectl -n {namespace} describe certificate {certificate} for issuer errors — do not edit the secret, cert-manager would overwrite it"
-        ));
-    }
-    if matches!(item.source, Source::Node | Source::File) {
-        if let Some(fix) = fixes::node_fix(path, is_ca, item.days_left) {
-            return Some(fix);
-        }
-    }
-    Some(match item.source {
-        Source::Kubeconfig if path.ends_with("rke2.yaml") || path.ends_with("k3s.yaml") => format!(
-            "systemctl restart {} (it rewrites {path} with a new client certificate), then copy it again",
-            if distro == "k3s" { "k3s" } else { "rke2-server" }
-        ),
-        Source::Kubeconfig => {
-            "get a new kubeconfig: Rancher UI → cluster → Download KubeConfig (or ask the cluster admin); a client certificate cannot be renewed in place".to_string()
-        }
-        Source::Secret if secret == "cattle-webhook-tls" => format!(
-            "kubectl -n {namespace} delete secret cattle-webhook-tls && kubectl -n {namespace} delete pod -l app=rancher-webhook   # the webhook issues a new one"
-        ),
-        Source::Secret if is_ca => format!(
-            "a new private CA: rcert selfsign … --out ./new && rcert rotate plan --to ./new   # secret {namespace}/{secret}"
-        ),
-        Source::Secret if secret == crate::rancher::TLS_SECRET => format!(
-            "rcert selfsign --host <rancher host> --ca-cert cacerts.pem --ca-key cakey.pem --out ./renewed && rcert push --namespace {namespace} --dir ./renewed (or renew with your CA)"
-        ),
-        Source::Secret => format!("renew the certificate and update secret {namespace}/{secret}"),
-        Source::CertManager => {
-            "cert-manager renews it at renewalTime; if overdue: kubectl describe certificate (issuer errors) or cmctl renew".to_string()
-        }
-        Source::Endpoint => {
-            "renew the certificate this endpoint serves (its secret, load balancer or ingress)".to_string()
-        }
-        // rancher-webhook: its CA (cattle-webhook-ca, 10 years) is never renewed; its
-        // serving certificate (cattle-webhook-tls) is, 90 days before expiry.
-        Source::CaBundle if item.place.embedded_key.as_deref().is_some_and(|key| key.starts_with("rancher.cattle.io")) => {
-            "rancher-webhook's CA (secret cattle-webhook-ca, 10 years) is never renewed by itself: kubectl -n cattle-system delete secret cattle-webhook-ca cattle-webhook-tls && kubectl -n cattle-system rollout restart deploy/rancher-webhook (it issues a new CA and writes it into the caBundles)".to_string()
-        }
-        Source::Event => item.fix.clone().unwrap_or_default(),
-        Source::CaBundle => {
-            "renew the CA of this webhook or APIService and put it in its caBundle (the component that owns it usually does at start)".to_string()
-        }
-        Source::Node | Source::File => format!("renew {path}"),
-    })
-}
-
 /// Build the inventory: every source concurrently, then sorted soonest first.
 pub async fn expiry(request: &ExpiryRequest) -> Result<ExpiryReport, crate::Error> {
-    if request.no_cluster
-        && request.no_node
-        && request.paths.is_empty()
-        && request.targets.is_empty()
-    {
-        return Err(crate::Error::Usage(
-            "nothing to list: --no-cluster and --no-node leave no source; add --path or --target (an inventory of nothing would always look green)".to_string(),
-        ));
-    }
+    has_a_source(request)?;
     let (cluster, endpoints) = tokio::join!(
         cluster::collect(request),
         cluster::collect_endpoints(request)
@@ -437,6 +135,24 @@ pub async fn expiry(request: &ExpiryRequest) -> Result<ExpiryReport, crate::Erro
     sources.extend(rancher_ca::compare(&mut file_items, request).await);
     items.extend(file_items);
     sources.extend(file_sources);
+    Ok(summarize(
+        items,
+        sources,
+        request.at,
+        request.within,
+        requests,
+    ))
+}
+
+/// The report from what the sources read: one item per place, unreadable first, then
+/// soonest notAfter first, counted.
+fn summarize(
+    mut items: Vec<Item>,
+    sources: Vec<SourceState>,
+    at: OffsetDateTime,
+    within: Duration,
+    api_requests: u32,
+) -> ExpiryReport {
     // One item per place: a file both --path and the node scan read is listed once.
     let mut seen = std::collections::HashSet::new();
     items.retain(|item| {
@@ -447,7 +163,6 @@ pub async fn expiry(request: &ExpiryRequest) -> Result<ExpiryReport, crate::Erro
             item.not_after.clone(),
         ))
     });
-    // Unreadable first, then soonest notAfter first.
     items.sort_by(|a, b| {
         let key = |item: &Item| {
             (
@@ -466,12 +181,26 @@ pub async fn expiry(request: &ExpiryRequest) -> Result<ExpiryReport, crate::Erro
         expiring: count(ItemStatus::Expiring),
         ok: count(ItemStatus::Ok),
         unreadable: count(ItemStatus::Unreadable),
-        within_days: request.within.as_secs() / 86_400,
-        at: rfc3339(request.at),
-        api_requests: requests,
+        within_days: within.as_secs() / 86_400,
+        at: rfc3339(at),
+        api_requests,
         sources,
     };
-    Ok(ExpiryReport { items, summary })
+    ExpiryReport { items, summary }
+}
+
+/// `--no-cluster` and `--no-node` without `--path` or `--target` leave nothing to list.
+fn has_a_source(request: &ExpiryRequest) -> Result<(), crate::Error> {
+    if request.no_cluster
+        && request.no_node
+        && request.paths.is_empty()
+        && request.targets.is_empty()
+    {
+        return Err(crate::Error::Usage(
+            "nothing to list: --no-cluster and --no-node leave no source; add --path or --target (an inventory of nothing would always look green)".to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// The longest `--within` (100 years): beyond it no date is meaningful.

@@ -65,9 +65,13 @@ pub fn prometheus_text(report: &ExpiryReport) -> String {
         if source.state == "unavailable" || !sources.insert(source.source.clone()) {
             continue;
         }
+        let context = source
+            .context
+            .as_deref()
+            .map_or_else(String::new, |context| format!(",context=\"{}\"", escape(context)));
         let _ = writeln!(
             out,
-            "rcert_source_up{{source=\"{}\"}} {}",
+            "rcert_source_up{{source=\"{}\"{context}}} {}",
             escape(&source.source),
             u8::from(source.state == "read")
         );
@@ -114,7 +118,7 @@ fn labels(item: &Item) -> String {
 
 /// Label values escape backslash, double quote and newline; other control characters
 /// (a file name with an escape sequence) are written as `\XX` first, as in text output.
-fn escape(value: &str) -> String {
+pub(super) fn escape(value: &str) -> String {
     crate::check::escape_control(value, true)
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

@@ -22,6 +22,7 @@ pub(super) async fn compare(items: &mut [Item], request: &ExpiryRequest) -> Vec<
             Ok((target, true)) => target,
             Ok((_, false)) | Err(_) => {
                 states.push(SourceState {
+                    context: None,
                     source,
                     state: "error".to_string(),
                     message: "the connection info's server is not an https URL".to_string(),
@@ -54,6 +55,7 @@ pub(super) async fn compare(items: &mut [Item], request: &ExpiryRequest) -> Vec<
                 .and_then(|result| result.error.clone())
                 .unwrap_or_else(|| "no CA bundle at /cacerts".to_string());
             states.push(SourceState {
+                context: None,
                 source,
                 state: "unreachable".to_string(),
                 message: why,
@@ -83,6 +85,7 @@ pub(super) async fn compare(items: &mut [Item], request: &ExpiryRequest) -> Vec<
             }
         }
         states.push(SourceState {
+            context: None,
             source,
             state: "read".to_string(),
             message: if stale == 0 {

@@ -1,0 +1,155 @@
+//! `rcert expiry --serve ADDR`: the same inventory, kept live — cluster sources by LIST +
+//! WATCH, node files and endpoints re-read on an interval — and served over HTTP as
+//! Prometheus metrics (`/metrics`), health (`/healthz`, `/readyz`) and a page (`/`).
+
+mod http;
+mod inventory;
+mod log;
+mod page;
+mod refresh;
+mod watch;
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+
+use super::ExpiryRequest;
+use crate::cluster::{context_names, kubeconfig_available};
+use inventory::Inventory;
+pub use log::LogFormat;
+use log::Log;
+
+/// What `rcert expiry --serve` is asked to do.
+#[derive(Debug, Clone)]
+pub struct ServeRequest {
+    /// What to list (as one-shot `rcert expiry`); its `at` is only the start time.
+    pub expiry: ExpiryRequest,
+    /// How often node files, endpoints and the cluster-wide objects are read again.
+    pub interval: Duration,
+    /// How many contexts do their first lists at once (`--all-contexts`).
+    pub concurrency: usize,
+    /// One log line per event, as text or JSON.
+    pub log_format: LogFormat,
+    /// The clock (decided by `cli`: the exporter judges at each request's time).
+    pub clock: fn() -> OffsetDateTime,
+}
+
+/// What every part of the exporter shares.
+pub(crate) struct Shared {
+    inventory: Inventory,
+    request: ExpiryRequest,
+    interval: Duration,
+    log: Log,
+    clock: fn() -> OffsetDateTime,
+}
+
+/// Why the exporter could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The address could not be listened on.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// What was asked.
+        address: SocketAddr,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// `--serve ADDR`: `:9793` (every address), `127.0.0.1:0` (a free port), `[::1]:9793`.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    let full = match text.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => text.to_string(),
+    };
+    full.parse().map_err(|_| {
+        format!("'{text}' is not an address to listen on: write :9793, 127.0.0.1:9793 or [::1]:9793")
+    })
+}
+
+/// Listen on `address` (before anything else, so a taken port is a clear error at once).
+pub fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
+    let listener =
+        TcpListener::bind(address).map_err(|source| ServeError::Bind { address, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| ServeError::Bind { address, source })?;
+    Ok(listener)
+}
+
+/// The URL a listener answers on (`http://IP:PORT`; the unspecified address shown as
+/// the loopback one a browser on this machine can open).
+pub fn url(listener: &TcpListener) -> String {
+    match listener.local_addr() {
+        Ok(address) => format!("http://{address}"),
+        Err(_) => "http://(unknown address)".to_string(),
+    }
+}
+
+/// Run until SIGTERM or Ctrl-C; 0 when stopped by one.
+pub async fn serve(request: ServeRequest, listener: TcpListener) -> Result<u8, crate::Error> {
+    super::has_a_source(&request.expiry)?;
+    let shared = Arc::new(Shared {
+        inventory: Inventory::default(),
+        request: request.expiry.clone(),
+        interval: request.interval,
+        log: Log::new(request.log_format, request.clock),
+        clock: request.clock,
+    });
+    start_cluster(&shared, request.concurrency)?;
+    refresh::start(&shared);
+    let listener = tokio::net::TcpListener::from_std(listener)
+        .map_err(|err| crate::Error::Usage(format!("cannot listen: {err}")))?;
+    shared.log.event("listening", "http", &url_of(&listener));
+    http::run(listener, shared.clone()).await;
+    shared.log.event("stopped", "http", "SIGTERM or Ctrl-C: stopped");
+    Ok(crate::exit::OK)
+}
+
+fn url_of(listener: &tokio::net::TcpListener) -> String {
+    listener
+        .local_addr()
+        .map_or_else(|_| String::new(), |address| format!("http://{address}"))
+}
+
+/// One task per context; `--concurrency` of them list at a time.
+fn start_cluster(shared: &Arc<Shared>, concurrency: usize) -> Result<(), crate::Error> {
+    let request = &shared.request;
+    if request.no_cluster {
+        return Ok(());
+    }
+    if !kubeconfig_available(request.kubeconfig.as_deref()) {
+        shared.inventory.register("cluster", None);
+        shared.inventory.with("cluster", |slot| {
+            slot.set_state(
+                "unavailable",
+                "no kubeconfig ($KUBECONFIG, ~/.kube/config) and not in a cluster: skipped"
+                    .to_string(),
+            );
+            slot.ready = true;
+        });
+        return Ok(());
+    }
+    let contexts: Vec<Option<String>> = if request.all_contexts {
+        context_names(request.kubeconfig.as_deref())?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![request.context.clone()]
+    };
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    for context in contexts {
+        tokio::spawn(watch::watch_context(
+            shared.clone(),
+            context,
+            permits.clone(),
+        ));
+    }
+    Ok(())
+}
