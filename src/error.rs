@@ -42,12 +42,28 @@ pub enum Error {
     /// A manifest could not be rendered.
     #[error(transparent)]
     Yaml(#[from] crate::cluster::YamlError),
-    /// The exporter could not start (`expiry --serve`).
-    #[error(transparent)]
-    Serve(#[from] crate::commands::expiry::serve::ServeError),
+    /// The exporter could not listen on its address (`expiry --serve`).
+    #[error("cannot listen on {address}: {}", listen_reason(source))]
+    Listen {
+        /// What was asked.
+        address: std::net::SocketAddr,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// Standard output or error could not be written (e.g. a closed pipe).
     #[error(transparent)]
     Output(#[from] crate::output::OutputError),
+}
+
+/// Why a listen failed, in the operator's words.
+fn listen_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => "the address is in use (another exporter? choose another port, or 127.0.0.1:0 for a free one)".to_string(),
+        std::io::ErrorKind::AddrNotAvailable => "no interface of this machine has that address".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied (ports under 1024 need privileges: use :9793)".to_string(),
+        _ => error.to_string(),
+    }
 }
 
 impl Error {

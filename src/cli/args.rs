@@ -231,7 +231,13 @@ pub struct ExpiryArgs {
     #[arg(long, default_value = "60s", value_name = "DUR", value_parser = crate::tls::parse_duration, requires = "serve")]
     pub interval: std::time::Duration,
     /// With --serve: the log's format, one line per event on stderr.
-    #[arg(long, value_enum, default_value = "text", value_name = "FORMAT", requires = "serve")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT",
+        requires = "serve"
+    )]
     pub log_format: crate::commands::expiry::serve::LogFormat,
 }
 

@@ -443,11 +443,9 @@ async fn serve_expiry(
     let Some(address) = args.serve else {
         return Ok(exit::OK);
     };
-    let listener = expiry::serve::bind(address)?;
-    term.data(&format!(
-        "{}\n",
-        expiry::serve::url(&listener)
-    ))?;
+    let listener =
+        expiry::serve::bind(address).map_err(|source| Error::Listen { address, source })?;
+    term.data(&format!("{}\n", expiry::serve::url(&listener)))?;
     let request = expiry::serve::ServeRequest {
         expiry: request,
         interval: args.interval,

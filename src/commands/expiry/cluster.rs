@@ -188,7 +188,10 @@ fn not_listed(what: &str, error: &crate::cluster::RemoteError) -> Item {
 
 /// A node's certificate Event as an item, dated by the time its message names (k3s and
 /// RKE2 write "… will expire within N days at TIME" / "… expired at TIME"), else expiring.
-pub(super) fn event_item(event: &crate::cluster::webhooks::CertificateEvent, request: &ExpiryRequest) -> Item {
+pub(super) fn event_item(
+    event: &crate::cluster::webhooks::CertificateEvent,
+    request: &ExpiryRequest,
+) -> Item {
     let place = Place {
         embedded_kind: Some("node".to_string()),
         embedded_key: Some(event.node.clone()),

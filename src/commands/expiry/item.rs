@@ -210,7 +210,10 @@ impl Item {
             return;
         };
         self.days_left = Some((not_after - at).whole_days());
-        self.status = if self.not_before_time.is_some_and(|not_before| at < not_before) {
+        self.status = if self
+            .not_before_time
+            .is_some_and(|not_before| at < not_before)
+        {
             ItemStatus::NotYetValid
         } else if at > not_after {
             ItemStatus::Expired
@@ -250,7 +253,12 @@ impl Item {
     }
 
     /// An item for something that could not be read.
-    pub(super) fn unreadable(location: String, source: Source, place: Place, error: String) -> Item {
+    pub(super) fn unreadable(
+        location: String,
+        source: Source,
+        place: Place,
+        error: String,
+    ) -> Item {
         Item {
             location,
             source,

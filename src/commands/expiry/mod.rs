@@ -22,9 +22,9 @@ use crate::output::{Report, Style};
 use crate::tls::Target;
 use crate::x509::cert::rfc3339;
 
+use item::{common_name, fix_for};
 pub use item::{Item, ItemStatus, Place, Source};
 pub use prometheus::prometheus_text;
-use item::{common_name, fix_for};
 
 /// What `rcert expiry` is asked to list.
 #[derive(Debug, Clone)]

@@ -68,7 +68,9 @@ pub fn prometheus_text(report: &ExpiryReport) -> String {
         let context = source
             .context
             .as_deref()
-            .map_or_else(String::new, |context| format!(",context=\"{}\"", escape(context)));
+            .map_or_else(String::new, |context| {
+                format!(",context=\"{}\"", escape(context))
+            });
         let _ = writeln!(
             out,
             "rcert_source_up{{source=\"{}\"{context}}} {}",

@@ -16,9 +16,9 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::inventory::SourceCounters;
 use super::super::prometheus::{escape, prometheus_text};
 use super::super::{ExpiryReport, ItemStatus};
+use super::inventory::SourceCounters;
 use super::{page, Shared};
 
 /// How long open connections may finish after SIGTERM.
@@ -64,7 +64,10 @@ pub(super) async fn run(listener: TcpListener, shared: Arc<Shared>) {
 /// SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C).
 async fn stop_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}
@@ -78,7 +81,10 @@ async fn stop_signal() {
 
 fn answer(request: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>> {
     if request.method() != Method::GET && request.method() != Method::HEAD {
-        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n".to_string());
+        return text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "only GET and HEAD\n".to_string(),
+        );
     }
     let wants_openmetrics = request
         .headers()
@@ -140,6 +146,9 @@ fn with_type(status: StatusCode, body: String, kind: &'static str) -> Response<F
     response
 }
 
+/// How a counter's value comes from a source's counters.
+type Counter = fn(&SourceCounters) -> u64;
+
 /// The inventory's metrics and the exporter's own: per-source error and list counters,
 /// readiness, counts per status.
 pub(super) fn metrics(
@@ -156,7 +165,7 @@ pub(super) fn metrics(
         }
         labels
     };
-    let counter_families: [(&str, &str, fn(&SourceCounters) -> u64); 2] = [
+    let counter_families: [(&str, &str, Counter); 2] = [
         (
             "rcert_source_errors",
             "Failed reads of a source (API requests, watches, file reads) since start.",
@@ -177,7 +186,12 @@ pub(super) fn metrics(
         };
         let _ = writeln!(out, "# HELP {named} {help}\n# TYPE {named} counter");
         for source in counters {
-            let _ = writeln!(out, "{family}_total{{{}}} {}", labels(source), value(source));
+            let _ = writeln!(
+                out,
+                "{family}_total{{{}}} {}",
+                labels(source),
+                value(source)
+            );
         }
     }
     let _ = writeln!(
@@ -197,7 +211,11 @@ pub(super) fn metrics(
         ItemStatus::Expiring,
         ItemStatus::Ok,
     ] {
-        let count = report.items.iter().filter(|item| item.status == status).count();
+        let count = report
+            .items
+            .iter()
+            .filter(|item| item.status == status)
+            .count();
         let _ = writeln!(
             out,
             "rcert_certificates{{status=\"{}\"}} {count}",

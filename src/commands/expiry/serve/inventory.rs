@@ -138,15 +138,21 @@ impl Inventory {
     }
 
     /// The report as it stands at `at`: every item judged again, sorted, counted.
-    pub fn report(&self, at: OffsetDateTime, within: Duration) -> (ExpiryReport, Vec<SourceCounters>) {
+    pub fn report(
+        &self,
+        at: OffsetDateTime,
+        within: Duration,
+    ) -> (ExpiryReport, Vec<SourceCounters>) {
         let (items, sources, counters) = {
             let slots = self.lock();
             let items: Vec<Item> = slots
                 .values()
                 .flat_map(|slot| slot.objects.values().flatten().cloned())
                 .collect();
-            let sources: Vec<SourceState> =
-                slots.values().flat_map(|slot| slot.states.clone()).collect();
+            let sources: Vec<SourceState> = slots
+                .values()
+                .flat_map(|slot| slot.states.clone())
+                .collect();
             let counters = slots
                 .iter()
                 .map(|(key, slot)| SourceCounters {
@@ -170,6 +176,8 @@ impl Inventory {
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
         // A writer that panicked left consistent data (every change is one assignment).
-        self.slots.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.slots
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }

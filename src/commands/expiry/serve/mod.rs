@@ -19,8 +19,8 @@ use tokio::sync::Semaphore;
 use super::ExpiryRequest;
 use crate::cluster::{context_names, kubeconfig_available};
 use inventory::Inventory;
-pub use log::LogFormat;
 use log::Log;
+pub use log::LogFormat;
 
 /// What `rcert expiry --serve` is asked to do.
 #[derive(Debug, Clone)]
@@ -46,20 +46,6 @@ pub(crate) struct Shared {
     clock: fn() -> OffsetDateTime,
 }
 
-/// Why the exporter could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServeError {
-    /// The address could not be listened on.
-    #[error("cannot listen on {address}: {source}")]
-    Bind {
-        /// What was asked.
-        address: SocketAddr,
-        /// What the system said.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
 /// `--serve ADDR`: `:9793` (every address), `127.0.0.1:0` (a free port), `[::1]:9793`.
 pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
     let text = text.trim();
@@ -68,17 +54,16 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
         None => text.to_string(),
     };
     full.parse().map_err(|_| {
-        format!("'{text}' is not an address to listen on: write :9793, 127.0.0.1:9793 or [::1]:9793")
+        format!(
+            "'{text}' is not an address to listen on: write :9793, 127.0.0.1:9793 or [::1]:9793"
+        )
     })
 }
 
 /// Listen on `address` (before anything else, so a taken port is a clear error at once).
-pub fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
-    let listener =
-        TcpListener::bind(address).map_err(|source| ServeError::Bind { address, source })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| ServeError::Bind { address, source })?;
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(address)?;
+    listener.set_nonblocking(true)?;
     Ok(listener)
 }
 
@@ -107,7 +92,9 @@ pub async fn serve(request: ServeRequest, listener: TcpListener) -> Result<u8, c
         .map_err(|err| crate::Error::Usage(format!("cannot listen: {err}")))?;
     shared.log.event("listening", "http", &url_of(&listener));
     http::run(listener, shared.clone()).await;
-    shared.log.event("stopped", "http", "SIGTERM or Ctrl-C: stopped");
+    shared
+        .log
+        .event("stopped", "http", "SIGTERM or Ctrl-C: stopped");
     Ok(crate::exit::OK)
 }
 

@@ -46,7 +46,13 @@ pub(super) fn html(report: &ExpiryReport, ready: bool, refresh: Duration) -> Str
     items_table(&mut out, &report.items);
     out.push_str("<h2>Sources</h2><table id=\"sources\"><thead><tr><th>State</th><th>Source</th><th>Message</th></tr></thead><tbody>");
     for source in &s.sources {
-        let class = if source.state == "read" { "ok" } else if source.state == "unavailable" { "" } else { "expired" };
+        let class = if source.state == "read" {
+            "ok"
+        } else if source.state == "unavailable" {
+            ""
+        } else {
+            "expired"
+        };
         let _ = write!(
             out,
             "<tr><td class=\"s {class}\">{}</td><td>{}</td><td>{}</td></tr>",
@@ -111,7 +117,12 @@ fn timeline(items: &[Item], within_days: u64) -> String {
         };
         bins[week][kind] += 1;
     }
-    let tallest = bins.iter().map(|bin| bin.iter().sum::<usize>()).max().unwrap_or(0).max(1);
+    let tallest = bins
+        .iter()
+        .map(|bin| bin.iter().sum::<usize>())
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let bar = WIDTH / weeks as i64;
     let x_of_days = |days: i64| (days + WEEKS_BACK * 7) * bar / 7;
     let mut svg = format!(
@@ -137,7 +148,9 @@ fn timeline(items: &[Item], within_days: u64) -> String {
             );
         }
     }
-    let within = i64::try_from(within_days).unwrap_or(i64::MAX).min(WEEKS_AHEAD * 7);
+    let within = i64::try_from(within_days)
+        .unwrap_or(i64::MAX)
+        .min(WEEKS_AHEAD * 7);
     let _ = write!(
         svg,
         "<line x1=\"0\" y1=\"{BASE}\" x2=\"{WIDTH}\" y2=\"{BASE}\" stroke=\"#555\"/>\
@@ -146,7 +159,14 @@ fn timeline(items: &[Item], within_days: u64) -> String {
         now = x_of_days(0),
         horizon = x_of_days(within),
     );
-    for (days, label) in [(0, "today"), (within, "+within"), (90, "90 d"), (180, "180 d"), (365, "1 year"), (730, "2 years")] {
+    for (days, label) in [
+        (0, "today"),
+        (within, "+within"),
+        (90, "90 d"),
+        (180, "180 d"),
+        (365, "1 year"),
+        (730, "2 years"),
+    ] {
         if days == within && label != "+within" || days > WEEKS_AHEAD * 7 {
             continue;
         }

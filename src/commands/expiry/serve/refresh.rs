@@ -64,7 +64,9 @@ async fn watch_files(shared: Arc<Shared>) {
                     .await
                     .unwrap_or_default();
                 if changed {
-                    shared.log.event("changed", FILES, "a certificate file changed: read again");
+                    shared
+                        .log
+                        .event("changed", FILES, "a certificate file changed: read again");
                 }
                 replace(&shared, FILES, items, states);
             }

@@ -88,7 +88,9 @@ async fn connect(
                     let source = Source {
                         shared: shared.clone(),
                         key: key.clone(),
-                        context: None,
+                        context: context
+                            .map(str::to_string)
+                            .filter(|_| shared.request.all_contexts),
                     };
                     source.failed(err.to_string(), false);
                 }
@@ -119,7 +121,13 @@ impl Watched {
         let namespaces: Vec<Option<String>> = if shared.request.namespaces.is_empty() {
             vec![None]
         } else {
-            shared.request.namespaces.iter().cloned().map(Some).collect()
+            shared
+                .request
+                .namespaces
+                .iter()
+                .cloned()
+                .map(Some)
+                .collect()
         };
         let mut watched = Vec::new();
         for namespace in &namespaces {
@@ -197,6 +205,17 @@ struct Source {
 }
 
 impl Source {
+    /// What the source reads, without the cluster and context it reads it from.
+    fn what(&self) -> &str {
+        let prefix = match &self.context {
+            Some(context) => format!("cluster {context} "),
+            None => "cluster ".to_string(),
+        };
+        self.key.strip_prefix(&prefix).unwrap_or(&self.key)
+    }
+}
+
+impl Source {
     /// The source answered: `read`, logged when it was not up before.
     fn read(&self, message: String) {
         let was_up = self.shared.inventory.with(&self.key, |slot| {
@@ -223,7 +242,11 @@ impl Source {
             changed
         });
         if changed == Some(true) {
-            let event = if absent { "source absent" } else { "source down" };
+            let event = if absent {
+                "source absent"
+            } else {
+                "source down"
+            };
             self.shared.log.event(event, &self.key, &message);
         }
     }
@@ -267,8 +290,11 @@ async fn watch<K>(
                         first.take().map(|first| first.send(()));
                     }
                 }
+                // 410 Gone: the watcher lists again (the Init event logs it); the
+                // source did not fail.
+                Some(Err(watcher::Error::WatchError(status))) if status.code == 410 => {}
                 Some(Err(err)) => {
-                    let (message, absent) = describe(&err, &source.key);
+                    let (message, absent) = describe(&err, source.what());
                     source.failed(message, absent);
                     first.take().map(|first| first.send(()));
                 }
@@ -285,7 +311,11 @@ async fn watch<K>(
 }
 
 /// Apply one watch event to the inventory; true when a list completed.
-fn on_event<K: Resource>(source: &Source, event: Event<K>, items: &impl Fn(&K) -> Vec<Item>) -> bool {
+fn on_event<K: Resource>(
+    source: &Source,
+    event: Event<K>,
+    items: &impl Fn(&K) -> Vec<Item>,
+) -> bool {
     let key = |object: &K| {
         format!(
             "{}/{}",
@@ -301,10 +331,11 @@ fn on_event<K: Resource>(source: &Source, event: Event<K>, items: &impl Fn(&K) -
                 slot.lists > 0
             });
             if relist == Some(true) {
-                source
-                    .shared
-                    .log
-                    .event("relist", &source.key, "listing again (watch expired: 410 Gone)");
+                source.shared.log.event(
+                    "relist",
+                    &source.key,
+                    "listing again (watch expired: 410 Gone)",
+                );
             }
             false
         }
@@ -347,7 +378,6 @@ impl Source {
 
 /// A watcher error in one line, and whether it says the resource does not exist.
 fn describe(err: &watcher::Error, what: &str) -> (String, bool) {
-    let what = what.split_once(' ').map_or(what, |(_, rest)| rest);
     match err {
         watcher::Error::InitialListFailed(err) => (
             describe_api_error(err, "list", what),
