@@ -572,3 +572,65 @@ fn the_page_renders_in_headless_chromium() {
         std::fs::copy(&shot, Path::new(&keep)).unwrap();
     }
 }
+
+/// Rancher's own cluster: the agent's CATTLE_CA_CHECKSUM against the cacerts setting,
+/// tls-ca against it; an agent left with an old checksum is 0, and a fix turns it to 1.
+#[test]
+fn agents_checksum_and_tls_ca_are_gauges() {
+    let emulator = Emulator::start();
+    let ca = String::from_utf8(fixture_bytes("root.pem")).unwrap();
+    emulator.register_cluster_scoped("management.cattle.io/v3/settings", "Setting", "setting");
+    emulator.seed(
+        "management.cattle.io/v3/settings",
+        &[
+            serde_json::json!({"apiVersion": "management.cattle.io/v3", "kind": "Setting",
+            "metadata": {"name": "cacerts"}, "value": ca}),
+        ],
+    );
+    emulator.seed(
+        "v1/secrets",
+        &[secret_json(
+            "cattle-system",
+            "tls-ca",
+            "Opaque",
+            &[("cacerts.pem", ca.clone().into_bytes())],
+        )],
+    );
+    let agent = |checksum: &str| {
+        common::emulator::workload_json(
+            "Deployment",
+            "cattle-cluster-agent",
+            "rancher/rancher-agent",
+            serde_json::json!([{"name": "CATTLE_CA_CHECKSUM", "value": checksum}]),
+        )
+    };
+    emulator.seed_one(agent("0123-an-old-checksum"));
+    let exporter = Exporter::start(&[
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+        "--no-node",
+        "--interval",
+        "1s",
+    ]);
+    exporter.wait_ready();
+    let agent_series =
+        "rcert_agent_ca_checksum_match{agent=\"deployment cattle-system/cattle-cluster-agent\"}";
+    exporter.wait_for("the agent mismatch", 10, |m| {
+        m.contains(&format!("{agent_series} 0"))
+    });
+    assert!(
+        exporter
+            .metrics()
+            .contains("rcert_tls_ca_matches_cacerts 1"),
+        "{}",
+        exporter.metrics()
+    );
+    // CATTLE_CA_CHECKSUM as Rancher computes it: sha256 of /cacerts as served.
+    let served = ca.trim().to_string() + "\n";
+    emulator.seed_one(agent(&common::sha256sum(served.as_bytes())));
+    exporter.wait_for("the agent fixed", 10, |m| {
+        m.contains(&format!("{agent_series} 1"))
+    });
+    // The page names tls-ca among the certificates (an Opaque secret in cattle-system).
+    assert!(exporter.get("/").2.contains("cattle-system/tls-ca"));
+}

@@ -113,11 +113,17 @@ fn containers(data: &Value) -> Option<&Vec<Value>> {
 
 /// `CATTLE_CA_CHECKSUM` from any container.
 fn checksum_of(data: &Value) -> Option<String> {
+    env_value(data, CHECKSUM_VARIABLE)
+}
+
+/// A non-empty environment variable of any container (`CATTLE_SERVER`: the Rancher URL
+/// the agent connects to).
+pub fn env_value(data: &Value, name: &str) -> Option<String> {
     containers(data)?
         .iter()
         .filter_map(|container| container["env"].as_array())
         .flatten()
-        .find(|env| env["name"] == CHECKSUM_VARIABLE)
+        .find(|env| env["name"] == name)
         .and_then(|env| env["value"].as_str())
         .filter(|value| !value.is_empty())
         .map(str::to_string)

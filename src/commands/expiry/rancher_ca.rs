@@ -30,37 +30,17 @@ pub(super) async fn compare(items: &mut [Item], request: &ExpiryRequest) -> Vec<
                 continue;
             }
         };
-        let probe = ProbeRequest {
-            at: request.at,
-            targets: vec![target],
-            servername: None,
-            ca: None,
-            alpn: vec!["http/1.1".to_string()],
-            timeout: request.timeout,
-            concurrency: 1,
-            rancher: true,
-            warn_days: 0,
-            clients: crate::check::Clients::DEFAULT_SELECTION,
-        };
-        let report = served::probe(&probe, false).await;
-        let served = report
-            .results
-            .first()
-            .and_then(|result| result.rancher.as_ref())
-            .and_then(|facts| facts.cacerts.clone());
-        let Some(body) = served.filter(|body| !body.trim().is_empty()) else {
-            let why = report
-                .results
-                .first()
-                .and_then(|result| result.error.clone())
-                .unwrap_or_else(|| "no CA bundle at /cacerts".to_string());
-            states.push(SourceState {
-                context: None,
-                source,
-                state: "unreachable".to_string(),
-                message: why,
-            });
-            continue;
+        let body = match served_cacerts(target, request).await {
+            Ok(body) => body,
+            Err(why) => {
+                states.push(SourceState {
+                    context: None,
+                    source,
+                    state: "unreachable".to_string(),
+                    message: why,
+                });
+                continue;
+            }
         };
         let fingerprints: Vec<String> = crate::x509::cert::certs_in(body.as_bytes())
             .into_iter()
@@ -96,4 +76,38 @@ pub(super) async fn compare(items: &mut [Item], request: &ExpiryRequest) -> Vec<
         });
     }
     states
+}
+
+/// What Rancher at `target` serves at `/cacerts` (its body, not empty), or why nothing.
+pub(super) async fn served_cacerts(
+    target: Target,
+    request: &ExpiryRequest,
+) -> Result<String, String> {
+    let probe = ProbeRequest {
+        at: request.at,
+        targets: vec![target],
+        servername: None,
+        ca: None,
+        alpn: vec!["http/1.1".to_string()],
+        timeout: request.timeout,
+        concurrency: 1,
+        rancher: true,
+        warn_days: 0,
+        clients: crate::check::Clients::DEFAULT_SELECTION,
+    };
+    let report = served::probe(&probe, false).await;
+    let served = report
+        .results
+        .first()
+        .and_then(|result| result.rancher.as_ref())
+        .and_then(|facts| facts.cacerts.clone());
+    served
+        .filter(|body| !body.trim().is_empty())
+        .ok_or_else(|| {
+            report
+                .results
+                .first()
+                .and_then(|result| result.error.clone())
+                .unwrap_or_else(|| "no CA bundle at /cacerts".to_string())
+        })
 }

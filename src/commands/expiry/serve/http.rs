@@ -17,8 +17,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use super::super::prometheus::{escape, prometheus_text};
-use super::super::{ExpiryReport, ItemStatus};
-use super::inventory::SourceCounters;
+use super::super::ItemStatus;
+use super::inventory::{Snapshot, SourceCounters};
 use super::{page, Shared};
 
 /// How long open connections may finish after SIGTERM.
@@ -93,9 +93,8 @@ fn answer(request: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>>
         .is_some_and(|accept| accept.contains("application/openmetrics-text"));
     match request.uri().path() {
         "/metrics" => {
-            let (report, counters) = current(shared);
-            let ready = shared.inventory.waiting_for().is_empty();
-            let body = metrics(&report, &counters, ready, wants_openmetrics);
+            let snapshot = current(shared);
+            let body = metrics(&snapshot, wants_openmetrics);
             let kind = if wants_openmetrics {
                 OPENMETRICS_TEXT
             } else {
@@ -112,11 +111,10 @@ fn answer(request: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>>
             ),
         },
         "/" => {
-            let (report, _) = current(shared);
-            let ready = shared.inventory.waiting_for().is_empty();
+            let snapshot = current(shared);
             with_type(
                 StatusCode::OK,
-                page::html(&report, ready, shared.interval),
+                page::html(&snapshot.report, snapshot.ready, shared.interval),
                 "text/html; charset=utf-8",
             )
         }
@@ -127,10 +125,10 @@ fn answer(request: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>>
     }
 }
 
-fn current(shared: &Shared) -> (ExpiryReport, Vec<SourceCounters>) {
+fn current(shared: &Shared) -> Snapshot {
     shared
         .inventory
-        .report((shared.clock)(), shared.request.within)
+        .snapshot((shared.clock)(), shared.request.within)
 }
 
 fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
@@ -151,12 +149,13 @@ type Counter = fn(&SourceCounters) -> u64;
 
 /// The inventory's metrics and the exporter's own: per-source error and list counters,
 /// readiness, counts per status.
-pub(super) fn metrics(
-    report: &ExpiryReport,
-    counters: &[SourceCounters],
-    ready: bool,
-    openmetrics: bool,
-) -> String {
+pub(super) fn metrics(snapshot: &Snapshot, openmetrics: bool) -> String {
+    let Snapshot {
+        report,
+        counters,
+        gauges,
+        ready,
+    } = snapshot;
     let mut out = prometheus_text(report);
     let labels = |source: &SourceCounters| {
         let mut labels = format!("source=\"{}\"", escape(&source.source));
@@ -185,7 +184,7 @@ pub(super) fn metrics(
             format!("{family}_total")
         };
         let _ = writeln!(out, "# HELP {named} {help}\n# TYPE {named} counter");
-        for source in counters {
+        for source in counters.iter() {
             let _ = writeln!(
                 out,
                 "{family}_total{{{}}} {}",
@@ -197,8 +196,36 @@ pub(super) fn metrics(
     let _ = writeln!(
         out,
         "# HELP rcert_exporter_ready Whether every source has been read completely once (1) or not yet (0).\n# TYPE rcert_exporter_ready gauge\nrcert_exporter_ready {}",
-        u8::from(ready)
+        u8::from(*ready)
     );
+    let mut families: Vec<&str> = Vec::new();
+    for gauge in gauges {
+        if !families.contains(&gauge.family) {
+            families.push(gauge.family);
+        }
+    }
+    for family in families {
+        let mut series = gauges
+            .iter()
+            .filter(|gauge| gauge.family == family)
+            .peekable();
+        if let Some(first) = series.peek() {
+            let _ = writeln!(out, "# HELP {family} {}\n# TYPE {family} gauge", first.help);
+        }
+        for gauge in series {
+            let labels: Vec<String> = gauge
+                .labels
+                .iter()
+                .map(|(name, value)| format!("{name}=\"{}\"", escape(value)))
+                .collect();
+            let labels = if labels.is_empty() {
+                String::new()
+            } else {
+                format!("{{{}}}", labels.join(","))
+            };
+            let _ = writeln!(out, "{family}{labels} {}", gauge.value);
+        }
+    }
     let _ = writeln!(
         out,
         "# HELP rcert_certificates Certificates (and unreadable items) per status.\n# TYPE rcert_certificates gauge"

@@ -9,6 +9,19 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use super::super::{summarize, ExpiryReport, Item, SourceState};
+use super::rancher::Gauge;
+
+/// The inventory at one instant, for `/metrics` and the page.
+pub(crate) struct Snapshot {
+    /// Every item judged at that instant.
+    pub report: ExpiryReport,
+    /// Each source's counters.
+    pub counters: Vec<SourceCounters>,
+    /// Every source's gauges.
+    pub gauges: Vec<Gauge>,
+    /// Every source has been read (or has failed) once.
+    pub ready: bool,
+}
 
 /// Every source's items and state, shared by the sources (writers) and the HTTP side.
 #[derive(Default)]
@@ -34,6 +47,8 @@ pub(crate) struct Slot {
     pub errors: u64,
     /// Complete lists since start (the first one included).
     pub lists: u64,
+    /// What only rcert knows about the source (agents' checksums, one chain), as gauges.
+    pub gauges: Vec<Gauge>,
 }
 
 impl Slot {
@@ -137,13 +152,9 @@ impl Inventory {
             .collect()
     }
 
-    /// The report as it stands at `at`: every item judged again, sorted, counted.
-    pub fn report(
-        &self,
-        at: OffsetDateTime,
-        within: Duration,
-    ) -> (ExpiryReport, Vec<SourceCounters>) {
-        let (items, sources, counters) = {
+    /// The inventory as it stands at `at`: every item judged again, sorted, counted.
+    pub fn snapshot(&self, at: OffsetDateTime, within: Duration) -> Snapshot {
+        let (items, sources, counters, gauges, ready) = {
             let slots = self.lock();
             let items: Vec<Item> = slots
                 .values()
@@ -162,7 +173,12 @@ impl Inventory {
                     lists: slot.lists,
                 })
                 .collect();
-            (items, sources, counters)
+            let gauges = slots
+                .values()
+                .flat_map(|slot| slot.gauges.clone())
+                .collect();
+            let ready = slots.values().all(|slot| slot.ready);
+            (items, sources, counters, gauges, ready)
         };
         let items = items
             .into_iter()
@@ -171,7 +187,12 @@ impl Inventory {
                 item
             })
             .collect();
-        (summarize(items, sources, at, within, 0), counters)
+        Snapshot {
+            report: summarize(items, sources, at, within, 0),
+            counters,
+            gauges,
+            ready,
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {

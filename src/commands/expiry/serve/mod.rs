@@ -6,6 +6,7 @@ mod http;
 mod inventory;
 mod log;
 mod page;
+mod rancher;
 mod refresh;
 mod watch;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::super::{cluster, files, rancher_ca, ExpiryRequest, Item, SourceState};
+use super::rancher::same_chain_gauge;
 use super::Shared;
 
 /// The slot of the node's files and every `--path`.
@@ -80,7 +81,11 @@ async fn probe_endpoints(shared: Arc<Shared>) {
     loop {
         let request = request_now(&shared);
         let (items, states) = cluster::collect_endpoints(&request).await;
+        let gauges: Vec<_> = same_chain_gauge(&items).into_iter().collect();
         replace(&shared, ENDPOINTS, items, states);
+        shared
+            .inventory
+            .with(ENDPOINTS, |slot| slot.gauges = gauges);
         tokio::time::sleep(shared.interval).await;
     }
 }

@@ -22,6 +22,7 @@ use super::super::cluster::{
     ca_bundle_items, certificate_item, event_item, in_context, secret_items,
 };
 use super::super::Item;
+use super::rancher::rancher_gauges;
 use super::Shared;
 use crate::cluster::inventory::{certificate_resource, managed_certificate};
 use crate::cluster::{connect_watching, describe_api_error};
@@ -110,8 +111,9 @@ enum Watched {
     },
     /// cert-manager Certificates.
     Certificates { namespace: Option<String> },
-    /// Webhook and APIService caBundles and k3s/RKE2 node certificate Events, re-read
-    /// every `--interval` (few objects, and no Secret bytes).
+    /// Webhook and APIService caBundles, k3s/RKE2 node certificate Events and Rancher's
+    /// agents against `/cacerts`, re-read every `--interval` (few objects, no Secret
+    /// bytes but `tls-ca`'s).
     ClusterWide,
 }
 
@@ -162,7 +164,7 @@ impl Watched {
         }
         if shared.request.namespaces.is_empty() {
             watched.push((
-                format!("{prefix} caBundles and node Events"),
+                format!("{prefix} caBundles, node Events and agents"),
                 Watched::ClusterWide,
             ));
         }
@@ -412,15 +414,18 @@ async fn cluster_wide(client: Client, source: Source, first: oneshot::Sender<()>
                     .collect();
                 items.extend(events.iter().map(|event| event_item(event, &request)));
                 let items = source.labelled(items);
+                let gauges = rancher_gauges(&client, &request, source.context.as_deref()).await;
                 let message = format!(
-                    "{} caBundle(s) and {} node certificate Event(s) read",
+                    "{} caBundle(s), {} node certificate Event(s) and {} Rancher agent fact(s) read",
                     bundles.len(),
-                    events.len()
+                    events.len(),
+                    gauges.len()
                 );
                 source.shared.inventory.with(&source.key, |slot| {
                     slot.list_started();
                     slot.apply(String::new(), items);
                     slot.list_done();
+                    slot.gauges = gauges;
                 });
                 source.read(message);
             }
