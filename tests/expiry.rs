@@ -404,38 +404,6 @@ fn paths_exit_codes_and_bad_input() {
 }
 
 #[test]
-fn the_cronjob_example_is_valid_for_kubectl() {
-    let emulator = Emulator::start();
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/expiry-cronjob.yaml");
-    let output = std::process::Command::new("kubectl")
-        .args([
-            "--kubeconfig",
-            &emulator.kubeconfig(),
-            "apply",
-            "--dry-run=client",
-            "--validate=false",
-            "-f",
-        ])
-        .arg(&manifest)
-        .output()
-        .expect("kubectl runs");
-    let text = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{text}");
-    for kind in [
-        "namespace/rcert",
-        "serviceaccount/rcert-expiry",
-        "clusterrole.rbac.authorization.k8s.io/rcert-expiry",
-        "cronjob.batch/rcert-expiry",
-    ] {
-        assert!(
-            text.contains(&format!("{kind} created (dry run)")),
-            "{text}"
-        );
-    }
-}
-
-#[test]
 fn webhook_and_apiservice_ca_bundles_are_items() {
     let emulator = Emulator::start();
     let root = fixture_bytes("root.pem");
@@ -585,7 +553,7 @@ fn a_forbidden_list_is_an_unreadable_item_not_a_silent_skip() {
         listed["fix"]
             .as_str()
             .unwrap()
-            .contains("examples/expiry-cronjob.yaml"),
+            .contains("deploy/base/rbac.yaml"),
         "{listed:#}"
     );
 }

@@ -509,6 +509,35 @@ fn a_real_prometheus_scrapes_the_exporter() {
         std::thread::sleep(Duration::from_millis(250));
     }
     let health = http_get(&url, "/api/v1/targets", None).2;
+    // Every query of the Grafana dashboard (deploy/grafana) parses and answers.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana/rcert-expiry.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let queries: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|panel| panel["targets"].as_array().unwrap().clone())
+        .map(|target| target["expr"].as_str().unwrap().to_string())
+        .collect();
+    let answers: Vec<(String, String)> = queries
+        .iter()
+        .map(|query| {
+            (
+                query.clone(),
+                http_get(
+                    &url,
+                    &format!("/api/v1/query?query={}", percent_encoded(query)),
+                    None,
+                )
+                .2,
+            )
+        })
+        .collect();
     let _ = prometheus.kill();
     let _ = prometheus.wait();
     assert!(
@@ -518,6 +547,24 @@ fn a_real_prometheus_scrapes_the_exporter() {
     let not_after = common::openssl_enddate(&common::fixture("leaf.pem"));
     assert!(answer.contains(&format!("\"{not_after}\"")), "{answer}");
     assert!(health.contains("\"health\":\"up\""), "{health}");
+    for (query, answer) in answers {
+        assert!(
+            answer.starts_with("{\"status\":\"success\""),
+            "{query}: {answer}"
+        );
+    }
+}
+
+/// A query string value, percent-encoded.
+fn percent_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (byte as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 /// The page in headless Chromium: the DOM it builds holds the table and the timeline,

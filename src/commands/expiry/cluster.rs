@@ -182,7 +182,7 @@ fn not_listed(what: &str, error: &crate::cluster::RemoteError) -> Item {
         Place::default(),
         format!("cannot list {what}: {error}"),
     );
-    item.fix = Some("allow get/list on validatingwebhookconfigurations, mutatingwebhookconfigurations (admissionregistration.k8s.io), apiservices (apiregistration.k8s.io) and list on events (see examples/expiry-cronjob.yaml)".to_string());
+    item.fix = Some("allow get/list on validatingwebhookconfigurations, mutatingwebhookconfigurations (admissionregistration.k8s.io), apiservices (apiregistration.k8s.io) and list on events (see deploy/base/rbac.yaml)".to_string());
     item
 }
 
