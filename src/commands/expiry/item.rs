@@ -202,15 +202,29 @@ impl Item {
     /// left and fix follow the clock; what could not be read, what is stale and what
     /// cert-manager reports as not ready keep their status.
     pub(super) fn rejudge(&mut self, at: OffsetDateTime, within: std::time::Duration) {
-        let judged_by_date = matches!(
-            self.status,
-            ItemStatus::Ok | ItemStatus::Expiring | ItemStatus::Expired | ItemStatus::NotYetValid
-        );
-        let Some(not_after) = self.not_after_time.filter(|_| judged_by_date) else {
+        if !self.judged_by_date() {
             return;
+        }
+        let status = self.status_at(at, within);
+        if let Some(not_after) = self.not_after_time {
+            self.days_left = Some((not_after - at).whole_days());
+        }
+        if self.status == ItemStatus::NotYetValid && status != ItemStatus::NotYetValid {
+            self.error = None;
+        }
+        self.status = status;
+        if self.source != Source::Event {
+            self.fix = fix_for(self, self.is_ca);
+        }
+    }
+
+    /// The status at `at`: by the dates for an item judged by them; what could not be
+    /// read, what is stale and what cert-manager reports as not ready keep theirs.
+    pub(super) fn status_at(&self, at: OffsetDateTime, within: std::time::Duration) -> ItemStatus {
+        let Some(not_after) = self.not_after_time.filter(|_| self.judged_by_date()) else {
+            return self.status;
         };
-        self.days_left = Some((not_after - at).whole_days());
-        self.status = if self
+        if self
             .not_before_time
             .is_some_and(|not_before| at < not_before)
         {
@@ -221,9 +235,22 @@ impl Item {
             ItemStatus::Expiring
         } else {
             ItemStatus::Ok
-        };
-        if self.source != Source::Event {
-            self.fix = fix_for(self, self.is_ca);
+        }
+    }
+
+    fn judged_by_date(&self) -> bool {
+        matches!(
+            self.status,
+            ItemStatus::Ok | ItemStatus::Expiring | ItemStatus::Expired | ItemStatus::NotYetValid
+        )
+    }
+
+    /// Drop a fix that follows from the status at the time of reading (the exporter
+    /// renders it again for the time of each request); a k3s/RKE2 Event's fix, and the
+    /// fix of what could not be read, stay.
+    pub(super) fn forget_fix(&mut self) {
+        if self.judged_by_date() && self.source != Source::Event {
+            self.fix = None;
         }
     }
 

@@ -154,24 +154,29 @@ fn summarize(
     api_requests: u32,
 ) -> ExpiryReport {
     // One item per place: a file both --path and the node scan read is listed once.
-    let mut seen = std::collections::HashSet::new();
-    items.retain(|item| {
-        seen.insert((
-            item.context.clone(),
-            item.location.clone(),
-            item.serial.clone(),
-            item.not_after.clone(),
-        ))
-    });
+    let keep: Vec<bool> = {
+        let mut seen = std::collections::HashSet::new();
+        items
+            .iter()
+            .map(|item| {
+                seen.insert((
+                    item.context.as_deref(),
+                    item.location.as_str(),
+                    item.serial.as_deref(),
+                    item.not_after.as_deref(),
+                ))
+            })
+            .collect()
+    };
+    let mut keep = keep.into_iter();
+    items.retain(|_| keep.next().unwrap_or(true));
+    // Unreadable first, then soonest notAfter first (keys borrowed: the exporter sorts
+    // tens of thousands of items per scrape).
     items.sort_by(|a, b| {
-        let key = |item: &Item| {
-            (
-                item.status != ItemStatus::Unreadable,
-                item.not_after_time,
-                item.location.clone(),
-            )
-        };
-        key(a).cmp(&key(b))
+        let key = |item: &Item| (item.status != ItemStatus::Unreadable, item.not_after_time);
+        key(a)
+            .cmp(&key(b))
+            .then_with(|| a.location.cmp(&b.location))
     });
     let count = |status: ItemStatus| items.iter().filter(|i| i.status == status).count();
     let summary = Summary {

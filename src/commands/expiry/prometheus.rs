@@ -3,66 +3,84 @@
 
 use std::fmt::Write as _;
 
-use super::{ExpiryReport, Item, ItemStatus};
-
-/// How a metric's value comes from an item.
-type Value = fn(&Item) -> Option<i64>;
+use super::{ExpiryReport, Item, ItemStatus, SourceState};
 
 /// The report in the text exposition format.
 pub fn prometheus_text(report: &ExpiryReport) -> String {
     let mut out = String::new();
-    let readable: Vec<&Item> = report
+    let labelled: Vec<(&Item, String)> = report
         .items
         .iter()
         .filter(|item| item.not_after_time.is_some())
+        .map(|item| (item, labels(item)))
         .collect();
-    let metrics: [(&str, &str, Value); 3] = [
-        (
-            "x509_cert_not_after",
-            "The date after which the certificate expires. Expressed as a Unix Epoch Time.",
-            |item| item.not_after_time.map(|t| t.unix_timestamp()),
-        ),
-        (
-            "x509_cert_not_before",
-            "The date before which the certificate is not yet valid. Expressed as a Unix Epoch Time.",
-            |item| item.not_before_time.map(|t| t.unix_timestamp()),
-        ),
-        (
-            "x509_cert_expired",
-            "Indicates if the certificate is currently expired (1) or not (0).",
-            |item| Some(i64::from(item.status == ItemStatus::Expired)),
-        ),
-    ];
+    let series: Vec<(&Item, &str)> = labelled
+        .iter()
+        .map(|(item, labels)| (*item, labels.as_str()))
+        .collect();
+    write_series(&mut out, &series, |item| item.status == ItemStatus::Expired);
+    write_sources(&mut out, report.summary.unreadable, &report.summary.sources);
+    out
+}
+
+/// x509-certificate-exporter's three families for items with dates, each with its label
+/// set (see [`labels`]); `expired` says whether an item is past its notAfter.
+pub(super) fn write_series(
+    out: &mut String,
+    series: &[(&Item, &str)],
+    expired: impl Fn(&Item) -> bool,
+) {
     // Never two series with one label set: a scraper (node_exporter's textfile
     // collector) drops the whole file for one. Items are unique by place already; this
     // keeps the promise whatever a source returns.
     let mut seen = std::collections::HashSet::new();
-    let unique: Vec<(&Item, String)> = readable
+    let unique: Vec<&(&Item, &str)> = series
         .iter()
-        .map(|item| (*item, labels(item)))
-        .filter(|(_, labels)| seen.insert(labels.clone()))
+        .filter(|(item, labels)| item.not_after_time.is_some() && seen.insert(*labels))
         .collect();
-    for (name, help, value) in metrics {
+    let families = [
+        (
+            "x509_cert_not_after",
+            "The date after which the certificate expires. Expressed as a Unix Epoch Time.",
+        ),
+        (
+            "x509_cert_not_before",
+            "The date before which the certificate is not yet valid. Expressed as a Unix Epoch Time.",
+        ),
+        (
+            "x509_cert_expired",
+            "Indicates if the certificate is currently expired (1) or not (0).",
+        ),
+    ];
+    for (index, (name, help)) in families.into_iter().enumerate() {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (item, labels) in &unique {
-            if let Some(value) = value(item) {
+        for (item, labels) in unique.iter().copied() {
+            let value = match index {
+                0 => item.not_after_time.map(|t| t.unix_timestamp()),
+                1 => item.not_before_time.map(|t| t.unix_timestamp()),
+                _ => Some(i64::from(expired(item))),
+            };
+            if let Some(value) = value {
                 let _ = writeln!(out, "{name}{{{labels}}} {value}");
             }
         }
     }
+}
+
+/// `x509_read_errors` and one `rcert_source_up` per source.
+pub(super) fn write_sources(out: &mut String, unreadable: usize, sources: &[SourceState]) {
     let _ = writeln!(
         out,
-        "# HELP x509_read_errors Indicates the number of read failure(s).\n# TYPE x509_read_errors gauge\nx509_read_errors {}",
-        report.summary.unreadable
+        "# HELP x509_read_errors Indicates the number of read failure(s).\n# TYPE x509_read_errors gauge\nx509_read_errors {unreadable}"
     );
     let _ = writeln!(
         out,
         "# HELP rcert_source_up Whether a source (cluster context, node, path, endpoint) was read (1) or could not be (0).\n# TYPE rcert_source_up gauge"
     );
-    let mut sources = std::collections::HashSet::new();
-    for source in &report.summary.sources {
+    let mut seen = std::collections::HashSet::new();
+    for source in sources {
         // A source not configured here (no kubeconfig, no node directories) is no alarm.
-        if source.state == "unavailable" || !sources.insert(source.source.clone()) {
+        if source.state == "unavailable" || !seen.insert(source.source.as_str()) {
             continue;
         }
         let context = source
@@ -78,10 +96,10 @@ pub fn prometheus_text(report: &ExpiryReport) -> String {
             u8::from(source.state == "read")
         );
     }
-    out
 }
 
-fn labels(item: &Item) -> String {
+/// The label set of an item's series (empty values left out).
+pub(super) fn labels(item: &Item) -> String {
     let place = &item.place;
     let issuer = super::common_name(item.issuer.as_deref().unwrap_or_default());
     let pairs = [

@@ -3,7 +3,6 @@
 //! Every answer is rendered from the inventory at the time of the request.
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +15,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-use super::super::prometheus::{escape, prometheus_text};
-use super::super::ItemStatus;
-use super::inventory::{Snapshot, SourceCounters};
-use super::{page, Shared};
+use super::inventory::Snapshot;
+use super::{metrics, page, Shared};
 
 /// How long open connections may finish after SIGTERM.
 const DRAIN: Duration = Duration::from_secs(1);
@@ -93,8 +90,11 @@ fn answer(request: &Request<Incoming>, shared: &Shared) -> Response<Full<Bytes>>
         .is_some_and(|accept| accept.contains("application/openmetrics-text"));
     match request.uri().path() {
         "/metrics" => {
-            let snapshot = current(shared);
-            let body = metrics(&snapshot, wants_openmetrics);
+            let at = (shared.clock)();
+            let within = shared.request.within;
+            let body = shared
+                .inventory
+                .render(|view| metrics::render(view, at, within, wants_openmetrics));
             let kind = if wants_openmetrics {
                 OPENMETRICS_TEXT
             } else {
@@ -142,115 +142,4 @@ fn with_type(status: StatusCode, body: String, kind: &'static str) -> Response<F
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(kind));
     response
-}
-
-/// How a counter's value comes from a source's counters.
-type Counter = fn(&SourceCounters) -> u64;
-
-/// The inventory's metrics and the exporter's own: per-source error and list counters,
-/// readiness, counts per status.
-pub(super) fn metrics(snapshot: &Snapshot, openmetrics: bool) -> String {
-    let Snapshot {
-        report,
-        counters,
-        gauges,
-        ready,
-    } = snapshot;
-    let mut out = prometheus_text(report);
-    let labels = |source: &SourceCounters| {
-        let mut labels = format!("source=\"{}\"", escape(&source.source));
-        if let Some(context) = &source.context {
-            let _ = write!(labels, ",context=\"{}\"", escape(context));
-        }
-        labels
-    };
-    let counter_families: [(&str, &str, Counter); 2] = [
-        (
-            "rcert_source_errors",
-            "Failed reads of a source (API requests, watches, file reads) since start.",
-            |source| source.errors,
-        ),
-        (
-            "rcert_source_lists",
-            "Complete reads of a source since start (a relist after 410 Gone adds one).",
-            |source| source.lists,
-        ),
-    ];
-    for (family, help, value) in counter_families {
-        // Text 0.0.4 names the family with its _total suffix; OpenMetrics without.
-        let named = if openmetrics {
-            family.to_string()
-        } else {
-            format!("{family}_total")
-        };
-        let _ = writeln!(out, "# HELP {named} {help}\n# TYPE {named} counter");
-        for source in counters.iter() {
-            let _ = writeln!(
-                out,
-                "{family}_total{{{}}} {}",
-                labels(source),
-                value(source)
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP rcert_exporter_ready Whether every source has been read completely once (1) or not yet (0).\n# TYPE rcert_exporter_ready gauge\nrcert_exporter_ready {}",
-        u8::from(*ready)
-    );
-    let mut families: Vec<&str> = Vec::new();
-    for gauge in gauges {
-        if !families.contains(&gauge.family) {
-            families.push(gauge.family);
-        }
-    }
-    for family in families {
-        let mut series = gauges
-            .iter()
-            .filter(|gauge| gauge.family == family)
-            .peekable();
-        if let Some(first) = series.peek() {
-            let _ = writeln!(out, "# HELP {family} {}\n# TYPE {family} gauge", first.help);
-        }
-        for gauge in series {
-            let labels: Vec<String> = gauge
-                .labels
-                .iter()
-                .map(|(name, value)| format!("{name}=\"{}\"", escape(value)))
-                .collect();
-            let labels = if labels.is_empty() {
-                String::new()
-            } else {
-                format!("{{{}}}", labels.join(","))
-            };
-            let _ = writeln!(out, "{family}{labels} {}", gauge.value);
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP rcert_certificates Certificates (and unreadable items) per status.\n# TYPE rcert_certificates gauge"
-    );
-    for status in [
-        ItemStatus::Expired,
-        ItemStatus::NotYetValid,
-        ItemStatus::Unreadable,
-        ItemStatus::Stale,
-        ItemStatus::Expiring,
-        ItemStatus::Ok,
-    ] {
-        let count = report
-            .items
-            .iter()
-            .filter(|item| item.status == status)
-            .count();
-        let _ = writeln!(
-            out,
-            "rcert_certificates{{status=\"{}\"}} {count}",
-            status.name()
-        );
-    }
-    if openmetrics {
-        out.push_str("# EOF\n");
-    }
-    out
 }

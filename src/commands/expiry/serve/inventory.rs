@@ -8,17 +8,14 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
+use super::super::prometheus::labels;
 use super::super::{summarize, ExpiryReport, Item, SourceState};
 use super::rancher::Gauge;
 
-/// The inventory at one instant, for `/metrics` and the page.
+/// The inventory at one instant, for the page: copied, judged, sorted.
 pub(crate) struct Snapshot {
     /// Every item judged at that instant.
     pub report: ExpiryReport,
-    /// Each source's counters.
-    pub counters: Vec<SourceCounters>,
-    /// Every source's gauges.
-    pub gauges: Vec<Gauge>,
     /// Every source has been read (or has failed) once.
     pub ready: bool,
 }
@@ -29,14 +26,31 @@ pub(crate) struct Inventory {
     slots: Mutex<BTreeMap<String, Slot>>,
 }
 
+/// An item as the exporter keeps it: with its series' label set, rendered once.
+#[derive(Debug)]
+pub(crate) struct Kept {
+    /// The item (its fix is computed when shown: it follows the clock).
+    pub item: Item,
+    /// Its label set in the exposition format.
+    pub labels: String,
+}
+
+impl Kept {
+    fn new(mut item: Item) -> Kept {
+        item.forget_fix();
+        let labels = labels(&item);
+        Kept { item, labels }
+    }
+}
+
 /// One source.
 #[derive(Debug, Default)]
 pub(crate) struct Slot {
     /// Items per object (`NAMESPACE/NAME` for a watched resource, `""` for a source read
     /// as a whole).
-    objects: HashMap<String, Vec<Item>>,
+    objects: HashMap<String, Vec<Kept>>,
     /// A relist in progress: the objects listed so far, swapped in when the list ends.
-    pending: Option<HashMap<String, Vec<Item>>>,
+    pending: Option<HashMap<String, Vec<Kept>>>,
     /// What the source says about itself (`read`, `unreachable`, `unavailable`,
     /// `starting`); a source read as a whole may report several (one per `--path`).
     pub states: Vec<SourceState>,
@@ -59,6 +73,7 @@ impl Slot {
 
     /// One object of a relist (or a change, outside a relist).
     pub fn apply(&mut self, key: String, items: Vec<Item>) {
+        let items = items.into_iter().map(Kept::new).collect();
         match self.pending.as_mut() {
             Some(pending) => pending.insert(key, items),
             None => self.objects.insert(key, items),
@@ -81,6 +96,7 @@ impl Slot {
 
     /// Replace everything (a source read as a whole).
     pub fn replace(&mut self, items: Vec<Item>, states: Vec<SourceState>) {
+        let items = items.into_iter().map(Kept::new).collect();
         self.objects = HashMap::from([(String::new(), items)]);
         self.states = states;
         self.lists += 1;
@@ -108,6 +124,20 @@ impl Slot {
             message,
         }];
     }
+}
+
+/// Everything a scrape renders, borrowed from the inventory.
+pub(crate) struct Rendering<'a> {
+    /// Every item with its label set.
+    pub kept: Vec<&'a Kept>,
+    /// Every source's state.
+    pub sources: Vec<SourceState>,
+    /// Every source's counters.
+    pub counters: Vec<SourceCounters>,
+    /// Every source's gauges.
+    pub gauges: Vec<&'a Gauge>,
+    /// Every source has been read (or has failed) once.
+    pub ready: bool,
 }
 
 /// Counters the exporter adds to the inventory's own metrics.
@@ -154,31 +184,18 @@ impl Inventory {
 
     /// The inventory as it stands at `at`: every item judged again, sorted, counted.
     pub fn snapshot(&self, at: OffsetDateTime, within: Duration) -> Snapshot {
-        let (items, sources, counters, gauges, ready) = {
+        let (items, sources, ready) = {
             let slots = self.lock();
             let items: Vec<Item> = slots
                 .values()
-                .flat_map(|slot| slot.objects.values().flatten().cloned())
+                .flat_map(|slot| slot.objects.values().flatten())
+                .map(|kept| kept.item.clone())
                 .collect();
             let sources: Vec<SourceState> = slots
                 .values()
                 .flat_map(|slot| slot.states.clone())
                 .collect();
-            let counters = slots
-                .iter()
-                .map(|(key, slot)| SourceCounters {
-                    source: key.clone(),
-                    context: slot.states.first().and_then(|s| s.context.clone()),
-                    errors: slot.errors,
-                    lists: slot.lists,
-                })
-                .collect();
-            let gauges = slots
-                .values()
-                .flat_map(|slot| slot.gauges.clone())
-                .collect();
-            let ready = slots.values().all(|slot| slot.ready);
-            (items, sources, counters, gauges, ready)
+            (items, sources, slots.values().all(|slot| slot.ready))
         };
         let items = items
             .into_iter()
@@ -189,10 +206,39 @@ impl Inventory {
             .collect();
         Snapshot {
             report: summarize(items, sources, at, within, 0),
-            counters,
-            gauges,
             ready,
         }
+    }
+
+    /// Call `render` with every kept item and every source's state, counters and gauges
+    /// under the lock, without copying them (a scrape of tens of thousands of series).
+    pub fn render<T>(&self, render: impl FnOnce(&Rendering<'_>) -> T) -> T {
+        let slots = self.lock();
+        let kept: Vec<&Kept> = slots
+            .values()
+            .flat_map(|slot| slot.objects.values().flatten())
+            .collect();
+        let sources: Vec<SourceState> = slots
+            .values()
+            .flat_map(|slot| slot.states.clone())
+            .collect();
+        let counters = slots
+            .iter()
+            .map(|(key, slot)| SourceCounters {
+                source: key.clone(),
+                context: slot.states.first().and_then(|s| s.context.clone()),
+                errors: slot.errors,
+                lists: slot.lists,
+            })
+            .collect();
+        let gauges = slots.values().flat_map(|slot| slot.gauges.iter()).collect();
+        render(&Rendering {
+            kept,
+            sources,
+            counters,
+            gauges,
+            ready: slots.values().all(|slot| slot.ready),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {

@@ -5,6 +5,7 @@
 mod http;
 mod inventory;
 mod log;
+mod metrics;
 mod page;
 mod rancher;
 mod refresh;
