@@ -17,7 +17,7 @@ const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}\
 .summary{margin:0 0 16px;color:#444}table{border-collapse:collapse;width:100%}\
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e3e5e8;vertical-align:top}\
-th{background:#f4f5f7}td.n{text-align:right;font-variant-numeric:tabular-nums}\
+th{background:#f4f5f7}td.d{white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}\
 .s{font-weight:600;white-space:nowrap}.expired,.unreadable,.not_yet_valid,.stale{color:#b3261e}\
 .expiring{color:#a15c00}.ok{color:#1e7b34}.fix{font-family:monospace;font-size:12px;color:#333}\
 .err{color:#b3261e;font-size:12px}svg{display:block;margin:0 0 8px;max-width:100%}";
@@ -71,7 +71,7 @@ fn items_table(out: &mut String, items: &[Item]) {
         let status = item.status.name();
         let _ = write!(
             out,
-            "<tr><td class=\"s {status}\">{}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td>{}",
+            "<tr><td class=\"s {status}\">{}</td><td class=\"n\">{}</td><td class=\"d\">{}</td><td>{}</td><td>{}",
             item.status.label(),
             item.days_left.map_or_else(|| "-".to_string(), |days| days.to_string()),
             escape(item.not_after.as_deref().unwrap_or("-")),
@@ -159,21 +159,27 @@ fn timeline(items: &[Item], within_days: u64) -> String {
         now = x_of_days(0),
         horizon = x_of_days(within),
     );
-    for (days, label) in [
+    // Labels left to right, none drawn over another.
+    let mut marks = [
         (0, "today"),
-        (within, "+within"),
+        (within, "within"),
         (90, "90 d"),
         (180, "180 d"),
         (365, "1 year"),
         (730, "2 years"),
-    ] {
-        if days == within && label != "+within" || days > WEEKS_AHEAD * 7 {
+    ];
+    marks.sort();
+    let mut free_from = i64::MIN;
+    for (days, label) in marks {
+        let x = x_of_days(days);
+        if days > WEEKS_AHEAD * 7 || x < free_from {
             continue;
         }
+        free_from = x + 56;
         let _ = write!(
             svg,
             "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#444\">{label}</text>",
-            x_of_days(days) + 2,
+            x + 2,
             BASE + 16
         );
     }
