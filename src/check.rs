@@ -285,6 +285,18 @@ impl Clients {
         openssl: false,
         strict: true,
     };
+    /// Go alone.
+    pub const GO_ONLY: Clients = Clients {
+        go: true,
+        openssl: false,
+        strict: false,
+    };
+    /// OpenSSL alone.
+    pub const OPENSSL_ONLY: Clients = Clients {
+        go: false,
+        openssl: true,
+        strict: false,
+    };
     /// OpenSSL and the strict reading (e.g. a CA key without keyCertSign: Go ignores keyUsage).
     pub const OPENSSL_STRICT: Clients = Clients {
         go: false,
@@ -319,6 +331,15 @@ impl Clients {
     /// Whether any client is in both sets.
     pub fn meets(self, other: Clients) -> bool {
         (self.go && other.go) || (self.openssl && other.openssl) || (self.strict && other.strict)
+    }
+
+    /// The union of two sets.
+    pub fn with(self, other: Clients) -> Clients {
+        Clients {
+            go: self.go || other.go,
+            openssl: self.openssl || other.openssl,
+            strict: self.strict || other.strict,
+        }
     }
 
     /// Whether no client is in the set.

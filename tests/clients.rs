@@ -224,3 +224,58 @@ fn push_refuses_only_on_a_selected_client() {
     assert_eq!(code, 1, "{stdout}{stderr}");
     assert!(!stdout.contains("apiVersion"), "{stdout}");
 }
+
+/// `cacerts.pem` holding the intermediate alone: Go (and webpki) stop at any trusted
+/// certificate, OpenSSL needs a self-signed root at the top ("unable to get issuer
+/// certificate") — so curl and nginx refuse what the agents accept.
+#[test]
+fn an_intermediate_alone_as_ca_file_fails_for_openssl_and_passes_for_go() {
+    let dir = tempfile::tempdir().unwrap();
+    let leaf = dir.path().join("leaf.pem");
+    std::fs::write(&leaf, common::fixture_bytes("leaf.pem")).unwrap();
+    let leaf = leaf.display().to_string();
+    let inter = common::fixture("inter.pem");
+    let (code, stdout, go, openssl_ok) = verdicts(&inter, &leaf, "rancher.example.com");
+    assert!(go && !openssl_ok, "Go {go}, openssl {openssl_ok}");
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("go (agents, kubectl) accept · openssl (curl) REJECT"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "OpenSSL clients (curl, nginx) need the chain to end at a self-signed root in"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("(openssl verify: \"unable to get issuer certificate\"); add the root CA after it (Rancher's docs: intermediate then root)"),
+        "{stdout}"
+    );
+    let (code, _, _) = run(&[
+        "verify",
+        "--clients",
+        "go",
+        "--ca",
+        &inter,
+        "--host",
+        "rancher.example.com",
+        &leaf,
+    ]);
+    assert_eq!(code, 0, "--clients go: the agents accept it");
+    // Intermediate then root, as Rancher's docs ask: every client accepts.
+    let both = dir.path().join("cacerts.pem");
+    std::fs::write(
+        &both,
+        [
+            common::fixture_bytes("inter.pem"),
+            common::fixture_bytes("root.pem"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let (code, stdout, go, openssl_ok) =
+        verdicts(&both.display().to_string(), &leaf, "rancher.example.com");
+    assert!(go && openssl_ok, "Go {go}, openssl {openssl_ok}");
+    assert_eq!(code, 0, "{stdout}");
+}

@@ -31,6 +31,58 @@ pub fn wildcard_within_permitted(cert: &Cert, wildcard: &str) -> bool {
             .any(|subtree| base == *subtree || base.ends_with(&format!(".{subtree}")))
 }
 
+/// OpenSSL's bound on name-constraint work (`NAME_CHECK_MAX` in `v3_ncons.c`): it refuses
+/// a chain ("unspecified certificate verification error") when the names of a
+/// certificate (subject entries + SANs) times the subtrees of a CA above it exceed 2^20.
+pub fn openssl_name_check_overflow(ca: &Cert, below: &Cert) -> bool {
+    const NAME_CHECK_MAX: usize = 1 << 20;
+    let constraints = constraint_subtrees(ca, true).len();
+    if constraints == 0 {
+        return false;
+    }
+    let Ok((_, x509)) = X509Certificate::from_der(below.der()) else {
+        return false;
+    };
+    let sans = x509
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map_or(0, |san| san.value.general_names.len());
+    let names = x509.subject().iter_attributes().count() + sans;
+    names > 0 && constraints > NAME_CHECK_MAX / names
+}
+
+/// A DNS name Go refuses under a CA's nameConstraints that hold a leading-period DNS
+/// subtree (`.example.com`): Go reads that form as "subdomains only", so `example.com`
+/// itself is outside it ("x509: … DNS name \"example.com\" is not permitted by any
+/// constraint"); OpenSSL and webpki read it otherwise. None without such a subtree.
+pub fn go_leading_period_refusal<'n>(ca: &Cert, names: &'n [String]) -> Option<&'n str> {
+    let dns = |excluded: bool| -> Vec<String> {
+        constraint_subtrees(ca, excluded)
+            .iter()
+            .filter_map(|name| match name {
+                GeneralName::DNSName(name) => Some(name.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect()
+    };
+    let permitted = dns(false);
+    let all = dns(true);
+    if !all.iter().any(|constraint| constraint.starts_with('.')) {
+        return None;
+    }
+    let excluded: Vec<&String> = all.iter().filter(|c| !permitted.contains(c)).collect();
+    let within = |name: &str, constraint: &str| match constraint.strip_prefix('.') {
+        Some(_) => name.len() > constraint.len() && name.ends_with(constraint),
+        None => name == constraint || name.ends_with(&format!(".{constraint}")),
+    };
+    names.iter().map(String::as_str).find(|name| {
+        let name = name.to_ascii_lowercase();
+        let allowed = permitted.is_empty() || permitted.iter().any(|c| within(&name, c));
+        !allowed || excluded.iter().any(|c| within(&name, c))
+    })
+}
+
 /// The bases of a certificate's permitted (and, with `excluded`, excluded) subtrees.
 fn constraint_subtrees(cert: &Cert, excluded: bool) -> Vec<GeneralName<'_>> {
     let Ok((_, x509)) = X509Certificate::from_der(cert.der()) else {

@@ -20,7 +20,10 @@ mod crypto;
 use crate::check::Clients;
 use crate::x509::formats::modulus_bits;
 use crate::x509::Cert;
-pub use constraints::{has_directory_name_constraints, wildcard_within_permitted};
+pub use constraints::{
+    go_leading_period_refusal, has_directory_name_constraints, openssl_name_check_overflow,
+    wildcard_within_permitted,
+};
 
 /// The place of a certificate on its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

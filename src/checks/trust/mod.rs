@@ -111,6 +111,89 @@ impl<'a> Examined<'a> {
     /// The chain check, and the clients that refuse the chain for its reason (None when
     /// it is trusted).
     pub(super) fn trust_check(&self) -> (Check, Option<Clients>) {
+        let (mut check, mut clients) = self.trust_check_by_path();
+        // Refusals of one client's own that the path webpki judged does not show.
+        let own = [
+            (
+                Clients::OPENSSL_ONLY,
+                self.openssl_root_missing()
+                    .or_else(|| self.openssl_name_check_overflow()),
+            ),
+            (Clients::GO_ONLY, self.go_leading_period_refusal()),
+        ];
+        for (client, reason) in own {
+            let Some(reason) = reason else { continue };
+            let already = clients.unwrap_or_default();
+            if already.meets(client) {
+                continue;
+            }
+            check = match clients {
+                None => Check::failed(CheckId::Chain, reason),
+                Some(_) => Check::failed(CheckId::Chain, format!("{}; {reason}", check.message)),
+            };
+            clients = Some(already.with(client));
+        }
+        (check, clients)
+    }
+
+    /// Go's reading of a leading-period DNS constraint (subdomains only) refusing a name
+    /// of the leaf — or of the constraining CA itself: Go checks a CA's constraints
+    /// against its own SANs too.
+    fn go_leading_period_refusal(&self) -> Option<String> {
+        self.path.iter().skip(1).find_map(|ca| {
+            let names: Vec<String> = self.leaf.dns_names.iter().chain(&ca.dns_names).cloned().collect();
+            let name = rules::go_leading_period_refusal(ca, &names)?;
+            Some(format!(
+                "Go clients (Rancher agents, kubectl) read the nameConstraints of '{}' as subdomains only: \"x509: a root or intermediate certificate is not authorized to sign for this name: DNS name \"{name}\" is not permitted by any constraint\"",
+                ca.subject
+            ))
+        })
+    }
+
+    /// OpenSSL (curl, nginx: no `-partial_chain`) accepts a chain only when it ends at a
+    /// self-signed certificate of the trust store; Go and webpki stop at any trusted
+    /// certificate. The reason, when the CA file's certificates do not reach one from
+    /// the top of the path.
+    fn openssl_root_missing(&self) -> Option<String> {
+        let ca = self.context.ca.as_ref()?;
+        let top = self
+            .path
+            .last()
+            .filter(|top| is_anchor(top, self.context))?;
+        let mut current = top;
+        for _ in 0..8 {
+            if current.self_signed {
+                return None;
+            }
+            match ca
+                .certs
+                .iter()
+                .find(|cert| cert.raw_subject == current.raw_issuer && cert.der() != current.der())
+            {
+                Some(issuer) => current = issuer,
+                None => break,
+            }
+        }
+        Some(format!(
+            "OpenSSL clients (curl, nginx) need the chain to end at a self-signed root in {}: '{}' is trusted there, but not its issuer '{}' (openssl verify: \"unable to get issuer certificate\"); add the root CA after it (Rancher's docs: intermediate then root)",
+            ca.source, current.subject, current.issuer
+        ))
+    }
+
+    /// OpenSSL's bound on name-constraint checks, exceeded somewhere on the path.
+    fn openssl_name_check_overflow(&self) -> Option<String> {
+        self.path.iter().enumerate().find_map(|(index, ca)| {
+            let below = self.path[..index]
+                .iter()
+                .find(|cert| rules::openssl_name_check_overflow(ca, cert))?;
+            Some(format!(
+                "OpenSSL clients (curl, nginx) refuse to check the name constraints of '{}' against the names of '{}': more than 2^20 name × constraint comparisons (openssl verify: \"unspecified certificate verification error\")",
+                ca.subject, below.subject
+            ))
+        })
+    }
+
+    fn trust_check_by_path(&self) -> (Check, Option<Clients>) {
         let source = trust_source(self.context);
         match &self.verified {
             Ok(()) => (Check::ok(CheckId::Chain, format!("trusted by {source}")), None),
