@@ -72,12 +72,24 @@ fn the_base_and_the_node_overlay_render_with_least_privilege() {
     for expected in [
         "- --root=/host",
         "- --no-cluster",
-        "mountPath: /host/var/lib/rancher/rke2",
+        "mountPath: /host/var/lib/rancher",
         "readOnly: true",
+        "pod-security.kubernetes.io/enforce: privileged",
     ] {
         assert!(node.contains(expected), "{expected} missing:\n{node}");
     }
     assert!(!node.contains("readOnly: false"));
+    // Every container gets the built image, the DaemonSet's included.
+    assert!(!node.contains("image: rcert\n"), "{node}");
+    assert_eq!(
+        node.matches("image: registry.example.com/rcert:0.1.0")
+            .count(),
+        2
+    );
+    // Rancher's agents and cacerts setting: readable by name only.
+    for expected in ["- cattle-cluster-agent", "- cattle-node-agent", "- cacerts"] {
+        assert!(base.contains(expected), "{expected} missing:\n{base}");
+    }
 }
 
 #[test]
@@ -176,7 +188,7 @@ fn the_alerts_pass_promtool_and_fire_on_what_they_name() {
     let rules = rule_file(dir.path());
     let (ok, text) = promtool(&["check", "rules", &rules.display().to_string()]);
     assert!(ok, "{text}");
-    assert!(text.contains("SUCCESS: 7 rules found"), "{text}");
+    assert!(text.contains("SUCCESS: 8 rules found"), "{text}");
     // Series at one-minute steps from time 0: a certificate 3 days from its end, one 20
     // days, an expired one, a source down, an agent with an old checksum.
     let tests = r#"
@@ -198,6 +210,8 @@ tests:
       - series: 'rcert_source_up{source="cluster secrets type=kubernetes.io/tls"}'
         values: '0x30'
       - series: 'rcert_agent_ca_checksum_match{agent="deployment cattle-system/cattle-cluster-agent"}'
+        values: '0x30'
+      - series: 'up{job="rcert-exporter", instance="10.42.0.7:9793"}'
         values: '0x30'
     alert_rule_test:
       - eval_time: 1m
@@ -231,6 +245,13 @@ tests:
             exp_annotations:
               summary: rcert cannot read cluster secrets type=kubernetes.io/tls
               description: "The inventory of cluster secrets type=kubernetes.io/tls is not up to date: certificates there may expire unseen."
+      - eval_time: 15m
+        alertname: CertificateExporterDown
+        exp_alerts:
+          - exp_labels: {severity: warning, job: rcert-exporter, instance: "10.42.0.7:9793"}
+            exp_annotations:
+              summary: The rcert exporter 10.42.0.7:9793 cannot be scraped
+              description: "Nothing watches these certificates while it is down: kubectl -n rcert get pods, and its log."
       - eval_time: 10m
         alertname: RancherAgentChecksumMismatch
         exp_alerts:

@@ -458,6 +458,59 @@ fn a_bad_or_taken_address_is_refused_at_once() {
     let (code, _, stderr) = run(&["expiry", "--interval", "5s", "--no-cluster"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("--serve"), "{stderr}");
+    let (code, _, stderr) = run(&[
+        "expiry",
+        "--serve",
+        "127.0.0.1:0",
+        "--interval",
+        "1ms",
+        "--no-cluster",
+        "--path",
+        ".",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("'1ms' is under a second: the interval must be at least 1s"),
+        "{stderr}"
+    );
+    // Nothing to watch, or a kubeconfig that cannot be used: refused before listening
+    // (nothing printed on stdout), as one-shot expiry refuses them.
+    let empty = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_rcert"))
+        .args(["expiry", "--serve", "127.0.0.1:0", "--no-node"])
+        .env_remove("KUBECONFIG")
+        .env("HOME", empty.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("nothing to watch: no kubeconfig ($KUBECONFIG, ~/.kube/config), not in a cluster, and --no-node"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let (code, stdout, stderr) = run(&[
+        "expiry",
+        "--serve",
+        "127.0.0.1:0",
+        "--no-node",
+        "--kubeconfig",
+        "/nonexistent/kubeconfig",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    let (code, stdout, _) = run(&[
+        "expiry",
+        "--serve",
+        "127.0.0.1:0",
+        "--no-cluster",
+        "--no-node",
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        stdout.is_empty(),
+        "no URL printed before the refusal: {stdout}"
+    );
 }
 
 /// A real Prometheus (Debian's) scrapes the exporter on loopback; PromQL finds the series.
@@ -680,4 +733,34 @@ fn agents_checksum_and_tls_ca_are_gauges() {
     });
     // The page names tls-ca among the certificates (an Opaque secret in cattle-system).
     assert!(exporter.get("/").2.contains("cattle-system/tls-ca"));
+}
+
+/// What RBAC forbids is a source down with the API's words, never a silent gap: here
+/// Rancher's agents cannot be read.
+#[test]
+fn a_forbidden_agent_read_is_the_source_down() {
+    let emulator = Emulator::start();
+    emulator.seed("v1/secrets", &[tls_secret("ns1", "kept")]);
+    emulator.fault("GET", "deployments/cattle-cluster-agent", 403);
+    let exporter = Exporter::start(&[
+        "--kubeconfig",
+        &emulator.kubeconfig(),
+        "--no-node",
+        "--interval",
+        "1s",
+    ]);
+    exporter.wait_ready();
+    let source = "rcert_source_up{source=\"cluster caBundles, node Events and agents\"}";
+    exporter.wait_for("the source down", 10, |m| {
+        m.contains(&format!("{source} 0"))
+    });
+    assert!(
+        exporter.log().contains("source down cluster caBundles, node Events and agents: cannot get deployment cattle-system/cattle-cluster-agent: 403 Forbidden"),
+        "{}",
+        exporter.log()
+    );
+    emulator.clear_faults();
+    exporter.wait_for("the source up again", 10, |m| {
+        m.contains(&format!("{source} 1"))
+    });
 }

@@ -228,7 +228,7 @@ pub struct ExpiryArgs {
     pub serve: Option<std::net::SocketAddr>,
     /// With --serve: how often files, endpoints and caBundles are read again (files also
     /// when one changes).
-    #[arg(long, default_value = "60s", value_name = "DUR", value_parser = crate::tls::parse_duration, requires = "serve")]
+    #[arg(long, default_value = "60s", value_name = "DUR", value_parser = crate::commands::expiry::serve::parse_interval, requires = "serve")]
     pub interval: std::time::Duration,
     /// With --serve: the log's format, one line per event on stderr.
     #[arg(

@@ -443,6 +443,7 @@ async fn serve_expiry(
     let Some(address) = args.serve else {
         return Ok(exit::OK);
     };
+    let clusters = expiry::serve::preflight(&request).await?;
     let listener =
         expiry::serve::bind(address).map_err(|source| Error::Listen { address, source })?;
     term.data(&format!("{}\n", expiry::serve::url(&listener)))?;
@@ -453,7 +454,7 @@ async fn serve_expiry(
         log_format: args.log_format,
         clock: time::OffsetDateTime::now_utc,
     };
-    expiry::serve::serve(request, listener).await
+    expiry::serve::serve(request, clusters, listener).await
 }
 
 async fn run_rotate(

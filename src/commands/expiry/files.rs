@@ -24,6 +24,21 @@ const SYSTEM_AGENT_CONNECTION: &str = "var/lib/rancher/agent/rancher2_connection
 const MAX_DEPTH: usize = 12;
 const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
+/// Where the node's distributions keep certificates, under `--root` (none with
+/// `--no-node`): the exporter looks for one of them appearing.
+pub(super) fn node_locations(request: &ExpiryRequest) -> Vec<PathBuf> {
+    if request.no_node {
+        return Vec::new();
+    }
+    NODE_DIRECTORIES
+        .iter()
+        .chain(NODE_AGENT_DIRECTORIES)
+        .chain(NODE_KUBECONFIGS)
+        .chain([&RKE1_DIRECTORY, &SYSTEM_AGENT_CONNECTION])
+        .map(|relative| request.root.join(relative))
+        .collect()
+}
+
 /// The node part and the `--path` part.
 pub(super) fn collect(request: &ExpiryRequest) -> (Vec<Item>, Vec<SourceState>) {
     let mut items = Vec::new();

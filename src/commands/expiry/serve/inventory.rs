@@ -222,13 +222,17 @@ impl Inventory {
             .values()
             .flat_map(|slot| slot.states.clone())
             .collect();
+        // Counted per source as `rcert_source_up` names it (a slot read as a whole, the
+        // node and each --path, shares its counters), so the two join.
         let counters = slots
-            .iter()
-            .map(|(key, slot)| SourceCounters {
-                source: key.clone(),
-                context: slot.states.first().and_then(|s| s.context.clone()),
-                errors: slot.errors,
-                lists: slot.lists,
+            .values()
+            .flat_map(|slot| {
+                slot.states.iter().map(|state| SourceCounters {
+                    source: state.source.clone(),
+                    context: state.context.clone(),
+                    errors: slot.errors,
+                    lists: slot.lists,
+                })
             })
             .collect();
         let gauges = slots.values().flat_map(|slot| slot.gauges.iter()).collect();

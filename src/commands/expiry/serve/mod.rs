@@ -48,18 +48,39 @@ pub(crate) struct Shared {
     clock: fn() -> OffsetDateTime,
 }
 
-/// `--serve ADDR`: `:9793` (every address), `127.0.0.1:0` (a free port), `[::1]:9793`.
+/// `--serve ADDR`: `:9793` (every IPv4 address), `127.0.0.1:0` (a free port),
+/// `[::1]:9793`, `localhost:9793` (the first address the name resolves to).
 pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs as _;
     let text = text.trim();
     let full = match text.strip_prefix(':') {
         Some(port) => format!("0.0.0.0:{port}"),
         None => text.to_string(),
     };
-    full.parse().map_err(|_| {
+    let refused = || {
         format!(
             "'{text}' is not an address to listen on: write :9793, 127.0.0.1:9793 or [::1]:9793"
         )
-    })
+    };
+    if let Ok(address) = full.parse() {
+        return Ok(address);
+    }
+    full.to_socket_addrs()
+        .map_err(|_| refused())?
+        .next()
+        .ok_or_else(refused)
+}
+
+/// `--interval`: at least one second (a tighter loop re-reads files and probes endpoints
+/// for nothing).
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    let interval = crate::tls::parse_duration(text).map_err(|err| err.to_string())?;
+    if interval < Duration::from_secs(1) {
+        return Err(format!(
+            "'{text}' is under a second: the interval must be at least 1s"
+        ));
+    }
+    Ok(interval)
 }
 
 /// Listen on `address` (before anything else, so a taken port is a clear error at once).
@@ -78,9 +99,59 @@ pub fn url(listener: &TcpListener) -> String {
     }
 }
 
+/// Which clusters the exporter watches, decided before it listens.
+#[derive(Debug, Clone)]
+pub enum Clusters {
+    /// `--no-cluster`.
+    None,
+    /// No kubeconfig and not in a cluster: the other sources only.
+    Unavailable,
+    /// These contexts (`None`: the current one).
+    Contexts(Vec<Option<String>>),
+}
+
+/// What must hold before the exporter listens (bad input is exit 2 at once, as in
+/// one-shot mode): a source to read, a usable kubeconfig and context when one is named.
+pub async fn preflight(request: &ExpiryRequest) -> Result<Clusters, crate::Error> {
+    super::has_a_source(request)?;
+    if request.no_cluster {
+        return Ok(Clusters::None);
+    }
+    if !kubeconfig_available(request.kubeconfig.as_deref()) {
+        if request.no_node && request.paths.is_empty() && request.targets.is_empty() {
+            return Err(crate::Error::Usage(
+                "nothing to watch: no kubeconfig ($KUBECONFIG, ~/.kube/config), not in a cluster, and --no-node; give --kubeconfig, --path or --target (an exporter of nothing would always look green)".to_string(),
+            ));
+        }
+        return Ok(Clusters::Unavailable);
+    }
+    let contexts: Vec<Option<String>> = if request.all_contexts {
+        context_names(request.kubeconfig.as_deref())?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![request.context.clone()]
+    };
+    if request.all_contexts || request.kubeconfig.is_some() || request.context.is_some() {
+        for context in &contexts {
+            crate::cluster::connect(
+                request.kubeconfig.as_deref(),
+                context.as_deref(),
+                request.timeout,
+            )
+            .await?;
+        }
+    }
+    Ok(Clusters::Contexts(contexts))
+}
+
 /// Run until SIGTERM or Ctrl-C; 0 when stopped by one.
-pub async fn serve(request: ServeRequest, listener: TcpListener) -> Result<u8, crate::Error> {
-    super::has_a_source(&request.expiry)?;
+pub async fn serve(
+    request: ServeRequest,
+    clusters: Clusters,
+    listener: TcpListener,
+) -> Result<u8, crate::Error> {
     let shared = Arc::new(Shared {
         inventory: Inventory::default(),
         request: request.expiry.clone(),
@@ -88,7 +159,7 @@ pub async fn serve(request: ServeRequest, listener: TcpListener) -> Result<u8, c
         log: Log::new(request.log_format, request.clock),
         clock: request.clock,
     });
-    start_cluster(&shared, request.concurrency)?;
+    start_cluster(&shared, clusters, request.concurrency);
     refresh::start(&shared);
     let listener = tokio::net::TcpListener::from_std(listener)
         .map_err(|err| crate::Error::Usage(format!("cannot listen: {err}")))?;
@@ -107,30 +178,22 @@ fn url_of(listener: &tokio::net::TcpListener) -> String {
 }
 
 /// One task per context; `--concurrency` of them list at a time.
-fn start_cluster(shared: &Arc<Shared>, concurrency: usize) -> Result<(), crate::Error> {
-    let request = &shared.request;
-    if request.no_cluster {
-        return Ok(());
-    }
-    if !kubeconfig_available(request.kubeconfig.as_deref()) {
-        shared.inventory.register("cluster", None);
-        shared.inventory.with("cluster", |slot| {
-            slot.set_state(
-                "unavailable",
-                "no kubeconfig ($KUBECONFIG, ~/.kube/config) and not in a cluster: skipped"
-                    .to_string(),
-            );
-            slot.ready = true;
-        });
-        return Ok(());
-    }
-    let contexts: Vec<Option<String>> = if request.all_contexts {
-        context_names(request.kubeconfig.as_deref())?
-            .into_iter()
-            .map(Some)
-            .collect()
-    } else {
-        vec![request.context.clone()]
+fn start_cluster(shared: &Arc<Shared>, clusters: Clusters, concurrency: usize) {
+    let contexts = match clusters {
+        Clusters::None => return,
+        Clusters::Unavailable => {
+            shared.inventory.register("cluster", None);
+            shared.inventory.with("cluster", |slot| {
+                slot.set_state(
+                    "unavailable",
+                    "no kubeconfig ($KUBECONFIG, ~/.kube/config) and not in a cluster: skipped"
+                        .to_string(),
+                );
+                slot.ready = true;
+            });
+            return;
+        }
+        Clusters::Contexts(contexts) => contexts,
     };
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
     for context in contexts {
@@ -140,5 +203,4 @@ fn start_cluster(shared: &Arc<Shared>, concurrency: usize) -> Result<(), crate::
             permits.clone(),
         ));
     }
-    Ok(())
 }

@@ -8,6 +8,7 @@ use kube::{Api, Client};
 use super::super::rancher_ca::served_cacerts;
 use super::super::{ExpiryRequest, Item};
 use crate::cluster::agent_workloads::{self, env_value};
+use crate::cluster::describe_api_error;
 use crate::cluster::rancher_objects::setting_value;
 use crate::rancher::{ca_checksum, same_cacerts, CA_SECRET, CA_SECRET_KEY};
 use crate::tls::Target;
@@ -36,12 +37,12 @@ const SAME_CHAIN_HELP: &str = "Whether every --target serves the same certificat
 const NAMESPACE: &str = "cattle-system";
 
 /// The agents' and `tls-ca`'s gauges of one cluster (none where there is no agent and no
-/// Rancher); what cannot be read is left out (the source's state says why).
+/// Rancher), and what could not be read (RBAC, an unreachable Rancher): never a silent gap.
 pub(super) async fn rancher_gauges(
     client: &Client,
     request: &ExpiryRequest,
     context: Option<&str>,
-) -> Vec<Gauge> {
+) -> (Vec<Gauge>, Vec<String>) {
     let labelled = |mut labels: Vec<(&'static str, String)>| {
         if let Some(context) = context {
             labels.push(("context", context.to_string()));
@@ -49,39 +50,66 @@ pub(super) async fn rancher_gauges(
         labels
     };
     let mut gauges = Vec::new();
+    let mut problems = Vec::new();
     // Rancher's own cluster: the cacerts setting is what /cacerts serves.
-    let setting = setting_value(client, "cacerts").await.ok().flatten();
+    let setting = match setting_value(client, "cacerts").await {
+        Ok(setting) => setting,
+        Err(err) => {
+            problems.push(err.to_string());
+            None
+        }
+    };
     if let Some(setting) = &setting {
         let secrets: Api<Secret> = Api::namespaced(client.clone(), NAMESPACE);
-        if let Ok(Some(secret)) = secrets.get_opt(CA_SECRET).await {
-            let held = secret
-                .data
-                .as_ref()
-                .and_then(|data| data.get(CA_SECRET_KEY))
-                .map(|bytes| bytes.0.clone())
-                .unwrap_or_default();
-            gauges.push(Gauge {
-                family: TLS_CA_FAMILY,
-                help: TLS_CA_HELP,
-                labels: labelled(Vec::new()),
-                value: u8::from(same_cacerts(&held, setting.as_bytes())),
-            });
+        match secrets.get_opt(CA_SECRET).await {
+            Ok(Some(secret)) => {
+                let held = secret
+                    .data
+                    .as_ref()
+                    .and_then(|data| data.get(CA_SECRET_KEY))
+                    .map(|bytes| bytes.0.clone())
+                    .unwrap_or_default();
+                gauges.push(Gauge {
+                    family: TLS_CA_FAMILY,
+                    help: TLS_CA_HELP,
+                    labels: labelled(Vec::new()),
+                    value: u8::from(same_cacerts(&held, setting.as_bytes())),
+                });
+            }
+            Ok(None) => {}
+            Err(err) => problems.push(describe_api_error(
+                &err,
+                "get",
+                "secret cattle-system/tls-ca",
+            )),
         }
     }
-    let Ok(workloads) = agent_workloads::all(client, NAMESPACE).await else {
-        return gauges;
+    let workloads = match agent_workloads::all(client, NAMESPACE).await {
+        Ok(workloads) => workloads,
+        Err(err) => {
+            problems.push(err.to_string());
+            return (gauges, problems);
+        }
     };
     for workload in workloads {
         let served = match &setting {
-            Some(setting) => Some(setting.clone()),
+            Some(setting) => Ok(setting.clone()),
             None => match env_value(&workload.object.data, "CATTLE_SERVER")
                 .and_then(|server| Target::from_url(&server).ok())
             {
-                Some((target, true)) => served_cacerts(target, request).await.ok(),
-                _ => None,
+                Some((target, true)) => served_cacerts(target, request)
+                    .await
+                    .map_err(|why| format!("{}: Rancher's /cacerts: {why}", workload.describe())),
+                _ => continue,
             },
         };
-        let Some(served) = served else { continue };
+        let served = match served {
+            Ok(served) => served,
+            Err(why) => {
+                problems.push(why);
+                continue;
+            }
+        };
         let expected = ca_checksum(served.as_bytes());
         gauges.push(Gauge {
             family: AGENT_FAMILY,
@@ -90,7 +118,7 @@ pub(super) async fn rancher_gauges(
             value: u8::from(workload.checksum.as_deref() == Some(expected.as_str())),
         });
     }
-    gauges
+    (gauges, problems)
 }
 
 /// Whether every endpoint read serves the same leaf (only with two or more).

@@ -97,21 +97,29 @@ fn replace(shared: &Shared, key: &str, items: Vec<Item>, states: Vec<SourceState
         .with(key, |slot| std::mem::take(&mut slot.states))
         .unwrap_or_default();
     for state in &states {
-        let was = before.iter().find(|old| old.source == state.source);
-        let was_read = was.map(|old| old.state == "read");
-        let is_read = state.state == "read";
-        if was_read != Some(is_read) && (was.is_some() || !is_read) {
-            let event = if is_read { "source up" } else { "source down" };
-            shared.log.event(event, &state.source, &state.message);
+        let was = before
+            .iter()
+            .find(|old| old.source == state.source)
+            .map(|old| old.state.as_str());
+        if was == Some(state.state.as_str()) || (was.is_none() && state.state == "read") {
+            continue;
         }
+        let event = match state.state.as_str() {
+            "read" => "source up",
+            // Not configured on this machine (no RKE2/k3s directories): no alarm.
+            "unavailable" => "source absent",
+            _ => "source down",
+        };
+        shared.log.event(event, &state.source, &state.message);
     }
     shared
         .inventory
         .with(key, |slot| slot.replace(items, states));
 }
 
-/// The files the items came from, their directories and every `--path`: what a change
-/// would touch.
+/// The files the items came from, their directories, every `--path` and the node's
+/// certificate locations under `--root` (one that appears is read at once): what a
+/// change would touch.
 fn watched_paths(items: &[Item], request: &ExpiryRequest) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = items
         .iter()
@@ -121,6 +129,7 @@ fn watched_paths(items: &[Item], request: &ExpiryRequest) -> Vec<PathBuf> {
             std::iter::once(file).chain(parent)
         })
         .chain(request.paths.iter().cloned())
+        .chain(files::node_locations(request))
         .collect();
     paths.sort();
     paths.dedup();

@@ -31,6 +31,42 @@ use crate::cluster::{connect_watching, describe_api_error};
 /// watcher backs off, so `up` comes back as soon as the API answers.
 const RECHECK: Duration = Duration::from_secs(2);
 
+/// Exponential backoff with jitter between failed watch requests, from 0.5 s to at most
+/// 5 s: once the API answers again the watch resumes within seconds (kube's default
+/// waits up to 30 s), and `up` is not 1 long before the inventory follows again.
+struct WatchBackoff {
+    next: Duration,
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        WatchBackoff {
+            next: Duration::from_millis(500),
+        }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(5));
+        // Jitter from the clock's nanoseconds: 50 % to 100 % of the delay, so a fleet of
+        // exporters does not retry in step.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos());
+        Some(delay.mul_f64(0.5 + f64::from(nanos % 1000) / 2000.0))
+    }
+}
+
+impl kube::runtime::utils::Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        *self = WatchBackoff::default();
+    }
+}
+
 /// The namespace whose Opaque Secrets Rancher uses (`tls-ca`).
 const RANCHER_NAMESPACE: &str = "cattle-system";
 
@@ -277,7 +313,9 @@ async fn watch<K>(
         params = params.fields(fields);
     }
     let mut first = Some(first);
-    let mut stream = watcher(api.clone(), config).default_backoff().boxed();
+    let mut stream = watcher(api.clone(), config)
+        .backoff(WatchBackoff::default())
+        .boxed();
     loop {
         let down = source
             .shared
@@ -414,7 +452,8 @@ async fn cluster_wide(client: Client, source: Source, first: oneshot::Sender<()>
                     .collect();
                 items.extend(events.iter().map(|event| event_item(event, &request)));
                 let items = source.labelled(items);
-                let gauges = rancher_gauges(&client, &request, source.context.as_deref()).await;
+                let (gauges, problems) =
+                    rancher_gauges(&client, &request, source.context.as_deref()).await;
                 let message = format!(
                     "{} caBundle(s), {} node certificate Event(s) and {} Rancher agent fact(s) read",
                     bundles.len(),
@@ -427,7 +466,12 @@ async fn cluster_wide(client: Client, source: Source, first: oneshot::Sender<()>
                     slot.list_done();
                     slot.gauges = gauges;
                 });
-                source.read(message);
+                // What RBAC (or the network) kept from rcert is the source's failure.
+                if problems.is_empty() {
+                    source.read(message);
+                } else {
+                    source.failed(problems.join("; "), false);
+                }
             }
             (Err(err), _) | (_, Err(err)) => source.failed(err.to_string(), false),
         }
