@@ -126,6 +126,32 @@ fn http_get(url: &str, path: &str, accept: Option<&str>) -> (u16, String, String
     (status, kind, body.to_string())
 }
 
+/// An exporter of the emulator's cluster (and no node files), ready.
+fn cluster_exporter(emulator: &Emulator, extra: &[&str]) -> Exporter {
+    let kubeconfig = emulator.kubeconfig();
+    let mut args = vec!["--kubeconfig", kubeconfig.as_str(), "--no-node"];
+    args.extend(extra);
+    let exporter = Exporter::start(&args);
+    exporter.wait_ready();
+    exporter
+}
+
+/// An exporter of a directory holding fixtures (`(file name, fixture)`), ready.
+fn files_exporter(files: &[(&str, &str)]) -> (tempfile::TempDir, Exporter) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, fixture) in files {
+        std::fs::write(dir.path().join(name), fixture_bytes(fixture)).unwrap();
+    }
+    let exporter = Exporter::start(&[
+        "--no-cluster",
+        "--no-node",
+        "--path",
+        &dir.path().display().to_string(),
+    ]);
+    exporter.wait_ready();
+    (dir, exporter)
+}
+
 fn tls_secret(namespace: &str, name: &str) -> serde_json::Value {
     secret_json(
         namespace,
@@ -168,8 +194,7 @@ fn series_of(metrics: &str, secret: &str) -> bool {
 fn a_created_secret_appears_and_a_deleted_one_disappears_without_a_second_list() {
     let emulator = Emulator::start();
     emulator.seed("v1/secrets", &[tls_secret("ns1", "first")]);
-    let exporter = Exporter::start(&["--kubeconfig", &emulator.kubeconfig(), "--no-node"]);
-    exporter.wait_ready();
+    let exporter = cluster_exporter(&emulator, &[]);
     assert!(series_of(&exporter.metrics(), "first"));
 
     // Created through the API, as kubectl or cert-manager would.
@@ -196,8 +221,7 @@ fn a_created_secret_appears_and_a_deleted_one_disappears_without_a_second_list()
 fn a_410_gone_triggers_exactly_one_relist() {
     let emulator = Emulator::start();
     emulator.seed("v1/secrets", &[tls_secret("ns1", "kept")]);
-    let exporter = Exporter::start(&["--kubeconfig", &emulator.kubeconfig(), "--no-node"]);
-    exporter.wait_ready();
+    let exporter = cluster_exporter(&emulator, &[]);
     assert_eq!(tls_secret_lists(&emulator), 1);
     // etcd compacted: the watch resumes from an older resourceVersion and gets 410.
     emulator.control("POST", "/_rcert/compact", "");
@@ -224,8 +248,7 @@ fn a_410_gone_triggers_exactly_one_relist() {
 fn the_api_going_away_is_up_0_and_coming_back_recovers() {
     let emulator = Emulator::start();
     emulator.seed("v1/secrets", &[tls_secret("ns1", "kept")]);
-    let exporter = Exporter::start(&["--kubeconfig", &emulator.kubeconfig(), "--no-node"]);
-    exporter.wait_ready();
+    let exporter = cluster_exporter(&emulator, &[]);
     let up = "rcert_source_up{source=\"cluster secrets type=kubernetes.io/tls\"}";
     emulator.control(
         "POST",
@@ -296,16 +319,8 @@ fn a_dead_context_is_up_0_beside_a_live_one_with_context_labels() {
 
 #[test]
 fn node_files_are_read_again_when_they_change() {
-    let dir = tempfile::tempdir().unwrap();
+    let (dir, exporter) = files_exporter(&[("server.crt", "leaf.pem")]);
     let file = dir.path().join("server.crt");
-    std::fs::write(&file, fixture_bytes("leaf.pem")).unwrap();
-    let exporter = Exporter::start(&[
-        "--no-cluster",
-        "--no-node",
-        "--path",
-        &dir.path().display().to_string(),
-    ]);
-    exporter.wait_ready();
     let serial = |pem: &str| {
         let (ok, text) = common::openssl(&["x509", "-noout", "-serial", "-in", pem]);
         assert!(ok);
@@ -336,15 +351,7 @@ fn node_files_are_read_again_when_they_change() {
 
 #[test]
 fn metrics_pass_promtool_and_openmetrics_is_served_when_asked() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.crt"), fixture_bytes("leaf.pem")).unwrap();
-    let exporter = Exporter::start(&[
-        "--no-cluster",
-        "--no-node",
-        "--path",
-        &dir.path().display().to_string(),
-    ]);
-    exporter.wait_ready();
+    let (_dir, exporter) = files_exporter(&[("a.crt", "leaf.pem")]);
     let (status, kind, text) = http_get(&exporter.url, "/metrics", None);
     assert_eq!(
         (status, kind.as_str()),
@@ -399,15 +406,7 @@ fn promtool_check(text: &str) -> (bool, String) {
 
 #[test]
 fn sigterm_stops_the_exporter_with_exit_0_within_seconds() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.crt"), fixture_bytes("leaf.pem")).unwrap();
-    let mut exporter = Exporter::start(&[
-        "--no-cluster",
-        "--no-node",
-        "--path",
-        &dir.path().display().to_string(),
-    ]);
-    exporter.wait_ready();
+    let (_dir, mut exporter) = files_exporter(&[("a.crt", "leaf.pem")]);
     let started = Instant::now();
     let status = Command::new("kill")
         .args(["-TERM", &exporter.child.id().to_string()])
@@ -516,15 +515,7 @@ fn a_bad_or_taken_address_is_refused_at_once() {
 /// A real Prometheus (Debian's) scrapes the exporter on loopback; PromQL finds the series.
 #[test]
 fn a_real_prometheus_scrapes_the_exporter() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.crt"), fixture_bytes("leaf.pem")).unwrap();
-    let exporter = Exporter::start(&[
-        "--no-cluster",
-        "--no-node",
-        "--path",
-        &dir.path().display().to_string(),
-    ]);
-    exporter.wait_ready();
+    let (dir, exporter) = files_exporter(&[("a.crt", "leaf.pem")]);
     let target = exporter.url.trim_start_matches("http://");
     let config = dir.path().join("prometheus.yml");
     std::fs::write(
@@ -624,16 +615,7 @@ fn percent_encoded(text: &str) -> String {
 /// and the screenshot is drawn.
 #[test]
 fn the_page_renders_in_headless_chromium() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("a.crt"), fixture_bytes("leaf.pem")).unwrap();
-    std::fs::write(dir.path().join("b.crt"), fixture_bytes("root.pem")).unwrap();
-    let exporter = Exporter::start(&[
-        "--no-cluster",
-        "--no-node",
-        "--path",
-        &dir.path().display().to_string(),
-    ]);
-    exporter.wait_ready();
+    let (dir, exporter) = files_exporter(&[("a.crt", "leaf.pem"), ("b.crt", "root.pem")]);
     let chromium = |extra: &[&str]| {
         Command::new("chromium")
             .args([
@@ -705,14 +687,7 @@ fn agents_checksum_and_tls_ca_are_gauges() {
         )
     };
     emulator.seed_one(agent("0123-an-old-checksum"));
-    let exporter = Exporter::start(&[
-        "--kubeconfig",
-        &emulator.kubeconfig(),
-        "--no-node",
-        "--interval",
-        "1s",
-    ]);
-    exporter.wait_ready();
+    let exporter = cluster_exporter(&emulator, &["--interval", "1s"]);
     let agent_series =
         "rcert_agent_ca_checksum_match{agent=\"deployment cattle-system/cattle-cluster-agent\"}";
     exporter.wait_for("the agent mismatch", 10, |m| {
@@ -742,14 +717,7 @@ fn a_forbidden_agent_read_is_the_source_down() {
     let emulator = Emulator::start();
     emulator.seed("v1/secrets", &[tls_secret("ns1", "kept")]);
     emulator.fault("GET", "deployments/cattle-cluster-agent", 403);
-    let exporter = Exporter::start(&[
-        "--kubeconfig",
-        &emulator.kubeconfig(),
-        "--no-node",
-        "--interval",
-        "1s",
-    ]);
-    exporter.wait_ready();
+    let exporter = cluster_exporter(&emulator, &["--interval", "1s"]);
     let source = "rcert_source_up{source=\"cluster caBundles, node Events and agents\"}";
     exporter.wait_for("the source down", 10, |m| {
         m.contains(&format!("{source} 0"))

@@ -29,25 +29,7 @@ pub(super) async fn collect(request: &ExpiryRequest) -> Result<Collected, crate:
         };
         return Ok((Vec::new(), vec![state], 0));
     }
-    let contexts: Vec<Option<String>> = if request.all_contexts {
-        context_names(request.kubeconfig.as_deref())?
-            .into_iter()
-            .map(Some)
-            .collect()
-    } else {
-        vec![request.context.clone()]
-    };
-    if request.all_contexts || request.kubeconfig.is_some() || request.context.is_some() {
-        // An explicit kubeconfig or context that cannot be used is bad input (exit 2).
-        for context in &contexts {
-            connect(
-                request.kubeconfig.as_deref(),
-                context.as_deref(),
-                request.timeout,
-            )
-            .await?;
-        }
-    }
+    let contexts = contexts_to_read(request).await?;
     use futures::StreamExt as _;
     let runs = futures::stream::iter(
         contexts
@@ -64,6 +46,32 @@ pub(super) async fn collect(request: &ExpiryRequest) -> Result<Collected, crate:
         collected.2 += requests;
     }
     Ok(collected)
+}
+
+/// The contexts the request reads (`None`: the current one); an explicit kubeconfig or
+/// context that cannot be used is bad input (exit 2), found before anything is read.
+pub(super) async fn contexts_to_read(
+    request: &ExpiryRequest,
+) -> Result<Vec<Option<String>>, crate::Error> {
+    let contexts: Vec<Option<String>> = if request.all_contexts {
+        context_names(request.kubeconfig.as_deref())?
+            .into_iter()
+            .map(Some)
+            .collect()
+    } else {
+        vec![request.context.clone()]
+    };
+    if request.all_contexts || request.kubeconfig.is_some() || request.context.is_some() {
+        for context in &contexts {
+            connect(
+                request.kubeconfig.as_deref(),
+                context.as_deref(),
+                request.timeout,
+            )
+            .await?;
+        }
+    }
+    Ok(contexts)
 }
 
 async fn one_context(

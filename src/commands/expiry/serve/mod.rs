@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
 use super::ExpiryRequest;
-use crate::cluster::{context_names, kubeconfig_available};
+use crate::cluster::kubeconfig_available;
 use inventory::Inventory;
 use log::Log;
 pub use log::LogFormat;
@@ -125,24 +125,7 @@ pub async fn preflight(request: &ExpiryRequest) -> Result<Clusters, crate::Error
         }
         return Ok(Clusters::Unavailable);
     }
-    let contexts: Vec<Option<String>> = if request.all_contexts {
-        context_names(request.kubeconfig.as_deref())?
-            .into_iter()
-            .map(Some)
-            .collect()
-    } else {
-        vec![request.context.clone()]
-    };
-    if request.all_contexts || request.kubeconfig.is_some() || request.context.is_some() {
-        for context in &contexts {
-            crate::cluster::connect(
-                request.kubeconfig.as_deref(),
-                context.as_deref(),
-                request.timeout,
-            )
-            .await?;
-        }
-    }
+    let contexts = super::cluster::contexts_to_read(request).await?;
     Ok(Clusters::Contexts(contexts))
 }
 
