@@ -13,6 +13,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::runtime::watcher::{self, watcher, Event};
+use kube::runtime::utils::ResetTimerBackoff;
 use kube::runtime::WatchStreamExt;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
@@ -313,9 +314,10 @@ async fn watch<K>(
         params = params.fields(fields);
     }
     let mut first = Some(first);
-    let mut stream = watcher(api.clone(), config)
-        .backoff(WatchBackoff::default())
-        .boxed();
+    // Reset only after a minute without failures: a watcher that lists again after each
+    // failure reports a success in between, which must not reset the backoff.
+    let backoff = ResetTimerBackoff::new(WatchBackoff::default(), Duration::from_secs(60));
+    let mut stream = watcher(api.clone(), config).backoff(backoff).boxed();
     loop {
         let down = source
             .shared
@@ -337,6 +339,11 @@ async fn watch<K>(
                     let (message, absent) = describe(&err, source.what());
                     source.failed(message, absent);
                     first.take().map(|first| first.send(()));
+                    // A resource the cluster does not have (cert-manager not installed) is
+                    // looked for again every --interval, not every few seconds.
+                    if absent {
+                        tokio::time::sleep(source.shared.interval).await;
+                    }
                 }
                 None => return,
             },
