@@ -85,6 +85,16 @@ pub fn go_leading_period_refusal<'n>(ca: &Cert, names: &'n [String]) -> Option<&
 
 /// The bases of a certificate's permitted (and, with `excluded`, excluded) subtrees.
 fn constraint_subtrees(cert: &Cert, excluded: bool) -> Vec<GeneralName<'_>> {
+    // The nameConstraints OID (2.5.29.30) in the DER, before parsing: most certificates
+    // have none, and this runs for every certificate of every chain judged.
+    const NAME_CONSTRAINTS_OID: [u8; 5] = [0x06, 0x03, 0x55, 0x1d, 0x1e];
+    if !cert
+        .der()
+        .windows(NAME_CONSTRAINTS_OID.len())
+        .any(|window| window == NAME_CONSTRAINTS_OID)
+    {
+        return Vec::new();
+    }
     let Ok((_, x509)) = X509Certificate::from_der(cert.der()) else {
         return Vec::new();
     };
