@@ -311,6 +311,10 @@ fn a_dead_context_is_up_0_beside_a_live_one_with_context_labels() {
         .unwrap_or_else(|| panic!("{metrics}"));
     assert!(live.contains("context=\"live\""), "{live}");
     assert!(
+        metrics.contains("rcert_certificates{status=\"ok\",context=\"live\"} 1"),
+        "{metrics}"
+    );
+    assert!(
         exporter.log().contains("source down cluster dead secrets type=kubernetes.io/tls: cannot list secrets type=kubernetes.io/tls: API server unreachable"),
         "{}",
         exporter.log()

@@ -42,14 +42,17 @@ pub(super) fn render(
     write_series(&mut out, &series, |item| {
         item.not_after_time.is_some_and(|not_after| at > not_after)
     });
-    let mut counts = [0usize; STATUSES.len()];
+    // Per context under --all-contexts (None: one cluster, no label).
+    let mut counts: std::collections::BTreeMap<Option<&str>, [usize; STATUSES.len()]> =
+        std::collections::BTreeMap::new();
     for kept in &view.kept {
         let status = kept.item.status_at(at, within);
         if let Some(index) = STATUSES.iter().position(|s| *s == status) {
-            counts[index] += 1;
+            counts.entry(kept.item.context.as_deref()).or_default()[index] += 1;
         }
     }
-    write_sources(&mut out, counts[2], &view.sources);
+    let unreadable = counts.values().map(|by_status| by_status[2]).sum();
+    write_sources(&mut out, unreadable, &view.sources);
     write_counters(&mut out, &view.counters, openmetrics);
     let _ = writeln!(
         out,
@@ -60,12 +63,20 @@ pub(super) fn render(
         out,
         "# HELP rcert_certificates Certificates (and unreadable items) per status.\n# TYPE rcert_certificates gauge"
     );
-    for (status, count) in STATUSES.iter().zip(counts) {
-        let _ = writeln!(
-            out,
-            "rcert_certificates{{status=\"{}\"}} {count}",
-            status.name()
-        );
+    if counts.is_empty() {
+        counts.insert(None, [0; STATUSES.len()]);
+    }
+    for (context, by_status) in &counts {
+        let context = context.map_or_else(String::new, |context| {
+            format!(",context=\"{}\"", escape(context))
+        });
+        for (status, count) in STATUSES.iter().zip(by_status) {
+            let _ = writeln!(
+                out,
+                "rcert_certificates{{status=\"{}\"{context}}} {count}",
+                status.name()
+            );
+        }
     }
     write_gauges(&mut out, view);
     if openmetrics {
