@@ -101,7 +101,7 @@ fn replace(shared: &Shared, key: &str, items: Vec<Item>, states: Vec<SourceState
             .iter()
             .find(|old| old.source == state.source)
             .map(|old| old.state.as_str());
-        if was == Some(state.state.as_str()) || (was.is_none() && state.state == "read") {
+        if was == Some(state.state.as_str()) {
             continue;
         }
         let event = match state.state.as_str() {
