@@ -37,7 +37,7 @@ pub(super) async fn compare(items: &mut [Item], request: &ExpiryRequest) -> Vec<
                     context: None,
                     source,
                     state: "unreachable".to_string(),
-                    message: why,
+                    message: why.to_string(),
                 });
                 continue;
             }
@@ -82,7 +82,7 @@ pub(super) async fn compare(items: &mut [Item], request: &ExpiryRequest) -> Vec<
 pub(super) async fn served_cacerts(
     target: Target,
     request: &ExpiryRequest,
-) -> Result<String, String> {
+) -> Result<String, CacertsUnavailable> {
     let probe = ProbeRequest {
         at: request.at,
         targets: vec![target],
@@ -104,10 +104,17 @@ pub(super) async fn served_cacerts(
     served
         .filter(|body| !body.trim().is_empty())
         .ok_or_else(|| {
-            report
-                .results
-                .first()
-                .and_then(|result| result.error.clone())
-                .unwrap_or_else(|| "no CA bundle at /cacerts".to_string())
+            CacertsUnavailable(
+                report
+                    .results
+                    .first()
+                    .and_then(|result| result.error.clone())
+                    .unwrap_or_else(|| "no CA bundle at /cacerts".to_string()),
+            )
         })
 }
+
+/// Why a Rancher's `/cacerts` gave no CA bundle (the probe's one line).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct CacertsUnavailable(String);

@@ -50,18 +50,14 @@ pub(crate) struct Shared {
 
 /// `--serve ADDR`: `:9793` (every IPv4 address), `127.0.0.1:0` (a free port),
 /// `[::1]:9793`, `localhost:9793` (the first address the name resolves to).
-pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+pub fn parse_listen(text: &str) -> Result<SocketAddr, ServeArgError> {
     use std::net::ToSocketAddrs as _;
     let text = text.trim();
     let full = match text.strip_prefix(':') {
         Some(port) => format!("0.0.0.0:{port}"),
         None => text.to_string(),
     };
-    let refused = || {
-        format!(
-            "'{text}' is not an address to listen on: write :9793, 127.0.0.1:9793 or [::1]:9793"
-        )
-    };
+    let refused = || ServeArgError::Address(text.to_string());
     if let Ok(address) = full.parse() {
         return Ok(address);
     }
@@ -73,14 +69,26 @@ pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
 
 /// `--interval`: at least one second (a tighter loop re-reads files and probes endpoints
 /// for nothing).
-pub fn parse_interval(text: &str) -> Result<Duration, String> {
-    let interval = crate::tls::parse_duration(text).map_err(|err| err.to_string())?;
+pub fn parse_interval(text: &str) -> Result<Duration, ServeArgError> {
+    let interval = crate::tls::parse_duration(text)?;
     if interval < Duration::from_secs(1) {
-        return Err(format!(
-            "'{text}' is under a second: the interval must be at least 1s"
-        ));
+        return Err(ServeArgError::Interval(text.to_string()));
     }
     Ok(interval)
+}
+
+/// A `--serve` or `--interval` value that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeArgError {
+    /// Not an address.
+    #[error("'{0}' is not an address to listen on: write :9793, 127.0.0.1:9793 or [::1]:9793")]
+    Address(String),
+    /// Not a duration.
+    #[error(transparent)]
+    Duration(#[from] crate::tls::ProbeError),
+    /// Under a second.
+    #[error("'{0}' is under a second: the interval must be at least 1s")]
+    Interval(String),
 }
 
 /// Listen on `address` (before anything else, so a taken port is a clear error at once).
