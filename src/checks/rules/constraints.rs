@@ -83,6 +83,39 @@ pub fn go_leading_period_refusal<'n>(ca: &Cert, names: &'n [String]) -> Option<&
     })
 }
 
+/// Whether a CA's nameConstraints exclude a DNS name as OpenSSL reads them: the name is
+/// in an excluded DNS subtree, or outside every permitted one (when there are any).
+pub fn openssl_excludes_dns(ca: &Cert, name: &str) -> bool {
+    let dns = |excluded: bool| -> Vec<String> {
+        constraint_subtrees(ca, excluded)
+            .iter()
+            .filter_map(|base| match base {
+                GeneralName::DNSName(base) => Some(base.to_ascii_lowercase()),
+                _ => None,
+            })
+            .collect()
+    };
+    // OpenSSL does not hold a wildcard SAN against the constraints.
+    if name.starts_with("*.") {
+        return false;
+    }
+    let permitted = dns(false);
+    let all = dns(true);
+    if all.is_empty() {
+        return false;
+    }
+    let name = name.to_ascii_lowercase();
+    // OpenSSL's nc_dns: a base matches the name itself or a subdomain of it; a base with
+    // a leading period only subdomains.
+    let within = |base: &str| match base.strip_prefix('.') {
+        Some(_) => name.ends_with(base),
+        None => name == base || name.ends_with(&format!(".{base}")),
+    };
+    let excluded = all.iter().filter(|base| !permitted.contains(base));
+    excluded.clone().any(|base| within(base))
+        || (!permitted.is_empty() && !permitted.iter().any(|base| within(base)))
+}
+
 /// The bases of a certificate's permitted (and, with `excluded`, excluded) subtrees.
 fn constraint_subtrees(cert: &Cert, excluded: bool) -> Vec<GeneralName<'_>> {
     // The nameConstraints OID (2.5.29.30) in the DER, before parsing: most certificates

@@ -21,8 +21,8 @@ use crate::check::Clients;
 use crate::x509::formats::modulus_bits;
 use crate::x509::Cert;
 pub use constraints::{
-    go_leading_period_refusal, has_directory_name_constraints, openssl_name_check_overflow,
-    wildcard_within_permitted,
+    go_leading_period_refusal, has_directory_name_constraints, openssl_excludes_dns,
+    openssl_name_check_overflow, wildcard_within_permitted,
 };
 
 /// The place of a certificate on its path.

@@ -9,6 +9,7 @@ use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage};
 
 mod clients;
+mod openssl;
 mod order;
 
 use super::rules::{self, Family, Finding, Role};
@@ -117,7 +118,8 @@ impl<'a> Examined<'a> {
             (
                 Clients::OPENSSL_ONLY,
                 self.openssl_root_missing()
-                    .or_else(|| self.openssl_name_check_overflow()),
+                    .or_else(|| self.openssl_name_check_overflow())
+                    .or_else(|| self.openssl_single_path_refusal()),
             ),
             (Clients::GO_ONLY, self.go_leading_period_refusal()),
         ];
@@ -146,49 +148,6 @@ impl<'a> Examined<'a> {
             Some(format!(
                 "Go clients (Rancher agents, kubectl) read the nameConstraints of '{}' as subdomains only: \"x509: a root or intermediate certificate is not authorized to sign for this name: DNS name \"{name}\" is not permitted by any constraint\"",
                 ca.subject
-            ))
-        })
-    }
-
-    /// OpenSSL (curl, nginx: no `-partial_chain`) accepts a chain only when it ends at a
-    /// self-signed certificate of the trust store; Go and webpki stop at any trusted
-    /// certificate. The reason, when the CA file's certificates do not reach one from
-    /// the top of the path.
-    fn openssl_root_missing(&self) -> Option<String> {
-        let ca = self.context.ca.as_ref()?;
-        let top = self
-            .path
-            .last()
-            .filter(|top| is_anchor(top, self.context))?;
-        let mut current = top;
-        for _ in 0..8 {
-            if current.self_signed {
-                return None;
-            }
-            match ca
-                .certs
-                .iter()
-                .find(|cert| cert.raw_subject == current.raw_issuer && cert.der() != current.der())
-            {
-                Some(issuer) => current = issuer,
-                None => break,
-            }
-        }
-        Some(format!(
-            "OpenSSL clients (curl, nginx) need the chain to end at a self-signed root in {}: '{}' is trusted there, but not its issuer '{}' (openssl verify: \"unable to get issuer certificate\"); add the root CA after it (Rancher's docs: intermediate then root)",
-            ca.source, current.subject, current.issuer
-        ))
-    }
-
-    /// OpenSSL's bound on name-constraint checks, exceeded somewhere on the path.
-    fn openssl_name_check_overflow(&self) -> Option<String> {
-        self.path.iter().enumerate().find_map(|(index, ca)| {
-            let below = self.path[..index]
-                .iter()
-                .find(|cert| rules::openssl_name_check_overflow(ca, cert))?;
-            Some(format!(
-                "OpenSSL clients (curl, nginx) refuse to check the name constraints of '{}' against the names of '{}': more than 2^20 name × constraint comparisons (openssl verify: \"unspecified certificate verification error\")",
-                ca.subject, below.subject
             ))
         })
     }
