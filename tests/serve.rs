@@ -736,3 +736,48 @@ fn a_forbidden_agent_read_is_the_source_down() {
         m.contains(&format!("{source} 1"))
     });
 }
+
+/// An Opaque secret holding a CA in an application namespace: outside the API server's
+/// filter by default (said in the README), watched with --all-secrets as one-shot reads it.
+#[test]
+fn all_secrets_watches_what_the_field_selector_leaves_out() {
+    let emulator = Emulator::start();
+    let opaque = secret_json(
+        "app",
+        "app-ca",
+        "Opaque",
+        &[("ca.crt", fixture_bytes("root.pem"))],
+    );
+    emulator.seed("v1/secrets", &[tls_secret("ns1", "kept"), opaque]);
+    let filtered = cluster_exporter(&emulator, &[]);
+    assert!(series_of(&filtered.metrics(), "kept"));
+    assert!(
+        !series_of(&filtered.metrics(), "app-ca"),
+        "{}",
+        filtered.metrics()
+    );
+    let every = cluster_exporter(&emulator, &["--all-secrets"]);
+    let metrics = every.metrics();
+    assert!(
+        series_of(&metrics, "kept") && series_of(&metrics, "app-ca"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("rcert_source_up{source=\"cluster secrets\"} 1"),
+        "{metrics}"
+    );
+    // No field selector on its list.
+    let unfiltered = emulator
+        .control("GET", "/_rcert/requests", "")
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| {
+            r["path"] == "/api/v1/secrets"
+                && !r["query"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("fieldSelector")
+        });
+    assert!(unfiltered);
+}

@@ -230,6 +230,11 @@ pub struct ExpiryArgs {
     /// when one changes).
     #[arg(long, default_value = "60s", value_name = "DUR", value_parser = crate::commands::expiry::serve::parse_interval, requires = "serve")]
     pub interval: std::time::Duration,
+    /// With --serve: watch every Secret (as one-shot expiry reads them), not only the
+    /// kubernetes.io/tls ones and the Opaque ones of cattle-system the API server filters
+    /// (more memory and API load: Helm release secrets are read too).
+    #[arg(long, requires = "serve")]
+    pub all_secrets: bool,
     /// With --serve: the log's format, one line per event on stderr.
     #[arg(
         long,

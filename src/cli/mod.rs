@@ -451,6 +451,7 @@ async fn serve_expiry(
         expiry: request,
         interval: args.interval,
         concurrency: usize::from(args.concurrency),
+        all_secrets: args.all_secrets,
         log_format: args.log_format,
         clock: time::OffsetDateTime::now_utc,
     };

@@ -33,6 +33,9 @@ pub struct ServeRequest {
     pub interval: Duration,
     /// How many contexts do their first lists at once (`--all-contexts`).
     pub concurrency: usize,
+    /// `--all-secrets`: every Secret, as one-shot expiry reads them, instead of the TLS
+    /// ones (and the Opaque ones of cattle-system) the API server filters.
+    pub all_secrets: bool,
     /// One log line per event, as text or JSON.
     pub log_format: LogFormat,
     /// The clock (decided by `cli`: the exporter judges at each request's time).
@@ -44,6 +47,7 @@ pub(crate) struct Shared {
     inventory: Inventory,
     request: ExpiryRequest,
     interval: Duration,
+    all_secrets: bool,
     log: Log,
     clock: fn() -> OffsetDateTime,
 }
@@ -147,6 +151,7 @@ pub async fn serve(
         inventory: Inventory::default(),
         request: request.expiry.clone(),
         interval: request.interval,
+        all_secrets: request.all_secrets,
         log: Log::new(request.log_format, request.clock),
         clock: request.clock,
     });

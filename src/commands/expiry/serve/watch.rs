@@ -141,10 +141,11 @@ async fn connect(
 
 /// What a context's sources read.
 enum Watched {
-    /// Secrets of all namespaces (or each `--namespace`) with a field selector.
+    /// Secrets of all namespaces (or each `--namespace`), with a field selector unless
+    /// `--all-secrets`.
     Secrets {
         namespace: Option<String>,
-        fields: &'static str,
+        fields: Option<&'static str>,
     },
     /// cert-manager Certificates.
     Certificates { namespace: Option<String> },
@@ -173,11 +174,19 @@ impl Watched {
             let scope = namespace
                 .as_deref()
                 .map_or(String::new(), |ns| format!(" in {ns}"));
+            let (what, fields) = if shared.all_secrets {
+                ("secrets", None)
+            } else {
+                (
+                    "secrets type=kubernetes.io/tls",
+                    Some("type=kubernetes.io/tls"),
+                )
+            };
             watched.push((
-                format!("{prefix} secrets type=kubernetes.io/tls{scope}"),
+                format!("{prefix} {what}{scope}"),
                 Watched::Secrets {
                     namespace: namespace.clone(),
-                    fields: "type=kubernetes.io/tls",
+                    fields,
                 },
             ));
             watched.push((
@@ -187,15 +196,16 @@ impl Watched {
                 },
             ));
         }
-        if namespaces
-            .iter()
-            .any(|ns| ns.as_deref().is_none_or(|ns| ns == RANCHER_NAMESPACE))
+        if !shared.all_secrets
+            && namespaces
+                .iter()
+                .any(|ns| ns.as_deref().is_none_or(|ns| ns == RANCHER_NAMESPACE))
         {
             watched.push((
                 format!("{prefix} secrets type=Opaque in {RANCHER_NAMESPACE}"),
                 Watched::Secrets {
                     namespace: Some(RANCHER_NAMESPACE.to_string()),
-                    fields: "type=Opaque",
+                    fields: Some("type=Opaque"),
                 },
             ));
         }
@@ -217,7 +227,7 @@ impl Watched {
                 };
                 let request = source.shared.request.clone();
                 let items = move |secret: &Secret| secret_items(secret, &request);
-                watch(api, Some(fields), source, items, first).await;
+                watch(api, fields, source, items, first).await;
             }
             Watched::Certificates { namespace } => {
                 let resource = certificate_resource();
