@@ -105,7 +105,7 @@ fn each_client_verdict_agrees_with_that_client() {
         "agreement on {total} limbo server cases: go {} · openssl {} · strict {}",
         agree["go"], agree["openssl"], agree["strict"]
     );
-    // Measured 2026-11-30: go 186, openssl 188, strict 175 of 190. Go differs only where
+    // Measured 2026-11-30: go 186, openssl 188, strict 176 of 190. Go differs only where
     // Go 1.19 (the oracle here) lacks later fixes — negative serials (1.23),
     // CVE-2025-61727 (1.24.11) ×2 — and on a DSA server key Go's TLS stack cannot use;
     // OpenSSL on DSA/P-192 roots whose signatures rcert cannot check; see
@@ -113,5 +113,5 @@ fn each_client_verdict_agrees_with_that_client() {
     assert_eq!(total, 190);
     assert!(agree["go"] >= 186, "go: {}", agree["go"]);
     assert!(agree["openssl"] >= 188, "openssl: {}", agree["openssl"]);
-    assert!(agree["strict"] >= 175, "strict: {}", agree["strict"]);
+    assert!(agree["strict"] >= 176, "strict: {}", agree["strict"]);
 }

@@ -135,7 +135,8 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
     let mut judged = vec![examined.trust_check()];
     judged.push((examined.order_check(), None));
     let validity = validity_check(leaf, &examined.judged_certs(), context);
-    let validity_clients = (validity.status == Status::Failed).then_some(Clients::ALL);
+    let validity_clients = (validity.status == Status::Failed)
+        .then(|| validity_refusers(&examined.judged_certs(), context.at));
     let validity_status = validity.status;
     judged.push((validity, validity_clients));
     // OpenSSL counts the second of notAfter itself as expired; Go and RFC 5280 do not.
@@ -263,6 +264,25 @@ fn checksum_message(ca: &CaBundle) -> String {
         ca.checksum.as_deref().unwrap_or_default(),
         ca.source
     )
+}
+
+/// Who refuses a chain outside its validity: every client, except when the only breach is
+/// a fraction of a second past a notAfter — webpki compares whole seconds and still
+/// accepts it; Go and OpenSSL do not.
+fn validity_refusers(certs: &[&Cert], at: time::OffsetDateTime) -> Clients {
+    let within_the_second = certs.iter().all(|cert| {
+        at >= cert.not_before_time()
+            && (at <= cert.not_after_time() || at - cert.not_after_time() < time::Duration::SECOND)
+    });
+    if within_the_second {
+        Clients {
+            go: true,
+            openssl: true,
+            strict: false,
+        }
+    } else {
+        Clients::ALL
+    }
 }
 
 fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
