@@ -238,6 +238,41 @@ fn ingress_serving_its_default_certificate() {
     assert!(fix.contains("--set hostname=127.0.0.1"), "{fix}");
 }
 
+/// A list RBAC forbids is said as such, never read as "nothing routes the host".
+#[test]
+fn a_forbidden_ingress_or_gateway_list_is_no_false_diagnosis() {
+    for (path, expected) in [
+        (
+            "ingresses",
+            "cannot list Ingresses in cattle-system: 403 Forbidden",
+        ),
+        (
+            "gateways",
+            "cannot list Gateways (gateway.networking.k8s.io): 403 Forbidden",
+        ),
+    ] {
+        let emulator = Emulator::start();
+        push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
+        emulator.fault("GET", path, 403);
+        let port = free_port();
+        let _nginx = serve(&[Endpoint {
+            port,
+            chain: "ingress-fake.pem",
+            key: "ingress-fake.key",
+            cacerts: "root.pem",
+        }]);
+        let out = doctor(port, &emulator.kubeconfig(), &[]);
+        let (status, message, fix) = out.one("endpoint", "served");
+        assert_eq!(status, "failed");
+        assert!(message.contains(expected), "{path}: {message}");
+        assert!(
+            !message.contains("no Gateway has an HTTPS listener"),
+            "{message}"
+        );
+        assert!(fix.contains(&format!("list on {path}")), "{path}: {fix}");
+    }
+}
+
 /// The fake certificate served, with an Ingress for the host whose tls entry names `secret`.
 fn fake_certificate_with_ingress(secret: &str, seed: &[serde_json::Value]) -> Outcome {
     let emulator = Emulator::start();

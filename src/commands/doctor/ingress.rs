@@ -3,6 +3,7 @@
 //! host and its `spec.tls` entry, or the Gateway listener for the host and its
 //! `certificateRefs` — then the Secret it names, and name the one precondition that fails.
 
+use crate::cluster::describe_api_error;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::api::networking::v1::Ingress;
 use kube::api::{ApiResource, DynamicObject, ListParams};
@@ -10,6 +11,7 @@ use kube::Api;
 use serde_json::Value;
 
 use super::*;
+use crate::cluster::describe_api_error;
 
 /// A cause and its fix.
 type Cause = (String, String);
@@ -93,7 +95,19 @@ impl Doctor<'_> {
         let namespace = &self.request.namespace;
         let host = &self.request.host.host;
         let ingresses: Api<Ingress> = Api::namespaced(client.clone(), namespace);
-        let list = ingresses.list(&ListParams::default()).await.ok()?;
+        let list = match ingresses.list(&ListParams::default()).await {
+            Ok(list) => list,
+            // A list that fails is said as such: never read as "nothing routes it".
+            Err(err) => {
+                return Some(Lookup::Cause((
+                    format!(
+                        "{}; rcert cannot tell which Ingress routes {host}",
+                        describe_api_error(&err, "list", &format!("Ingresses in {namespace}"))
+                    ),
+                    format!("allow list on ingresses (networking.k8s.io) in {namespace} for your user, or look by hand: kubectl -n {namespace} get ingress -o yaml"),
+                )))
+            }
+        };
         let routes_host = |ingress: &&Ingress| {
             ingress.spec.as_ref().is_some_and(|spec| {
                 spec.rules
@@ -143,15 +157,27 @@ impl Doctor<'_> {
     }
 
     /// The Gateway API listener for the host (exact name before a wildcard before none)
-    /// and its first `certificateRefs` entry; NotRouted when Gateway API is not installed.
+    /// and its first `certificateRefs` entry; NotRouted when Gateway API is not installed,
+    /// the API's refusal when the list fails otherwise.
     async fn gateway_lookup(&self, client: &kube::Client) -> Lookup {
         let host = &self.request.host.host;
         let gateways: Api<DynamicObject> = Api::all_with(
             client.clone(),
             &gateway_resource("Gateway", "gateways", "v1"),
         );
-        let Ok(list) = gateways.list(&ListParams::default()).await else {
-            return Lookup::NotRouted;
+        let list = match gateways.list(&ListParams::default()).await {
+            Ok(list) => list,
+            // Gateway API not installed: nothing routes through it.
+            Err(kube::Error::Api(status)) if status.code == 404 => return Lookup::NotRouted,
+            Err(err) => {
+                return Lookup::Cause((
+                    format!(
+                        "{}; rcert cannot tell whether a Gateway routes {host}",
+                        describe_api_error(&err, "list", "Gateways (gateway.networking.k8s.io)")
+                    ),
+                    "allow list on gateways (gateway.networking.k8s.io) for your user, or look by hand: kubectl get gateways -A -o yaml".to_string(),
+                ))
+            }
         };
         // (rank, gateway, listener): 0 exact hostname, 1 wildcard, 2 no hostname.
         let mut candidates: Vec<(u8, &DynamicObject, &Value)> = Vec::new();
