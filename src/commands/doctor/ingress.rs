@@ -11,7 +11,6 @@ use kube::Api;
 use serde_json::Value;
 
 use super::*;
-use crate::cluster::describe_api_error;
 
 /// A cause and its fix.
 type Cause = (String, String);
