@@ -128,6 +128,12 @@ fn node_files_and_kubeconfigs_with_dates_equal_to_openssl() {
             .starts_with("not valid before "),
         "{client:#}"
     );
+    // Its fix is about the clock, not about renewing before an expiry.
+    assert_eq!(
+        client["fix"],
+        "its notBefore is in the future: check the clocks (timedatectl) of the machine that issued it and of this one; reissue it if the issuer's clock was wrong",
+        "{client:#}"
+    );
     assert_eq!(
         not_after_unix(client),
         openssl_enddate(&fixture("not-yet-valid.pem"))

@@ -329,6 +329,9 @@ pub(crate) fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
     if item.status == ItemStatus::Ok {
         return None;
     }
+    if item.status == ItemStatus::NotYetValid {
+        return Some("its notBefore is in the future: check the clocks (timedatectl) of the machine that issued it and of this one; reissue it if the issuer's clock was wrong".to_string());
+    }
     let path = item.place.filepath.as_deref().unwrap_or_default();
     let distro = if path.contains("/k3s/") {
         "k3s"
