@@ -18,17 +18,12 @@ pub fn has_directory_name_constraints(cert: &Cert) -> bool {
 /// an excluded subtree, which OpenSSL does not apply to wildcards.
 pub fn wildcard_within_permitted(cert: &Cert, wildcard: &str) -> bool {
     let base = wildcard.trim_start_matches("*.").to_ascii_lowercase();
-    let permitted: Vec<String> = constraint_subtrees(cert, false)
-        .iter()
-        .filter_map(|name| match name {
-            GeneralName::DNSName(name) => Some(name.trim_start_matches('.').to_ascii_lowercase()),
-            _ => None,
-        })
-        .collect();
+    let permitted = DnsConstraints::of(cert).map_or_else(Vec::new, |dns| dns.permitted);
     permitted.is_empty()
-        || permitted
-            .iter()
-            .any(|subtree| base == *subtree || base.ends_with(&format!(".{subtree}")))
+        || permitted.iter().any(|subtree| {
+            let subtree = subtree.trim_start_matches('.');
+            base == subtree || base.ends_with(&format!(".{subtree}"))
+        })
 }
 
 /// OpenSSL's bound on name-constraint work (`NAME_CHECK_MAX` in `v3_ncons.c`): it refuses
@@ -57,63 +52,80 @@ pub fn openssl_name_check_overflow(ca: &Cert, below: &Cert) -> bool {
 /// itself is outside it ("x509: … DNS name \"example.com\" is not permitted by any
 /// constraint"); OpenSSL and webpki read it otherwise. None without such a subtree.
 pub fn go_leading_period_refusal<'n>(ca: &Cert, names: &'n [String]) -> Option<&'n str> {
-    let dns = |excluded: bool| -> Vec<String> {
-        constraint_subtrees(ca, excluded)
-            .iter()
-            .filter_map(|name| match name {
-                GeneralName::DNSName(name) => Some(name.to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect()
-    };
-    let permitted = dns(false);
-    let all = dns(true);
-    if !all.iter().any(|constraint| constraint.starts_with('.')) {
+    let dns = DnsConstraints::of(ca)?;
+    if !dns.bases().any(|base| base.starts_with('.')) {
         return None;
     }
-    let excluded: Vec<&String> = all.iter().filter(|c| !permitted.contains(c)).collect();
-    let within = |name: &str, constraint: &str| match constraint.strip_prefix('.') {
-        Some(_) => name.len() > constraint.len() && name.ends_with(constraint),
-        None => name == constraint || name.ends_with(&format!(".{constraint}")),
+    let within = |name: &str, base: &str| match base.strip_prefix('.') {
+        Some(_) => name.len() > base.len() && name.ends_with(base),
+        None => name == base || name.ends_with(&format!(".{base}")),
     };
-    names.iter().map(String::as_str).find(|name| {
-        let name = name.to_ascii_lowercase();
-        let allowed = permitted.is_empty() || permitted.iter().any(|c| within(&name, c));
-        !allowed || excluded.iter().any(|c| within(&name, c))
-    })
+    names
+        .iter()
+        .map(String::as_str)
+        .find(|name| dns.refuses(&name.to_ascii_lowercase(), within))
 }
 
 /// Whether a CA's nameConstraints exclude a DNS name as OpenSSL reads them: the name is
 /// in an excluded DNS subtree, or outside every permitted one (when there are any).
 pub fn openssl_excludes_dns(ca: &Cert, name: &str) -> bool {
-    let dns = |excluded: bool| -> Vec<String> {
-        constraint_subtrees(ca, excluded)
-            .iter()
-            .filter_map(|base| match base {
-                GeneralName::DNSName(base) => Some(base.to_ascii_lowercase()),
-                _ => None,
-            })
-            .collect()
-    };
     // OpenSSL does not hold a wildcard SAN against the constraints.
     if name.starts_with("*.") {
         return false;
     }
-    let permitted = dns(false);
-    let all = dns(true);
-    if all.is_empty() {
+    let Some(dns) = DnsConstraints::of(ca) else {
         return false;
-    }
-    let name = name.to_ascii_lowercase();
+    };
     // OpenSSL's nc_dns: a base matches the name itself or a subdomain of it; a base with
     // a leading period only subdomains.
-    let within = |base: &str| match base.strip_prefix('.') {
+    let within = |name: &str, base: &str| match base.strip_prefix('.') {
         Some(_) => name.ends_with(base),
         None => name == base || name.ends_with(&format!(".{base}")),
     };
-    let excluded = all.iter().filter(|base| !permitted.contains(base));
-    excluded.clone().any(|base| within(base))
-        || (!permitted.is_empty() && !permitted.iter().any(|base| within(base)))
+    dns.refuses(&name.to_ascii_lowercase(), within)
+}
+
+/// A CA's DNS name constraints, lower-cased (a base listed both as permitted and as
+/// excluded counts as permitted).
+struct DnsConstraints {
+    permitted: Vec<String>,
+    excluded: Vec<String>,
+}
+
+impl DnsConstraints {
+    /// None when the certificate constrains no DNS name.
+    fn of(cert: &Cert) -> Option<DnsConstraints> {
+        let dns = |excluded: bool| -> Vec<String> {
+            constraint_subtrees(cert, excluded)
+                .iter()
+                .filter_map(|base| match base {
+                    GeneralName::DNSName(base) => Some(base.to_ascii_lowercase()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let permitted = dns(false);
+        let excluded: Vec<String> = dns(true)
+            .into_iter()
+            .filter(|base| !permitted.contains(base))
+            .collect();
+        (!permitted.is_empty() || !excluded.is_empty()).then_some(DnsConstraints {
+            permitted,
+            excluded,
+        })
+    }
+
+    fn bases(&self) -> impl Iterator<Item = &String> {
+        self.permitted.iter().chain(&self.excluded)
+    }
+
+    /// Whether `name` (lower-cased) is outside every permitted base (when there are any)
+    /// or inside an excluded one, `within(name, base)` deciding what a base covers.
+    fn refuses(&self, name: &str, within: impl Fn(&str, &str) -> bool) -> bool {
+        let allowed =
+            self.permitted.is_empty() || self.permitted.iter().any(|base| within(name, base));
+        !allowed || self.excluded.iter().any(|base| within(name, base))
+    }
 }
 
 /// The bases of a certificate's permitted (and, with `excluded`, excluded) subtrees.
