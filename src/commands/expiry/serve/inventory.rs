@@ -184,19 +184,10 @@ impl Inventory {
 
     /// The inventory as it stands at `at`: every item judged again, sorted, counted.
     pub fn snapshot(&self, at: OffsetDateTime, within: Duration) -> Snapshot {
-        let (items, sources, ready) = {
-            let slots = self.lock();
-            let items: Vec<Item> = slots
-                .values()
-                .flat_map(|slot| slot.objects.values().flatten())
-                .map(|kept| kept.item.clone())
-                .collect();
-            let sources: Vec<SourceState> = slots
-                .values()
-                .flat_map(|slot| slot.states.clone())
-                .collect();
-            (items, sources, slots.values().all(|slot| slot.ready))
-        };
+        let (items, sources, ready) = self.render(|view| {
+            let items: Vec<Item> = view.kept.iter().map(|kept| kept.item.clone()).collect();
+            (items, view.sources.clone(), view.ready)
+        });
         let items = items
             .into_iter()
             .map(|mut item| {

@@ -157,20 +157,15 @@ pub async fn serve(
     });
     start_cluster(&shared, clusters, request.concurrency);
     refresh::start(&shared);
+    let address = url(&listener);
     let listener = tokio::net::TcpListener::from_std(listener)
         .map_err(|err| crate::Error::Usage(format!("cannot listen: {err}")))?;
-    shared.log.event("listening", "http", &url_of(&listener));
+    shared.log.event("listening", "http", &address);
     http::run(listener, shared.clone()).await;
     shared
         .log
         .event("stopped", "http", "SIGTERM or Ctrl-C: stopped");
     Ok(crate::exit::OK)
-}
-
-fn url_of(listener: &tokio::net::TcpListener) -> String {
-    listener
-        .local_addr()
-        .map_or_else(|_| String::new(), |address| format!("http://{address}"))
 }
 
 /// One task per context; `--concurrency` of them list at a time.

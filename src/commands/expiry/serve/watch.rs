@@ -329,11 +329,7 @@ async fn watch<K>(
     let backoff = ResetTimerBackoff::new(WatchBackoff::default(), Duration::from_secs(60));
     let mut stream = watcher(api.clone(), config).backoff(backoff).boxed();
     loop {
-        let down = source
-            .shared
-            .inventory
-            .with(&source.key, |slot| !slot.is_up() && slot.lists > 0)
-            .unwrap_or(false);
+        let down = source.is_down();
         tokio::select! {
             event = stream.next() => match event {
                 Some(Ok(event)) => {
@@ -420,14 +416,17 @@ fn on_event<K: Resource>(
 }
 
 impl Source {
-    /// An event arrived: a source marked down is up again.
-    fn read_if_down(&self) {
-        let down = self
-            .shared
+    /// Read once, and its last request failed.
+    fn is_down(&self) -> bool {
+        self.shared
             .inventory
             .with(&self.key, |slot| !slot.is_up() && slot.lists > 0)
-            .unwrap_or(false);
-        if down {
+            .unwrap_or(false)
+    }
+
+    /// An event arrived: a source marked down is up again.
+    fn read_if_down(&self) {
+        if self.is_down() {
             self.read("watching again".to_string());
         }
     }
