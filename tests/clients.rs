@@ -7,13 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::oracle::{go_case, go_verdicts, openssl_default_verify};
-use common::{openssl, openssl_chain, pem_blocks, run};
-
-fn write_ext(dir: &Path, name: &str, lines: &[&str]) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    path.display().to_string()
-}
+use common::{openssl, openssl_chain, openssl_sign_leaf, pem_blocks, run};
 
 /// A self-signed certificate for rancher.example.com from `openssl req -x509` (what the
 /// one-line guides produce), with `key_args` choosing the key and lifetime; returns
@@ -132,29 +126,13 @@ fn what_go_refuses_fails_by_default_and_openssl_decides_alone_with_clients_opens
         "subjectAltName=DNS:rancher.example.com",
     ];
     let (ca, _) = openssl_chain(dir.path(), &[], &leaf_ext);
-    let p = |name: &str| dir.path().join(name).display().to_string();
-    let ext = write_ext(dir.path(), "sha1.ext", &leaf_ext);
-    let (ok, text) = openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("leaf.csr"),
-        "-CA",
-        &ca,
-        "-CAkey",
-        &p("root.key"),
-        "-sha1",
-        "-set_serial",
-        "7",
-        "-days",
-        "20",
-        "-extfile",
-        &ext,
-        "-out",
-        &p("sha1.pem"),
-    ]);
-    assert!(ok, "{text}");
-    let (code, stdout, go, openssl_ok) = verdicts(&ca, &p("sha1.pem"), "rancher.example.com");
+    let sha1 = openssl_sign_leaf(
+        dir.path(),
+        &["-sha1", "-set_serial", "7"],
+        &leaf_ext,
+        "sha1.pem",
+    );
+    let (code, stdout, go, openssl_ok) = verdicts(&ca, &sha1, "rancher.example.com");
     // Go refuses SHA-1, and so do OpenSSL's clients at their default security level (curl:
     // "CA signature digest algorithm too weak"); only the bare `openssl verify` command not.
     assert!(!go && !openssl_ok, "Go {go}, openssl {openssl_ok}");

@@ -291,27 +291,25 @@ pub fn openssl_chain(dir: &Path, root_args: &[&str], leaf_ext: &[&str]) -> (Stri
         "/CN=leaf",
     ]);
     assert!(ok, "{text}");
-    let ext = dir.join("leaf.ext");
+    (
+        p("root.pem"),
+        openssl_sign_leaf(dir, &["-set_serial", "4242"], leaf_ext, "leaf.pem"),
+    )
+}
+
+/// Sign `dir/leaf.csr` (from [`openssl_chain`]) with its root into `dir/out`, with the
+/// extensions given and `extra` arguments (`-set_serial N`, `-sha1`); returns the path.
+pub fn openssl_sign_leaf(dir: &Path, extra: &[&str], leaf_ext: &[&str], out: &str) -> String {
+    let p = |name: &str| dir.join(name).display().to_string();
+    let ext = p(&format!("{out}.ext"));
     std::fs::write(&ext, leaf_ext.join("\n") + "\n").expect("write the extensions");
-    let ext = ext.display().to_string();
-    let (ok, text) = openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        &p("leaf.csr"),
-        "-CA",
-        &p("root.pem"),
-        "-CAkey",
-        &p("root.key"),
-        "-set_serial",
-        "4242",
-        "-days",
-        "20",
-        "-extfile",
-        &ext,
-        "-out",
-        &p("leaf.pem"),
-    ]);
+    let (csr, root, root_key, out) = (p("leaf.csr"), p("root.pem"), p("root.key"), p(out));
+    let mut args = vec![
+        "x509", "-req", "-in", &csr, "-CA", &root, "-CAkey", &root_key, "-days", "20", "-extfile",
+        &ext, "-out", &out,
+    ];
+    args.extend(extra);
+    let (ok, text) = openssl(&args);
     assert!(ok, "{text}");
-    (p("root.pem"), p("leaf.pem"))
+    out
 }
