@@ -129,6 +129,11 @@ fn doctor(host_port: u16, kubeconfig: &str, extra: &[&str]) -> Outcome {
 fn scenario(secret: [&str; 3], served: [&str; 3]) -> Outcome {
     let emulator = Emulator::start();
     push_secrets(&emulator, secret[0], secret[1], secret[2]);
+    doctor_served(&emulator, served, &[])
+}
+
+/// doctor against one nginx serving `served` (chain, key, CA file) on loopback.
+fn doctor_served(emulator: &Emulator, served: [&str; 3], extra: &[&str]) -> Outcome {
     let port = free_port();
     let _nginx = serve(&[Endpoint {
         port,
@@ -136,7 +141,7 @@ fn scenario(secret: [&str; 3], served: [&str; 3]) -> Outcome {
         key: served[1],
         cacerts: served[2],
     }]);
-    doctor(port, &emulator.kubeconfig(), &[])
+    doctor(port, &emulator.kubeconfig(), extra)
 }
 
 fn good_setup() -> (Emulator, Server, u16) {
@@ -254,14 +259,11 @@ fn a_forbidden_ingress_or_gateway_list_is_no_false_diagnosis() {
         let emulator = Emulator::start();
         push_secrets(&emulator, "fullchain.pem", "leaf.key", "root.pem");
         emulator.fault("GET", path, 403);
-        let port = free_port();
-        let _nginx = serve(&[Endpoint {
-            port,
-            chain: "ingress-fake.pem",
-            key: "ingress-fake.key",
-            cacerts: "root.pem",
-        }]);
-        let out = doctor(port, &emulator.kubeconfig(), &[]);
+        let out = doctor_served(
+            &emulator,
+            ["ingress-fake.pem", "ingress-fake.key", "root.pem"],
+            &[],
+        );
         let (status, message, fix) = out.one("endpoint", "served");
         assert_eq!(status, "failed");
         assert!(message.contains(expected), "{path}: {message}");
@@ -289,14 +291,11 @@ fn fake_certificate_with_ingress(secret: &str, seed: &[serde_json::Value]) -> Ou
     if !seed.is_empty() {
         emulator.seed("v1/secrets", seed);
     }
-    let port = free_port();
-    let _nginx = serve(&[Endpoint {
-        port,
-        chain: "ingress-fake.pem",
-        key: "ingress-fake.key",
-        cacerts: "root.pem",
-    }]);
-    doctor(port, &emulator.kubeconfig(), &[])
+    doctor_served(
+        &emulator,
+        ["ingress-fake.pem", "ingress-fake.key", "root.pem"],
+        &[],
+    )
 }
 
 #[test]
@@ -732,14 +731,7 @@ fn a_tls_ca_secret_with_another_key_is_read_and_named() {
     assert!(emulator
         .kubectl_get("cattle-system", "tls-ca", "ca.crt")
         .is_some());
-    let port = free_port();
-    let _nginx = serve(&[Endpoint {
-        port,
-        chain: "fullchain.pem",
-        key: "leaf.key",
-        cacerts: "root.pem",
-    }]);
-    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    let out = doctor_served(&emulator, ["fullchain.pem", "leaf.key", "root.pem"], &[]);
     let (status, message, fix) = out.one("cluster", "tls_ca");
     assert_eq!(status, "failed");
     assert!(
@@ -934,14 +926,7 @@ fn a_secret_cert_manager_owns_is_judged_through_its_certificate() {
             "status": {"notAfter": "2030-01-01T00:00:00Z",
                 "conditions": [{"type": "Ready", "status": "False", "message": "Issuing certificate as Secret does not exist"}]}})],
     );
-    let port = free_port();
-    let _nginx = serve(&[Endpoint {
-        port,
-        chain: "fullchain.pem",
-        key: "leaf.key",
-        cacerts: "root.pem",
-    }]);
-    let out = doctor(port, &emulator.kubeconfig(), &[]);
+    let out = doctor_served(&emulator, ["fullchain.pem", "leaf.key", "root.pem"], &[]);
     assert_eq!(out.code, 1, "{:#}", out.json);
     let findings = out.find("cluster", "cert_manager");
     assert_eq!(findings.len(), 2, "{findings:?}");
@@ -1010,14 +995,11 @@ fn fake_certificate_with_gateway(objects: &[(&str, serde_json::Value)]) -> Outco
     for (resource, object) in objects {
         emulator.seed(resource, std::slice::from_ref(object));
     }
-    let port = free_port();
-    let _nginx = serve(&[Endpoint {
-        port,
-        chain: "ingress-fake.pem",
-        key: "ingress-fake.key",
-        cacerts: "root.pem",
-    }]);
-    doctor(port, &emulator.kubeconfig(), &[])
+    doctor_served(
+        &emulator,
+        ["ingress-fake.pem", "ingress-fake.key", "root.pem"],
+        &[],
+    )
 }
 
 fn gateway(
