@@ -257,3 +257,75 @@ fn an_intermediate_alone_as_ca_file_fails_for_openssl_and_passes_for_go() {
     assert!(go && openssl_ok, "Go {go}, openssl {openssl_ok}");
     assert_eq!(code, 0, "{stdout}");
 }
+
+/// `--max-depth N` reads the chain as a client with a verify depth does (nginx's
+/// `proxy_ssl_verify_depth`, default 1; `openssl verify -verify_depth`): the fixture's one
+/// intermediate is too many at depth 0 for OpenSSL ("certificate chain too long"), while
+/// Go, which has no such limit, accepts — judged by both clients themselves.
+#[test]
+fn max_depth_refuses_as_openssl_verify_depth_does_and_go_ignores_it() {
+    let root = common::fixture("root.pem");
+    let inter = common::fixture("inter.pem");
+    let leaf = common::fixture("leaf.pem");
+    let chain = common::fixture("fullchain.pem");
+    let openssl_at = |depth: &str| {
+        openssl(&[
+            "verify",
+            "-verify_depth",
+            depth,
+            "-CAfile",
+            &root,
+            "-untrusted",
+            &inter,
+            &leaf,
+        ])
+    };
+    let (ok, text) = openssl_at("0");
+    assert!(!ok && text.contains("certificate chain too long"), "{text}");
+    let (ok, text) = openssl_at("1");
+    assert!(ok, "{text}");
+    let blocks = pem_blocks(&std::fs::read_to_string(&chain).unwrap());
+    let roots = pem_blocks(&std::fs::read_to_string(&root).unwrap());
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let go = go_verdicts(&[go_case(
+        "depth",
+        &blocks[0],
+        &blocks[1..],
+        &roots,
+        "rancher.example.com",
+        &now,
+    )]);
+    assert!(go[0].0, "Go has no depth limit: {}", go[0].1);
+
+    let verify = |clients: &str, depth: &str| {
+        run(&[
+            "verify",
+            "--clients",
+            clients,
+            "--max-depth",
+            depth,
+            "--ca",
+            &root,
+            "--host",
+            "rancher.example.com",
+            &chain,
+        ])
+    };
+    let (code, stdout, _) = verify("go,openssl", "0");
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "go (agents, kubectl) accept · openssl (curl) REJECT · strict (RFC 5280, CA/B) REJECT"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("the path has 1 intermediate CA(s), more than a verify depth of 0 allows (OpenSSL, nginx proxy_ssl_verify_depth: \"certificate chain too long\")"),
+        "{stdout}"
+    );
+    assert_eq!(verify("go", "0").0, 0, "Go clients have no depth limit");
+    let (code, stdout, _) = verify("all", "1");
+    assert_eq!(code, 0, "{stdout}");
+}

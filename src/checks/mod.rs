@@ -36,6 +36,9 @@ pub struct Context {
     pub warn_days: u32,
     /// The clients whose rejection fails a check (`--clients`; default go and openssl).
     pub clients: Clients,
+    /// The most intermediate CAs a reader allows (`--max-depth`, as OpenSSL's
+    /// `-verify_depth` and nginx's `proxy_ssl_verify_depth`); `None`: no limit.
+    pub max_depth: Option<u32>,
 }
 
 /// Why verification could not start.

@@ -155,6 +155,7 @@ fn chain_checks(
         at,
         warn_days: request.warn_days,
         clients: request.clients,
+        max_depth: request.max_depth,
     };
     check_chain(chain, Origin::Server, &context)
         .into_iter()

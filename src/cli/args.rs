@@ -393,6 +393,11 @@ pub struct ProbeArgs {
     /// Whose rejection fails a check (`--clients`).
     #[command(flatten)]
     pub judge: ClientsArgs,
+    /// The most intermediate CAs a client allows between the server certificate and
+    /// the trusted root, as OpenSSL's -verify_depth and nginx's proxy_ssl_verify_depth
+    /// (nginx's default is 1); Go clients have no such limit.
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u32>,
 }
 
 const SELFSIGN_EXAMPLES: &str = "\
@@ -517,6 +522,11 @@ pub struct VerifyArgs {
     /// Whose rejection fails a check (`--clients`).
     #[command(flatten)]
     pub judge: ClientsArgs,
+    /// The most intermediate CAs a client allows between the server certificate and
+    /// the trusted root, as OpenSSL's -verify_depth and nginx's proxy_ssl_verify_depth
+    /// (nginx's default is 1); Go clients have no such limit.
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u32>,
     /// Certificate files; each may hold a full chain, leaf first ('-' for stdin).
     #[arg(required = true, value_name = "CERTFILE")]
     pub files: Vec<String>,

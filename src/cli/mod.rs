@@ -262,6 +262,7 @@ fn verify_context(args: &VerifyArgs, now: time::OffsetDateTime) -> Result<checks
         at,
         warn_days: args.warn_days,
         clients: args.judge.clients,
+        max_depth: args.max_depth,
     })
 }
 
@@ -296,6 +297,7 @@ async fn run_probe(
         rancher: args.rancher,
         warn_days: args.warn_days,
         clients: args.judge.clients,
+        max_depth: args.max_depth,
     };
     let progress =
         format == OutputFormat::Text && request.targets.len() > 3 && term.stderr_is_terminal;

@@ -198,6 +198,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
         at: request.at,
         warn_days: 30,
         clients: crate::check::Clients::DEFAULT_SELECTION,
+        max_depth: None,
     };
     let served: Vec<Cert> = served.into_iter().cloned().collect();
     let tls_crt = dir.join("tls.crt").display().to_string();

@@ -319,6 +319,7 @@ async fn server_checks(
         rancher: false,
         warn_days: 30,
         clients: crate::check::Clients::DEFAULT_SELECTION,
+        max_depth: None,
     };
     let report = served::probe(&probe, false).await;
     let Some(result) = report.results.into_iter().next() else {

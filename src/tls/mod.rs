@@ -69,6 +69,8 @@ pub struct ProbeRequest {
     pub warn_days: u32,
     /// The clients whose rejection fails a check (`--clients`).
     pub clients: crate::check::Clients,
+    /// The most intermediate CAs a client allows (`--max-depth`).
+    pub max_depth: Option<u32>,
 }
 
 /// The result of probing one target.

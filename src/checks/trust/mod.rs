@@ -122,6 +122,8 @@ impl<'a> Examined<'a> {
                     .or_else(|| self.openssl_single_path_refusal()),
             ),
             (Clients::GO_ONLY, self.go_leading_period_refusal()),
+            (Clients::OPENSSL_ONLY, self.depth_refusal(Reader::OpenSsl)),
+            (Clients::STRICT, self.depth_refusal(Reader::Strict)),
         ];
         for (client, reason) in own {
             let Some(reason) = reason else { continue };
@@ -149,6 +151,32 @@ impl<'a> Examined<'a> {
                 "Go clients (Rancher agents, kubectl) read the nameConstraints of '{}' as subdomains only: \"x509: a root or intermediate certificate is not authorized to sign for this name: DNS name \"{name}\" is not permitted by any constraint\"",
                 ca.subject
             ))
+        })
+    }
+
+    /// `--max-depth N` (OpenSSL's `-verify_depth`, nginx's `proxy_ssl_verify_depth`):
+    /// a path with more intermediate CAs than a reader allows. OpenSSL counts every
+    /// intermediate ("certificate chain too long"); the strict reading counts the logical
+    /// CAs, not a self-issued repeat of one (RFC 5280 6.1.4 (l)). Go has no such limit.
+    fn depth_refusal(&self, reader: Reader) -> Option<String> {
+        let allowed = self.context.max_depth?;
+        let intermediates = self
+            .path
+            .iter()
+            .skip(1)
+            .filter(|cert| !is_anchor(cert, self.context))
+            .filter(|cert| reader == Reader::OpenSsl || !is_self_issued(cert))
+            .count();
+        if intermediates <= allowed as usize {
+            return None;
+        }
+        Some(match reader {
+            Reader::OpenSsl => format!(
+                "the path has {intermediates} intermediate CA(s), more than a verify depth of {allowed} allows (OpenSSL, nginx proxy_ssl_verify_depth: \"certificate chain too long\")"
+            ),
+            Reader::Strict => format!(
+                "the path needs {intermediates} intermediate CA(s), more than --max-depth {allowed} allows"
+            ),
         })
     }
 
@@ -513,6 +541,13 @@ fn is_some_ca_subject(name: &str, context: &Context) -> bool {
 /// Subject and issuer are the same name (the signature may come from another key).
 fn is_self_issued(cert: &Cert) -> bool {
     cert.raw_subject == cert.raw_issuer
+}
+
+/// Whose counting of intermediates `--max-depth` applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    OpenSsl,
+    Strict,
 }
 
 pub(super) fn is_anchor(cert: &Cert, context: &Context) -> bool {

@@ -144,6 +144,7 @@ impl Doctor<'_> {
             at: self.request.at,
             warn_days: 30,
             clients: self.request.clients,
+            max_depth: None,
         };
         let origin = format!("tls.crt of secret {secret}");
         for check in checks::check_chain(&chain, Origin::File(&origin), &context) {

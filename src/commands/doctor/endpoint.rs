@@ -21,6 +21,7 @@ impl Doctor<'_> {
             rancher: true,
             warn_days: 30,
             clients: self.request.clients,
+            max_depth: None,
         };
         let report = served::probe(&probe_request, false).await;
         let fake_served = report.results.iter().any(|result| {

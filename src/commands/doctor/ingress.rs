@@ -371,6 +371,7 @@ impl Doctor<'_> {
             at: self.request.at,
             warn_days: 0,
             clients: self.request.clients,
+            max_depth: None,
         };
         let checks = checks::check_chain(
             &chain,

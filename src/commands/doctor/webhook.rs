@@ -65,6 +65,7 @@ impl Doctor<'_> {
                 at: self.request.at,
                 warn_days: 0,
                 clients: crate::check::Clients::DEFAULT_SELECTION,
+                max_depth: None,
             };
             let origin = format!("secret {namespace}/{RANCHER_WEBHOOK_TLS_SECRET}");
             let failed = checks::check_chain(&chain, Origin::File(&origin), &context)

@@ -431,6 +431,7 @@ pub(super) async fn collect_endpoints(request: &ExpiryRequest) -> (Vec<Item>, Ve
         rancher: false,
         warn_days: 0,
         clients: crate::check::Clients::DEFAULT_SELECTION,
+        max_depth: None,
     };
     let report = served::probe(&probe, false).await;
     let mut items = Vec::new();

@@ -94,6 +94,7 @@ pub(super) async fn served_cacerts(
         rancher: true,
         warn_days: 0,
         clients: crate::check::Clients::DEFAULT_SELECTION,
+        max_depth: None,
     };
     let report = served::probe(&probe, false).await;
     let served = report

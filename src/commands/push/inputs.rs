@@ -69,6 +69,7 @@ impl Inputs {
             at: self.at,
             warn_days: 30,
             clients: self.clients,
+            max_depth: None,
         };
         let checks = checks::check_chain(&server.chain, Origin::File(&server.cert_path), &context);
         // Without --ca a private chain cannot be judged: say so, do not refuse — unless

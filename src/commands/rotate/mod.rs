@@ -281,6 +281,7 @@ pub(super) fn load_set(request: &RotateRequest, hosts: &[String]) -> Result<NewS
         at: request.at,
         warn_days: 30,
         clients: crate::check::Clients::DEFAULT_SELECTION,
+        max_depth: None,
     };
     let validation = check_chain(&chain, Origin::File(&path("tls.crt")), &context);
     Ok(NewSet {
@@ -434,6 +435,7 @@ pub(super) async fn probe_rancher(
         rancher: true,
         warn_days: 30,
         clients: crate::check::Clients::DEFAULT_SELECTION,
+        max_depth: None,
     };
     Ok(crate::checks::served::probe(&probe_request, false).await)
 }
