@@ -68,6 +68,7 @@ fn verification(c: &mut Criterion) {
         at,
         warn_days: 30,
         clients: rcert::check::Clients::DEFAULT_SELECTION,
+        max_depth: None,
     };
     c.bench_function(
         "verify/full chain, all checks (three client verdicts)",
