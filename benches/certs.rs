@@ -18,6 +18,7 @@ fn spec(key_type: KeyType) -> ServerSpec {
         organization: None,
         days: 825,
         key_type,
+        issued_at: time::OffsetDateTime::now_utc(),
     }
 }
 

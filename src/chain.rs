@@ -7,10 +7,11 @@
 
 use serde::Serialize;
 
-use crate::x509::cert::Cert;
+use crate::x509::cert::{Cert, Dated};
 
-/// A chain built from a pool of certificates.
-#[derive(Debug, Serialize)]
+/// A chain built from a pool of certificates (shown as JSON through
+/// [`Dated<BuiltChain>`], which counts each certificate's days left).
+#[derive(Debug)]
 pub struct BuiltChain {
     /// Leaf first, then each issuer in turn (the root last, when it was given).
     pub chain: Vec<Cert>,
@@ -22,6 +23,29 @@ pub struct BuiltChain {
     pub unrelated: Vec<Cert>,
     /// How many duplicate copies were dropped.
     pub duplicates: usize,
+}
+
+/// The JSON of a built chain: its certificates with the days left at the time shown.
+#[derive(Serialize)]
+struct BuiltChainJson<'a> {
+    chain: Dated<&'a [Cert]>,
+    has_root: bool,
+    missing_issuer: &'a Option<MissingIssuer>,
+    unrelated: Dated<&'a [Cert]>,
+    duplicates: usize,
+}
+
+impl Serialize for Dated<BuiltChain> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        BuiltChainJson {
+            chain: Dated::new(&self.chain, self.at),
+            has_root: self.has_root,
+            missing_issuer: &self.missing_issuer,
+            unrelated: Dated::new(&self.unrelated, self.at),
+            duplicates: self.duplicates,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// The link a chain lacks.

@@ -98,8 +98,8 @@ pub fn json<T: Serialize + ?Sized>(value: &T) -> String {
         .unwrap_or_else(|err| format!("{{\"error\": \"cannot render JSON: {err}\"}}"))
 }
 
-/// The facts of a certificate, one per line, indented.
-pub fn cert_text(cert: &Cert, style: &Style) -> String {
+/// The facts of a certificate, one per line, indented; days left counted from `at`.
+pub fn cert_text(cert: &Cert, at: time::OffsetDateTime, style: &Style) -> String {
     let mut out = String::new();
     let mut line = |label: &str, value: &str| {
         let _ = writeln!(out, "  {:<18}{value}", format!("{label}:"));
@@ -110,7 +110,7 @@ pub fn cert_text(cert: &Cert, style: &Style) -> String {
     line("Not before", &cert.not_before);
     line(
         "Not after",
-        &format!("{} ({})", cert.not_after, days_left(cert.days_left)),
+        &format!("{} ({})", cert.not_after, days_left(cert.days_left(at))),
     );
     line("SANs", &sans_text(cert));
     line("Public key", &cert.public_key.to_string());

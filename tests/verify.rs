@@ -857,3 +857,50 @@ fn the_wildcard_hint_only_comes_with_a_wildcard() {
     assert_eq!(status, "failed");
     assert!(!message.contains("wildcard"), "{message}");
 }
+
+/// Every command that shows a certificate counts its days left from the run's one time
+/// (no clock read when a certificate is parsed): the same figure openssl's notAfter gives.
+#[test]
+fn every_certificate_shown_carries_days_left() {
+    let leaf = fixture("leaf.pem");
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let expected = (openssl_enddate(&leaf) - now).div_euclid(86_400);
+    let days = |args: &[&str], pointer: &str| {
+        let (code, json) = run_json(args);
+        assert_eq!(code, 0, "{args:?}: {json}");
+        json.pointer(pointer)
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or_else(|| panic!("{args:?}: no {pointer} in {json}"))
+    };
+    assert_eq!(days(&["inspect", &leaf], "/0/days_left"), expected);
+    assert_eq!(
+        days(
+            &["fullchain", &leaf, &fixture("inter.pem")],
+            "/written/0/days_left"
+        ),
+        expected
+    );
+    assert_eq!(
+        days(
+            &["fullchain", &leaf, &fixture("inter.pem")],
+            "/chain/0/days_left"
+        ),
+        expected
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let shown = days(
+        &[
+            "selfsign",
+            "--host",
+            "r.example.com",
+            "--days",
+            "90",
+            "--out",
+            &out,
+        ],
+        "/server/days_left",
+    );
+    // notAfter is the issue time without its fraction of a second, plus 90 days.
+    assert_eq!(shown, 89);
+}

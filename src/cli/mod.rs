@@ -3,6 +3,7 @@
 //! it, so the whole CLI can be exercised in-process.
 
 pub mod args;
+mod cluster;
 pub mod rotate_args;
 
 use std::ffi::OsString;
@@ -11,9 +12,7 @@ use std::io::IsTerminal;
 use clap::{CommandFactory, Parser};
 
 use crate::checks::{self, served};
-use crate::commands::{
-    doctor, expiry, fullchain, import, inspect, kubeconfig, push, rotate, selfsign, verify,
-};
+use crate::commands::{fullchain, import, inspect, selfsign, verify};
 use crate::output::{self, ColorChoice, OutputFormat, Report, Style, Terminal};
 use crate::rancher::CaBundle;
 use crate::tls;
@@ -21,10 +20,8 @@ use crate::x509::{cert as x509_cert, issue};
 use crate::{exit, Error};
 
 pub use args::{Cli, Command};
-use args::{
-    DoctorArgs, ExpiryArgs, FullchainArgs, ImportArgs, ProbeArgs, PushArgs, SelfsignArgs,
-    VerifyArgs,
-};
+use args::{FullchainArgs, ImportArgs, ProbeArgs, SelfsignArgs, VerifyArgs};
+use cluster::{run_doctor, run_expiry, run_kubeconfig_check, run_push, run_rotate};
 
 /// Parse `args` (the program name first), run the command, print its report on the
 /// process's standard streams, and return the exit code (0 ok, 1 a check failed, 2 bad
@@ -87,9 +84,9 @@ where
     // The one time of judgement of this run: every check, probe and inventory uses it.
     let now = time::OffsetDateTime::now_utc();
     let result = match &cli.command {
-        Command::Selfsign(args) => run_selfsign(term, args, cli.output, &style),
-        Command::Fullchain(args) => run_fullchain(term, args, cli.output, &style, cli.color),
-        Command::Inspect(args) => run_inspect(term, args, cli.output, &style),
+        Command::Selfsign(args) => run_selfsign(term, args, cli.output, &style, now),
+        Command::Fullchain(args) => run_fullchain(term, args, cli.output, &style, cli.color, now),
+        Command::Inspect(args) => run_inspect(term, args, cli.output, &style, now),
         Command::Verify(args) => run_verify(term, args, cli.output, &style, now),
         Command::Probe(args) => run_async(|| run_probe(term, args, cli.output, &style, now)),
         Command::Push(args) => {
@@ -142,6 +139,7 @@ fn run_selfsign(
     args: &SelfsignArgs,
     format: OutputFormat,
     style: &Style,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
     let request = selfsign::SelfsignRequest {
         server: issue::ServerSpec {
@@ -151,6 +149,7 @@ fn run_selfsign(
             organization: args.org.clone(),
             days: args.days,
             key_type: args.key_type,
+            issued_at: now,
         },
         ca_days: args.ca_days,
         existing_ca: args.ca_cert.clone().zip(args.ca_key.clone()),
@@ -168,6 +167,7 @@ fn run_fullchain(
     format: OutputFormat,
     style: &Style,
     color: ColorChoice,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
     let request = fullchain::FullchainRequest {
         inputs: args.files.clone(),
@@ -175,6 +175,7 @@ fn run_fullchain(
         cacerts: args.cacerts.clone(),
         include_root: args.include_root,
         force: args.force,
+        at: now,
     };
     let report = fullchain::fullchain(&request)?;
     match (format, &report.pem) {
@@ -198,9 +199,10 @@ fn run_inspect(
     args: &args::InspectArgs,
     format: OutputFormat,
     style: &Style,
+    now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
     let password = read_password(&args.password)?;
-    let report = inspect::inspect(&args.files, password.as_ref(), term.interactive)?;
+    let report = inspect::inspect(&args.files, password.as_ref(), term.interactive, now)?;
     let code = term.emit(&report, format, style)?;
     for error in report.unreadable() {
         term.err(&format!("rcert: error: {error}\n"))?;
@@ -220,7 +222,7 @@ fn run_verify(
     for file in &args.files {
         reports.push(match verify::verify_file(file, &context) {
             Ok(report) => report,
-            Err(err) => verify::VerifyReport::unreadable(file, &err),
+            Err(err) => verify::VerifyReport::unreadable(file, &err, now),
         });
     }
     let reports = verify::VerifyReports(reports);
@@ -302,238 +304,6 @@ async fn run_probe(
     let progress =
         format == OutputFormat::Text && request.targets.len() > 3 && term.stderr_is_terminal;
     let report = served::probe(&request, progress).await;
-    Ok(term.emit(&report, format, style)?)
-}
-
-async fn run_push(
-    term: &mut Terminal<'_>,
-    args: &PushArgs,
-    format: OutputFormat,
-    style: &Style,
-    color: ColorChoice,
-    now: time::OffsetDateTime,
-) -> Result<u8, Error> {
-    let (cert, key, ca) = match (&args.dir, &args.cert, &args.key) {
-        (Some(dir), _, _) => push::PushRequest::files_from_dir(dir),
-        (None, Some(cert), Some(key)) => (Some(cert.clone()), Some(key.clone()), args.ca.clone()),
-        // Only the extra CAs Rancher trusts for outgoing connections: no re-push of the
-        // ingress certificate.
-        (None, None, None) if !args.additional_ca.is_empty() && args.ca.is_none() => {
-            (None, None, None)
-        }
-        _ => {
-            return Err(Error::Usage(
-                "give --dir DIR (with tls.crt, tls.key and optionally cacerts.pem), --cert F --key F [--ca F], or --additional-ca F… alone".to_string(),
-            ))
-        }
-    };
-    let request = push::PushRequest {
-        at: now,
-        clients: args.judge.clients,
-        namespace: args.namespace.clone(),
-        cert,
-        key,
-        ca,
-        kubeconfig: args.cluster.kubeconfig.clone(),
-        context: args.cluster.context.clone(),
-        dry_run: args.dry_run,
-        force: args.force,
-        secret_name: args.secret_name.clone(),
-        ca_secret_name: args.ca_secret_name.clone(),
-        backup_dir: args.backup_dir.clone(),
-        replace: args.replace,
-        create_namespace: !args.no_create_namespace,
-        additional_ca: args.additional_ca.clone(),
-        timeout: args.timeout,
-    };
-    // Ctrl-C during the change: rolled back and reported, then exit 130.
-    let _guard = (!request.dry_run).then(crate::interrupt::Guard::watch);
-    let report = push::push(&request).await?;
-    match (format, &report.manifests) {
-        (OutputFormat::Text, Some(manifests)) => {
-            term.data(manifests)?;
-            term.err(&report.text(&style.for_stderr(color, term)))?;
-            Ok(report.exit_code())
-        }
-        _ => Ok(interrupted_or(term.emit(&report, format, style)?)),
-    }
-}
-
-async fn run_doctor(
-    term: &mut Terminal<'_>,
-    args: &DoctorArgs,
-    format: OutputFormat,
-    style: &Style,
-    now: time::OffsetDateTime,
-) -> Result<u8, Error> {
-    let request = doctor::DoctorRequest {
-        at: now,
-        clients: args.judge.clients,
-        host: args.host.clone(),
-        nodes: args.nodes.clone(),
-        namespace: args.namespace.clone(),
-        dir: args.dir.clone(),
-        ca: args.ca.clone(),
-        kubeconfig: args.cluster.kubeconfig.clone(),
-        context: args.cluster.context.clone(),
-        timeout: args.timeout,
-        secret_name: args.secret_name.clone(),
-        ca_secret_name: args.ca_secret_name.clone(),
-    };
-    let report = doctor::doctor(&request).await?;
-    Ok(term.emit(&report, format, style)?)
-}
-
-async fn run_expiry(
-    term: &mut Terminal<'_>,
-    args: &ExpiryArgs,
-    format: OutputFormat,
-    style: &Style,
-    now: time::OffsetDateTime,
-) -> Result<u8, Error> {
-    for namespace in &args.namespaces {
-        crate::cluster::validate_namespace(namespace)?;
-    }
-    if let Some(root) = args.root.as_ref().filter(|root| !root.is_dir()) {
-        return Err(Error::Usage(format!(
-            "--root {}: no such directory (the node's file system, e.g. the host mounted at /host)",
-            root.display()
-        )));
-    }
-    let request = expiry::ExpiryRequest {
-        kubeconfig: args.cluster.kubeconfig.clone(),
-        context: args.cluster.context.clone(),
-        all_contexts: args.all_contexts,
-        namespaces: args.namespaces.clone(),
-        no_cluster: args.no_cluster,
-        root: args
-            .root
-            .clone()
-            .unwrap_or_else(|| std::path::PathBuf::from("/")),
-        no_node: args.no_node,
-        paths: args.paths.clone(),
-        targets: args.targets.clone(),
-        within: args.within,
-        timeout: args.timeout,
-        at: now,
-        concurrency: usize::from(args.concurrency),
-    };
-    if args.serve.is_some() {
-        return serve_expiry(term, args, format, request).await;
-    }
-    let report = expiry::expiry(&request).await?;
-    if format == OutputFormat::Prometheus {
-        term.data(&expiry::prometheus_text(&report))?;
-        return Ok(report.exit_code());
-    }
-    Ok(term.emit(&report, format, style)?)
-}
-
-/// `rcert expiry --serve`: listen first (a taken port is an error at once), print the
-/// URL, then serve until SIGTERM.
-async fn serve_expiry(
-    term: &mut Terminal<'_>,
-    args: &ExpiryArgs,
-    format: OutputFormat,
-    request: expiry::ExpiryRequest,
-) -> Result<u8, Error> {
-    if format != OutputFormat::Text {
-        return Err(Error::Usage(
-            "--serve answers in every format at once (/metrics, /); -o does not apply: use --log-format json for the log".to_string(),
-        ));
-    }
-    let Some(address) = args.serve else {
-        return Ok(exit::OK);
-    };
-    let clusters = expiry::serve::preflight(&request).await?;
-    let listener =
-        expiry::serve::bind(address).map_err(|source| Error::Listen { address, source })?;
-    term.data(&format!("{}\n", expiry::serve::url(&listener)))?;
-    let request = expiry::serve::ServeRequest {
-        expiry: request,
-        interval: args.interval,
-        concurrency: usize::from(args.concurrency),
-        all_secrets: args.all_secrets,
-        log_format: args.log_format,
-        clock: time::OffsetDateTime::now_utc,
-    };
-    expiry::serve::serve(request, clusters, listener).await
-}
-
-async fn run_rotate(
-    term: &mut Terminal<'_>,
-    command: &args::RotateCommand,
-    format: OutputFormat,
-    style: &Style,
-    now: time::OffsetDateTime,
-) -> Result<u8, Error> {
-    let (common, apply, status_everywhere) = match command {
-        args::RotateCommand::Plan(common) => (common, None, false),
-        args::RotateCommand::Status(status) => (&status.common, None, status.all_contexts),
-        args::RotateCommand::Apply(apply) => (&apply.common, Some(apply), false),
-    };
-    crate::cluster::validate_namespace(&common.namespace)?;
-    let request = rotate::RotateRequest {
-        at: now,
-        dir: common.dir.clone(),
-        namespace: common.namespace.clone(),
-        kubeconfig: common.cluster.kubeconfig.clone(),
-        context: common.cluster.context.clone(),
-        host: common.host.clone(),
-        backup_dir: apply
-            .and_then(|a| a.backup_dir.clone())
-            .unwrap_or_else(|| rotate::default_backup_dir(&common.dir)),
-        dry_run: apply.is_some_and(|a| a.dry_run),
-        step: apply.map_or(rotate::Step::All, |a| a.step),
-        agents: apply.map_or(rotate::AgentMethod::Annotate, |a| a.agents),
-        all_contexts: apply.is_some_and(|a| a.all_contexts) || status_everywhere,
-        restart_rancher: apply
-            .is_some_and(|a| a.restart_rancher)
-            .then(|| apply.map_or(std::time::Duration::ZERO, |a| a.wait)),
-        node: common.node.clone(),
-        roots: common.ca.clone(),
-        timeout: common.timeout,
-    };
-    let report = match command {
-        args::RotateCommand::Plan(_) => rotate::plan(&request).await?,
-        args::RotateCommand::Apply(_) => {
-            // Ctrl-C during the change: rolled back and reported, then exit 130.
-            let _guard = (!request.dry_run).then(crate::interrupt::Guard::watch);
-            let report = rotate::apply(&request).await?;
-            let code = term.emit(&report, format, style)?;
-            return Ok(interrupted_or(code));
-        }
-        args::RotateCommand::Status(_) => rotate::status(&request).await?,
-    };
-    Ok(term.emit(&report, format, style)?)
-}
-
-/// 130 when SIGINT/SIGTERM arrived during the change (it was rolled back and the report
-/// says what state every object is in), else the report's own code.
-fn interrupted_or(code: u8) -> u8 {
-    if crate::interrupt::requested() {
-        crate::exit::INTERRUPTED
-    } else {
-        code
-    }
-}
-
-async fn run_kubeconfig_check(
-    term: &mut Terminal<'_>,
-    args: &args::KubeconfigArgs,
-    format: OutputFormat,
-    style: &Style,
-    now: time::OffsetDateTime,
-) -> Result<u8, Error> {
-    let request = kubeconfig::KubeconfigRequest {
-        at: now,
-        kubeconfig: args.cluster.kubeconfig.clone(),
-        context: args.cluster.context.clone(),
-        all_contexts: args.all_contexts,
-        within: args.within,
-        timeout: args.timeout,
-    };
-    let report = kubeconfig::check(&request).await?;
     Ok(term.emit(&report, format, style)?)
 }
 

@@ -19,11 +19,24 @@ pub enum BackupError {
     Write(#[from] FilesError),
 }
 
-/// Save `object` as `DIR/STEM-MILLIS.backup.yaml` (server-managed fields are the
-/// caller's to strip); returns the file's path.
-pub fn save<T: Serialize>(dir: &Path, stem: &str, object: &T) -> Result<PathBuf, BackupError> {
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
-    let path = dir.join(format!("{stem}-{stamp}.backup.yaml"));
+/// Save `object` as `DIR/STEM-MILLIS.backup.yaml`, MILLIS being the run's time (`at`,
+/// taken in `cli`); a second backup of the same object in one run (another context) gets
+/// `-2`, `-3`, … — nothing is overwritten. Server-managed fields are the caller's to
+/// strip; returns the file's path.
+pub fn save<T: Serialize>(
+    dir: &Path,
+    stem: &str,
+    object: &T,
+    at: time::OffsetDateTime,
+) -> Result<PathBuf, BackupError> {
+    let stamp = at.unix_timestamp_nanos() / 1_000_000;
+    let path = (1..)
+        .map(|copy| match copy {
+            1 => dir.join(format!("{stem}-{stamp}.backup.yaml")),
+            _ => dir.join(format!("{stem}-{stamp}-{copy}.backup.yaml")),
+        })
+        .find(|path| !path.exists())
+        .unwrap_or_else(|| dir.join(format!("{stem}-{stamp}.backup.yaml")));
     let yaml = manifests_yaml(std::slice::from_ref(object))?;
     files::ensure_directory(dir)?;
     files::write_all(&[OutFile::key(path.clone(), yaml)], false)?;

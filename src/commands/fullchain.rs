@@ -7,16 +7,16 @@ use serde::Serialize;
 use crate::chain::{self, BuiltChain};
 use crate::check::Status;
 use crate::output::{Report, Style};
-use crate::x509::Cert;
+use crate::x509::cert::{Cert, Dated};
 
 /// The result of `rcert fullchain`.
 #[derive(Debug, Serialize)]
 pub struct FullchainReport {
     /// The chain written (leaf, intermediates, and the root with --include-root).
-    pub written: Vec<Cert>,
+    pub written: Dated<Vec<Cert>>,
     /// The chain as built from the inputs.
     #[serde(flatten)]
-    pub built: BuiltChain,
+    pub built: Dated<BuiltChain>,
     /// Where the chain went (`-` for standard output).
     pub out: String,
     /// Where the root went, with --cacerts.
@@ -43,6 +43,8 @@ pub struct FullchainRequest {
     pub include_root: bool,
     /// Overwrite existing files.
     pub force: bool,
+    /// The time of judgement (days left are counted from it), decided by the CLI.
+    pub at: time::OffsetDateTime,
 }
 
 /// Read every input, build the chain, and write it (only when it is complete).
@@ -105,14 +107,14 @@ pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::E
     };
     let chain_pem: String = written.iter().map(Cert::pem).collect();
     let mut report = FullchainReport {
-        written,
+        written: Dated::new(written, request.at),
         out: request
             .out
             .as_ref()
             .map_or_else(|| "-".to_string(), |p| p.display().to_string()),
         cacerts: request.cacerts.as_ref().map(|p| p.display().to_string()),
         pem: None,
-        built,
+        built: Dated::new(built, request.at),
         errors,
         warnings,
     };

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::output::{cert_text, Report, Style};
-use crate::x509::cert::{certs_from, Cert, KeyInfo};
+use crate::x509::cert::{certs_from, Cert, Dated, KeyInfo};
 use crate::x509::formats::read_pkcs12;
 use crate::x509::pem::{self, Item, PemError};
 
@@ -19,7 +19,7 @@ pub enum Inspected {
         source: String,
         /// Facts of the certificate.
         #[serde(flatten)]
-        cert: Box<Cert>,
+        cert: Box<Dated<Cert>>,
     },
     /// A private key, and which of the certificates given in the same run it belongs to.
     PrivateKey {
@@ -54,10 +54,11 @@ pub fn inspect(
     sources: &[String],
     password: Option<&(String, String)>,
     prompt: bool,
+    at: time::OffsetDateTime,
 ) -> Result<InspectReport, PemError> {
     let mut found = Vec::new();
     for source in sources {
-        match inspect_one(source, password, prompt) {
+        match inspect_one(source, password, prompt, at) {
             Ok(items) => found.extend(items),
             Err(error) => found.push(Inspected::Unreadable {
                 source: source.clone(),
@@ -133,6 +134,7 @@ fn inspect_one(
     source: &str,
     password: Option<&(String, String)>,
     prompt: bool,
+    at: time::OffsetDateTime,
 ) -> Result<Vec<Inspected>, String> {
     let mut found = Vec::new();
     {
@@ -145,7 +147,7 @@ fn inspect_one(
                     if let Some(cert) = certs.next() {
                         found.push(Inspected::Certificate {
                             source: source.to_string(),
-                            cert: Box::new(cert),
+                            cert: Box::new(Dated::new(cert, at)),
                         });
                     }
                 }
@@ -177,7 +179,7 @@ fn match_keys_to_certs(found: &mut [Inspected]) {
     let certs: Vec<(String, Cert)> = found
         .iter()
         .filter_map(|item| match item {
-            Inspected::Certificate { source, cert } => Some((source.clone(), (**cert).clone())),
+            Inspected::Certificate { source, cert } => Some((source.clone(), cert.inner.clone())),
             _ => None,
         })
         .collect();
@@ -241,7 +243,7 @@ fn inspect_text(items: &[Inspected], style: &Style) -> String {
         match item {
             Inspected::Certificate { source, cert } => {
                 let _ = writeln!(out, "{}", style.heading(&format!("{source}: certificate")));
-                out.push_str(&cert_text(cert, style));
+                out.push_str(&cert_text(cert, cert.at, style));
             }
             Inspected::PrivateKey {
                 source,

@@ -59,7 +59,7 @@ fn probe_text(report: &ProbeReport, style: &Style) -> String {
                 cert.subject,
                 cert.public_key,
                 cert.not_after,
-                days_left(cert.days_left)
+                days_left(cert.days_left(result.chain.at))
             );
             let _ = writeln!(out, "      issuer {}", cert.issuer);
             if position == 0 {
@@ -67,7 +67,7 @@ fn probe_text(report: &ProbeReport, style: &Style) -> String {
             }
             let _ = writeln!(out, "      sha256 {}", cert.sha256_fingerprint);
             if style.verbose {
-                out.push_str(&cert_text(cert, style));
+                out.push_str(&cert_text(cert, result.chain.at, style));
             }
         }
         out.push_str(&checks_text(&result.checks, style));

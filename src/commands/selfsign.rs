@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::check::Status;
 use crate::files::{self, OutFile};
 use crate::output::{next_steps_text, sans_text, shell_quote, Report, Style};
+use crate::x509::cert::Dated;
 use crate::x509::issue::{
     first_name, parse_sans, validate_cn, validate_days, Ca, CaFile, San, ServerSpec,
     MAX_CLIENT_ACCEPTED_DAYS,
@@ -49,9 +50,9 @@ pub struct SelfsignReport {
     /// Files written, in order.
     pub files: Vec<WrittenFile>,
     /// The server certificate.
-    pub server: Cert,
+    pub server: Dated<Cert>,
     /// The CA certificate.
-    pub ca: Cert,
+    pub ca: Dated<Cert>,
     /// Whether the CA was generated (false: reused from --ca-cert).
     pub ca_generated: bool,
     /// sha256 of cacerts.pem as Rancher serves it: the value of CATTLE_CA_CHECKSUM.
@@ -142,8 +143,8 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
     let next_steps = next_steps(dir, &first_name(&request.server), &ca_checksum);
     Ok(SelfsignReport {
         files,
-        server: server.cert,
-        ca: ca.cert,
+        server: Dated::new(server.cert, request.server.issued_at),
+        ca: Dated::new(ca.cert, request.server.issued_at),
         ca_generated: ca.key_pem.is_some(),
         ca_checksum,
         warnings,

@@ -8,6 +8,7 @@ use crate::check::{Check, CheckId, Status};
 use crate::checks::{check_chain, find_leaf, Context, Origin};
 use crate::output::{cert_text, checks_text, days_left, Report, Style};
 use crate::x509::cert as inspect;
+use crate::x509::cert::Dated;
 use crate::x509::{pem, Cert};
 
 /// The result of verifying one certificate file.
@@ -17,8 +18,8 @@ pub struct VerifyReport {
     pub file: String,
     /// Overall verdict: failed if any check failed, warning if any warned.
     pub status: Status,
-    /// Certificates of the file, in file order.
-    pub certificates: Vec<Cert>,
+    /// Certificates of the file, in file order (days left as seen from `--at`).
+    pub certificates: Dated<Vec<Cert>>,
     /// Every check, in a fixed order.
     pub checks: Vec<Check>,
     /// The CA file used, if any.
@@ -32,11 +33,11 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// The report of a file that could not be read.
-    pub fn unreadable(file: &str, error: &pem::PemError) -> VerifyReport {
+    pub fn unreadable(file: &str, error: &pem::PemError, at: time::OffsetDateTime) -> VerifyReport {
         VerifyReport {
             file: file.to_string(),
             status: Status::Failed,
-            certificates: Vec::new(),
+            certificates: Dated::new(Vec::new(), at),
             checks: Vec::new(),
             ca_file: None,
             ca_checksum: None,
@@ -48,7 +49,7 @@ impl VerifyReport {
 /// Verify one certificate file (first = leaf, rest = intermediates).
 pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::PemError> {
     let (loaded, private_keys) = pem::load_certificates_beside_keys(file)?;
-    let mut certs = inspect::certs_from(&loaded)?;
+    let certs = inspect::certs_from(&loaded)?;
     let mut checks = check_chain(&certs, Origin::File(file), context);
     if !private_keys.is_empty() {
         // tls.crt is served to every client: a key in it is published with it.
@@ -64,14 +65,10 @@ pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::P
             ),
         );
     }
-    for cert in &mut certs {
-        // Days left as seen from --at, like the validity check.
-        cert.days_left = (cert.not_after_time() - context.at).whole_days();
-    }
     Ok(VerifyReport {
         file: file.to_string(),
         status: Status::worst(&checks),
-        certificates: certs,
+        certificates: Dated::new(certs, context.at),
         checks,
         ca_file: context.ca.as_ref().map(|ca| ca.source.clone()),
         ca_checksum: context.ca.as_ref().and_then(|ca| ca.checksum.clone()),
@@ -123,12 +120,12 @@ fn verify_text(reports: &[VerifyReport], style: &Style) -> String {
                 "  leaf '{}', expires {} ({})",
                 leaf.subject,
                 leaf.not_after,
-                days_left(leaf.days_left)
+                days_left(leaf.days_left(report.certificates.at))
             );
         }
         if style.verbose {
             for cert in &report.certificates {
-                out.push_str(&cert_text(cert, style));
+                out.push_str(&cert_text(cert, report.certificates.at, style));
             }
         }
         out.push_str(&checks_text(&report.checks, style));

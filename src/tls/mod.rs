@@ -23,6 +23,7 @@ use tokio_rustls::TlsConnector;
 
 use crate::check::{Check, CheckId, Status};
 use crate::rancher::CaBundle;
+use crate::x509::cert::Dated;
 use crate::x509::Cert;
 
 pub use target::Target;
@@ -94,8 +95,8 @@ pub struct ProbeResult {
     pub cipher_suite: Option<String>,
     /// Negotiated ALPN protocol.
     pub alpn: Option<String>,
-    /// The chain as served, leaf first.
-    pub chain: Vec<Cert>,
+    /// The chain as served, leaf first (days left counted from the probe's time).
+    pub chain: Dated<Vec<Cert>>,
     /// The verify checks on the served chain (and the Rancher checks with --rancher).
     pub checks: Vec<Check>,
     /// With --rancher: what `/ping` and `/cacerts` answered.
@@ -117,7 +118,7 @@ struct ProbeResultJson<'a> {
     tls_version: &'a Option<String>,
     cipher_suite: &'a Option<String>,
     alpn: &'a Option<String>,
-    chain: &'a [Cert],
+    chain: &'a Dated<Vec<Cert>>,
     checks: &'a [Check],
     rancher: &'a Option<RancherFacts>,
     elapsed_ms: u64,
@@ -167,7 +168,8 @@ impl ProbeResult {
             tls_version: None,
             cipher_suite: None,
             alpn: None,
-            chain: Vec::new(),
+            // No chain: no day is ever counted from this time.
+            chain: Dated::new(Vec::new(), time::OffsetDateTime::UNIX_EPOCH),
             checks: Vec::new(),
             rancher: None,
             elapsed_ms: 0,
@@ -492,7 +494,7 @@ fn describe_session(
         alpn: session
             .alpn_protocol()
             .map(|p| String::from_utf8_lossy(p).to_string()),
-        chain,
+        chain: Dated::new(chain, request.at),
         checks: Vec::new(),
         rancher: None,
         elapsed_ms: 0,

@@ -18,6 +18,8 @@ use x509_parser::x509::SubjectPublicKeyInfo;
 use crate::check::escape_control;
 use crate::x509::pem::{self, Item, Loaded, PemError};
 
+pub use super::dated::Dated;
+
 /// A certificate: its DER plus the facts every command reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cert {
@@ -31,8 +33,6 @@ pub struct Cert {
     pub not_before: String,
     /// End of validity (RFC 3339, UTC).
     pub not_after: String,
-    /// Whole days from now until `not_after` (negative once expired).
-    pub days_left: i64,
     /// DNS names in the Subject Alternative Name extension.
     pub dns_names: Vec<String>,
     /// IP addresses in the Subject Alternative Name extension.
@@ -69,6 +69,13 @@ pub struct Cert {
     pub(crate) not_after_time: OffsetDateTime,
     #[serde(skip)]
     pub(crate) public_key_bits: Vec<u8>,
+}
+
+impl Cert {
+    /// Whole days from `at` until `not_after` (negative once expired).
+    pub fn days_left(&self, at: OffsetDateTime) -> i64 {
+        (self.not_after_time - at).whole_days()
+    }
 }
 
 /// Facts of a public key.
@@ -109,7 +116,8 @@ pub struct KeyInfo {
 pub struct CertParseError(String);
 
 impl Cert {
-    /// Parse a certificate's DER and collect its facts (days left counted from now).
+    /// Parse a certificate's DER and collect its facts (no clock is read: days left are
+    /// counted when shown, from the time of judgement — see [`super::dated::Dated`]).
     pub fn from_der(der: CertificateDer<'static>) -> Result<Cert, CertParseError> {
         let (_, x509) =
             X509Certificate::from_der(&der).map_err(|err| CertParseError(err.to_string()))?;
@@ -126,7 +134,6 @@ impl Cert {
             serial: colon_hex(x509.raw_serial(), false),
             not_before: rfc3339(not_before_time),
             not_after: rfc3339(not_after_time),
-            days_left: (not_after_time - OffsetDateTime::now_utc()).whole_days(),
             dns_names: names.0,
             ip_addresses: names.1,
             public_key: key_facts(spki),

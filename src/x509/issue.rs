@@ -131,6 +131,8 @@ pub struct ServerSpec {
     pub days: u32,
     /// Key algorithm of the server key (and of a generated CA).
     pub key_type: KeyType,
+    /// When the certificates are issued (the run's one "now", taken in `cli`).
+    pub issued_at: OffsetDateTime,
 }
 
 /// A subject alternative name, classified.
@@ -279,7 +281,7 @@ impl Ca {
         );
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        set_validity(&mut params, days);
+        set_validity(&mut params, spec.issued_at, days);
         params.serial_number = Some(random_serial()?);
         let cert = params
             .self_signed(&key)
@@ -373,7 +375,7 @@ impl Ca {
         }
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
-        set_validity(&mut params, spec.days);
+        set_validity(&mut params, spec.issued_at, spec.days);
         params.serial_number = Some(random_serial()?);
         let cert = params
             .signed_by(&key, &self.issuer)
@@ -434,10 +436,8 @@ fn distinguished_name(common_name: &str, organization: Option<&str>) -> Distingu
     name
 }
 
-fn set_validity(params: &mut CertificateParams, days: u32) {
-    let now = OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| OffsetDateTime::now_utc());
+fn set_validity(params: &mut CertificateParams, issued_at: OffsetDateTime, days: u32) {
+    let now = issued_at.replace_nanosecond(0).unwrap_or(issued_at);
     // Backdated a few minutes: a node whose clock runs behind must not see "not yet valid".
     params.not_before = now - Duration::minutes(5);
     params.not_after = now + Duration::days(i64::from(days));

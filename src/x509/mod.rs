@@ -2,6 +2,7 @@
 //! ([`cert`]) and issuing new ones ([`issue`]).
 
 pub mod cert;
+pub mod dated;
 pub mod formats;
 pub mod issue;
 pub mod names;

@@ -91,6 +91,8 @@ pub struct Options<'a> {
     pub namespace: &'a str,
     /// Where backups of replaced Secrets go (YAML, mode 0600).
     pub backup_dir: &'a Path,
+    /// The run's time, which names the backups.
+    pub backup_at: time::OffsetDateTime,
     /// Delete and recreate a Secret whose type must change.
     pub replace: bool,
     /// Create the namespace when a Secret is missing and the namespace too.
@@ -504,7 +506,7 @@ fn save_backup(
     let mut previous = current.clone();
     previous.metadata.managed_fields = None;
     let stem = format!("{}-{}", options.namespace, name_of(current));
-    super::backup::save(options.backup_dir, &stem, &previous)
+    super::backup::save(options.backup_dir, &stem, &previous, options.backup_at)
 }
 
 /// Check, before any API request, that backups can be written to `dir`.

@@ -222,6 +222,7 @@ async fn apply_all(
     let options = Options {
         namespace: &request.namespace,
         backup_dir: &request.backup_dir,
+        backup_at: request.at,
         replace: request.replace,
         create_namespace: request.create_namespace,
         override_cert_manager: request.force,

@@ -55,6 +55,7 @@ fn options(request: &RotateRequest) -> Options<'_> {
     Options {
         namespace: &request.namespace,
         backup_dir: &request.backup_dir,
+        backup_at: request.at,
         replace: false,
         create_namespace: false,
         override_cert_manager: false,
@@ -323,7 +324,7 @@ impl Run<'_> {
 
     /// Save a backup of `object` before it changes.
     fn backup<T: serde::Serialize>(&self, stem: &str, object: &T) -> Result<(), StepError> {
-        backup::save(&self.request.backup_dir, stem, object)
+        backup::save(&self.request.backup_dir, stem, object, self.request.at)
             .map(|_| ())
             .map_err(|source| StepError::Backup {
                 stem: stem.to_string(),
