@@ -42,3 +42,25 @@ pub fn save<T: Serialize>(
     files::write_all(&[OutFile::key(path.clone(), yaml)], false)?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_backups_of_one_object_in_one_run_are_both_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = time::OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let object = serde_json::json!({"kind": "Secret", "metadata": {"name": "tls-ca"}});
+        let first = save(dir.path(), "cattle-system-tls-ca", &object, at).unwrap();
+        let second = save(dir.path(), "cattle-system-tls-ca", &object, at).unwrap();
+        assert_eq!(
+            first.file_name().unwrap(),
+            "cattle-system-tls-ca-1700000000000.backup.yaml"
+        );
+        assert_eq!(
+            second.file_name().unwrap(),
+            "cattle-system-tls-ca-1700000000000-2.backup.yaml"
+        );
+    }
+}
