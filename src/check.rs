@@ -2,6 +2,10 @@
 
 use serde::Serialize;
 
+mod finding;
+
+pub use finding::{Cause, Fix};
+
 /// Process exit codes shared by every command (see ARCHITECTURE.md).
 pub mod exit {
     /// All checks passed (warnings allowed).
@@ -178,15 +182,22 @@ impl std::fmt::Display for CheckId {
     }
 }
 
-/// One check and its evidence.
+/// One check and its evidence: a finding when it did not pass.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// What the check is about.
+    /// What the check is about (`-o json`: `id`).
+    #[serde(rename = "id")]
     pub name: CheckId,
     /// The verdict.
     pub status: Status,
+    /// Why it did not pass: a stable code (absent when it passed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
     /// One line an operator understands.
     pub message: String,
+    /// How to fix it (absent when it passed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
     /// On the `clients` line: the verdict of each client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clients: Option<Verdicts>,
@@ -195,31 +206,55 @@ pub struct Check {
 impl Check {
     /// A passed check.
     pub fn ok(name: CheckId, message: String) -> Check {
-        Check::new(name, Status::Ok, message)
+        Check {
+            name,
+            status: Status::Ok,
+            cause: None,
+            message,
+            fix: None,
+            clients: None,
+        }
     }
 
     /// A check that passed with a warning.
-    pub fn warning(name: CheckId, message: String) -> Check {
-        Check::new(name, Status::Warning, message)
+    pub fn warning(name: CheckId, cause: Cause, message: String) -> Check {
+        Check::finding(name, Status::Warning, cause, message)
     }
 
     /// A failed check.
-    pub fn failed(name: CheckId, message: String) -> Check {
-        Check::new(name, Status::Failed, message)
+    pub fn failed(name: CheckId, cause: Cause, message: String) -> Check {
+        Check::finding(name, Status::Failed, cause, message)
     }
 
     /// A check that could not run, with the reason.
-    pub fn skipped(name: CheckId, message: String) -> Check {
-        Check::new(name, Status::Skipped, message)
+    pub fn skipped(name: CheckId, cause: Cause, message: String) -> Check {
+        Check::finding(name, Status::Skipped, cause, message)
     }
 
-    fn new(name: CheckId, status: Status, message: String) -> Check {
+    /// A finding whose fix, until one is given, is the documentation of its cause
+    /// (none when there is nothing to fix: [`Cause::NotPresent`]).
+    pub fn finding(name: CheckId, status: Status, cause: Cause, message: String) -> Check {
         Check {
             name,
             status,
+            cause: Some(cause),
             message,
+            fix: (cause != Cause::NotPresent).then(|| Fix::doc(cause)),
             clients: None,
         }
+    }
+
+    /// The same finding with its fix.
+    pub fn with_fix(mut self, fix: Fix) -> Check {
+        self.fix = Some(fix);
+        self
+    }
+
+    /// The same finding (cause, fix, clients kept) with another status and message.
+    pub fn restated(mut self, status: Status, message: String) -> Check {
+        self.status = status;
+        self.message = message;
+        self
     }
 }
 

@@ -57,7 +57,26 @@ pub const AGENT_TLS_STRICT: &str = "strict";
 
 /// The command that switches agents to the operating system's trust store first.
 pub fn system_store_command() -> String {
-    "kubectl patch settings.management.cattle.io agent-tls-mode --type=merge -p '{\"value\":\"system-store\"}'".to_string()
+    system_store_argv()
+        .iter()
+        .map(|word| crate::check::shell_quote(word))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// [`system_store_command`] as argv.
+pub fn system_store_argv() -> Vec<String> {
+    [
+        "kubectl",
+        "patch",
+        "settings.management.cattle.io",
+        "agent-tls-mode",
+        "--type=merge",
+        "-p",
+        "{\"value\":\"system-store\"}",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// The `--ca` value that selects the operating system's trust store, as agents with

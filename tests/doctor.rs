@@ -68,12 +68,12 @@ impl Outcome {
             .as_array()
             .expect("findings")
             .iter()
-            .filter(|f| f["section"] == section && f["name"] == name)
+            .filter(|f| f["section"] == section && f["id"] == name)
             .map(|f| {
                 (
                     f["status"].as_str().unwrap_or_default().to_string(),
                     f["message"].as_str().unwrap_or_default().to_string(),
-                    f["fix"].as_str().unwrap_or_default().to_string(),
+                    common::fix_line(&f["fix"]),
                 )
             })
             .collect()
@@ -96,7 +96,7 @@ impl Outcome {
                 format!(
                     "{}/{}",
                     f["section"].as_str().unwrap(),
-                    f["name"].as_str().unwrap()
+                    f["id"].as_str().unwrap()
                 )
             })
             .collect()
@@ -482,7 +482,7 @@ fn no_kubeconfig_skips_the_cluster_part() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["name"] == "secrets")
+        .find(|f| f["id"] == "secrets")
         .unwrap()
         .clone();
     assert_eq!(finding["status"], "skipped");
@@ -636,8 +636,9 @@ fn cacerts_not_found_while_ping_answers_is_a_finding() {
     );
     // A routing problem: pushing the secrets again would change nothing.
     assert!(
-        fix.starts_with("route https://127.0.0.1:")
-            && fix.contains("/cacerts to Rancher: kubectl -n cattle-system get ingress -o wide"),
+        fix.starts_with(
+            "kubectl -n cattle-system get ingress -o wide && curl -vk https://127.0.0.1:"
+        ) && fix.contains("# route https://127.0.0.1:"),
         "{fix}"
     );
     assert_ne!(out.json["ca_checksum"], EMPTY_SHA256);
@@ -738,7 +739,10 @@ fn a_tls_ca_secret_with_another_key_is_read_and_named() {
         message.contains("holds its CA under key 'ca.crt', but Rancher reads key cacerts.pem only"),
         "{message}"
     );
-    assert!(fix.contains("--from-file=cacerts.pem="), "{fix}");
+    assert_eq!(
+        fix,
+        "rcert push --namespace cattle-system --dir ./certs   # it writes cacerts.pem into secret tls-ca"
+    );
     assert_eq!(
         out.one("cluster", "chain").0,
         "ok",

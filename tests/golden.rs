@@ -22,6 +22,7 @@ fn mask(text: &str) -> String {
         (r"([0-9A-F]{2}:){31}[0-9A-F]{2}", "<FINGERPRINT>"),
         (r"([0-9a-f]{2}:){15}[0-9a-f]{2}", "<SERIAL>"),
         (r"([0-9A-F]{2}:){19}[0-9A-F]{2}", "<KEYID>"),
+        (r#""(days_left|elapsed_ms)": -?\d+"#, "\"$1\": <N>"),
     ];
     let mut masked = text.to_string();
     for (pattern, replacement) in rules {
@@ -298,5 +299,186 @@ fn cluster_commands_against_the_emulator() {
             &kubeconfig,
         ],
         &with_set,
+    );
+    // The JSON documents (docs/json.md): each finding with its id, status, cause and fix.
+    fn json<'a>(args: &[&'a str]) -> Vec<&'a str> {
+        [&["-o", "json"], args].concat()
+    }
+    golden_masked("push-unchanged-json", &json(&push), &masks);
+    golden_masked(
+        "expiry-cluster-json",
+        &json(&[
+            "expiry",
+            "--kubeconfig",
+            &kubeconfig,
+            "--no-node",
+            "--within",
+            "30d",
+        ]),
+        &masks,
+    );
+    golden_masked(
+        "doctor-good-json",
+        &json(&[
+            "doctor",
+            "--host",
+            &host,
+            "--kubeconfig",
+            &kubeconfig,
+            "--timeout",
+            "3s",
+        ]),
+        &with_host,
+    );
+    golden_masked(
+        "probe-rancher-json",
+        &json(&[
+            "probe",
+            &host,
+            "--servername",
+            "rancher.example.com",
+            "--ca",
+            "testdata/corpus/root.pem",
+            "--rancher",
+        ]),
+        &with_host,
+    );
+    golden_masked(
+        "rotate-apply-dry-run",
+        &[
+            "rotate",
+            "apply",
+            "--to",
+            &set_dir,
+            "--kubeconfig",
+            &kubeconfig,
+            "--dry-run",
+        ],
+        &with_set,
+    );
+    golden_masked(
+        "rotate-apply-dry-run-json",
+        &json(&[
+            "rotate",
+            "apply",
+            "--to",
+            &set_dir,
+            "--kubeconfig",
+            &kubeconfig,
+            "--dry-run",
+        ]),
+        &with_set,
+    );
+}
+
+#[test]
+fn verify_wrong_order_json() {
+    golden(
+        "verify-wrong-order-json",
+        &[
+            "-o",
+            "json",
+            "verify",
+            "--at",
+            &at(),
+            "--ca",
+            "testdata/corpus/root.pem",
+            "testdata/corpus/wrong-order.pem",
+        ],
+    );
+}
+
+/// The JSON contract of docs/json.md: every cause code of `src/check/finding.rs` is
+/// documented there, and every finding (a `warning`, `failed` or `skipped` check) in the
+/// JSON golden transcripts carries its `id`, a `cause` and — unless nothing is missing —
+/// a `fix` with its documentation.
+#[test]
+fn every_finding_is_data_and_every_cause_is_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(root.join("src/check/finding.rs")).unwrap();
+    let docs = std::fs::read_to_string(root.join("docs/json.md")).unwrap();
+    let enum_body =
+        &source[source.find("pub enum Cause {").unwrap()..source.find("impl Cause {").unwrap()];
+    let variant = regex::Regex::new(r"(?m)^    ([A-Z][A-Za-z0-9]*),$").unwrap();
+    // serde's snake_case: an underscore before every capital but the first.
+    let snake = |name: &str| {
+        name.chars()
+            .enumerate()
+            .flat_map(|(index, c)| {
+                let underscore = (index > 0 && c.is_ascii_uppercase()).then_some('_');
+                underscore.into_iter().chain(c.to_lowercase())
+            })
+            .collect::<String>()
+    };
+    let codes: Vec<String> = variant
+        .captures_iter(enum_body)
+        .map(|c| snake(&c[1]))
+        .collect();
+    assert!(codes.len() > 80, "{codes:?}");
+    let missing: Vec<&String> = codes
+        .iter()
+        .filter(|code| !docs.contains(&format!("`{code}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "causes missing from docs/json.md: {missing:?}"
+    );
+
+    let mut findings = 0;
+    for entry in std::fs::read_dir(root.join("tests/golden"))
+        .unwrap()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !name.ends_with("-json.txt") {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let body: String = text
+            .lines()
+            .skip(1)
+            .take_while(|line| !line.starts_with("[exit"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .replace(": <N>", ": 0");
+        let document: serde_json::Value =
+            serde_json::from_str(&body).unwrap_or_else(|err| panic!("{name}: {err}"));
+        let mut stack = vec![&document];
+        while let Some(value) = stack.pop() {
+            match value {
+                serde_json::Value::Array(items) => stack.extend(items),
+                serde_json::Value::Object(map) => {
+                    let is_check = map.contains_key("id") && map.contains_key("message");
+                    let finding = matches!(
+                        map.get("status").and_then(|s| s.as_str()),
+                        Some("warning" | "failed" | "skipped")
+                    );
+                    if is_check && finding {
+                        findings += 1;
+                        let cause = map["cause"]
+                            .as_str()
+                            .unwrap_or_else(|| panic!("{name}: no cause in {value}"));
+                        assert!(
+                            codes.iter().any(|code| code == cause),
+                            "{name}: unknown cause {cause}"
+                        );
+                        if cause != "not_present" {
+                            assert!(
+                                map["fix"]["doc"]
+                                    .as_str()
+                                    .is_some_and(|doc| doc.starts_with("https://")),
+                                "{name}: no fix in {value}"
+                            );
+                        }
+                    }
+                    stack.extend(map.values());
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(
+        findings >= 3,
+        "the JSON transcripts hold {findings} finding(s)"
     );
 }

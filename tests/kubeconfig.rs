@@ -48,7 +48,7 @@ fn check<'a>(context: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
         .as_array()
         .unwrap()
         .iter()
-        .find(|c| c["name"] == name)
+        .find(|c| c["id"] == name)
         .unwrap_or_else(|| panic!("no check {name}: {context:#}"))
 }
 

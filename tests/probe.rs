@@ -37,7 +37,7 @@ fn check(json: &serde_json::Value, index: usize, name: &str) -> (String, String)
     let checks = json["results"][index]["checks"].as_array().expect("checks");
     let found = checks
         .iter()
-        .find(|c| c["name"] == name)
+        .find(|c| c["id"] == name)
         .unwrap_or_else(|| panic!("no check {name}: {json:#}"));
     (
         found["status"].as_str().unwrap().to_string(),

@@ -13,7 +13,8 @@ mod trust;
 use rustls_pki_types::ServerName;
 use time::OffsetDateTime;
 
-use crate::check::{Check, CheckId, ClientVerdict, Clients, Status, Verdicts};
+use crate::check::Cause;
+use crate::check::{Check, CheckId, ClientVerdict, Clients, Fix, Status, Verdicts};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert, KeyInfo};
 use names::name_checks;
@@ -111,6 +112,17 @@ impl Origin<'_> {
         }
     }
 
+    /// [`Origin::reorder_hint`] as a fix: the command for a file, the words for a server.
+    fn reorder_fix(&self, cause: Cause) -> Fix {
+        match self {
+            Origin::File(path) => Fix::command(
+                cause,
+                ["rcert", "fullchain", path, "--out", path, "--force"],
+            ),
+            Origin::Server => Fix::words(cause, self.reorder_hint()),
+        }
+    }
+
     /// What to do about an intermediate the chain lacks.
     fn add_intermediate_hint(&self) -> String {
         match self {
@@ -131,6 +143,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
     let Some(leaf) = find_leaf(certs) else {
         return vec![Check::failed(
             CheckId::Chain,
+            Cause::NoCertificate,
             format!("{} holds no certificate", origin.name()),
         )];
     };
@@ -151,7 +164,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
         {
             judged.push((
                 Check::failed(
-                    CheckId::Validity,
+                    CheckId::Validity, Cause::ExpiresThisSecond,
                     format!(
                         "'{}' expires at the very second of the check ({}); OpenSSL already counts it as expired",
                         last_second.subject, last_second.not_after
@@ -179,6 +192,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
             } else {
                 Check::skipped(
                     CheckId::CaChecksum,
+                    Cause::PrivateKeyPublished,
                     format!(
                         "not computed: {} holds a private key and must not be served",
                         ca.source
@@ -222,12 +236,13 @@ fn verdicts_of(judged: &[(Check, Option<Clients>)]) -> Verdicts {
 fn clients_check(verdicts: &Verdicts, selected: Clients) -> Check {
     let rejecting = verdicts.rejecting();
     let mut check = if rejecting.meets(selected) {
-        Check::failed(CheckId::Clients, verdicts.summary())
+        Check::failed(CheckId::Clients, Cause::Rejected, verdicts.summary())
     } else if rejecting.is_empty() {
         Check::ok(CheckId::Clients, verdicts.summary())
     } else {
         Check::warning(
             CheckId::Clients,
+            Cause::RejectedByOthers,
             format!(
                 "{} (--clients {} decides what fails)",
                 verdicts.summary(),
@@ -244,7 +259,7 @@ fn as_selected(check: Check, rejected_by: Option<Clients>, selected: Clients) ->
     match rejected_by {
         Some(clients) if check.status == Status::Failed && !clients.meets(selected) => {
             let message = format!("{} — rejected only by {}", check.message, clients.who());
-            Check::warning(check.name, message)
+            check.restated(Status::Warning, message)
         }
         _ => check,
     }
@@ -294,6 +309,7 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
         if at < cert.not_before_time() {
             return Check::failed(
                 CheckId::Validity,
+                Cause::NotYetValid,
                 format!(
                     "'{}' is not valid yet: valid from {} (checked at {})",
                     cert.subject,
@@ -305,6 +321,7 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
         if at > cert.not_after_time() {
             return Check::failed(
                 CheckId::Validity,
+                Cause::Expired,
                 format!(
                     "'{}' expired on {} (checked at {})",
                     cert.subject,
@@ -315,12 +332,17 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
         }
     }
     let Some(soonest) = certs.iter().min_by_key(|cert| cert.not_after_time()) else {
-        return Check::failed(CheckId::Validity, "no certificate".to_string());
+        return Check::failed(
+            CheckId::Validity,
+            Cause::NoCertificate,
+            "no certificate".to_string(),
+        );
     };
     let days_left = (soonest.not_after_time() - at).whole_days();
     if days_left < i64::from(context.warn_days) {
         return Check::warning(
             CheckId::Validity,
+            Cause::ExpiresSoon,
             format!(
                 "'{}' expires in {days_left} day(s), on {} (--warn-days {})",
                 soonest.subject, soonest.not_after, context.warn_days
@@ -330,7 +352,7 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
     let leaf_days = (leaf.not_after_time() - leaf.not_before_time()).whole_days();
     if leaf_days > i64::from(crate::x509::issue::MAX_CLIENT_ACCEPTED_DAYS) {
         return Check::warning(
-            CheckId::Validity,
+            CheckId::Validity, Cause::LifetimeTooLong,
             format!(
                 "valid for {leaf_days} days: browsers and Apple clients refuse server certificates valid longer than 825 days"
             ),
@@ -358,7 +380,7 @@ fn san_check(leaf: &Cert) -> (Check, Option<Clients>) {
         // OpenSSL's host name check still falls back to the CN when there is no SAN.
         (
             Check::failed(
-                CheckId::San,
+                CheckId::San, Cause::NoSan,
                 format!(
                     "'{}' has no Subject Alternative Name; Go (Rancher agents, kubectl: \"x509: certificate relies on legacy Common Name field, use SANs instead\") and rustls ignore the CN: reissue it with SANs",
                     leaf.subject
@@ -382,6 +404,7 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
     match certs.iter().find(|cert| cert.matches_key(key)) {
         Some(other) => Check::failed(
             CheckId::Key,
+            Cause::KeyMismatch,
             format!(
                 "{key_path} belongs to '{}', not to the leaf '{}'",
                 other.subject, leaf.subject
@@ -389,6 +412,7 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
         ),
         None => Check::failed(
             CheckId::Key,
+            Cause::KeyMismatch,
             format!(
                 "{key_path} ({}) does not belong to the leaf '{}' ({}): wrong key file",
                 key.public_key, leaf.subject, leaf.public_key
@@ -414,6 +438,21 @@ fn intermediates_check(ca: &CaBundle) -> Check {
         "rcert fullchain tls.crt {} --cacerts cacerts.pem --force (the leaf orders the CAs above it)",
         crate::check::shell_quote(&ca.source)
     );
+    let reorder = |cause: Cause| {
+        Fix::command(
+            cause,
+            [
+                "rcert",
+                "fullchain",
+                "tls.crt",
+                &ca.source,
+                "--cacerts",
+                "cacerts.pem",
+                "--force",
+            ],
+        )
+        .note("the leaf orders the CAs above it")
+    };
     match (ordered, ends_at_root) {
         (true, true) => Check::ok(
             CheckId::CaFile,
@@ -425,24 +464,26 @@ fn intermediates_check(ca: &CaBundle) -> Check {
         ),
         (false, _) if certs.iter().rev().collect::<Vec<_>>().windows(2).all(|pair| pair[0].is_issued_by(pair[1])) => {
             Check::failed(
-                CheckId::CaFile,
+                CheckId::CaFile, Cause::CaFileRootFirst,
                 format!(
                     "{} holds the root before the intermediate(s) ({}); Rancher's docs ask for the intermediate(s) then the root: {fix}",
                     ca.source,
                     names(certs)
                 ),
             )
+            .with_fix(reorder(Cause::CaFileRootFirst))
         }
         (false, _) => Check::failed(
-            CheckId::CaFile,
+            CheckId::CaFile, Cause::CaFileUnordered,
             format!(
                 "{} holds CAs that do not follow one another ({}): each certificate must be followed by its issuer, ending at the root: {fix}",
                 ca.source,
                 names(certs)
             ),
-        ),
+        )
+        .with_fix(reorder(Cause::CaFileUnordered)),
         (true, false) => Check::warning(
-            CheckId::CaFile,
+            CheckId::CaFile, Cause::CaFileNoRoot,
             format!(
                 "{} ends at the intermediate '{}' without its root; Rancher's docs ask for the intermediate(s) then the root (agents must be able to reach a root)",
                 ca.source,
@@ -456,6 +497,7 @@ fn ca_file_check(ca: &CaBundle) -> Check {
     if !ca.private_keys.is_empty() {
         return Check::failed(
             CheckId::CaFile,
+            Cause::PrivateKeyPublished,
             private_key_message(
                 &ca.source,
                 &ca.private_keys,
@@ -464,7 +506,11 @@ fn ca_file_check(ca: &CaBundle) -> Check {
         );
     }
     if let Some(unusable) = ca.unusable.first() {
-        return Check::failed(CheckId::CaFile, format!("{}: {unusable}", ca.source));
+        return Check::failed(
+            CheckId::CaFile,
+            Cause::CaFileUnusable,
+            format!("{}: {unusable}", ca.source),
+        );
     }
     // A self-signed certificate is a root even without basicConstraints (the profile
     // check says what it lacks); anything else that is not a CA is a leaf.
@@ -474,7 +520,7 @@ fn ca_file_check(ca: &CaBundle) -> Check {
         .find(|cert| !cert.is_ca && !cert.self_signed)
     {
         return Check::failed(
-            CheckId::CaFile,
+            CheckId::CaFile, Cause::CaFileHoldsLeaf,
             format!(
                 "{} holds the non-CA certificate '{}': it must hold only the CA certificate, or the agents' CATTLE_CA_CHECKSUM will not match",
                 ca.source, leaf.subject

@@ -3,6 +3,7 @@
 use webpki::EndEntityCert;
 
 use super::server_name;
+use crate::check::Cause;
 use crate::check::{Check, CheckId, Clients};
 use crate::x509::Cert;
 
@@ -14,7 +15,7 @@ pub(super) fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<(Check, Option<C
             let Some(name) = server_name(host) else {
                 return (
                     Check::failed(
-                        CheckId::Name,
+                        CheckId::Name, Cause::BadHostName,
                         format!("'{host}' is not a DNS name or IP address"),
                     ),
                     Some(Clients::ALL),
@@ -58,7 +59,7 @@ pub(super) fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<(Check, Option<C
                     .join(" and ")
                 )
             };
-            (Check::failed(CheckId::Name, message), Some(rejected_by))
+            (Check::failed(CheckId::Name, Cause::NameMismatch, message), Some(rejected_by))
         })
         .collect()
 }

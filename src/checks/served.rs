@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
 use crate::checks::{check_chain, Context, Origin};
 use crate::rancher::CaBundle;
@@ -55,7 +56,7 @@ pub async fn probe(request: &ProbeRequest, progress: bool) -> ProbeReport {
     if ip_servername {
         for result in results.iter_mut().filter(|r| r.error.is_none()) {
             result.checks.push(Check::warning(
-                CheckId::Handshake,
+                CheckId::Handshake, Cause::NoSni,
                 "--servername is an IP address: TLS sends no SNI for an IP, so the server picked its default certificate; the name was checked against IP SANs".to_string(),
             ));
             result.status = Status::worst(&result.checks);
@@ -144,6 +145,7 @@ fn chain_checks(
     if chain.is_empty() {
         return vec![Check::failed(
             CheckId::Chain,
+            Cause::NoCertificate,
             "the server sent no certificate".to_string(),
         )];
     }
@@ -209,13 +211,16 @@ pub fn ping_answer(ping: &Result<(u16, Vec<u8>), String>) -> (Check, Option<Stri
                 .collect::<String>();
             (
                 Check::failed(
-                    CheckId::Ping,
+                    CheckId::Ping, Cause::PingFailed,
                     format!("/ping answered HTTP {status} '{body}', not 'pong': is this Rancher, and is it ready?"),
                 ),
                 Some(body),
             )
         }
-        Err(err) => (Check::failed(CheckId::Ping, format!("/ping: {err}")), None),
+        Err(err) => (
+            Check::failed(CheckId::Ping, Cause::PingFailed, format!("/ping: {err}")),
+            None,
+        ),
     }
 }
 
@@ -236,7 +241,11 @@ pub fn cacerts_answer(
     match cacerts {
         Ok((200, body)) if !body.iter().all(u8::is_ascii_whitespace) => {
             match served_bundle_problem(body) {
-                Some(problem) => checks.push(Check::failed(CheckId::Cacerts, problem)),
+                Some(problem) => checks.push(Check::failed(
+                    CheckId::Cacerts,
+                    Cause::CacertsUnavailable,
+                    problem,
+                )),
                 None => {
                     let checksum = crate::x509::cert::plain_hex(&crate::x509::cert::sha256(body));
                     checks.extend(cacerts_checks(body, &checksum, chain, ca));
@@ -251,10 +260,12 @@ pub fn cacerts_answer(
         }
         Ok((status, body)) => checks.push(Check::failed(
             CheckId::Cacerts,
+            Cause::CacertsUnavailable,
             http_failure("/cacerts", *status, body),
         )),
         Err(err) => checks.push(Check::failed(
             CheckId::Cacerts,
+            Cause::CacertsUnavailable,
             format!("/cacerts: {err}: agents cannot fetch the CA they must trust"),
         )),
     }
@@ -282,7 +293,7 @@ fn cacerts_checks(
             ));
         } else {
             checks.push(Check::failed(
-                CheckId::Cacerts,
+                CheckId::Cacerts, Cause::CacertsMismatch,
                 format!(
                     "/cacerts (sha256 {checksum}) differs from {} (sha256 {expected}): put exactly {} into secret tls-ca (key cacerts.pem) in cattle-system",
                     ca.source, ca.source
@@ -303,7 +314,7 @@ fn cacerts_checks(
         ));
     } else {
         checks.push(Check::failed(
-            CheckId::CacertsChain,
+            CheckId::CacertsChain, Cause::CacertsWrongCa,
             "/cacerts does not hold the CA of the served chain: secret tls-ca and secret tls-rancher-ingress come from different CAs".to_string(),
         ));
     }
@@ -356,6 +367,7 @@ fn consistency_check(results: &[ProbeResult], request: &ProbeRequest) -> Option<
         .collect();
     Some(Check::failed(
         CheckId::SameChain,
+        Cause::ChainsDiffer,
         format!(
             "targets serve different chains{name}: {} differ from the {} others: {}",
             odd.len(),
@@ -377,7 +389,7 @@ fn empty_cacerts_check(chain: &[Cert]) -> Check {
         )
     } else {
         Check::failed(
-            CheckId::Cacerts,
+            CheckId::Cacerts, Cause::CacertsEmpty,
             "/cacerts is empty although the served chain is not issued by a public CA: agents cannot trust Rancher; set privateCA=true (helm upgrade … --set privateCA=true) with the CA in secret tls-ca".to_string(),
         )
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use kube::config::Kubeconfig;
 use serde::Serialize;
 
+use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
 use crate::checks::served;
 use crate::cluster::{kubeconfig_credential, load_kubeconfig};
@@ -153,7 +154,7 @@ async fn check_context(
             unreachable = down;
         }
         _ => checks.push(Check::failed(
-            CheckId::Kubeconfig,
+            CheckId::Kubeconfig, Cause::ContextWithoutServer,
             format!("context '{name}' names no cluster with a server URL: fix the kubeconfig (kubectl config view)"),
         )),
     }
@@ -177,12 +178,15 @@ fn client_certificate_check(
                 "no client certificate (token or exec authentication)".to_string(),
             )
         }
-        Some(Err(error)) => return Check::failed(CheckId::ClientCert, error),
+        Some(Err(error)) => {
+            return Check::failed(CheckId::ClientCert, Cause::ClientCertUnreadable, error)
+        }
         Some(Ok(bytes)) => bytes,
     };
     let Some(cert) = certs_in(&bytes).into_iter().next() else {
         return Check::failed(
             CheckId::ClientCert,
+            Cause::ClientCertUnreadable,
             "client-certificate holds no readable certificate".to_string(),
         );
     };
@@ -190,7 +194,7 @@ fn client_certificate_check(
     let left = cert.not_after_time() - now;
     if now > cert.not_after_time() {
         Check::failed(
-            CheckId::ClientCert,
+            CheckId::ClientCert, Cause::Expired,
             format!(
                 "client certificate '{}' expired on {} (the API server answers 401): get a new kubeconfig (Rancher UI → Download KubeConfig, or copy /etc/rancher/rke2/rke2.yaml again after a restart)",
                 cert.subject, cert.not_after
@@ -199,6 +203,7 @@ fn client_certificate_check(
     } else if left <= request.within {
         Check::warning(
             CheckId::ClientCert,
+            Cause::ExpiresSoon,
             format!(
                 "client certificate '{}' expires on {} ({} day(s) left)",
                 cert.subject,
@@ -237,6 +242,7 @@ async fn plain_http_checks(
         Ok(Err(err)) => (
             vec![Check::failed(
                 CheckId::Reachable,
+                Cause::Unreachable,
                 format!(
                     "server {server}: {} (is kubectl proxy running?)",
                     crate::x509::pem::describe_io_error(&err)
@@ -247,6 +253,7 @@ async fn plain_http_checks(
         Err(_) => (
             vec![Check::failed(
                 CheckId::Reachable,
+                Cause::Unreachable,
                 format!("server {server}: no answer within the timeout"),
             )],
             true,
@@ -269,6 +276,7 @@ async fn server_checks(
             return (
                 vec![Check::failed(
                     CheckId::Reachable,
+                    Cause::Unreachable,
                     format!("server {server}: {err}"),
                 )],
                 false,
@@ -281,7 +289,7 @@ async fn server_checks(
             let certs = certs_in(&bytes);
             if certs.is_empty() {
                 checks.push(Check::failed(
-                    CheckId::CaData,
+                    CheckId::CaData, Cause::CaDataUnreadable,
                     "certificate-authority(-data) holds no readable certificate: kubectl cannot trust any server with it; fix the kubeconfig (a fresh download, or the CA as base64 PEM)".to_string(),
                 ));
                 ca_unreadable = true;
@@ -296,7 +304,11 @@ async fn server_checks(
             }
         }
         Some(Err(error)) => {
-            checks.push(Check::failed(CheckId::CaData, error));
+            checks.push(Check::failed(
+                CheckId::CaData,
+                Cause::CaDataUnreadable,
+                error,
+            ));
             ca_unreadable = true;
             None
         }
@@ -304,7 +316,7 @@ async fn server_checks(
     };
     if insecure {
         checks.push(Check::warning(
-            CheckId::CaData,
+            CheckId::CaData, Cause::InsecureSkipTlsVerify,
             "insecure-skip-tls-verify: true — kubectl accepts any server certificate; set certificate-authority-data instead".to_string(),
         ));
     }
@@ -328,6 +340,7 @@ async fn server_checks(
     if let Some(error) = &result.error {
         checks.push(Check::failed(
             CheckId::Reachable,
+            Cause::Unreachable,
             format!("server {server}: {error}"),
         ));
         return (checks, true);
@@ -350,7 +363,7 @@ async fn server_checks(
         ) {
             let check = match (check.status, check.name, insecure) {
                 (Status::Failed, CheckId::Chain, false) if fake => Check::failed(
-                    CheckId::Chain,
+                    CheckId::Chain, Cause::IngressFakeCertificate,
                     format!(
                         "{} — the server serves ingress-nginx's fake certificate: the ingress in front of it cannot load its TLS secret (rcert doctor), the kubeconfig is not at fault",
                         check.message
@@ -358,13 +371,16 @@ async fn server_checks(
                 ),
                 (Status::Failed, CheckId::Chain, false) if ca_unreadable => check,
                 (Status::Failed, CheckId::Chain, false) => Check::failed(
-                    CheckId::Chain,
+                    CheckId::Chain, Cause::KubeconfigCaOutdated,
                     format!(
                         "{} — the kubeconfig's CA no longer matches what the server serves (after a CA change): get a new kubeconfig, or update certificate-authority-data",
                         check.message
                     ),
                 ),
-                (Status::Failed, _, true) => Check::warning(check.name, check.message),
+                (Status::Failed, _, true) => {
+                    let message = check.message.clone();
+                    check.restated(Status::Warning, message)
+                }
                 _ => check,
             };
             checks.push(check);

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
 use crate::checks::{check_chain, find_leaf, Context, Origin};
 use crate::output::{cert_text, checks_text, days_left, Report, Style};
@@ -57,6 +58,7 @@ pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::P
             0,
             Check::failed(
                 CheckId::PrivateKey,
+                Cause::PrivateKeyPublished,
                 crate::checks::private_key_message(
                     file,
                     &private_keys,

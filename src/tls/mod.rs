@@ -21,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
+use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
 use crate::rancher::CaBundle;
 use crate::x509::cert::Dated;
@@ -433,7 +434,7 @@ fn handshake_failure(
             result.error = None;
             result.address = address;
             result.checks = vec![Check::failed(
-                CheckId::Handshake,
+                CheckId::Handshake, Cause::HandshakeFailed,
                 format!("the server refused the handshake: alert {alert:?}{hint}"),
             )];
             return result;

@@ -313,3 +313,28 @@ pub fn openssl_sign_leaf(dir: &Path, extra: &[&str], leaf_ext: &[&str], out: &st
     assert!(ok, "{text}");
     out
 }
+
+/// A finding's structured `fix` (`{commands: [[argv]], note?, doc}`) as the one line
+/// text output shows: the commands joined by `&&`, the note after `#`, else the note.
+pub fn fix_line(fix: &serde_json::Value) -> String {
+    let commands: Vec<String> = fix["commands"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|argv| {
+            argv.as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(serde_json::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let note = fix["note"].as_str();
+    match (commands.is_empty(), note) {
+        (false, Some(note)) => format!("{}   # {note}", commands.join(" && ")),
+        (false, None) => commands.join(" && "),
+        (true, Some(note)) => note.to_string(),
+        (true, None) => String::new(),
+    }
+}

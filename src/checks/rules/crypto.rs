@@ -1,6 +1,7 @@
 //! The key, signature algorithm and serial number rules.
 
 use super::*;
+use crate::check::Cause;
 
 impl Judged<'_, '_> {
     pub(super) fn key(&mut self) {
@@ -11,17 +12,17 @@ impl Judged<'_, '_> {
                 let bits = modulus_bits(rsa.modulus);
                 if bits < 1024 {
                     self.fail(
-                        Family::Crypto,
+                        Family::Crypto, Cause::WeakKey,
                         format!("RSA key of {bits} bits: Go ≥ 1.24 refuses RSA below 1024 bits (\"crypto/rsa: … insecure\"), and so do OpenSSL at its default security level and browsers; reissue it with RSA-2048 or ECDSA P-256"),
                     );
                 } else if bits < 2048 {
                     self.strict(
-                        Family::Crypto,
+                        Family::Crypto, Cause::WeakKey,
                         format!("RSA key of {bits} bits: browsers and the CA/Browser Forum require 2048 bits (Go and openssl verify still accept it; curl and nginx at security level 2 do not); reissue it with RSA-2048 or ECDSA P-256"),
                     );
                 } else if !bits.is_multiple_of(8) {
                     self.reject(Clients::STRICT,
-                        Family::Crypto,
+                        Family::Crypto, Cause::OddRsaModulus,
                         format!("RSA modulus of {bits} bits is not a multiple of 8 (CA/Browser Forum; refused by webpki clients)"),
                     );
                 }
@@ -30,7 +31,7 @@ impl Judged<'_, '_> {
             // server key (a leaf); OpenSSL accepts both.
             _ if oid == "1.2.840.10040.4.1" => self.reject(
                 Clients::GO_STRICT,
-                Family::Crypto,
+                Family::Crypto, Cause::DsaKey,
                 "DSA key: Go (\"x509: cannot verify signature: algorithm unimplemented\"), TLS 1.3 and browsers do not accept DSA; reissue it with ECDSA P-256 or RSA-2048".to_string(),
             ),
             _ => {}
@@ -39,6 +40,7 @@ impl Judged<'_, '_> {
             self.reject(
                 Clients::GO_STRICT,
                 Family::Crypto,
+                Cause::WeakKey,
                 "ECDSA P-192 key: clients accept only P-256, P-384 and P-521".to_string(),
             );
         }
@@ -68,7 +70,7 @@ impl Judged<'_, '_> {
         let clients = Clients::ALL;
         self.reject(
             clients,
-            Family::Crypto,
+            Family::Crypto, Cause::WeakSignature,
             format!("signed with {name} (Go: \"x509: cannot verify signature: insecure algorithm {name}\"); reissue it with SHA-256"),
         );
     }
@@ -77,13 +79,14 @@ impl Judged<'_, '_> {
         let raw = self.x509.raw_serial();
         if raw.first().is_some_and(|byte| byte & 0x80 != 0) {
             self.reject(Clients::GO_STRICT,
-                Family::Crypto,
+                Family::Crypto, Cause::NegativeSerial,
                 "negative serial number (Go ≥ 1.23: \"x509: negative serial number\"); reissue it with a positive serial".to_string(),
             );
         } else if raw.iter().all(|byte| *byte == 0) && self.role != Role::Anchor {
             self.reject(
                 Clients::STRICT,
                 Family::Crypto,
+                Cause::ZeroSerial,
                 "serial number 0 (RFC 5280 4.1.2.2: it MUST be a positive integer)".to_string(),
             );
         }
@@ -91,6 +94,7 @@ impl Judged<'_, '_> {
             self.reject(
                 Clients::STRICT,
                 Family::Crypto,
+                Cause::LongSerial,
                 format!(
                     "serial number of {} bytes (RFC 5280 4.1.2.2: at most 20)",
                     raw.len()

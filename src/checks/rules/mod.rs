@@ -16,7 +16,9 @@ use x509_parser::public_key::PublicKey;
 
 mod constraints;
 mod crypto;
+mod names;
 
+use crate::check::Cause;
 use crate::check::Clients;
 use crate::x509::formats::modulus_bits;
 use crate::x509::Cert;
@@ -66,6 +68,8 @@ pub struct Finding {
     pub rejected_by: Clients,
     /// Which check line it belongs to.
     pub family: Family,
+    /// The rule, as a stable code.
+    pub cause: Cause,
     /// One line naming the certificate, the cause in the clients' words, and the fix.
     pub message: String,
 }
@@ -104,6 +108,7 @@ fn judge_uncached(cert: &Cert, role: Role) -> Vec<Finding> {
         return vec![Finding {
             rejected_by: Clients::ALL,
             family: Family::Profile,
+            cause: Cause::Unparseable,
             message: format!("'{}' cannot be parsed as X.509", cert.subject),
         }];
     };
@@ -133,22 +138,23 @@ struct Judged<'a, 'x> {
 
 impl<'a, 'x> Judged<'a, 'x> {
     /// A rule broken, refused by `clients`.
-    fn reject(&mut self, clients: Clients, family: Family, message: String) {
+    fn reject(&mut self, clients: Clients, family: Family, cause: Cause, message: String) {
         self.findings.push(Finding {
             rejected_by: clients,
             family,
+            cause,
             message: format!("{} '{}': {message}", self.role.name(), self.cert.subject),
         });
     }
 
     /// A rule every client enforces.
-    fn fail(&mut self, family: Family, message: String) {
-        self.reject(Clients::ALL, family, message);
+    fn fail(&mut self, family: Family, cause: Cause, message: String) {
+        self.reject(Clients::ALL, family, cause, message);
     }
 
     /// A rule only RFC 5280 / the CA/Browser Forum state: strict verifiers and linters.
-    fn strict(&mut self, family: Family, message: String) {
-        self.reject(Clients::STRICT, family, message);
+    fn strict(&mut self, family: Family, cause: Cause, message: String) {
+        self.reject(Clients::STRICT, family, cause, message);
     }
 
     fn extension(&self, oid: &str) -> Option<&'a X509Extension<'x>> {
@@ -165,7 +171,7 @@ impl<'a, 'x> Judged<'a, 'x> {
             let oid = ext.oid.to_id_string();
             if seen.contains(&oid) {
                 self.fail(
-                    Family::Profile,
+                    Family::Profile, Cause::DuplicateExtension,
                     format!("extension {oid} appears twice (RFC 5280 4.2: at most one instance of each extension)"),
                 );
             }
@@ -175,7 +181,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                     if ext.critical =>
                 {
                     self.fail(
-                        Family::Profile,
+                        Family::Profile, Cause::UnknownCriticalExtension,
                         format!("unknown critical extension {oid} (Go: \"x509: unhandled critical extension\"); clients must refuse it"),
                     );
                 }
@@ -183,11 +189,11 @@ impl<'a, 'x> Judged<'a, 'x> {
                 // info access"); OpenSSL does not read it while verifying.
                 ParsedExtension::ParseError { .. } if oid == OID_AIA => self.reject(
                     Clients::GO_STRICT,
-                    Family::Profile,
+                    Family::Profile, Cause::MalformedExtension,
                     "authorityInfoAccess is malformed (Go: \"x509: invalid authority info access\")".to_string(),
                 ),
                 ParsedExtension::ParseError { .. } => self.fail(
-                    Family::Profile,
+                    Family::Profile, Cause::MalformedExtension,
                     format!("extension {oid} is malformed (its contents do not parse)"),
                 ),
                 _ => {}
@@ -202,6 +208,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                 self.reject(
                     Clients::OPENSSL_STRICT,
                     Family::Profile,
+                    Cause::WrongCriticality,
                     format!("{name} is marked critical; RFC 5280 requires it non-critical"),
                 );
             }
@@ -213,7 +220,7 @@ impl<'a, 'x> Judged<'a, 'x> {
             };
             if empty {
                 self.reject(Clients::STRICT,
-                    Family::Profile,
+                    Family::Profile, Cause::MalformedExtension,
                     "authorityInfoAccess holds no valid access description (RFC 5280 4.2.2.1: one or more)".to_string(),
                 );
             }
@@ -227,13 +234,14 @@ impl<'a, 'x> Judged<'a, 'x> {
                     self.reject(
                         Clients::STRICT,
                         Family::Profile,
+                        Cause::MissingAuthorityKeyId,
                         "authorityKeyIdentifier lacks keyIdentifier (RFC 5280 4.2.1.1)".to_string(),
                     );
                 }
             }
         } else if !self.cert.self_signed {
             self.reject(Clients::STRICT,
-                Family::Profile,
+                Family::Profile, Cause::MissingAuthorityKeyId,
                 "no authorityKeyIdentifier (RFC 5280 4.2.1.1; openssl verify -x509_strict: \"Missing Authority Key Identifier\"): reissue it from the CA with authorityKeyIdentifier=keyid".to_string(),
             );
         }
@@ -242,7 +250,7 @@ impl<'a, 'x> Judged<'a, 'x> {
     fn name_constraints(&mut self, critical: bool, parsed: ParsedExtension<'_>) {
         if self.role == Role::Leaf && !self.cert.is_ca {
             self.reject(Clients::STRICT,
-                Family::Profile,
+                Family::Profile, Cause::BadNameConstraints,
                 "nameConstraints in a certificate that is not a CA (RFC 5280 4.2.1.10: CA certificates only)".to_string(),
             );
         }
@@ -250,6 +258,7 @@ impl<'a, 'x> Judged<'a, 'x> {
             self.reject(
                 Clients::STRICT,
                 Family::Profile,
+                Cause::WrongCriticality,
                 "nameConstraints is not marked critical (RFC 5280 4.2.1.10: it MUST be critical)"
                     .to_string(),
             );
@@ -281,7 +290,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                     openssl: false,
                     strict: false,
                 },
-                Family::Profile,
+                Family::Profile, Cause::UnknownCriticalExtension,
                 "nameConstraints of a form Go does not handle (directoryName, otherName, …) in a critical extension (Go: \"x509: unhandled critical extension\")".to_string(),
             );
         }
@@ -291,6 +300,7 @@ impl<'a, 'x> Judged<'a, 'x> {
             self.reject(
                 Clients::GO_STRICT,
                 Family::Profile,
+                Cause::BadNameConstraints,
                 "nameConstraints with neither permitted nor excluded subtrees (RFC 5280 4.2.1.10)"
                     .to_string(),
             );
@@ -299,7 +309,7 @@ impl<'a, 'x> Judged<'a, 'x> {
             if let GeneralName::DNSName(name) = &subtree.base {
                 if name.starts_with('.') {
                     self.reject(Clients::STRICT,
-                        Family::Profile,
+                        Family::Profile, Cause::BadNameConstraints,
                         format!("nameConstraints DNS name '{name}' starts with a period (RFC 5280 4.2.1.10: that form is for URIs only)"),
                     );
                 }
@@ -330,19 +340,19 @@ impl<'a, 'x> Judged<'a, 'x> {
                 };
                 self.reject(
                     clients,
-                    Family::Profile,
+                    Family::Profile, Cause::NotACa,
                     "no basicConstraints: it cannot issue certificates (RFC 5280 4.2.1.9; Go: \"x509: invalid signature: parent certificate cannot sign this kind of certificate\"); reissue it with basicConstraints=critical,CA:TRUE".to_string(),
                 );
             }
             Some(ext) => {
                 if !self.x509.is_ca() {
                     self.fail(
-                        Family::Profile,
+                        Family::Profile, Cause::IssuedByNonCa,
                         "basicConstraints says CA:FALSE, so it may not issue certificates (Go: \"x509: certificate … is not authorized to sign other certificates\")".to_string(),
                     );
                 } else if !ext.critical {
                     self.reject(Clients::STRICT,
-                        Family::Profile,
+                        Family::Profile, Cause::WrongCriticality,
                         "basicConstraints is not marked critical (RFC 5280 4.2.1.9; openssl verify -x509_strict: \"basic constraints of CA cert not marked critical\")".to_string(),
                     );
                 }
@@ -359,7 +369,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                     };
                     self.reject(
                         clients,
-                        Family::Profile,
+                        Family::Profile, Cause::NoKeyCertSign,
                         "keyUsage lacks keyCertSign, so its key may not sign certificates (Go: \"x509: invalid signature: parent certificate cannot sign this kind of certificate\"; OpenSSL: \"key usage does not include certificate signing\")".to_string(),
                     );
                 }
@@ -367,13 +377,14 @@ impl<'a, 'x> Judged<'a, 'x> {
         }
         if self.extension(OID_SUBJECT_KEY_ID).is_none() {
             self.reject(Clients::STRICT,
-                Family::Profile,
+                Family::Profile, Cause::MissingSubjectKeyId,
                 "no subjectKeyIdentifier (RFC 5280 4.2.1.2: required in CA certificates; openssl verify -x509_strict: \"Missing Subject Key Identifier\")".to_string(),
             );
         }
         if self.x509.subject().as_raw().len() <= 2 {
             self.strict(
                 Family::Profile,
+                Cause::EmptyName,
                 "empty subject: a CA must have a non-empty distinguished name (RFC 5280 4.1.2.6)"
                     .to_string(),
             );
@@ -389,7 +400,7 @@ impl<'a, 'x> Judged<'a, 'x> {
             };
             self.reject(
                 clients,
-                Family::Profile,
+                Family::Profile, Cause::NotACa,
                 "version 1 certificate used as a CA: it has no basicConstraints (RFC 5280 requires v3 for CAs)".to_string(),
             );
         }
@@ -408,7 +419,7 @@ impl<'a, 'x> Judged<'a, 'x> {
         };
         if aki.authority_cert_issuer.is_some() || aki.authority_cert_serial.is_some() {
             self.reject(Clients::OPENSSL_STRICT,
-                Family::Profile,
+                Family::Profile, Cause::BadRootAuthorityKeyId,
                 "authorityKeyIdentifier carries authorityCertIssuer/authorityCertSerialNumber; a root's may hold only its keyIdentifier".to_string(),
             );
         }
@@ -422,7 +433,7 @@ impl<'a, 'x> Judged<'a, 'x> {
         if let (Some(own), Some(named)) = (own, named) {
             if own != named {
                 self.reject(Clients::OPENSSL_STRICT,
-                    Family::Profile,
+                    Family::Profile, Cause::BadRootAuthorityKeyId,
                     "authorityKeyIdentifier differs from its own subjectKeyIdentifier, though it is self-signed".to_string(),
                 );
             }
@@ -437,6 +448,7 @@ impl<'a, 'x> Judged<'a, 'x> {
         match (self.role, eku) {
             (Role::Leaf, None) if !self.cert.self_signed => self.strict(
                 Family::Profile,
+                Cause::MissingExtendedKeyUsage,
                 "no extendedKeyUsage (CA/Browser Forum: a server certificate carries serverAuth)"
                     .to_string(),
             ),
@@ -444,6 +456,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                 if ext.critical {
                     self.strict(
                         Family::Profile,
+                        Cause::WrongCriticality,
                         "extendedKeyUsage is marked critical (CA/Browser Forum: it MUST NOT be)"
                             .to_string(),
                     );
@@ -456,7 +469,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                             .any(|oid| oid.to_id_string() == OID_ANY_EKU)
                     {
                         self.strict(
-                            Family::Profile,
+                            Family::Profile, Cause::AnyExtendedKeyUsage,
                             "extendedKeyUsage holds anyExtendedKeyUsage (CA/Browser Forum: not in a server certificate)".to_string(),
                         );
                     }
@@ -464,6 +477,7 @@ impl<'a, 'x> Judged<'a, 'x> {
             }
             (Role::Anchor, Some(_)) if self.cert.self_signed => self.strict(
                 Family::Profile,
+                Cause::RootWithExtendedKeyUsage,
                 "a root with extendedKeyUsage (CA/Browser Forum: roots MUST NOT carry it)"
                     .to_string(),
             ),
@@ -473,6 +487,7 @@ impl<'a, 'x> Judged<'a, 'x> {
             if !ext.critical {
                 self.strict(
                     Family::Profile,
+                    Cause::WrongCriticality,
                     "policyConstraints is not marked critical (RFC 5280 4.2.1.11: it MUST be)"
                         .to_string(),
                 );
@@ -492,7 +507,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                 {
                     self.reject(
                         Clients::OPENSSL_STRICT,
-                        Family::Profile,
+                        Family::Profile, Cause::KeyUsageNotForTls,
                         "keyUsage has neither digitalSignature nor keyEncipherment, so it cannot serve TLS (OpenSSL: \"unsuitable certificate purpose\")".to_string(),
                     );
                 }
@@ -503,7 +518,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                 if let ParsedExtension::KeyUsage(usage) = ext.parsed_extension() {
                     if usage.key_cert_sign() {
                         self.reject(Clients::STRICT,
-                            Family::Profile,
+                            Family::Profile, Cause::KeyCertSignOnLeaf,
                             "keyUsage keyCertSign on a certificate that is not a CA (RFC 5280 4.2.1.9): reissue it without keyCertSign".to_string(),
                         );
                     }
@@ -514,76 +529,9 @@ impl<'a, 'x> Judged<'a, 'x> {
             self.reject(
                 Clients::STRICT,
                 Family::Profile,
+                Cause::EmptyName,
                 "empty issuer name (RFC 5280 4.1.2.4: the issuer MUST be non-empty)".to_string(),
             );
-        }
-    }
-
-    /// Subject alternative names: criticality against the subject, and DNS name syntax.
-    fn names(&mut self) {
-        if let Some(ext) = self.extension(OID_SAN) {
-            if let ParsedExtension::SubjectAlternativeName(san) = ext.parsed_extension() {
-                let bad_ip = san.general_names.iter().any(
-                    |name| matches!(name, GeneralName::IPAddress(bytes) if bytes.len() != 4 && bytes.len() != 16),
-                );
-                if bad_ip {
-                    self.fail(
-                        Family::Profile,
-                        "an iPAddress SAN that is neither 4 nor 16 bytes (Go: \"x509: cannot parse IP address\")".to_string(),
-                    );
-                }
-            }
-        }
-        let subject_empty = self.x509.subject().as_raw().len() <= 2;
-        if let Some(ext) = self.extension(OID_SAN) {
-            if subject_empty && !ext.critical {
-                self.reject(Clients::STRICT,
-                    Family::Profile,
-                    "empty subject with a non-critical subjectAltName (RFC 5280 4.2.1.6: it MUST be critical then)".to_string(),
-                );
-            }
-            if !subject_empty && ext.critical && self.role == Role::Leaf {
-                self.strict(
-                    Family::Profile,
-                    "subjectAltName is critical although the subject is not empty (CA/Browser Forum: MUST be non-critical)".to_string(),
-                );
-            }
-        } else if subject_empty && self.role == Role::Leaf {
-            self.fail(
-                Family::Profile,
-                "neither a subject nor a subjectAltName: it names nothing".to_string(),
-            );
-        }
-        if self.role != Role::Leaf {
-            return;
-        }
-        for name in &self.cert.dns_names {
-            if name.contains('_') {
-                self.reject(Clients::STRICT,
-                    Family::Profile,
-                    format!("DNS name '{name}' contains an underscore, which host names may not (CA/Browser Forum; rejected by webpki clients): use a name with '-'"),
-                );
-            }
-        }
-        let common_names: Vec<String> = self
-            .x509
-            .subject()
-            .iter_common_name()
-            .filter_map(|cn| cn.as_str().ok().map(str::to_string))
-            .collect();
-        for cn in common_names {
-            let listed = self
-                .cert
-                .dns_names
-                .iter()
-                .chain(&self.cert.ip_addresses)
-                .any(|name| *name == cn);
-            if self.cert.has_san() && !listed {
-                self.strict(
-                    Family::Profile,
-                    format!("the CN '{cn}' is not one of its SANs (CA/Browser Forum: the CN must repeat a SAN; clients ignore the CN)"),
-                );
-            }
         }
     }
 }

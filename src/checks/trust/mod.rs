@@ -15,7 +15,8 @@ mod order;
 use super::rules::{self, Family, Finding, Role};
 use super::{Context, Origin};
 use crate::chain;
-use crate::check::{Check, CheckId, Clients};
+use crate::check::Cause;
+use crate::check::{Check, CheckId, Clients, Status};
 use crate::x509::cert as inspect;
 use crate::x509::Cert;
 
@@ -114,26 +115,51 @@ impl<'a> Examined<'a> {
     pub(super) fn trust_check(&self) -> (Check, Option<Clients>) {
         let (mut check, mut clients) = self.trust_check_by_path();
         // Refusals of one client's own that the path webpki judged does not show.
+        let because = |cause: Cause| move |reason: String| (cause, reason);
         let own = [
             (
                 Clients::OPENSSL_ONLY,
                 self.openssl_root_missing()
-                    .or_else(|| self.openssl_name_check_overflow())
-                    .or_else(|| self.openssl_single_path_refusal()),
+                    .map(because(Cause::RootMissing))
+                    .or_else(|| {
+                        self.openssl_name_check_overflow()
+                            .map(because(Cause::NameCheckLimit))
+                    })
+                    .or_else(|| {
+                        self.openssl_single_path_refusal()
+                            .map(because(Cause::SinglePathRefused))
+                    }),
             ),
-            (Clients::GO_ONLY, self.go_leading_period_refusal()),
-            (Clients::OPENSSL_ONLY, self.depth_refusal(Reader::OpenSsl)),
-            (Clients::STRICT, self.depth_refusal(Reader::Strict)),
+            (
+                Clients::GO_ONLY,
+                self.go_leading_period_refusal()
+                    .map(because(Cause::LeadingPeriodConstraint)),
+            ),
+            (
+                Clients::OPENSSL_ONLY,
+                self.depth_refusal(Reader::OpenSsl)
+                    .map(because(Cause::ChainTooLong)),
+            ),
+            (
+                Clients::STRICT,
+                self.depth_refusal(Reader::Strict)
+                    .map(because(Cause::ChainTooLong)),
+            ),
         ];
-        for (client, reason) in own {
-            let Some(reason) = reason else { continue };
+        for (client, refusal) in own {
+            let Some((cause, reason)) = refusal else {
+                continue;
+            };
             let already = clients.unwrap_or_default();
             if already.meets(client) {
                 continue;
             }
             check = match clients {
-                None => Check::failed(CheckId::Chain, reason),
-                Some(_) => Check::failed(CheckId::Chain, format!("{}; {reason}", check.message)),
+                None => Check::failed(CheckId::Chain, cause, reason),
+                Some(_) => {
+                    let message = format!("{}; {reason}", check.message);
+                    check.restated(Status::Failed, message)
+                }
             };
             clients = Some(already.with(client));
         }
@@ -194,7 +220,7 @@ impl<'a> Examined<'a> {
                 // intermediates for path length constraint"); OpenSSL and RFC 5280 do not.
                 Some(note) => (
                     Check::failed(
-                        CheckId::Chain,
+                        CheckId::Chain, Cause::PathLenSelfIssued,
                         format!("trusted by {source} {note}; Go refuses it: \"x509: too many intermediates for path length constraint\""),
                     ),
                     Some(Clients {
@@ -204,7 +230,11 @@ impl<'a> Examined<'a> {
                     }),
                 ),
                 None => (
-                    Check::failed(CheckId::Chain, self.explain_untrusted(err, &source)),
+                    Check::failed(
+                        CheckId::Chain,
+                        Cause::Untrusted,
+                        self.explain_untrusted(err, &source),
+                    ),
                     Some(self.who_rejects(err)),
                 ),
             },
@@ -237,7 +267,7 @@ impl<'a> Examined<'a> {
                 ),
             ),
             (None, None) => Check::failed(
-                CheckId::Chain,
+                CheckId::Chain, Cause::OutsideValidity,
                 format!("not trusted by {source}: a certificate is outside its validity period"),
             ),
         }
@@ -465,7 +495,7 @@ impl<'a> Examined<'a> {
                 .filter(|finding| finding.family == family)
                 .map(|finding| {
                     (
-                        Check::failed(name, finding.message.clone()),
+                        Check::failed(name, finding.cause, finding.message.clone()),
                         Some(finding.rejected_by),
                     )
                 })

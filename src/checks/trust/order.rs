@@ -1,6 +1,7 @@
 //! The order check: leaf first, each certificate followed by its issuer, nothing extra.
 
 use super::*;
+use crate::check::Cause;
 
 impl Examined<'_> {
     pub(in crate::checks) fn order_check(&self) -> Check {
@@ -12,25 +13,27 @@ impl Examined<'_> {
                 .any(|earlier| earlier.der() == cert.der())
         }) {
             return Check::warning(
-                CheckId::Order,
+                CheckId::Order, Cause::DuplicateCertificate,
                 format!(
                     "'{}' appears twice in {origin} (certificate {}): clients get it twice; remove the copy ({fix})",
                     duplicate.subject,
                     index + 1
                 ),
-            );
+            )
+            .with_fix(self.origin.reorder_fix(Cause::DuplicateCertificate));
         }
         let leaf_position = certs.iter().position(|cert| cert.der() == leaf.der());
         if leaf_position != Some(0) {
             return Check::failed(
-                CheckId::Order,
+                CheckId::Order, Cause::LeafNotFirst,
                 format!(
                     "wrong order: the leaf '{}' is certificate {} of {} in {origin}; it must come first ({fix})",
                     leaf.subject,
                     leaf_position.map_or(0, |p| p + 1),
                     certs.len()
                 ),
-            );
+            )
+            .with_fix(self.origin.reorder_fix(Cause::LeafNotFirst));
         }
         let in_file = |cert: &Cert| certs.iter().any(|c| c.der() == cert.der());
         let on_path = |cert: &Cert| self.path.iter().any(|c| c.der() == cert.der());
@@ -42,16 +45,18 @@ impl Examined<'_> {
             .position(|(found, expected)| found.der() != expected.der())
         {
             return Check::failed(
-                CheckId::Order,
+                CheckId::Order, Cause::WrongOrder,
                 format!(
                     "wrong order: '{}' stands where its issuer '{}' belongs; each certificate must be followed by its issuer ({fix})",
                     file_order[position].subject, path_order[position].subject
                 ),
-            );
+            )
+            .with_fix(self.origin.reorder_fix(Cause::WrongOrder));
         }
         if let Some(extra) = certs.iter().find(|cert| !on_path(cert)) {
             return Check::warning(
                 CheckId::Order,
+                Cause::UnrelatedCertificate,
                 format!(
                     "'{}' in {origin} is not part of the chain of '{}'; remove it",
                     extra.subject, leaf.subject
@@ -65,7 +70,7 @@ impl Examined<'_> {
             .find(|cert| !cert.self_signed && !in_file(cert) && !is_anchor(cert, self.context));
         if let Some(missing) = from_elsewhere {
             return Check::warning(
-                CheckId::Order,
+                CheckId::Order, Cause::MissingIntermediate,
                 format!(
                     "{origin} lacks the intermediate '{}' (found in --untrusted); clients get only what {origin} holds (rcert fullchain)",
                     missing.subject
@@ -81,7 +86,7 @@ impl Examined<'_> {
             .find(|cert| !cert.self_signed && !in_file(cert) && is_anchor(cert, self.context));
         if let Some(intermediate) = only_in_ca_file {
             return Check::warning(
-                CheckId::Order,
+                CheckId::Order, Cause::MissingIntermediate,
                 format!(
                     "{origin} lacks the intermediate '{}', which only the CA file holds: clients that trust just the root (curl, browsers, kubectl with the root) refuse what the server sends; put it in tls.crt after the leaf (rcert fullchain)",
                     intermediate.subject

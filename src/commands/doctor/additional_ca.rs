@@ -5,6 +5,7 @@
 use kube::Api;
 
 use super::*;
+use crate::check::Cause;
 use crate::rancher::{ADDITIONAL_CA_SECRET, ADDITIONAL_CA_SECRET_KEY};
 
 impl Doctor<'_> {
@@ -19,15 +20,29 @@ impl Doctor<'_> {
             return 1;
         };
         let name = format!("{namespace}/{ADDITIONAL_CA_SECRET}");
-        let fix = format!("rcert push --namespace {namespace} --dir ./certs --additional-ca ca1.pem --additional-ca ca2.pem");
+        let fix = Fix::command(
+            Cause::BadAdditionalCa,
+            argv(&[
+                "rcert",
+                "push",
+                "--namespace",
+                &namespace,
+                "--dir",
+                "./certs",
+                "--additional-ca",
+                "ca1.pem",
+                "--additional-ca",
+                "ca2.pem",
+            ]),
+        );
         let Some(bytes) = secret_data(&secret, ADDITIONAL_CA_SECRET_KEY) else {
             self.add(
                 Section::Cluster,
                 Check::failed(
-                    CheckId::TlsCa,
+                    CheckId::TlsCa, Cause::BadAdditionalCa,
                     format!("secret {name} has no key {ADDITIONAL_CA_SECRET_KEY}: Rancher trusts none of its CAs"),
                 ),
-                Some(fix),
+                Some(fix.clone()),
             );
             return 1;
         };
@@ -55,7 +70,11 @@ impl Doctor<'_> {
         match problem {
             Some(problem) => self.add(
                 Section::Cluster,
-                Check::failed(CheckId::TlsCa, format!("secret {name} {problem}")),
+                Check::failed(
+                    CheckId::TlsCa,
+                    Cause::BadAdditionalCa,
+                    format!("secret {name} {problem}"),
+                ),
                 Some(fix),
             ),
             None => self.add(

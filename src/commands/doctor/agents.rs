@@ -3,12 +3,26 @@
 //! downstream cluster's `Connected` (and, in strict mode, `AgentTlsStrictCheck`) condition.
 
 use super::*;
+use crate::check::Cause;
 use crate::cluster::rancher_objects::{
     agent_state, helm_values, AgentState, Condition, HelmValues,
 };
 
 /// Rancher's documented agent update (method 1): redeploy every downstream agent.
-const FORCE_DEPLOY: &str = "kubectl annotate clusters.management.cattle.io --all io.cattle.agent.force.deploy=true --overwrite   # Rancher docs: Updating a Private CA Certificate";
+fn force_deploy(cause: Cause) -> Fix {
+    Fix::command(
+        cause,
+        [
+            "kubectl",
+            "annotate",
+            "clusters.management.cattle.io",
+            "--all",
+            "io.cattle.agent.force.deploy=true",
+            "--overwrite",
+        ],
+    )
+    .note("Rancher docs: Updating a Private CA Certificate")
+}
 
 impl Doctor<'_> {
     /// Read the agents' state and judge it; returns the API requests made.
@@ -32,6 +46,7 @@ impl Doctor<'_> {
                     Section::Agents,
                     Check::skipped(
                         CheckId::CacertsSetting,
+                        Cause::NotPresent,
                         "no Rancher objects (settings.management.cattle.io) in this cluster"
                             .to_string(),
                     ),
@@ -43,7 +58,7 @@ impl Doctor<'_> {
             Err(reason) => {
                 self.add(
                     Section::Agents,
-                    Check::skipped(CheckId::CacertsSetting, reason.to_string()),
+                    Check::skipped(CheckId::CacertsSetting, Cause::ApiError, reason.to_string()),
                     None,
                 );
                 1
@@ -64,6 +79,7 @@ impl Doctor<'_> {
                     Section::Agents,
                     Check::failed(
                         CheckId::AgentChecksum,
+                        Cause::ApiError,
                         format!("cannot read secret {namespace}/stv-aggregation: {err}"),
                     ),
                     None,
@@ -81,7 +97,7 @@ impl Doctor<'_> {
             )
         } else {
             Check::failed(
-                CheckId::AgentChecksum,
+                CheckId::AgentChecksum, Cause::AgentChecksumMismatch,
                 format!(
                     "secret {namespace}/stv-aggregation holds CATTLE_CA_CHECKSUM={}, but /cacerts serves sha256 {served}: rancher-system-agent on this cluster's nodes trusts the old CA (rancher/rancher#48382, #52281)",
                     found.checksum.as_deref().unwrap_or("none")
@@ -89,7 +105,11 @@ impl Doctor<'_> {
             )
         };
         let fix = (check.status == Status::Failed).then(|| {
-            format!("kubectl -n {namespace} rollout restart deploy/cattle-cluster-agent   # it rewrites stv-aggregation; the system-agent-upgrader plan then updates the nodes")
+            Fix::command(
+                Cause::AgentChecksumMismatch,
+                argv(&["kubectl", "-n", &namespace, "rollout", "restart", "deploy/cattle-cluster-agent"]),
+            )
+            .note("it rewrites stv-aggregation; the system-agent-upgrader plan then updates the nodes")
         });
         self.add(Section::Agents, check, fix);
         1
@@ -103,27 +123,22 @@ impl Doctor<'_> {
             Err(reason) => {
                 self.add(
                     Section::Agents,
-                    Check::skipped(CheckId::HelmValues, reason),
+                    Check::skipped(CheckId::HelmValues, Cause::ApiError, reason),
                     None,
                 );
                 return;
             }
         };
-        let upgrade = |flags: &str| {
-            format!(
-                "helm upgrade rancher rancher-latest/rancher -n {} --reuse-values {flags}",
-                self.request.namespace
-            )
-        };
+        let upgrade = |value: &str| helm_upgrade(&self.request.namespace, value);
         let release = format!("helm release rancher v{}", values.revision);
         if secrets.ca_bytes().is_some() && values.private_ca != Some(true) {
             self.add(
                 Section::Agents,
                 Check::failed(
-                    CheckId::HelmValues,
+                    CheckId::HelmValues, Cause::HelmValues,
                     format!("{release} has privateCA={}: Rancher ignores secret tls-ca and /cacerts stays empty", values.private_ca.map_or("unset".to_string(), |v| v.to_string())),
                 ),
-                Some(upgrade("--set privateCA=true")),
+                Some(upgrade("privateCA=true")),
             );
         } else if secrets.tls.is_some()
             && values.tls_source.as_deref().is_some_and(|s| s != "secret")
@@ -131,10 +146,10 @@ impl Doctor<'_> {
             self.add(
                 Section::Agents,
                 Check::failed(
-                    CheckId::HelmValues,
+                    CheckId::HelmValues, Cause::HelmValues,
                     format!("{release} has ingress.tls.source={}: cert-manager issues the certificate and overwrites tls-rancher-ingress", values.tls_source.clone().unwrap_or_default()),
                 ),
-                Some(upgrade("--set ingress.tls.source=secret")),
+                Some(upgrade("ingress.tls.source=secret")),
             );
         } else {
             self.add(
@@ -168,13 +183,14 @@ impl Doctor<'_> {
             self.add(
                 Section::Agents,
                 Check::failed(
-                    CheckId::AgentTlsMode,
+                    CheckId::AgentTlsMode, Cause::StrictWithoutCa,
                     "agent-tls-mode is strict but Rancher's cacerts setting is empty: agents exit (\"Strict CA verification is enabled but encountered error finding root CA\")".to_string(),
                 ),
-                Some(format!(
-                    "put the CA (for a public certificate: its root) in secret tls-ca and restart Rancher, or: {}",
-                    crate::rancher::system_store_command()
-                )),
+                Some(
+                    Fix::command(Cause::StrictWithoutCa, crate::rancher::system_store_argv()).note(
+                        "or put the CA (for a public certificate: its root) in secret tls-ca and restart Rancher",
+                    ),
+                ),
             );
         } else {
             self.add(
@@ -196,17 +212,25 @@ impl Doctor<'_> {
     }
 
     fn judge_agents(&mut self, state: &AgentState, secrets: &ClusterSecrets, served: Option<&str>) {
-        let restart = format!(
-            "kubectl -n {} rollout restart deploy/rancher   # the cacerts setting follows tls-ca at start",
-            self.request.namespace
-        );
+        let restart = Fix::command(
+            Cause::CacertsSettingStale,
+            argv(&[
+                "kubectl",
+                "-n",
+                &self.request.namespace,
+                "rollout",
+                "restart",
+                "deploy/rancher",
+            ]),
+        )
+        .note("the cacerts setting follows tls-ca at start");
         let ca = secrets.ca_bytes();
         self.judge_tls_mode(state);
         match (&state.cacerts_setting, &ca) {
             (Some(setting), Some(ca)) if !crate::rancher::same_cacerts(setting.as_bytes(), ca) => self.add(
                 Section::Agents,
                 Check::failed(
-                    CheckId::CacertsSetting,
+                    CheckId::CacertsSetting, Cause::CacertsSettingStale,
                     "Rancher's cacerts setting differs from secret tls-ca: Rancher has not restarted since tls-ca changed, so agents are told the old CA".to_string(),
                 ),
                 Some(restart),
@@ -219,19 +243,20 @@ impl Doctor<'_> {
             (None, Some(_)) => self.add(
                 Section::Agents,
                 Check::failed(
-                    CheckId::CacertsSetting,
+                    CheckId::CacertsSetting, Cause::CacertsSettingStale,
                     "Rancher's cacerts setting is empty although secret tls-ca exists: the helm release lacks privateCA=true, or Rancher has not restarted".to_string(),
                 ),
-                Some(format!("helm upgrade rancher rancher-latest/rancher -n {} --reuse-values --set privateCA=true", self.request.namespace)),
+                Some(helm_upgrade(&self.request.namespace, "privateCA=true")),
             ),
             _ => {}
         }
         let fix = match &self.request.dir {
-            Some(dir) => format!(
-                "rcert rotate apply --to {} --step agents   # or: {FORCE_DEPLOY}",
-                dir.display()
-            ),
-            None => FORCE_DEPLOY.to_string(),
+            Some(dir) => Fix::command(
+                Cause::AgentChecksumMismatch,
+                argv(&["rcert", "rotate", "apply", "--to", &dir.display().to_string(), "--step", "agents"]),
+            )
+            .note("or: kubectl annotate clusters.management.cattle.io --all io.cattle.agent.force.deploy=true --overwrite"),
+            None => force_deploy(Cause::AgentChecksumMismatch),
         };
         for workload in &state.workloads {
             let (Some(agent), Some(served)) = (&workload.checksum, served) else {
@@ -242,7 +267,7 @@ impl Doctor<'_> {
                 self.add(
                     Section::Agents,
                     Check::failed(
-                        CheckId::AgentChecksum,
+                        CheckId::AgentChecksum, Cause::AgentChecksumMismatch,
                         format!("{name} has CATTLE_CA_CHECKSUM={agent}, but /cacerts serves sha256 {served}: agents will fail at their next restart (\"The CA checksum does not match\")"),
                     ),
                     Some(fix.clone()),
@@ -274,12 +299,13 @@ impl Doctor<'_> {
                     Section::Agents,
                     Check::failed(
                         CheckId::Cluster,
+                        Cause::ClusterDisconnected,
                         format!(
                             "cluster {name} is not connected (Connected={}): {}",
                             condition.status, condition.message
                         ),
                     ),
-                    Some(FORCE_DEPLOY.to_string()),
+                    Some(force_deploy(Cause::ClusterDisconnected)),
                 );
             } else if strict && failing(&cluster.strict_check).is_some() {
                 let message = cluster
@@ -290,12 +316,30 @@ impl Doctor<'_> {
                 self.add(
                     Section::Agents,
                     Check::failed(
-                        CheckId::Cluster,
+                        CheckId::Cluster, Cause::StrictCheckFailed,
                         format!("cluster {name} fails AgentTlsStrictCheck while agent-tls-mode is strict: {message}"),
                     ),
-                    Some(FORCE_DEPLOY.to_string()),
+                    Some(force_deploy(Cause::ClusterDisconnected)),
                 );
             }
         }
     }
+}
+
+/// `helm upgrade` of the rancher release keeping its values, with one value set.
+fn helm_upgrade(namespace: &str, value: &str) -> Fix {
+    Fix::command(
+        Cause::HelmValues,
+        argv(&[
+            "helm",
+            "upgrade",
+            "rancher",
+            "rancher-latest/rancher",
+            "-n",
+            namespace,
+            "--reuse-values",
+            "--set",
+            value,
+        ]),
+    )
 }

@@ -3,6 +3,7 @@
 //! writes into the secret agrees with `tls-ca`.
 
 use super::*;
+use crate::check::Cause;
 use crate::cluster::inventory::certificates;
 use crate::cluster::secrets::cert_manager_owner;
 
@@ -17,7 +18,12 @@ impl Doctor<'_> {
         };
         let namespace = self.request.namespace.clone();
         let secret = self.request.secret_name.clone();
-        let describe = |name: &str| format!("kubectl -n {namespace} describe certificate {name}");
+        let describe = |name: &str| {
+            Fix::command(
+                Cause::CertManager,
+                argv(&["kubectl", "-n", &namespace, "describe", "certificate", name]),
+            )
+        };
         match certificates(&client, Some(&namespace)).await {
             Ok(Some(found)) => match found.iter().find(|c| c.secret_name.as_deref() == Some(&secret)) {
                 Some(certificate) => {
@@ -26,7 +32,7 @@ impl Doctor<'_> {
                         Some((status, message)) if status != "True" => self.add(
                             Section::Cluster,
                             Check::failed(
-                                CheckId::CertManager,
+                                CheckId::CertManager, Cause::CertManager,
                                 format!("Certificate {namespace}/{name} (cert-manager) is not Ready: {message}"),
                             ),
                             Some(describe(name)),
@@ -48,7 +54,7 @@ impl Doctor<'_> {
                 None => self.add(
                     Section::Cluster,
                     Check::warning(
-                        CheckId::CertManager,
+                        CheckId::CertManager, Cause::CertManager,
                         format!("secret {namespace}/{secret} is managed by {owner}, but no Certificate in {namespace} names it"),
                     ),
                     None,
@@ -57,14 +63,14 @@ impl Doctor<'_> {
             Ok(None) => self.add(
                 Section::Cluster,
                 Check::warning(
-                    CheckId::CertManager,
+                    CheckId::CertManager, Cause::CertManager,
                     format!("secret {namespace}/{secret} carries cert-manager's marks ({owner}), but cert-manager is not installed: nothing renews it"),
                 ),
                 None,
             ),
             Err(reason) => self.add(
                 Section::Cluster,
-                Check::skipped(CheckId::CertManager, reason.to_string()),
+                Check::skipped(CheckId::CertManager, Cause::ApiError, reason.to_string()),
                 None,
             ),
         }
@@ -88,16 +94,19 @@ impl Doctor<'_> {
             self.add(
                 Section::Cluster,
                 Check::failed(
-                    CheckId::CertManager,
+                    CheckId::CertManager, Cause::CertManager,
                     format!(
                         "ca.crt of secret {} (the issuer cert-manager used) differs from secret {namespace}/{}: agents trust tls-ca and will refuse the certificate",
                         self.secret_ref(),
                         self.request.ca_secret_name
                     ),
                 ),
-                Some(format!(
-                    "kubectl -n {namespace} get secret {} -o jsonpath='{{.data.ca\\.crt}}' | base64 -d > cacerts.pem && rcert rotate plan --to <dir with the current tls.crt, tls.key and that cacerts.pem>",
-                    self.request.secret_name
+                Some(Fix::words(
+                    Cause::CertManager,
+                    format!(
+                        "kubectl -n {namespace} get secret {} -o jsonpath='{{.data.ca\\.crt}}' | base64 -d > cacerts.pem && rcert rotate plan --to <dir with the current tls.crt, tls.key and that cacerts.pem>",
+                        self.request.secret_name
+                    ),
                 )),
             );
         }

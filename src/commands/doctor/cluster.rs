@@ -1,5 +1,6 @@
 //! doctor's cluster part: the two secrets read and run through every verify check.
 
+use crate::check::Cause;
 use kube::Api;
 
 use super::*;
@@ -26,7 +27,7 @@ impl Doctor<'_> {
             Err(reason) => {
                 self.add(
                     Section::Cluster,
-                    Check::skipped(CheckId::Secrets, reason.to_string()),
+                    Check::skipped(CheckId::Secrets, Cause::ApiError, reason.to_string()),
                     None,
                 );
                 (None, requests)
@@ -73,6 +74,7 @@ impl Doctor<'_> {
         let Some(tls) = &secrets.tls else {
             self.cluster_failure(
                 CheckId::Secret,
+                Cause::BadSecret,
                 format!(
                     "secret {secret} does not exist: the ingress serves its default certificate"
                 ),
@@ -81,7 +83,7 @@ impl Doctor<'_> {
         };
         let kind = tls.type_.as_deref().unwrap_or("Opaque");
         if kind != "kubernetes.io/tls" {
-            self.cluster_failure(CheckId::Secret, format!("secret {secret} has type {kind}, not kubernetes.io/tls: the ingress ignores it"));
+            self.cluster_failure(CheckId::Secret, Cause::BadSecret, format!("secret {secret} has type {kind}, not kubernetes.io/tls: the ingress ignores it"));
         }
         let chain = chain_of(secrets.tls_data("tls.crt"));
         let key = secrets
@@ -90,12 +92,13 @@ impl Doctor<'_> {
         let Some(chain) = chain else {
             self.cluster_failure(
                 CheckId::Secret,
+                Cause::BadSecret,
                 format!("secret {secret} holds no readable certificate in tls.crt"),
             );
             return;
         };
         if key.is_none() {
-            self.cluster_failure(CheckId::Key, format!("secret {secret} holds no usable private key in tls.key (encrypted, or another format?)"));
+            self.cluster_failure(CheckId::Key, Cause::BadSecret, format!("secret {secret} holds no usable private key in tls.key (encrypted, or another format?)"));
         }
         let ca = secrets.ca_bytes().and_then(|bytes| {
             bundle_from(
@@ -114,20 +117,20 @@ impl Doctor<'_> {
             self.add(
                 Section::Cluster,
                 Check::failed(
-                    CheckId::TlsCa,
+                    CheckId::TlsCa, Cause::BadSecret,
                     format!("secret {ca_secret} holds its CA under key '{key}', but Rancher reads key cacerts.pem only: /cacerts stays empty"),
                 ),
-                Some(format!(
-                    "kubectl -n {} create secret generic {} --from-file=cacerts.pem=./cacerts.pem --dry-run=client -o yaml | kubectl apply -f -",
-                    self.request.namespace, self.request.ca_secret_name
-                )),
+                Some(self.push_fix().note(format!(
+                    "it writes cacerts.pem into secret {}",
+                    self.request.ca_secret_name
+                ))),
             );
         }
         if ca.is_none() {
             self.add(
                 Section::Cluster,
                 Check::warning(
-                    CheckId::TlsCa,
+                    CheckId::TlsCa, Cause::NoPrivateCa,
                     format!(
                         "no secret {}/{}: Rancher runs without privateCA, agents must trust the chain through their system roots",
                         self.request.namespace, self.request.ca_secret_name
@@ -156,19 +159,30 @@ impl Doctor<'_> {
         }
     }
 
-    pub(super) fn fix_for_secret_check(&self, name: CheckId) -> Option<String> {
-        let push = self.push_fix();
+    pub(super) fn fix_for_secret_check(&self, name: CheckId) -> Option<Fix> {
+        let push = self.push_argv();
+        let fullchain = |args: &[&str]| {
+            Fix::command(
+                Cause::WrongOrder,
+                argv(&[&["rcert", "fullchain"], args].concat()),
+            )
+            .then(push.clone())
+        };
         Some(match name {
-            CheckId::Chain | CheckId::Order => format!(
-                "rcert fullchain tls.crt intermediate.pem root.pem --out tls.crt --force && {push}"
-            ),
-            CheckId::Key => format!("rcert inspect tls.crt *.key   # find the key that belongs, then {push}"),
+            CheckId::Chain | CheckId::Order => fullchain(&[
+                "tls.crt", "intermediate.pem", "root.pem", "--out", "tls.crt", "--force",
+            ]),
+            CheckId::Key => Fix::command(Cause::KeyMismatch, ["rcert", "inspect", "tls.crt"])
+                .then(push)
+                .note("inspect lists which key file belongs to tls.crt: push the set with that tls.key"),
             CheckId::Validity => self.renew_fix(),
-            CheckId::San | CheckId::Name => format!(
-                "rcert selfsign --host {} --out ./certs   # or reissue from your CA with a SAN, then {push}",
-                self.request.host.host
-            ),
-            CheckId::CaFile => format!("rcert fullchain tls.crt root.pem --cacerts cacerts.pem --force && {push}"),
+            CheckId::San | CheckId::Name => Fix::command(
+                Cause::NameMismatch,
+                argv(&["rcert", "selfsign", "--host", &self.request.host.host, "--out", "./certs"]),
+            )
+            .then(push)
+            .note("or reissue from your CA with a SAN for the host"),
+            CheckId::CaFile => fullchain(&["tls.crt", "root.pem", "--cacerts", "cacerts.pem", "--force"]),
             _ => return None,
         })
     }

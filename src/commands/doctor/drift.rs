@@ -1,6 +1,7 @@
 //! doctor's drift part: local files against the secrets.
 
 use super::*;
+use crate::check::Cause;
 
 impl Doctor<'_> {
     pub(super) fn drift_part(&mut self, secrets: &ClusterSecrets) {
@@ -34,7 +35,7 @@ impl Doctor<'_> {
                     )
                 }
                 Some(remote) if file == crate::rancher::CA_SECRET_KEY => Check::failed(
-                    CheckId::Drift,
+                    CheckId::Drift, Cause::LocalDiffers,
                     format!(
                         "{shown} differs from {file} of secret {secret_name}: pushing it moves CATTLE_CA_CHECKSUM from {} to {}, and agents registered with the old one stop connecting at their next restart (rcert rotate plan --to {})",
                         crate::rancher::ca_checksum(&remote),
@@ -43,11 +44,11 @@ impl Doctor<'_> {
                     ),
                 ),
                 Some(_) => Check::failed(
-                    CheckId::Drift,
+                    CheckId::Drift, Cause::LocalDiffers,
                     format!("{shown} differs from {file} of secret {secret_name}"),
                 ),
                 None => Check::failed(
-                    CheckId::Drift,
+                    CheckId::Drift, Cause::LocalDiffers,
                     format!("{shown} exists locally but secret {secret_name} holds no {file}"),
                 ),
             };

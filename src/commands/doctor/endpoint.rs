@@ -1,6 +1,7 @@
 //! doctor's endpoint part: the host and each node probed with the host name as SNI.
 
 use super::*;
+use crate::check::Cause;
 
 impl Doctor<'_> {
     pub(super) async fn endpoint_part(
@@ -42,7 +43,10 @@ impl Doctor<'_> {
             self.add(
                 Section::Endpoint,
                 consistency,
-                Some("find the stale node above and restart its ingress controller (or fix its load-balancer backend)".to_string()),
+                Some(Fix::words(
+                    Cause::ChainsDiffer,
+                    "find the stale node above and restart its ingress controller (or fix its load-balancer backend)",
+                )),
             );
         }
         report.results
@@ -52,7 +56,7 @@ impl Doctor<'_> {
         &mut self,
         result: &ProbeResult,
         secret_chain: Option<&[Cert]>,
-        fake_cause: Option<&(String, String)>,
+        fake_cause: Option<&(String, Fix)>,
     ) {
         let target = result.target.clone();
         if let Some(error) = &result.error {
@@ -61,6 +65,7 @@ impl Doctor<'_> {
                 Section::Endpoint,
                 Check::skipped(
                     CheckId::Reachable,
+                    Cause::Unreachable,
                     format!("{target}: {error}; endpoint checks skipped"),
                 ),
                 None,
@@ -74,7 +79,11 @@ impl Doctor<'_> {
                 .map_or_else(|| "no certificate".to_string(), |c| c.message.clone());
             self.add(
                 Section::Endpoint,
-                Check::failed(CheckId::Handshake, format!("{target}: {reason}")),
+                Check::failed(
+                    CheckId::Handshake,
+                    Cause::HandshakeFailed,
+                    format!("{target}: {reason}"),
+                ),
                 None,
             );
             return;
@@ -93,7 +102,7 @@ impl Doctor<'_> {
             self.add(
                 Section::Endpoint,
                 Check::failed(
-                    CheckId::Served,
+                    CheckId::Served, Cause::IngressFakeCertificate,
                     format!(
                         "{target} serves the ingress controller's default \"{INGRESS_FAKE_CERTIFICATE}\": {cause}"
                     ),
@@ -137,10 +146,20 @@ impl Doctor<'_> {
                 };
                 self.add(
                     Section::Endpoint,
-                    Check::failed(CheckId::Served, message),
+                    Check::failed(CheckId::Served, Cause::ServedDiffers, message),
                     Some(
-                        "kubectl -n ingress-nginx rollout restart daemonset/ingress-nginx-controller   # or the TLS certificate of your load balancer"
-                            .to_string(),
+                        Fix::command(
+                            Cause::ServedDiffers,
+                            [
+                                "kubectl",
+                                "-n",
+                                "ingress-nginx",
+                                "rollout",
+                                "restart",
+                                "daemonset/ingress-nginx-controller",
+                            ],
+                        )
+                        .note("or the TLS certificate of your load balancer"),
                     ),
                 );
             }

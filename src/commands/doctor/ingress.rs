@@ -12,8 +12,13 @@ use serde_json::Value;
 
 use super::*;
 
-/// A cause and its fix.
-type Cause = (String, String);
+/// Why the controller serves its default certificate, and the fix.
+type Diagnosis = (String, Fix);
+
+/// A fix in words (no single command does it).
+fn words(text: String) -> Fix {
+    Fix::words(Cause::IngressFakeCertificate, text)
+}
 
 /// The Secret a controller loads for the host, and who names it.
 struct SecretReference {
@@ -21,8 +26,8 @@ struct SecretReference {
     name: String,
     /// `Ingress cattle-system/rancher` or `Gateway infra/edge listener https`.
     holder: String,
-    /// The command that makes the controller load the secret again.
-    reload: String,
+    /// What makes the controller load the secret again.
+    reload: Fix,
     /// What the controller itself said about the reference (Gateway `ResolvedRefs`).
     controller_says: Option<String>,
 }
@@ -32,7 +37,7 @@ enum Lookup {
     /// It names a Secret for the host.
     Found(SecretReference),
     /// It routes the host, and a precondition fails before any Secret.
-    Cause(Cause),
+    Diagnosed(Diagnosis),
     /// It does not route the host.
     NotRouted,
 }
@@ -61,20 +66,20 @@ fn gateway_resource(kind: &str, plural: &str, version: &str) -> ApiResource {
 
 impl Doctor<'_> {
     /// The failing precondition and its fix; `None` when the cluster cannot be read.
-    pub(super) async fn fake_certificate_cause(&self) -> Option<Cause> {
+    pub(super) async fn fake_certificate_cause(&self) -> Option<Diagnosis> {
         let client = self.client.clone()?;
         let namespace = &self.request.namespace;
         let host = &self.request.host.host;
         let reference = match self.ingress_lookup(&client).await? {
             Lookup::Found(reference) => reference,
-            Lookup::Cause(cause) => return Some(cause),
+            Lookup::Diagnosed(cause) => return Some(cause),
             Lookup::NotRouted => match self.gateway_lookup(&client).await {
                 Lookup::Found(reference) => reference,
-                Lookup::Cause(cause) => return Some(cause),
+                Lookup::Diagnosed(cause) => return Some(cause),
                 Lookup::NotRouted => {
                     return Some((
                         format!("no Ingress in {namespace} routes {host} (rules[].host), and no Gateway has an HTTPS listener for it: the controller has no certificate for it"),
-                        self.helm(&format!("--set hostname={host}")),
+                        self.helm(&format!("hostname={host}")),
                     ))
                 }
             },
@@ -82,10 +87,20 @@ impl Doctor<'_> {
         self.judge_secret(client, reference).await
     }
 
-    fn helm(&self, flags: &str) -> String {
-        format!(
-            "helm upgrade rancher rancher-latest/rancher -n {} --reuse-values {flags}",
-            self.request.namespace
+    fn helm(&self, value: &str) -> Fix {
+        Fix::command(
+            Cause::HelmValues,
+            argv(&[
+                "helm",
+                "upgrade",
+                "rancher",
+                "rancher-latest/rancher",
+                "-n",
+                &self.request.namespace,
+                "--reuse-values",
+                "--set",
+                value,
+            ]),
         )
     }
 
@@ -98,12 +113,16 @@ impl Doctor<'_> {
             Ok(list) => list,
             // A list that fails is said as such: never read as "nothing routes it".
             Err(err) => {
-                return Some(Lookup::Cause((
+                return Some(Lookup::Diagnosed((
                     format!(
                         "{}; rcert cannot tell which Ingress routes {host}",
                         describe_api_error(&err, "list", &format!("Ingresses in {namespace}"))
                     ),
-                    format!("allow list on ingresses (networking.k8s.io) in {namespace} for your user, or look by hand: kubectl -n {namespace} get ingress -o yaml"),
+                    Fix::command(
+                        Cause::ApiError,
+                        argv(&["kubectl", "-n", namespace, "get", "ingress", "-o", "yaml"]),
+                    )
+                    .note(format!("look by hand, or allow list on ingresses (networking.k8s.io) in {namespace} for your user")),
                 )))
             }
         };
@@ -135,22 +154,33 @@ impl Doctor<'_> {
                     .find(|entry| entry.hosts.iter().flatten().any(|h| covers(h, host)))
             });
         let Some(entry) = entry else {
-            return Some(Lookup::Cause((
+            return Some(Lookup::Diagnosed((
                 format!("Ingress {name} has no spec.tls entry for {host}: ingress-nginx serves its default certificate"),
-                self.helm("--set ingress.tls.source=secret"),
+                self.helm("ingress.tls.source=secret"),
             )));
         };
         let Some(secret_name) = entry.secret_name.clone() else {
-            return Some(Lookup::Cause((
+            return Some(Lookup::Diagnosed((
                 format!("the spec.tls entry for {host} in Ingress {name} names no secretName"),
-                self.helm("--set ingress.tls.source=secret"),
+                self.helm("ingress.tls.source=secret"),
             )));
         };
         Some(Lookup::Found(SecretReference {
             namespace: namespace.clone(),
             name: secret_name,
             holder: format!("Ingress {name}"),
-            reload: "kubectl -n ingress-nginx rollout restart daemonset/ingress-nginx-controller   # or the deployment of your ingress controller".to_string(),
+            reload: Fix::command(
+                Cause::IngressFakeCertificate,
+                [
+                    "kubectl",
+                    "-n",
+                    "ingress-nginx",
+                    "rollout",
+                    "restart",
+                    "daemonset/ingress-nginx-controller",
+                ],
+            )
+            .note("or the deployment of your ingress controller"),
             controller_says: None,
         }))
     }
@@ -169,12 +199,13 @@ impl Doctor<'_> {
             // Gateway API not installed: nothing routes through it.
             Err(kube::Error::Api(status)) if status.code == 404 => return Lookup::NotRouted,
             Err(err) => {
-                return Lookup::Cause((
+                return Lookup::Diagnosed((
                     format!(
                         "{}; rcert cannot tell whether a Gateway routes {host}",
                         describe_api_error(&err, "list", "Gateways (gateway.networking.k8s.io)")
                     ),
-                    "allow list on gateways (gateway.networking.k8s.io) for your user, or look by hand: kubectl get gateways -A -o yaml".to_string(),
+                    Fix::command(Cause::ApiError, ["kubectl", "get", "gateways", "-A", "-o", "yaml"])
+                        .note("look by hand, or allow list on gateways (gateway.networking.k8s.io) for your user"),
                 ))
             }
         };
@@ -210,33 +241,35 @@ impl Doctor<'_> {
         );
         let protocol = listener["protocol"].as_str().unwrap_or("?");
         if !matches!(protocol, "HTTPS" | "TLS") {
-            return Lookup::Cause((
+            return Lookup::Diagnosed((
                 format!("{holder} serves {host} over {protocol}, and no HTTPS listener covers it"),
-                format!("add an HTTPS listener for {host} with tls.certificateRefs naming secret tls-rancher-ingress to the Gateway"),
+                words(format!("add an HTTPS listener for {host} with tls.certificateRefs naming secret tls-rancher-ingress to the Gateway")),
             ));
         }
         if listener["tls"]["mode"].as_str() == Some("Passthrough") {
-            return Lookup::Cause((
+            return Lookup::Diagnosed((
                 format!("{holder} passes TLS through: the certificate comes from the backend, not from a Secret of the Gateway"),
-                "rcert probe the backend directly (rcert probe ADDR --servername HOST)".to_string(),
+                words("rcert probe the backend directly (rcert probe ADDR --servername HOST)".to_string()),
             ));
         }
         let Some(reference) = listener["tls"]["certificateRefs"]
             .as_array()
             .and_then(|refs| refs.first())
         else {
-            return Lookup::Cause((
+            return Lookup::Diagnosed((
                 format!("{holder} has no tls.certificateRefs: the Gateway has no certificate for {host}"),
-                "set tls.certificateRefs: [{kind: Secret, name: tls-rancher-ingress}] on the listener".to_string(),
+                words("set tls.certificateRefs: [{kind: Secret, name: tls-rancher-ingress}] on the listener".to_string()),
             ));
         };
         let kind = reference["kind"].as_str().unwrap_or("Secret");
         let group = reference["group"].as_str().unwrap_or("");
         if kind != "Secret" || !group.is_empty() {
-            return Lookup::Cause((
+            return Lookup::Diagnosed((
                 format!("{holder} refers to a {kind} (group '{group}'), not a core Secret"),
-                "refer to a Secret of type kubernetes.io/tls (kind: Secret, group: \"\")"
-                    .to_string(),
+                words(
+                    "refer to a Secret of type kubernetes.io/tls (kind: Secret, group: \"\")"
+                        .to_string(),
+                ),
             ));
         }
         let name = reference["name"].as_str().unwrap_or_default().to_string();
@@ -248,9 +281,9 @@ impl Doctor<'_> {
                 .reference_granted(client, &gateway_namespace, &namespace)
                 .await
         {
-            return Lookup::Cause((
+            return Lookup::Diagnosed((
                 format!("{holder} names secret {namespace}/{name} in another namespace, and no ReferenceGrant in {namespace} lets Gateways of {gateway_namespace} read Secrets"),
-                format!("kubectl apply a ReferenceGrant in {namespace}: from {{group: gateway.networking.k8s.io, kind: Gateway, namespace: {gateway_namespace}}} to {{group: \"\", kind: Secret, name: {name}}}"),
+                words(format!("kubectl apply a ReferenceGrant in {namespace}: from {{group: gateway.networking.k8s.io, kind: Gateway, namespace: {gateway_namespace}}} to {{group: \"\", kind: Secret, name: {name}}}")),
             ));
         }
         let listener_name = listener["name"].as_str().unwrap_or_default();
@@ -272,8 +305,10 @@ impl Doctor<'_> {
             namespace,
             name,
             holder,
-            reload: "restart the Gateway controller's pods, or check its logs for the listener"
-                .to_string(),
+            reload: words(
+                "restart the Gateway controller's pods, or check its logs for the listener"
+                    .to_string(),
+            ),
             controller_says,
         })
     }
@@ -309,7 +344,7 @@ impl Doctor<'_> {
         &self,
         client: kube::Client,
         reference: SecretReference,
-    ) -> Option<Cause> {
+    ) -> Option<Diagnosis> {
         let host = &self.request.host.host;
         let SecretReference {
             namespace,
@@ -320,8 +355,19 @@ impl Doctor<'_> {
         } = reference;
         let namespace = &namespace;
         let secrets: Api<Secret> = Api::namespaced(client, namespace);
-        let push =
-            format!("rcert push --namespace {namespace} --secret-name {secret_name} --dir ./certs");
+        let push = Fix::command(
+            Cause::BadSecret,
+            argv(&[
+                "rcert",
+                "push",
+                "--namespace",
+                namespace,
+                "--secret-name",
+                &secret_name,
+                "--dir",
+                "./certs",
+            ]),
+        );
         let Ok(found) = secrets.get_opt(&secret_name).await else {
             return None;
         };
@@ -337,7 +383,10 @@ impl Doctor<'_> {
         if kind != "kubernetes.io/tls" {
             return Some((
                 format!("secret {namespace}/{secret_name} has type {kind}; ingress-nginx loads only kubernetes.io/tls"),
-                format!("{push} --replace"),
+                Fix::command(
+                    Cause::BadSecret,
+                    push.commands.concat().into_iter().chain(["--replace".to_string()]),
+                ),
             ));
         }
         let data = secret.data.unwrap_or_default();

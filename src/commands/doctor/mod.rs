@@ -24,7 +24,7 @@ mod ingress;
 mod served_ca;
 mod webhook;
 
-use crate::check::{Check, CheckId, Status};
+use crate::check::{Cause, Check, CheckId, Fix, Status};
 use crate::checks::served;
 use crate::checks::{self, Context, Origin};
 use crate::output::{check_line, Report, Style};
@@ -95,11 +95,9 @@ pub struct DoctorRequest {
 pub struct Finding {
     /// `cluster`, `endpoint`, `rancher` or `drift`.
     pub section: Section,
-    /// The check and its evidence.
+    /// The check and its evidence, with its fix (`fix.commands` as argv).
     #[serde(flatten)]
     pub check: Check,
-    /// For a failure: the command that fixes it.
-    pub fix: Option<String>,
 }
 
 /// The result of `rcert doctor`.
@@ -261,43 +259,79 @@ fn short(fingerprint: &str) -> &str {
 }
 
 impl Doctor<'_> {
-    fn add(&mut self, section: Section, check: Check, fix: Option<String>) {
-        let fix = (check.status == Status::Failed).then_some(fix).flatten();
-        self.findings.push(Finding {
-            section,
-            check,
-            fix,
-        });
+    /// A finding of `section`; a failure gets `fix` (commands), else keeps the doc.
+    fn add(&mut self, section: Section, mut check: Check, fix: Option<Fix>) {
+        if let Some(fix) = fix.filter(|_| check.status == Status::Failed) {
+            check.fix = Some(fix);
+        }
+        self.findings.push(Finding { section, check });
     }
 
     /// A failed cluster check that a fresh push fixes.
-    fn cluster_failure(&mut self, name: CheckId, message: String) {
+    fn cluster_failure(&mut self, name: CheckId, cause: Cause, message: String) {
         let fix = self.push_fix();
-        self.add(Section::Cluster, Check::failed(name, message), Some(fix));
+        self.add(
+            Section::Cluster,
+            Check::failed(name, cause, message),
+            Some(fix),
+        );
     }
 
     fn secret_ref(&self) -> String {
         format!("{}/{}", self.request.namespace, self.request.secret_name)
     }
 
-    fn push_fix(&self) -> String {
+    /// `rcert push` of the local set (`--dir`, else ./certs).
+    fn push_argv(&self) -> Vec<String> {
         let dir = self
             .request
             .dir
             .as_ref()
             .map_or_else(|| "./certs".to_string(), |d| d.display().to_string());
-        format!(
-            "rcert push --namespace {} --dir {dir}",
-            self.request.namespace
-        )
+        argv(&[
+            "rcert",
+            "push",
+            "--namespace",
+            &self.request.namespace,
+            "--dir",
+            &dir,
+        ])
     }
 
-    fn renew_fix(&self) -> String {
-        format!(
-            "rcert selfsign --host {} --ca-cert cacerts.pem --ca-key cakey.pem --out ./renewed && rcert push --namespace {} --dir ./renewed",
-            self.request.host.host, self.request.namespace
-        )
+    fn push_fix(&self) -> Fix {
+        Fix::command(Cause::BadSecret, self.push_argv())
     }
+
+    fn renew_fix(&self) -> Fix {
+        Fix::command(
+            Cause::Expired,
+            argv(&[
+                "rcert",
+                "selfsign",
+                "--host",
+                &self.request.host.host,
+                "--ca-cert",
+                "cacerts.pem",
+                "--ca-key",
+                "cakey.pem",
+                "--out",
+                "./renewed",
+            ]),
+        )
+        .then(argv(&[
+            "rcert",
+            "push",
+            "--namespace",
+            &self.request.namespace,
+            "--dir",
+            "./renewed",
+        ]))
+    }
+}
+
+/// Words as an argv.
+fn argv(words: &[&str]) -> Vec<String> {
+    words.iter().map(|word| word.to_string()).collect()
 }
 
 fn read_if_present(path: &Path) -> Option<Vec<u8>> {
@@ -332,8 +366,11 @@ fn doctor_text(report: &DoctorReport, style: &Style) -> String {
             let _ = writeln!(out, "{}", style.heading(&format!("[{}]", finding.section)));
         }
         out.push_str(&check_line(&finding.check, 14, style));
-        if let Some(fix) = &finding.fix {
-            let _ = writeln!(out, "  {:<8} {:<14}fix: {fix}", "", "");
+        let fix = finding.check.fix.as_ref();
+        if let Some(fix) = fix.filter(|_| finding.check.status == Status::Failed) {
+            if !fix.commands.is_empty() || fix.note.is_some() {
+                let _ = writeln!(out, "  {:<8} {:<14}fix: {}", "", "", fix.line());
+            }
         }
     }
     if let Some(checksum) = &report.ca_checksum {

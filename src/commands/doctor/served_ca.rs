@@ -1,12 +1,13 @@
 //! doctor's rancher part: `/ping`, `/cacerts` against `tls-ca`, local files and every node.
 
 use super::*;
+use crate::check::Cause;
 
 impl Doctor<'_> {
     /// What fixes a `/cacerts` that served no CA bundle, from how it answered: a 404 or
     /// an HTML page is routing (the secrets are not at fault), 401/403 a proxy that asks
     /// for credentials, 5xx Rancher itself; an empty 200 is a Rancher without tls-ca.
-    fn cacerts_fix(&self, status: Option<u16>, body: Option<&str>) -> Option<String> {
+    fn cacerts_fix(&self, status: Option<u16>, body: Option<&str>) -> Option<Fix> {
         let target = &self.request.host;
         // host[:port], the port only when it is not 443.
         let host = if target.port == 443 {
@@ -15,16 +16,25 @@ impl Doctor<'_> {
             target.address()
         };
         let namespace = &self.request.namespace;
-        let route = format!(
-            "route https://{host}/cacerts to Rancher: kubectl -n {namespace} get ingress -o wide (host and backend), and the load balancer's rules; curl -vk https://{host}/cacerts"
-        );
+        let route = Fix::command(
+            Cause::CacertsUnavailable,
+            argv(&["kubectl", "-n", namespace, "get", "ingress", "-o", "wide"]),
+        )
+        .then(argv(&["curl", "-vk", &format!("https://{host}/cacerts")]))
+        .note(format!(
+            "route https://{host}/cacerts to Rancher: check the ingress's host and backend, and the load balancer's rules"
+        ));
         match status? {
             200 if body.is_some_and(|body| body.trim().is_empty()) => Some(self.push_fix()),
             200 | 404 => Some(route),
-            401 | 403 => Some(format!(
-                "let /cacerts and /ping through the proxy in front of {host} without authentication: agents fetch them anonymously"
+            401 | 403 => Some(Fix::words(
+                Cause::CacertsUnavailable,
+                format!("let /cacerts and /ping through the proxy in front of {host} without authentication: agents fetch them anonymously"),
             )),
-            500..=599 => Some(format!("kubectl -n {namespace} logs deploy/rancher --tail=50")),
+            500..=599 => Some(Fix::command(
+                Cause::CacertsUnavailable,
+                argv(&["kubectl", "-n", namespace, "logs", "deploy/rancher", "--tail=50"]),
+            )),
             _ => Some(route),
         }
     }
@@ -52,10 +62,20 @@ impl Doctor<'_> {
             }
             return None;
         };
-        let restart = format!(
-            "kubectl -n {} rollout restart deploy/rancher",
-            self.request.namespace
-        );
+        let restart = |note: &str| {
+            Fix::command(
+                Cause::CacertsMismatch,
+                argv(&[
+                    "kubectl",
+                    "-n",
+                    &self.request.namespace,
+                    "rollout",
+                    "restart",
+                    "deploy/rancher",
+                ]),
+            )
+            .note(note)
+        };
         if let Some(ca_bytes) = secrets.and_then(ClusterSecrets::ca_bytes) {
             let expected = crate::rancher::ca_checksum(&ca_bytes);
             let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
@@ -66,7 +86,7 @@ impl Doctor<'_> {
                 )
             } else {
                 Check::failed(
-                    CheckId::Cacerts,
+                    CheckId::Cacerts, Cause::CacertsMismatch,
                     format!(
                         "/cacerts (sha256 {served}) differs from secret {ca_secret} (sha256 {expected}): agents pinned to one of them will refuse the other"
                     ),
@@ -75,7 +95,7 @@ impl Doctor<'_> {
             self.add(
                 Section::Rancher,
                 check,
-                Some(format!("{restart}   # Rancher reads tls-ca at start")),
+                Some(restart("Rancher reads tls-ca at start")),
             );
         }
         if let Some(local) = local_ca {
@@ -88,6 +108,7 @@ impl Doctor<'_> {
             } else {
                 Check::failed(
                     CheckId::CacertsLocal,
+                    Cause::CacertsMismatch,
                     format!(
                         "/cacerts (sha256 {served}) differs from {} (sha256 {expected})",
                         local.source
@@ -132,7 +153,7 @@ impl Doctor<'_> {
                     .map_or_else(|| "nothing usable".to_string(), |s| format!("sha256 {s}"))
             };
             let check = Check::failed(
-                CheckId::CacertsNode,
+                CheckId::CacertsNode, Cause::CacertsNodeDiffers,
                 format!(
                     "{} serves another /cacerts ({}) than {} ({}): agents that reach it see another CA",
                     node.target,
@@ -144,10 +165,20 @@ impl Doctor<'_> {
             self.add(
                 Section::Rancher,
                 check,
-                Some(format!(
-                    "kubectl -n {} rollout restart deploy/rancher   # every replica rereads tls-ca",
-                    self.request.namespace
-                )),
+                Some(
+                    Fix::command(
+                        Cause::CacertsNodeDiffers,
+                        argv(&[
+                            "kubectl",
+                            "-n",
+                            &self.request.namespace,
+                            "rollout",
+                            "restart",
+                            "deploy/rancher",
+                        ]),
+                    )
+                    .note("every replica rereads tls-ca"),
+                ),
             );
         }
     }

@@ -7,6 +7,7 @@
 use kube::Api;
 
 use super::*;
+use crate::check::Cause;
 use crate::cluster::webhooks::{
     ca_bundles, RANCHER_WEBHOOK_CONFIGURATION, RANCHER_WEBHOOK_SERVICE_NAME,
     RANCHER_WEBHOOK_TLS_SECRET,
@@ -27,9 +28,18 @@ impl Doctor<'_> {
         let Some(chain) = chain_of(secret_data(&secret, "tls.crt")) else {
             return 1;
         };
-        let restart = format!(
-            "kubectl -n {namespace} rollout restart deploy/rancher-webhook   # it writes its CA into the caBundles at start"
-        );
+        let restart = Fix::command(
+            Cause::WebhookCaBundle,
+            argv(&[
+                "kubectl",
+                "-n",
+                &namespace,
+                "rollout",
+                "restart",
+                "deploy/rancher-webhook",
+            ]),
+        )
+        .note("it writes its CA into the caBundles at start");
         let bundles = match ca_bundles(&client).await {
             Ok((bundles, requests)) => (bundles, requests),
             Err(err) => {
@@ -37,6 +47,7 @@ impl Doctor<'_> {
                     Section::Cluster,
                     Check::failed(
                         CheckId::Webhook,
+                        Cause::ApiError,
                         format!("cannot list the webhook configurations: {err}"),
                     ),
                     None,
@@ -105,11 +116,11 @@ impl Doctor<'_> {
         }
         let check = match (rancher.is_empty(), refused.first()) {
             (true, _) => Check::warning(
-                CheckId::Webhook,
+                CheckId::Webhook, Cause::WebhookCaBundle,
                 format!("secret {namespace}/{RANCHER_WEBHOOK_TLS_SECRET} exists, but no webhook configuration {RANCHER_WEBHOOK_CONFIGURATION} carries a caBundle for it"),
             ),
             (false, Some(first)) => Check::failed(
-                CheckId::Webhook,
+                CheckId::Webhook, Cause::WebhookCaBundle,
                 format!(
                     "{} of {} caBundle(s) of {RANCHER_WEBHOOK_CONFIGURATION} do not verify what rancher-webhook serves ({first}): the API server cannot call it, and every Rancher API write fails with \"x509: certificate signed by unknown authority\"",
                     refused.len(),

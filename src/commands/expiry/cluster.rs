@@ -4,6 +4,7 @@
 use k8s_openapi::api::core::v1::Secret;
 
 use super::{ExpiryRequest, Item, ItemStatus, Place, Source, SourceState};
+use crate::check::{Cause, Fix};
 use crate::checks::served;
 use crate::cluster::inventory::{certificates, each_secret, ManagedCertificate};
 use crate::cluster::{connect, context_names, kubeconfig_available};
@@ -190,7 +191,7 @@ fn not_listed(what: &str, error: &crate::cluster::RemoteError) -> Item {
         Place::default(),
         format!("cannot list {what}: {error}"),
     );
-    item.fix = Some("allow get/list on validatingwebhookconfigurations, mutatingwebhookconfigurations (admissionregistration.k8s.io), apiservices (apiregistration.k8s.io) and list on events (see deploy/base/rbac.yaml)".to_string());
+    item.fix = Some(Fix::words(Cause::ApiError, "allow get/list on validatingwebhookconfigurations, mutatingwebhookconfigurations (admissionregistration.k8s.io), apiservices (apiregistration.k8s.io) and list on events (see deploy/base/rbac.yaml)"));
     item
 }
 
@@ -219,11 +220,14 @@ pub(super) fn event_item(
         }
     };
     item.error = Some(event.message.clone());
-    item.fix = Some(if event.reason.starts_with("CA") {
-        format!("a CA certificate of node {} expires within a year: k3s|rke2 certificate rotate-ca --path=DIR_WITH_NEW_CA on a server, then restart every node", event.node)
-    } else {
-        format!("restart k3s or rke2 on node {} (the unit its message names: k3s, k3s-agent, rke2-server or rke2-agent): certificates inside the renewal window are renewed at start", event.node)
-    });
+    item.fix = Some(Fix::words(
+        Cause::ExpiresSoon,
+        if event.reason.starts_with("CA") {
+            format!("a CA certificate of node {} expires within a year: k3s|rke2 certificate rotate-ca --path=DIR_WITH_NEW_CA on a server, then restart every node", event.node)
+        } else {
+            format!("restart k3s or rke2 on node {} (the unit its message names: k3s, k3s-agent, rke2-server or rke2-agent): certificates inside the renewal window are renewed at start", event.node)
+        },
+    ));
     item
 }
 

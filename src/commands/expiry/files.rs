@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::cluster::{blob_items, certificate_name};
 use super::{ExpiryRequest, Item, Place, Source, SourceState};
+use crate::check::{Cause, Fix};
 
 /// Directories and files a node's distribution keeps its certificates in, under `--root`.
 const NODE_DIRECTORIES: &[&str] = &[
@@ -350,7 +351,7 @@ fn connection_info_items(path: &Path, request: &ExpiryRequest) -> Vec<Item> {
     for item in &mut items {
         item.source = Source::Node;
         item.fix = (item.status != super::ItemStatus::Ok).then(|| {
-            "rancher-system-agent's copy of Rancher's CA: it follows secret cattle-system/stv-aggregation of this cluster when the system-agent-upgrader plan runs; after a CA change restart cattle-cluster-agent there (kubectl -n cattle-system rollout restart deploy/cattle-cluster-agent) and check rcert rotate status".to_string()
+            Fix::command(Cause::CacertsMismatch, ["kubectl", "-n", "cattle-system", "rollout", "restart", "deploy/cattle-cluster-agent"]).note("rancher-system-agent's copy of Rancher's CA: it follows secret cattle-system/stv-aggregation of this cluster when the system-agent-upgrader plan runs; after a CA change restart cattle-cluster-agent there, then check rcert rotate status")
         });
     }
     if items.is_empty() {

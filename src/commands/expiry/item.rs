@@ -5,7 +5,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::{fixes, ExpiryRequest};
-use crate::check::Status;
+use crate::check::{Cause, Fix, Status};
 use crate::x509::cert::rfc3339;
 use crate::x509::Cert;
 
@@ -144,7 +144,8 @@ pub struct Item {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The command or step that renews it (for expired and expiring items).
-    pub fix: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
     /// When cert-manager plans to renew it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub renewal_time: Option<String>,
@@ -324,13 +325,23 @@ pub(crate) fn common_name(dn: &str) -> String {
         .to_string()
 }
 
-/// The step that renews an expired or expiring item, from what the item is.
-pub(crate) fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
+/// The step that renews an expired or expiring item, from what the item is: the commands
+/// as argv where commands do it, the words where they do not.
+pub(crate) fn fix_for(item: &Item, is_ca: bool) -> Option<Fix> {
     if item.status == ItemStatus::Ok {
         return None;
     }
+    let cause = match item.status {
+        ItemStatus::NotYetValid => Cause::NotYetValid,
+        ItemStatus::Unreadable => Cause::Unparseable,
+        ItemStatus::Stale => Cause::CacertsMismatch,
+        ItemStatus::Expired => Cause::Expired,
+        _ => Cause::ExpiresSoon,
+    };
+    let words = |text: String| Some(Fix::words(cause, text));
+    let run = |argv: &[&str]| Fix::command(cause, argv.iter().map(|word| word.to_string()));
     if item.status == ItemStatus::NotYetValid {
-        return Some("its notBefore is in the future: check the clocks (timedatectl) of the machine that issued it and of this one; reissue it if the issuer's clock was wrong".to_string());
+        return Some(run(&["timedatectl"]).note("its notBefore is in the future: check the clocks of the machine that issued it and of this one; reissue it if the issuer's clock was wrong"));
     }
     let path = item.place.filepath.as_deref().unwrap_or_default();
     let distro = if path.contains("/k3s/") {
@@ -345,48 +356,53 @@ pub(crate) fn fix_for(item: &Item, is_ca: bool) -> Option<String> {
         .as_deref()
         .and_then(|owner| owner.strip_prefix("Certificate "))
     {
-        return Some(format!(
-            "cert-manager renews it (Certificate {namespace}/{certificate}): cmctl renew -n {namespace} {certificate}; kubectl -n {namespace} describe certificate {certificate} for issuer errors — do not edit the secret, cert-manager would overwrite it"
-        ));
+        return Some(
+            run(&["cmctl", "renew", "-n", namespace, certificate])
+                .note(format!("cert-manager renews it (Certificate {namespace}/{certificate}); kubectl -n {namespace} describe certificate {certificate} shows issuer errors — do not edit the secret, cert-manager would overwrite it")),
+        );
     }
     if matches!(item.source, Source::Node | Source::File) {
         if let Some(fix) = fixes::node_fix(path, is_ca, item.days_left) {
-            return Some(fix);
+            return words(fix);
         }
     }
-    Some(match item.source {
-        Source::Kubeconfig if path.ends_with("rke2.yaml") || path.ends_with("k3s.yaml") => format!(
-            "systemctl restart {} (it rewrites {path} with a new client certificate), then copy it again",
-            if distro == "k3s" { "k3s" } else { "rke2-server" }
+    match item.source {
+        Source::Kubeconfig if path.ends_with("rke2.yaml") || path.ends_with("k3s.yaml") => Some(
+            run(&["systemctl", "restart", if distro == "k3s" { "k3s" } else { "rke2-server" }])
+                .note(format!("it rewrites {path} with a new client certificate; then copy it again")),
         ),
-        Source::Kubeconfig => {
-            "get a new kubeconfig: Rancher UI → cluster → Download KubeConfig (or ask the cluster admin); a client certificate cannot be renewed in place".to_string()
-        }
-        Source::Secret if secret == "cattle-webhook-tls" => format!(
-            "kubectl -n {namespace} delete secret cattle-webhook-tls && kubectl -n {namespace} delete pod -l app=rancher-webhook   # the webhook issues a new one"
+        Source::Kubeconfig => words(
+            "get a new kubeconfig: Rancher UI → cluster → Download KubeConfig (or ask the cluster admin); a client certificate cannot be renewed in place".to_string(),
         ),
-        Source::Secret if is_ca => format!(
-            "a new private CA: rcert selfsign … --out ./new && rcert rotate plan --to ./new   # secret {namespace}/{secret}"
+        Source::Secret if secret == "cattle-webhook-tls" => Some(
+            run(&["kubectl", "-n", namespace, "delete", "secret", "cattle-webhook-tls"])
+                .then(["kubectl", "-n", namespace, "delete", "pod", "-l", "app=rancher-webhook"])
+                .note("the webhook issues a new one"),
         ),
-        Source::Secret if secret == crate::rancher::TLS_SECRET => format!(
+        Source::Secret if is_ca => words(format!(
+            "a new private CA: rcert selfsign … --out ./new && rcert rotate plan --to ./new (secret {namespace}/{secret})"
+        )),
+        Source::Secret if secret == crate::rancher::TLS_SECRET => words(format!(
             "rcert selfsign --host <rancher host> --ca-cert cacerts.pem --ca-key cakey.pem --out ./renewed && rcert push --namespace {namespace} --dir ./renewed (or renew with your CA)"
+        )),
+        Source::Secret => words(format!("renew the certificate and update secret {namespace}/{secret}")),
+        Source::CertManager => words(
+            "cert-manager renews it at renewalTime; if overdue: kubectl describe certificate (issuer errors) or cmctl renew".to_string(),
         ),
-        Source::Secret => format!("renew the certificate and update secret {namespace}/{secret}"),
-        Source::CertManager => {
-            "cert-manager renews it at renewalTime; if overdue: kubectl describe certificate (issuer errors) or cmctl renew".to_string()
-        }
-        Source::Endpoint => {
-            "renew the certificate this endpoint serves (its secret, load balancer or ingress)".to_string()
-        }
+        Source::Endpoint => words(
+            "renew the certificate this endpoint serves (its secret, load balancer or ingress)".to_string(),
+        ),
         // rancher-webhook: its CA (cattle-webhook-ca, 10 years) is never renewed; its
         // serving certificate (cattle-webhook-tls) is, 90 days before expiry.
-        Source::CaBundle if item.place.embedded_key.as_deref().is_some_and(|key| key.starts_with("rancher.cattle.io")) => {
-            "rancher-webhook's CA (secret cattle-webhook-ca, 10 years) is never renewed by itself: kubectl -n cattle-system delete secret cattle-webhook-ca cattle-webhook-tls && kubectl -n cattle-system rollout restart deploy/rancher-webhook (it issues a new CA and writes it into the caBundles)".to_string()
-        }
-        Source::Event => item.fix.clone().unwrap_or_default(),
-        Source::CaBundle => {
-            "renew the CA of this webhook or APIService and put it in its caBundle (the component that owns it usually does at start)".to_string()
-        }
-        Source::Node | Source::File => format!("renew {path}"),
-    })
+        Source::CaBundle if item.place.embedded_key.as_deref().is_some_and(|key| key.starts_with("rancher.cattle.io")) => Some(
+            run(&["kubectl", "-n", "cattle-system", "delete", "secret", "cattle-webhook-ca", "cattle-webhook-tls"])
+                .then(["kubectl", "-n", "cattle-system", "rollout", "restart", "deploy/rancher-webhook"])
+                .note("rancher-webhook's CA (secret cattle-webhook-ca, 10 years) is never renewed by itself: it issues a new CA at start and writes it into the caBundles"),
+        ),
+        Source::Event => item.fix.clone(),
+        Source::CaBundle => words(
+            "renew the CA of this webhook or APIService and put it in its caBundle (the component that owns it usually does at start)".to_string(),
+        ),
+        Source::Node | Source::File => words(format!("renew {path}")),
+    }
 }

@@ -302,7 +302,7 @@ fn expiry_text(report: &ExpiryReport, style: &Style) -> String {
             let _ = writeln!(out, "{:<40}{error}", "");
         }
         if let Some(fix) = &item.fix {
-            let _ = writeln!(out, "{:<40}fix: {fix}", "");
+            let _ = writeln!(out, "{:<40}fix: {}", "", fix.line());
         }
     }
     let s = &report.summary;

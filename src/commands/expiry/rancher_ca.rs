@@ -3,6 +3,7 @@
 //! (rancher/rancher#48382, #52281) is `stale`.
 
 use super::{ExpiryRequest, Item, ItemStatus, SourceState};
+use crate::check::{Cause, Fix};
 use crate::checks::served;
 use crate::tls::{ProbeRequest, Target};
 
@@ -61,7 +62,13 @@ pub(super) async fn compare(items: &mut [Item], request: &ExpiryRequest) -> Vec<
                 item.error = Some(format!(
                     "Rancher no longer serves this CA at {server}/cacerts: rancher-system-agent on this node trusts an old CA"
                 ));
-                item.fix = Some("on the downstream cluster: kubectl -n cattle-system rollout restart deploy/cattle-cluster-agent (it rewrites stv-aggregation; the system-agent-upgrader plan then rewrites this file); rcert rotate status --to NEW_SET shows what lags".to_string());
+                item.fix = Some(
+                    Fix::command(
+                        Cause::AgentChecksumMismatch,
+                        ["kubectl", "-n", "cattle-system", "rollout", "restart", "deploy/cattle-cluster-agent"],
+                    )
+                    .note("on the downstream cluster: it rewrites stv-aggregation, and the system-agent-upgrader plan then rewrites this file; rcert rotate status --to NEW_SET shows what lags"),
+                );
             }
         }
         states.push(SourceState {

@@ -2,6 +2,7 @@
 //! Secrets to apply (tls-ca, tls-rancher-ingress, tls-ca-additional).
 
 use super::*;
+use crate::check::Cause;
 
 /// The server certificate and key (tls-rancher-ingress), read once.
 pub(super) struct ServerFiles {
@@ -83,10 +84,9 @@ impl Inputs {
             .into_iter()
             .map(|check| match check.status {
                 Status::Failed if check.name == CheckId::Chain && self.ca.is_none() => {
-                    Check::warning(
-                        CheckId::Chain,
-                        format!("{} (pass --ca when a private CA signed it)", check.message),
-                    )
+                    let message =
+                        format!("{} (pass --ca when a private CA signed it)", check.message);
+                    check.restated(Status::Warning, message)
                 }
                 Status::Failed if check.name == CheckId::Clients && untrusted_only => Check {
                     status: Status::Warning,
@@ -103,6 +103,7 @@ impl Inputs {
         if let Some((file, keys)) = self.additional_keys.first() {
             return Some(Check::failed(
                 CheckId::TlsCa,
+                Cause::PrivateKeyPublished,
                 checks::private_key_message(
                     file,
                     keys,
@@ -115,7 +116,7 @@ impl Inputs {
         }
         if let Some((file, leaf)) = self.additional.iter().find(|(_, cert)| !cert.is_ca) {
             return Some(Check::failed(
-                CheckId::TlsCa,
+                CheckId::TlsCa, Cause::BadAdditionalCa,
                 format!(
                     "{file}: '{}' is not a CA certificate; tls-ca-additional holds the CAs Rancher trusts for outgoing connections (registries, git, OIDC), not server certificates",
                     leaf.subject
@@ -135,7 +136,7 @@ impl Inputs {
         Some(if notes.is_empty() {
             Check::ok(CheckId::TlsCa, message)
         } else {
-            Check::warning(CheckId::TlsCa, message)
+            Check::warning(CheckId::TlsCa, Cause::AdditionalCaDropped, message)
         })
     }
 

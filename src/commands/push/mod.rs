@@ -17,6 +17,7 @@ mod text;
 
 use inputs::{summarise_existing, Inputs};
 
+use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
 use crate::checks::{self, Context, Origin};
 use crate::cluster::secrets::{apply_set, check_backup_dir, secret, Action, Change, Options};
@@ -265,7 +266,7 @@ async fn additional_trusted_cas_check(client: &kube::Client, namespace: &str) ->
             format!("helm release rancher v{} has additionalTrustedCAs=true: Rancher trusts tls-ca-additional", values.revision),
         ),
         Ok(Some(values)) => Check::warning(
-            CheckId::HelmValues,
+            CheckId::HelmValues, Cause::HelmValues,
             format!(
                 "helm release rancher v{} has additionalTrustedCAs={}: Rancher ignores tls-ca-additional until {upgrade}",
                 values.revision,
@@ -273,10 +274,10 @@ async fn additional_trusted_cas_check(client: &kube::Client, namespace: &str) ->
             ),
         ),
         Ok(None) => Check::warning(
-            CheckId::HelmValues,
+            CheckId::HelmValues, Cause::HelmValues,
             format!("no rancher helm release in {namespace} (installed another way?): Rancher reads tls-ca-additional only with additionalTrustedCAs=true"),
         ),
-        Err(reason) => Check::skipped(CheckId::HelmValues, format!("additionalTrustedCAs not checked: {reason}")),
+        Err(reason) => Check::skipped(CheckId::HelmValues, Cause::ApiError, format!("additionalTrustedCAs not checked: {reason}")),
     }
 }
 

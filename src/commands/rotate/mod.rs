@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use kube::Client;
 use serde::Serialize;
 
+use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
 use crate::checks::{check_chain, Context, Origin};
 use crate::cluster::agent_workloads::{self, AgentWorkload};
@@ -135,7 +136,7 @@ pub(super) fn strict_mode_refusal(
         .is_some_and(|agents| agents.agent_tls_mode.as_deref() == Some(rancher::AGENT_TLS_STRICT));
     (strict && set.ca.is_none()).then(|| {
         Check::failed(
-            CheckId::AgentTlsMode,
+            CheckId::AgentTlsMode, Cause::StrictWithoutCa,
             format!(
                 "agent-tls-mode is strict: agents trust only the CA in Rancher's cacerts setting, and {} has no cacerts.pem, which empties it — every downstream agent would disconnect (\"Strict CA verification is enabled but encountered error finding root CA\"). Keep tls-ca with the public CA's root (put the root, e.g. ISRG Root X1, in {}/cacerts.pem, as Rancher's docs do for Let's Encrypt in strict mode), or switch to system-store first: {}",
                 request.dir.display(),
@@ -187,7 +188,7 @@ pub(super) fn combine(
                     CheckId::Cluster
                 };
                 (
-                    vec![Check::failed(id, err.to_string())],
+                    vec![Check::failed(id, Cause::ApiError, err.to_string())],
                     0,
                     Vec::new(),
                     None,

@@ -1,6 +1,7 @@
 //! `rotate plan`: read-only, what apply would change, step by step.
 
 use super::*;
+use crate::check::Cause;
 use crate::cluster::rancher_objects::FORCE_DEPLOY_ANNOTATION;
 use crate::cluster::secrets::cert_manager_owner;
 
@@ -29,7 +30,7 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
     ));
     if let Some(owner) = view.tls.as_ref().and_then(cert_manager_owner) {
         steps.push(Check::warning(
-            CheckId::Secret,
+            CheckId::Secret, Cause::ManagedByCertManager,
             format!("tls-rancher-ingress is managed by {owner}: cert-manager would revert step 1; change the helm values (ingress.tls.source=secret) first"),
         ));
     }
@@ -41,6 +42,7 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
         {
             steps.push(Check::failed(
                 CheckId::Chain,
+                Cause::Untrusted,
                 format!(
                     "the new certificate '{}' is not issued by the new CA in cacerts.pem",
                     leaf.subject
@@ -66,7 +68,7 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
             ),
         ),
         found => Check::warning(
-            CheckId::HelmValues,
+            CheckId::HelmValues, Cause::HelmValues,
             format!(
                 "2. helm{}: helm upgrade rancher rancher-latest/rancher -n {} --reuse-values --set ingress.tls.source=secret --set privateCA={private_ca} (it restarts Rancher; the cacerts setting follows)",
                 found.as_ref().map_or(" release not found (installed another way?)".to_string(), |values| format!(
@@ -121,7 +123,7 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
                     .is_some_and(|c| c.status != "True");
                 if strict && failing_strict {
                     line.push_str(": agent-tls-mode is strict and it fails AgentTlsStrictCheck — its agent will not trust the new CA");
-                    steps.push(Check::warning(CheckId::Cluster, line));
+                    steps.push(Check::warning(CheckId::Cluster, Cause::StrictCheckFailed, line));
                 } else {
                     steps.push(Check::ok(CheckId::Cluster, line));
                 }
@@ -132,7 +134,7 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
             "3. agents: no Rancher objects here (a downstream cluster): apply --step agents --agents env sets the agents' checksum".to_string(),
         )),
         None => steps.push(Check::skipped(
-            CheckId::Cluster,
+            CheckId::Cluster, Cause::NotPresent,
             "3. agents: no Rancher objects and no agents in this cluster".to_string(),
         )),
     }

@@ -1,6 +1,7 @@
 //! `rotate status`: what still lags behind the new set, one line each.
 
 use super::*;
+use crate::check::Cause;
 
 /// `rcert rotate status`: what still lags, one line each; with `--all-contexts`, every
 /// context of the kubeconfig in turn, each line prefixed with its context (a context that
@@ -32,7 +33,7 @@ async fn status_of_cluster(request: &RotateRequest) -> Result<RotateReport, crat
         // A restart now would hand the agents a CA that does not match what is served.
         Some(agents) if half_done => {
             steps.push(Check::skipped(
-                CheckId::CacertsSetting,
+                CheckId::CacertsSetting, Cause::HalfDone,
                 "Rancher's cacerts setting not judged while the secrets are half changed: finish (or roll back) the secrets first; do not restart Rancher now".to_string(),
             ));
             steps.extend(cluster_lines(agents));
@@ -43,6 +44,7 @@ async fn status_of_cluster(request: &RotateRequest) -> Result<RotateReport, crat
         }
         None => steps.push(Check::skipped(
             CheckId::Cluster,
+            Cause::NotPresent,
             "no Rancher objects in this cluster".to_string(),
         )),
     }
@@ -58,7 +60,7 @@ async fn status_of_cluster(request: &RotateRequest) -> Result<RotateReport, crat
             )
         } else {
             Check::failed(
-                CheckId::AgentChecksum,
+                CheckId::AgentChecksum, Cause::AgentChecksumMismatch,
                 format!(
                     "{} has CATTLE_CA_CHECKSUM={} (new: {}): rcert rotate apply --to {dir} --step agents --agents env{}",
                     workload.describe(),
@@ -118,7 +120,7 @@ async fn system_agent_line(
         )
     } else {
         Check::failed(
-            CheckId::AgentChecksum,
+            CheckId::AgentChecksum, Cause::AgentChecksumMismatch,
             format!(
                 "secret {}/stv-aggregation still holds CATTLE_CA_CHECKSUM={} (new: {}): rancher-system-agent on this cluster's nodes keeps the old CA until cattle-cluster-agent restarts with the new one and rewrites it — kubectl -n {} rollout restart deploy/cattle-cluster-agent, then check /var/lib/rancher/agent/rancher2_connection_info.json on a node (rcert expiry --root /)",
                 request.namespace,
@@ -157,7 +159,7 @@ fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> (C
         };
         return (
             Check::failed(
-                CheckId::Secret,
+                CheckId::Secret, Cause::HalfDone,
                 format!("HALF-DONE: {new} but {old} (an interrupted change?); do not restart Rancher now — finish the secrets: {fix}"),
             ),
             true,
@@ -175,14 +177,17 @@ fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> (C
         ),
         (_, _, true) => Check::failed(
             CheckId::Secret,
+            Cause::NotApplied,
             format!("the secrets do not hold the new set yet: {fix}"),
         ),
         (false, _, false) => Check::failed(
             CheckId::Secret,
+            Cause::NotApplied,
             format!("tls-rancher-ingress does not hold the new certificate yet: {fix}"),
         ),
         (true, false, false) => Check::failed(
             CheckId::Secret,
+            Cause::NotApplied,
             format!(
                 "secret tls-ca still exists, but the new certificate needs no private CA: {fix}"
             ),
@@ -204,7 +209,7 @@ fn setting_line(set: &NewSet, agents: &AgentState, request: &RotateRequest) -> C
             "Rancher's cacerts setting holds the new CA".to_string(),
         ),
         Some(_) => Check::failed(
-            CheckId::CacertsSetting,
+            CheckId::CacertsSetting, Cause::CacertsSettingStale,
             format!("Rancher's cacerts setting still holds the old CA: it follows tls-ca only when Rancher restarts — {restart}"),
         ),
         None if followed => Check::ok(
@@ -212,7 +217,7 @@ fn setting_line(set: &NewSet, agents: &AgentState, request: &RotateRequest) -> C
             "Rancher's cacerts setting is empty (no private CA)".to_string(),
         ),
         None => Check::failed(
-            CheckId::CacertsSetting,
+            CheckId::CacertsSetting, Cause::CacertsSettingStale,
             format!("Rancher's cacerts setting still holds a private CA: it is emptied when Rancher restarts with privateCA=false — helm upgrade rancher rancher-latest/rancher -n {} --reuse-values --set privateCA=false", request.namespace),
         ),
     }
@@ -242,11 +247,13 @@ fn cluster_lines(agents: &AgentState) -> Vec<Check> {
                     .unwrap_or_default();
                 Check::failed(
                     CheckId::Cluster,
+                    Cause::ClusterDisconnected,
                     format!("cluster {} is not connected yet: {why}", cluster.name),
                 )
             } else if !strict_ok {
                 Check::failed(
                     CheckId::Cluster,
+                    Cause::StrictCheckFailed,
                     format!(
                         "cluster {} fails AgentTlsStrictCheck (agent-tls-mode strict)",
                         cluster.name
@@ -275,6 +282,7 @@ async fn served_lines(
     if let Some(error) = &result.error {
         return Ok(vec![Check::failed(
             CheckId::Reachable,
+            Cause::Unreachable,
             format!("{}: {error}", result.target),
         )]);
     }
@@ -293,7 +301,7 @@ async fn served_lines(
         )
     } else {
         Check::failed(
-            CheckId::Served,
+            CheckId::Served, Cause::NotServedYet,
             format!(
                 "{} still serves '{}', not the new certificate: the ingress controller has not picked up tls-rancher-ingress yet",
                 result.target,
@@ -314,7 +322,7 @@ async fn served_lines(
             ),
         ),
         (found, wanted) => Check::failed(
-            CheckId::Cacerts,
+            CheckId::Cacerts, Cause::CacertsMismatch,
             format!(
                 "/cacerts serves sha256 {} (new: {}): Rancher serves its cacerts setting, which follows tls-ca when Rancher restarts",
                 found.as_deref().unwrap_or("none"),

@@ -82,7 +82,7 @@ fn items_table(out: &mut String, items: &[Item]) {
             let _ = write!(out, "<div class=\"err\">{}</div>", escape(error));
         }
         if let Some(fix) = &item.fix {
-            let _ = write!(out, "<div class=\"fix\">fix: {}</div>", escape(fix));
+            let _ = write!(out, "<div class=\"fix\">fix: {}</div>", escape(&fix.line()));
         }
         out.push_str("</td></tr>");
     }

@@ -2,6 +2,7 @@
 //! restart that makes it, and the stop that says what to run when it does not yet.
 
 use super::*;
+use crate::check::Cause;
 use crate::cluster::rancher_objects::{rancher_deployment_exists, restart_rancher, setting_value};
 
 /// A duration as an operator writes it: 90s → "1m30s".
@@ -124,6 +125,7 @@ impl Run<'_> {
     pub(super) fn restart_failed(&mut self, why: &str) {
         self.steps.push(Check::failed(
             CheckId::CacertsSetting,
+            Cause::WaitingForRancher,
             format!(
                 "--restart-rancher did not bring the new CA: {why}; agents and fleet not changed"
             ),
@@ -137,6 +139,7 @@ impl Run<'_> {
         if request.dry_run {
             self.steps.push(Check::warning(
                 CheckId::CacertsSetting,
+                Cause::WaitingForRancher,
                 format!("a real run stops here until Rancher hands out the new CA: {why}"),
             ));
             return;
@@ -147,9 +150,9 @@ impl Run<'_> {
             request.namespace
         );
         self.steps.push(if request.step == Step::All {
-            Check::warning(CheckId::CacertsSetting, message)
+            Check::warning(CheckId::CacertsSetting, Cause::WaitingForRancher, message)
         } else {
-            Check::failed(CheckId::CacertsSetting, message)
+            Check::failed(CheckId::CacertsSetting, Cause::WaitingForRancher, message)
         });
     }
 }

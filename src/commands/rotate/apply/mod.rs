@@ -10,6 +10,7 @@ use steps::StepError;
 use serde_json::Value;
 
 use super::*;
+use crate::check::Cause;
 use crate::cluster::agent_workloads::set_checksum;
 use crate::cluster::backup;
 use crate::cluster::rancher_objects::{patch_cluster, patch_fleet_cluster};
@@ -103,6 +104,7 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
     if Status::worst(&set.validation) == Status::Failed {
         let steps = vec![Check::failed(
             CheckId::Secret,
+            Cause::NewSetInvalid,
             format!(
                 "refused: {} does not validate; nothing was changed",
                 request.dir.display()
@@ -119,7 +121,7 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
         let checked = load_set(request, &checked_hosts(request, Some(&host)))?;
         if Status::worst(&checked.validation) == Status::Failed {
             let steps = vec![Check::failed(
-                CheckId::Secret,
+                CheckId::Secret, Cause::NewSetInvalid,
                 format!(
                     "refused: {} does not validate for {host}, the hostname of the rancher helm release; nothing was changed",
                     request.dir.display()
@@ -138,7 +140,11 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
     if let Some(refusal) = strict_mode_refusal(&set, &view, request) {
         let steps = vec![
             refusal,
-            Check::failed(CheckId::Secret, "refused: nothing was changed".to_string()),
+            Check::failed(
+                CheckId::Secret,
+                Cause::NewSetInvalid,
+                "refused: nothing was changed".to_string(),
+            ),
         ];
         return Ok(refused(
             request,
@@ -209,7 +215,7 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
         Err(message) => {
             let state = run.roll_back().await;
             run.steps
-                .push(Check::failed(CheckId::Cluster, format!("{message}; {state}")));
+                .push(Check::failed(CheckId::Cluster, Cause::HalfDone, format!("{message}; {state}")));
         }
         Ok(()) if !request.dry_run && !waiting && later_steps => run.steps.push(Check::ok(
             CheckId::AgentChecksum,
@@ -306,11 +312,10 @@ impl Run<'_> {
                 .as_ref()
                 .map(|p| format!(" (previous version in {})", p.display()))
                 .unwrap_or_default();
-            self.steps.push(Check {
-                name: CheckId::Secret,
-                status: change.action.status(),
-                message: format!("secret {}: {}{backup}", change.name, change.action.label()),
-                clients: None,
+            let message = format!("secret {}: {}{backup}", change.name, change.action.label());
+            self.steps.push(match change.action.status() {
+                Status::Ok => Check::ok(CheckId::Secret, message),
+                status => Check::finding(CheckId::Secret, status, Cause::BadSecret, message),
             });
         }
         match applied.error.clone() {

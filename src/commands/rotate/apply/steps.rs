@@ -4,6 +4,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::check::Cause;
 use crate::cluster::agent_workloads::{checksum_patch, set_checksum};
 use crate::cluster::rancher_objects::{
     annotation, patch_cluster, patch_fleet_cluster, ManagedCluster, FORCE_DEPLOY_ANNOTATION,
@@ -53,7 +54,7 @@ impl Run<'_> {
                 .collect(),
             None => {
                 self.steps.push(Check::skipped(
-                    CheckId::Cluster,
+                    CheckId::Cluster, Cause::NotPresent,
                     "agents: no management clusters in this cluster (is --context Rancher's cluster?)".to_string(),
                 ));
                 return Ok(());
@@ -111,7 +112,7 @@ impl Run<'_> {
     pub(super) async fn env_step(&mut self, value: &str) -> Result<(), StepError> {
         if self.view.workloads.is_empty() {
             self.steps.push(Check::warning(
-                CheckId::AgentChecksum,
+                CheckId::AgentChecksum, Cause::RunsElsewhere,
                 format!("agents: no cattle-cluster-agent or cattle-node-agent in namespace {} of this cluster: they run in each downstream cluster — rerun with --step agents --agents env --context DOWNSTREAM", self.request.namespace),
             ));
             return Ok(());
