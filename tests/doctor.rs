@@ -133,6 +133,8 @@ fn scenario(secret: [&str; 3], served: [&str; 3]) -> Outcome {
 }
 
 /// doctor against one nginx serving `served` (chain, key, CA file) on loopback.
+/// doctor against nginx serving `served`; its `api_requests` must be what the API server
+/// saw (the Ingress, Gateway and Secret lookups behind a fake certificate included).
 fn doctor_served(emulator: &Emulator, served: [&str; 3], extra: &[&str]) -> Outcome {
     let port = free_port();
     let _nginx = serve(&[Endpoint {
@@ -141,7 +143,15 @@ fn doctor_served(emulator: &Emulator, served: [&str; 3], extra: &[&str]) -> Outc
         key: served[1],
         cacerts: served[2],
     }]);
-    doctor(port, &emulator.kubeconfig(), extra)
+    let before = emulator.requests().len();
+    let outcome = doctor(port, &emulator.kubeconfig(), extra);
+    let seen = emulator.requests().len() - before;
+    assert_eq!(
+        outcome.json["api_requests"].as_u64(),
+        Some(seen as u64),
+        "doctor: reported vs seen by the API server"
+    );
+    outcome
 }
 
 fn good_setup() -> (Emulator, Server, u16) {

@@ -107,12 +107,23 @@ fn kubectl(emulator: &Emulator, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).to_string()
 }
 
+/// Run `rcert rotate ARGS` as JSON; every run's `api_requests` must be what the API
+/// server saw (one counting layer around the client, no hand counts).
 fn rotate(emulator: &Emulator, args: &[&str]) -> (i32, serde_json::Value) {
     let kubeconfig = emulator.kubeconfig();
     let mut all = vec!["rotate"];
     all.extend(args);
     all.extend(["--kubeconfig", kubeconfig.as_str()]);
-    run_json(&all)
+    let before = emulator.requests().len();
+    let (code, json) = run_json(&all);
+    let seen = emulator.requests().len() - before;
+    if let Some(reported) = json["api_requests"].as_u64() {
+        assert_eq!(
+            reported, seen as u64,
+            "rotate {args:?}: reported vs seen by the API server"
+        );
+    }
+    (code, json)
 }
 
 fn steps(json: &serde_json::Value) -> String {

@@ -11,12 +11,12 @@ use super::{api_error, RemoteError};
 pub const PAGE_SIZE: u32 = 500;
 
 /// Call `visit` for every Secret of `namespace` (all namespaces when `None`), one page at
-/// a time; returns the number of API requests made.
+/// a time.
 pub async fn each_secret(
     client: &Client,
     namespace: Option<&str>,
     mut visit: impl FnMut(&Secret),
-) -> Result<u32, RemoteError> {
+) -> Result<(), RemoteError> {
     let api: Api<Secret> = match namespace {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
         None => Api::all(client.clone()),
@@ -25,14 +25,12 @@ pub async fn each_secret(
         Some(namespace) => format!("secrets in namespace {namespace}"),
         None => "secrets in all namespaces".to_string(),
     };
-    let mut requests = 0;
     let mut token: Option<String> = None;
     loop {
         let mut params = ListParams::default().limit(PAGE_SIZE);
         if let Some(token) = &token {
             params = params.continue_token(token);
         }
-        requests += 1;
         let page = api
             .list(&params)
             .await
@@ -42,7 +40,7 @@ pub async fn each_secret(
         }
         match page.metadata.continue_.filter(|next| !next.is_empty()) {
             Some(next) => token = Some(next),
-            None => return Ok(requests),
+            None => return Ok(()),
         }
     }
 }

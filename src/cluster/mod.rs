@@ -9,6 +9,8 @@ pub mod secrets;
 pub mod webhooks;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -132,12 +134,36 @@ fn kubeconfig_from_env() -> Result<Option<Kubeconfig>, ClusterError> {
     Ok(merged)
 }
 
+/// The API requests a client sent: counted by a layer around kube's client (every
+/// request the code asks for, once, whatever retries kube makes), so every command reports
+/// the same figure the same way.
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequests(Arc<AtomicU32>);
+
+impl ApiRequests {
+    /// Requests sent so far.
+    pub fn count(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A connected client: the client, the API server's URL, and its request counter.
+#[derive(Clone)]
+pub struct Connected {
+    /// The kube client (every request goes through the counting layer).
+    pub client: Client,
+    /// The API server's URL.
+    pub url: String,
+    /// What the client has sent.
+    pub requests: ApiRequests,
+}
+
 /// A client for the kubeconfig (or in-cluster) context, and the API server's URL.
 pub(crate) async fn connect(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
     timeout: Duration,
-) -> Result<(Client, String), ClusterError> {
+) -> Result<Connected, ClusterError> {
     connect_with(kubeconfig, context, timeout, Some(timeout)).await
 }
 
@@ -147,7 +173,7 @@ pub(crate) async fn connect_watching(
     kubeconfig: Option<&Path>,
     context: Option<&str>,
     timeout: Duration,
-) -> Result<(Client, String), ClusterError> {
+) -> Result<Connected, ClusterError> {
     connect_with(kubeconfig, context, timeout, None).await
 }
 
@@ -156,7 +182,7 @@ async fn connect_with(
     context: Option<&str>,
     timeout: Duration,
     read_timeout: Option<Duration>,
-) -> Result<(Client, String), ClusterError> {
+) -> Result<Connected, ClusterError> {
     let options = KubeConfigOptions {
         context: context.map(str::to_string),
         cluster: None,
@@ -184,9 +210,21 @@ async fn connect_with(
     config.read_timeout = read_timeout;
     config.write_timeout = Some(timeout);
     let url = config.cluster_url.to_string();
-    let client =
-        Client::try_from(config).map_err(|err| ClusterError::Kubeconfig(err.to_string()))?;
-    Ok((client, url))
+    let requests = ApiRequests::default();
+    let counter = requests.0.clone();
+    let counting = tower::util::MapRequestLayer::new(move |request| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        request
+    });
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|err| ClusterError::Kubeconfig(err.to_string()))?
+        .with_layer(&counting)
+        .build();
+    Ok(Connected {
+        client,
+        url,
+        requests,
+    })
 }
 
 /// A failed request to the API server, in one line naming the verb and the object, with

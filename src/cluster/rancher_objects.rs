@@ -45,8 +45,6 @@ pub struct AgentState {
     /// `cattle-cluster-agent` and `cattle-node-agent` in the namespace, those that exist,
     /// with their `CATTLE_CA_CHECKSUM`.
     pub workloads: Vec<agent_workloads::AgentWorkload>,
-    /// API requests made.
-    pub requests: u32,
 }
 
 fn management(kind: &str, plural: &str) -> ApiResource {
@@ -77,7 +75,6 @@ pub async fn agent_state(
             .find(|value| !value.is_empty())
             .map(str::to_string)
     };
-    state.requests += 1;
     // Rancher always has a cacerts setting (its value may be empty): a 404 means the
     // resource itself is unknown here — a downstream cluster, or no Rancher at all.
     let cacerts = match settings.get("cacerts").await {
@@ -92,7 +89,6 @@ pub async fn agent_state(
         }
     };
     state.cacerts_setting = setting(&cacerts);
-    state.requests += 1;
     let mode = settings
         .get_opt("agent-tls-mode")
         .await
@@ -100,13 +96,11 @@ pub async fn agent_state(
     state.agent_tls_mode = setting(&mode);
     let clusters: Api<DynamicObject> =
         Api::all_with(client.clone(), &management("Cluster", "clusters"));
-    state.requests += 1;
     let list = clusters
         .list(&ListParams::default())
         .await
         .map_err(|err| api_error(err, "list", "clusters.management.cattle.io"))?;
     state.clusters = list.items.iter().map(managed_cluster).collect();
-    state.requests += 2;
     state.workloads = agent_workloads::all(client, namespace).await?;
     Ok(Some(state))
 }

@@ -55,11 +55,10 @@ fn decoded(value: &serde_json::Value) -> Option<Vec<u8>> {
         .map(|bytes| bytes.0)
 }
 
-/// Every CA bundle of the webhook configurations and APIServices; returns the API
-/// requests made too. A kind the cluster does not serve (404) holds none.
-pub async fn ca_bundles(client: &Client) -> Result<(Vec<CaBundleRef>, u32), RemoteError> {
+/// Every CA bundle of the webhook configurations and APIServices. A kind the cluster
+/// does not serve (404) holds none.
+pub async fn ca_bundles(client: &Client) -> Result<Vec<CaBundleRef>, RemoteError> {
     let mut found = Vec::new();
-    let mut requests = 0;
     let kinds = [
         (
             "validatingwebhookconfiguration",
@@ -86,7 +85,6 @@ pub async fn ca_bundles(client: &Client) -> Result<(Vec<CaBundleRef>, u32), Remo
     ];
     for (kind, api_resource) in kinds {
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &api_resource);
-        requests += 1;
         let list = match api.list(&ListParams::default()).await {
             Ok(list) => list,
             Err(kube::Error::Api(status)) if status.code == 404 => continue,
@@ -117,7 +115,7 @@ pub async fn ca_bundles(client: &Client) -> Result<(Vec<CaBundleRef>, u32), Remo
             }
         }
     }
-    Ok((found, requests))
+    Ok(found)
 }
 
 /// A k3s/RKE2 Node Event about certificates (since k3s v1.29.4): a leaf inside its renewal
@@ -140,15 +138,11 @@ pub const CERTIFICATE_EVENT_REASONS: [&str; 2] = [
 ];
 
 /// Every certificate Event on a Node, all namespaces, one list per reason (filtered on
-/// the server by `reason`, and again here); returns the API requests made too.
-pub async fn certificate_events(
-    client: &Client,
-) -> Result<(Vec<CertificateEvent>, u32), RemoteError> {
+/// the server by `reason`, and again here).
+pub async fn certificate_events(client: &Client) -> Result<Vec<CertificateEvent>, RemoteError> {
     let api: Api<k8s_openapi::api::core::v1::Event> = Api::all(client.clone());
     let mut found = Vec::new();
-    let mut requests = 0;
     for reason in CERTIFICATE_EVENT_REASONS {
-        requests += 1;
         let params = ListParams::default().fields(&format!("reason={reason}"));
         let list = api
             .list(&params)
@@ -167,5 +161,5 @@ pub async fn certificate_events(
             });
         }
     }
-    Ok((found, requests))
+    Ok(found)
 }

@@ -175,8 +175,6 @@ pub struct Applied {
     pub changes: Vec<Change>,
     /// Whether the namespace was created.
     pub namespace_created: bool,
-    /// API requests made.
-    pub requests: u32,
     /// What stopped the run, with the state the cluster is in (exit 3).
     pub error: Option<String>,
     /// The run was refused before any change because the cluster's state forbids it
@@ -187,12 +185,7 @@ pub struct Applied {
 }
 
 /// A stop before anything changed: every Secret not attempted, the cluster untouched.
-fn stopped(
-    wanted: &[Desired],
-    before: Vec<Option<Secret>>,
-    requests: u32,
-    error: String,
-) -> Applied {
+fn stopped(wanted: &[Desired], before: Vec<Option<Secret>>, error: String) -> Applied {
     let mut before = before.into_iter();
     Applied {
         changes: wanted
@@ -205,7 +198,6 @@ fn stopped(
             })
             .collect(),
         namespace_created: false,
-        requests,
         error: Some(format!("{error}; nothing was changed")),
         blocked: false,
         notes: Vec::new(),
@@ -268,21 +260,19 @@ fn refusal(options: &Options<'_>, wanted: &[Desired], before: &[Option<Secret>])
 /// everything backed up first, what this run changed rolled back when a later one fails.
 pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desired]) -> Applied {
     let api: Api<Secret> = Api::namespaced(client.clone(), options.namespace);
-    let mut requests = 0;
     let mut before = Vec::new();
     for desired in wanted {
-        requests += 1;
         let what = format!("secret {}/{}", options.namespace, desired.name());
         match api.get_opt(&desired.name()).await {
             Ok(found) => before.push(found),
             Err(err) => {
                 let message = describe_api_error(&err, "get", &what);
-                return stopped(wanted, before, requests, message);
+                return stopped(wanted, before, message);
             }
         }
     }
     if let Some(message) = refusal(options, wanted, &before) {
-        let mut refused = stopped(wanted, before, requests, message);
+        let mut refused = stopped(wanted, before, message);
         refused.blocked = true;
         return refused;
     }
@@ -292,9 +282,9 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
         .zip(&before)
         .any(|(desired, current)| desired.kind().is_some() && current.is_none());
     if creates && options.create_namespace {
-        match ensure_namespace(&client, options.namespace, &mut requests).await {
+        match ensure_namespace(&client, options.namespace).await {
             Ok(created) => namespace_created = created,
-            Err(error) => return stopped(wanted, before, requests, error.to_string()),
+            Err(error) => return stopped(wanted, before, error.to_string()),
         }
     }
     // Back up everything that will change before changing anything.
@@ -312,7 +302,7 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
                         options.namespace,
                         desired.name()
                     );
-                    return stopped(wanted, before, requests, message);
+                    return stopped(wanted, before, message);
                 }
             },
             None => None,
@@ -322,7 +312,6 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
     let mut applied = Applied {
         changes: Vec::new(),
         namespace_created,
-        requests,
         error: None,
         blocked: false,
         notes: Vec::new(),
@@ -346,19 +335,8 @@ pub async fn apply_desired(client: Client, options: &Options<'_>, wanted: &[Desi
             return stop_and_roll_back(&run, applied, index, message).await;
         }
         let result = match desired {
-            Desired::Apply(secret) => {
-                apply_one(
-                    &api,
-                    options,
-                    secret,
-                    current.as_ref(),
-                    &mut applied.requests,
-                )
-                .await
-            }
-            Desired::Absent(name) => {
-                delete_one(&api, options, name, current.as_ref(), &mut applied.requests).await
-            }
+            Desired::Apply(secret) => apply_one(&api, options, secret, current.as_ref()).await,
+            Desired::Absent(name) => delete_one(&api, options, name, current.as_ref()).await,
         };
         match result {
             Ok(action) => applied.changes.push(Change {
@@ -391,12 +369,10 @@ async fn delete_one(
     options: &Options<'_>,
     name: &str,
     current: Option<&Secret>,
-    requests: &mut u32,
 ) -> Result<Action, RemoteError> {
     if current.is_none() {
         return Ok(Action::Unchanged);
     }
-    *requests += 1;
     api.delete(name, &DeleteParams::default())
         .await
         .map(|_| Action::Deleted)
@@ -414,7 +390,6 @@ async fn apply_one(
     options: &Options<'_>,
     secret: &Secret,
     current: Option<&Secret>,
-    requests: &mut u32,
 ) -> Result<Action, RemoteError> {
     let name = name_of(secret);
     let what = format!("secret {}/{name}", options.namespace);
@@ -423,12 +398,10 @@ async fn apply_one(
     }
     let retyped = current.is_some_and(|current| type_of(current) != type_of(secret));
     if retyped {
-        *requests += 1;
         api.delete(&name, &DeleteParams::default())
             .await
             .map_err(|err| api_error(err, "delete", &what))?;
     }
-    *requests += 1;
     let params = PatchParams::apply(MANAGER).force();
     match api.patch(&name, &params, &Patch::Apply(secret)).await {
         Ok(_) if retyped => Ok(Action::Replaced),
@@ -439,7 +412,6 @@ async fn apply_one(
             if retyped {
                 // The old Secret is gone: put it back before reporting.
                 if let Some(old) = current {
-                    *requests += 1;
                     let restored = api.create(&PostParams::default(), &recreatable(old)).await;
                     if let Err(err) = restored {
                         let why = describe_api_error(&err, "create", &what);
@@ -456,14 +428,9 @@ async fn apply_one(
 }
 
 /// Create the namespace unless it exists; returns whether it was created.
-async fn ensure_namespace(
-    client: &Client,
-    namespace: &str,
-    requests: &mut u32,
-) -> Result<bool, RemoteError> {
+async fn ensure_namespace(client: &Client, namespace: &str) -> Result<bool, RemoteError> {
     let namespaces: Api<Namespace> = Api::all(client.clone());
     let what = format!("namespace {namespace}");
-    *requests += 1;
     let rbac_hint = |verb: &str, err: kube::Error| {
         let message = describe_api_error(&err, verb, &what);
         let message = if message.contains("403") {
@@ -483,7 +450,6 @@ async fn ensure_namespace(
     if found.is_some() {
         return Ok(false);
     }
-    *requests += 1;
     let new_namespace = Namespace {
         metadata: ObjectMeta {
             name: Some(namespace.to_string()),

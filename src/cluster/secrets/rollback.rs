@@ -119,7 +119,6 @@ pub(super) async fn roll_back(
             });
             continue;
         }
-        applied.requests += 1;
         let result = match (&change.before, change.action) {
             (None, _) => api
                 .delete(&change.name, &DeleteParams::default())

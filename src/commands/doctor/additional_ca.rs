@@ -9,15 +9,15 @@ use crate::check::Cause;
 use crate::rancher::{ADDITIONAL_CA_SECRET, ADDITIONAL_CA_SECRET_KEY};
 
 impl Doctor<'_> {
-    /// Read and judge `tls-ca-additional` when it exists; returns the API requests made.
-    pub(super) async fn additional_ca_part(&mut self) -> u32 {
+    /// Read and judge `tls-ca-additional` when it exists.
+    pub(super) async fn additional_ca_part(&mut self) {
         let Some(client) = self.client.clone() else {
-            return 0;
+            return;
         };
         let namespace = self.request.namespace.clone();
         let api: Api<Secret> = Api::namespaced(client, &namespace);
         let Ok(Some(secret)) = api.get_opt(ADDITIONAL_CA_SECRET).await else {
-            return 1;
+            return;
         };
         let name = format!("{namespace}/{ADDITIONAL_CA_SECRET}");
         let fix = Fix::command(
@@ -44,7 +44,7 @@ impl Doctor<'_> {
                 ),
                 Some(fix.clone()),
             );
-            return 1;
+            return;
         };
         let certs = inspect::certs_in(&bytes);
         let now = self.request.at;
@@ -89,6 +89,5 @@ impl Doctor<'_> {
                 None,
             ),
         }
-        1
     }
 }

@@ -25,21 +25,16 @@ fn force_deploy(cause: Cause) -> Fix {
 }
 
 impl Doctor<'_> {
-    /// Read the agents' state and judge it; returns the API requests made.
-    pub(super) async fn agents_part(
-        &mut self,
-        secrets: &ClusterSecrets,
-        served: Option<&str>,
-    ) -> u32 {
+    /// Read the agents' state and judge it.
+    pub(super) async fn agents_part(&mut self, secrets: &ClusterSecrets, served: Option<&str>) {
         let Some(client) = self.client.clone() else {
-            return 0;
+            return;
         };
         match agent_state(&client, &self.request.namespace).await {
             Ok(Some(state)) => {
                 self.judge_agents(&state, secrets, served);
                 let helm = helm_values(&client, &self.request.namespace).await;
                 self.judge_helm(helm.map_err(|err| err.to_string()), secrets);
-                state.requests + 1
             }
             Ok(None) => {
                 self.add(
@@ -53,7 +48,7 @@ impl Doctor<'_> {
                     None,
                 );
                 // A downstream cluster: what its nodes' rancher-system-agent is told.
-                1 + self.judge_system_agent(&client, served).await
+                self.judge_system_agent(&client, served).await;
             }
             Err(reason) => {
                 self.add(
@@ -61,19 +56,18 @@ impl Doctor<'_> {
                     Check::skipped(CheckId::CacertsSetting, Cause::ApiError, reason.to_string()),
                     None,
                 );
-                1
             }
         }
     }
 
     /// `stv-aggregation` (what rancher-system-agent on Rancher-provisioned nodes trusts
-    /// Rancher with) against what `/cacerts` serves; returns the API requests made.
-    async fn judge_system_agent(&mut self, client: &kube::Client, served: Option<&str>) -> u32 {
+    /// Rancher with) against what `/cacerts` serves.
+    async fn judge_system_agent(&mut self, client: &kube::Client, served: Option<&str>) {
         let namespace = self.request.namespace.clone();
         let found = match crate::cluster::rancher_objects::system_agent_ca(client, &namespace).await
         {
             Ok(Some(found)) => found,
-            Ok(None) => return 1,
+            Ok(None) => return,
             Err(err) => {
                 self.add(
                     Section::Agents,
@@ -84,11 +78,11 @@ impl Doctor<'_> {
                     ),
                     None,
                 );
-                return 1;
+                return;
             }
         };
         let Some(served) = served else {
-            return 1;
+            return;
         };
         let check = if found.checksum.as_deref() == Some(served) {
             Check::ok(
@@ -112,7 +106,6 @@ impl Doctor<'_> {
             .note("it rewrites stv-aggregation; the system-agent-upgrader plan then updates the nodes")
         });
         self.add(Section::Agents, check, fix);
-        1
     }
 
     /// Helm values that make Rancher ignore the secrets rcert pushes.

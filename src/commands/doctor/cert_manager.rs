@@ -8,13 +8,13 @@ use crate::cluster::inventory::certificates;
 use crate::cluster::secrets::cert_manager_owner;
 
 impl Doctor<'_> {
-    /// Judge the Certificate that manages the TLS secret; returns the API requests made.
-    pub(super) async fn cert_manager_part(&mut self, secrets: &ClusterSecrets) -> u32 {
+    /// Judge the Certificate that manages the TLS secret.
+    pub(super) async fn cert_manager_part(&mut self, secrets: &ClusterSecrets) {
         let (Some(client), Some(tls)) = (self.client.clone(), secrets.tls.as_ref()) else {
-            return 0;
+            return;
         };
         let Some(owner) = cert_manager_owner(tls) else {
-            return 0;
+            return;
         };
         let namespace = self.request.namespace.clone();
         let secret = self.request.secret_name.clone();
@@ -75,7 +75,6 @@ impl Doctor<'_> {
             ),
         }
         self.cert_manager_ca(secrets);
-        1
     }
 
     /// cert-manager's `ca.crt` against `tls-ca`: agents trust the latter.

@@ -16,13 +16,12 @@ enum SecretsError {
 
 impl Doctor<'_> {
     /// Read the secrets and run the verify checks on them; returns them (None when the
-    /// cluster part was skipped) and the number of API requests.
-    pub(super) async fn cluster_part(&mut self) -> (Option<ClusterSecrets>, u32) {
-        let (result, requests) = self.read_secrets().await;
-        match result {
+    /// cluster part was skipped).
+    pub(super) async fn cluster_part(&mut self) -> Option<ClusterSecrets> {
+        match self.read_secrets().await {
             Ok(secrets) => {
                 self.check_secrets(&secrets);
-                (Some(secrets), requests)
+                Some(secrets)
             }
             Err(reason) => {
                 self.add(
@@ -30,12 +29,12 @@ impl Doctor<'_> {
                     Check::skipped(CheckId::Secrets, Cause::ApiError, reason.to_string()),
                     None,
                 );
-                (None, requests)
+                None
             }
         }
     }
 
-    async fn read_secrets(&mut self) -> (Result<ClusterSecrets, SecretsError>, u32) {
+    async fn read_secrets(&mut self) -> Result<ClusterSecrets, SecretsError> {
         let request = self.request;
         let connected = crate::cluster::connect(
             request.kubeconfig.as_deref(),
@@ -43,30 +42,27 @@ impl Doctor<'_> {
             request.timeout,
         )
         .await;
-        let (client, _) = match connected {
-            Ok(found) => found,
-            Err(err) => return (Err(SecretsError::Kubeconfig(err)), 0),
-        };
+        let connected = connected.map_err(SecretsError::Kubeconfig)?;
+        let client = connected.client.clone();
+        self.requests = Some(connected.requests);
         self.client = Some(client.clone());
         let api: Api<Secret> = Api::namespaced(client, &request.namespace);
         let mut secrets = ClusterSecrets::default();
-        let mut requests = 0;
         for (name, slot) in [
             (&request.secret_name, &mut secrets.tls),
             (&request.ca_secret_name, &mut secrets.ca),
         ] {
-            requests += 1;
             match api.get_opt(name).await {
                 Ok(found) => *slot = found,
                 Err(err) => {
                     self.unreachable = true;
                     let what = format!("secret {}/{name}", request.namespace);
                     let error = crate::cluster::api_error(err, "get", &what);
-                    return (Err(SecretsError::Api(error)), requests);
+                    return Err(SecretsError::Api(error));
                 }
             }
         }
-        (Ok(secrets), requests)
+        Ok(secrets)
     }
 
     fn check_secrets(&mut self, secrets: &ClusterSecrets) {

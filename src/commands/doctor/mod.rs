@@ -174,6 +174,8 @@ struct Doctor<'a> {
     unreachable: bool,
     /// The cluster client, once the cluster part connected.
     client: Option<kube::Client>,
+    /// What that client has sent.
+    requests: Option<crate::cluster::ApiRequests>,
 }
 
 /// Run every part and collect the findings.
@@ -185,12 +187,13 @@ pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Erro
         findings: Vec::new(),
         unreachable: false,
         client: None,
+        requests: None,
     };
-    let (secrets, mut api_requests) = doctor.cluster_part().await;
+    let secrets = doctor.cluster_part().await;
     if let Some(secrets) = &secrets {
-        api_requests += doctor.cert_manager_part(secrets).await;
-        api_requests += doctor.additional_ca_part().await;
-        api_requests += doctor.webhook_part().await;
+        doctor.cert_manager_part(secrets).await;
+        doctor.additional_ca_part().await;
+        doctor.webhook_part().await;
     }
     let secret_chain = secrets
         .as_ref()
@@ -206,7 +209,7 @@ pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Erro
     let served_checksum = doctor.rancher_part(&results, secrets.as_ref(), local_ca.as_ref());
     if let Some(secrets) = &secrets {
         doctor.drift_part(secrets);
-        api_requests += doctor
+        doctor
             .agents_part(secrets, served_checksum.as_deref())
             .await;
     }
@@ -223,7 +226,10 @@ pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Erro
         status: Status::worst(&checks),
         findings: doctor.findings,
         ca_checksum,
-        api_requests,
+        api_requests: doctor
+            .requests
+            .as_ref()
+            .map_or(0, |requests| requests.count()),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         unreachable: doctor.unreachable,
     })

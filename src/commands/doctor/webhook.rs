@@ -14,19 +14,18 @@ use crate::cluster::webhooks::{
 };
 
 impl Doctor<'_> {
-    /// Judge the caBundles against `cattle-webhook-tls` when the secret exists; returns
-    /// the API requests made.
-    pub(super) async fn webhook_part(&mut self) -> u32 {
+    /// Judge the caBundles against `cattle-webhook-tls` when the secret exists.
+    pub(super) async fn webhook_part(&mut self) {
         let Some(client) = self.client.clone() else {
-            return 0;
+            return;
         };
         let namespace = self.request.namespace.clone();
         let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
         let Ok(Some(secret)) = api.get_opt(RANCHER_WEBHOOK_TLS_SECRET).await else {
-            return 1;
+            return;
         };
         let Some(chain) = chain_of(secret_data(&secret, "tls.crt")) else {
-            return 1;
+            return;
         };
         let restart = Fix::command(
             Cause::WebhookCaBundle,
@@ -41,7 +40,7 @@ impl Doctor<'_> {
         )
         .note("it writes its CA into the caBundles at start");
         let bundles = match ca_bundles(&client).await {
-            Ok((bundles, requests)) => (bundles, requests),
+            Ok(bundles) => bundles,
             Err(err) => {
                 self.add(
                     Section::Cluster,
@@ -52,10 +51,9 @@ impl Doctor<'_> {
                     ),
                     None,
                 );
-                return 4;
+                return;
             }
         };
-        let (bundles, requests) = bundles;
         let rancher: Vec<_> = bundles
             .into_iter()
             .filter(|bundle| bundle.object == RANCHER_WEBHOOK_CONFIGURATION)
@@ -137,6 +135,5 @@ impl Doctor<'_> {
         };
         let fix = (check.status == Status::Failed).then_some(restart);
         self.add(Section::Cluster, check, fix);
-        1 + requests
     }
 }

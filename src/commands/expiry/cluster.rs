@@ -90,11 +90,11 @@ async fn one_context(
         state: "unreachable".to_string(),
         message,
     };
-    let (client, url) = match connect(request.kubeconfig.as_deref(), context, request.timeout).await
-    {
-        Ok(found) => found,
+    let connected = match connect(request.kubeconfig.as_deref(), context, request.timeout).await {
+        Ok(connected) => connected,
         Err(err) => return (Vec::new(), unreachable(err.to_string()), 0),
     };
+    let (client, url, requests) = (connected.client, connected.url, connected.requests);
     let namespaces: Vec<Option<&str>> = if request.namespaces.is_empty() {
         vec![None]
     } else {
@@ -105,7 +105,6 @@ async fn one_context(
             .collect()
     };
     let mut items = Vec::new();
-    let mut requests = 0;
     let mut secrets = 0;
     let mut managed = Vec::new();
     for namespace in &namespaces {
@@ -114,15 +113,13 @@ async fn one_context(
             items.extend(secret_items(secret, request));
         })
         .await;
-        match listed {
-            Ok(count) => requests += count,
-            Err(message) => return (items, unreachable(message.to_string()), requests),
+        if let Err(message) = listed {
+            return (items, unreachable(message.to_string()), requests.count());
         }
-        requests += 1;
         match certificates(&client, *namespace).await {
             Ok(Some(found)) => managed.extend(found),
             Ok(None) => {}
-            Err(message) => return (items, unreachable(message.to_string()), requests),
+            Err(message) => return (items, unreachable(message.to_string()), requests.count()),
         }
     }
     let managed_count = managed.len();
@@ -135,8 +132,7 @@ async fn one_context(
     let (mut bundles, mut events) = (0, 0);
     if request.namespaces.is_empty() {
         match crate::cluster::webhooks::ca_bundles(&client).await {
-            Ok((found, count)) => {
-                requests += count;
+            Ok(found) => {
                 bundles = found.len();
                 items.extend(
                     found
@@ -151,8 +147,7 @@ async fn one_context(
             )),
         }
         match crate::cluster::webhooks::certificate_events(&client).await {
-            Ok((found, count)) => {
-                requests += count;
+            Ok(found) => {
                 events = found.len();
                 items.extend(found.iter().map(|event| event_item(event, request)));
             }
@@ -170,7 +165,7 @@ async fn one_context(
             "{secrets} secret(s), {managed_count} cert-manager Certificate(s), {bundles} webhook/APIService caBundle(s) and {events} node certificate Event(s) read from {url}"
         ),
     };
-    (items, state, requests)
+    (items, state, requests.count())
 }
 
 /// Items read through one of several contexts: the context prefixes the location and

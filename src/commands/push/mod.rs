@@ -213,13 +213,14 @@ async fn apply_all(
     planned: &[Planned],
     report: &mut PushReport,
 ) -> Result<(), crate::Error> {
-    let (client, url) = connect(
+    let connected = connect(
         request.kubeconfig.as_deref(),
         request.context.as_deref(),
         request.timeout,
     )
     .await?;
-    report.server = Some(url);
+    let client = connected.client.clone();
+    report.server = Some(connected.url.clone());
     let options = Options {
         namespace: &request.namespace,
         backup_dir: &request.backup_dir,
@@ -234,12 +235,11 @@ async fn apply_all(
         .iter()
         .any(|p| p.secret.metadata.name.as_deref() == Some(crate::rancher::ADDITIONAL_CA_SECRET));
     report.namespace_created = applied.namespace_created;
-    report.api_requests = applied.requests;
     if pushed_additional && applied.error.is_none() {
         report.additional_trusted_cas =
             Some(additional_trusted_cas_check(&client, &request.namespace).await);
-        report.api_requests += 1;
     }
+    report.api_requests = connected.requests.count();
     report.error = applied.error;
     report.blocked = applied.blocked;
     report.secrets = planned

@@ -303,7 +303,8 @@ pub(super) struct ClusterView {
     tls: Option<k8s_openapi::api::core::v1::Secret>,
     ca: Option<k8s_openapi::api::core::v1::Secret>,
     helm: Option<HelmValues>,
-    requests: u32,
+    /// What the client has sent (read with `count`).
+    requests: crate::cluster::ApiRequests,
 }
 
 /// Read the cluster's side; `changes`: the caller (apply) is about to change it, so a
@@ -312,12 +313,13 @@ pub(super) async fn read_cluster(
     request: &RotateRequest,
     changes: bool,
 ) -> Result<ClusterView, crate::Error> {
-    let (client, _) = connect(
+    let connected = connect(
         request.kubeconfig.as_deref(),
         request.context.as_deref(),
         request.timeout,
     )
     .await?;
+    let (client, requests) = (connected.client, connected.requests);
     let remote = |err: crate::cluster::RemoteError| {
         let suffix = if changes {
             " (nothing was changed)"
@@ -353,9 +355,6 @@ pub(super) async fn read_cluster(
     let helm = helm_values(&client, &request.namespace)
         .await
         .map_err(remote)?;
-    // agent_state's own (1 when there is no Rancher), the workloads when it did not read
-    // them (2), fleet (1), the two secrets (2), the helm release (1).
-    let requests = agents.as_ref().map_or(3, |a| a.requests) + 4;
     Ok(ClusterView {
         client,
         agents,

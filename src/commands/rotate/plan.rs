@@ -167,6 +167,6 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
         new_checksum,
         set.validation,
         steps,
-        view.requests,
+        view.requests.count(),
     ))
 }

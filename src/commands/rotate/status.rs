@@ -75,9 +75,7 @@ async fn status_of_cluster(request: &RotateRequest) -> Result<RotateReport, crat
             )
         });
     }
-    let mut requests = view.requests;
     if !view.workloads.is_empty() {
-        requests += 1;
         steps.extend(system_agent_line(&view, &set, request).await?);
     }
     if let Some(host) = &request.host {
@@ -89,7 +87,7 @@ async fn status_of_cluster(request: &RotateRequest) -> Result<RotateReport, crat
         new_checksum,
         set.validation,
         steps,
-        requests,
+        view.requests.count(),
     ))
 }
 

@@ -120,7 +120,7 @@ async fn connect(
     loop {
         let request = &shared.request;
         match connect_watching(request.kubeconfig.as_deref(), context, request.timeout).await {
-            Ok((client, _)) => return client,
+            Ok(connected) => return connected.client,
             Err(err) => {
                 for (key, _) in watched {
                     let source = Source {
@@ -461,7 +461,7 @@ async fn cluster_wide(client: Client, source: Source, first: oneshot::Sender<()>
         let bundles = crate::cluster::webhooks::ca_bundles(&client).await;
         let events = crate::cluster::webhooks::certificate_events(&client).await;
         match (bundles, events) {
-            (Ok((bundles, _)), Ok((events, _))) => {
+            (Ok(bundles), Ok(events)) => {
                 let mut items: Vec<Item> = bundles
                     .iter()
                     .flat_map(|bundle| ca_bundle_items(bundle, &request))

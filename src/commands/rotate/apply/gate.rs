@@ -57,7 +57,6 @@ impl Run<'_> {
     ) -> Option<String> {
         let namespace = self.request.namespace.clone();
         if self.request.dry_run {
-            self.view.requests += 1;
             match rancher_deployment_exists(&self.view.client, &namespace).await {
                 Ok(true) => {}
                 Ok(false) => {
@@ -80,7 +79,6 @@ impl Run<'_> {
             .at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default();
-        self.view.requests += 2;
         match restart_rancher(&self.view.client, &namespace, &at).await {
             Ok(before) => {
                 if let Err(err) = self.backup(&format!("{namespace}-rancher-deployment"), &before) {
@@ -94,7 +92,6 @@ impl Run<'_> {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             tokio::time::sleep(left.min(std::time::Duration::from_secs(2))).await;
-            self.view.requests += 1;
             let found = setting_value(&self.view.client, "cacerts").await;
             if let Ok(value) = &found {
                 if set.in_setting(value.as_deref()) {

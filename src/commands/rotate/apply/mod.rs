@@ -132,7 +132,7 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
                 new_checksum,
                 checked.validation,
                 steps,
-                view.requests,
+                view.requests.count(),
             ));
         }
         set = checked;
@@ -151,7 +151,7 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
             new_checksum,
             set.validation,
             steps,
-            view.requests,
+            view.requests.count(),
         ));
     }
     // Only a run that will change something makes its backup directory.
@@ -240,7 +240,7 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
         new_checksum,
         set.validation,
         run.steps,
-        run.view.requests,
+        run.view.requests.count(),
     ))
 }
 
@@ -305,7 +305,6 @@ impl Run<'_> {
             return Ok(());
         }
         let applied = apply_desired(self.client(), &options(self.request), &wanted).await;
-        self.view.requests += applied.requests;
         for change in &applied.changes {
             let backup = change
                 .backup
@@ -350,7 +349,6 @@ impl Run<'_> {
                 ));
                 continue;
             }
-            self.view.requests += 1;
             let result = match &change {
                 Undo::Cluster { name, patch } => {
                     patch_cluster(&self.view.client, name, patch).await
@@ -359,7 +357,6 @@ impl Run<'_> {
                     patch_fleet_cluster(&self.view.client, cluster, patch).await
                 }
                 Undo::Checksum { workload, previous } => {
-                    self.view.requests += 1;
                     match agent_workloads::get(
                         &self.view.client,
                         &workload.namespace,
@@ -400,9 +397,7 @@ impl Run<'_> {
         };
         if let Some(mut applied) = self.secrets.take() {
             if applied.changes.iter().any(|c| c.action.changed()) {
-                let before = applied.requests;
                 let secrets = undo(self.client(), &options(self.request), &mut applied).await;
-                self.view.requests += applied.requests - before;
                 if !state.is_empty() {
                     state.push_str("; ");
                 }

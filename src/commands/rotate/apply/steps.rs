@@ -97,7 +97,6 @@ impl Run<'_> {
             let restore = json!({"metadata": {"annotations": {
                 FORCE_DEPLOY_ANNOTATION: previous(FORCE_DEPLOY_ANNOTATION),
                 ROTATED_FOR_ANNOTATION: previous(ROTATED_FOR_ANNOTATION)}}});
-            self.view.requests += 1;
             patch_cluster(&self.view.client, &cluster.name, &patch).await?;
             self.undo.push(Undo::Cluster {
                 name: cluster.name.clone(),
@@ -149,7 +148,6 @@ impl Run<'_> {
         }
         for workload in pending {
             stop_if_interrupted(&workload.describe())?;
-            self.view.requests += 1;
             set_checksum(&self.view.client, &workload, value).await?;
             self.ok(
                 CheckId::AgentChecksum,
@@ -201,7 +199,6 @@ impl Run<'_> {
             let previous = annotation(&cluster.object, ROTATED_FOR_ANNOTATION);
             let restore = json!({"metadata": {"annotations": {ROTATED_FOR_ANNOTATION: previous}},
                 "spec": {"redeployAgentGeneration": cluster.redeploy_generation}});
-            self.view.requests += 1;
             patch_fleet_cluster(&self.view.client, &cluster, &patch).await?;
             self.ok(
                 CheckId::Cluster,
