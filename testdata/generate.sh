@@ -85,11 +85,21 @@ extendedKeyUsage = serverAuth
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 subjectAltName = DNS:rancher.example.com
+[ intermediate ]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
 EOF
 openssl ca -batch -notext -config ca.cnf -cert inter.pem -keyfile inter.key -in leaf.csr \
   -startdate 20200101000000Z -enddate 20210101000000Z -out expired.pem 2>/dev/null
 openssl ca -batch -notext -config ca.cnf -cert inter.pem -keyfile inter.key -in leaf.csr \
   -startdate 20990101000000Z -enddate 21000101000000Z -out not-yet-valid.pem 2>/dev/null
+# The intermediate's earlier, expired certificate (same name and key), left in a cacerts.pem
+# beside the root after the intermediate was renewed.
+openssl ca -batch -notext -preserveDN -config ca.cnf -extensions intermediate -cert root.pem -keyfile root.key \
+  -in inter.csr -startdate 20200101000000Z -enddate 20210101000000Z -out inter-expired.pem 2>/dev/null
+cat inter-expired.pem root.pem > stale-cacerts.pem
 rm -rf ca-db ca.cnf
 
 # A self-signed server certificate (no CA behind it).
@@ -134,6 +144,19 @@ cat leaf.pem leaf.key > leaf-and-key.pem
 sed 's/$/\r/' fullchain.pem > fullchain-crlf.pem
 { openssl x509 -in leaf.pem -text; cat inter.pem; } > fullchain-with-text.pem
 { printf 'Bag Attributes\n    friendlyName: rancher\nsubject=/O=rcert test/CN=rancher.example.com\n'; cat fullchain.pem; } > fullchain-bag-attributes.pem
+
+# --- two intermediates: root -> policy CA -> issuing CA -> leaf (enterprise PKIs) -------
+ec_key policy.key
+csr policy.key "/O=rcert test/CN=rcert Test Policy CA" policy.csr
+ext policy.ext "basicConstraints=critical,CA:TRUE,pathlen:1" "keyUsage=critical,keyCertSign,cRLSign" \
+  "subjectKeyIdentifier=hash" "authorityKeyIdentifier=keyid"
+sign policy.csr root.pem root.key 3000 policy.ext policy.pem
+ec_key issuing.key
+csr issuing.key "/O=rcert test/CN=rcert Test Issuing CA" issuing.csr
+sign issuing.csr policy.pem policy.key 3000 ca.ext issuing.pem
+sign leaf.csr issuing.pem issuing.key 825 leaf.ext two-inter-leaf.pem
+cat two-inter-leaf.pem issuing.pem policy.pem > two-inter-chain.pem      # tls.crt
+cat issuing.pem policy.pem root.pem > two-inter-cacerts.pem               # cacerts.pem, Rancher's order
 
 # --- key flavours and formats -----------------------------------------------------------
 openssl ec -in leaf.key -out leaf.sec1.key 2>/dev/null                  # EC PRIVATE KEY

@@ -322,10 +322,101 @@ fn max_depth_refuses_as_openssl_verify_depth_does_and_go_ignores_it() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("the path has 1 intermediate CA(s), more than a verify depth of 0 allows (OpenSSL, nginx proxy_ssl_verify_depth: \"certificate chain too long\")"),
+        stdout.contains("the chain to the root has 1 intermediate CA(s), more than a verify depth of 0 allows (openssl verify: \"certificate chain too long\"; nginx proxy_ssl_verify_depth: \"unable to get local issuer certificate\")"),
         "{stdout}"
     );
     assert_eq!(verify("go", "0").0, 0, "Go clients have no depth limit");
     let (code, stdout, _) = verify("all", "1");
     assert_eq!(code, 0, "{stdout}");
+}
+
+/// OpenSSL counts the intermediates up to the self-signed root even when the CA file
+/// holds them (Rancher's cacerts.pem: intermediate then root), so nginx with
+/// `proxy_ssl_verify_depth 0` refuses what a path stopping at the trusted intermediate
+/// would allow — a false "ok" before.
+#[test]
+fn max_depth_counts_the_intermediates_of_the_ca_file_as_openssl_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let cacerts = dir.path().join("cacerts.pem");
+    std::fs::write(
+        &cacerts,
+        [
+            common::fixture_bytes("inter.pem"),
+            common::fixture_bytes("root.pem"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let cacerts = cacerts.display().to_string();
+    let leaf = common::fixture("leaf.pem");
+    let (ok, text) = openssl(&["verify", "-verify_depth", "0", "-CAfile", &cacerts, &leaf]);
+    assert!(!ok && text.contains("certificate chain too long"), "{text}");
+    let (code, stdout, _) = run(&[
+        "verify",
+        "--clients",
+        "openssl",
+        "--max-depth",
+        "0",
+        "--ca",
+        &cacerts,
+        "--host",
+        "rancher.example.com",
+        &leaf,
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "the chain to the root has 1 intermediate CA(s), more than a verify depth of 0 allows"
+        ),
+        "{stdout}"
+    );
+    let (ok, _) = openssl(&["verify", "-verify_depth", "1", "-CAfile", &cacerts, &leaf]);
+    assert!(ok);
+    let (code, stdout, _) = run(&[
+        "verify",
+        "--clients",
+        "openssl",
+        "--max-depth",
+        "1",
+        "--ca",
+        &cacerts,
+        "--host",
+        "rancher.example.com",
+        &leaf,
+    ]);
+    assert_eq!(code, 0, "{stdout}");
+}
+
+/// A renewed intermediate in tls.crt while cacerts.pem still holds its expired earlier
+/// certificate: Go never ends a chain at an expired root of its pool and takes the
+/// renewed one (accepts); OpenSSL takes the trust store's copy first and refuses. The
+/// renewed intermediate is part of the chain (no "remove it"), and the CA file is named.
+#[test]
+fn an_expired_copy_in_the_ca_file_fails_openssl_only_and_is_named() {
+    let stale = common::fixture("stale-cacerts.pem");
+    let chain = common::fixture("fullchain.pem");
+    let (code, stdout, go, openssl_ok) = verdicts(&stale, &chain, "rancher.example.com");
+    assert!(go && !openssl_ok, "Go {go}, openssl {openssl_ok}");
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("go (agents, kubectl) accept · openssl (curl) REJECT"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("not part of the chain"), "{stdout}");
+    assert!(
+        stdout.contains("holds 'O=rcert test, CN=rcert Test Intermediate CA', which expired on 2021-01-01T00:00:00Z"),
+        "{stdout}"
+    );
+}
+
+/// Two intermediates (policy and issuing CA) in tls.crt and in cacerts.pem, as Rancher's
+/// docs order them: every client accepts, and the policy CA is part of the chain.
+#[test]
+fn a_policy_ca_above_a_trusted_issuing_ca_is_part_of_the_chain() {
+    let cacerts = common::fixture("two-inter-cacerts.pem");
+    let chain = common::fixture("two-inter-chain.pem");
+    let (code, stdout, go, openssl_ok) = verdicts(&cacerts, &chain, "rancher.example.com");
+    assert!(go && openssl_ok, "Go {go}, openssl {openssl_ok}");
+    assert_eq!(code, 0, "{stdout}");
+    assert!(!stdout.contains("not part of the chain"), "{stdout}");
 }

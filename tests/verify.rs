@@ -479,7 +479,8 @@ fn cacerts_with_the_intermediate_then_the_root_is_what_rancher_asks_for() {
     ]);
     assert_eq!(out.code, 0);
     assert_eq!(out.check("ca_file").0, "ok", "{:?}", out.check("ca_file"));
-    // The reverse order is a failure with the fix; the intermediate alone a warning.
+    // The reverse order is a warning with the fix (no client minds the order of a trust
+    // store, Rancher's docs do); the intermediate alone a warning.
     let dir = tempfile::tempdir().unwrap();
     let reversed = dir.path().join("root-inter.pem");
     std::fs::write(
@@ -492,13 +493,28 @@ fn cacerts_with_the_intermediate_then_the_root_is_what_rancher_asks_for() {
         &reversed.display().to_string(),
         &fixture("fullchain.pem"),
     ]);
-    assert_eq!(out.code, 1);
+    assert_eq!(out.code, 0);
     let (status, message) = out.check("ca_file");
-    assert_eq!(status, "failed");
+    assert_eq!(status, "warning");
     assert!(
         message.contains("holds the root before the intermediate(s)")
-            && message.contains("--cacerts cacerts.pem"),
+            && message.contains("no client minds the order of a CA file"),
         "{message}"
+    );
+    let fix = common::fix_line(
+        &out.json[0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == "ca_file")
+            .unwrap()["fix"],
+    );
+    let (chain, ca) = (fixture("fullchain.pem"), reversed.display().to_string());
+    assert!(
+        fix.starts_with(&format!(
+            "rcert fullchain {chain} {ca} --out {chain} --cacerts {ca} --force"
+        )),
+        "{fix}"
     );
     let out = verify(&["--ca", &fixture("inter.pem"), &fixture("fullchain.pem")]);
     assert_eq!(out.check("ca_file").0, "warning");

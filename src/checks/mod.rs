@@ -151,8 +151,13 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
     let mut judged = vec![examined.trust_check()];
     judged.push((examined.order_check(), None));
     let validity = validity_check(leaf, &examined.judged_certs(), context);
-    let validity_clients = (validity.status == Status::Failed)
-        .then(|| validity_refusers(&examined.judged_certs(), context.at));
+    let validity_clients = (validity.status == Status::Failed).then(|| {
+        let refusers = validity_refusers(&examined.judged_certs(), context.at);
+        Clients {
+            go: refusers.go && !examined.go_finds_a_valid_path(),
+            ..refusers
+        }
+    });
     let validity_status = validity.status;
     judged.push((validity, validity_clients));
     // OpenSSL counts the second of notAfter itself as expired; Go and RFC 5280 do not.
@@ -185,7 +190,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
         judged.push((key_check(leaf, certs, path, key), None));
     }
     if let Some(ca) = context.ca.as_ref().filter(|ca| !ca.system) {
-        judged.push((ca_file_check(ca), None));
+        judged.push((ca_file_check(ca, context.at, origin), None));
         judged.push((
             if ca.private_keys.is_empty() {
                 Check::ok(CheckId::CaChecksum, checksum_message(ca))
@@ -424,7 +429,7 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
 /// A `cacerts.pem` with intermediates: Rancher's docs ("Updating the Rancher certificate")
 /// want the intermediate(s) and the root, in that order — each certificate followed by
 /// its issuer, ending at a root. The reverse order or a missing root is a finding.
-fn intermediates_check(ca: &CaBundle) -> Check {
+fn intermediates_check(ca: &CaBundle, origin: Origin<'_>) -> Check {
     let certs = &ca.certs;
     let names = |list: &[Cert]| {
         list.iter()
@@ -434,25 +439,25 @@ fn intermediates_check(ca: &CaBundle) -> Check {
     };
     let ordered = certs.windows(2).all(|pair| pair[0].is_issued_by(&pair[1]));
     let ends_at_root = certs.last().is_some_and(|cert| cert.self_signed);
-    let fix = format!(
-        "rcert fullchain tls.crt {} --cacerts cacerts.pem --force (the leaf orders the CAs above it)",
-        crate::check::shell_quote(&ca.source)
-    );
     let reorder = |cause: Cause| {
-        Fix::command(
-            cause,
-            [
-                "rcert",
-                "fullchain",
-                "tls.crt",
-                &ca.source,
-                "--cacerts",
-                "cacerts.pem",
-                "--force",
-            ],
-        )
-        .note("the leaf orders the CAs above it")
+        let checksum = "the file's bytes are what CATTLE_CA_CHECKSUM hashes: agents need the new checksum (rcert rotate)";
+        match origin {
+            Origin::File(path) => Fix::command(
+                cause,
+                [
+                    "rcert", "fullchain", path, &ca.source, "--out", path, "--cacerts", &ca.source,
+                    "--force",
+                ],
+            )
+            .note(format!("the leaf orders the CAs above it; {checksum}")),
+            Origin::Server => Fix::words(
+                cause,
+                format!("rcert fullchain tls.crt {} --out tls.crt --cacerts {} --force: the leaf orders the CAs above it; {checksum}", ca.source, ca.source),
+            ),
+        }
     };
+    // A trust store is a set: no client minds the order, Rancher's docs do.
+    let nothing_breaks = "no client minds the order of a CA file (Go, OpenSSL and browsers read it as a set), Rancher's docs do";
     match (ordered, ends_at_root) {
         (true, true) => Check::ok(
             CheckId::CaFile,
@@ -463,20 +468,20 @@ fn intermediates_check(ca: &CaBundle) -> Check {
             ),
         ),
         (false, _) if certs.iter().rev().collect::<Vec<_>>().windows(2).all(|pair| pair[0].is_issued_by(pair[1])) => {
-            Check::failed(
+            Check::warning(
                 CheckId::CaFile, Cause::CaFileRootFirst,
                 format!(
-                    "{} holds the root before the intermediate(s) ({}); Rancher's docs ask for the intermediate(s) then the root: {fix}",
+                    "{} holds the root before the intermediate(s) ({}); Rancher's docs ask for the intermediate(s) then the root ({nothing_breaks})",
                     ca.source,
                     names(certs)
                 ),
             )
             .with_fix(reorder(Cause::CaFileRootFirst))
         }
-        (false, _) => Check::failed(
+        (false, _) => Check::warning(
             CheckId::CaFile, Cause::CaFileUnordered,
             format!(
-                "{} holds CAs that do not follow one another ({}): each certificate must be followed by its issuer, ending at the root: {fix}",
+                "{} holds CAs that do not follow one another ({}): Rancher's docs ask for each certificate followed by its issuer, ending at the root ({nothing_breaks})",
                 ca.source,
                 names(certs)
             ),
@@ -493,7 +498,7 @@ fn intermediates_check(ca: &CaBundle) -> Check {
     }
 }
 
-fn ca_file_check(ca: &CaBundle) -> Check {
+fn ca_file_check(ca: &CaBundle, at: time::OffsetDateTime, origin: Origin<'_>) -> Check {
     if !ca.private_keys.is_empty() {
         return Check::failed(
             CheckId::CaFile,
@@ -527,8 +532,18 @@ fn ca_file_check(ca: &CaBundle) -> Check {
             ),
         );
     }
+    if let Some(old) = ca.certs.iter().find(|cert| at > cert.not_after_time()) {
+        return Check::warning(
+            CheckId::CaFile,
+            Cause::Expired,
+            format!(
+                "{} holds '{}', which expired on {}: OpenSSL clients (nginx, curl) take the trust store's copy first and refuse a chain through it, even when tls.crt carries a renewed one; remove it (the file's CATTLE_CA_CHECKSUM changes with it)",
+                ca.source, old.subject, old.not_after
+            ),
+        );
+    }
     if ca.certs.iter().any(|cert| !cert.self_signed) {
-        return intermediates_check(ca);
+        return intermediates_check(ca, origin);
     }
     let roots: Vec<String> = ca
         .certs

@@ -9,6 +9,9 @@ use time::OffsetDateTime;
 use webpki::{EndEntityCert, KeyUsage};
 
 mod clients;
+mod depth;
+mod go;
+use depth::Reader;
 mod openssl;
 mod order;
 
@@ -156,6 +159,8 @@ impl<'a> Examined<'a> {
             }
             check = match clients {
                 None => Check::failed(CheckId::Chain, cause, reason),
+                // The same cause for another client: its line already says it.
+                Some(_) if check.cause == Some(cause) => check,
                 Some(_) => {
                     let message = format!("{}; {reason}", check.message);
                     check.restated(Status::Failed, message)
@@ -164,46 +169,6 @@ impl<'a> Examined<'a> {
             clients = Some(already.with(client));
         }
         (check, clients)
-    }
-
-    /// Go's reading of a leading-period DNS constraint (subdomains only) refusing a name
-    /// of the leaf — or of the constraining CA itself: Go checks a CA's constraints
-    /// against its own SANs too.
-    fn go_leading_period_refusal(&self) -> Option<String> {
-        self.path.iter().skip(1).find_map(|ca| {
-            let names: Vec<String> = self.leaf.dns_names.iter().chain(&ca.dns_names).cloned().collect();
-            let name = rules::go_leading_period_refusal(ca, &names)?;
-            Some(format!(
-                "Go clients (Rancher agents, kubectl) read the nameConstraints of '{}' as subdomains only: \"x509: a root or intermediate certificate is not authorized to sign for this name: DNS name \"{name}\" is not permitted by any constraint\"",
-                ca.subject
-            ))
-        })
-    }
-
-    /// `--max-depth N` (OpenSSL's `-verify_depth`, nginx's `proxy_ssl_verify_depth`):
-    /// a path with more intermediate CAs than a reader allows. OpenSSL counts every
-    /// intermediate ("certificate chain too long"); the strict reading counts the logical
-    /// CAs, not a self-issued repeat of one (RFC 5280 6.1.4 (l)). Go has no such limit.
-    fn depth_refusal(&self, reader: Reader) -> Option<String> {
-        let allowed = self.context.max_depth?;
-        let intermediates = self
-            .path
-            .iter()
-            .skip(1)
-            .filter(|cert| !is_anchor(cert, self.context))
-            .filter(|cert| reader == Reader::OpenSsl || !is_self_issued(cert))
-            .count();
-        if intermediates <= allowed as usize {
-            return None;
-        }
-        Some(match reader {
-            Reader::OpenSsl => format!(
-                "the path has {intermediates} intermediate CA(s), more than a verify depth of {allowed} allows (OpenSSL, nginx proxy_ssl_verify_depth: \"certificate chain too long\")"
-            ),
-            Reader::Strict => format!(
-                "the path needs {intermediates} intermediate CA(s), more than --max-depth {allowed} allows"
-            ),
-        })
     }
 
     fn trust_check_by_path(&self) -> (Check, Option<Clients>) {
@@ -571,13 +536,6 @@ fn is_some_ca_subject(name: &str, context: &Context) -> bool {
 /// Subject and issuer are the same name (the signature may come from another key).
 fn is_self_issued(cert: &Cert) -> bool {
     cert.raw_subject == cert.raw_issuer
-}
-
-/// Whose counting of intermediates `--max-depth` applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reader {
-    OpenSsl,
-    Strict,
 }
 
 pub(super) fn is_anchor(cert: &Cert, context: &Context) -> bool {

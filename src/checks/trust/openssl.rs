@@ -5,7 +5,7 @@
 
 use super::*;
 
-impl Examined<'_> {
+impl<'a> Examined<'a> {
     /// OpenSSL (curl, nginx: no `-partial_chain`) accepts a chain only when it ends at a
     /// self-signed certificate of the trust store; Go and webpki stop at any trusted
     /// certificate. The reason, when the CA file's certificates do not reach one from
@@ -51,13 +51,9 @@ impl Examined<'_> {
 
     /// The chain OpenSSL builds (`X509_verify_cert`: at each step the trust store first,
     /// then the untrusted certificates in the order sent, the first whose subject names
-    /// the issuer and whose keyIdentifier matches, one valid now preferred) when it does
-    /// not reach a trusted root, or when a CA on it excludes a DNS name below — where
-    /// webpki, trying every path, found a good one.
-    pub(super) fn openssl_single_path_refusal(&self) -> Option<String> {
-        if self.verified.is_err() {
-            return None;
-        }
+    /// the issuer and whose keyIdentifier matches, one valid now preferred), and whether
+    /// it reached a self-signed root of the trust store. `None` without a CA file.
+    pub(super) fn openssl_chain(&self) -> Option<(Vec<&'a Cert>, bool)> {
         let ca = self.context.ca.as_ref()?;
         let trusted: Vec<&Cert> = ca.certs.iter().collect();
         let untrusted: Vec<&Cert> = self
@@ -76,15 +72,27 @@ impl Examined<'_> {
                 reached = trusted.iter().any(|cert| cert.der() == current.der());
                 break;
             }
-            let unused = |cert: &&&Cert| !chain.iter().any(|used| used.der() == cert.der());
-            let from_store = self.first_issuer(current, trusted.iter().filter(unused));
-            let next =
-                from_store.or_else(|| self.first_issuer(current, untrusted.iter().filter(unused)));
+            let unused = |cert: &&Cert| !chain.iter().any(|used| used.der() == cert.der());
+            let from_store = self.first_issuer(current, trusted.iter().copied().filter(unused));
+            let next = from_store
+                .or_else(|| self.first_issuer(current, untrusted.iter().copied().filter(unused)));
             match next {
                 Some(issuer) => chain.push(issuer),
                 None => break,
             }
         }
+        Some((chain, reached))
+    }
+
+    /// [`Self::openssl_chain`] when it does not reach a trusted root, or when a CA on it
+    /// excludes a DNS name below — where webpki, trying every path, found a good one.
+    pub(super) fn openssl_single_path_refusal(&self) -> Option<String> {
+        if self.verified.is_err() {
+            return None;
+        }
+        let ca = self.context.ca.as_ref()?;
+        let (chain, reached) = self.openssl_chain()?;
+        let trusted = &ca.certs;
         let top = chain.last()?;
         if !reached {
             // The root-missing case is said by openssl_root_missing.
@@ -115,11 +123,10 @@ impl Examined<'_> {
     fn first_issuer<'c>(
         &self,
         cert: &Cert,
-        candidates: impl Iterator<Item = &'c &'c Cert>,
+        candidates: impl Iterator<Item = &'c Cert>,
     ) -> Option<&'c Cert> {
         let at = self.context.at;
         let matching: Vec<&Cert> = candidates
-            .copied()
             .filter(|candidate| {
                 candidate.raw_subject == cert.raw_issuer
                     && match (&cert.authority_key_id, &candidate.subject_key_id) {

@@ -53,7 +53,16 @@ impl Examined<'_> {
             )
             .with_fix(self.origin.reorder_fix(Cause::WrongOrder));
         }
-        if let Some(extra) = certs.iter().find(|cert| !on_path(cert)) {
+        // Off the path webpki took, but the issuer another certificate names (a policy CA
+        // above a trusted issuing CA, a renewed intermediate beside an old trusted copy):
+        // part of the chain other clients build.
+        let names_it = |cert: &Cert| {
+            certs
+                .iter()
+                .chain(&self.path)
+                .any(|other| other.der() != cert.der() && other.raw_issuer == cert.raw_subject)
+        };
+        if let Some(extra) = certs.iter().find(|cert| !on_path(cert) && !names_it(cert)) {
             return Check::warning(
                 CheckId::Order,
                 Cause::UnrelatedCertificate,
@@ -79,11 +88,11 @@ impl Examined<'_> {
         }
         // The leaf's issuer found only in the CA file: the chain verifies against that file,
         // but whoever holds only the root refuses what the server sends.
-        let only_in_ca_file = self
-            .path
-            .iter()
-            .skip(1)
-            .find(|cert| !cert.self_signed && !in_file(cert) && is_anchor(cert, self.context));
+        let only_in_ca_file = self.path.iter().skip(1).find(|cert| {
+            // A renewed copy of it in the file: the stale one in the CA file is said there.
+            let renewed = certs.iter().any(|c| c.raw_subject == cert.raw_subject);
+            !cert.self_signed && !in_file(cert) && !renewed && is_anchor(cert, self.context)
+        });
         if let Some(intermediate) = only_in_ca_file {
             return Check::warning(
                 CheckId::Order, Cause::MissingIntermediate,
