@@ -76,9 +76,11 @@ pub fn go_verdicts(cases: &[serde_json::Value]) -> Vec<(bool, String)> {
         .collect()
 }
 
-/// `openssl verify -purpose sslserver -auth_level 1`: OpenSSL's default verification (not
+/// `openssl verify -purpose sslserver -auth_level 2`: OpenSSL's default verification (not
 /// -x509_strict) at the security level its TLS clients (curl, nginx, s_client) apply by
-/// default — the `openssl verify` command alone applies none, and would accept SHA-1. The
+/// default on Debian, Ubuntu and RHEL, and upstream since OpenSSL 3.2 (level 2: RSA and
+/// DSA keys of 2048 bits, curves of 224) — the `openssl verify` command alone applies
+/// none, and would accept SHA-1. The
 /// first certificate of `chain_file` is the target, the rest untrusted: (accept, output).
 pub fn openssl_default_verify(
     ca: &str,
@@ -103,7 +105,7 @@ pub fn openssl_default_verify(
         "-purpose",
         "sslserver",
         "-auth_level",
-        "1",
+        "2",
         "-no-CApath",
         "-no-CAstore",
         "-CAfile",

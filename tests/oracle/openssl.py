@@ -62,7 +62,7 @@ def verify(tc):
         leaf = os.path.join(d, "leaf.pem")
         with open(leaf, "w") as f:
             f.write(tc["leaf"])
-        cmd = [OPENSSL, "verify", "-purpose", "sslserver", "-auth_level", "1",
+        cmd = [OPENSSL, "verify", "-purpose", "sslserver", "-auth_level", "2",
                "-attime", str(unix_seconds(tc["time"])),
                "-no-CApath", "-no-CAstore", "-CAfile", ca]
         inters = tc.get("intermediates") or []

@@ -16,9 +16,10 @@ impl Judged<'_, '_> {
                         format!("RSA key of {bits} bits: Go ≥ 1.24 refuses RSA below 1024 bits (\"crypto/rsa: … insecure\"), and so do OpenSSL at its default security level and browsers; reissue it with RSA-2048 or ECDSA P-256"),
                     );
                 } else if bits < 2048 {
-                    self.strict(
+                    self.reject(
+                        Clients::OPENSSL_STRICT,
                         Family::Crypto, Cause::WeakKey,
-                        format!("RSA key of {bits} bits: browsers and the CA/Browser Forum require 2048 bits (Go and openssl verify still accept it; curl and nginx at security level 2 do not); reissue it with RSA-2048 or ECDSA P-256"),
+                        format!("RSA key of {bits} bits: OpenSSL clients at security level 2 — the default of Debian, Ubuntu, RHEL and OpenSSL ≥ 3.2 (curl, nginx) — refuse it (\"{} certificate key too weak\"), as do browsers; Go accepts it; reissue it with RSA-2048 or ECDSA P-256", if self.role == Role::Leaf { "EE" } else { "CA" }),
                     );
                 } else if !bits.is_multiple_of(8) {
                     self.reject(Clients::STRICT,
@@ -37,11 +38,10 @@ impl Judged<'_, '_> {
             _ => {}
         }
         if self.cert.public_key.curve.as_deref() == Some("P-192") {
-            self.reject(
-                Clients::GO_STRICT,
+            self.fail(
                 Family::Crypto,
                 Cause::WeakKey,
-                "ECDSA P-192 key: clients accept only P-256, P-384 and P-521".to_string(),
+                "ECDSA P-192 key: clients accept only P-256, P-384 and P-521 (OpenSSL at security level 2: \"key too weak\")".to_string(),
             );
         }
     }
