@@ -37,10 +37,10 @@ def p256():
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def key_usage(cert_sign, digital_signature=False):
+def key_usage(cert_sign, digital_signature=False, key_agreement=False):
     return x509.KeyUsage(
         digital_signature=digital_signature, content_commitment=False, key_encipherment=False,
-        data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign,
+        data_encipherment=False, key_agreement=key_agreement, key_cert_sign=cert_sign,
         crl_sign=cert_sign, encipher_only=False, decipher_only=False)
 
 
@@ -194,6 +194,15 @@ def main(out):
          [root_inconsistent], leaf_of(root_inconsistent))
     case("leaf with keyCertSign", 1, "keyUsage keyCertSign on a certificate that is not a CA",
          False, [root], leaf_of(root, ku=(key_usage(True, digital_signature=True), True)))
+    # OpenSSL's sslserver purpose takes keyAgreement as well (KU_TLS); the CA/B profile
+    # wants digitalSignature for an ECDSA server key.
+    case("ECDSA leaf with keyAgreement only", 0, "keyUsage lacks digitalSignature", True, [root],
+         leaf_of(root, ku=(key_usage(False, key_agreement=True), True)))
+    case("leaf with cRLSign only", 1, "keyUsage has neither digitalSignature, keyEncipherment nor keyAgreement",
+         True, [root], leaf_of(root, ku=(x509.KeyUsage(
+             digital_signature=False, content_commitment=False, key_encipherment=False,
+             data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=True,
+             encipher_only=False, decipher_only=False), True)))
 
     # --- key identifiers --------------------------------------------------------------------
     def aki_of(issued):

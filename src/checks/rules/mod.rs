@@ -499,16 +499,26 @@ impl<'a, 'x> Judged<'a, 'x> {
         if self.role != Role::Leaf {
             return;
         }
-        // OpenSSL's sslserver purpose wants a keyUsage, when present, with
-        // digitalSignature or keyEncipherment ("unsuitable certificate purpose").
+        // OpenSSL's sslserver purpose wants a keyUsage, when present, with digitalSignature,
+        // keyEncipherment or keyAgreement (KU_TLS: "unsuitable certificate purpose"); the
+        // CA/B profile wants digitalSignature (RSA: or keyEncipherment).
         if let Some(ext) = self.extension(OID_KEY_USAGE) {
             if let ParsedExtension::KeyUsage(usage) = ext.parsed_extension() {
-                if !usage.digital_signature() && !usage.key_encipherment() && !self.cert.self_signed
-                {
+                let (signs, enciphers) = (usage.digital_signature(), usage.key_encipherment());
+                let serves_tls = self.cert.self_signed || signs || enciphers;
+                if serves_tls {
+                    // digitalSignature or keyEncipherment: every client is content.
+                } else if usage.key_agreement() {
+                    self.strict(
+                        Family::Profile,
+                        Cause::KeyUsageNotForTls,
+                        "keyUsage lacks digitalSignature (CA/Browser Forum: a server key signs the handshake; OpenSSL and Go accept keyAgreement alone)".to_string(),
+                    );
+                } else {
                     self.reject(
                         Clients::OPENSSL_STRICT,
                         Family::Profile, Cause::KeyUsageNotForTls,
-                        "keyUsage has neither digitalSignature nor keyEncipherment, so it cannot serve TLS (OpenSSL: \"unsuitable certificate purpose\")".to_string(),
+                        "keyUsage has neither digitalSignature, keyEncipherment nor keyAgreement, so it cannot serve TLS (OpenSSL: \"unsuitable certificate purpose\")".to_string(),
                     );
                 }
             }
