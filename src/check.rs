@@ -457,7 +457,7 @@ impl Verdicts {
         format!(
             "{} · {} · {}",
             part("go (agents, kubectl)", &self.go),
-            part("openssl (curl)", &self.openssl),
+            part("openssl (nginx, curl)", &self.openssl),
             part("strict (RFC 5280, CA/B)", &self.strict)
         )
     }

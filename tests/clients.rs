@@ -95,7 +95,7 @@ fn the_openssl_req_x509_self_signed_certificate_is_accepted_with_a_strict_warnin
     assert_eq!(code, 0, "{stdout}");
     assert!(
         stdout.contains(
-            "go (agents, kubectl) accept · openssl (curl) accept · strict (RFC 5280, CA/B) REJECT"
+            "go (agents, kubectl) accept · openssl (nginx, curl) accept · strict (RFC 5280, CA/B) REJECT"
         ),
         "{stdout}"
     );
@@ -138,7 +138,7 @@ fn what_go_refuses_fails_by_default_and_openssl_decides_alone_with_clients_opens
     assert!(!go && !openssl_ok, "Go {go}, openssl {openssl_ok}");
     assert_eq!(code, 1, "{stdout}");
     assert!(
-        stdout.contains("go (agents, kubectl) REJECT · openssl (curl) REJECT"),
+        stdout.contains("go (agents, kubectl) REJECT · openssl (nginx, curl) REJECT"),
         "{stdout}"
     );
     assert!(
@@ -217,17 +217,17 @@ fn an_intermediate_alone_as_ca_file_fails_for_openssl_and_passes_for_go() {
     assert!(go && !openssl_ok, "Go {go}, openssl {openssl_ok}");
     assert_eq!(code, 1, "{stdout}");
     assert!(
-        stdout.contains("go (agents, kubectl) accept · openssl (curl) REJECT"),
+        stdout.contains("go (agents, kubectl) accept · openssl (nginx, curl) REJECT"),
         "{stdout}"
     );
     assert!(
         stdout.contains(
-            "OpenSSL clients (curl, nginx) need the chain to end at a self-signed root in"
+            "nginx (proxy_ssl_verify) and openssl s_client/verify need the chain to end at a self-signed root in"
         ),
         "{stdout}"
     );
     assert!(
-        stdout.contains("(openssl verify: \"unable to get issuer certificate\"); add the root CA after it (Rancher's docs: intermediate then root)"),
+        stdout.contains("(\"unable to get issuer certificate\"; curl since 7.68 accepts such a partial chain); add the root CA after it (Rancher's docs: intermediate then root)"),
         "{stdout}"
     );
     let (code, _, _) = run(&[
@@ -317,7 +317,7 @@ fn max_depth_refuses_as_openssl_verify_depth_does_and_go_ignores_it() {
     assert_eq!(code, 1, "{stdout}");
     assert!(
         stdout.contains(
-            "go (agents, kubectl) accept · openssl (curl) REJECT · strict (RFC 5280, CA/B) REJECT"
+            "go (agents, kubectl) accept · openssl (nginx, curl) REJECT · strict (RFC 5280, CA/B) REJECT"
         ),
         "{stdout}"
     );
@@ -399,7 +399,7 @@ fn an_expired_copy_in_the_ca_file_fails_openssl_only_and_is_named() {
     assert!(go && !openssl_ok, "Go {go}, openssl {openssl_ok}");
     assert_eq!(code, 1, "{stdout}");
     assert!(
-        stdout.contains("go (agents, kubectl) accept · openssl (curl) REJECT"),
+        stdout.contains("go (agents, kubectl) accept · openssl (nginx, curl) REJECT"),
         "{stdout}"
     );
     assert!(!stdout.contains("not part of the chain"), "{stdout}");

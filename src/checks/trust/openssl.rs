@@ -31,7 +31,7 @@ impl<'a> Examined<'a> {
             }
         }
         Some(format!(
-            "OpenSSL clients (curl, nginx) need the chain to end at a self-signed root in {}: '{}' is trusted there, but not its issuer '{}' (openssl verify: \"unable to get issuer certificate\"); add the root CA after it (Rancher's docs: intermediate then root)",
+            "nginx (proxy_ssl_verify) and openssl s_client/verify need the chain to end at a self-signed root in {}: '{}' is trusted there, but not its issuer '{}' (\"unable to get issuer certificate\"; curl since 7.68 accepts such a partial chain); add the root CA after it (Rancher's docs: intermediate then root)",
             ca.source, current.subject, current.issuer
         ))
     }
