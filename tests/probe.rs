@@ -348,7 +348,10 @@ fn nginx_l4_passthrough_and_the_stale_backend() {
         message.contains(&targets[2]) && !message.contains(&targets[0]),
         "{message}"
     );
-    assert!(message.contains("1 differ from the 2 others"), "{message}");
+    assert!(
+        message.contains("1 of 3 serve(s) another chain than the rest"),
+        "{message}"
+    );
 }
 
 #[test]

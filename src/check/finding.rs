@@ -31,6 +31,14 @@ pub enum Cause {
     LeadingPeriodConstraint,
     /// More intermediate CAs than `--max-depth` allows.
     ChainTooLong,
+    /// A CA certificate (CA:TRUE) serves as the server certificate.
+    CaAsLeaf,
+    /// The leaf or an issuer lacks the serverAuth extended key usage.
+    NoServerAuth,
+    /// A CA deeper than a pathLen constraint above it allows.
+    PathLenExceeded,
+    /// A CA's nameConstraints do not permit the leaf's names.
+    NameNotPermitted,
     /// A client of `--clients` rejects the chain.
     Rejected,
     /// Only clients outside `--clients` reject the chain.

@@ -369,9 +369,9 @@ fn consistency_check(results: &[ProbeResult], request: &ProbeRequest) -> Option<
         CheckId::SameChain,
         Cause::ChainsDiffer,
         format!(
-            "targets serve different chains{name}: {} differ from the {} others: {}",
+            "targets serve different chains{name}: {} of {} serve(s) another chain than the rest: {}",
             odd.len(),
-            majority.len(),
+            odd.len() + majority.len(),
             odd.join("; ")
         ),
     ))

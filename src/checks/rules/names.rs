@@ -47,7 +47,7 @@ impl Judged<'_, '_> {
             if name.contains('_') {
                 self.reject(Clients::STRICT,
                     Family::Profile, Cause::UnderscoreInName,
-                    format!("DNS name '{name}' contains an underscore, which host names may not (CA/Browser Forum; rejected by webpki clients): use a name with '-'"),
+                    format!("DNS name '{name}' contains an underscore, which host names may not (the CA/Browser Forum forbids it since 2019; certificate linters refuse it, Go and OpenSSL accept it): use a name with '-'"),
                 );
             }
         }

@@ -197,7 +197,7 @@ impl<'a> Examined<'a> {
                 None => (
                     Check::failed(
                         CheckId::Chain,
-                        Cause::Untrusted,
+                        self.untrusted_cause(err),
                         self.explain_untrusted(err, &source),
                     ),
                     Some(self.who_rejects(err)),
@@ -245,6 +245,31 @@ impl<'a> Examined<'a> {
         (start <= end).then_some(start)
     }
 
+    /// The cause code of webpki's refusal, as [`Self::explain_untrusted`] words it.
+    fn untrusted_cause(&self, err: &webpki::Error) -> Cause {
+        if self.leaf.self_signed && !is_anchor(self.leaf, self.context) {
+            return Cause::Untrusted;
+        }
+        match err {
+            webpki::Error::UnknownIssuer => match self.path.last() {
+                Some(top) if !top.self_signed && !is_anchor(top, self.context) => {
+                    Cause::MissingIntermediate
+                }
+                _ => Cause::Untrusted,
+            },
+            webpki::Error::CaUsedAsEndEntity => Cause::CaAsLeaf,
+            webpki::Error::RequiredEkuNotFoundContext(_) => Cause::NoServerAuth,
+            webpki::Error::UnsupportedCriticalExtension => Cause::UnknownCriticalExtension,
+            webpki::Error::UnsupportedSignatureAlgorithmContext(_)
+            | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
+                Cause::WeakSignature
+            }
+            webpki::Error::PathLenConstraintViolated => Cause::PathLenExceeded,
+            webpki::Error::NameConstraintViolation => Cause::NameNotPermitted,
+            _ => Cause::Untrusted,
+        }
+    }
+
     fn explain_untrusted(&self, err: &webpki::Error, source: &str) -> String {
         let leaf = self.leaf;
         if leaf.self_signed && !is_anchor(leaf, self.context) {
@@ -278,7 +303,11 @@ impl<'a> Examined<'a> {
                     "an intermediate sits deeper than its CA's pathlen constraint allows".to_string()
                 })
             }
-            other => format!("not trusted by {source}: {other:?}"),
+            webpki::Error::NameConstraintViolation => format!(
+                "not trusted by {source}: a CA on the path does not permit the names of '{}' (nameConstraints; Go: \"x509: a root or intermediate certificate is not authorized to sign for this name\")",
+                leaf.subject
+            ),
+            other => format!("not trusted by {source}: {}", readable(other)),
         }
     }
 
@@ -298,7 +327,7 @@ impl<'a> Examined<'a> {
             if let Some(message) = self.pathlen_violation() {
                 return message;
             }
-            return format!("not trusted by {source}: {err:?}");
+            return format!("not trusted by {source}: {}", readable(err));
         }
         let held = self.context.ca.as_ref().map(|ca| {
             let mut names: Vec<String> = ca
@@ -543,4 +572,21 @@ pub(super) fn is_anchor(cert: &Cert, context: &Context) -> bool {
         .ca
         .as_ref()
         .is_some_and(|ca| ca.certs.iter().any(|c| c.der() == cert.der()))
+}
+
+/// webpki's refusal in an operator's words (its own name in brackets, for a search).
+fn readable(err: &webpki::Error) -> String {
+    let words = match err {
+        webpki::Error::InvalidSignatureForPublicKey => {
+            "a signature on the path does not verify with its issuer's key (another CA of the same name, or a key clients refuse)"
+        }
+        webpki::Error::UnknownIssuer => "no issuer for a certificate on the path",
+        webpki::Error::CertNotValidForName(_) => "the certificate is not valid for the name",
+        webpki::Error::BadDer | webpki::Error::BadDerTime => "a certificate on the path is malformed",
+        webpki::Error::MaximumPathDepthExceeded | webpki::Error::MaximumPathBuildCallsExceeded => {
+            "the chain is too long or too tangled to build a path through"
+        }
+        _ => "the path does not verify",
+    };
+    format!("{words} [{err:?}]")
 }
