@@ -230,6 +230,40 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// The fix in words, where no command of the finding's own says it better.
+    pub fn advice(self) -> Option<&'static str> {
+        use Cause::*;
+        Some(match self {
+            Expired | ExpiresSoon | ExpiresThisSecond => {
+                "renew it from its CA (a private CA: rcert selfsign --ca-cert cacerts.pem --ca-key cakey.pem), then replace the file or push the Secret (rcert push)"
+            }
+            NotYetValid => "check the clocks of the machine that issued it and of this one (timedatectl); reissue it if the issuer's clock was wrong",
+            LifetimeTooLong => "reissue it valid for at most 825 days (rcert selfsign --days 825)",
+            RootMissing | CaFileNoRoot => "append the root CA after the intermediate(s) in the CA file (Rancher's docs: intermediate then root)",
+            MissingIntermediate => "put the intermediate after the leaf: rcert fullchain tls.crt intermediate.pem --out tls.crt --force",
+            Untrusted => "pass the CA that issued it (--ca cacerts.pem) or send the missing intermediate after the leaf",
+            CaAsLeaf => "issue a server certificate (CA:FALSE) from a CA: rcert selfsign --host NAME",
+            NoSan | NameMismatch | CommonNameNotInSan => "reissue it with every host name (and IP) among its subjectAltNames",
+            KeyMismatch => "use the key that belongs to the certificate: rcert inspect tls.crt KEYFILE… names it",
+            PrivateKeyPublished => "take the private key out of the file: it must not be served or published",
+            ChainTooLong => "raise the client's verify depth (nginx: proxy_ssl_verify_depth 2) or shorten the chain",
+            WeakKey | DsaKey | OddRsaModulus => "reissue it with ECDSA P-256 or RSA-2048 (rcert selfsign --key-type)",
+            WeakSignature => "reissue it signed with SHA-256",
+            UnderscoreInName => "reissue it with host names that use '-' instead of '_'",
+            MissingAuthorityKeyId => "reissue it with authorityKeyIdentifier=keyid",
+            MissingSubjectKeyId => "reissue the CA with subjectKeyIdentifier=hash",
+            MissingExtendedKeyUsage | NoServerAuth => "reissue it with extendedKeyUsage=serverAuth",
+            KeyUsageNotForTls => "reissue it with keyUsage digitalSignature (RSA: and keyEncipherment)",
+            NegativeSerial | ZeroSerial | LongSerial => "reissue it with a positive serial of at most 20 bytes",
+            DuplicateCertificate | LeafNotFirst | WrongOrder | UnrelatedCertificate => {
+                "order the file leaf first, each certificate followed by its issuer: rcert fullchain"
+            }
+            Unreachable => "check the address, port, firewall and that the service listens (rcert probe)",
+            ApiError => "check the kubeconfig context and the RBAC of your user or service account for the resource named",
+            _ => return None,
+        })
+    }
+
     /// The documentation that explains the cause and its fix.
     pub fn doc(self) -> &'static str {
         use Cause::*;
@@ -316,22 +350,27 @@ pub struct Fix {
 }
 
 impl Fix {
-    /// The documentation alone (no command fixes it as such).
+    /// The cause's advice in words and its documentation (no command of the finding's own).
     pub fn doc(cause: Cause) -> Fix {
         Fix {
             commands: Vec::new(),
-            note: None,
+            note: cause.advice().map(str::to_string),
             doc: cause.doc(),
         }
     }
 
-    /// One command.
+    /// One command (its own note, if any, is added with [`Fix::note`]).
     pub fn command<I, S>(cause: Cause, argv: I) -> Fix
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        Fix::doc(cause).then(argv)
+        Fix {
+            commands: Vec::new(),
+            note: None,
+            doc: cause.doc(),
+        }
+        .then(argv)
     }
 
     /// Words only.
