@@ -13,6 +13,7 @@
 //!   [`check`] (the verdict vocabulary) and [`error`] (the crate error and exit codes).
 #![forbid(unsafe_code)]
 
+pub mod certset;
 pub mod chain;
 pub mod check;
 pub mod checks;

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 const ENGINES: &[&str] = &[
+    "certset",
     "checks",
     "tls",
     "cluster",

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Serialize;
 
+use crate::certset::{CertSet, Judgement};
 use crate::check::{Check, Status};
-use crate::checks::{check_chain, Context, Origin};
 use crate::files::{self, Change, OutFile};
 use crate::output::{checks_text, Report, Style};
 use crate::rancher::CaBundle;
@@ -143,8 +143,8 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
         detail: detail.to_string(),
     })?;
     let mut out = vec![
-        OutFile::certificate(dir.join("tls.crt"), chain_pem),
-        OutFile::key(dir.join("tls.key"), key_pem),
+        OutFile::certificate(dir.join("tls.crt"), chain_pem.clone()),
+        OutFile::key(dir.join("tls.key"), key_pem.clone()),
     ];
     // cacerts.pem as Rancher's docs ask: the intermediate(s) then the root.
     let issuers: Vec<Cert> = served
@@ -190,19 +190,21 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
         path: request.inputs.join(", "),
         detail: detail.to_string(),
     })?;
-    let context = Context {
-        ca: ca.clone(),
-        untrusted: Vec::new(),
-        key: Some((dir.join("tls.key").display().to_string(), key_info)),
+    // The set as written, judged as push and rotate judge the one they read.
+    let set = CertSet {
+        cert_path: dir.join("tls.crt").display().to_string(),
+        key_path: dir.join("tls.key").display().to_string(),
+        chain: served.into_iter().cloned().collect(),
+        cert_pem: chain_pem.into_bytes(),
+        key: key_info,
+        key_pem: key_pem.into_bytes(),
+    };
+    let checks = set.validate(&Judgement {
+        roots: ca.clone(),
         hosts: Vec::new(),
         at: request.at,
-        warn_days: 30,
         clients: crate::check::Clients::DEFAULT_SELECTION,
-        max_depth: None,
-    };
-    let served: Vec<Cert> = served.into_iter().cloned().collect();
-    let tls_crt = dir.join("tls.crt").display().to_string();
-    let checks = check_chain(&served, Origin::File(&tls_crt), &context);
+    });
     Ok(ImportReport {
         inputs,
         files,

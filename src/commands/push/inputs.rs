@@ -2,22 +2,13 @@
 //! Secrets to apply (tls-ca, tls-rancher-ingress, tls-ca-additional).
 
 use super::*;
+use crate::certset::{CertSet, Judgement};
 use crate::check::Cause;
-
-/// The server certificate and key (tls-rancher-ingress), read once.
-pub(super) struct ServerFiles {
-    pub(super) cert_path: String,
-    pub(super) key_path: String,
-    pub(super) cert_bytes: Vec<u8>,
-    pub(super) key_bytes: Vec<u8>,
-    pub(super) chain: Vec<Cert>,
-    pub(super) key: inspect::KeyInfo,
-}
 
 /// The files, read once: exact bytes (what lands in the secrets) and parsed facts.
 pub(super) struct Inputs {
     /// None when only `--additional-ca` is pushed.
-    pub(super) server: Option<ServerFiles>,
+    pub(super) server: Option<CertSet>,
     pub(super) ca: Option<CaBundle>,
     /// `--additional-ca` certificates with the file each came from, in input order.
     pub(super) additional: Vec<(String, Cert)>,
@@ -32,7 +23,7 @@ pub(super) struct Inputs {
 impl Inputs {
     pub(super) fn load(request: &PushRequest) -> Result<Inputs, crate::Error> {
         let server = match (&request.cert, &request.key) {
-            (Some(cert), Some(key)) => Some(ServerFiles::load(cert, key)?),
+            (Some(cert), Some(key)) => Some(CertSet::load(cert, key)?),
             _ => None,
         };
         let ca = request.ca.as_deref().map(CaBundle::load).transpose()?;
@@ -62,17 +53,12 @@ impl Inputs {
         let Some(server) = &self.server else {
             return self.additional_check().into_iter().collect();
         };
-        let context = Context {
-            ca: self.ca.clone(),
-            untrusted: Vec::new(),
-            key: Some((server.key_path.clone(), server.key.clone())),
+        let checks = server.validate(&Judgement {
+            roots: self.ca.clone(),
             hosts: Vec::new(),
             at: self.at,
-            warn_days: 30,
             clients: self.clients,
-            max_depth: None,
-        };
-        let checks = checks::check_chain(&server.chain, Origin::File(&server.cert_path), &context);
+        });
         // Without --ca a private chain cannot be judged: say so, do not refuse — unless
         // something besides the trust anchor is wrong.
         let untrusted_only = self.ca.is_none()
@@ -211,30 +197,14 @@ impl Inputs {
                 &request.secret_name,
                 Some("kubernetes.io/tls"),
                 [
-                    ("tls.crt", server.cert_bytes.clone()),
-                    ("tls.key", server.key_bytes.clone()),
+                    ("tls.crt", server.cert_pem.clone()),
+                    ("tls.key", server.key_pem.clone()),
                 ],
             ),
             summary,
             checksum: None,
         });
         planned
-    }
-}
-
-impl ServerFiles {
-    fn load(cert_path: &str, key_path: &str) -> Result<ServerFiles, crate::Error> {
-        let cert = crate::x509::pem::load_certificates_only(cert_path)?;
-        let key_file = crate::x509::pem::load(key_path)?;
-        // Secrets hold PEM whatever came in: what ingress-nginx and Rancher read.
-        Ok(ServerFiles {
-            cert_path: cert_path.to_string(),
-            key_path: key_path.to_string(),
-            chain: inspect::certs_from(&cert)?,
-            key: inspect::key_from(&key_file)?,
-            cert_bytes: cert.certificates_as_pem(),
-            key_bytes: key_file.key_as_pem(),
-        })
     }
 }
 

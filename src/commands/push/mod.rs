@@ -19,7 +19,7 @@ use inputs::{summarise_existing, Inputs};
 
 use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
-use crate::checks::{self, Context, Origin};
+use crate::checks;
 use crate::cluster::secrets::{apply_set, check_backup_dir, secret, Action, Change, Options};
 use crate::cluster::{connect, manifests_yaml, validate_name, validate_namespace};
 use crate::output::{check_line, checks_text, next_steps_text, Report, Style};

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use kube::Client;
 use serde::Serialize;
 
+use crate::certset::{CertSet, Judgement};
 use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
-use crate::checks::{check_chain, Context, Origin};
 use crate::cluster::agent_workloads::{self, AgentWorkload};
 use crate::cluster::rancher_objects::{
     agent_state, fleet_clusters, helm_values, AgentState, FleetCluster, HelmValues,
@@ -28,8 +28,6 @@ use crate::cluster::rancher_objects::{
 use crate::cluster::{api_error, connect};
 use crate::output::{checks_text, Report, Style};
 use crate::rancher::{self, CaBundle};
-use crate::x509::cert::{certs_from, key_from};
-use crate::x509::{pem, Cert};
 
 /// Which part of the update `apply` carries out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -113,11 +111,15 @@ pub struct RotateReport {
 }
 
 /// The new set, read and validated.
+#[derive(Clone)]
 pub(super) struct NewSet {
-    chain: Vec<Cert>,
-    cert_pem: Vec<u8>,
-    key_pem: Vec<u8>,
+    /// tls.crt and tls.key, read once.
+    files: CertSet,
+    /// cacerts.pem, when the set has a private CA.
     ca: Option<CaBundle>,
+    /// What the chain is judged against: cacerts.pem, else `--ca`, else the Mozilla roots.
+    roots: Option<CaBundle>,
+    /// The checks on the set, for the hosts it was last judged for.
     validation: Vec<Check>,
 }
 
@@ -252,12 +254,11 @@ pub(super) fn checked_hosts(request: &RotateRequest, release_host: Option<&str>)
     hosts
 }
 
+/// Read the new set once (tls.crt, tls.key, cacerts.pem from `--to`) and judge it for
+/// `hosts`.
 pub(super) fn load_set(request: &RotateRequest, hosts: &[String]) -> Result<NewSet, crate::Error> {
     let path = |name: &str| request.dir.join(name).display().to_string();
-    let cert = pem::load_certificates(&path("tls.crt"))?;
-    let chain = certs_from(&cert)?;
-    let key_file = pem::load(&path("tls.key"))?;
-    let key = key_from(&key_file)?;
+    let files = CertSet::load(&path("tls.crt"), &path("tls.key"))?;
     let ca_path = request.dir.join(rancher::CA_SECRET_KEY);
     let ca = ca_path
         .exists()
@@ -274,24 +275,14 @@ pub(super) fn load_set(request: &RotateRequest, hosts: &[String]) -> Result<NewS
         (None, Some(roots)) => Some(CaBundle::load(roots)?),
         (None, None) => None,
     };
-    let context = Context {
-        ca: roots,
-        untrusted: Vec::new(),
-        key: Some((path("tls.key"), key)),
-        hosts: hosts.to_vec(),
-        at: request.at,
-        warn_days: 30,
-        clients: crate::check::Clients::DEFAULT_SELECTION,
-        max_depth: None,
-    };
-    let validation = check_chain(&chain, Origin::File(&path("tls.crt")), &context);
-    Ok(NewSet {
-        chain,
-        cert_pem: cert.certificates_as_pem(),
-        key_pem: key_file.key_as_pem(),
+    let mut set = NewSet {
+        files,
         ca,
-        validation,
-    })
+        roots,
+        validation: Vec::new(),
+    };
+    set.judge(request, hosts);
+    Ok(set)
 }
 
 /// The cluster's side, read once.
@@ -441,6 +432,16 @@ pub(super) async fn probe_rancher(
 }
 
 impl NewSet {
+    /// Judge the set (again) for `hosts`: the files are not read again.
+    pub(super) fn judge(&mut self, request: &RotateRequest, hosts: &[String]) {
+        self.validation = self.files.validate(&Judgement {
+            roots: self.roots.clone(),
+            hosts: hosts.to_vec(),
+            at: request.at,
+            clients: crate::check::Clients::DEFAULT_SELECTION,
+        });
+    }
+
     /// CATTLE_CA_CHECKSUM of the new `cacerts.pem` (None: no private CA).
     pub(super) fn checksum(&self) -> Option<String> {
         self.ca.as_ref().and_then(|ca| ca.checksum.clone())

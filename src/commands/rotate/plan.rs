@@ -19,7 +19,7 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
         format!(
             "1. secrets: tls-rancher-ingress {} → {}; tls-ca CATTLE_CA_CHECKSUM {} → {}",
             describe_chain(secret_bytes(&view.tls, "tls.crt")),
-            describe_chain(Some(set.cert_pem.clone())),
+            describe_chain(Some(set.files.cert_pem.clone())),
             old_checksum.as_deref().unwrap_or("none"),
             match (&new_checksum, &view.ca) {
                 (Some(checksum), _) => checksum.clone(),
@@ -34,8 +34,9 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
             format!("tls-rancher-ingress is managed by {owner}: cert-manager would revert step 1; change the helm values (ingress.tls.source=secret) first"),
         ));
     }
-    if let (Some(ca), Some(leaf)) = (&set.ca, set.chain.first()) {
+    if let (Some(ca), Some(leaf)) = (&set.ca, set.files.chain.first()) {
         if !set
+            .files
             .chain
             .iter()
             .any(|cert| ca.certs.iter().any(|root| cert.is_issued_by(root)))

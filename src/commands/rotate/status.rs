@@ -133,7 +133,8 @@ async fn system_agent_line(
 /// Whether both secrets hold the new set (`tls-ca` absent without a private CA), and
 /// whether exactly one of them does (a change stopped half-way).
 fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> (Check, bool) {
-    let certificate_done = secret_bytes(&view.tls, "tls.crt").as_deref() == Some(&set.cert_pem);
+    let certificate_done =
+        secret_bytes(&view.tls, "tls.crt").as_deref() == Some(&set.files.cert_pem);
     let ca_found = secret_bytes(&view.ca, rancher::CA_SECRET_KEY);
     let ca_done = match &set.ca {
         Some(ca) => ca_found.as_deref() == Some(&ca.bytes),
@@ -285,6 +286,7 @@ async fn served_lines(
         )]);
     }
     let new_leaf = set
+        .files
         .chain
         .first()
         .map(|leaf| leaf.sha256_fingerprint.clone());

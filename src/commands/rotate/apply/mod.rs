@@ -69,7 +69,8 @@ pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error
     if request.all_contexts {
         return apply_everywhere(request).await;
     }
-    apply_to_cluster(request).await
+    let set = load_set(request, &checked_hosts(request, None))?;
+    apply_to_cluster(request, set).await
 }
 
 /// `--step agents --agents env --all-contexts`: each context's agents, one after the
@@ -82,24 +83,27 @@ async fn apply_everywhere(request: &RotateRequest) -> Result<RotateReport, crate
             "--all-contexts is for --step agents --agents env (each downstream cluster's own agents)".to_string(),
         ));
     }
+    // The set is read once for every context.
     let set = load_set(request, &checked_hosts(request, None))?;
     if Status::worst(&set.validation) == Status::Failed {
         // The same refusal every context would give, once.
-        return apply_to_cluster(request).await;
+        return apply_to_cluster(request, set).await;
     }
     let mut runs = Vec::new();
     for context in crate::cluster::context_names(request.kubeconfig.as_deref())? {
         runs.push((
             context.clone(),
-            apply_to_cluster(&for_context(request, &context)).await,
+            apply_to_cluster(&for_context(request, &context), set.clone()).await,
         ));
     }
     combine("apply", request, runs)
 }
 
-/// One cluster's apply (the `--context` one).
-async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
-    let set = load_set(request, &checked_hosts(request, None))?;
+/// One cluster's apply (the `--context` one) of the set read from `--to`.
+async fn apply_to_cluster(
+    request: &RotateRequest,
+    mut set: NewSet,
+) -> Result<RotateReport, crate::Error> {
     let new_checksum = set.checksum();
     if Status::worst(&set.validation) == Status::Failed {
         let steps = vec![Check::failed(
@@ -116,10 +120,9 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
     // The set must always cover the hostname the helm release gives Rancher; --host
     // only names where to look.
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
-    let mut set = set;
     if let Some(host) = release_host {
-        let checked = load_set(request, &checked_hosts(request, Some(&host)))?;
-        if Status::worst(&checked.validation) == Status::Failed {
+        set.judge(request, &checked_hosts(request, Some(&host)));
+        if Status::worst(&set.validation) == Status::Failed {
             let steps = vec![Check::failed(
                 CheckId::Secret, Cause::NewSetInvalid,
                 format!(
@@ -130,12 +133,11 @@ async fn apply_to_cluster(request: &RotateRequest) -> Result<RotateReport, crate
             return Ok(refused(
                 request,
                 new_checksum,
-                checked.validation,
+                set.validation,
                 steps,
                 view.requests.count(),
             ));
         }
-        set = checked;
     }
     if let Some(refusal) = strict_mode_refusal(&set, &view, request) {
         let steps = vec![
@@ -273,8 +275,8 @@ impl Run<'_> {
             rancher::TLS_SECRET,
             Some("kubernetes.io/tls"),
             [
-                ("tls.crt", set.cert_pem.clone()),
-                ("tls.key", set.key_pem.clone()),
+                ("tls.crt", set.files.cert_pem.clone()),
+                ("tls.key", set.files.key_pem.clone()),
             ],
         )));
         let wanted = match &set.ca {

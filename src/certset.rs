@@ -1,0 +1,72 @@
+//! The server certificate set Rancher's `tls-rancher-ingress` Secret holds — `tls.crt`
+//! (leaf and intermediates) and `tls.key` — read once: the exact bytes the Secret gets
+//! (PEM whatever came in) and the parsed facts, judged by the same checks every command
+//! applies. push and rotate load it here; import builds one; doctor reads a Secret's.
+
+use crate::check::{Check, Clients};
+use crate::checks::{check_chain, Context, Origin};
+use crate::rancher::CaBundle;
+use crate::x509::cert::{certs_from, key_from, Cert, KeyInfo};
+use crate::x509::pem::{self, PemError};
+
+/// `tls.crt` and `tls.key`, read once.
+#[derive(Debug, Clone)]
+pub struct CertSet {
+    /// Where the certificate came from (named in every finding).
+    pub cert_path: String,
+    /// Where the key came from.
+    pub key_path: String,
+    /// The certificates of `tls.crt`, in file order.
+    pub chain: Vec<Cert>,
+    /// `tls.crt` as the Secret holds it: the certificates as PEM.
+    pub cert_pem: Vec<u8>,
+    /// The facts of the key.
+    pub key: KeyInfo,
+    /// `tls.key` as the Secret holds it: the key as PEM.
+    pub key_pem: Vec<u8>,
+}
+
+/// How to judge a set: against which roots, for which names, when, by whom.
+#[derive(Debug, Clone)]
+pub struct Judgement {
+    /// The CA file (`cacerts.pem`, `--ca`), or the Mozilla roots when `None`.
+    pub roots: Option<CaBundle>,
+    /// Names the certificate must be valid for.
+    pub hosts: Vec<String>,
+    /// The time of judgement.
+    pub at: time::OffsetDateTime,
+    /// Whose rejection fails a check.
+    pub clients: Clients,
+}
+
+impl CertSet {
+    /// Read `tls.crt` (certificates only: a private key in it is refused, it would be
+    /// published) and `tls.key`.
+    pub fn load(cert_path: &str, key_path: &str) -> Result<CertSet, PemError> {
+        let cert = pem::load_certificates_only(cert_path)?;
+        let key_file = pem::load(key_path)?;
+        Ok(CertSet {
+            cert_path: cert_path.to_string(),
+            key_path: key_path.to_string(),
+            chain: certs_from(&cert)?,
+            cert_pem: cert.certificates_as_pem(),
+            key: key_from(&key_file)?,
+            key_pem: key_file.key_as_pem(),
+        })
+    }
+
+    /// The verify checks on the set: the chain, its order and dates, the key.
+    pub fn validate(&self, judgement: &Judgement) -> Vec<Check> {
+        let context = Context {
+            ca: judgement.roots.clone(),
+            untrusted: Vec::new(),
+            key: Some((self.key_path.clone(), self.key.clone())),
+            hosts: judgement.hosts.clone(),
+            at: judgement.at,
+            warn_days: 30,
+            clients: judgement.clients,
+            max_depth: None,
+        };
+        check_chain(&self.chain, Origin::File(&self.cert_path), &context)
+    }
+}
