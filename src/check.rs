@@ -4,7 +4,7 @@ use serde::Serialize;
 
 mod finding;
 
-pub use finding::{Cause, Fix};
+pub use finding::{Cause, Fix, Subject};
 
 /// Process exit codes shared by every command (see ARCHITECTURE.md).
 pub mod exit {
@@ -193,6 +193,9 @@ pub struct Check {
     /// Why it did not pass: a stable code (absent when it passed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<Cause>,
+    /// What it is about, typed (absent when the check is about the whole chain or run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<Subject>,
     /// One line an operator understands.
     pub message: String,
     /// How to fix it (absent when it passed).
@@ -210,6 +213,7 @@ impl Check {
             name,
             status: Status::Ok,
             cause: None,
+            subject: None,
             message,
             fix: None,
             clients: None,
@@ -238,10 +242,25 @@ impl Check {
             name,
             status,
             cause: Some(cause),
+            subject: None,
             message,
             fix: (cause != Cause::NotPresent).then(|| Fix::doc(cause)),
             clients: None,
         }
+    }
+
+    /// The same check about `subject`.
+    pub fn about(mut self, subject: Subject) -> Check {
+        self.subject = Some(subject);
+        self
+    }
+
+    /// The same check about `subject`, unless it already names what it is about.
+    pub fn about_by_default(mut self, subject: &Subject) -> Check {
+        if self.subject.is_none() {
+            self.subject = Some(subject.clone());
+        }
+        self
     }
 
     /// The same finding with its fix.

@@ -334,6 +334,37 @@ pub const DOC_CA_BROWSER_FORUM: &str =
 /// RFC 5280: the X.509 certificate profile and path validation.
 pub const DOC_RFC5280: &str = "https://www.rfc-editor.org/rfc/rfc5280";
 
+/// What a finding is about, typed: the certificate, file, Secret or endpoint a script
+/// acts on (`-o json`: `subject`, tagged by `kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Subject {
+    /// A certificate of a chain: its subject name and SHA-256 fingerprint.
+    Certificate {
+        /// The subject distinguished name.
+        name: String,
+        /// SHA-256 of the DER, colon-separated hex.
+        sha256: String,
+    },
+    /// A local file (tls.crt, tls.key, cacerts.pem, a kubeconfig).
+    File {
+        /// The path as given.
+        path: String,
+    },
+    /// A Kubernetes Secret.
+    Secret {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// An endpoint that was probed (`host:port`).
+    Endpoint {
+        /// The target as given.
+        target: String,
+    },
+}
+
 /// How to fix a finding, as data: the commands (each an argv, run in order), the words
 /// they do not say, and the documentation. Text output renders it as one shell line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -14,7 +14,7 @@ use rustls_pki_types::ServerName;
 use time::OffsetDateTime;
 
 use crate::check::Cause;
-use crate::check::{Check, CheckId, ClientVerdict, Clients, Fix, Status, Verdicts};
+use crate::check::{Check, CheckId, ClientVerdict, Clients, Fix, Status, Subject, Verdicts};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert, KeyInfo};
 use names::name_checks;
@@ -214,7 +214,30 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
             .into_iter()
             .map(|(check, rejected_by)| as_selected(check, rejected_by, context.clients)),
     );
-    checks
+    // A finding about no certificate in particular is about the file judged.
+    match origin {
+        Origin::File(path) => {
+            let file = Subject::File {
+                path: path.to_string(),
+            };
+            checks
+                .into_iter()
+                .map(|check| match check.status {
+                    Status::Ok => check,
+                    _ => check.about_by_default(&file),
+                })
+                .collect()
+        }
+        Origin::Server => checks,
+    }
+}
+
+/// A certificate as the subject of a finding.
+pub fn certificate_subject(cert: &Cert) -> Subject {
+    Subject::Certificate {
+        name: cert.subject.clone(),
+        sha256: cert.sha256_fingerprint.clone(),
+    }
 }
 
 /// Each client's verdict: it rejects when a check it stands behind failed; the first

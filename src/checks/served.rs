@@ -132,6 +132,16 @@ fn judge(results: &mut [ProbeResult], request: &ProbeRequest) {
             .or_insert_with(|| chain_checks(&result.chain, &result.checked_name, request, at))
             .clone();
         result.checks.splice(0..0, chain_checks);
+        let endpoint = crate::check::Subject::Endpoint {
+            target: result.target.clone(),
+        };
+        result.checks = std::mem::take(&mut result.checks)
+            .into_iter()
+            .map(|check| match check.status {
+                Status::Ok => check,
+                _ => check.about_by_default(&endpoint),
+            })
+            .collect();
         result.status = Status::worst(&result.checks);
     }
 }

@@ -468,10 +468,14 @@ impl<'a> Examined<'a> {
     /// rcert's own judgement of every certificate on the path: one line per broken
     /// rule with the clients that refuse it, or one ok line per family.
     pub(super) fn rule_checks(&self) -> Vec<(Check, Option<Clients>)> {
-        let findings: Vec<Finding> = self
+        let findings: Vec<(&Cert, Finding)> = self
             .path_roles()
             .into_iter()
-            .flat_map(|(cert, role)| rules::judge(cert, role))
+            .flat_map(|(cert, role)| {
+                rules::judge(cert, role)
+                    .into_iter()
+                    .map(move |finding| (cert, finding))
+            })
             .collect();
         let judged = self.path.len();
         [
@@ -486,10 +490,11 @@ impl<'a> Examined<'a> {
         .flat_map(|(family, name, what)| {
             let lines: Vec<(Check, Option<Clients>)> = findings
                 .iter()
-                .filter(|finding| finding.family == family)
-                .map(|finding| {
+                .filter(|(_, finding)| finding.family == family)
+                .map(|(cert, finding)| {
                     (
-                        Check::failed(name, finding.cause, finding.message.clone()),
+                        Check::failed(name, finding.cause, finding.message.clone())
+                            .about(crate::checks::certificate_subject(cert)),
                         Some(finding.rejected_by),
                     )
                 })

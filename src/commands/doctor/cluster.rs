@@ -1,6 +1,6 @@
 //! doctor's cluster part: the two secrets read and run through every verify check.
 
-use crate::check::Cause;
+use crate::check::{Cause, Subject};
 use kube::Api;
 
 use super::*;
@@ -146,9 +146,19 @@ impl Doctor<'_> {
             max_depth: None,
         };
         let origin = format!("tls.crt of secret {secret}");
-        for check in checks::check_chain(&chain, Origin::File(&origin), &context) {
+        let file = Subject::File {
+            path: origin.clone(),
+        };
+        let in_secret = Subject::Secret {
+            namespace: self.request.namespace.clone(),
+            name: self.request.secret_name.clone(),
+        };
+        for mut check in checks::check_chain(&chain, Origin::File(&origin), &context) {
             if check.name == CheckId::CaChecksum {
                 continue;
+            }
+            if check.subject.as_ref() == Some(&file) {
+                check.subject = Some(in_secret.clone());
             }
             let fix = self.fix_for_secret_check(check.name);
             self.add(Section::Cluster, check, fix);
