@@ -192,6 +192,21 @@ def main(out):
     root_inconsistent = make("inconsistent Root CA", ku=(key_usage(False), False))
     case("root CA:TRUE without keyCertSign", 1, "lacks keyCertSign", False,
          [root_inconsistent], leaf_of(root_inconsistent))
+    # Go checks a parent's keyUsage when it has any bit set — a root's too.
+    root_signs_only = make("digitalSignature-only Root CA",
+                           ku=(key_usage(False, digital_signature=True), True))
+    case("root keyUsage digitalSignature without keyCertSign", 1, "lacks keyCertSign", False,
+         [root_signs_only], leaf_of(root_signs_only))
+    # A CA whose extendedKeyUsage leaves out serverAuth: Go and OpenSSL refuse the chain,
+    # the root's included.
+    client_auth = (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), False)
+    root_client_auth = make("clientAuth Root CA", extra=(client_auth,))
+    case("root with extendedKeyUsage clientAuth only", 1, "extendedKeyUsage of a CA without serverAuth",
+         True, [root_client_auth], leaf_of(root_client_auth))
+    ica_client_auth = make("clientAuth Intermediate CA", issuer=root, extra=(client_auth,))
+    case("intermediate with extendedKeyUsage clientAuth only", 1,
+         "extendedKeyUsage of a CA without serverAuth", True, [root],
+         leaf_of(ica_client_auth), untrusted=[ica_client_auth])
     case("leaf with keyCertSign", 1, "keyUsage keyCertSign on a certificate that is not a CA",
          False, [root], leaf_of(root, ku=(key_usage(True, digital_signature=True), True)))
     # OpenSSL's sslserver purpose takes keyAgreement as well (KU_TLS); the CA/B profile

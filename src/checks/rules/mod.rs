@@ -361,11 +361,11 @@ impl<'a, 'x> Judged<'a, 'x> {
         if let Some(ext) = self.extension(OID_KEY_USAGE) {
             if let ParsedExtension::KeyUsage(usage) = ext.parsed_extension() {
                 if !usage.key_cert_sign() {
-                    // Go checks it on intermediates, not on the trust anchor.
-                    let clients = if self.role == Role::Intermediate {
-                        Clients::ALL
-                    } else {
-                        Clients::OPENSSL_STRICT
+                    // Go checks a parent's keyUsage only when it has a bit set
+                    // (`KeyUsage != 0`), on every parent: intermediates and roots alike.
+                    let clients = Clients {
+                        go: usage.flags != 0,
+                        ..Clients::OPENSSL_STRICT
                     };
                     self.reject(
                         clients,
@@ -483,6 +483,7 @@ impl<'a, 'x> Judged<'a, 'x> {
             ),
             _ => {}
         }
+        self.ca_extended_key_usage(eku);
         if let Some(ext) = self.extension(OID_POLICY_CONSTRAINTS) {
             if !ext.critical {
                 self.strict(
@@ -493,6 +494,38 @@ impl<'a, 'x> Judged<'a, 'x> {
                 );
             }
         }
+    }
+
+    /// A CA whose extendedKeyUsage leaves out serverAuth may not stand above a server
+    /// certificate: Go checks the usages along the whole chain, the root included, and
+    /// OpenSSL's sslserver purpose checks every CA; webpki checks the intermediates.
+    fn ca_extended_key_usage(&mut self, eku: Option<&X509Extension<'_>>) {
+        if !self.role.is_ca() {
+            return;
+        }
+        let Some(ParsedExtension::ExtendedKeyUsage(usage)) =
+            eku.map(X509Extension::parsed_extension)
+        else {
+            return;
+        };
+        let any = usage.any
+            || usage
+                .other
+                .iter()
+                .any(|oid| oid.to_id_string() == OID_ANY_EKU);
+        if usage.server_auth || any {
+            return;
+        }
+        let clients = Clients {
+            strict: self.role == Role::Intermediate,
+            ..Clients::ALL
+        };
+        self.reject(
+            clients,
+            Family::Profile,
+            Cause::NoServerAuth,
+            "extendedKeyUsage of a CA without serverAuth: it may not stand above a server certificate (Go: \"x509: certificate specifies an incompatible key usage\"; OpenSSL: \"unsuitable certificate purpose\")".to_string(),
+        );
     }
 
     fn leaf_rules(&mut self) {
