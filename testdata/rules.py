@@ -192,6 +192,22 @@ def main(out):
     root_inconsistent = make("inconsistent Root CA", ku=(key_usage(False), False))
     case("root CA:TRUE without keyCertSign", 1, "lacks keyCertSign", False,
          [root_inconsistent], leaf_of(root_inconsistent))
+    # A root's pathLen: webpki does not read a trust anchor's constraints; Go and OpenSSL do.
+    root_pathlen0 = make("pathlen-0 Root CA", pathlen=0)
+    ica_under_pathlen0 = make("under-pathlen-0 Intermediate CA", issuer=root_pathlen0)
+    case("root pathlen:0 above an intermediate", 1, "allows 0 intermediate CA(s) below it",
+         False, [root_pathlen0], leaf_of(ica_under_pathlen0), untrusted=[ica_under_pathlen0])
+    # The CA file holds the intermediates and the root (Rancher's docs): Go stops at the
+    # first certificate of its pool, OpenSSL goes on to the self-signed root and judges
+    # every CA on the way.
+    expired_top = make("expired top Root CA", not_before=NOW - 400 * DAY, not_after=NOW - DAY)
+    ica_under_expired = make("under-expired-root Intermediate CA", issuer=expired_top)
+    case("expired root above a trusted intermediate", 1, "valid", False,
+         [ica_under_expired, expired_top], leaf_of(ica_under_expired))
+    policy_pathlen0 = make("pathlen-0 Policy CA", issuer=root, pathlen=0)
+    issuing = make("Issuing CA", issuer=policy_pathlen0)
+    case("pathlen:0 policy CA above a trusted issuing CA", 1, "allows 0 intermediate CA(s) below it",
+         False, [issuing, policy_pathlen0, root], leaf_of(issuing))
     # Go checks a parent's keyUsage when it has any bit set — a root's too.
     root_signs_only = make("digitalSignature-only Root CA",
                            ku=(key_usage(False, digital_signature=True), True))

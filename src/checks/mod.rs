@@ -5,6 +5,7 @@
 //! [`check_chain`] works on certificates already parsed, so `probe` can run the
 //! same checks on a served chain.
 
+mod ca_file;
 mod names;
 pub mod rules;
 pub mod served;
@@ -17,6 +18,7 @@ use crate::check::Cause;
 use crate::check::{Check, CheckId, ClientVerdict, Clients, Fix, Status, Subject, Verdicts};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert, KeyInfo};
+use ca_file::ca_file_check;
 use names::name_checks;
 use trust::Examined;
 
@@ -447,136 +449,6 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
             ),
         ),
     }
-}
-
-/// A `cacerts.pem` with intermediates: Rancher's docs ("Updating the Rancher certificate")
-/// want the intermediate(s) and the root, in that order — each certificate followed by
-/// its issuer, ending at a root. The reverse order or a missing root is a finding.
-fn intermediates_check(ca: &CaBundle, origin: Origin<'_>) -> Check {
-    let certs = &ca.certs;
-    let names = |list: &[Cert]| {
-        list.iter()
-            .map(|cert| format!("'{}'", cert.subject))
-            .collect::<Vec<_>>()
-            .join(" → ")
-    };
-    let ordered = certs.windows(2).all(|pair| pair[0].is_issued_by(&pair[1]));
-    let ends_at_root = certs.last().is_some_and(|cert| cert.self_signed);
-    let reorder = |cause: Cause| {
-        let checksum = "the file's bytes are what CATTLE_CA_CHECKSUM hashes: agents need the new checksum (rcert rotate)";
-        match origin {
-            Origin::File(path) => Fix::command(
-                cause,
-                [
-                    "rcert", "fullchain", path, &ca.source, "--out", path, "--cacerts", &ca.source,
-                    "--force",
-                ],
-            )
-            .note(format!("the leaf orders the CAs above it; {checksum}")),
-            Origin::Server => Fix::words(
-                cause,
-                format!("rcert fullchain tls.crt {} --out tls.crt --cacerts {} --force: the leaf orders the CAs above it; {checksum}", ca.source, ca.source),
-            ),
-        }
-    };
-    // A trust store is a set: no client minds the order, Rancher's docs do.
-    let nothing_breaks = "no client minds the order of a CA file (Go, OpenSSL and browsers read it as a set), Rancher's docs do";
-    match (ordered, ends_at_root) {
-        (true, true) => Check::ok(
-            CheckId::CaFile,
-            format!(
-                "{} holds the intermediate(s) then the root, as Rancher's docs ask for a certificate signed by an intermediate CA: {}",
-                ca.source,
-                names(certs)
-            ),
-        ),
-        (false, _) if certs.iter().rev().collect::<Vec<_>>().windows(2).all(|pair| pair[0].is_issued_by(pair[1])) => {
-            Check::warning(
-                CheckId::CaFile, Cause::CaFileRootFirst,
-                format!(
-                    "{} holds the root before the intermediate(s) ({}); Rancher's docs ask for the intermediate(s) then the root ({nothing_breaks})",
-                    ca.source,
-                    names(certs)
-                ),
-            )
-            .with_fix(reorder(Cause::CaFileRootFirst))
-        }
-        (false, _) => Check::warning(
-            CheckId::CaFile, Cause::CaFileUnordered,
-            format!(
-                "{} holds CAs that do not follow one another ({}): Rancher's docs ask for each certificate followed by its issuer, ending at the root ({nothing_breaks})",
-                ca.source,
-                names(certs)
-            ),
-        )
-        .with_fix(reorder(Cause::CaFileUnordered)),
-        (true, false) => Check::warning(
-            CheckId::CaFile, Cause::CaFileNoRoot,
-            format!(
-                "{} ends at the intermediate '{}' without its root; Rancher's docs ask for the intermediate(s) then the root (agents must be able to reach a root)",
-                ca.source,
-                certs.last().map(|cert| cert.subject.as_str()).unwrap_or_default()
-            ),
-        ),
-    }
-}
-
-fn ca_file_check(ca: &CaBundle, at: time::OffsetDateTime, origin: Origin<'_>) -> Check {
-    if !ca.private_keys.is_empty() {
-        return Check::failed(
-            CheckId::CaFile,
-            Cause::PrivateKeyPublished,
-            private_key_message(
-                &ca.source,
-                &ca.private_keys,
-                "Rancher serves tls-ca to anyone at /cacerts",
-            ),
-        );
-    }
-    if let Some(unusable) = ca.unusable.first() {
-        return Check::failed(
-            CheckId::CaFile,
-            Cause::CaFileUnusable,
-            format!("{}: {unusable}", ca.source),
-        );
-    }
-    // A self-signed certificate is a root even without basicConstraints (the profile
-    // check says what it lacks); anything else that is not a CA is a leaf.
-    if let Some(leaf) = ca
-        .certs
-        .iter()
-        .find(|cert| !cert.is_ca && !cert.self_signed)
-    {
-        return Check::failed(
-            CheckId::CaFile, Cause::CaFileHoldsLeaf,
-            format!(
-                "{} holds the non-CA certificate '{}': it must hold only the CA certificate, or the agents' CATTLE_CA_CHECKSUM will not match",
-                ca.source, leaf.subject
-            ),
-        );
-    }
-    if let Some(old) = ca.certs.iter().find(|cert| at > cert.not_after_time()) {
-        return Check::warning(
-            CheckId::CaFile,
-            Cause::Expired,
-            format!(
-                "{} holds '{}', which expired on {}: OpenSSL clients (nginx, curl) take the trust store's copy first and refuse a chain through it, even when tls.crt carries a renewed one; remove it (the file's CATTLE_CA_CHECKSUM changes with it)",
-                ca.source, old.subject, old.not_after
-            ),
-        );
-    }
-    if ca.certs.iter().any(|cert| !cert.self_signed) {
-        return intermediates_check(ca, origin);
-    }
-    let roots: Vec<String> = ca
-        .certs
-        .iter()
-        .map(|cert| format!("'{}'", cert.subject))
-        .collect();
-    Check::ok(
-        CheckId::CaFile,
-        format!("{} holds only the root CA {}", ca.source, roots.join(", ")),
-    )
 }
 
 /// A private key found in a file that clients or Rancher read as public (`cacerts.pem`,

@@ -48,3 +48,26 @@ impl Examined<'_> {
             .all(|cert| cert.not_before_time() <= at && at <= cert.not_after_time())
     }
 }
+
+impl Examined<'_> {
+    /// The trust anchor's pathLen, which webpki does not read and Go does: the chain ends
+    /// at a root of the pool whose basicConstraints allow fewer intermediates below it
+    /// than the chain has (Go counts self-issued ones too).
+    pub(super) fn go_anchor_pathlen_refusal(&self) -> Option<String> {
+        if self.verified.is_err() || self.path.len() < 3 {
+            return None;
+        }
+        let anchor = self
+            .path
+            .last()
+            .filter(|top| is_anchor(top, self.context))?;
+        let limit = anchor.path_len?;
+        let below = self.path.len() - 2;
+        (below > limit as usize).then(|| {
+            format!(
+                "'{}' allows {limit} intermediate CA(s) below it (pathlen), and the chain has {below}: Go clients (Rancher agents, kubectl) refuse it (\"x509: too many intermediates for path length constraint\")",
+                anchor.subject
+            )
+        })
+    }
+}

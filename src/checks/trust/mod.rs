@@ -10,6 +10,7 @@ use webpki::{EndEntityCert, KeyUsage};
 
 mod clients;
 mod depth;
+mod explain;
 mod go;
 use depth::Reader;
 mod openssl;
@@ -131,12 +132,18 @@ impl<'a> Examined<'a> {
                     .or_else(|| {
                         self.openssl_single_path_refusal()
                             .map(because(Cause::SinglePathRefused))
-                    }),
+                    })
+                    .or_else(|| self.openssl_upper_chain_refusal()),
             ),
             (
                 Clients::GO_ONLY,
                 self.go_leading_period_refusal()
                     .map(because(Cause::LeadingPeriodConstraint)),
+            ),
+            (
+                Clients::GO_ONLY,
+                self.go_anchor_pathlen_refusal()
+                    .map(because(Cause::PathLenExceeded)),
             ),
             (
                 Clients::OPENSSL_ONLY,
@@ -243,130 +250,6 @@ impl<'a> Examined<'a> {
         let start = self.path.iter().map(Cert::not_before_time).max()?;
         let end = self.path.iter().map(Cert::not_after_time).min()?;
         (start <= end).then_some(start)
-    }
-
-    /// The cause code of webpki's refusal, as [`Self::explain_untrusted`] words it.
-    fn untrusted_cause(&self, err: &webpki::Error) -> Cause {
-        if self.leaf.self_signed && !is_anchor(self.leaf, self.context) {
-            return Cause::Untrusted;
-        }
-        match err {
-            webpki::Error::UnknownIssuer => match self.path.last() {
-                Some(top) if !top.self_signed && !is_anchor(top, self.context) => {
-                    Cause::MissingIntermediate
-                }
-                _ => Cause::Untrusted,
-            },
-            webpki::Error::CaUsedAsEndEntity => Cause::CaAsLeaf,
-            webpki::Error::RequiredEkuNotFoundContext(_) => Cause::NoServerAuth,
-            webpki::Error::UnsupportedCriticalExtension => Cause::UnknownCriticalExtension,
-            webpki::Error::UnsupportedSignatureAlgorithmContext(_)
-            | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-                Cause::WeakSignature
-            }
-            webpki::Error::PathLenConstraintViolated => Cause::PathLenExceeded,
-            webpki::Error::NameConstraintViolation => Cause::NameNotPermitted,
-            _ => Cause::Untrusted,
-        }
-    }
-
-    fn explain_untrusted(&self, err: &webpki::Error, source: &str) -> String {
-        let leaf = self.leaf;
-        if leaf.self_signed && !is_anchor(leaf, self.context) {
-            return format!(
-                "not trusted by {source}: '{}' is self-signed; only clients that hold this very certificate trust it (issue it from a CA: rcert selfsign)",
-                leaf.subject
-            );
-        }
-        match err {
-            webpki::Error::UnknownIssuer | webpki::Error::InvalidSignatureForPublicKey => {
-                self.explain_no_path(err, source)
-            }
-            webpki::Error::CaUsedAsEndEntity => format!(
-                "'{}' is a CA certificate (basicConstraints CA:TRUE) serving as the server certificate: the CA/Browser Forum profile and webpki refuse that; issue the server certificate from a CA (rcert selfsign)",
-                leaf.subject
-            ),
-            webpki::Error::RequiredEkuNotFoundContext(_) => format!(
-                "'{}' (or its issuer) lacks the serverAuth extended key usage",
-                leaf.subject
-            ),
-            webpki::Error::UnsupportedCriticalExtension => format!(
-                "not trusted by {source}: a certificate on the path has a critical extension clients do not handle (Go: \"x509: unhandled critical extension\"); see the profile check"
-            ),
-            webpki::Error::UnsupportedSignatureAlgorithmContext(_)
-            | webpki::Error::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => {
-                "the chain uses a signature algorithm TLS clients refuse (e.g. SHA-1 or RSA < 2048 bits)"
-                    .to_string()
-            }
-            webpki::Error::PathLenConstraintViolated => {
-                self.pathlen_violation().unwrap_or_else(|| {
-                    "an intermediate sits deeper than its CA's pathlen constraint allows".to_string()
-                })
-            }
-            webpki::Error::NameConstraintViolation => format!(
-                "not trusted by {source}: a CA on the path does not permit the names of '{}' (nameConstraints; Go: \"x509: a root or intermediate certificate is not authorized to sign for this name\")",
-                leaf.subject
-            ),
-            other => format!("not trusted by {source}: {}", readable(other)),
-        }
-    }
-
-    /// No path to an anchor: a missing intermediate, a CA file that does not hold the
-    /// chain's issuer, or a given intermediate that cannot issue certificates.
-    fn explain_no_path(&self, err: &webpki::Error, source: &str) -> String {
-        let Some(top) = self.path.last() else {
-            return format!("not trusted by {source}");
-        };
-        if is_anchor(top, self.context) {
-            if let Some((cert, reason)) = self.unusable_issuer() {
-                return format!(
-                    "not trusted by {source}: '{}' was given but cannot issue certificates: {reason}",
-                    cert.subject
-                );
-            }
-            if let Some(message) = self.pathlen_violation() {
-                return message;
-            }
-            return format!("not trusted by {source}: {}", readable(err));
-        }
-        let held = self.context.ca.as_ref().map(|ca| {
-            let mut names: Vec<String> = ca
-                .certs
-                .iter()
-                .take(3)
-                .map(|cert| format!("'{}'", cert.subject))
-                .collect();
-            if ca.certs.len() > 3 {
-                names.push(format!("{} more", ca.certs.len() - 3));
-            }
-            names.join(", ")
-        });
-        match held {
-            Some(_) if top.self_signed && is_some_ca_subject(&top.subject, self.context) => format!(
-                "{source} does not hold the issuer of the chain: the chain ends at root '{}', and {source} holds a CA of that name with another key (wrong CA file, or a CA generated again, e.g. by a second rcert selfsign)",
-                top.subject
-            ),
-            Some(held) if top.self_signed => format!(
-                "{source} does not hold the issuer of the chain: the chain ends at root '{}', while {source} holds {held} (wrong CA file?)",
-                top.subject
-            ),
-            Some(_) if is_some_ca_subject(&top.issuer, self.context) => format!(
-                "{source} does not hold the issuer of the chain: '{}' was issued by '{}', and {source} holds a CA of that name with another key (wrong CA file, or a CA generated again, e.g. by a second rcert selfsign)",
-                top.subject, top.issuer
-            ),
-            Some(held) => format!(
-                "missing intermediate, or {source} does not hold the issuer of the chain: no certificate for '{}', the issuer of '{}' ({source} holds {held}); if it is an intermediate, {}",
-                top.issuer, top.subject, self.origin.add_intermediate_hint()
-            ),
-            None if top.self_signed => format!(
-                "not trusted by {source}: the chain ends at root '{}', which is not among them (a private CA? pass --ca cacerts.pem)",
-                top.subject
-            ),
-            None => format!(
-                "not trusted by {source}: missing intermediate — no certificate for '{}', the issuer of '{}'; {}",
-                top.issuer, top.subject, self.origin.add_intermediate_hint()
-            ),
-        }
     }
 
     /// The first issuer on the path that may not issue certificates, and why.
@@ -577,21 +460,4 @@ pub(super) fn is_anchor(cert: &Cert, context: &Context) -> bool {
         .ca
         .as_ref()
         .is_some_and(|ca| ca.certs.iter().any(|c| c.der() == cert.der()))
-}
-
-/// webpki's refusal in an operator's words (its own name in brackets, for a search).
-fn readable(err: &webpki::Error) -> String {
-    let words = match err {
-        webpki::Error::InvalidSignatureForPublicKey => {
-            "a signature on the path does not verify with its issuer's key (another CA of the same name, or a key clients refuse)"
-        }
-        webpki::Error::UnknownIssuer => "no issuer for a certificate on the path",
-        webpki::Error::CertNotValidForName(_) => "the certificate is not valid for the name",
-        webpki::Error::BadDer | webpki::Error::BadDerTime => "a certificate on the path is malformed",
-        webpki::Error::MaximumPathDepthExceeded | webpki::Error::MaximumPathBuildCallsExceeded => {
-            "the chain is too long or too tangled to build a path through"
-        }
-        _ => "the path does not verify",
-    };
-    format!("{words} [{err:?}]")
 }

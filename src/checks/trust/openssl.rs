@@ -142,3 +142,60 @@ impl<'a> Examined<'a> {
             .copied()
     }
 }
+
+impl Examined<'_> {
+    /// What OpenSSL refuses on the part of its chain webpki and Go never see: the CAs of
+    /// the CA file above the first trusted certificate, up to the self-signed root (a
+    /// policy CA above a trusted issuing CA, the root above a trusted intermediate) — their
+    /// dates, their profile and key rules, and every pathLen along the whole chain.
+    pub(super) fn openssl_upper_chain_refusal(&self) -> Option<(Cause, String)> {
+        let (chain, reached) = self.openssl_chain()?;
+        if !reached {
+            return None;
+        }
+        let at = self.context.at;
+        let on_path = |cert: &Cert| self.path.iter().any(|c| c.der() == cert.der());
+        for cert in chain.iter().skip(1).filter(|cert| !on_path(cert)) {
+            if at < cert.not_before_time() || at > cert.not_after_time() {
+                return Some((
+                    Cause::Expired,
+                    format!(
+                        "OpenSSL clients (nginx) build the chain on to the root through '{}' of the CA file, valid {} to {} (openssl verify: \"certificate has expired\")",
+                        cert.subject, cert.not_before, cert.not_after
+                    ),
+                ));
+            }
+            let role = if cert.self_signed {
+                rules::Role::Anchor
+            } else {
+                rules::Role::Intermediate
+            };
+            if let Some(finding) = rules::judge(cert, role)
+                .into_iter()
+                .find(|finding| finding.rejected_by.openssl)
+            {
+                return Some((
+                    finding.cause,
+                    format!(
+                        "OpenSSL clients (nginx) build the chain on to the root through the CA file: {}",
+                        finding.message
+                    ),
+                ));
+            }
+        }
+        // pathLen: the intermediates below each CA, self-issued ones not counted.
+        chain.iter().enumerate().skip(1).find_map(|(index, ca)| {
+            let limit = ca.path_len?;
+            let below = chain[1..index].iter().filter(|c| !is_self_issued(c)).count();
+            (below > limit as usize).then(|| {
+                (
+                    Cause::PathLenExceeded,
+                    format!(
+                        "'{}' allows {limit} intermediate CA(s) below it (pathlen), and the chain to the root has {below} (openssl verify: \"path length constraint exceeded\")",
+                        ca.subject
+                    ),
+                )
+            })
+        })
+    }
+}
