@@ -461,6 +461,10 @@ pub struct Verdicts {
     pub openssl: ClientVerdict,
     /// RFC 5280 + CA/Browser Forum (browsers, rustls, linters).
     pub strict: ClientVerdict,
+    /// curl, where it differs from the other OpenSSL clients: it accepts a partial chain
+    /// (since 7.68) and has no verify depth. Absent when curl reads the chain as nginx does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub curl: Option<ClientVerdict>,
 }
 
 impl Verdicts {
@@ -473,10 +477,17 @@ impl Verdicts {
                 format!("{name} REJECT")
             }
         };
+        let openssl = match &self.curl {
+            Some(curl) => format!(
+                "{} · {}",
+                part("openssl (nginx)", &self.openssl),
+                part("curl", curl)
+            ),
+            None => part("openssl (nginx, curl)", &self.openssl),
+        };
         format!(
-            "{} · {} · {}",
+            "{} · {openssl} · {}",
             part("go (agents, kubectl)", &self.go),
-            part("openssl (nginx, curl)", &self.openssl),
             part("strict (RFC 5280, CA/B)", &self.strict)
         )
     }

@@ -217,7 +217,7 @@ fn an_intermediate_alone_as_ca_file_fails_for_openssl_and_passes_for_go() {
     assert!(go && !openssl_ok, "Go {go}, openssl {openssl_ok}");
     assert_eq!(code, 1, "{stdout}");
     assert!(
-        stdout.contains("go (agents, kubectl) accept · openssl (nginx, curl) REJECT"),
+        stdout.contains("go (agents, kubectl) accept · openssl (nginx) REJECT · curl accept"),
         "{stdout}"
     );
     assert!(
@@ -241,6 +241,33 @@ fn an_intermediate_alone_as_ca_file_fails_for_openssl_and_passes_for_go() {
         &leaf,
     ]);
     assert_eq!(code, 0, "--clients go: the agents accept it");
+    // curl (>= 7.68) accepts the partial chain: checked against s_server.
+    let (_server, address) = common::servers::leaf_server(&[]);
+    let port = address.rsplit(':').next().unwrap().to_string();
+    let output = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+            "--cacert",
+            &inter,
+        ])
+        .args([
+            "--resolve",
+            &format!("rancher.example.com:{port}:127.0.0.1"),
+        ])
+        .arg(format!("https://rancher.example.com:{port}/"))
+        .output()
+        .expect("curl runs");
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "200",
+        "curl accepts a partial chain"
+    );
     // Intermediate then root, as Rancher's docs ask: every client accepts.
     let both = dir.path().join("cacerts.pem");
     std::fs::write(
@@ -317,12 +344,12 @@ fn max_depth_refuses_as_openssl_verify_depth_does_and_go_ignores_it() {
     assert_eq!(code, 1, "{stdout}");
     assert!(
         stdout.contains(
-            "go (agents, kubectl) accept · openssl (nginx, curl) REJECT · strict (RFC 5280, CA/B) REJECT"
+            "go (agents, kubectl) accept · openssl (nginx) REJECT · curl accept · strict (RFC 5280, CA/B) REJECT"
         ),
         "{stdout}"
     );
     assert!(
-        stdout.contains("the chain to the root has 1 intermediate CA(s), more than a verify depth of 0 allows (openssl verify: \"certificate chain too long\"; nginx proxy_ssl_verify_depth: \"unable to get local issuer certificate\")"),
+        stdout.contains("the chain to the root has 1 intermediate CA(s), more than a verify depth of 0 allows (openssl verify: \"certificate chain too long\"; nginx proxy_ssl_verify_depth: \"unable to get issuer certificate\", or \"unable to get local issuer certificate\" with the root alone in its CA file)"),
         "{stdout}"
     );
     assert_eq!(verify("go", "0").0, 0, "Go clients have no depth limit");

@@ -255,10 +255,26 @@ fn verdicts_of(judged: &[(Check, Option<Clients>)]) -> Verdicts {
             reason,
         }
     };
+    let openssl = verdict(|c| c.openssl);
+    // curl accepts a partial chain and has no verify depth: when those are all OpenSSL
+    // refuses for, curl accepts.
+    let curl_accepts = !openssl.accept
+        && judged
+            .iter()
+            .filter(|(check, clients)| {
+                check.status == Status::Failed && clients.is_some_and(|c| c.openssl)
+            })
+            .all(|(check, _)| {
+                matches!(check.cause, Some(Cause::RootMissing | Cause::ChainTooLong))
+            });
     Verdicts {
         go: verdict(|c| c.go),
-        openssl: verdict(|c| c.openssl),
+        openssl,
         strict: verdict(|c| c.strict),
+        curl: curl_accepts.then(|| ClientVerdict {
+            accept: true,
+            reason: None,
+        }),
     }
 }
 

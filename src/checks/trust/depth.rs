@@ -31,7 +31,7 @@ impl Examined<'_> {
         }
         Some(match reader {
             Reader::OpenSsl => format!(
-                "the chain to the root has {intermediate} intermediate CA(s), more than a verify depth of {allowed} allows (openssl verify: \"certificate chain too long\"; nginx proxy_ssl_verify_depth: \"unable to get local issuer certificate\")",
+                "the chain to the root has {intermediate} intermediate CA(s), more than a verify depth of {allowed} allows (openssl verify: \"certificate chain too long\"; nginx proxy_ssl_verify_depth: \"unable to get issuer certificate\", or \"unable to get local issuer certificate\" with the root alone in its CA file)",
                 intermediate = intermediates
             ),
             Reader::Strict => format!(
