@@ -271,7 +271,7 @@ fn verdicts_of(judged: &[(Check, Option<Clients>)]) -> Verdicts {
         go: verdict(|c| c.go),
         openssl,
         strict: verdict(|c| c.strict),
-        curl: curl_accepts.then(|| ClientVerdict {
+        curl: curl_accepts.then_some(ClientVerdict {
             accept: true,
             reason: None,
         }),
