@@ -114,10 +114,14 @@ pub(super) fn ca_file_check(ca: &CaBundle, at: time::OffsetDateTime, origin: Ori
             CheckId::CaFile,
             Cause::Expired,
             format!(
-                "{} holds '{}', which expired on {}: OpenSSL clients (nginx, curl) take the trust store's copy first and refuse a chain through it, even when tls.crt carries a renewed one; remove it (the file's CATTLE_CA_CHECKSUM changes with it)",
+                "{} holds '{}', which expired on {}: a chain that OpenSSL clients (nginx, curl) build through it fails — they take the trust store's copy first, even when tls.crt carries a renewed one",
                 ca.source, old.subject, old.not_after
             ),
-        );
+        )
+        .with_fix(Fix::words(
+            Cause::Expired,
+            format!("replace '{}' in {} with its renewed certificate (or remove it once nothing chains to it); the file's CATTLE_CA_CHECKSUM changes with it: agents need the new one (rcert rotate)", old.subject, ca.source),
+        ));
     }
     if ca.certs.iter().any(|cert| !cert.self_signed) {
         return intermediates_check(ca, origin);

@@ -3,6 +3,18 @@
 use super::*;
 
 impl Examined<'_> {
+    /// A certificate on the path (or the CA file) with an RSA key under 2048 bits, which
+    /// webpki refuses to verify signatures with: the certificate and its size.
+    fn weak_rsa_on_path(&self) -> Option<(&Cert, usize)> {
+        let ca = self.context.ca.iter().flat_map(|ca| ca.certs.iter());
+        self.path
+            .iter()
+            .chain(self.certs)
+            .chain(ca)
+            .find(|cert| cert.public_key.algorithm == "RSA" && cert.public_key.bits < 2048)
+            .map(|cert| (cert, cert.public_key.bits))
+    }
+
     /// The cause code of webpki's refusal, as [`Self::explain_untrusted`] words it.
     pub(super) fn untrusted_cause(&self, err: &webpki::Error) -> Cause {
         if self.leaf.self_signed && !is_anchor(self.leaf, self.context) {
@@ -16,6 +28,10 @@ impl Examined<'_> {
                 _ => Cause::Untrusted,
             },
             webpki::Error::CaUsedAsEndEntity => Cause::CaAsLeaf,
+            webpki::Error::EndEntityUsedAsCa => Cause::IssuedByNonCa,
+            webpki::Error::InvalidSignatureForPublicKey if self.weak_rsa_on_path().is_some() => {
+                Cause::WeakKey
+            }
             webpki::Error::RequiredEkuNotFoundContext(_) => Cause::NoServerAuth,
             webpki::Error::UnsupportedCriticalExtension => Cause::UnknownCriticalExtension,
             webpki::Error::UnsupportedSignatureAlgorithmContext(_)
@@ -37,6 +53,16 @@ impl Examined<'_> {
             );
         }
         match err {
+            webpki::Error::InvalidSignatureForPublicKey if self.weak_rsa_on_path().is_some() => {
+                let (cert, bits) = self.weak_rsa_on_path().unwrap_or((leaf, 0));
+                format!(
+                    "not trusted by {source}: '{}' has an RSA key of {bits} bits, whose signatures webpki and browsers refuse (see the crypto check)",
+                    cert.subject
+                )
+            }
+            webpki::Error::EndEntityUsedAsCa => format!(
+                "not trusted by {source}: a certificate with CA:FALSE issued another on the path (Go: \"x509: certificate is not authorized to sign other certificates\"); see the profile check"
+            ),
             webpki::Error::UnknownIssuer | webpki::Error::InvalidSignatureForPublicKey => {
                 self.explain_no_path(err, source)
             }

@@ -129,10 +129,7 @@ impl<'a> Examined<'a> {
                         self.openssl_name_check_overflow()
                             .map(because(Cause::NameCheckLimit))
                     })
-                    .or_else(|| {
-                        self.openssl_single_path_refusal()
-                            .map(because(Cause::SinglePathRefused))
-                    })
+                    .or_else(|| self.openssl_single_path_refusal())
                     .or_else(|| self.openssl_upper_chain_refusal()),
             ),
             (

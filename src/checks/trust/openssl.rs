@@ -86,7 +86,7 @@ impl<'a> Examined<'a> {
 
     /// [`Self::openssl_chain`] when it does not reach a trusted root, or when a CA on it
     /// excludes a DNS name below — where webpki, trying every path, found a good one.
-    pub(super) fn openssl_single_path_refusal(&self) -> Option<String> {
+    pub(super) fn openssl_single_path_refusal(&self) -> Option<(Cause, String)> {
         if self.verified.is_err() {
             return None;
         }
@@ -99,10 +99,10 @@ impl<'a> Examined<'a> {
             if trusted.iter().any(|cert| cert.der() == top.der()) {
                 return None;
             }
-            return Some(format!(
-                "OpenSSL clients (curl, nginx) follow the first issuer they find and stop at '{}', whose issuer '{}' is not in {} (openssl verify: \"unable to get local issuer certificate\"); Go and webpki find another path: send the chain that leads to the root, first",
+            return Some((Cause::SinglePathRefused, format!(
+                "OpenSSL clients (nginx, curl) follow the first issuer they find and stop at '{}', whose issuer '{}' is not in {} (openssl verify: \"unable to get local issuer certificate\"); Go and webpki find another path: send the chain that leads to the root, first",
                 top.subject, top.issuer, ca.source
-            ));
+            )));
         }
         chain.iter().enumerate().skip(1).find_map(|(index, issuer)| {
             chain[..index].iter().find_map(|below| {
@@ -110,10 +110,10 @@ impl<'a> Examined<'a> {
                     .dns_names
                     .iter()
                     .find(|name| rules::openssl_excludes_dns(issuer, name))?;
-                Some(format!(
-                    "OpenSSL clients (curl, nginx) build the chain through '{}', and '{}' excludes the name {name} of '{}' (openssl verify: \"excluded subtree violation\"); Go and webpki find another path: send the chain that leads to the root, first",
-                    below.subject, issuer.subject, below.subject
-                ))
+                Some((Cause::NameNotPermitted, format!(
+                    "OpenSSL clients (nginx) build their one chain through '{}', whose nameConstraints do not permit the name {name} of '{}' (openssl verify: \"permitted subtree violation\" or \"excluded subtree violation\"); Go and webpki find another path that does",
+                    issuer.subject, below.subject
+                )))
             })
         })
     }
