@@ -34,8 +34,12 @@ impl ProbeReport {
     }
 }
 
+/// Told how many targets are done out of how many, after each one (the caller draws it;
+/// an engine prints nothing).
+pub type Progress<'a> = Option<&'a (dyn Fn(usize, usize) + Sync)>;
+
 /// Probe every target (bounded concurrency) and judge the results.
-pub async fn probe(request: &ProbeRequest, progress: bool) -> ProbeReport {
+pub async fn probe(request: &ProbeRequest, progress: Progress<'_>) -> ProbeReport {
     let clients = match Clients::new(&request.alpn) {
         Ok(clients) => clients,
         Err(err) => {
@@ -80,7 +84,11 @@ fn finish(results: Vec<ProbeResult>, request: &ProbeRequest) -> ProbeReport {
     }
 }
 
-async fn probe_all(request: &ProbeRequest, clients: &Clients, progress: bool) -> Vec<ProbeResult> {
+async fn probe_all(
+    request: &ProbeRequest,
+    clients: &Clients,
+    progress: Progress<'_>,
+) -> Vec<ProbeResult> {
     let limit = Arc::new(tokio::sync::Semaphore::new(request.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
     for (index, target) in request.targets.iter().cloned().enumerate() {
@@ -102,12 +110,9 @@ async fn probe_all(request: &ProbeRequest, clients: &Clients, progress: bool) ->
             results[index] = Some(result);
         }
         done += 1;
-        if progress {
-            eprint!("\rprobed {done}/{total}");
+        if let Some(report) = progress {
+            report(done, total);
         }
-    }
-    if progress {
-        eprint!("\r{}\r", " ".repeat(24));
     }
     results
         .into_iter()

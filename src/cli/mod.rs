@@ -301,9 +301,21 @@ async fn run_probe(
         clients: args.judge.clients,
         max_depth: args.max_depth,
     };
-    let progress =
-        format == OutputFormat::Text && request.targets.len() > 3 && term.stderr_is_terminal;
-    let report = served::probe(&request, progress).await;
+    let show = format == OutputFormat::Text && request.targets.len() > 3 && term.stderr_is_terminal;
+    // Drawn on stderr while the targets are probed, erased when the last one is done.
+    let draw = |done: usize, total: usize| {
+        use std::io::Write as _;
+        let mut stderr = std::io::stderr();
+        let _ = match done < total {
+            true => write!(stderr, "\rprobed {done}/{total}"),
+            false => write!(stderr, "\r{}\r", " ".repeat(24)),
+        };
+    };
+    let report = served::probe(
+        &request,
+        show.then_some(&draw as &(dyn Fn(usize, usize) + Sync)),
+    )
+    .await;
     Ok(term.emit(&report, format, style)?)
 }
 

@@ -333,7 +333,7 @@ async fn server_checks(
         clients: crate::check::Clients::DEFAULT_SELECTION,
         max_depth: None,
     };
-    let report = served::probe(&probe, false).await;
+    let report = served::probe(&probe, None).await;
     let Some(result) = report.results.into_iter().next() else {
         return (checks, false);
     };

@@ -24,7 +24,7 @@ impl Doctor<'_> {
             clients: self.request.clients,
             max_depth: None,
         };
-        let report = served::probe(&probe_request, false).await;
+        let report = served::probe(&probe_request, None).await;
         let fake_served = report.results.iter().any(|result| {
             result
                 .chain

@@ -432,7 +432,7 @@ pub(super) async fn collect_endpoints(request: &ExpiryRequest) -> (Vec<Item>, Ve
         clients: crate::check::Clients::DEFAULT_SELECTION,
         max_depth: None,
     };
-    let report = served::probe(&probe, false).await;
+    let report = served::probe(&probe, None).await;
     let mut items = Vec::new();
     let mut states = Vec::new();
     for result in &report.results {

@@ -103,7 +103,7 @@ pub(super) async fn served_cacerts(
         clients: crate::check::Clients::DEFAULT_SELECTION,
         max_depth: None,
     };
-    let report = served::probe(&probe, false).await;
+    let report = served::probe(&probe, None).await;
     let served = report
         .results
         .first()

@@ -428,7 +428,7 @@ pub(super) async fn probe_rancher(
         clients: crate::check::Clients::DEFAULT_SELECTION,
         max_depth: None,
     };
-    Ok(crate::checks::served::probe(&probe_request, false).await)
+    Ok(crate::checks::served::probe(&probe_request, None).await)
 }
 
 impl NewSet {
