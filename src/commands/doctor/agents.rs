@@ -99,10 +99,7 @@ impl Doctor<'_> {
             )
         };
         let fix = (check.status == Status::Failed).then(|| {
-            Fix::command(
-                Cause::AgentChecksumMismatch,
-                argv(&["kubectl", "-n", &namespace, "rollout", "restart", "deploy/cattle-cluster-agent"]),
-            )
+            rollout_restart(Cause::AgentChecksumMismatch, &namespace, "deploy/cattle-cluster-agent")
             .note("it rewrites stv-aggregation; the system-agent-upgrader plan then updates the nodes")
         });
         self.add(Section::Agents, check, fix);
@@ -205,16 +202,10 @@ impl Doctor<'_> {
     }
 
     fn judge_agents(&mut self, state: &AgentState, secrets: &ClusterSecrets, served: Option<&str>) {
-        let restart = Fix::command(
+        let restart = rollout_restart(
             Cause::CacertsSettingStale,
-            argv(&[
-                "kubectl",
-                "-n",
-                &self.request.namespace,
-                "rollout",
-                "restart",
-                "deploy/rancher",
-            ]),
+            &self.request.namespace,
+            "deploy/rancher",
         )
         .note("the cacerts setting follows tls-ca at start");
         let ca = secrets.ca_bytes();
@@ -317,22 +308,4 @@ impl Doctor<'_> {
             }
         }
     }
-}
-
-/// `helm upgrade` of the rancher release keeping its values, with one value set.
-fn helm_upgrade(namespace: &str, value: &str) -> Fix {
-    Fix::command(
-        Cause::HelmValues,
-        argv(&[
-            "helm",
-            "upgrade",
-            "rancher",
-            "rancher-latest/rancher",
-            "-n",
-            namespace,
-            "--reuse-values",
-            "--set",
-            value,
-        ]),
-    )
 }

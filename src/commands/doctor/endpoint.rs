@@ -148,18 +148,8 @@ impl Doctor<'_> {
                     Section::Endpoint,
                     Check::failed(CheckId::Served, Cause::ServedDiffers, message),
                     Some(
-                        Fix::command(
-                            Cause::ServedDiffers,
-                            [
-                                "kubectl",
-                                "-n",
-                                "ingress-nginx",
-                                "rollout",
-                                "restart",
-                                "daemonset/ingress-nginx-controller",
-                            ],
-                        )
-                        .note("or the TLS certificate of your load balancer"),
+                        reload_ingress_nginx(Cause::ServedDiffers)
+                            .note("or the TLS certificate of your load balancer"),
                     ),
                 );
             }

@@ -88,20 +88,7 @@ impl Doctor<'_> {
     }
 
     fn helm(&self, value: &str) -> Fix {
-        Fix::command(
-            Cause::HelmValues,
-            argv(&[
-                "helm",
-                "upgrade",
-                "rancher",
-                "rancher-latest/rancher",
-                "-n",
-                &self.request.namespace,
-                "--reuse-values",
-                "--set",
-                value,
-            ]),
-        )
+        helm_upgrade(&self.request.namespace, value)
     }
 
     /// The Ingress that routes the host (or `rancher`) and its `spec.tls` entry.
@@ -169,18 +156,8 @@ impl Doctor<'_> {
             namespace: namespace.clone(),
             name: secret_name,
             holder: format!("Ingress {name}"),
-            reload: Fix::command(
-                Cause::IngressFakeCertificate,
-                [
-                    "kubectl",
-                    "-n",
-                    "ingress-nginx",
-                    "rollout",
-                    "restart",
-                    "daemonset/ingress-nginx-controller",
-                ],
-            )
-            .note("or the deployment of your ingress controller"),
+            reload: reload_ingress_nginx(Cause::IngressFakeCertificate)
+                .note("or the deployment of your ingress controller"),
             controller_says: None,
         }))
     }

@@ -340,6 +340,37 @@ fn argv(words: &[&str]) -> Vec<String> {
     words.iter().map(|word| word.to_string()).collect()
 }
 
+/// `kubectl -n NAMESPACE rollout restart WORKLOAD` as the fix for `cause`.
+fn rollout_restart(cause: Cause, namespace: &str, workload: &str) -> Fix {
+    Fix::command(
+        cause,
+        argv(&["kubectl", "-n", namespace, "rollout", "restart", workload]),
+    )
+}
+
+/// Restart ingress-nginx so it loads its TLS Secrets again.
+fn reload_ingress_nginx(cause: Cause) -> Fix {
+    rollout_restart(cause, "ingress-nginx", "daemonset/ingress-nginx-controller")
+}
+
+/// `helm upgrade` of the rancher release keeping its values, with one value set.
+fn helm_upgrade(namespace: &str, value: &str) -> Fix {
+    Fix::command(
+        Cause::HelmValues,
+        argv(&[
+            "helm",
+            "upgrade",
+            "rancher",
+            "rancher-latest/rancher",
+            "-n",
+            namespace,
+            "--reuse-values",
+            "--set",
+            value,
+        ]),
+    )
+}
+
 fn read_if_present(path: &Path) -> Option<Vec<u8>> {
     path.is_file().then(|| std::fs::read(path).ok()).flatten()
 }

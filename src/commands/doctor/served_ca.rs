@@ -63,16 +63,10 @@ impl Doctor<'_> {
             return None;
         };
         let restart = |note: &str| {
-            Fix::command(
+            rollout_restart(
                 Cause::CacertsMismatch,
-                argv(&[
-                    "kubectl",
-                    "-n",
-                    &self.request.namespace,
-                    "rollout",
-                    "restart",
-                    "deploy/rancher",
-                ]),
+                &self.request.namespace,
+                "deploy/rancher",
             )
             .note(note)
         };
@@ -166,16 +160,10 @@ impl Doctor<'_> {
                 Section::Rancher,
                 check,
                 Some(
-                    Fix::command(
+                    rollout_restart(
                         Cause::CacertsNodeDiffers,
-                        argv(&[
-                            "kubectl",
-                            "-n",
-                            &self.request.namespace,
-                            "rollout",
-                            "restart",
-                            "deploy/rancher",
-                        ]),
+                        &self.request.namespace,
+                        "deploy/rancher",
                     )
                     .note("every replica rereads tls-ca"),
                 ),

@@ -27,18 +27,8 @@ impl Doctor<'_> {
         let Some(chain) = chain_of(secret_data(&secret, "tls.crt")) else {
             return;
         };
-        let restart = Fix::command(
-            Cause::WebhookCaBundle,
-            argv(&[
-                "kubectl",
-                "-n",
-                &namespace,
-                "rollout",
-                "restart",
-                "deploy/rancher-webhook",
-            ]),
-        )
-        .note("it writes its CA into the caBundles at start");
+        let restart = rollout_restart(Cause::WebhookCaBundle, &namespace, "deploy/rancher-webhook")
+            .note("it writes its CA into the caBundles at start");
         let bundles = match ca_bundles(&client).await {
             Ok(bundles) => bundles,
             Err(err) => {
