@@ -182,23 +182,25 @@ pub(super) async fn run_rotate(
         kubeconfig: common.cluster.kubeconfig.clone(),
         context: common.cluster.context.clone(),
         host: common.host.clone(),
-        backup_dir: apply
-            .and_then(|a| a.backup_dir.clone())
-            .unwrap_or_else(|| rotate::default_backup_dir(&common.dir)),
-        dry_run: apply.is_some_and(|a| a.dry_run),
-        step: apply.map_or(rotate::Step::All, |a| a.step),
-        agents: apply.map_or(rotate::AgentMethod::Annotate, |a| a.agents),
         all_contexts: apply.is_some_and(|a| a.all_contexts) || status_everywhere,
-        restart_rancher: apply
-            .is_some_and(|a| a.restart_rancher)
-            .then(|| apply.map_or(std::time::Duration::ZERO, |a| a.wait)),
         node: common.node.clone(),
         roots: common.ca.clone(),
         timeout: common.timeout,
     };
     let report = match command {
         args::RotateCommand::Plan(_) => rotate::plan(&request).await?,
-        args::RotateCommand::Apply(_) => {
+        args::RotateCommand::Apply(apply) => {
+            let request = rotate::ApplyRequest {
+                backup_dir: apply
+                    .backup_dir
+                    .clone()
+                    .unwrap_or_else(|| rotate::default_backup_dir(&common.dir)),
+                dry_run: apply.dry_run,
+                step: apply.step,
+                agents: apply.agents,
+                restart_rancher: apply.restart_rancher.then_some(apply.wait),
+                common: request,
+            };
             // Ctrl-C during the change: rolled back and reported, then exit 130.
             let _guard = (!request.dry_run).then(crate::interrupt::Guard::watch);
             let report = rotate::apply(&request).await?;

@@ -68,25 +68,41 @@ pub struct RotateRequest {
     pub context: Option<String>,
     /// Rancher's host name, checked against the new certificate's SANs.
     pub host: Option<String>,
-    /// Where backups go.
-    pub backup_dir: PathBuf,
-    /// Apply: change nothing, say what would be sent.
-    pub dry_run: bool,
-    /// Apply: which step.
-    pub step: Step,
-    /// Apply: how the agents are reconfigured.
-    pub agents: AgentMethod,
-    /// Apply (`--step agents --agents env`): every context of the kubeconfig in turn.
+    /// Apply and status: every context of the kubeconfig in turn (apply: with `--step
+    /// agents --agents env`).
     pub all_contexts: bool,
-    /// Apply: restart Rancher after the secrets and wait this long for its `cacerts`
-    /// setting to follow.
-    pub restart_rancher: Option<std::time::Duration>,
     /// Status: the address to connect to with `host` as SNI (a node or load balancer).
     pub node: Option<String>,
     /// Without `cacerts.pem`: the roots clients trust (a file or `system`; default Mozilla's).
     pub roots: Option<String>,
     /// Timeout of each API request.
     pub timeout: std::time::Duration,
+}
+
+/// What `rcert rotate apply` takes besides the set and the cluster (plan and status read;
+/// only apply changes). Dereferences to the [`RotateRequest`] it extends.
+#[derive(Debug, Clone)]
+pub struct ApplyRequest {
+    /// The set, the cluster, the time: what every mode reads.
+    pub common: RotateRequest,
+    /// Where backups go.
+    pub backup_dir: PathBuf,
+    /// Change nothing, say what would be sent.
+    pub dry_run: bool,
+    /// Which step.
+    pub step: Step,
+    /// How the agents are reconfigured.
+    pub agents: AgentMethod,
+    /// Restart Rancher after the secrets and wait this long for its `cacerts` setting to
+    /// follow.
+    pub restart_rancher: Option<std::time::Duration>,
+}
+
+impl std::ops::Deref for ApplyRequest {
+    type Target = RotateRequest;
+    fn deref(&self) -> &RotateRequest {
+        &self.common
+    }
 }
 
 /// The result of `rotate plan`, `apply` or `status`: one line per step or object.
@@ -393,7 +409,7 @@ pub(super) fn finish(
     RotateReport {
         mode: mode.to_string(),
         dir: request.dir.display().to_string(),
-        dry_run: request.dry_run,
+        dry_run: false,
         new_checksum,
         validation,
         steps,

@@ -43,7 +43,7 @@ impl Undo {
 
 /// One `rotate apply` run: what it reported and what it changed.
 struct Run<'a> {
-    request: &'a RotateRequest,
+    request: &'a ApplyRequest,
     view: ClusterView,
     steps: Vec<Check>,
     /// What step 1 changed (to put back when a later step fails).
@@ -52,7 +52,7 @@ struct Run<'a> {
     undo: Vec<Undo>,
 }
 
-fn options(request: &RotateRequest) -> Options<'_> {
+fn options(request: &ApplyRequest) -> Options<'_> {
     Options {
         namespace: &request.namespace,
         backup_dir: &request.backup_dir,
@@ -65,7 +65,7 @@ fn options(request: &RotateRequest) -> Options<'_> {
 
 /// `rcert rotate apply`: refuses an invalid set; every change backed up; a failure rolls
 /// back what this run changed. With `--all-contexts`, the agents of every context in turn.
-pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
+pub async fn apply(request: &ApplyRequest) -> Result<RotateReport, crate::Error> {
     if request.all_contexts {
         return apply_everywhere(request).await;
     }
@@ -77,7 +77,7 @@ pub async fn apply(request: &RotateRequest) -> Result<RotateReport, crate::Error
 /// other. A context that fails or cannot be reached does not stop the others: each one
 /// that was changed holds the checksum Rancher already hands out (the gate of every run),
 /// so it is done, not half-done; each line names its context.
-async fn apply_everywhere(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
+async fn apply_everywhere(request: &ApplyRequest) -> Result<RotateReport, crate::Error> {
     if request.step != Step::Agents || request.agents != AgentMethod::Env {
         return Err(crate::Error::Usage(
             "--all-contexts is for --step agents --agents env (each downstream cluster's own agents)".to_string(),
@@ -93,7 +93,14 @@ async fn apply_everywhere(request: &RotateRequest) -> Result<RotateReport, crate
     for context in crate::cluster::context_names(request.kubeconfig.as_deref())? {
         runs.push((
             context.clone(),
-            apply_to_cluster(&for_context(request, &context), set.clone()).await,
+            apply_to_cluster(
+                &ApplyRequest {
+                    common: for_context(request, &context),
+                    ..request.clone()
+                },
+                set.clone(),
+            )
+            .await,
         ));
     }
     combine("apply", request, runs)
@@ -101,7 +108,7 @@ async fn apply_everywhere(request: &RotateRequest) -> Result<RotateReport, crate
 
 /// One cluster's apply (the `--context` one) of the set read from `--to`.
 async fn apply_to_cluster(
-    request: &RotateRequest,
+    request: &ApplyRequest,
     mut set: NewSet,
 ) -> Result<RotateReport, crate::Error> {
     let new_checksum = set.checksum();
@@ -236,8 +243,7 @@ async fn apply_to_cluster(
         )),
         Ok(()) => {}
     }
-    Ok(finish(
-        "apply",
+    Ok(finished(
         request,
         new_checksum,
         set.validation,
@@ -248,13 +254,26 @@ async fn apply_to_cluster(
 
 /// The report of an apply refused before any change: the set's validation and why.
 fn refused(
-    request: &RotateRequest,
+    request: &ApplyRequest,
     new_checksum: Option<String>,
     validation: Vec<Check>,
     steps: Vec<Check>,
     requests: u32,
 ) -> RotateReport {
-    finish("apply", request, new_checksum, validation, steps, requests)
+    finished(request, new_checksum, validation, steps, requests)
+}
+
+/// An apply's report: `finish`'s, with `--dry-run` said.
+fn finished(
+    request: &ApplyRequest,
+    new_checksum: Option<String>,
+    validation: Vec<Check>,
+    steps: Vec<Check>,
+    requests: u32,
+) -> RotateReport {
+    let mut report = finish("apply", request, new_checksum, validation, steps, requests);
+    report.dry_run = request.dry_run;
+    report
 }
 
 impl Run<'_> {
