@@ -240,3 +240,42 @@ fn the_fix_verify_suggests_for_a_wrong_order_works() {
     let (code, _, _) = run(&["verify", "--ca", &fixture("root.pem"), &file]);
     assert_eq!(code, 0);
 }
+
+/// A combined PEM (chain and private key in one file) rewritten in place would lose the
+/// key: refused, the file untouched, the message says why and what to do.
+#[test]
+fn writing_over_an_input_that_holds_a_private_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let combined = dir.path().join("combined.pem");
+    std::fs::write(
+        &combined,
+        [
+            fixture_bytes("inter.pem"),
+            fixture_bytes("leaf.pem"),
+            fixture_bytes("leaf.key"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let before = std::fs::read(&combined).unwrap();
+    let path = combined.display().to_string();
+    let (code, _, stderr) = run(&["fullchain", &path, "--out", &path, "--force"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{path} holds a private key: writing the chain over it would lose the key"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&combined).unwrap(), before);
+    // And verify offers no command that would do it.
+    let (_, json) = run_json(&["verify", &path]);
+    let order = json[0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["id"] == "order")
+        .unwrap()
+        .clone();
+    assert!(order["fix"]["commands"].is_null(), "{order:#}");
+}

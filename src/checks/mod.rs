@@ -117,6 +117,8 @@ impl Origin<'_> {
     /// [`Origin::reorder_hint`] as a fix: the command for a file, the words for a server.
     fn reorder_fix(&self, cause: Cause) -> Fix {
         match self {
+            // Standard input: no file to write the chain back to.
+            Origin::File("-") => Fix::words(cause, "order the chain leaf first, each certificate followed by its issuer: rcert fullchain - < chain.pem > tls.crt"),
             Origin::File(path) => Fix::command(
                 cause,
                 ["rcert", "fullchain", path, "--out", path, "--force"],
@@ -472,9 +474,9 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
 /// `published` says who would see it.
 pub fn private_key_message(source: &str, labels: &[String], published: &str) -> String {
     format!(
-        "{source} holds a private key ({}) next to the certificate(s): {published}, so it is never written or pushed; keep only the certificates: sed -n '/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p' {} > certs.pem",
+        "{source} holds a private key ({}) next to the certificate(s): {published}, so it is never written or pushed; keep the key in its own file (tls.key), and only the certificates here: rcert fullchain {source_word} --out {source_word}.certs, then move that over {source_word}",
         labels.join(", "),
-        crate::check::shell_quote(source)
+        source_word = crate::check::shell_quote(source)
     )
 }
 

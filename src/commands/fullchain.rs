@@ -47,8 +47,34 @@ pub struct FullchainRequest {
     pub at: time::OffsetDateTime,
 }
 
+/// An output that is also an input holding a private key (a combined PEM): the chain
+/// written over it would lose the key — refused before anything is read or written.
+fn refuse_overwriting_keys(request: &FullchainRequest) -> Result<(), crate::Error> {
+    let outputs = [request.out.as_ref(), request.cacerts.as_ref()];
+    for input in &request.inputs {
+        let input_path = std::path::Path::new(input);
+        let overwritten = outputs.iter().flatten().any(|out| {
+            out.as_path() == input_path
+                || out
+                    .canonicalize()
+                    .ok()
+                    .is_some_and(|out| input_path.canonicalize().ok() == Some(out))
+        });
+        let holds_key = overwritten
+            && std::fs::read(input_path)
+                .is_ok_and(|bytes| !crate::x509::scan::private_key_labels(&bytes).is_empty());
+        if holds_key {
+            return Err(crate::Error::Usage(format!(
+                "{input} holds a private key: writing the chain over it would lose the key; write the chain to another file (--out), keep the key in its own (tls.key)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Read every input, build the chain, and write it (only when it is complete).
 pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::Error> {
+    refuse_overwriting_keys(request)?;
     let mut certs = Vec::new();
     for input in &request.inputs {
         certs.extend(crate::x509::cert::load_certs(input)?);

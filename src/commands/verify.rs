@@ -53,6 +53,17 @@ pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::P
     let certs = inspect::certs_from(&loaded)?;
     let mut checks = check_chain(&certs, Origin::File(file), context);
     if !private_keys.is_empty() {
+        // A command that writes the chain over the file would lose the key (fullchain
+        // refuses it): the key moves out first, said in words.
+        for check in &mut checks {
+            if let Some(fix) = check.fix.as_mut().filter(|fix| !fix.commands.is_empty()) {
+                let line = fix.line();
+                fix.commands.clear();
+                fix.note = Some(format!(
+                    "first move the private key out of {file} into its own file (tls.key), then: {line}"
+                ));
+            }
+        }
         // tls.crt is served to every client: a key in it is published with it.
         checks.insert(
             0,
