@@ -510,10 +510,24 @@ fn cacerts_with_the_intermediate_then_the_root_is_what_rancher_asks_for() {
             .unwrap()["fix"],
     );
     let (chain, ca) = (fixture("fullchain.pem"), reversed.display().to_string());
+    let finding = out.json[0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "ca_file")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        finding["subject"],
+        serde_json::json!({"kind": "file", "path": ca}),
+        "the CA file, not tls.crt"
+    );
+    // Words, not a command to run unattended: it changes CATTLE_CA_CHECKSUM.
     assert!(
-        fix.starts_with(&format!(
-            "rcert fullchain {chain} {ca} --out {chain} --cacerts {ca} --force"
-        )),
+        fix.starts_with("optional, and it changes CATTLE_CA_CHECKSUM")
+            && fix.contains(&format!(
+                "rcert fullchain {chain} {ca} --out {chain} --cacerts {ca} --force"
+            )),
         "{fix}"
     );
     let out = verify(&["--ca", &fixture("inter.pem"), &fixture("fullchain.pem")]);

@@ -16,22 +16,18 @@ fn intermediates_check(ca: &CaBundle, origin: Origin<'_>) -> Check {
     };
     let ordered = certs.windows(2).all(|pair| pair[0].is_issued_by(&pair[1]));
     let ends_at_root = certs.last().is_some_and(|cert| cert.self_signed);
+    // Words, not a command to run unattended: nothing breaks as it is, and reordering
+    // changes the bytes CATTLE_CA_CHECKSUM hashes — every registered agent needs the new one.
     let reorder = |cause: Cause| {
-        let checksum = "the file's bytes are what CATTLE_CA_CHECKSUM hashes: agents need the new checksum (rcert rotate)";
-        match origin {
-            Origin::File(path) => Fix::command(
-                cause,
-                [
-                    "rcert", "fullchain", path, &ca.source, "--out", path, "--cacerts", &ca.source,
-                    "--force",
-                ],
-            )
-            .note(format!("the leaf orders the CAs above it; {checksum}")),
-            Origin::Server => Fix::words(
-                cause,
-                format!("rcert fullchain tls.crt {} --out tls.crt --cacerts {} --force: the leaf orders the CAs above it; {checksum}", ca.source, ca.source),
-            ),
-        }
+        let leaf = match origin {
+            Origin::File(path) if path != "-" => crate::check::shell_quote(path),
+            _ => "tls.crt".to_string(),
+        };
+        let ca_file = crate::check::shell_quote(&ca.source);
+        Fix::words(
+            cause,
+            format!("optional, and it changes CATTLE_CA_CHECKSUM (agents then need the new one: rcert rotate): rcert fullchain {leaf} {ca_file} --out {leaf} --cacerts {ca_file} --force — the leaf orders the CAs above it"),
+        )
     };
     // A trust store is a set: no client minds the order, Rancher's docs do.
     let nothing_breaks = "no client minds the order of a CA file (Go, OpenSSL and browsers read it as a set), Rancher's docs do";
@@ -75,7 +71,18 @@ fn intermediates_check(ca: &CaBundle, origin: Origin<'_>) -> Check {
     }
 }
 
+/// [`judged_ca_file`], about the CA file.
 pub(super) fn ca_file_check(ca: &CaBundle, at: time::OffsetDateTime, origin: Origin<'_>) -> Check {
+    let check = judged_ca_file(ca, at, origin);
+    match check.status {
+        Status::Ok => check,
+        _ => check.about(Subject::File {
+            path: ca.source.clone(),
+        }),
+    }
+}
+
+fn judged_ca_file(ca: &CaBundle, at: time::OffsetDateTime, origin: Origin<'_>) -> Check {
     if !ca.private_keys.is_empty() {
         return Check::failed(
             CheckId::CaFile,
@@ -107,7 +114,18 @@ pub(super) fn ca_file_check(ca: &CaBundle, at: time::OffsetDateTime, origin: Ori
                 "{} holds the non-CA certificate '{}': it must hold only the CA certificate, or the agents' CATTLE_CA_CHECKSUM will not match",
                 ca.source, leaf.subject
             ),
-        );
+        )
+        .with_fix(Fix::words(
+            Cause::CaFileHoldsLeaf,
+            format!(
+                "keep only the CA certificates in it: rcert fullchain {leaf} {ca_file} --out {leaf} --cacerts {ca_file} --force (the server certificate goes to tls.crt, the CAs above it to the CA file)",
+                leaf = match origin {
+                    Origin::File(path) if path != "-" => crate::check::shell_quote(path),
+                    _ => "tls.crt".to_string(),
+                },
+                ca_file = crate::check::shell_quote(&ca.source)
+            ),
+        ));
     }
     if let Some(old) = ca.certs.iter().find(|cert| at > cert.not_after_time()) {
         return Check::warning(

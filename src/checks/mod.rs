@@ -207,6 +207,9 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
                         ca.source
                     ),
                 )
+                .about(Subject::File {
+                    path: ca.source.clone(),
+                })
             },
             None,
         ));
@@ -364,7 +367,8 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
                     cert.not_before,
                     inspect::rfc3339(at)
                 ),
-            );
+            )
+            .about(certificate_subject(cert));
         }
         if at > cert.not_after_time() {
             return Check::failed(
@@ -376,7 +380,8 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
                     cert.not_after,
                     inspect::rfc3339(at)
                 ),
-            );
+            )
+            .about(certificate_subject(cert));
         }
     }
     let Some(soonest) = certs.iter().min_by_key(|cert| cert.not_after_time()) else {
@@ -467,6 +472,9 @@ fn key_check(leaf: &Cert, certs: &[Cert], key_path: &str, key: &KeyInfo) -> Chec
             ),
         ),
     }
+    .about(Subject::File {
+        path: key_path.to_string(),
+    })
 }
 
 /// A private key found in a file that clients or Rancher read as public (`cacerts.pem`,

@@ -75,7 +75,10 @@ pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::P
                     &private_keys,
                     "a server sends tls.crt to every client",
                 ),
-            ),
+            )
+            .about(crate::check::Subject::File {
+                path: file.to_string(),
+            }),
         );
     }
     Ok(VerifyReport {

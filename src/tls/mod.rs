@@ -157,8 +157,14 @@ impl Serialize for ProbeResult {
 }
 
 impl ProbeResult {
-    /// A target that could not be probed (exit 3), with the reason.
+    /// A target that could not be probed (exit 3), with the reason — as `error` and as a
+    /// `reachable` finding a script walking the checks sees.
     pub fn unreachable(target: &Target, servername: Option<String>, error: String) -> ProbeResult {
+        let finding = Check::failed(CheckId::Reachable, Cause::Unreachable, error.clone()).about(
+            crate::check::Subject::Endpoint {
+                target: target.input.clone(),
+            },
+        );
         ProbeResult {
             target: target.input.clone(),
             address: None,
@@ -171,7 +177,7 @@ impl ProbeResult {
             alpn: None,
             // No chain: no day is ever counted from this time.
             chain: Dated::new(Vec::new(), time::OffsetDateTime::UNIX_EPOCH),
-            checks: Vec::new(),
+            checks: vec![finding],
             rancher: None,
             elapsed_ms: 0,
         }
