@@ -30,6 +30,7 @@ pub struct BuiltChain {
 struct BuiltChainJson<'a> {
     chain: Dated<&'a [Cert]>,
     has_root: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     missing_issuer: &'a Option<MissingIssuer>,
     unrelated: Dated<&'a [Cert]>,
     duplicates: usize,

@@ -235,7 +235,7 @@ impl Cause {
         use Cause::*;
         Some(match self {
             Expired | ExpiresSoon | ExpiresThisSecond => {
-                "renew it from its CA (a private CA: rcert selfsign --ca-cert cacerts.pem --ca-key cakey.pem), then replace the file or push the Secret (rcert push)"
+                "renew it from the CA that issued it (a server certificate from a private CA: rcert selfsign --host NAME --ca-cert cacerts.pem --ca-key cakey.pem), then replace the file or push the Secret (rcert push)"
             }
             NotYetValid => "check the clocks of the machine that issued it and of this one (timedatectl); reissue it if the issuer's clock was wrong",
             LifetimeTooLong => "reissue it valid for at most 825 days (rcert selfsign --days 825)",
@@ -309,7 +309,18 @@ impl Cause {
             | UnderscoreInName
             | CommonNameNotInSan
             | OddRsaModulus
-            | RejectedByOthers => DOC_CA_BROWSER_FORUM,
+            | RejectedByOthers
+            | WeakKey
+            | WeakSignature
+            | DsaKey
+            | NoSan
+            | NameMismatch
+            | CaAsLeaf
+            | KeyUsageNotForTls
+            | NoServerAuth => DOC_CA_BROWSER_FORUM,
+            RootMissing | Untrusted | Rejected | ChainTooLong | SinglePathRefused => {
+                DOC_UPDATE_CERTIFICATE
+            }
             _ => DOC_RFC5280,
         }
     }

@@ -22,6 +22,7 @@ pub struct ProbeReport {
     /// One result per target, in input order.
     pub results: Vec<ProbeResult>,
     /// With several targets: whether they all serve the same chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub consistency: Option<Check>,
     /// Overall verdict.
     pub status: Status,

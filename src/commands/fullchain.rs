@@ -20,6 +20,7 @@ pub struct FullchainReport {
     /// Where the chain went (`-` for standard output).
     pub out: String,
     /// Where the root went, with --cacerts.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cacerts: Option<String>,
     /// The chain as PEM when written to standard output.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -145,6 +146,8 @@ pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::E
         warnings,
     };
     if !report.errors.is_empty() {
+        // Nothing is written: the report says so.
+        report.written = Dated::new(Vec::new(), request.at);
         return Ok(report);
     }
     let mut out_files = Vec::new();

@@ -24,8 +24,10 @@ pub struct VerifyReport {
     /// Every check, in a fixed order.
     pub checks: Vec<Check>,
     /// The CA file used, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<String>,
     /// sha256 of the CA file as Rancher serves it (`CATTLE_CA_CHECKSUM`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_checksum: Option<String>,
     /// Why the file could not be read (exit 2 once every file is reported).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -111,18 +111,30 @@ pub struct ProbeResult {
 #[derive(Serialize)]
 struct ProbeResultJson<'a> {
     target: &'a str,
+    #[serde(skip_serializing_if = "absent")]
     address: &'a Option<String>,
+    #[serde(skip_serializing_if = "absent")]
     servername: &'a Option<String>,
     checked_name: &'a str,
     status: &'a str,
+    #[serde(skip_serializing_if = "absent")]
     error: &'a Option<String>,
+    #[serde(skip_serializing_if = "absent")]
     tls_version: &'a Option<String>,
+    #[serde(skip_serializing_if = "absent")]
     cipher_suite: &'a Option<String>,
+    #[serde(skip_serializing_if = "absent")]
     alpn: &'a Option<String>,
     chain: &'a Dated<Vec<Cert>>,
     checks: &'a [Check],
+    #[serde(skip_serializing_if = "absent")]
     rancher: &'a Option<RancherFacts>,
     elapsed_ms: u64,
+}
+
+/// A field that holds nothing is left out of the JSON, never `null`.
+fn absent<T>(value: &&Option<T>) -> bool {
+    value.is_none()
 }
 
 impl Serialize for ProbeResult {
@@ -201,12 +213,16 @@ impl ProbeResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct RancherFacts {
     /// The body of `/ping` (Rancher answers `pong`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ping: Option<String>,
     /// The body of `/cacerts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cacerts: Option<String>,
     /// sha256 of the `/cacerts` body: the value agents compare with CATTLE_CA_CHECKSUM.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cacerts_checksum: Option<String>,
     /// The HTTP status `/cacerts` answered with (None: no answer).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cacerts_status: Option<u16>,
 }
 

@@ -48,10 +48,13 @@ pub struct Cert {
     /// Basic constraints: whether this is a CA certificate.
     pub is_ca: bool,
     /// Basic constraints path length, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub path_len: Option<u32>,
     /// Subject key identifier, colon-separated upper-case hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject_key_id: Option<String>,
     /// Authority key identifier, colon-separated upper-case hex.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub authority_key_id: Option<String>,
     /// Issuer and subject are equal and the signature verifies with its own key.
     pub self_signed: bool,
@@ -86,6 +89,7 @@ pub struct KeyFacts {
     /// Key size in bits.
     pub bits: usize,
     /// Named curve for ECDSA keys (`P-256`, `P-384`, `P-521`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub curve: Option<String>,
 }
 
