@@ -264,32 +264,26 @@ fn cluster_commands_against_the_emulator() {
     let host = format!("127.0.0.1:{port}");
     let mut with_host = masks.to_vec();
     with_host.push((host.as_str(), "127.0.0.1:<PORT>"));
-    golden_masked(
-        "doctor-good",
-        &[
-            "doctor",
-            "--host",
-            &host,
-            "--kubeconfig",
-            &kubeconfig,
-            "--timeout",
-            "3s",
-        ],
-        &with_host,
-    );
-    golden_masked(
-        "probe-rancher",
-        &[
-            "probe",
-            &host,
-            "--servername",
-            "rancher.example.com",
-            "--ca",
-            "testdata/corpus/root.pem",
-            "--rancher",
-        ],
-        &with_host,
-    );
+    let doctor = [
+        "doctor",
+        "--host",
+        &host,
+        "--kubeconfig",
+        &kubeconfig,
+        "--timeout",
+        "3s",
+    ];
+    golden_masked("doctor-good", &doctor, &with_host);
+    let probe = [
+        "probe",
+        &host,
+        "--servername",
+        "rancher.example.com",
+        "--ca",
+        "testdata/corpus/root.pem",
+        "--rancher",
+    ];
+    golden_masked("probe-rancher", &probe, &with_host);
     golden_masked(
         "rotate-status-json",
         &[
@@ -321,32 +315,8 @@ fn cluster_commands_against_the_emulator() {
         ]),
         &masks,
     );
-    golden_masked(
-        "doctor-good-json",
-        &json(&[
-            "doctor",
-            "--host",
-            &host,
-            "--kubeconfig",
-            &kubeconfig,
-            "--timeout",
-            "3s",
-        ]),
-        &with_host,
-    );
-    golden_masked(
-        "probe-rancher-json",
-        &json(&[
-            "probe",
-            &host,
-            "--servername",
-            "rancher.example.com",
-            "--ca",
-            "testdata/corpus/root.pem",
-            "--rancher",
-        ]),
-        &with_host,
-    );
+    golden_masked("doctor-good-json", &json(&doctor), &with_host);
+    golden_masked("probe-rancher-json", &json(&probe), &with_host);
     golden_masked(
         "rotate-apply-dry-run",
         &[

@@ -121,7 +121,7 @@ async fn apply_to_cluster(
                 request.dir.display()
             ),
         )];
-        return Ok(refused(request, new_checksum, set.validation, steps, 0));
+        return Ok(finished(request, new_checksum, set.validation, steps, 0));
     }
     let view = read_cluster(request, true).await?;
     // The set must always cover the hostname the helm release gives Rancher; --host
@@ -137,7 +137,7 @@ async fn apply_to_cluster(
                     request.dir.display()
                 ),
             )];
-            return Ok(refused(
+            return Ok(finished(
                 request,
                 new_checksum,
                 set.validation,
@@ -155,7 +155,7 @@ async fn apply_to_cluster(
                 "refused: nothing was changed".to_string(),
             ),
         ];
-        return Ok(refused(
+        return Ok(finished(
             request,
             new_checksum,
             set.validation,
@@ -252,18 +252,8 @@ async fn apply_to_cluster(
     ))
 }
 
-/// The report of an apply refused before any change: the set's validation and why.
-fn refused(
-    request: &ApplyRequest,
-    new_checksum: Option<String>,
-    validation: Vec<Check>,
-    steps: Vec<Check>,
-    requests: u32,
-) -> RotateReport {
-    finished(request, new_checksum, validation, steps, requests)
-}
-
-/// An apply's report: `finish`'s, with `--dry-run` said.
+/// An apply's report (also of one refused before any change): `finish`'s, with
+/// `--dry-run` said.
 fn finished(
     request: &ApplyRequest,
     new_checksum: Option<String>,
