@@ -215,13 +215,17 @@ impl Transaction {
                 state: String::new(),
             };
             let dir = directory_of(&file.path);
+            // Replacing a file never widens who may read it: a 0640 tls.crt stays 0640.
+            let mode = std::fs::metadata(&file.path).map_or(file.mode, |old| {
+                file.mode & old.permissions().mode() & 0o777
+            });
             let mut temp = tempfile::Builder::new()
                 .prefix(".rcert-")
-                .permissions(std::fs::Permissions::from_mode(file.mode))
+                .permissions(std::fs::Permissions::from_mode(mode))
                 .tempfile_in(&dir)
                 .map_err(fail)?;
             temp.as_file()
-                .set_permissions(std::fs::Permissions::from_mode(file.mode))
+                .set_permissions(std::fs::Permissions::from_mode(mode))
                 .map_err(fail)?;
             temp.write_all(&file.contents)
                 .and_then(|()| temp.as_file().sync_all())
@@ -379,6 +383,18 @@ mod tests {
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn replacing_a_file_never_widens_its_permissions() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let crt = dir.path().join("tls.crt");
+        std::fs::write(&crt, "old").unwrap();
+        std::fs::set_permissions(&crt, std::fs::Permissions::from_mode(0o640)).unwrap();
+        write_all(&[OutFile::certificate(crt.clone(), "new")], true).unwrap();
+        let mode = std::fs::metadata(&crt).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o640);
     }
 
     #[test]
