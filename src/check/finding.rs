@@ -258,6 +258,9 @@ impl Cause {
             DuplicateCertificate | LeafNotFirst | WrongOrder | UnrelatedCertificate => {
                 "order the file leaf first, each certificate followed by its issuer: rcert fullchain"
             }
+            Rejected | RejectedByOthers => {
+                "the checks of this chain name what each client refuses, each with its own fix"
+            }
             Unreachable => "check the address, port, firewall and that the service listens (rcert probe)",
             ApiError => "check the kubeconfig context and the RBAC of your user or service account for the resource named",
             _ => return None,
