@@ -447,3 +447,44 @@ fn a_policy_ca_above_a_trusted_issuing_ca_is_part_of_the_chain() {
     assert_eq!(code, 0, "{stdout}");
     assert!(!stdout.contains("not part of the chain"), "{stdout}");
 }
+
+/// A host name with a trailing dot: `openssl verify -verify_hostname` (and nginx's
+/// proxy_ssl_name) compare it as given and refuse it; Go and curl strip the dot.
+#[test]
+fn a_trailing_dot_host_fails_for_nginx_and_openssl_only() {
+    let root = common::fixture("root.pem");
+    let chain = common::fixture("fullchain.pem");
+    let (openssl_ok, output) = openssl_default_verify(&root, &chain, None, "rancher.example.com.");
+    assert!(
+        !openssl_ok && output.contains("hostname mismatch"),
+        "{output}"
+    );
+    let blocks = pem_blocks(&std::fs::read_to_string(&chain).unwrap());
+    let roots = pem_blocks(&std::fs::read_to_string(&root).unwrap());
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let go = go_verdicts(&[go_case(
+        "dot",
+        &blocks[0],
+        &blocks[1..],
+        &roots,
+        "rancher.example.com.",
+        &now,
+    )]);
+    assert!(go[0].0, "Go strips the dot: {}", go[0].1);
+    let (code, stdout, _) = run(&[
+        "verify",
+        "--ca",
+        &root,
+        "--host",
+        "rancher.example.com.",
+        &chain,
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("go (agents, kubectl) accept · openssl (nginx) REJECT · curl accept"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ends with a dot"), "{stdout}");
+}

@@ -61,6 +61,9 @@ pub enum Cause {
     BadHostName,
     /// The leaf is not valid for the host.
     NameMismatch,
+    /// A host name with a trailing dot, which nginx and openssl compare as given (curl and
+    /// Go strip it).
+    TrailingDotName,
     /// The private key does not belong to the leaf.
     KeyMismatch,
     /// A private key in a file that is served or published.

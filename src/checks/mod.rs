@@ -270,7 +270,10 @@ fn verdicts_of(judged: &[(Check, Option<Clients>)]) -> Verdicts {
                 check.status == Status::Failed && clients.is_some_and(|c| c.openssl)
             })
             .all(|(check, _)| {
-                matches!(check.cause, Some(Cause::RootMissing | Cause::ChainTooLong))
+                matches!(
+                    check.cause,
+                    Some(Cause::RootMissing | Cause::ChainTooLong | Cause::TrailingDotName)
+                )
             });
     Verdicts {
         go: verdict(|c| c.go),

@@ -59,6 +59,15 @@ pub(super) fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<(Check, Option<C
                     .join(" and ")
                 )
             };
+            if host.ends_with('.') && rejected_by == Clients::OPENSSL_ONLY {
+                let message = format!(
+                    "'{host}' ends with a dot: nginx (proxy_ssl_name) and openssl compare the name as given and refuse it (\"hostname mismatch\"); curl and Go strip the dot — name the host without it"
+                );
+                return (
+                    Check::failed(CheckId::Name, Cause::TrailingDotName, message),
+                    Some(rejected_by),
+                );
+            }
             (Check::failed(CheckId::Name, Cause::NameMismatch, message), Some(rejected_by))
         })
         .collect()
@@ -117,7 +126,12 @@ fn openssl_matches(leaf: &Cert, host: &str) -> bool {
     if let Some(ip) = host_ip(host) {
         return ip_listed(leaf, ip);
     }
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    // X509_check_host compares the name as given: a trailing dot (the DNS root) never
+    // matches ("hostname mismatch"); curl strips it first, nginx does not.
+    if host.ends_with('.') {
+        return false;
+    }
+    let host = host.to_ascii_lowercase();
     let matches = |pattern: &str| {
         let pattern = pattern.trim_end_matches('.').to_ascii_lowercase();
         if pattern == host {
