@@ -28,24 +28,41 @@ fn openssl_self_signed(dir: &Path, key_args: &[&str]) -> (String, String) {
     (cert, key)
 }
 
-/// rcert's default verdict and each client's own, for a leaf file (leaf first) and a CA file.
-fn verdicts(ca: &str, leaf: &str, host: &str) -> (i32, String, bool, bool) {
-    let (code, stdout, _) = run(&["verify", "--ca", ca, "--host", host, leaf]);
+/// Go's own verdict (accept, error) on a chain file (leaf first) against a CA file, now.
+fn go_verdict(ca: &str, chain: &str, host: &str) -> (bool, String) {
+    let blocks = pem_blocks(&std::fs::read_to_string(chain).unwrap());
+    let roots = pem_blocks(&std::fs::read_to_string(ca).unwrap());
     let now = time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
-    let leaf_blocks = pem_blocks(&std::fs::read_to_string(leaf).unwrap());
-    let roots = pem_blocks(&std::fs::read_to_string(ca).unwrap());
-    let go = go_verdicts(&[go_case(
+    go_verdicts(&[go_case(
         "case",
-        &leaf_blocks[0],
-        &leaf_blocks[1..],
+        &blocks[0],
+        &blocks[1..],
         &roots,
         host,
         &now,
-    )]);
+    )])
+    .remove(0)
+}
+
+/// A CA file in `dir` holding the fixtures named, in that order.
+fn ca_file(dir: &Path, fixtures: &[&str]) -> String {
+    let path = dir.join("cacerts.pem");
+    let bytes: Vec<u8> = fixtures
+        .iter()
+        .flat_map(|name| common::fixture_bytes(name))
+        .collect();
+    std::fs::write(&path, bytes).unwrap();
+    path.display().to_string()
+}
+
+/// rcert's default verdict and each client's own, for a leaf file (leaf first) and a CA file.
+fn verdicts(ca: &str, leaf: &str, host: &str) -> (i32, String, bool, bool) {
+    let (code, stdout, _) = run(&["verify", "--ca", ca, "--host", host, leaf]);
+    let (go, _) = go_verdict(ca, leaf, host);
     let (openssl_accepts, _) = openssl_default_verify(ca, leaf, None, host);
-    (code, stdout, go[0].0, openssl_accepts)
+    (code, stdout, go, openssl_accepts)
 }
 
 #[test]
@@ -269,18 +286,8 @@ fn an_intermediate_alone_as_ca_file_fails_for_openssl_and_passes_for_go() {
         "curl accepts a partial chain"
     );
     // Intermediate then root, as Rancher's docs ask: every client accepts.
-    let both = dir.path().join("cacerts.pem");
-    std::fs::write(
-        &both,
-        [
-            common::fixture_bytes("inter.pem"),
-            common::fixture_bytes("root.pem"),
-        ]
-        .concat(),
-    )
-    .unwrap();
-    let (code, stdout, go, openssl_ok) =
-        verdicts(&both.display().to_string(), &leaf, "rancher.example.com");
+    let both = ca_file(dir.path(), &["inter.pem", "root.pem"]);
+    let (code, stdout, go, openssl_ok) = verdicts(&both, &leaf, "rancher.example.com");
     assert!(go && openssl_ok, "Go {go}, openssl {openssl_ok}");
     assert_eq!(code, 0, "{stdout}");
 }
@@ -311,20 +318,8 @@ fn max_depth_refuses_as_openssl_verify_depth_does_and_go_ignores_it() {
     assert!(!ok && text.contains("certificate chain too long"), "{text}");
     let (ok, text) = openssl_at("1");
     assert!(ok, "{text}");
-    let blocks = pem_blocks(&std::fs::read_to_string(&chain).unwrap());
-    let roots = pem_blocks(&std::fs::read_to_string(&root).unwrap());
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let go = go_verdicts(&[go_case(
-        "depth",
-        &blocks[0],
-        &blocks[1..],
-        &roots,
-        "rancher.example.com",
-        &now,
-    )]);
-    assert!(go[0].0, "Go has no depth limit: {}", go[0].1);
+    let (go, error) = go_verdict(&root, &chain, "rancher.example.com");
+    assert!(go, "Go has no depth limit: {}", error);
 
     let verify = |clients: &str, depth: &str| {
         run(&[
@@ -364,17 +359,7 @@ fn max_depth_refuses_as_openssl_verify_depth_does_and_go_ignores_it() {
 #[test]
 fn max_depth_counts_the_intermediates_of_the_ca_file_as_openssl_does() {
     let dir = tempfile::tempdir().unwrap();
-    let cacerts = dir.path().join("cacerts.pem");
-    std::fs::write(
-        &cacerts,
-        [
-            common::fixture_bytes("inter.pem"),
-            common::fixture_bytes("root.pem"),
-        ]
-        .concat(),
-    )
-    .unwrap();
-    let cacerts = cacerts.display().to_string();
+    let cacerts = ca_file(dir.path(), &["inter.pem", "root.pem"]);
     let leaf = common::fixture("leaf.pem");
     let (ok, text) = openssl(&["verify", "-verify_depth", "0", "-CAfile", &cacerts, &leaf]);
     assert!(!ok && text.contains("certificate chain too long"), "{text}");
@@ -459,20 +444,8 @@ fn a_trailing_dot_host_fails_for_nginx_and_openssl_only() {
         !openssl_ok && output.contains("hostname mismatch"),
         "{output}"
     );
-    let blocks = pem_blocks(&std::fs::read_to_string(&chain).unwrap());
-    let roots = pem_blocks(&std::fs::read_to_string(&root).unwrap());
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap();
-    let go = go_verdicts(&[go_case(
-        "dot",
-        &blocks[0],
-        &blocks[1..],
-        &roots,
-        "rancher.example.com.",
-        &now,
-    )]);
-    assert!(go[0].0, "Go strips the dot: {}", go[0].1);
+    let (go, error) = go_verdict(&root, &chain, "rancher.example.com.");
+    assert!(go, "Go strips the dot: {}", error);
     let (code, stdout, _) = run(&[
         "verify",
         "--ca",
