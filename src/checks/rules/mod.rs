@@ -545,7 +545,7 @@ impl<'a, 'x> Judged<'a, 'x> {
                     self.strict(
                         Family::Profile,
                         Cause::KeyUsageNotForTls,
-                        "keyUsage lacks digitalSignature (CA/Browser Forum: a server key signs the handshake; OpenSSL and Go accept keyAgreement alone)".to_string(),
+                        "keyUsage lacks digitalSignature (CA/Browser Forum: a server key signs the handshake); OpenSSL and Go clients accept keyAgreement alone, but an OpenSSL server (nginx, ingress-nginx) will not use the key for TLS 1.2 (\"no shared cipher\"): TLS 1.3 clients only".to_string(),
                     );
                 } else {
                     self.reject(
