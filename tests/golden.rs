@@ -222,18 +222,15 @@ fn cluster_commands_against_the_emulator() {
     ];
     golden_masked("push-created", &push, &masks);
     golden_masked("push-unchanged", &push, &masks);
-    golden_masked(
-        "expiry-cluster",
-        &[
-            "expiry",
-            "--kubeconfig",
-            &kubeconfig,
-            "--no-node",
-            "--within",
-            "30d",
-        ],
-        &masks,
-    );
+    let expiry = [
+        "expiry",
+        "--kubeconfig",
+        &kubeconfig,
+        "--no-node",
+        "--within",
+        "30d",
+    ];
+    golden_masked("expiry-cluster", &expiry, &masks);
     let set = corpus_set();
     let set_dir = set.path().display().to_string();
     let mut with_set = masks.to_vec();
@@ -303,46 +300,20 @@ fn cluster_commands_against_the_emulator() {
         [&["-o", "json"], args].concat()
     }
     golden_masked("push-unchanged-json", &json(&push), &masks);
-    golden_masked(
-        "expiry-cluster-json",
-        &json(&[
-            "expiry",
-            "--kubeconfig",
-            &kubeconfig,
-            "--no-node",
-            "--within",
-            "30d",
-        ]),
-        &masks,
-    );
+    golden_masked("expiry-cluster-json", &json(&expiry), &masks);
     golden_masked("doctor-good-json", &json(&doctor), &with_host);
     golden_masked("probe-rancher-json", &json(&probe), &with_host);
-    golden_masked(
-        "rotate-apply-dry-run",
-        &[
-            "rotate",
-            "apply",
-            "--to",
-            &set_dir,
-            "--kubeconfig",
-            &kubeconfig,
-            "--dry-run",
-        ],
-        &with_set,
-    );
-    golden_masked(
-        "rotate-apply-dry-run-json",
-        &json(&[
-            "rotate",
-            "apply",
-            "--to",
-            &set_dir,
-            "--kubeconfig",
-            &kubeconfig,
-            "--dry-run",
-        ]),
-        &with_set,
-    );
+    let apply = [
+        "rotate",
+        "apply",
+        "--to",
+        &set_dir,
+        "--kubeconfig",
+        &kubeconfig,
+        "--dry-run",
+    ];
+    golden_masked("rotate-apply-dry-run", &apply, &with_set);
+    golden_masked("rotate-apply-dry-run-json", &json(&apply), &with_set);
 }
 
 /// The JSON contract of docs/json.md: every cause code of `src/check/finding.rs` is
