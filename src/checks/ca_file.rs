@@ -19,10 +19,7 @@ fn intermediates_check(ca: &CaBundle, origin: Origin<'_>) -> Check {
     // Words, not a command to run unattended: nothing breaks as it is, and reordering
     // changes the bytes CATTLE_CA_CHECKSUM hashes — every registered agent needs the new one.
     let reorder = |cause: Cause| {
-        let leaf = match origin {
-            Origin::File(path) if path != "-" => crate::check::shell_quote(path),
-            _ => "tls.crt".to_string(),
-        };
+        let leaf = origin.shell_word();
         let ca_file = crate::check::shell_quote(&ca.source);
         Fix::words(
             cause,
@@ -119,10 +116,7 @@ fn judged_ca_file(ca: &CaBundle, at: time::OffsetDateTime, origin: Origin<'_>) -
             Cause::CaFileHoldsLeaf,
             format!(
                 "keep only the CA certificates in it: rcert fullchain {leaf} {ca_file} --out {leaf} --cacerts {ca_file} --force (the server certificate goes to tls.crt, the CAs above it to the CA file)",
-                leaf = match origin {
-                    Origin::File(path) if path != "-" => crate::check::shell_quote(path),
-                    _ => "tls.crt".to_string(),
-                },
+                leaf = origin.shell_word(),
                 ca_file = crate::check::shell_quote(&ca.source)
             ),
         ));

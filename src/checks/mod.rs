@@ -95,6 +95,15 @@ pub enum Origin<'a> {
 }
 
 impl Origin<'_> {
+    /// The file as one word of a shell line (quoted when it must be); `tls.crt` for
+    /// standard input or a server, which have no file to name.
+    fn shell_word(&self) -> String {
+        match self {
+            Origin::File(path) if *path != "-" => crate::check::shell_quote(path),
+            _ => "tls.crt".to_string(),
+        }
+    }
+
     /// "tls.crt" or "the server at host:port".
     fn name(&self) -> String {
         match self {

@@ -194,6 +194,11 @@ impl Cert {
         self.not_after_time
     }
 
+    /// Whether `at` lies within notBefore..=notAfter.
+    pub fn valid_at(&self, at: OffsetDateTime) -> bool {
+        self.not_before_time <= at && at <= self.not_after_time
+    }
+
     /// Whether `issuer` issued this certificate: names chain, key identifiers agree
     /// and the signature verifies with the issuer's public key.
     pub fn is_issued_by(&self, issuer: &Cert) -> bool {

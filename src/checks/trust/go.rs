@@ -29,7 +29,7 @@ impl Examined<'_> {
         let valid_anchors: Vec<TrustAnchor<'static>> = ca
             .certs
             .iter()
-            .filter(|cert| cert.not_before_time() <= at && at <= cert.not_after_time())
+            .filter(|cert| cert.valid_at(at))
             .filter_map(|cert| webpki::anchor_from_trusted_cert(cert.der()).ok())
             .map(|anchor| anchor.to_owned())
             .collect();
@@ -44,8 +44,7 @@ impl Examined<'_> {
                 .chain(&self.context.untrusted)
                 .filter(|cert| used.iter().any(|der| der.as_slice() == cert.der().as_ref())),
         );
-        all.into_iter()
-            .all(|cert| cert.not_before_time() <= at && at <= cert.not_after_time())
+        all.into_iter().all(|cert| cert.valid_at(at))
     }
 }
 

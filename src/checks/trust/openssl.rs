@@ -137,7 +137,7 @@ impl<'a> Examined<'a> {
             .collect();
         matching
             .iter()
-            .find(|candidate| candidate.not_before_time() <= at && at <= candidate.not_after_time())
+            .find(|candidate| candidate.valid_at(at))
             .or(matching.first())
             .copied()
     }
@@ -156,7 +156,7 @@ impl Examined<'_> {
         let at = self.context.at;
         let on_path = |cert: &Cert| self.path.iter().any(|c| c.der() == cert.der());
         for cert in chain.iter().skip(1).filter(|cert| !on_path(cert)) {
-            if at < cert.not_before_time() || at > cert.not_after_time() {
+            if !cert.valid_at(at) {
                 return Some((
                     Cause::Expired,
                     format!(
