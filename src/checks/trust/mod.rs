@@ -76,6 +76,8 @@ pub(super) struct Examined<'a> {
     intermediates: Vec<CertificateDer<'static>>,
     verified: Result<(), webpki::Error>,
     path: Vec<Cert>,
+    /// The chain OpenSSL builds, once asked for (several readers look at it).
+    openssl_chain: std::cell::OnceCell<Option<(Vec<&'a Cert>, bool)>>,
 }
 
 impl<'a> Examined<'a> {
@@ -111,6 +113,7 @@ impl<'a> Examined<'a> {
             intermediates,
             verified,
             path,
+            openssl_chain: std::cell::OnceCell::new(),
         }
     }
 

@@ -53,7 +53,14 @@ impl<'a> Examined<'a> {
     /// then the untrusted certificates in the order sent, the first whose subject names
     /// the issuer and whose keyIdentifier matches, one valid now preferred), and whether
     /// it reached a self-signed root of the trust store. `None` without a CA file.
+    /// Built once per chain.
     pub(super) fn openssl_chain(&self) -> Option<(Vec<&'a Cert>, bool)> {
+        self.openssl_chain
+            .get_or_init(|| self.build_openssl_chain())
+            .clone()
+    }
+
+    fn build_openssl_chain(&self) -> Option<(Vec<&'a Cert>, bool)> {
         let ca = self.context.ca.as_ref()?;
         let trusted: Vec<&Cert> = ca.certs.iter().collect();
         let untrusted: Vec<&Cert> = self
