@@ -36,9 +36,9 @@ pub enum Status {
 
 impl Status {
     /// The worst status among the checks (ok when there are none; skipped counts as ok).
-    pub fn worst(checks: &[Check]) -> Status {
+    pub fn worst<'a>(checks: impl IntoIterator<Item = &'a Check>) -> Status {
         checks
-            .iter()
+            .into_iter()
             .map(|check| check.status)
             .max()
             .unwrap_or(Status::Ok)

@@ -130,6 +130,29 @@ fn steps(json: &serde_json::Value) -> String {
     json["steps"].to_string()
 }
 
+/// Whether a step line read in `context` (`--all-contexts`) says `text`.
+fn has_line(json: &serde_json::Value, context: &str, text: &str) -> bool {
+    json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|line| line["context"] == context && line["message"].as_str().unwrap().contains(text))
+}
+
+/// The `(step, number)` of the first step line whose message says `text`.
+fn step_of(json: &serde_json::Value, text: &str) -> (String, u64) {
+    let line = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["message"].as_str().unwrap().contains(text))
+        .unwrap_or_else(|| panic!("no line says {text:?}: {json:#}"));
+    (
+        line["step"].as_str().unwrap().to_string(),
+        line["number"].as_u64().unwrap(),
+    )
+}
+
 #[test]
 fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
     let (old, new) = (selfsigned(), selfsigned());
@@ -170,8 +193,31 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
         "the host from the helm release is checked"
     );
 
+    // The plan is data, its steps numbered once: plan, apply and status agree.
+    assert_eq!(json["plan"]["fleet"][0]["generation_now"], 2, "{json:#}");
+    assert_eq!(json["plan"]["fleet"][0]["generation_new"], 3, "{json:#}");
+    assert_eq!(json["plan"]["agents"]["clusters"][0]["name"], "c-m-one");
+    assert_eq!(json["plan"]["secrets"]["tls_ca"], "replace");
+    assert_eq!(
+        step_of(&json, "redeployAgentGeneration 2 → 3"),
+        ("fleet".to_string(), 4)
+    );
+    assert_eq!(
+        step_of(&json, "tls-rancher-ingress"),
+        ("secrets".to_string(), 1)
+    );
+    assert_eq!(
+        step_of(&json, "helm release rancher v3"),
+        ("rancher".to_string(), 2)
+    );
+    assert_eq!(step_of(&json, "cluster c-m-one"), ("agents".to_string(), 3));
+
     let (code, json) = rotate(&emulator, &["apply", "--to", &to, "--dry-run"]);
     assert_eq!(code, 0, "{json:#}");
+    assert_eq!(
+        step_of(&json, "would apply secret cattle-system/tls-ca"),
+        ("secrets".to_string(), 1)
+    );
     assert_eq!(
         emulator
             .kubectl_get("cattle-system", "tls-ca", "cacerts.pem")
@@ -216,6 +262,10 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
         status.contains("it follows tls-ca only when Rancher restarts"),
         "{status}"
     );
+    assert_eq!(
+        step_of(&json, "it follows tls-ca only when Rancher restarts"),
+        ("rancher".to_string(), 2)
+    );
     assert!(
         status.contains(&format!("CATTLE_CA_CHECKSUM={old_sum} (new: {new_sum})")),
         "{status}"
@@ -233,6 +283,26 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
         assert_eq!(force_deploy(&emulator, name), "true", "{name}");
     }
     assert_eq!(fleet_generation(&emulator), "3");
+    assert_eq!(
+        step_of(
+            &json,
+            "fleet fleet-default/one: redeployAgentGeneration 2 → 3"
+        ),
+        ("fleet".to_string(), 4)
+    );
+    assert_eq!(
+        json["next"]["commands"][0],
+        serde_json::json!(["rcert", "rotate", "status", "--to", to]),
+        "{json:#}"
+    );
+    // A plan now says what is already done.
+    let (code, json) = rotate(&emulator, &["plan", "--to", &to]);
+    assert_eq!(code, 0, "{json:#}");
+    assert!(
+        steps(&json).contains("fleet-default/one: unchanged (already redeployed for this CA)"),
+        "{json:#}"
+    );
+    assert_eq!(json["plan"]["fleet"][0]["done"], true);
 
     // The agents came back with the new checksum.
     set_agent_checksum(&emulator, &new_sum);
@@ -843,13 +913,15 @@ fn all_contexts_sets_the_checksum_in_every_downstream_cluster() {
     let lines = steps(&json);
     for context in ["prod", "staging"] {
         assert!(
-            lines.contains(&format!("[{context}] deployment cattle-system/cattle-cluster-agent: CATTLE_CA_CHECKSUM {old_sum} → {new_sum}")),
+            has_line(&json, context, &format!("deployment cattle-system/cattle-cluster-agent: CATTLE_CA_CHECKSUM {old_sum} → {new_sum}")),
             "{context}: {lines}"
         );
     }
     assert!(
-        lines.contains(
-            "[gone] cannot get settings.management.cattle.io/cacerts: API server unreachable"
+        has_line(
+            &json,
+            "gone",
+            "cannot get settings.management.cattle.io/cacerts: API server unreachable"
         ),
         "{lines}"
     );
@@ -1157,8 +1229,8 @@ fn status_all_contexts_reports_every_downstream_cluster() {
     assert_eq!(code, 1, "{json:#}");
     let lines = steps(&json);
     assert!(
-        lines.contains("[prod] the secrets do not hold the new set yet"),
+        has_line(&json, "prod", "the secrets do not hold the new set yet"),
         "{lines}"
     );
-    assert!(lines.contains("[gone] "), "{lines}");
+    assert!(has_line(&json, "gone", ""), "{lines}");
 }

@@ -380,6 +380,29 @@ pub enum Subject {
         /// The target as given.
         target: String,
     },
+    /// Another Kubernetes object: a management or fleet cluster, an agent workload, a
+    /// Rancher setting, a webhook configuration.
+    Object {
+        /// The resource, as kubectl names it (`clusters.management.cattle.io`,
+        /// `deployments.apps`).
+        resource: String,
+        /// Its namespace (absent for a cluster-scoped object).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        /// Its name.
+        name: String,
+    },
+}
+
+impl Subject {
+    /// A Kubernetes object of `resource` (`clusters.management.cattle.io`).
+    pub fn object(resource: &str, namespace: Option<&str>, name: &str) -> Subject {
+        Subject::Object {
+            resource: resource.to_string(),
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+        }
+    }
 }
 
 /// How to fix a finding, as data: the commands (each an argv, run in order), the words

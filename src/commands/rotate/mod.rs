@@ -6,10 +6,12 @@
 
 mod apply;
 mod plan;
+mod rotation;
 mod status;
 
 pub use apply::apply;
 pub use plan::plan;
+pub use rotation::{Phase, RotationPlan, StepLine};
 pub use status::status;
 
 use std::fmt::Write as _;
@@ -118,8 +120,15 @@ pub struct RotateReport {
     pub new_checksum: Option<String>,
     /// The checks of the new set (as verify runs them).
     pub validation: Vec<Check>,
-    /// One line per step or object: what is, what will be, what lags.
-    pub steps: Vec<Check>,
+    /// One line per step or object: what is, what will be, what lags — each with its
+    /// step and number.
+    pub steps: Vec<StepLine>,
+    /// The plan the lines were rendered from (`plan` and `apply` of one context).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<RotationPlan>,
+    /// What to run next (after an apply that finished its part).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<crate::check::Fix>,
     /// The worst of everything.
     pub status: Status,
     /// API requests made.
@@ -162,6 +171,11 @@ pub(super) fn strict_mode_refusal(
                 rancher::system_store_command()
             ),
         )
+        .about(crate::check::Subject::object(
+            "settings.management.cattle.io",
+            None,
+            "agent-tls-mode",
+        ))
     })
 }
 
@@ -206,16 +220,20 @@ pub(super) fn combine(
                     CheckId::Cluster
                 };
                 (
-                    vec![Check::failed(id, Cause::ApiError, err.to_string())],
+                    vec![StepLine::run(Check::failed(
+                        id,
+                        Cause::ApiError,
+                        err.to_string(),
+                    ))],
                     0,
                     Vec::new(),
                     None,
                 )
             }
         };
-        let steps = steps.into_iter().map(|mut check| {
-            check.message = format!("[{context}] {}", check.message);
-            check
+        let steps = steps.into_iter().map(|mut line| {
+            line.context = Some(context.clone());
+            line
         });
         match &mut combined {
             Some(report) => {
@@ -236,7 +254,7 @@ pub(super) fn combine(
     }
     let mut report = combined
         .ok_or_else(|| crate::Error::Usage("the kubeconfig names no context".to_string()))?;
-    report.status = Status::worst(&report.validation).max(Status::worst(&report.steps));
+    report.status = overall(&report.validation, &report.steps);
     Ok(report)
 }
 
@@ -386,36 +404,31 @@ pub(super) fn secret_bytes(
         .map(|bytes| bytes.0.clone())
 }
 
-pub(super) fn describe_chain(bytes: Option<Vec<u8>>) -> String {
-    match bytes.map(|b| crate::x509::cert::certs_in(&b)) {
-        Some(certs) if !certs.is_empty() => format!(
-            "'{}' sha256 {}…",
-            certs[0].display_name(),
-            &certs[0].sha256_fingerprint[..23.min(certs[0].sha256_fingerprint.len())]
-        ),
-        _ => "nothing".to_string(),
-    }
-}
-
 pub(super) fn finish(
     mode: &str,
     request: &RotateRequest,
     new_checksum: Option<String>,
     validation: Vec<Check>,
-    steps: Vec<Check>,
+    steps: Vec<StepLine>,
     api_requests: u32,
 ) -> RotateReport {
-    let status = Status::worst(&validation).max(Status::worst(&steps));
     RotateReport {
         mode: mode.to_string(),
         dir: request.dir.display().to_string(),
         dry_run: false,
         new_checksum,
+        status: overall(&validation, &steps),
         validation,
         steps,
-        status,
+        plan: None,
+        next: None,
         api_requests,
     }
+}
+
+/// The worst of the set's checks and the step lines.
+fn overall(validation: &[Check], steps: &[StepLine]) -> Status {
+    Status::worst(validation).max(Status::worst(steps.iter().map(|line| &line.check)))
 }
 
 /// Probe Rancher at `host` (through `--node` when given): the served chain, `/ping` and
@@ -507,7 +520,11 @@ impl Report for RotateReport {
             );
         }
         let _ = writeln!(out, "{}", style.heading("Steps"));
-        out.push_str(&checks_text(&self.steps, style));
+        let lines: Vec<Check> = self.steps.iter().map(StepLine::as_text).collect();
+        out.push_str(&checks_text(&lines, style));
+        if let Some(next) = &self.next {
+            let _ = writeln!(out, "next: {}", next.line());
+        }
         if let Some(checksum) = &self.new_checksum {
             let _ = writeln!(out, "\nnew CATTLE_CA_CHECKSUM={checksum}");
         }

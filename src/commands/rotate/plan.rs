@@ -1,37 +1,81 @@
-//! `rotate plan`: read-only, what apply would change, step by step.
+//! `rotate plan`: read-only, the [`RotationPlan`] rendered step by step.
 
+use super::rotation::{self, CertBrief, Phase, RotationPlan, StepLine, TlsCaChange};
 use super::*;
-use crate::check::Cause;
+use crate::check::{Cause, Subject};
 use crate::cluster::rancher_objects::FORCE_DEPLOY_ANNOTATION;
-use crate::cluster::secrets::cert_manager_owner;
 
 /// `rcert rotate plan`: read-only, step by step.
 pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
     let view = read_cluster(request, false).await?;
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
     let set = load_set(request, &checked_hosts(request, release_host.as_deref()))?;
-    let new_checksum = set.checksum();
-    let mut steps = Vec::new();
-    let old_checksum =
-        secret_bytes(&view.ca, rancher::CA_SECRET_KEY).map(|b| rancher::ca_checksum(&b));
-    steps.push(Check::ok(
-        CheckId::Secret,
-        format!(
-            "1. secrets: tls-rancher-ingress {} → {}; tls-ca CATTLE_CA_CHECKSUM {} → {}",
-            describe_chain(secret_bytes(&view.tls, "tls.crt")),
-            describe_chain(Some(set.files.cert_pem.clone())),
-            old_checksum.as_deref().unwrap_or("none"),
-            match (&new_checksum, &view.ca) {
-                (Some(checksum), _) => checksum.clone(),
-                (None, Some(_)) => "none (no cacerts.pem: a publicly trusted certificate; tls-ca is deleted and the agents' checksum emptied)".to_string(),
-                (None, None) => "none (no cacerts.pem, no tls-ca: a publicly trusted certificate)".to_string(),
-            }
+    let plan = RotationPlan::compute(&set, &view);
+    let mut steps = secrets_lines(&plan, &set);
+    steps.extend(rancher_lines(&plan, &set, &view, request));
+    steps.extend(agents_lines(&plan, &view));
+    steps.extend(plan.fleet.iter().map(|change| {
+        let line = if change.done {
+            format!(
+                "{}/{}: unchanged (already redeployed for this CA)",
+                change.namespace, change.name
+            )
+        } else {
+            format!(
+                "{}/{} redeployAgentGeneration {} → {}",
+                change.namespace, change.name, change.generation_now, change.generation_new
+            )
+        };
+        StepLine::of(
+            Phase::Fleet,
+            Check::ok(CheckId::Cluster, line)
+                .about(rotation::fleet_cluster(&change.namespace, &change.name)),
+        )
+    }));
+    let mut report = finish(
+        "plan",
+        request,
+        set.checksum(),
+        set.validation,
+        steps,
+        view.requests.count(),
+    );
+    report.plan = Some(plan);
+    Ok(report)
+}
+
+/// Step 1: what each secret holds now and will hold.
+fn secrets_lines(plan: &RotationPlan, set: &NewSet) -> Vec<StepLine> {
+    let secrets = &plan.secrets;
+    let checksum_new = match (&secrets.ca_checksum_new, secrets.tls_ca) {
+        (Some(checksum), _) => checksum.clone(),
+        (None, TlsCaChange::Delete) => "none (no cacerts.pem: a publicly trusted certificate; tls-ca is deleted and the agents' checksum emptied)".to_string(),
+        (None, _) => "none (no cacerts.pem, no tls-ca: a publicly trusted certificate)".to_string(),
+    };
+    let mut lines = vec![StepLine::of(
+        Phase::Secrets,
+        Check::ok(
+            CheckId::Secret,
+            format!(
+                "tls-rancher-ingress {} → {}; tls-ca CATTLE_CA_CHECKSUM {} → {checksum_new}{}",
+                CertBrief::describe(secrets.certificate_now.as_ref()),
+                CertBrief::describe(secrets.certificate_new.as_ref()),
+                secrets.ca_checksum_now.as_deref().unwrap_or("none"),
+                if secrets.done() {
+                    " (both already hold the new set)"
+                } else {
+                    ""
+                }
+            ),
         ),
-    ));
-    if let Some(owner) = view.tls.as_ref().and_then(cert_manager_owner) {
-        steps.push(Check::warning(
-            CheckId::Secret, Cause::ManagedByCertManager,
-            format!("tls-rancher-ingress is managed by {owner}: cert-manager would revert step 1; change the helm values (ingress.tls.source=secret) first"),
+    )];
+    if let Some(owner) = &secrets.managed_by {
+        lines.push(StepLine::of(
+            Phase::Secrets,
+            Check::warning(
+                CheckId::Secret, Cause::ManagedByCertManager,
+                format!("tls-rancher-ingress is managed by {owner}: cert-manager would revert step 1; change the helm values (ingress.tls.source=secret) first"),
+            ),
         ));
     }
     if let (Some(ca), Some(leaf)) = (&set.ca, set.files.chain.first()) {
@@ -41,133 +85,156 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
             .iter()
             .any(|cert| ca.certs.iter().any(|root| cert.is_issued_by(root)))
         {
-            steps.push(Check::failed(
-                CheckId::Chain,
-                Cause::Untrusted,
-                format!(
-                    "the new certificate '{}' is not issued by the new CA in cacerts.pem",
-                    leaf.subject
+            lines.push(StepLine::of(
+                Phase::Secrets,
+                Check::failed(
+                    CheckId::Chain,
+                    Cause::Untrusted,
+                    format!(
+                        "the new certificate '{}' is not issued by the new CA in cacerts.pem",
+                        leaf.subject
+                    ),
                 ),
             ));
         }
     }
-    let private_ca = set.ca.is_some();
-    let values_right = view.helm.as_ref().is_some_and(|values| {
-        values.private_ca.unwrap_or(false) == private_ca
-            && values.tls_source.as_deref() == Some("secret")
-    });
-    let restart = format!(
-        "kubectl -n {} rollout restart deploy/rancher",
-        request.namespace
-    );
-    steps.push(match &view.helm {
-        Some(values) if values_right => Check::ok(
-            CheckId::HelmValues,
-            format!(
-                "2. helm release rancher v{} already has ingress.tls.source=secret, privateCA={private_ca}: restart Rancher so the cacerts setting follows: {restart}",
-                values.revision
-            ),
-        ),
-        found => Check::warning(
-            CheckId::HelmValues, Cause::HelmValues,
-            format!(
-                "2. helm{}: helm upgrade rancher rancher-latest/rancher -n {} --reuse-values --set ingress.tls.source=secret --set privateCA={private_ca} (it restarts Rancher; the cacerts setting follows)",
-                found.as_ref().map_or(" release not found (installed another way?)".to_string(), |values| format!(
-                    " release rancher v{} has ingress.tls.source={}, privateCA={}",
-                    values.revision,
-                    values.tls_source.as_deref().unwrap_or("(default rancher)"),
-                    values.private_ca.map_or("unset".to_string(), |v| v.to_string())
-                )),
-                request.namespace
-            ),
-        ),
-    });
-    let refusal = strict_mode_refusal(&set, &view, request);
-    let refused = refusal.is_some();
-    steps.extend(refusal);
-    if let Some(agents) = view.agents.as_ref().filter(|_| !refused) {
-        let mode = agents.agent_tls_mode.as_deref().unwrap_or("system-store");
-        let blockers = strict_switch_blockers(agents);
-        steps.push(match (mode, blockers.is_empty()) {
-            (rancher::AGENT_TLS_STRICT, _) => Check::ok(
-                CheckId::AgentTlsMode,
-                "agent-tls-mode is strict: agents trust only the CA in Rancher's cacerts setting".to_string(),
-            ),
-            (_, true) => Check::ok(
-                CheckId::AgentTlsMode,
-                format!("agent-tls-mode is {mode}; a switch to strict would be accepted (every cluster passes AgentTlsStrictCheck)"),
-            ),
-            (_, false) => Check::ok(
-                CheckId::AgentTlsMode,
+    lines
+}
+
+/// Step 2: the helm values and Rancher's restart; the agent-tls-mode they run under.
+fn rancher_lines(
+    plan: &RotationPlan,
+    set: &NewSet,
+    view: &ClusterView,
+    request: &RotateRequest,
+) -> Vec<StepLine> {
+    let rancher = &plan.rancher;
+    let private_ca = rancher.private_ca;
+    let namespace = request.namespace.as_str();
+    let rancher_deployment = Subject::object("deployments.apps", Some(namespace), "rancher");
+    let mut lines = vec![StepLine::of(
+        Phase::Rancher,
+        match &rancher.helm {
+            Some(values) if rancher.values_right => Check::ok(
+                CheckId::HelmValues,
                 format!(
-                    "agent-tls-mode is {mode}; a switch to strict would be refused by rancher-webhook until these clusters pass AgentTlsStrictCheck: {}",
-                    blockers.join(", ")
+                    "helm release rancher v{} already has ingress.tls.source=secret, privateCA={private_ca}: restart Rancher so the cacerts setting follows: kubectl -n {namespace} rollout restart deploy/rancher",
+                    values.revision
                 ),
             ),
-        });
-    }
-    match &view.agents {
-        Some(agents) => {
-            let strict = agents.agent_tls_mode.as_deref() == Some(rancher::AGENT_TLS_STRICT);
-            for cluster in agents.clusters.iter().filter(|c| c.name != "local") {
-                let connected = cluster
-                    .connected
-                    .as_ref()
-                    .map_or("unknown", |c| c.status.as_str());
-                let mut line = format!(
-                    "3. agents: cluster {} (Connected={connected}) gets {FORCE_DEPLOY_ANNOTATION}=true",
-                    cluster.name
-                );
-                let failing_strict = cluster
-                    .strict_check
-                    .as_ref()
-                    .is_some_and(|c| c.status != "True");
-                if strict && failing_strict {
-                    line.push_str(": agent-tls-mode is strict and it fails AgentTlsStrictCheck — its agent will not trust the new CA");
-                    steps.push(Check::warning(CheckId::Cluster, Cause::StrictCheckFailed, line));
-                } else {
-                    steps.push(Check::ok(CheckId::Cluster, line));
-                }
-            }
+            found => Check::warning(
+                CheckId::HelmValues, Cause::HelmValues,
+                format!(
+                    "helm{}: helm upgrade rancher rancher-latest/rancher -n {namespace} --reuse-values --set ingress.tls.source=secret --set privateCA={private_ca} (it restarts Rancher; the cacerts setting follows)",
+                    found.as_ref().map_or(" release not found (installed another way?)".to_string(), |values| format!(
+                        " release rancher v{} has ingress.tls.source={}, privateCA={}",
+                        values.revision,
+                        values.tls_source.as_deref().unwrap_or("(default rancher)"),
+                        values.private_ca.map_or("unset".to_string(), |v| v.to_string())
+                    )),
+                ),
+            )
+            .with_fix(crate::check::Fix::command(Cause::HelmValues, [
+                "helm", "upgrade", "rancher", "rancher-latest/rancher", "-n", namespace,
+                "--reuse-values", "--set", "ingress.tls.source=secret", "--set",
+                &format!("privateCA={private_ca}"),
+            ])),
         }
-        None if !view.workloads.is_empty() => steps.push(Check::ok(
-            CheckId::Cluster,
-            "3. agents: no Rancher objects here (a downstream cluster): apply --step agents --agents env sets the agents' checksum".to_string(),
-        )),
-        None => steps.push(Check::skipped(
-            CheckId::Cluster, Cause::NotPresent,
-            "3. agents: no Rancher objects and no agents in this cluster".to_string(),
-        )),
+        .about(rancher_deployment),
+    )];
+    if let Some(refusal) = strict_mode_refusal(set, view, request) {
+        lines.push(StepLine::of(Phase::Rancher, refusal));
+        return lines;
     }
-    for workload in &view.workloads {
-        steps.push(Check::ok(
-            CheckId::AgentChecksum,
-            format!(
-                "3. agents, --agents env: {} CATTLE_CA_CHECKSUM {} → {}",
-                workload.describe(),
-                workload.checksum.as_deref().unwrap_or("none"),
-                new_checksum.as_deref().unwrap_or("none (emptied)")
+    if let Some(mode) = &rancher.agent_tls_mode {
+        let blockers = &rancher.strict_blockers;
+        let message = match (mode.as_str(), blockers.is_empty()) {
+            (rancher::AGENT_TLS_STRICT, _) => "agent-tls-mode is strict: agents trust only the CA in Rancher's cacerts setting".to_string(),
+            (_, true) => format!("agent-tls-mode is {mode}; a switch to strict would be accepted (every cluster passes AgentTlsStrictCheck)"),
+            (_, false) => format!(
+                "agent-tls-mode is {mode}; a switch to strict would be refused by rancher-webhook until these clusters pass AgentTlsStrictCheck: {}",
+                blockers.join(", ")
+            ),
+        };
+        lines.push(StepLine::of(
+            Phase::Rancher,
+            Check::ok(CheckId::AgentTlsMode, message).about(Subject::object(
+                "settings.management.cattle.io",
+                None,
+                "agent-tls-mode",
+            )),
+        ));
+    }
+    lines
+}
+
+/// Step 3: every management cluster (method 1) and every agent workload (method 2).
+fn agents_lines(plan: &RotationPlan, view: &ClusterView) -> Vec<StepLine> {
+    let agents = &plan.agents;
+    let mut lines: Vec<StepLine> = Vec::new();
+    if view.agents.is_some() {
+        for change in &agents.clusters {
+            let subject = rotation::management_cluster(&change.name);
+            let connected = change.connected.as_deref().unwrap_or("unknown");
+            let mut line = if change.done {
+                format!(
+                    "cluster {} (Connected={connected}): unchanged (already redeployed for this CA)",
+                    change.name
+                )
+            } else {
+                format!(
+                    "cluster {} (Connected={connected}) gets {FORCE_DEPLOY_ANNOTATION}=true",
+                    change.name
+                )
+            };
+            let check = if change.fails_strict_check {
+                line.push_str(": agent-tls-mode is strict and it fails AgentTlsStrictCheck — its agent will not trust the new CA");
+                Check::warning(CheckId::Cluster, Cause::StrictCheckFailed, line)
+            } else {
+                Check::ok(CheckId::Cluster, line)
+            };
+            lines.push(StepLine::of(Phase::Agents, check.about(subject)));
+        }
+    } else if !agents.workloads.is_empty() {
+        lines.push(StepLine::of(
+            Phase::Agents,
+            Check::ok(
+                CheckId::Cluster,
+                "no Rancher objects here (a downstream cluster): apply --step agents --agents env sets the agents' checksum".to_string(),
+            ),
+        ));
+    } else {
+        lines.push(StepLine::of(
+            Phase::Agents,
+            Check::skipped(
+                CheckId::Cluster,
+                Cause::NotPresent,
+                "no Rancher objects and no agents in this cluster".to_string(),
             ),
         ));
     }
-    for cluster in &view.fleet {
-        steps.push(Check::ok(
-            CheckId::Cluster,
+    let new = if agents.checksum.is_empty() {
+        "none (emptied)"
+    } else {
+        agents.checksum.as_str()
+    };
+    for change in &agents.workloads {
+        let now = change.checksum_now.as_deref().unwrap_or("none");
+        let line = if change.done {
             format!(
-                "4. fleet: {}/{} redeployAgentGeneration {} → {}",
-                cluster.namespace,
-                cluster.name,
-                cluster.redeploy_generation,
-                cluster.redeploy_generation + 1
-            ),
+                "--agents env: {}: unchanged (CATTLE_CA_CHECKSUM already {now})",
+                change.workload
+            )
+        } else {
+            format!(
+                "--agents env: {} CATTLE_CA_CHECKSUM {now} → {new}",
+                change.workload
+            )
+        };
+        lines.push(StepLine::of(
+            Phase::Agents,
+            Check::ok(CheckId::AgentChecksum, line).about(rotation::workload(&change.agent)),
         ));
     }
-    Ok(finish(
-        "plan",
-        request,
-        new_checksum,
-        set.validation,
-        steps,
-        view.requests.count(),
-    ))
+    lines
 }

@@ -1,7 +1,8 @@
 //! `rotate status`: what still lags behind the new set, one line each.
 
+use super::rotation::{self, Phase, RotationPlan, StepLine};
 use super::*;
-use crate::check::Cause;
+use crate::check::{Cause, Fix, Subject};
 
 /// `rcert rotate status`: what still lags, one line each; with `--all-contexts`, every
 /// context of the kubeconfig in turn, each line prefixed with its context (a context that
@@ -26,57 +27,45 @@ async fn status_of_cluster(request: &RotateRequest) -> Result<RotateReport, crat
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
     let set = load_set(request, &checked_hosts(request, release_host.as_deref()))?;
     let new_checksum = set.checksum();
-    let dir = request.dir.display();
-    let (secrets, half_done) = secrets_line(&set, &view, request);
-    let mut steps = vec![secrets];
+    let plan = RotationPlan::compute(&set, &view);
+    let mut steps = vec![StepLine::of(Phase::Secrets, secrets_line(&plan, request))];
     match &view.agents {
         // A restart now would hand the agents a CA that does not match what is served.
-        Some(agents) if half_done => {
-            steps.push(Check::skipped(
+        Some(agents) if plan.secrets.half_done() => {
+            steps.push(StepLine::of(Phase::Rancher, Check::skipped(
                 CheckId::CacertsSetting, Cause::HalfDone,
                 "Rancher's cacerts setting not judged while the secrets are half changed: finish (or roll back) the secrets first; do not restart Rancher now".to_string(),
-            ));
+            )));
             steps.extend(cluster_lines(agents));
         }
         Some(agents) => {
-            steps.push(setting_line(&set, agents, request));
+            steps.push(StepLine::of(
+                Phase::Rancher,
+                setting_line(&set, &plan, request),
+            ));
             steps.extend(cluster_lines(agents));
         }
-        None => steps.push(Check::skipped(
-            CheckId::Cluster,
-            Cause::NotPresent,
-            "no Rancher objects in this cluster".to_string(),
+        None => steps.push(StepLine::of(
+            Phase::Agents,
+            Check::skipped(
+                CheckId::Cluster,
+                Cause::NotPresent,
+                "no Rancher objects in this cluster".to_string(),
+            ),
         )),
     }
-    for workload in &view.workloads {
-        steps.push(if workload.checksum == new_checksum {
-            Check::ok(
-                CheckId::AgentChecksum,
-                format!(
-                    "{} has the new CATTLE_CA_CHECKSUM ({})",
-                    workload.describe(),
-                    new_checksum.as_deref().unwrap_or("none")
-                ),
-            )
-        } else {
-            Check::failed(
-                CheckId::AgentChecksum, Cause::AgentChecksumMismatch,
-                format!(
-                    "{} has CATTLE_CA_CHECKSUM={} (new: {}): rcert rotate apply --to {dir} --step agents --agents env{}",
-                    workload.describe(),
-                    workload.checksum.as_deref().unwrap_or("none"),
-                    new_checksum.as_deref().unwrap_or("none"),
-                    request
-                        .context
-                        .as_deref()
-                        .map(|context| format!(" --context {}", crate::check::shell_quote(context)))
-                        .unwrap_or_default()
-                ),
-            )
-        });
-    }
+    steps.extend(
+        plan.agents
+            .workloads
+            .iter()
+            .map(|change| StepLine::of(Phase::Agents, workload_line(change, &plan, request))),
+    );
     if !view.workloads.is_empty() {
-        steps.extend(system_agent_line(&view, &set, request).await?);
+        steps.extend(
+            system_agent_line(&view, &set, request)
+                .await?
+                .map(|line| StepLine::of(Phase::Agents, line)),
+        );
     }
     if let Some(host) = &request.host {
         steps.extend(served_lines(&set, request, host).await?);
@@ -130,22 +119,24 @@ async fn system_agent_line(
     }))
 }
 
-/// Whether both secrets hold the new set (`tls-ca` absent without a private CA), and
-/// whether exactly one of them does (a change stopped half-way).
-fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> (Check, bool) {
-    let certificate_done =
-        secret_bytes(&view.tls, "tls.crt").as_deref() == Some(&set.files.cert_pem);
-    let ca_found = secret_bytes(&view.ca, rancher::CA_SECRET_KEY);
-    let ca_done = match &set.ca {
-        Some(ca) => ca_found.as_deref() == Some(&ca.bytes),
-        None => view.ca.is_none(),
-    };
-    let fix = format!(
-        "rcert rotate apply --to {} --step secrets",
-        request.dir.display()
+/// Whether both secrets hold the new set (`tls-ca` absent without a private CA); a
+/// change stopped half-way is named (do not restart Rancher then).
+fn secrets_line(plan: &RotationPlan, request: &RotateRequest) -> Check {
+    let secrets = &plan.secrets;
+    let dir = request.dir.display().to_string();
+    let fix = Fix::command(
+        Cause::NotApplied,
+        [
+            "rcert", "rotate", "apply", "--to", &dir, "--step", "secrets",
+        ],
     );
-    if certificate_done != ca_done {
-        let (new, old) = if ca_done {
+    let tls = Subject::Secret {
+        namespace: request.namespace.clone(),
+        name: rancher::TLS_SECRET.to_string(),
+    };
+    let fix_text = format!("rcert rotate apply --to {dir} --step secrets");
+    if secrets.half_done() {
+        let (new, old) = if secrets.ca_done {
             (
                 "tls-ca holds the new CA",
                 "tls-rancher-ingress still holds the old certificate",
@@ -156,48 +147,80 @@ fn secrets_line(set: &NewSet, view: &ClusterView, request: &RotateRequest) -> (C
                 "tls-ca still holds the old CA",
             )
         };
-        return (
-            Check::failed(
-                CheckId::Secret, Cause::HalfDone,
-                format!("HALF-DONE: {new} but {old} (an interrupted change?); do not restart Rancher now — finish the secrets: {fix}"),
-            ),
-            true,
-        );
+        return Check::failed(
+            CheckId::Secret, Cause::HalfDone,
+            format!("HALF-DONE: {new} but {old} (an interrupted change?); do not restart Rancher now — finish the secrets: {fix_text}"),
+        )
+        .with_fix(Fix { doc: Cause::HalfDone.doc(), ..fix })
+        .about(tls);
     }
-    let line = match (certificate_done, ca_done, set.ca.is_some()) {
-        (true, true, true) => Check::ok(
-            CheckId::Secret,
-            "tls-rancher-ingress and tls-ca hold the new set".to_string(),
-        ),
-        (true, true, false) => Check::ok(
-            CheckId::Secret,
-            "tls-rancher-ingress holds the new certificate and tls-ca is gone (no private CA)"
-                .to_string(),
-        ),
-        (_, _, true) => Check::failed(
-            CheckId::Secret,
-            Cause::NotApplied,
-            format!("the secrets do not hold the new set yet: {fix}"),
-        ),
-        (false, _, false) => Check::failed(
-            CheckId::Secret,
-            Cause::NotApplied,
-            format!("tls-rancher-ingress does not hold the new certificate yet: {fix}"),
-        ),
-        (true, false, false) => Check::failed(
-            CheckId::Secret,
-            Cause::NotApplied,
-            format!(
-                "secret tls-ca still exists, but the new certificate needs no private CA: {fix}"
+    let private_ca = secrets.ca_checksum_new.is_some();
+    let message =
+        match (secrets.done(), private_ca, secrets.certificate_done) {
+            (true, true, _) => {
+                return Check::ok(
+                    CheckId::Secret,
+                    "tls-rancher-ingress and tls-ca hold the new set".to_string(),
+                )
+            }
+            (true, false, _) => return Check::ok(
+                CheckId::Secret,
+                "tls-rancher-ingress holds the new certificate and tls-ca is gone (no private CA)"
+                    .to_string(),
             ),
+            (false, true, _) => format!("the secrets do not hold the new set yet: {fix_text}"),
+            (false, false, false) => {
+                format!("tls-rancher-ingress does not hold the new certificate yet: {fix_text}")
+            }
+            (false, false, true) => format!(
+            "secret tls-ca still exists, but the new certificate needs no private CA: {fix_text}"
         ),
-    };
-    (line, false)
+        };
+    Check::failed(CheckId::Secret, Cause::NotApplied, message)
+        .with_fix(fix)
+        .about(tls)
+}
+
+/// An agent workload's `CATTLE_CA_CHECKSUM` against the plan's.
+fn workload_line(
+    change: &rotation::WorkloadChange,
+    plan: &RotationPlan,
+    request: &RotateRequest,
+) -> Check {
+    let new = plan.secrets.ca_checksum_new.as_deref().unwrap_or("none");
+    let subject = rotation::workload(&change.agent);
+    if change.done {
+        return Check::ok(
+            CheckId::AgentChecksum,
+            format!("{} has the new CATTLE_CA_CHECKSUM ({new})", change.workload),
+        )
+        .about(subject);
+    }
+    let dir = request.dir.display().to_string();
+    let mut argv = vec![
+        "rcert", "rotate", "apply", "--to", &dir, "--step", "agents", "--agents", "env",
+    ];
+    if let Some(context) = request.context.as_deref() {
+        argv.extend(["--context", context]);
+    }
+    let fix = Fix::command(Cause::AgentChecksumMismatch, argv);
+    Check::failed(
+        CheckId::AgentChecksum,
+        Cause::AgentChecksumMismatch,
+        format!(
+            "{} has CATTLE_CA_CHECKSUM={} (new: {new}): {}",
+            change.workload,
+            change.checksum_now.as_deref().unwrap_or("none"),
+            fix.line()
+        ),
+    )
+    .with_fix(fix)
+    .about(subject)
 }
 
 /// Rancher's `cacerts` setting: it follows `tls-ca` only when Rancher restarts.
-fn setting_line(set: &NewSet, agents: &AgentState, request: &RotateRequest) -> Check {
-    let followed = set.in_setting(agents.cacerts_setting.as_deref());
+fn setting_line(set: &NewSet, plan: &RotationPlan, request: &RotateRequest) -> Check {
+    let followed = plan.rancher.setting_done == Some(true);
     let restart = format!(
         "kubectl -n {} rollout restart deploy/rancher",
         request.namespace
@@ -223,7 +246,7 @@ fn setting_line(set: &NewSet, agents: &AgentState, request: &RotateRequest) -> C
 }
 
 /// Every management cluster: connected, and passing the strict check in strict mode.
-fn cluster_lines(agents: &AgentState) -> Vec<Check> {
+fn cluster_lines(agents: &AgentState) -> Vec<StepLine> {
     let strict = agents.agent_tls_mode.as_deref() == Some("strict");
     agents
         .clusters
@@ -238,7 +261,8 @@ fn cluster_lines(agents: &AgentState) -> Vec<Check> {
                     .strict_check
                     .as_ref()
                     .is_none_or(|c| c.status == "True");
-            if !connected {
+            let subject = rotation::management_cluster(&cluster.name);
+            let check = if !connected {
                 let why = cluster
                     .connected
                     .as_ref()
@@ -263,7 +287,8 @@ fn cluster_lines(agents: &AgentState) -> Vec<Check> {
                     CheckId::Cluster,
                     format!("cluster {} connected", cluster.name),
                 )
-            }
+            };
+            StepLine::of(Phase::Agents, check.about(subject))
         })
         .collect()
 }
@@ -273,16 +298,19 @@ async fn served_lines(
     set: &NewSet,
     request: &RotateRequest,
     host: &str,
-) -> Result<Vec<Check>, crate::Error> {
+) -> Result<Vec<StepLine>, crate::Error> {
     let report = probe_rancher(request, set, host).await?;
     let Some(result) = report.results.first() else {
         return Ok(Vec::new());
     };
     if let Some(error) = &result.error {
-        return Ok(vec![Check::failed(
-            CheckId::Reachable,
-            Cause::Unreachable,
-            format!("{}: {error}", result.target),
+        return Ok(vec![StepLine::run(
+            Check::failed(
+                CheckId::Reachable,
+                Cause::Unreachable,
+                format!("{}: {error}", result.target),
+            )
+            .about(endpoint(&result.target)),
         )]);
     }
     let new_leaf = set
@@ -294,7 +322,7 @@ async fn served_lines(
         .chain
         .first()
         .map(|leaf| leaf.sha256_fingerprint.clone());
-    let mut lines = vec![if served_leaf == new_leaf {
+    let served = if served_leaf == new_leaf {
         Check::ok(
             CheckId::Served,
             format!("{} serves the new certificate", result.target),
@@ -308,12 +336,12 @@ async fn served_lines(
                 result.chain.first().map(|c| c.subject.as_str()).unwrap_or("nothing")
             ),
         )
-    }];
+    };
     let served_checksum = result
         .rancher
         .as_ref()
         .and_then(|facts| facts.cacerts_checksum.clone());
-    lines.push(match (&served_checksum, set.checksum()) {
+    let cacerts = match (&served_checksum, set.checksum()) {
         (found, wanted) if *found == wanted => Check::ok(
             CheckId::Cacerts,
             format!(
@@ -329,6 +357,15 @@ async fn served_lines(
                 wanted.as_deref().unwrap_or("none")
             ),
         ),
-    });
-    Ok(lines)
+    };
+    Ok(vec![
+        StepLine::of(Phase::Secrets, served.about(endpoint(&result.target))),
+        StepLine::of(Phase::Rancher, cacerts.about(endpoint(&result.target))),
+    ])
+}
+
+fn endpoint(target: &str) -> Subject {
+    Subject::Endpoint {
+        target: target.to_string(),
+    }
 }

@@ -4,6 +4,7 @@
 use super::*;
 use crate::check::Cause;
 use crate::cluster::rancher_objects::{rancher_deployment_exists, restart_rancher, setting_value};
+use crate::commands::rotate::rotation::Phase;
 
 /// A duration as an operator writes it: 90s → "1m30s".
 fn humanize(duration: std::time::Duration) -> String {
@@ -68,10 +69,10 @@ impl Run<'_> {
                     return Some(format!("cannot read deployment {namespace}/rancher: {err}"))
                 }
             }
-            self.ok(
+            self.push(Phase::Rancher, Check::ok(
                 CheckId::CacertsSetting,
                 format!("would restart deployment {namespace}/rancher (PATCH spec.template.metadata.annotations kubectl.kubernetes.io/restartedAt) and wait up to {} for the cacerts setting", humanize(wait)),
-            );
+            ));
             return None;
         }
         let at = self
@@ -84,7 +85,7 @@ impl Run<'_> {
                 if let Err(err) = self.backup(&format!("{namespace}-rancher-deployment"), &before) {
                     return Some(format!("Rancher was restarted, but {err}"));
                 }
-                self.ok(CheckId::CacertsSetting, format!("deployment {namespace}/rancher restarted (restartedAt {at}); waiting up to {} for its cacerts setting", humanize(wait)));
+                self.push(Phase::Rancher, Check::ok(CheckId::CacertsSetting, format!("deployment {namespace}/rancher restarted (restartedAt {at}); waiting up to {} for its cacerts setting", humanize(wait))));
             }
             Err(err) => return Some(format!("cannot restart Rancher: {err}")),
         }
@@ -98,9 +99,12 @@ impl Run<'_> {
                     if let Some(agents) = self.view.agents.as_mut() {
                         agents.cacerts_setting = value.clone();
                     }
-                    self.ok(
-                        CheckId::CacertsSetting,
-                        "Rancher's cacerts setting holds the new CA".to_string(),
+                    self.push(
+                        Phase::Rancher,
+                        Check::ok(
+                            CheckId::CacertsSetting,
+                            "Rancher's cacerts setting holds the new CA".to_string(),
+                        ),
                     );
                     return None;
                 }
@@ -120,13 +124,16 @@ impl Run<'_> {
     /// `--restart-rancher` was asked for and Rancher does not hand out the new CA after it
     /// (no Rancher here, the restart failed, or the setting did not follow): exit 1.
     pub(super) fn restart_failed(&mut self, why: &str) {
-        self.steps.push(Check::failed(
-            CheckId::CacertsSetting,
-            Cause::WaitingForRancher,
-            format!(
+        self.push(
+            Phase::Rancher,
+            Check::failed(
+                CheckId::CacertsSetting,
+                Cause::WaitingForRancher,
+                format!(
                 "--restart-rancher did not bring the new CA: {why}; agents and fleet not changed"
             ),
-        ));
+            ),
+        );
     }
 
     /// Stop before the agents and fleet: say why and what to run (a warning after the
@@ -134,11 +141,14 @@ impl Run<'_> {
     pub(super) fn wait_for_rancher(&mut self, why: &str) {
         let request = self.request;
         if request.dry_run {
-            self.steps.push(Check::warning(
-                CheckId::CacertsSetting,
-                Cause::WaitingForRancher,
-                format!("a real run stops here until Rancher hands out the new CA: {why}"),
-            ));
+            self.push(
+                Phase::Rancher,
+                Check::warning(
+                    CheckId::CacertsSetting,
+                    Cause::WaitingForRancher,
+                    format!("a real run stops here until Rancher hands out the new CA: {why}"),
+                ),
+            );
             return;
         }
         let dir = request.dir.display();
@@ -146,10 +156,13 @@ impl Run<'_> {
             "agents and fleet not changed yet: {why}. Next: kubectl -n {} rollout restart deploy/rancher, wait until rcert rotate status --to {dir} shows the cacerts setting, then rcert rotate apply --to {dir} --step agents and --step fleet",
             request.namespace
         );
-        self.steps.push(if request.step == Step::All {
-            Check::warning(CheckId::CacertsSetting, Cause::WaitingForRancher, message)
-        } else {
-            Check::failed(CheckId::CacertsSetting, Cause::WaitingForRancher, message)
-        });
+        self.push(
+            Phase::Rancher,
+            if request.step == Step::All {
+                Check::warning(CheckId::CacertsSetting, Cause::WaitingForRancher, message)
+            } else {
+                Check::failed(CheckId::CacertsSetting, Cause::WaitingForRancher, message)
+            },
+        );
     }
 }

@@ -9,8 +9,9 @@ use steps::StepError;
 
 use serde_json::Value;
 
+use super::rotation::{Phase, RotationPlan, StepLine};
 use super::*;
-use crate::check::Cause;
+use crate::check::{Cause, Fix, Subject};
 use crate::cluster::agent_workloads::set_checksum;
 use crate::cluster::backup;
 use crate::cluster::rancher_objects::{patch_cluster, patch_fleet_cluster};
@@ -45,7 +46,9 @@ impl Undo {
 struct Run<'a> {
     request: &'a ApplyRequest,
     view: ClusterView,
-    steps: Vec<Check>,
+    /// What the run carries out, computed once from the set and the cluster as read.
+    plan: RotationPlan,
+    steps: Vec<StepLine>,
     /// What step 1 changed (to put back when a later step fails).
     secrets: Option<Applied>,
     /// What the later steps changed, oldest first.
@@ -113,14 +116,14 @@ async fn apply_to_cluster(
 ) -> Result<RotateReport, crate::Error> {
     let new_checksum = set.checksum();
     if Status::worst(&set.validation) == Status::Failed {
-        let steps = vec![Check::failed(
+        let steps = vec![StepLine::run(Check::failed(
             CheckId::Secret,
             Cause::NewSetInvalid,
             format!(
                 "refused: {} does not validate; nothing was changed",
                 request.dir.display()
             ),
-        )];
+        ))];
         return Ok(finished(request, new_checksum, set.validation, steps, 0));
     }
     let view = read_cluster(request, true).await?;
@@ -130,13 +133,13 @@ async fn apply_to_cluster(
     if let Some(host) = release_host {
         set.judge(request, &checked_hosts(request, Some(&host)));
         if Status::worst(&set.validation) == Status::Failed {
-            let steps = vec![Check::failed(
+            let steps = vec![StepLine::run(Check::failed(
                 CheckId::Secret, Cause::NewSetInvalid,
                 format!(
                     "refused: {} does not validate for {host}, the hostname of the rancher helm release; nothing was changed",
                     request.dir.display()
                 ),
-            )];
+            ))];
             return Ok(finished(
                 request,
                 new_checksum,
@@ -148,12 +151,12 @@ async fn apply_to_cluster(
     }
     if let Some(refusal) = strict_mode_refusal(&set, &view, request) {
         let steps = vec![
-            refusal,
-            Check::failed(
+            StepLine::of(Phase::Rancher, refusal),
+            StepLine::run(Check::failed(
                 CheckId::Secret,
                 Cause::NewSetInvalid,
                 "refused: nothing was changed".to_string(),
-            ),
+            )),
         ];
         return Ok(finished(
             request,
@@ -167,16 +170,17 @@ async fn apply_to_cluster(
     if !request.dry_run {
         check_backup_dir(&request.backup_dir)?;
     }
+    let plan = RotationPlan::compute(&set, &view);
     let mut run = Run {
         request,
         view,
+        plan,
         steps: Vec::new(),
         secrets: None,
         undo: Vec::new(),
     };
     let wants = |step: Step| request.step == step || request.step == Step::All;
-    // What the agents must compare, and what marks an object done for this CA.
-    let value = new_checksum.clone().unwrap_or_default();
+    // What marks an object done for this CA.
     let marker = new_checksum.clone().unwrap_or_else(|| "none".to_string());
     let mut outcome = Ok(());
     if wants(Step::Secrets) {
@@ -214,42 +218,62 @@ async fn apply_to_cluster(
     if outcome.is_ok() && !waiting && wants(Step::Agents) {
         outcome = match request.agents {
             AgentMethod::Annotate => run.annotate_step(&marker).await,
-            AgentMethod::Env => run.env_step(&value).await,
+            AgentMethod::Env => run.env_step().await,
         };
     }
     if outcome.is_ok() && !waiting && wants(Step::Fleet) {
         outcome = run.fleet_step(&marker).await;
     }
+    let mut next = None;
     match outcome {
         Err(message) => {
             let state = run.roll_back().await;
-            run.steps
-                .push(Check::failed(CheckId::Cluster, Cause::HalfDone, format!("{message}; {state}")));
+            run.steps.push(StepLine::run(Check::failed(
+                CheckId::Cluster,
+                Cause::HalfDone,
+                format!("{message}; {state}"),
+            )));
         }
-        Ok(()) if !request.dry_run && !waiting && later_steps => run.steps.push(Check::ok(
-            CheckId::AgentChecksum,
-            format!(
-                "next: rcert rotate status --to {} until every agent has the new checksum and every cluster is connected",
-                request.dir.display()
-            ),
-        )),
-        Ok(()) if !request.dry_run && !waiting => run.steps.push(Check::ok(
-            CheckId::CacertsSetting,
-            format!(
-                "next: kubectl -n {} rollout restart deploy/rancher (the cacerts setting follows tls-ca at start), then rcert rotate apply --to {} --step agents",
-                request.namespace,
-                request.dir.display()
-            ),
-        )),
+        Ok(()) if !request.dry_run && !waiting => next = Some(next_step(request, later_steps)),
         Ok(()) => {}
     }
-    Ok(finished(
+    let plan = run.plan.clone();
+    let mut report = finished(
         request,
         new_checksum,
         set.validation,
         run.steps,
         run.view.requests.count(),
-    ))
+    );
+    report.plan = Some(plan);
+    report.next = next;
+    Ok(report)
+}
+
+/// What to run after an apply that finished its part: `rotate status` after the agents,
+/// Rancher's restart and the agents step after the secrets alone.
+fn next_step(request: &ApplyRequest, agents_done: bool) -> Fix {
+    let dir = request.dir.display().to_string();
+    if agents_done {
+        return Fix::command(
+            Cause::NotApplied,
+            ["rcert", "rotate", "status", "--to", &dir],
+        )
+        .note("until every agent has the new checksum and every cluster is connected");
+    }
+    Fix::command(
+        Cause::WaitingForRancher,
+        [
+            "kubectl",
+            "-n",
+            &request.namespace,
+            "rollout",
+            "restart",
+            "deploy/rancher",
+        ],
+    )
+    .then(["rcert", "rotate", "apply", "--to", &dir, "--step", "agents"])
+    .note("the cacerts setting follows tls-ca when Rancher starts")
 }
 
 /// An apply's report (also of one refused before any change): `finish`'s, with
@@ -258,7 +282,7 @@ fn finished(
     request: &ApplyRequest,
     new_checksum: Option<String>,
     validation: Vec<Check>,
-    steps: Vec<Check>,
+    steps: Vec<StepLine>,
     requests: u32,
 ) -> RotateReport {
     let mut report = finish("apply", request, new_checksum, validation, steps, requests);
@@ -271,8 +295,9 @@ impl Run<'_> {
         self.view.client.clone()
     }
 
-    fn ok(&mut self, id: CheckId, message: String) {
-        self.steps.push(Check::ok(id, message));
+    /// A line of `phase`.
+    fn push(&mut self, phase: Phase, check: Check) {
+        self.steps.push(StepLine::of(phase, check));
     }
 
     /// Step 1: `tls-ca` and `tls-rancher-ingress` as one change (the shared set engine);
@@ -311,7 +336,7 @@ impl Run<'_> {
                         "would delete secret {namespace}/{name} if present (no private CA; backed up first)"
                     ),
                 };
-                self.ok(CheckId::Secret, line);
+                self.push(Phase::Secrets, Check::ok(CheckId::Secret, line));
             }
             return Ok(());
         }
@@ -323,10 +348,15 @@ impl Run<'_> {
                 .map(|p| format!(" (previous version in {})", p.display()))
                 .unwrap_or_default();
             let message = format!("secret {}: {}{backup}", change.name, change.action.label());
-            self.steps.push(match change.action.status() {
+            let check = match change.action.status() {
                 Status::Ok => Check::ok(CheckId::Secret, message),
                 status => Check::finding(CheckId::Secret, status, Cause::BadSecret, message),
-            });
+            };
+            let subject = Subject::Secret {
+                namespace: namespace.clone(),
+                name: change.name.clone(),
+            };
+            self.push(Phase::Secrets, check.about(subject));
         }
         match applied.error.clone() {
             Some(error) => Err(StepError::Secrets(error)),

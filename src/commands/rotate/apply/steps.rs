@@ -7,9 +7,9 @@ use super::*;
 use crate::check::Cause;
 use crate::cluster::agent_workloads::{checksum_patch, set_checksum};
 use crate::cluster::rancher_objects::{
-    annotation, patch_cluster, patch_fleet_cluster, ManagedCluster, FORCE_DEPLOY_ANNOTATION,
-    ROTATED_FOR_ANNOTATION,
+    annotation, patch_cluster, patch_fleet_cluster, FORCE_DEPLOY_ANNOTATION, ROTATED_FOR_ANNOTATION,
 };
+use crate::commands::rotate::rotation::{self, Phase};
 
 /// Why a step of apply stopped (the run then rolls back what it changed).
 #[derive(Debug, thiserror::Error)]
@@ -43,47 +43,49 @@ pub(super) fn stop_if_interrupted(next: &str) -> Result<(), StepError> {
 }
 
 impl Run<'_> {
-    /// Step 2, method 1: annotate every management cluster but `local`.
+    /// Step 3, method 1: annotate every management cluster but `local` not yet
+    /// redeployed for this CA.
     pub(super) async fn annotate_step(&mut self, marker: &str) -> Result<(), StepError> {
-        let clusters: Vec<ManagedCluster> = match &self.view.agents {
-            Some(agents) => agents
-                .clusters
-                .iter()
-                .filter(|c| c.name != "local")
-                .cloned()
-                .collect(),
-            None => {
-                self.steps.push(Check::skipped(
-                    CheckId::Cluster, Cause::NotPresent,
-                    "agents: no management clusters in this cluster (is --context Rancher's cluster?)".to_string(),
-                ));
-                return Ok(());
-            }
-        };
-        let mut pending = Vec::new();
-        for cluster in clusters {
-            if annotation(&cluster.object, ROTATED_FOR_ANNOTATION).as_deref() == Some(marker) {
-                self.ok(
+        if self.view.agents.is_none() {
+            self.push(
+                Phase::Agents,
+                Check::skipped(
                     CheckId::Cluster,
-                    format!(
-                        "cluster {}: unchanged (already redeployed for this CA)",
-                        cluster.name
-                    ),
+                    Cause::NotPresent,
+                    "no management clusters in this cluster (is --context Rancher's cluster?)"
+                        .to_string(),
+                ),
+            );
+            return Ok(());
+        }
+        let mut pending = Vec::new();
+        for change in self.plan.agents.clusters.clone() {
+            let subject = rotation::management_cluster(&change.name);
+            if change.done {
+                let line = format!(
+                    "cluster {}: unchanged (already redeployed for this CA)",
+                    change.name
+                );
+                self.push(
+                    Phase::Agents,
+                    Check::ok(CheckId::Cluster, line).about(subject),
                 );
             } else {
-                pending.push(cluster);
+                pending.push(change.cluster);
             }
         }
         let patch = json!({"metadata": {"annotations": {
             FORCE_DEPLOY_ANNOTATION: "true", ROTATED_FOR_ANNOTATION: marker}}});
         if self.request.dry_run {
             for cluster in &pending {
-                self.ok(
-                    CheckId::Cluster,
-                    format!(
-                        "would PATCH clusters.management.cattle.io/{} (merge) {patch}",
-                        cluster.name
-                    ),
+                let line = format!(
+                    "would PATCH clusters.management.cattle.io/{} (merge) {patch}",
+                    cluster.name
+                );
+                let subject = rotation::management_cluster(&cluster.name);
+                self.push(
+                    Phase::Agents,
+                    Check::ok(CheckId::Cluster, line).about(subject),
                 );
             }
             return Ok(());
@@ -102,39 +104,55 @@ impl Run<'_> {
                 name: cluster.name.clone(),
                 patch: restore,
             });
-            self.ok(CheckId::Cluster, format!("cluster {}: annotated {FORCE_DEPLOY_ANNOTATION}=true (Rancher redeploys its agent with the new checksum)", cluster.name));
+            let line = format!("cluster {}: annotated {FORCE_DEPLOY_ANNOTATION}=true (Rancher redeploys its agent with the new checksum)", cluster.name);
+            let subject = rotation::management_cluster(&cluster.name);
+            self.push(
+                Phase::Agents,
+                Check::ok(CheckId::Cluster, line).about(subject),
+            );
         }
         Ok(())
     }
 
-    /// Step 2, method 2: set CATTLE_CA_CHECKSUM in the agent workloads of this cluster.
-    pub(super) async fn env_step(&mut self, value: &str) -> Result<(), StepError> {
-        if self.view.workloads.is_empty() {
-            self.steps.push(Check::warning(
-                CheckId::AgentChecksum, Cause::RunsElsewhere,
-                format!("agents: no cattle-cluster-agent or cattle-node-agent in namespace {} of this cluster: they run in each downstream cluster — rerun with --step agents --agents env --context DOWNSTREAM", self.request.namespace),
-            ));
+    /// Step 3, method 2: set CATTLE_CA_CHECKSUM in the agent workloads of this cluster.
+    pub(super) async fn env_step(&mut self) -> Result<(), StepError> {
+        if self.plan.agents.workloads.is_empty() {
+            self.push(
+                Phase::Agents,
+                Check::warning(
+                    CheckId::AgentChecksum, Cause::RunsElsewhere,
+                    format!("no cattle-cluster-agent or cattle-node-agent in namespace {} of this cluster: they run in each downstream cluster — rerun with --step agents --agents env --context DOWNSTREAM", self.request.namespace),
+                ),
+            );
             return Ok(());
         }
-        let shown = if value.is_empty() { "\"\"" } else { value };
+        let value = self.plan.agents.checksum.clone();
+        let shown = if value.is_empty() {
+            "\"\""
+        } else {
+            value.as_str()
+        };
         let mut pending = Vec::new();
-        for workload in self.view.workloads.clone() {
-            if workload.checksum.as_deref().unwrap_or_default() == value {
-                self.ok(
-                    CheckId::AgentChecksum,
-                    format!(
-                        "{}: unchanged (CATTLE_CA_CHECKSUM already {shown})",
-                        workload.describe()
-                    ),
+        for change in self.plan.agents.workloads.clone() {
+            let subject = rotation::workload(&change.agent);
+            if change.done {
+                let line = format!(
+                    "{}: unchanged (CATTLE_CA_CHECKSUM already {shown})",
+                    change.workload
+                );
+                self.push(
+                    Phase::Agents,
+                    Check::ok(CheckId::AgentChecksum, line).about(subject),
                 );
             } else if self.request.dry_run {
-                let patch = checksum_patch(&workload, value)?;
-                self.ok(
-                    CheckId::AgentChecksum,
-                    format!("would PATCH {} (merge) {patch}", workload.describe()),
+                let patch = checksum_patch(&change.agent, &value)?;
+                let line = format!("would PATCH {} (merge) {patch}", change.workload);
+                self.push(
+                    Phase::Agents,
+                    Check::ok(CheckId::AgentChecksum, line).about(subject),
                 );
             } else {
-                pending.push(workload);
+                pending.push(change.agent);
             }
         }
         for workload in &pending {
@@ -148,14 +166,16 @@ impl Run<'_> {
         }
         for workload in pending {
             stop_if_interrupted(&workload.describe())?;
-            set_checksum(&self.view.client, &workload, value).await?;
-            self.ok(
-                CheckId::AgentChecksum,
-                format!(
-                    "{}: CATTLE_CA_CHECKSUM {} → {shown} (its pods restart with it)",
-                    workload.describe(),
-                    workload.checksum.as_deref().unwrap_or("none")
-                ),
+            set_checksum(&self.view.client, &workload, &value).await?;
+            let line = format!(
+                "{}: CATTLE_CA_CHECKSUM {} → {shown} (its pods restart with it)",
+                workload.describe(),
+                workload.checksum.as_deref().unwrap_or("none")
+            );
+            let subject = rotation::workload(&workload);
+            self.push(
+                Phase::Agents,
+                Check::ok(CheckId::AgentChecksum, line).about(subject),
             );
             let previous = workload.checksum.clone().unwrap_or_default();
             self.undo.push(Undo::Checksum { workload, previous });
@@ -163,52 +183,55 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Step 3: `redeployAgentGeneration` + 1 on every fleet cluster.
+    /// Step 4: `redeployAgentGeneration` + 1 on every fleet cluster not yet redeployed for
+    /// this CA.
     pub(super) async fn fleet_step(&mut self, marker: &str) -> Result<(), StepError> {
         let mut pending = Vec::new();
-        for cluster in self.view.fleet.clone() {
-            let done =
-                annotation(&cluster.object, ROTATED_FOR_ANNOTATION).as_deref() == Some(marker);
-            let name = format!("fleet {}/{}", cluster.namespace, cluster.name);
-            let next = cluster.redeploy_generation + 1;
+        for change in self.plan.fleet.clone() {
+            let subject = rotation::fleet_cluster(&change.namespace, &change.name);
             let patch = json!({"metadata": {"annotations": {ROTATED_FOR_ANNOTATION: marker}},
-                "spec": {"redeployAgentGeneration": next}});
-            if done {
-                self.ok(
-                    CheckId::Cluster,
-                    format!("{name}: unchanged (already redeployed for this CA)"),
+                "spec": {"redeployAgentGeneration": change.generation_new}});
+            if change.done {
+                let line = format!(
+                    "fleet {}/{}: unchanged (already redeployed for this CA)",
+                    change.namespace, change.name
+                );
+                self.push(
+                    Phase::Fleet,
+                    Check::ok(CheckId::Cluster, line).about(subject),
                 );
             } else if self.request.dry_run {
-                self.ok(
-                    CheckId::Cluster,
-                    format!(
-                        "would PATCH clusters.fleet.cattle.io {}/{} (merge) {patch}",
-                        cluster.namespace, cluster.name
-                    ),
+                let line = format!(
+                    "would PATCH clusters.fleet.cattle.io {}/{} (merge) {patch}",
+                    change.namespace, change.name
+                );
+                self.push(
+                    Phase::Fleet,
+                    Check::ok(CheckId::Cluster, line).about(subject),
                 );
             } else {
-                pending.push((cluster, patch));
+                pending.push((change, patch));
             }
         }
-        for (cluster, _) in &pending {
-            let stem = format!("{}-{}-fleet-cluster", cluster.namespace, cluster.name);
-            self.backup(&stem, &cluster.object)?;
+        for (change, _) in &pending {
+            let stem = format!("{}-{}-fleet-cluster", change.namespace, change.name);
+            self.backup(&stem, &change.cluster.object)?;
         }
-        for (cluster, patch) in pending {
-            stop_if_interrupted(&format!("fleet {}/{}", cluster.namespace, cluster.name))?;
+        for (change, patch) in pending {
+            stop_if_interrupted(&format!("fleet {}/{}", change.namespace, change.name))?;
+            let cluster = change.cluster;
             let previous = annotation(&cluster.object, ROTATED_FOR_ANNOTATION);
             let restore = json!({"metadata": {"annotations": {ROTATED_FOR_ANNOTATION: previous}},
-                "spec": {"redeployAgentGeneration": cluster.redeploy_generation}});
+                "spec": {"redeployAgentGeneration": change.generation_now}});
             patch_fleet_cluster(&self.view.client, &cluster, &patch).await?;
-            self.ok(
-                CheckId::Cluster,
-                format!(
-                    "fleet {}/{}: redeployAgentGeneration {} → {}",
-                    cluster.namespace,
-                    cluster.name,
-                    cluster.redeploy_generation,
-                    cluster.redeploy_generation + 1
-                ),
+            let line = format!(
+                "fleet {}/{}: redeployAgentGeneration {} → {}",
+                change.namespace, change.name, change.generation_now, change.generation_new
+            );
+            let subject = rotation::fleet_cluster(&change.namespace, &change.name);
+            self.push(
+                Phase::Fleet,
+                Check::ok(CheckId::Cluster, line).about(subject),
             );
             self.undo.push(Undo::Fleet {
                 cluster,
