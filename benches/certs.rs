@@ -62,7 +62,12 @@ fn verification(c: &mut Criterion) {
     let root = parse("root.pem", ROOT);
     let at = chain[0].not_before_time() + time::Duration::days(1);
     let context = Context {
-        ca: Some(CaBundle::new("root.pem".into(), root, ROOT.to_vec(), false)),
+        ca: Some(CaBundle::new(
+            "root.pem".into(),
+            root,
+            ROOT.to_vec(),
+            rcert::rancher::BundleKind::File,
+        )),
         untrusted: Vec::new(),
         key: None,
         hosts: vec!["rancher.example.com".into()],

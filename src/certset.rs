@@ -7,7 +7,7 @@ use crate::check::{Check, Clients};
 use crate::checks::{check_chain, Context, Origin};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{certs_from, key_from, Cert, KeyInfo};
-use crate::x509::pem::{self, PemError};
+use crate::x509::pem::{self, Input, PemError};
 
 /// `tls.crt` and `tls.key`, read once.
 #[derive(Debug, Clone)]
@@ -42,12 +42,12 @@ pub struct Judgement {
 impl CertSet {
     /// Read `tls.crt` (certificates only: a private key in it is refused, it would be
     /// published) and `tls.key`.
-    pub fn load(cert_path: &str, key_path: &str) -> Result<CertSet, PemError> {
-        let cert = pem::load_certificates_only(cert_path)?;
-        let key_file = pem::load(key_path)?;
+    pub fn load(cert_input: &Input, key_input: &Input) -> Result<CertSet, PemError> {
+        let cert = pem::load_certificates_only(cert_input)?;
+        let key_file = pem::load(key_input)?;
         Ok(CertSet {
-            cert_path: cert_path.to_string(),
-            key_path: key_path.to_string(),
+            cert_path: cert_input.name(),
+            key_path: key_input.name(),
             chain: certs_from(&cert)?,
             cert_pem: cert.certificates_as_pem(),
             key: key_from(&key_file)?,

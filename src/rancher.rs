@@ -4,7 +4,7 @@
 use rustls_pki_types::TrustAnchor;
 
 use crate::x509::cert::{certs_from, plain_hex, sha256, Cert};
-use crate::x509::pem::{self, PemError};
+use crate::x509::pem::{self, Input, PemError};
 
 /// Default namespace of Rancher's secrets.
 pub const NAMESPACE: &str = "cattle-system";
@@ -83,6 +83,61 @@ pub fn system_store_argv() -> Vec<String> {
 /// `agent-tls-mode=system-store` use it.
 pub const SYSTEM_STORE: &str = "system";
 
+/// The `--ca` value that selects Mozilla's roots (the default).
+pub const MOZILLA_ROOTS: &str = "mozilla";
+
+/// The roots a chain is judged against (`--ca`), parsed once where the value enters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Roots {
+    /// Mozilla's roots (webpki-roots), the default: what browsers and Go agents in a
+    /// scratch image trust.
+    Mozilla,
+    /// The operating system's store (`--ca system`), as agents with
+    /// `agent-tls-mode=system-store` use it.
+    System,
+    /// A CA file (`cacerts.pem`), or standard input.
+    File(Input),
+}
+
+impl Roots {
+    /// A command-line value: `system`, `mozilla`, else a CA file (`-`: standard input).
+    pub fn parse(value: &str) -> Result<Roots, std::convert::Infallible> {
+        Ok(match value {
+            SYSTEM_STORE => Roots::System,
+            MOZILLA_ROOTS => Roots::Mozilla,
+            file => Roots::File(Input::parse(file)?),
+        })
+    }
+
+    /// The bundle to judge against; None for Mozilla's roots (built in).
+    pub fn load(&self) -> Result<Option<CaBundle>, PemError> {
+        match self {
+            Roots::Mozilla => Ok(None),
+            Roots::System => CaBundle::system().map(Some),
+            Roots::File(input) => CaBundle::load(input).map(Some),
+        }
+    }
+
+    /// The CA file, when the roots are one.
+    pub fn file(&self) -> Option<&Input> {
+        match self {
+            Roots::File(input) => Some(input),
+            _ => None,
+        }
+    }
+}
+
+/// What a [`CaBundle`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BundleKind {
+    /// A CA file (`cacerts.pem`, a Secret's or a webhook's CA): what Rancher would serve,
+    /// with its checksum.
+    File,
+    /// A trust store (the system's, or Rancher's roots plus `tls-ca-additional`): not a
+    /// file Rancher serves, no checksum.
+    Store,
+}
+
 /// A CA file (`cacerts.pem`): its certificates and the bytes Rancher would serve; or the
 /// operating system's trust store.
 #[derive(Debug, Clone)]
@@ -93,8 +148,8 @@ pub struct CaBundle {
     pub certs: Vec<Cert>,
     /// The exact bytes read (empty for the system store).
     pub bytes: Vec<u8>,
-    /// Whether this is the system store rather than a file Rancher would serve.
-    pub system: bool,
+    /// A CA file Rancher would serve, or a trust store.
+    pub kind: BundleKind,
     /// `CATTLE_CA_CHECKSUM` of the bytes as Rancher serves them (None for the system store).
     pub checksum: Option<String>,
     /// The trust anchors its certificates make, computed once.
@@ -109,7 +164,7 @@ pub struct CaBundle {
 impl CaBundle {
     /// A bundle from certificates already read; computes the checksum and the anchors.
     /// Private key blocks in `bytes` are cut out and remembered in `private_keys`.
-    pub fn new(source: String, certs: Vec<Cert>, bytes: Vec<u8>, system: bool) -> CaBundle {
+    pub fn new(source: String, certs: Vec<Cert>, bytes: Vec<u8>, kind: BundleKind) -> CaBundle {
         let private_keys = pem::private_key_labels(&bytes);
         let bytes = if private_keys.is_empty() {
             bytes
@@ -128,30 +183,27 @@ impl CaBundle {
             }
         }
         CaBundle {
-            checksum: (!system).then(|| ca_checksum(&bytes)),
+            checksum: (kind == BundleKind::File).then(|| ca_checksum(&bytes)),
             source,
             certs,
             bytes,
-            system,
+            kind,
             anchors,
             unusable,
             private_keys,
         }
     }
 
-    /// Read a CA file that must hold at least one certificate (`system`: the system store).
-    pub fn load(source: &str) -> Result<CaBundle, PemError> {
-        if source == SYSTEM_STORE {
-            return CaBundle::system();
-        }
+    /// Read a CA file that must hold at least one certificate.
+    pub fn load(input: &Input) -> Result<CaBundle, PemError> {
         // A key (even an encrypted one) never stops the certificates from being read: the
         // ca_file check names it, and it is cut out of what could be written or pushed.
-        let (loaded, private_keys) = pem::load_certificates_beside_keys(source)?;
-        let certs = certs_from(&loaded)?;
+        let read = pem::load_certificates_beside_keys(input)?;
+        let certs = certs_from(&read.loaded)?;
         // A DER CA file becomes PEM: that is what a Secret holds and Rancher serves.
-        let bytes = loaded.certificates_as_pem();
-        let mut bundle = CaBundle::new(source.to_string(), certs, bytes, false);
-        bundle.private_keys = private_keys;
+        let bytes = read.loaded.certificates_as_pem();
+        let mut bundle = CaBundle::new(input.name(), certs, bytes, BundleKind::File);
+        bundle.private_keys = read.key_labels;
         Ok(bundle)
     }
 
@@ -173,7 +225,7 @@ impl CaBundle {
             source: format!("{source} + {} (tls-ca-additional)", additional.source),
             certs,
             bytes: Vec::new(),
-            system: true,
+            kind: BundleKind::Store,
             checksum: None,
             anchors,
             unusable: additional.unusable,
@@ -208,7 +260,7 @@ impl CaBundle {
             String::new()
         };
         let source = format!("the system trust store ({} CAs{skipped})", certs.len());
-        Ok(CaBundle::new(source, certs, Vec::new(), true))
+        Ok(CaBundle::new(source, certs, Vec::new(), BundleKind::Store))
     }
 }
 

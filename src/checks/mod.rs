@@ -202,7 +202,11 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
     if let Some((path, key)) = &context.key {
         judged.push((key_check(leaf, certs, path, key), None));
     }
-    if let Some(ca) = context.ca.as_ref().filter(|ca| !ca.system) {
+    if let Some(ca) = context
+        .ca
+        .as_ref()
+        .filter(|ca| ca.kind == crate::rancher::BundleKind::File)
+    {
         judged.push((ca_file_check(ca, context.at, origin), None));
         judged.push((
             if ca.private_keys.is_empty() {

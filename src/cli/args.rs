@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::output::{ColorChoice, OutputFormat};
+use crate::rancher::Roots;
 use crate::x509::issue::{KeyType, DEFAULT_CA_DAYS, DEFAULT_DAYS};
+use crate::x509::pem::Input;
 
 pub use super::rotate_args::{RotateApplyArgs, RotateArgs, RotateCommand, RotateStatusArgs};
 
@@ -97,8 +99,8 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct PasswordArgs {
     /// File whose first line is the PKCS#12 password.
-    #[arg(long, value_name = "FILE", conflicts_with = "password_env")]
-    pub password_file: Option<String>,
+    #[arg(long, value_name = "FILE", conflicts_with = "password_env", value_parser = Input::parse)]
+    pub password_file: Option<Input>,
     /// Environment variable holding the PKCS#12 password.
     #[arg(long, value_name = "VAR")]
     pub password_env: Option<String>,
@@ -159,8 +161,8 @@ is not part of it, as with openssl's file: source), or an environment variable."
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// PKCS#12, PKCS#7 (PEM or DER), DER or PEM certificates and keys ('-' for stdin).
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<String>,
+    #[arg(required = true, value_name = "FILE", value_parser = Input::parse)]
+    pub files: Vec<Input>,
     /// Directory for tls.crt, tls.key and cacerts.pem.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -270,8 +272,8 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Local CA file to compare with what Rancher serves at /cacerts.
-    #[arg(long, value_name = "CAFILE")]
-    pub ca: Option<String>,
+    #[arg(long, value_name = "CAFILE", value_parser = Input::parse)]
+    pub ca: Option<Input>,
     /// Which cluster: --kubeconfig and --context.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -305,14 +307,14 @@ pub struct PushArgs {
     #[arg(long, value_name = "DIR", conflicts_with_all = ["cert", "key", "ca"])]
     pub dir: Option<PathBuf>,
     /// Certificate chain (tls.crt: leaf first, then intermediates).
-    #[arg(long, value_name = "FILE", requires = "key")]
-    pub cert: Option<String>,
+    #[arg(long, value_name = "FILE", requires = "key", value_parser = Input::parse)]
+    pub cert: Option<Input>,
     /// Private key of the certificate (tls.key).
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    pub key: Option<String>,
+    #[arg(long, value_name = "FILE", requires = "cert", value_parser = Input::parse)]
+    pub key: Option<Input>,
     /// Private CA certificate (cacerts.pem) for secret tls-ca.
-    #[arg(long, value_name = "FILE", requires = "cert")]
-    pub ca: Option<String>,
+    #[arg(long, value_name = "FILE", requires = "cert", value_parser = Input::parse)]
+    pub ca: Option<Input>,
     /// Which cluster: --kubeconfig and --context.
     #[command(flatten)]
     pub cluster: ClusterArgs,
@@ -341,8 +343,8 @@ pub struct PushArgs {
     /// CA files for Secret tls-ca-additional (several after one flag, or repeated): the
     /// extra CAs Rancher trusts for outgoing connections (registries, git, OIDC); CA
     /// certificates only. Alone (no --dir/--cert), only tls-ca-additional is pushed.
-    #[arg(long = "additional-ca", value_name = "FILE", num_args = 1..)]
-    pub additional_ca: Vec<String>,
+    #[arg(long = "additional-ca", value_name = "FILE", num_args = 1.., value_parser = Input::parse)]
+    pub additional_ca: Vec<Input>,
     /// Timeout of each API request (e.g. 10s).
     #[arg(long, default_value = "10s", value_name = "DUR", value_parser = crate::tls::parse_duration)]
     pub timeout: std::time::Duration,
@@ -368,13 +370,13 @@ pub struct ProbeArgs {
     pub servername: Option<String>,
     /// Trusted CA certificates (cacerts.pem), or `system` for the operating system's
     /// trust store (as agents with agent-tls-mode=system-store). Default: the Mozilla roots.
-    #[arg(long, value_name = "CAFILE|system")]
-    pub ca: Option<String>,
+    #[arg(long, value_name = "CAFILE|system", value_parser = Roots::parse)]
+    pub ca: Option<Roots>,
     /// Trust these CAs on top of --ca (default: the Mozilla roots), as Rancher does for
     /// outgoing connections with tls-ca-additional and additionalTrustedCAs=true: is a
     /// private registry, git server or OIDC provider trusted?
-    #[arg(long, value_name = "CAFILE")]
-    pub ca_additional: Option<String>,
+    #[arg(long, value_name = "CAFILE", value_parser = Input::parse)]
+    pub ca_additional: Option<Input>,
     /// ALPN protocols to offer, comma-separated.
     #[arg(long, default_value = "h2,http/1.1", value_name = "LIST")]
     pub alpn: String,
@@ -445,11 +447,11 @@ pub struct SelfsignArgs {
     #[arg(long, default_value_t = DEFAULT_CA_DAYS)]
     pub ca_days: u32,
     /// Existing CA certificate to sign with (requires --ca-key).
-    #[arg(long, requires = "ca_key", value_name = "FILE")]
-    pub ca_cert: Option<String>,
+    #[arg(long, requires = "ca_key", value_name = "FILE", value_parser = Input::parse)]
+    pub ca_cert: Option<Input>,
     /// Private key of the existing CA (requires --ca-cert).
-    #[arg(long, requires = "ca_cert", value_name = "FILE")]
-    pub ca_key: Option<String>,
+    #[arg(long, requires = "ca_cert", value_name = "FILE", value_parser = Input::parse)]
+    pub ca_key: Option<Input>,
     /// Generate a new CA even when --out already holds cacerts.pem + cakey.pem (by default
     /// selfsign renews with that CA, so CATTLE_CA_CHECKSUM does not move).
     #[arg(long, conflicts_with_all = ["ca_cert", "ca_key"])]
@@ -469,8 +471,8 @@ pub struct SelfsignArgs {
 #[derive(Debug, Args)]
 pub struct FullchainArgs {
     /// Files holding the certificates, in any order ('-' for stdin).
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<String>,
+    #[arg(required = true, value_name = "FILE", value_parser = Input::parse)]
+    pub files: Vec<Input>,
     /// Write leaf + intermediates here (default: standard output).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -490,8 +492,8 @@ pub struct FullchainArgs {
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Certificate, key, PKCS#7 or PKCS#12 files ('-' for stdin).
-    #[arg(required = true, value_name = "FILE")]
-    pub files: Vec<String>,
+    #[arg(required = true, value_name = "FILE", value_parser = Input::parse)]
+    pub files: Vec<Input>,
     /// The password of PKCS#12 inputs.
     #[command(flatten)]
     pub password: PasswordArgs,
@@ -502,14 +504,14 @@ pub struct InspectArgs {
 pub struct VerifyArgs {
     /// Trusted CA certificates (cacerts.pem), or `system` for the operating system's
     /// trust store (as agents with agent-tls-mode=system-store). Default: the Mozilla roots.
-    #[arg(long, value_name = "CAFILE|system")]
-    pub ca: Option<String>,
+    #[arg(long, value_name = "CAFILE|system", value_parser = Roots::parse)]
+    pub ca: Option<Roots>,
     /// Extra intermediates that are not trusted by themselves. Repeatable.
-    #[arg(long, value_name = "FILE")]
-    pub untrusted: Vec<String>,
+    #[arg(long, value_name = "FILE", value_parser = Input::parse)]
+    pub untrusted: Vec<Input>,
     /// Private key that must belong to the leaf (tls.key).
-    #[arg(long, value_name = "FILE")]
-    pub key: Option<String>,
+    #[arg(long, value_name = "FILE", value_parser = Input::parse)]
+    pub key: Option<Input>,
     /// Name or IP the certificate must be valid for. Repeatable.
     #[arg(long = "host", value_name = "NAME|IP")]
     pub hosts: Vec<String>,
@@ -528,8 +530,8 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "N")]
     pub max_depth: Option<u32>,
     /// Certificate files; each may hold a full chain, leaf first ('-' for stdin).
-    #[arg(required = true, value_name = "CERTFILE")]
-    pub files: Vec<String>,
+    #[arg(required = true, value_name = "CERTFILE", value_parser = Input::parse)]
+    pub files: Vec<Input>,
 }
 
 /// `--clients`: whose rejection fails a check.

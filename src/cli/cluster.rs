@@ -1,8 +1,10 @@
 //! The runners of the commands that talk to a cluster (push, doctor, expiry, rotate,
 //! kubeconfig check): arguments → request → report, as in [`super`].
 
+use crate::cluster::{ClusterTarget, Namespace};
 use crate::commands::{doctor, expiry, kubeconfig, push, rotate};
 use crate::output::{ColorChoice, OutputFormat, Report, Style, Terminal};
+use crate::rancher::Roots;
 use crate::{exit, Error};
 
 use super::args::{self, DoctorArgs, ExpiryArgs, PushArgs};
@@ -32,12 +34,11 @@ pub(super) async fn run_push(
     let request = push::PushRequest {
         at: now,
         clients: args.judge.clients,
-        namespace: args.namespace.clone(),
+        namespace: Namespace::parse(&args.namespace)?,
         cert,
         key,
         ca,
-        kubeconfig: args.cluster.kubeconfig.clone(),
-        context: args.cluster.context.clone(),
+        cluster: cluster_target(&args.cluster, args.timeout),
         dry_run: args.dry_run,
         force: args.force,
         secret_name: args.secret_name.clone(),
@@ -46,7 +47,6 @@ pub(super) async fn run_push(
         replace: args.replace,
         create_namespace: !args.no_create_namespace,
         additional_ca: args.additional_ca.clone(),
-        timeout: args.timeout,
     };
     // Ctrl-C during the change: rolled back and reported, then exit 130.
     let _guard = (!request.dry_run).then(crate::interrupt::Guard::watch);
@@ -73,12 +73,10 @@ pub(super) async fn run_doctor(
         clients: args.judge.clients,
         host: args.host.clone(),
         nodes: args.nodes.clone(),
-        namespace: args.namespace.clone(),
+        namespace: Namespace::parse(&args.namespace)?,
         dir: args.dir.clone(),
         ca: args.ca.clone(),
-        kubeconfig: args.cluster.kubeconfig.clone(),
-        context: args.cluster.context.clone(),
-        timeout: args.timeout,
+        cluster: cluster_target(&args.cluster, args.timeout),
         secret_name: args.secret_name.clone(),
         ca_secret_name: args.ca_secret_name.clone(),
     };
@@ -93,9 +91,11 @@ pub(super) async fn run_expiry(
     style: &Style,
     now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
-    for namespace in &args.namespaces {
-        crate::cluster::validate_namespace(namespace)?;
-    }
+    let namespaces = args
+        .namespaces
+        .iter()
+        .map(|namespace| Namespace::parse(namespace))
+        .collect::<Result<Vec<_>, _>>()?;
     if let Some(root) = args.root.as_ref().filter(|root| !root.is_dir()) {
         return Err(Error::Usage(format!(
             "--root {}: no such directory (the node's file system, e.g. the host mounted at /host)",
@@ -103,10 +103,9 @@ pub(super) async fn run_expiry(
         )));
     }
     let request = expiry::ExpiryRequest {
-        kubeconfig: args.cluster.kubeconfig.clone(),
-        context: args.cluster.context.clone(),
+        cluster: cluster_target(&args.cluster, args.timeout),
         all_contexts: args.all_contexts,
-        namespaces: args.namespaces.clone(),
+        namespaces,
         no_cluster: args.no_cluster,
         root: args
             .root
@@ -116,7 +115,6 @@ pub(super) async fn run_expiry(
         paths: args.paths.clone(),
         targets: args.targets.clone(),
         within: args.within,
-        timeout: args.timeout,
         at: now,
         concurrency: usize::from(args.concurrency),
     };
@@ -169,28 +167,25 @@ pub(super) async fn run_rotate(
     style: &Style,
     now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
-    let (common, apply, status_everywhere) = match command {
-        args::RotateCommand::Plan(common) => (common, None, false),
-        args::RotateCommand::Status(status) => (&status.common, None, status.all_contexts),
-        args::RotateCommand::Apply(apply) => (&apply.common, Some(apply), false),
+    let common = match command {
+        args::RotateCommand::Plan(common) => common,
+        args::RotateCommand::Status(status) => &status.common,
+        args::RotateCommand::Apply(apply) => &apply.common,
     };
-    crate::cluster::validate_namespace(&common.namespace)?;
     let request = rotate::RotateRequest {
         at: now,
         dir: common.dir.clone(),
-        namespace: common.namespace.clone(),
-        kubeconfig: common.cluster.kubeconfig.clone(),
-        context: common.cluster.context.clone(),
+        namespace: Namespace::parse(&common.namespace)?,
+        cluster: cluster_target(&common.cluster, common.timeout),
         host: common.host.clone(),
-        all_contexts: apply.is_some_and(|a| a.all_contexts) || status_everywhere,
-        node: common.node.clone(),
-        roots: common.ca.clone(),
-        timeout: common.timeout,
+        roots: common.ca.clone().unwrap_or(Roots::Mozilla),
     };
     let report = match command {
         args::RotateCommand::Plan(_) => rotate::plan(&request).await?,
         args::RotateCommand::Apply(apply) => {
             let request = rotate::ApplyRequest {
+                node: apply.node.clone(),
+                all_contexts: apply.all_contexts,
                 backup_dir: apply
                     .backup_dir
                     .clone()
@@ -207,9 +202,25 @@ pub(super) async fn run_rotate(
             let code = term.emit(&report, format, style)?;
             return Ok(interrupted_or(code));
         }
-        args::RotateCommand::Status(_) => rotate::status(&request).await?,
+        args::RotateCommand::Status(status) => {
+            let request = rotate::StatusRequest {
+                node: status.node.clone(),
+                all_contexts: status.all_contexts,
+                common: request,
+            };
+            rotate::status(&request).await?
+        }
     };
     Ok(term.emit(&report, format, style)?)
+}
+
+/// `--kubeconfig`, `--context` and `--timeout` as the cluster a command talks to.
+fn cluster_target(args: &args::ClusterArgs, timeout: std::time::Duration) -> ClusterTarget {
+    ClusterTarget {
+        kubeconfig: args.kubeconfig.clone(),
+        context: args.context.clone(),
+        timeout,
+    }
 }
 
 /// 130 when SIGINT/SIGTERM arrived during the change (it was rolled back and the report
@@ -231,11 +242,9 @@ pub(super) async fn run_kubeconfig_check(
 ) -> Result<u8, Error> {
     let request = kubeconfig::KubeconfigRequest {
         at: now,
-        kubeconfig: args.cluster.kubeconfig.clone(),
-        context: args.cluster.context.clone(),
+        cluster: cluster_target(&args.cluster, args.timeout),
         all_contexts: args.all_contexts,
         within: args.within,
-        timeout: args.timeout,
     };
     let report = kubeconfig::check(&request).await?;
     Ok(term.emit(&report, format, style)?)

@@ -14,7 +14,7 @@ use clap::{CommandFactory, Parser};
 use crate::checks::{self, served};
 use crate::commands::{fullchain, import, inspect, selfsign, verify};
 use crate::output::{self, ColorChoice, OutputFormat, Report, Style, Terminal};
-use crate::rancher::CaBundle;
+use crate::rancher::{CaBundle, Roots};
 use crate::tls;
 use crate::x509::{cert as x509_cert, issue};
 use crate::{exit, Error};
@@ -237,23 +237,24 @@ fn verify_context(args: &VerifyArgs, now: time::OffsetDateTime) -> Result<checks
     let stdin_uses = args
         .ca
         .iter()
+        .filter_map(Roots::file)
         .chain(&args.key)
         .chain(&args.untrusted)
         .chain(&args.files);
-    if stdin_uses.filter(|input| *input == "-").count() > 1 {
+    if stdin_uses.filter(|input| input.is_stdin()).count() > 1 {
         return Err(Error::Usage(
             "standard input ('-') can be read once: give at most one of --ca, --key, --untrusted and the files as '-'".to_string(),
         ));
     }
     checks::validate_hosts(&args.hosts)?;
     let at = args.at.unwrap_or(now);
-    let ca = args.ca.as_deref().map(CaBundle::load).transpose()?;
+    let ca = args.ca.as_ref().unwrap_or(&Roots::Mozilla).load()?;
     let mut untrusted = Vec::new();
     for file in &args.untrusted {
         untrusted.extend(x509_cert::load_certs(file)?);
     }
     let key = match &args.key {
-        Some(path) => Some((path.clone(), x509_cert::load_key(path)?)),
+        Some(input) => Some((input.name(), x509_cert::load_key(input)?)),
         None => None,
     };
     Ok(checks::Context {
@@ -270,7 +271,7 @@ fn verify_context(args: &VerifyArgs, now: time::OffsetDateTime) -> Result<checks
 
 /// `--ca`, with `--ca-additional`'s CAs on top (Rancher's outgoing trust).
 fn trusted_for_probe(args: &ProbeArgs) -> Result<Option<CaBundle>, Error> {
-    let base = args.ca.as_deref().map(CaBundle::load).transpose()?;
+    let base = args.ca.as_ref().unwrap_or(&Roots::Mozilla).load()?;
     match &args.ca_additional {
         Some(file) => Ok(Some(CaBundle::with_additional(base, CaBundle::load(file)?))),
         None => Ok(base),
@@ -322,7 +323,7 @@ async fn run_probe(
 /// The PKCS#12 password and where it came from (`--password-file` or `--password-env`).
 fn read_password(args: &args::PasswordArgs) -> Result<Option<(String, String)>, Error> {
     match (&args.password_file, &args.password_env) {
-        (Some(path), _) => Ok(Some((import::password_from_file(path)?, path.clone()))),
+        (Some(input), _) => Ok(Some((import::password_from_file(input)?, input.name()))),
         (None, Some(var)) => match std::env::var(var) {
             Ok(value) => Ok(Some((value, format!("${var}")))),
             Err(_) => Err(Error::Usage(format!(

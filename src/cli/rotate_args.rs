@@ -1,5 +1,6 @@
 //! The clap definitions of `rcert rotate plan|apply|status`.
 
+use crate::rancher::Roots;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
@@ -31,6 +32,10 @@ pub struct RotateStatusArgs {
     /// with its context.
     #[arg(long, conflicts_with = "context")]
     pub all_contexts: bool,
+    /// Connect here (a node or load balancer) with --host as SNI: what it serves and its
+    /// /cacerts.
+    #[arg(long, value_name = "ADDR[:PORT]", requires = "host")]
+    pub node: Option<String>,
 }
 
 const ROTATE_EXAMPLES: &str = "\
@@ -67,12 +72,8 @@ pub struct RotateArgs {
     /// Only for a set without cacerts.pem (a publicly trusted certificate): the roots
     /// clients trust — a file, or `system` (this machine's store, as agents with
     /// agent-tls-mode=system-store). Default: the Mozilla roots.
-    #[arg(long, value_name = "FILE|system")]
-    pub ca: Option<String>,
-    /// Connect here (a node or load balancer) with --host as SNI, for status and for
-    /// apply's check of /cacerts before the agents.
-    #[arg(long, value_name = "ADDR[:PORT]", requires = "host")]
-    pub node: Option<String>,
+    #[arg(long, value_name = "FILE|system|mozilla", value_parser = Roots::parse)]
+    pub ca: Option<Roots>,
     /// Timeout of each API request (e.g. 10s).
     #[arg(long, default_value = "10s", value_name = "DUR", value_parser = crate::tls::parse_duration)]
     pub timeout: std::time::Duration,
@@ -96,6 +97,10 @@ pub struct RotateApplyArgs {
     /// kubeconfig names every downstream cluster); --host is needed to check /cacerts.
     #[arg(long, conflicts_with = "context", requires = "host")]
     pub all_contexts: bool,
+    /// Reach Rancher's /cacerts here (a node or load balancer) with --host as SNI, for
+    /// the check before the agents.
+    #[arg(long, value_name = "ADDR[:PORT]", requires = "host")]
+    pub node: Option<String>,
     /// After the secrets, restart Rancher (as kubectl rollout restart deploy/rancher) and
     /// wait for its cacerts setting to follow, then go on with the agents and fleet.
     #[arg(long)]

@@ -8,7 +8,7 @@ pub mod rancher_objects;
 pub mod secrets;
 pub mod webhooks;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,12 +44,94 @@ fn is_dns1123_label(label: &str) -> bool {
         && label.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
-/// Check a namespace name (DNS-1123 label).
-pub fn validate_namespace(name: &str) -> Result<(), ClusterError> {
-    if is_dns1123_label(name) {
-        Ok(())
-    } else {
-        Err(ClusterError::BadNamespace(name.to_string()))
+/// A Kubernetes namespace name, checked once where it enters (a DNS-1123 label).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct Namespace(String);
+
+impl Namespace {
+    /// `name` as a namespace, or why Kubernetes would refuse it.
+    pub fn parse(name: &str) -> Result<Namespace, ClusterError> {
+        if is_dns1123_label(name) {
+            Ok(Namespace(name.to_string()))
+        } else {
+            Err(ClusterError::BadNamespace(name.to_string()))
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Namespace {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Namespace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which cluster a command talks to, as kubectl finds it (`--kubeconfig`, `--context`,
+/// else `$KUBECONFIG`, `~/.kube/config`, the in-cluster service account), and how long
+/// each request may take.
+#[derive(Debug, Clone)]
+pub struct ClusterTarget {
+    /// `--kubeconfig`.
+    pub kubeconfig: Option<PathBuf>,
+    /// `--context` (None: the kubeconfig's current context).
+    pub context: Option<String>,
+    /// Timeout of each API request.
+    pub timeout: Duration,
+}
+
+impl ClusterTarget {
+    /// A client for this target.
+    pub async fn connect(&self) -> Result<Connected, ClusterError> {
+        connect(
+            self.kubeconfig.as_deref(),
+            self.context.as_deref(),
+            self.timeout,
+        )
+        .await
+    }
+
+    /// A client for watches (no read timeout: see [`connect_watching`]).
+    pub async fn connect_watching(&self) -> Result<Connected, ClusterError> {
+        connect_watching(
+            self.kubeconfig.as_deref(),
+            self.context.as_deref(),
+            self.timeout,
+        )
+        .await
+    }
+
+    /// The same kubeconfig in `context`.
+    pub fn in_context(&self, context: &str) -> ClusterTarget {
+        ClusterTarget {
+            context: Some(context.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// One target per context of the kubeconfig, in file order (`--all-contexts`).
+    pub fn every_context(&self) -> Result<Vec<ClusterTarget>, ClusterError> {
+        Ok(load_kubeconfig(self.kubeconfig.as_deref())?
+            .contexts
+            .into_iter()
+            .map(|context| self.in_context(&context.name))
+            .collect())
+    }
+
+    /// Whether kubectl would find a configuration ([`kubeconfig_available`]).
+    pub fn available(&self) -> bool {
+        kubeconfig_available(self.kubeconfig.as_deref())
     }
 }
 
@@ -86,15 +168,6 @@ pub fn load_kubeconfig(explicit: Option<&Path>) -> Result<Kubeconfig, ClusterErr
         return Ok(merged);
     }
     Kubeconfig::read().map_err(|err| ClusterError::Kubeconfig(err.to_string()))
-}
-
-/// Every context name of the kubeconfig, in file order.
-pub fn context_names(explicit: Option<&Path>) -> Result<Vec<String>, ClusterError> {
-    Ok(load_kubeconfig(explicit)?
-        .contexts
-        .into_iter()
-        .map(|context| context.name)
-        .collect())
 }
 
 fn read_kubeconfig(path: &Path) -> Result<Kubeconfig, ClusterError> {

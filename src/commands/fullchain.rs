@@ -35,7 +35,7 @@ pub struct FullchainReport {
 #[derive(Debug, Clone)]
 pub struct FullchainRequest {
     /// Input files (or `-`).
-    pub inputs: Vec<String>,
+    pub inputs: Vec<crate::x509::pem::Input>,
     /// Output path for leaf + intermediates; `None` prints to standard output.
     pub out: Option<std::path::PathBuf>,
     /// Output path for the root alone.
@@ -53,7 +53,9 @@ pub struct FullchainRequest {
 fn refuse_overwriting_keys(request: &FullchainRequest) -> Result<(), crate::Error> {
     let outputs = [request.out.as_ref(), request.cacerts.as_ref()];
     for input in &request.inputs {
-        let input_path = std::path::Path::new(input);
+        let crate::x509::pem::Input::Path(input_path) = input else {
+            continue;
+        };
         let overwritten = outputs.iter().flatten().any(|out| {
             out.as_path() == input_path
                 || out

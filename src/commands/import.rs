@@ -15,7 +15,7 @@ use crate::files::{self, Change, OutFile};
 use crate::output::{checks_text, Report, Style};
 use crate::rancher::CaBundle;
 use crate::x509::formats::{read_pkcs12, ImportError};
-use crate::x509::pem::{self, Item, PemError};
+use crate::x509::pem::{self, Input, Item, PemError};
 use crate::x509::{Cert, KeyInfo};
 
 /// What `rcert import` is asked to do.
@@ -24,7 +24,7 @@ pub struct ImportRequest {
     /// The time of judgement, decided once by the CLI.
     pub at: time::OffsetDateTime,
     /// The files, in the order given.
-    pub inputs: Vec<String>,
+    pub inputs: Vec<Input>,
     /// Directory for tls.crt, tls.key and cacerts.pem.
     pub out_dir: PathBuf,
     /// The PKCS#12 password, when one was given (file or environment).
@@ -87,6 +87,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
     let mut keys: Vec<(String, PrivateKeyDer<'static>)> = Vec::new();
     for input in &request.inputs {
         let (format, found_certs, found_keys) = read_one(input, request)?;
+        let input = &input.name();
         inputs.push(ImportedInput {
             file: input.clone(),
             format,
@@ -139,7 +140,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
     files::ensure_directory(dir)?;
     let chain_pem: String = served.iter().map(|cert| cert.pem()).collect();
     let key_pem = pkcs8_pem(&key).map_err(|detail| PemError::BadKey {
-        path: request.inputs.join(", "),
+        path: names(&request.inputs),
         detail: detail.to_string(),
     })?;
     let mut out = vec![
@@ -183,11 +184,11 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
             dir.join("cacerts.pem").display().to_string(),
             issuers.clone(),
             ca_file.into_bytes(),
-            false,
+            crate::rancher::BundleKind::File,
         )
     });
     let key_info = KeyInfo::from_der(&key).map_err(|detail| PemError::BadKey {
-        path: request.inputs.join(", "),
+        path: names(&request.inputs),
         detail: detail.to_string(),
     })?;
     // The set as written, judged as push and rotate judge the one they read.
@@ -223,8 +224,9 @@ type Found = (
     Vec<PrivateKeyDer<'static>>,
 );
 
-fn read_one(input: &str, request: &ImportRequest) -> Result<Found, crate::Error> {
-    let bytes = pem::read_input(input)?;
+fn read_one(source: &Input, request: &ImportRequest) -> Result<Found, crate::Error> {
+    let bytes = pem::read_input(source)?;
+    let input = &source.name();
     match pem::parse_loaded(input, bytes.clone()) {
         Ok(loaded) => {
             let format = if loaded.is_pem() { "PEM" } else { "DER" };
@@ -340,9 +342,24 @@ fn pkcs8_pem(key: &PrivateKeyDer<'_>) -> Result<String, rcgen::Error> {
 }
 
 /// Read `--password-file`: the first line, without its LF or CRLF, as openssl's `file:`.
-pub fn password_from_file(path: &str) -> Result<String, ImportError> {
-    let bytes = std::fs::read(path).map_err(|err| ImportError::PasswordFile {
-        path: path.to_string(),
+/// The inputs' names, comma-separated.
+fn names(inputs: &[Input]) -> String {
+    inputs
+        .iter()
+        .map(Input::name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The first line of a password file (or of standard input), without its line ending.
+pub fn password_from_file(input: &Input) -> Result<String, ImportError> {
+    let mut bytes = Vec::new();
+    let read = match input {
+        Input::Stdin => std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes).map(|_| ()),
+        Input::Path(path) => std::fs::read(path).map(|read| bytes = read),
+    };
+    read.map_err(|err| ImportError::PasswordFile {
+        path: input.name(),
         reason: pem::describe_io_error(&err),
     })?;
     let text = String::from_utf8_lossy(&bytes);

@@ -7,7 +7,7 @@ use serde::Serialize;
 use crate::output::{cert_text, Report, Style};
 use crate::x509::cert::{certs_from, Cert, Dated, KeyInfo};
 use crate::x509::formats::read_pkcs12;
-use crate::x509::pem::{self, Item, PemError};
+use crate::x509::pem::{self, Input, Item, PemError};
 
 /// One item of `rcert inspect`'s report.
 #[derive(Debug, Serialize)]
@@ -51,7 +51,7 @@ pub enum Inspected {
 /// PKCS#12 archives are opened with `password` (the password and where it came from), or
 /// with one typed on the terminal when `prompt`.
 pub fn inspect(
-    sources: &[String],
+    sources: &[Input],
     password: Option<&(String, String)>,
     prompt: bool,
     at: time::OffsetDateTime,
@@ -61,7 +61,7 @@ pub fn inspect(
         match inspect_one(source, password, prompt, at) {
             Ok(items) => found.extend(items),
             Err(error) => found.push(Inspected::Unreadable {
-                source: source.clone(),
+                source: source.name(),
                 error,
             }),
         }
@@ -72,11 +72,12 @@ pub fn inspect(
 
 /// Read an input as every command does; a PKCS#12 archive is opened with the password.
 fn load(
-    source: &str,
+    input: &Input,
     password: Option<&(String, String)>,
     prompt: bool,
 ) -> Result<pem::Loaded, LoadError> {
-    let bytes = pem::read_input(source)?;
+    let bytes = pem::read_input(input)?;
+    let source = &input.name();
     match pem::parse_loaded(source, bytes.clone()) {
         Err(PemError::Pkcs12 { .. }) => {
             let missing = || LoadError::NoPassword(source.to_string());
@@ -131,14 +132,15 @@ enum LoadError {
 }
 
 fn inspect_one(
-    source: &str,
+    input: &Input,
     password: Option<&(String, String)>,
     prompt: bool,
     at: time::OffsetDateTime,
 ) -> Result<Vec<Inspected>, String> {
+    let source = &input.name();
     let mut found = Vec::new();
     {
-        let loaded = load(source, password, prompt).map_err(|err| err.to_string())?;
+        let loaded = load(input, password, prompt).map_err(|err| err.to_string())?;
         let certs = certs_from(&loaded).map_err(|err| err.to_string())?;
         let mut certs = certs.into_iter();
         for item in &loaded.items {

@@ -24,16 +24,13 @@ use crate::x509::cert::certs_in;
 pub struct KubeconfigRequest {
     /// The time of judgement, decided once by the CLI.
     pub at: time::OffsetDateTime,
-    /// `--kubeconfig`; else as kubectl finds it.
-    pub kubeconfig: Option<PathBuf>,
-    /// `--context`; else the current context.
-    pub context: Option<String>,
+    /// The kubeconfig (`--kubeconfig`, else as kubectl finds it), the context (`--context`,
+    /// else the current one) and the connect and handshake timeout.
+    pub cluster: crate::cluster::ClusterTarget,
     /// Every context.
     pub all_contexts: bool,
     /// A client certificate expiring within this warns.
     pub within: Duration,
-    /// Connect and handshake timeout.
-    pub timeout: Duration,
 }
 
 /// The verdict on one context.
@@ -62,11 +59,12 @@ pub struct KubeconfigReport {
 
 /// Check the context(s) of the kubeconfig.
 pub async fn check(request: &KubeconfigRequest) -> Result<KubeconfigReport, crate::Error> {
-    let config = load_kubeconfig(request.kubeconfig.as_deref())?;
+    let config = load_kubeconfig(request.cluster.kubeconfig.as_deref())?;
     let names: Vec<String> = if request.all_contexts {
         config.contexts.iter().map(|c| c.name.clone()).collect()
     } else {
         let name = request
+            .cluster
             .context
             .clone()
             .or_else(|| config.current_context.clone())
@@ -84,6 +82,7 @@ pub async fn check(request: &KubeconfigRequest) -> Result<KubeconfigReport, crat
         vec![name]
     };
     let base = request
+        .cluster
         .kubeconfig
         .as_deref()
         .and_then(Path::parent)
@@ -94,7 +93,7 @@ pub async fn check(request: &KubeconfigRequest) -> Result<KubeconfigReport, crat
         .map(|name| check_context(&config, name, &base, request));
     let contexts = futures::future::join_all(runs).await;
     Ok(KubeconfigReport {
-        kubeconfig: request.kubeconfig.as_ref().map_or_else(
+        kubeconfig: request.cluster.kubeconfig.as_ref().map_or_else(
             || "(as kubectl finds it)".to_string(),
             |p| p.display().to_string(),
         ),
@@ -270,7 +269,9 @@ async fn server_checks(
 ) -> (Vec<Check>, bool) {
     let mut checks = Vec::new();
     let target = match Target::from_url(server) {
-        Ok((target, false)) => return plain_http_checks(server, &target, request.timeout).await,
+        Ok((target, false)) => {
+            return plain_http_checks(server, &target, request.cluster.timeout).await
+        }
         Ok((target, true)) => target,
         Err(err) => {
             return (
@@ -299,7 +300,7 @@ async fn server_checks(
                     "the kubeconfig's certificate-authority".to_string(),
                     certs,
                     bytes,
-                    false,
+                    crate::rancher::BundleKind::File,
                 ))
             }
         }
@@ -326,7 +327,7 @@ async fn server_checks(
         servername: None,
         ca: bundle,
         alpn: vec!["h2".to_string(), "http/1.1".to_string()],
-        timeout: request.timeout,
+        timeout: request.cluster.timeout,
         concurrency: 1,
         rancher: false,
         warn_days: 30,

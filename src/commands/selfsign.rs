@@ -12,6 +12,7 @@ use crate::x509::issue::{
     first_name, parse_sans, validate_cn, validate_days, Ca, CaFile, San, ServerSpec,
     MAX_CLIENT_ACCEPTED_DAYS,
 };
+use crate::x509::pem::Input;
 use crate::x509::Cert;
 
 /// What `rcert selfsign` is asked to do.
@@ -22,7 +23,7 @@ pub struct SelfsignRequest {
     /// Validity of a generated CA in days.
     pub ca_days: u32,
     /// An existing CA (certificate path, key path) to sign with instead of generating one.
-    pub existing_ca: Option<(String, String)>,
+    pub existing_ca: Option<(Input, Input)>,
     /// Generate a new CA even when `out_dir` holds a CA pair (`--new-ca`).
     pub new_ca: bool,
     /// Directory the files go to.
@@ -125,8 +126,8 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
     if let Some(key_pem) = &ca.key_pem {
         out.insert(1, OutFile::key(dir.join("cakey.pem"), key_pem.clone()));
     }
-    if let Some((cert_path, _)) = &existing_ca {
-        out.retain(|file| !same_file(&file.path, std::path::Path::new(cert_path)));
+    if let Some((Input::Path(cert_path), _)) = &existing_ca {
+        out.retain(|file| !same_file(&file.path, cert_path));
     }
     let changes = files::write_all(&out, request.force)?;
     let ca_checksum = crate::rancher::ca_checksum(&cacerts);
@@ -156,17 +157,14 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
 /// `--new-ca` is given: re-running the first-install command must not replace the CA
 /// (and move every agent's `CATTLE_CA_CHECKSUM`). A `cacerts.pem` there without its key
 /// is only replaced with `--new-ca`.
-fn ca_pair_in_out_dir(request: &SelfsignRequest) -> Result<Option<(String, String)>, crate::Error> {
+fn ca_pair_in_out_dir(request: &SelfsignRequest) -> Result<Option<(Input, Input)>, crate::Error> {
     let cert = request.out_dir.join("cacerts.pem");
     let key = request.out_dir.join("cakey.pem");
     if request.new_ca || !cert.exists() {
         return Ok(None);
     }
     if key.exists() {
-        return Ok(Some((
-            cert.display().to_string(),
-            key.display().to_string(),
-        )));
+        return Ok(Some((Input::path(cert), Input::path(key))));
     }
     if !request.force {
         return Ok(None);

@@ -36,9 +36,13 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     /// The report of a file that could not be read.
-    pub fn unreadable(file: &str, error: &pem::PemError, at: time::OffsetDateTime) -> VerifyReport {
+    pub fn unreadable(
+        file: &pem::Input,
+        error: &pem::PemError,
+        at: time::OffsetDateTime,
+    ) -> VerifyReport {
         VerifyReport {
-            file: file.to_string(),
+            file: file.name(),
             status: Status::Failed,
             certificates: Dated::new(Vec::new(), at),
             checks: Vec::new(),
@@ -50,8 +54,10 @@ impl VerifyReport {
 }
 
 /// Verify one certificate file (first = leaf, rest = intermediates).
-pub fn verify_file(file: &str, context: &Context) -> Result<VerifyReport, pem::PemError> {
-    let (loaded, private_keys) = pem::load_certificates_beside_keys(file)?;
+pub fn verify_file(input: &pem::Input, context: &Context) -> Result<VerifyReport, pem::PemError> {
+    let file = &input.name();
+    let read = pem::load_certificates_beside_keys(input)?;
+    let (loaded, private_keys) = (read.loaded, read.key_labels);
     let certs = inspect::certs_from(&loaded)?;
     let mut checks = check_chain(&certs, Origin::File(file), context);
     if !private_keys.is_empty() {

@@ -351,12 +351,12 @@ pub fn key_in(bytes: &[u8]) -> Option<KeyInfo> {
 }
 
 /// Load every certificate of an input that must hold at least one.
-pub fn load_certs(source: &str) -> Result<Vec<Cert>, PemError> {
+pub fn load_certs(source: &pem::Input) -> Result<Vec<Cert>, PemError> {
     certs_from(&pem::load_certificates(source)?)
 }
 
 /// Load the first private key of an input that must hold one.
-pub fn load_key(source: &str) -> Result<KeyInfo, PemError> {
+pub fn load_key(source: &pem::Input) -> Result<KeyInfo, PemError> {
     key_from(&pem::load(source)?)
 }
 

@@ -298,13 +298,15 @@ impl Ca {
     }
 
     /// Load an existing CA certificate and its key (renewal without re-trusting agents).
-    pub fn load(cert_path: &str, key_path: &str) -> Result<Ca, IssueError> {
+    pub fn load(cert_input: &pem::Input, key_input: &pem::Input) -> Result<Ca, IssueError> {
+        let (cert_path, key_path) = (&cert_input.name(), &key_input.name());
         let unusable = |reason: String| IssueError::UnusableCa {
             path: cert_path.to_string(),
             reason,
         };
-        let (loaded, keys) = pem::load_certificates_beside_keys(cert_path)?;
-        if !keys.is_empty() {
+        let read = pem::load_certificates_beside_keys(cert_input)?;
+        let loaded = read.loaded;
+        if !read.key_labels.is_empty() {
             // cacerts.pem is a byte-for-byte copy of this file, and Rancher serves it.
             return Err(unusable(format!(
                 "holds a private key next to the CA certificate; cacerts.pem is a byte-for-byte copy of it and Rancher serves it to anyone at /cacerts: split it with sed -n '/-BEGIN CERTIFICATE-/,/-END CERTIFICATE-/p' {path} > ca.pem, then --ca-cert ca.pem --ca-key {path}",
@@ -312,7 +314,7 @@ impl Ca {
             )));
         }
         let certs = crate::x509::cert::certs_from(&loaded)?;
-        let key_der = pem::load_key(key_path)?;
+        let key_der = pem::load_key(key_input)?;
         let key_info = KeyInfo::from_der(&key_der).map_err(|detail| PemError::BadKey {
             path: key_path.to_string(),
             detail: detail.to_string(),

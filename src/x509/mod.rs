@@ -4,6 +4,7 @@
 pub mod cert;
 pub mod dated;
 pub mod formats;
+pub mod input;
 pub mod issue;
 pub mod names;
 pub mod pem;

@@ -7,7 +7,6 @@
 //! A file without any `-----BEGIN` line is read as one DER certificate or key.
 
 use std::io::Read;
-use std::path::PathBuf;
 
 use rustls_pki_types::{
     CertificateDer, PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer,
@@ -21,8 +20,17 @@ pub use super::scan::{private_key_labels, without_private_keys};
 /// Largest input rcert reads from one file (certificate bundles are a few hundred KiB).
 const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The name standard input is shown under.
-pub const STDIN_NAME: &str = "-";
+pub use super::input::{describe_io_error, Input, STDIN_NAME};
+
+/// The certificates of an input that may also hold private keys: the certificates (the
+/// bytes without the keys) and the labels of the key blocks found.
+#[derive(Debug)]
+pub struct BesideKeys {
+    /// The certificates, read whatever the keys are.
+    pub loaded: Loaded,
+    /// Labels of the private key blocks (`PRIVATE KEY`, `ENCRYPTED PRIVATE KEY`, …).
+    pub key_labels: Vec<String>,
+}
 
 /// What went wrong while reading one input. Every variant names the input.
 #[derive(Debug, thiserror::Error)]
@@ -193,9 +201,9 @@ impl Loaded {
     }
 }
 
-/// Read and parse one input: a path, or `-` for standard input.
-pub fn load(source: &str) -> Result<Loaded, PemError> {
-    parse_loaded(source, read_input(source)?)
+/// Read and parse one input.
+pub fn load(input: &Input) -> Result<Loaded, PemError> {
+    parse_loaded(&input.name(), read_input(input)?)
 }
 
 /// Parse bytes already read from `source` (standard input can be read only once, so a
@@ -210,14 +218,15 @@ pub fn parse_loaded(source: &str, bytes: Vec<u8>) -> Result<Loaded, PemError> {
 }
 
 /// Read an input that must hold at least one certificate; returns them in file order.
-pub fn load_certificates(source: &str) -> Result<Loaded, PemError> {
-    loaded_certificates(source, read_input(source)?)
+pub fn load_certificates(input: &Input) -> Result<Loaded, PemError> {
+    loaded_certificates(&input.name(), read_input(input)?)
 }
 
 /// Read a certificate file that must hold certificates only (tls.crt): a private key
 /// block of any kind, encrypted included, is refused before anything else.
-pub fn load_certificates_only(source: &str) -> Result<Loaded, PemError> {
-    let bytes = read_input(source)?;
+pub fn load_certificates_only(input: &Input) -> Result<Loaded, PemError> {
+    let bytes = read_input(input)?;
+    let source = &input.name();
     let only_keys = !contains(&without_private_keys(&bytes), b"-----BEGIN ");
     if !private_key_labels(&bytes).is_empty() && !only_keys {
         return Err(PemError::KeyInCertificateFile {
@@ -231,15 +240,18 @@ pub fn load_certificates_only(source: &str) -> Result<Loaded, PemError> {
 /// or tls.crt an operator concatenated): the certificates are read whatever the keys are
 /// (encrypted ones included) and the keys' labels returned, for a check to fail on. The
 /// returned bytes hold no key.
-pub fn load_certificates_beside_keys(source: &str) -> Result<(Loaded, Vec<String>), PemError> {
-    let raw = read_input(source)?;
-    let labels = private_key_labels(&raw);
+pub fn load_certificates_beside_keys(input: &Input) -> Result<BesideKeys, PemError> {
+    let raw = read_input(input)?;
+    let key_labels = private_key_labels(&raw);
     let without = without_private_keys(&raw);
-    if labels.is_empty() || !contains(&without, b"-----BEGIN ") {
-        // Nothing but keys: the usual "holds no certificate (found …)" says it best.
-        return loaded_certificates(source, raw).map(|loaded| (loaded, labels));
-    }
-    loaded_certificates(source, without).map(|loaded| (loaded, labels))
+    // Nothing but keys: the usual "holds no certificate (found …)" says it best.
+    let bytes = if key_labels.is_empty() || !contains(&without, b"-----BEGIN ") {
+        raw
+    } else {
+        without
+    };
+    let loaded = loaded_certificates(&input.name(), bytes)?;
+    Ok(BesideKeys { loaded, key_labels })
 }
 
 /// Parse bytes already read from `source`; they must hold at least one certificate.
@@ -260,8 +272,8 @@ pub fn loaded_certificates(source: &str, bytes: Vec<u8>) -> Result<Loaded, PemEr
 }
 
 /// Read an input that must hold a private key; returns the first one.
-pub fn load_key(source: &str) -> Result<PrivateKeyDer<'static>, PemError> {
-    first_key(&load(source)?)
+pub fn load_key(input: &Input) -> Result<PrivateKeyDer<'static>, PemError> {
+    first_key(&load(input)?)
 }
 
 /// The first private key of an input already read; an error when it holds none.
@@ -285,28 +297,31 @@ pub fn encode(label: &str, der: &[u8]) -> String {
     )
 }
 
-/// Read an input's bytes: a path, or `-` for standard input (bounded in size).
-pub fn read_input(source: &str) -> Result<Vec<u8>, PemError> {
+/// Read an input's bytes (bounded in size).
+pub fn read_input(input: &Input) -> Result<Vec<u8>, PemError> {
+    let source = &input.name();
     let read_error = |err: std::io::Error| PemError::Read {
         path: source.to_string(),
         reason: describe_io_error(&err),
     };
     let mut bytes = Vec::new();
-    if source == STDIN_NAME {
-        std::io::stdin()
-            .take(MAX_INPUT_BYTES + 1)
-            .read_to_end(&mut bytes)
-            .map_err(read_error)?;
-    } else {
-        let path = PathBuf::from(source);
-        if path.is_dir() {
-            return Err(PemError::IsDirectory {
-                path: source.to_string(),
-            });
+    match input {
+        Input::Stdin => {
+            std::io::stdin()
+                .take(MAX_INPUT_BYTES + 1)
+                .read_to_end(&mut bytes)
+                .map_err(read_error)?;
         }
-        std::fs::File::open(&path)
-            .and_then(|file| file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes))
-            .map_err(read_error)?;
+        Input::Path(path) => {
+            if path.is_dir() {
+                return Err(PemError::IsDirectory {
+                    path: source.to_string(),
+                });
+            }
+            std::fs::File::open(path)
+                .and_then(|file| file.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes))
+                .map_err(read_error)?;
+        }
     }
     if bytes.len() as u64 > MAX_INPUT_BYTES {
         return Err(PemError::TooLarge {
@@ -319,21 +334,6 @@ pub fn read_input(source: &str) -> Result<Vec<u8>, PemError> {
         });
     }
     Ok(bytes)
-}
-
-/// A readable reason for an I/O error, without Rust's "(os error N)" suffix.
-pub fn describe_io_error(err: &std::io::Error) -> String {
-    match err.kind() {
-        std::io::ErrorKind::NotFound => "no such file".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        _ => {
-            let text = err.to_string();
-            match text.find(" (os error") {
-                Some(cut) => text[..cut].to_string(),
-                None => text,
-            }
-        }
-    }
 }
 
 /// Parse the bytes of one input (PEM with any number of blocks, or one DER object).

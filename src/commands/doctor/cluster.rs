@@ -36,12 +36,7 @@ impl Doctor<'_> {
 
     async fn read_secrets(&mut self) -> Result<ClusterSecrets, SecretsError> {
         let request = self.request;
-        let connected = crate::cluster::connect(
-            request.kubeconfig.as_deref(),
-            request.context.as_deref(),
-            request.timeout,
-        )
-        .await;
+        let connected = request.cluster.connect().await;
         let connected = connected.map_err(SecretsError::Kubeconfig)?;
         let client = connected.client.clone();
         self.requests = Some(connected.requests);
@@ -150,7 +145,7 @@ impl Doctor<'_> {
             path: origin.clone(),
         };
         let in_secret = Subject::Secret {
-            namespace: self.request.namespace.clone(),
+            namespace: self.request.namespace.to_string(),
             name: self.request.secret_name.clone(),
         };
         for mut check in checks::check_chain(&chain, Origin::File(&origin), &context) {

@@ -17,7 +17,7 @@ impl Doctor<'_> {
             servername: Some(self.request.host.host.clone()),
             ca,
             alpn: vec!["h2".to_string(), "http/1.1".to_string()],
-            timeout: self.request.timeout,
+            timeout: self.request.cluster.timeout,
             concurrency: 16,
             rancher: true,
             warn_days: 30,

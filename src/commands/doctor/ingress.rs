@@ -153,7 +153,7 @@ impl Doctor<'_> {
             )));
         };
         Some(Lookup::Found(SecretReference {
-            namespace: namespace.clone(),
+            namespace: namespace.to_string(),
             name: secret_name,
             holder: format!("Ingress {name}"),
             reload: reload_ingress_nginx(Cause::IngressFakeCertificate)

@@ -6,7 +6,7 @@
 //! one command that fixes it.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use k8s_openapi::api::core::v1::Secret;
 
@@ -27,11 +27,13 @@ mod webhook;
 use crate::check::{Cause, Check, CheckId, Fix, Status};
 use crate::checks::served;
 use crate::checks::{self, Context, Origin};
+use crate::cluster::{ClusterTarget, Namespace};
 use crate::output::{check_line, Report, Style};
 use crate::rancher::CaBundle;
 use crate::rancher::INGRESS_FAKE_CERTIFICATE;
 use crate::tls::{ProbeRequest, ProbeResult, Target};
 use crate::x509::cert::{self as inspect, Cert};
+use crate::x509::pem::Input;
 
 /// The part of doctor a finding comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,17 +75,13 @@ pub struct DoctorRequest {
     /// Individual nodes or load-balancer backends, probed with the host name as SNI.
     pub nodes: Vec<Target>,
     /// Namespace of the secrets.
-    pub namespace: String,
+    pub namespace: Namespace,
     /// Local directory with tls.crt, tls.key, cacerts.pem to compare with the cluster.
     pub dir: Option<PathBuf>,
     /// Local CA file (cacerts.pem) to compare with what Rancher serves.
-    pub ca: Option<String>,
-    /// Kubeconfig file; else as kubectl finds it.
-    pub kubeconfig: Option<PathBuf>,
-    /// Kubeconfig context.
-    pub context: Option<String>,
-    /// Timeout of each network step.
-    pub timeout: Duration,
+    pub ca: Option<Input>,
+    /// The cluster (`--kubeconfig`, `--context`) and the timeout of each network step.
+    pub cluster: ClusterTarget,
     /// Name of the certificate secret.
     pub secret_name: String,
     /// Name of the CA secret.
@@ -222,7 +220,7 @@ pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Erro
     let checks: Vec<Check> = doctor.findings.iter().map(|f| f.check.clone()).collect();
     Ok(DoctorReport {
         host: request.host.host.clone(),
-        namespace: request.namespace.clone(),
+        namespace: request.namespace.to_string(),
         status: Status::worst(&checks),
         findings: doctor.findings,
         ca_checksum,
@@ -238,14 +236,21 @@ pub async fn doctor(request: &DoctorRequest) -> Result<DoctorReport, crate::Erro
 fn local_ca(request: &DoctorRequest) -> Result<Option<CaBundle>, crate::Error> {
     let path = request.ca.clone().or_else(|| {
         let candidate = request.dir.as_ref()?.join("cacerts.pem");
-        candidate.exists().then(|| candidate.display().to_string())
+        candidate.exists().then(|| Input::path(candidate))
     });
-    Ok(path.as_deref().map(CaBundle::load).transpose()?)
+    Ok(path.as_ref().map(CaBundle::load).transpose()?)
 }
 
 fn bundle_from(source: &str, bytes: Vec<u8>) -> Option<CaBundle> {
     let certs = inspect::certs_in(&bytes);
-    (!certs.is_empty()).then(|| CaBundle::new(source.to_string(), certs, bytes, false))
+    (!certs.is_empty()).then(|| {
+        CaBundle::new(
+            source.to_string(),
+            certs,
+            bytes,
+            crate::rancher::BundleKind::File,
+        )
+    })
 }
 
 fn chain_of(bytes: Option<Vec<u8>>) -> Option<Vec<Cert>> {

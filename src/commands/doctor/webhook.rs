@@ -56,7 +56,7 @@ impl Doctor<'_> {
                     bundle.describe(),
                     certs,
                     bundle.bytes.clone(),
-                    false,
+                    crate::rancher::BundleKind::File,
                 )),
                 untrusted: Vec::new(),
                 key: None,

@@ -7,7 +7,7 @@ use super::{ExpiryRequest, Item, ItemStatus, Place, Source, SourceState};
 use crate::check::{Cause, Fix};
 use crate::checks::served;
 use crate::cluster::inventory::{certificates, each_secret, ManagedCertificate};
-use crate::cluster::{connect, context_names, kubeconfig_available};
+use crate::cluster::ClusterTarget;
 use crate::tls::ProbeRequest;
 use crate::x509::pem;
 use crate::x509::Cert;
@@ -20,7 +20,7 @@ pub(super) async fn collect(request: &ExpiryRequest) -> Result<Collected, crate:
     if request.no_cluster {
         return Ok((Vec::new(), Vec::new(), 0));
     }
-    if !kubeconfig_available(request.kubeconfig.as_deref()) {
+    if !request.cluster.available() {
         let state = SourceState {
             context: None,
             source: "cluster".to_string(),
@@ -32,14 +32,10 @@ pub(super) async fn collect(request: &ExpiryRequest) -> Result<Collected, crate:
     }
     let contexts = contexts_to_read(request).await?;
     use futures::StreamExt as _;
-    let runs = futures::stream::iter(
-        contexts
-            .iter()
-            .map(|context| one_context(request, context.as_deref())),
-    )
-    .buffered(request.concurrency.max(1))
-    .collect::<Vec<_>>()
-    .await;
+    let runs = futures::stream::iter(contexts.iter().map(|target| one_context(request, target)))
+        .buffered(request.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
     let mut collected: Collected = (Vec::new(), Vec::new(), 0);
     for (items, state, requests) in runs {
         collected.0.extend(items);
@@ -49,36 +45,31 @@ pub(super) async fn collect(request: &ExpiryRequest) -> Result<Collected, crate:
     Ok(collected)
 }
 
-/// The contexts the request reads (`None`: the current one); an explicit kubeconfig or
-/// context that cannot be used is bad input (exit 2), found before anything is read.
+/// The clusters the request reads (one per context with `--all-contexts`); an explicit
+/// kubeconfig or context that cannot be used is bad input (exit 2), found before anything
+/// is read.
 pub(super) async fn contexts_to_read(
     request: &ExpiryRequest,
-) -> Result<Vec<Option<String>>, crate::Error> {
-    let contexts: Vec<Option<String>> = if request.all_contexts {
-        context_names(request.kubeconfig.as_deref())?
-            .into_iter()
-            .map(Some)
-            .collect()
+) -> Result<Vec<ClusterTarget>, crate::Error> {
+    let cluster = &request.cluster;
+    let targets = if request.all_contexts {
+        cluster.every_context()?
     } else {
-        vec![request.context.clone()]
+        vec![cluster.clone()]
     };
-    if request.all_contexts || request.kubeconfig.is_some() || request.context.is_some() {
-        for context in &contexts {
-            connect(
-                request.kubeconfig.as_deref(),
-                context.as_deref(),
-                request.timeout,
-            )
-            .await?;
+    if request.all_contexts || cluster.kubeconfig.is_some() || cluster.context.is_some() {
+        for target in &targets {
+            target.connect().await?;
         }
     }
-    Ok(contexts)
+    Ok(targets)
 }
 
 async fn one_context(
     request: &ExpiryRequest,
-    context: Option<&str>,
+    target: &ClusterTarget,
 ) -> (Vec<Item>, SourceState, u32) {
+    let context = target.context.as_deref();
     let label = match (context, request.all_contexts) {
         (Some(context), true) => format!("cluster {context}"),
         _ => "cluster".to_string(),
@@ -90,7 +81,7 @@ async fn one_context(
         state: "unreachable".to_string(),
         message,
     };
-    let connected = match connect(request.kubeconfig.as_deref(), context, request.timeout).await {
+    let connected = match target.connect().await {
         Ok(connected) => connected,
         Err(err) => return (Vec::new(), unreachable(err.to_string()), 0),
     };
@@ -425,7 +416,7 @@ pub(super) async fn collect_endpoints(request: &ExpiryRequest) -> (Vec<Item>, Ve
         servername: None,
         ca: None,
         alpn: vec!["h2".to_string(), "http/1.1".to_string()],
-        timeout: request.timeout,
+        timeout: request.cluster.timeout,
         concurrency: 16,
         rancher: false,
         warn_days: 0,

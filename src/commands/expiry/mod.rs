@@ -29,14 +29,13 @@ pub use prometheus::prometheus_text;
 /// What `rcert expiry` is asked to list.
 #[derive(Debug, Clone)]
 pub struct ExpiryRequest {
-    /// `--kubeconfig`; else as kubectl finds it.
-    pub kubeconfig: Option<PathBuf>,
-    /// `--context`.
-    pub context: Option<String>,
+    /// The cluster (`--kubeconfig`, `--context`) and the timeout of each API request and
+    /// handshake.
+    pub cluster: crate::cluster::ClusterTarget,
     /// `--all-contexts`: every context of the kubeconfig, concurrently.
     pub all_contexts: bool,
     /// `--namespace` (repeatable); all namespaces when empty.
-    pub namespaces: Vec<String>,
+    pub namespaces: Vec<crate::cluster::Namespace>,
     /// `--no-cluster`.
     pub no_cluster: bool,
     /// `--root`: where the node's file system starts.
@@ -49,8 +48,6 @@ pub struct ExpiryRequest {
     pub targets: Vec<Target>,
     /// `--within`: what expires within this is "expiring".
     pub within: Duration,
-    /// Timeout of each API request and handshake.
-    pub timeout: Duration,
     /// The time of the inventory (now).
     pub at: OffsetDateTime,
     /// How many contexts are read at once under `--all-contexts`.

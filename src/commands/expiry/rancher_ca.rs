@@ -96,7 +96,7 @@ pub(super) async fn served_cacerts(
         servername: None,
         ca: None,
         alpn: vec!["http/1.1".to_string()],
-        timeout: request.timeout,
+        timeout: request.cluster.timeout,
         concurrency: 1,
         rancher: true,
         warn_days: 0,

@@ -26,16 +26,16 @@ impl Inputs {
             (Some(cert), Some(key)) => Some(CertSet::load(cert, key)?),
             _ => None,
         };
-        let ca = request.ca.as_deref().map(CaBundle::load).transpose()?;
+        let ca = request.ca.as_ref().map(CaBundle::load).transpose()?;
         let mut additional = Vec::new();
         let mut additional_keys = Vec::new();
         for file in &request.additional_ca {
-            let (loaded, keys) = crate::x509::pem::load_certificates_beside_keys(file)?;
-            if !keys.is_empty() {
-                additional_keys.push((file.clone(), keys));
+            let read = crate::x509::pem::load_certificates_beside_keys(file)?;
+            if !read.key_labels.is_empty() {
+                additional_keys.push((file.name(), read.key_labels));
             }
-            for cert in inspect::certs_from(&loaded)? {
-                additional.push((file.clone(), cert));
+            for cert in inspect::certs_from(&read.loaded)? {
+                additional.push((file.name(), cert));
             }
         }
         Ok(Inputs {

@@ -7,7 +7,6 @@
 //! whose data is already identical is left alone and reported as unchanged.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use serde::Serialize;
@@ -21,10 +20,11 @@ use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
 use crate::checks;
 use crate::cluster::secrets::{apply_set, check_backup_dir, secret, Action, Change, Options};
-use crate::cluster::{connect, manifests_yaml, validate_name, validate_namespace};
+use crate::cluster::{manifests_yaml, validate_name, ClusterTarget, Namespace};
 use crate::output::{check_line, checks_text, next_steps_text, Report, Style};
 use crate::rancher::CaBundle;
 use crate::x509::cert::{self as inspect, Cert};
+use crate::x509::pem::Input;
 
 /// What `rcert push` is asked to do.
 #[derive(Debug, Clone)]
@@ -34,17 +34,15 @@ pub struct PushRequest {
     /// The time of judgement, decided once by the CLI.
     pub at: time::OffsetDateTime,
     /// Target namespace.
-    pub namespace: String,
+    pub namespace: Namespace,
     /// tls.crt: leaf first, then intermediates (None: only `--additional-ca` is pushed).
-    pub cert: Option<String>,
+    pub cert: Option<Input>,
     /// tls.key (None with `cert`).
-    pub key: Option<String>,
+    pub key: Option<Input>,
     /// cacerts.pem, when a private CA is used.
-    pub ca: Option<String>,
-    /// `--kubeconfig`; else `$KUBECONFIG`, else `~/.kube/config`, else in-cluster.
-    pub kubeconfig: Option<PathBuf>,
-    /// `--context`.
-    pub context: Option<String>,
+    pub ca: Option<Input>,
+    /// The cluster (`--kubeconfig`, `--context`, `--timeout`).
+    pub cluster: ClusterTarget,
     /// Print the manifests, contact no cluster.
     pub dry_run: bool,
     /// Push even when validation fails.
@@ -60,20 +58,18 @@ pub struct PushRequest {
     /// Create the namespace when it is missing.
     pub create_namespace: bool,
     /// `--additional-ca`: CA files for Secret tls-ca-additional.
-    pub additional_ca: Vec<String>,
-    /// Connect and read timeout of each API request.
-    pub timeout: Duration,
+    pub additional_ca: Vec<Input>,
 }
 
 impl PushRequest {
     /// The input files from `--dir`: tls.crt, tls.key, and cacerts.pem when present.
-    pub fn files_from_dir(dir: &Path) -> (Option<String>, Option<String>, Option<String>) {
-        let path = |name: &str| Some(dir.join(name).display().to_string());
+    pub fn files_from_dir(dir: &Path) -> (Option<Input>, Option<Input>, Option<Input>) {
+        let path = |name: &str| Some(Input::path(dir.join(name)));
         let ca = dir.join("cacerts.pem");
         (
             path("tls.crt"),
             path("tls.key"),
-            ca.exists().then(|| ca.display().to_string()),
+            ca.exists().then(|| Input::path(ca)),
         )
     }
 }
@@ -162,7 +158,6 @@ struct Planned {
 
 /// Check names, read and validate the files, then dry-run or push.
 pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
-    validate_namespace(&request.namespace)?;
     for name in [&request.secret_name, &request.ca_secret_name] {
         validate_name(name)?;
     }
@@ -171,7 +166,7 @@ pub async fn push(request: &PushRequest) -> Result<PushReport, crate::Error> {
     let refused = Status::worst(&validation) == Status::Failed && !request.force;
     let planned = inputs.plan(request);
     let mut report = PushReport {
-        namespace: request.namespace.clone(),
+        namespace: request.namespace.to_string(),
         dry_run: request.dry_run,
         validation,
         refused,
@@ -213,12 +208,7 @@ async fn apply_all(
     planned: &[Planned],
     report: &mut PushReport,
 ) -> Result<(), crate::Error> {
-    let connected = connect(
-        request.kubeconfig.as_deref(),
-        request.context.as_deref(),
-        request.timeout,
-    )
-    .await?;
+    let connected = request.cluster.connect().await?;
     let client = connected.client.clone();
     report.server = Some(connected.url.clone());
     let options = Options {

@@ -27,9 +27,11 @@ use crate::cluster::agent_workloads::{self, AgentWorkload};
 use crate::cluster::rancher_objects::{
     agent_state, fleet_clusters, helm_values, AgentState, FleetCluster, HelmValues,
 };
-use crate::cluster::{api_error, connect};
+use crate::cluster::{api_error, ClusterTarget, Namespace};
 use crate::output::{checks_text, Report, Style};
+use crate::rancher::Roots;
 use crate::rancher::{self, CaBundle};
+use crate::x509::pem::Input;
 
 /// Which part of the update `apply` carries out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,7 +57,8 @@ pub enum AgentMethod {
     Env,
 }
 
-/// What `rcert rotate` is asked to do.
+/// What every mode of `rcert rotate` reads (and all `rotate plan` takes): the new set,
+/// the cluster, the time.
 #[derive(Debug, Clone)]
 pub struct RotateRequest {
     /// The time of judgement, decided once by the CLI.
@@ -63,22 +66,32 @@ pub struct RotateRequest {
     /// The new set: tls.crt, tls.key, cacerts.pem.
     pub dir: PathBuf,
     /// Namespace of Rancher's secrets.
-    pub namespace: String,
-    /// `--kubeconfig`.
-    pub kubeconfig: Option<PathBuf>,
-    /// `--context`.
-    pub context: Option<String>,
+    pub namespace: Namespace,
+    /// The cluster (`--kubeconfig`, `--context`, `--timeout`).
+    pub cluster: ClusterTarget,
     /// Rancher's host name, checked against the new certificate's SANs.
     pub host: Option<String>,
-    /// Apply and status: every context of the kubeconfig in turn (apply: with `--step
-    /// agents --agents env`).
-    pub all_contexts: bool,
-    /// Status: the address to connect to with `host` as SNI (a node or load balancer).
+    /// Without `cacerts.pem`: the roots clients trust (`--ca`).
+    pub roots: Roots,
+}
+
+/// What `rcert rotate status` takes besides the set and the cluster. Dereferences to the
+/// [`RotateRequest`] it extends.
+#[derive(Debug, Clone)]
+pub struct StatusRequest {
+    /// The set, the cluster, the time.
+    pub common: RotateRequest,
+    /// The address to connect to with `host` as SNI (a node or load balancer).
     pub node: Option<String>,
-    /// Without `cacerts.pem`: the roots clients trust (a file or `system`; default Mozilla's).
-    pub roots: Option<String>,
-    /// Timeout of each API request.
-    pub timeout: std::time::Duration,
+    /// Every context of the kubeconfig in turn.
+    pub all_contexts: bool,
+}
+
+impl std::ops::Deref for StatusRequest {
+    type Target = RotateRequest;
+    fn deref(&self) -> &RotateRequest {
+        &self.common
+    }
 }
 
 /// What `rcert rotate apply` takes besides the set and the cluster (plan and status read;
@@ -87,6 +100,10 @@ pub struct RotateRequest {
 pub struct ApplyRequest {
     /// The set, the cluster, the time: what every mode reads.
     pub common: RotateRequest,
+    /// The address to reach Rancher's `/cacerts` at with `host` as SNI.
+    pub node: Option<String>,
+    /// Every context of the kubeconfig in turn (with `--step agents --agents env`).
+    pub all_contexts: bool,
     /// Where backups go.
     pub backup_dir: PathBuf,
     /// Change nothing, say what would be sent.
@@ -258,15 +275,6 @@ pub(super) fn combine(
     Ok(report)
 }
 
-/// The request for one context of `--all-contexts`.
-pub(super) fn for_context(request: &RotateRequest, context: &str) -> RotateRequest {
-    RotateRequest {
-        context: Some(context.to_string()),
-        all_contexts: false,
-        ..request.clone()
-    }
-}
-
 /// The names the new certificate must cover: `--host` (its name part, when given) and
 /// always the hostname of the Rancher helm release when there is one — `--host` names
 /// where to look, it never replaces the release's hostname.
@@ -291,23 +299,20 @@ pub(super) fn checked_hosts(request: &RotateRequest, release_host: Option<&str>)
 /// Read the new set once (tls.crt, tls.key, cacerts.pem from `--to`) and judge it for
 /// `hosts`.
 pub(super) fn load_set(request: &RotateRequest, hosts: &[String]) -> Result<NewSet, crate::Error> {
-    let path = |name: &str| request.dir.join(name).display().to_string();
+    let path = |name: &str| Input::path(request.dir.join(name));
     let files = CertSet::load(&path("tls.crt"), &path("tls.key"))?;
     let ca_path = request.dir.join(rancher::CA_SECRET_KEY);
     let ca = ca_path
         .exists()
-        .then(|| CaBundle::load(&ca_path.display().to_string()))
+        .then(|| CaBundle::load(&Input::path(ca_path)))
         .transpose()?;
     let roots = match (&ca, &request.roots) {
-        (Some(_), Some(_)) => {
-            return Err(crate::Error::Usage(format!(
+        (Some(_), Roots::File(_) | Roots::System) => return Err(crate::Error::Usage(format!(
             "--ca is for a set without cacerts.pem (a publicly trusted certificate); {} has one",
             request.dir.display()
-        )))
-        }
-        (Some(ca), None) => Some(ca.clone()),
-        (None, Some(roots)) => Some(CaBundle::load(roots)?),
-        (None, None) => None,
+        ))),
+        (Some(ca), Roots::Mozilla) => Some(ca.clone()),
+        (None, roots) => roots.load()?,
     };
     let mut set = NewSet {
         files,
@@ -338,12 +343,7 @@ pub(super) async fn read_cluster(
     request: &RotateRequest,
     changes: bool,
 ) -> Result<ClusterView, crate::Error> {
-    let connected = connect(
-        request.kubeconfig.as_deref(),
-        request.context.as_deref(),
-        request.timeout,
-    )
-    .await?;
+    let connected = request.cluster.connect().await?;
     let (client, requests) = (connected.client, connected.requests);
     let remote = |err: crate::cluster::RemoteError| {
         let suffix = if changes {
@@ -435,12 +435,13 @@ fn overall(validation: &[Check], steps: &[StepLine]) -> Status {
 /// `/cacerts`, judged against the new set's CA.
 pub(super) async fn probe_rancher(
     request: &RotateRequest,
+    node: Option<&str>,
     set: &NewSet,
     host: &str,
 ) -> Result<crate::checks::served::ProbeReport, crate::Error> {
     use crate::tls::{ProbeRequest, Target};
     let host_target = Target::parse(host)?;
-    let target = match &request.node {
+    let target = match node {
         Some(node) => Target::parse(node)?,
         None => host_target.clone(),
     };
@@ -450,7 +451,7 @@ pub(super) async fn probe_rancher(
         servername: Some(host_target.host.clone()),
         ca: set.ca.clone(),
         alpn: vec!["http/1.1".to_string()],
-        timeout: request.timeout,
+        timeout: request.cluster.timeout,
         concurrency: 1,
         rancher: true,
         warn_days: 30,

@@ -7,22 +7,28 @@ use crate::check::{Cause, Fix, Subject};
 /// `rcert rotate status`: what still lags, one line each; with `--all-contexts`, every
 /// context of the kubeconfig in turn, each line prefixed with its context (a context that
 /// cannot be read is one failed line, the others go on).
-pub async fn status(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
+pub async fn status(request: &StatusRequest) -> Result<RotateReport, crate::Error> {
+    let node = request.node.as_deref();
     if !request.all_contexts {
-        return status_of_cluster(request).await;
+        return status_of_cluster(request, node).await;
     }
     let mut runs = Vec::new();
-    for context in crate::cluster::context_names(request.kubeconfig.as_deref())? {
-        runs.push((
-            context.clone(),
-            status_of_cluster(&for_context(request, &context)).await,
-        ));
+    for cluster in request.cluster.every_context()? {
+        let context = cluster.context.clone().unwrap_or_default();
+        let one = RotateRequest {
+            cluster,
+            ..request.common.clone()
+        };
+        runs.push((context, status_of_cluster(&one, node).await));
     }
     combine("status", request, runs)
 }
 
 /// One cluster's status (the `--context` one).
-async fn status_of_cluster(request: &RotateRequest) -> Result<RotateReport, crate::Error> {
+async fn status_of_cluster(
+    request: &RotateRequest,
+    node: Option<&str>,
+) -> Result<RotateReport, crate::Error> {
     let view = read_cluster(request, false).await?;
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
     let set = load_set(request, &checked_hosts(request, release_host.as_deref()))?;
@@ -68,7 +74,7 @@ async fn status_of_cluster(request: &RotateRequest) -> Result<RotateReport, crat
         );
     }
     if let Some(host) = &request.host {
-        steps.extend(served_lines(&set, request, host).await?);
+        steps.extend(served_lines(&set, request, node, host).await?);
     }
     Ok(finish(
         "status",
@@ -131,7 +137,7 @@ fn secrets_line(plan: &RotationPlan, request: &RotateRequest) -> Check {
         ],
     );
     let tls = Subject::Secret {
-        namespace: request.namespace.clone(),
+        namespace: request.namespace.to_string(),
         name: rancher::TLS_SECRET.to_string(),
     };
     let fix_text = format!("rcert rotate apply --to {dir} --step secrets");
@@ -200,7 +206,7 @@ fn workload_line(
     let mut argv = vec![
         "rcert", "rotate", "apply", "--to", &dir, "--step", "agents", "--agents", "env",
     ];
-    if let Some(context) = request.context.as_deref() {
+    if let Some(context) = request.cluster.context.as_deref() {
         argv.extend(["--context", context]);
     }
     let fix = Fix::command(Cause::AgentChecksumMismatch, argv);
@@ -297,9 +303,10 @@ fn cluster_lines(agents: &AgentState) -> Vec<StepLine> {
 async fn served_lines(
     set: &NewSet,
     request: &RotateRequest,
+    node: Option<&str>,
     host: &str,
 ) -> Result<Vec<StepLine>, crate::Error> {
-    let report = probe_rancher(request, set, host).await?;
+    let report = probe_rancher(request, node, set, host).await?;
     let Some(result) = report.results.first() else {
         return Ok(Vec::new());
     };

@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 
 use super::ExpiryRequest;
-use crate::cluster::kubeconfig_available;
+use crate::cluster::ClusterTarget;
 use inventory::Inventory;
 use log::Log;
 pub use log::LogFormat;
@@ -119,7 +119,7 @@ pub enum Clusters {
     /// No kubeconfig and not in a cluster: the other sources only.
     Unavailable,
     /// These contexts (`None`: the current one).
-    Contexts(Vec<Option<String>>),
+    Contexts(Vec<ClusterTarget>),
 }
 
 /// What must hold before the exporter listens (bad input is exit 2 at once, as in
@@ -129,7 +129,7 @@ pub async fn preflight(request: &ExpiryRequest) -> Result<Clusters, crate::Error
     if request.no_cluster {
         return Ok(Clusters::None);
     }
-    if !kubeconfig_available(request.kubeconfig.as_deref()) {
+    if !request.cluster.available() {
         if request.no_node && request.paths.is_empty() && request.targets.is_empty() {
             return Err(crate::Error::Usage(
                 "nothing to watch: no kubeconfig ($KUBECONFIG, ~/.kube/config), not in a cluster, and --no-node; give --kubeconfig, --path or --target (an exporter of nothing would always look green)".to_string(),
@@ -187,10 +187,10 @@ fn start_cluster(shared: &Arc<Shared>, clusters: Clusters, concurrency: usize) {
         Clusters::Contexts(contexts) => contexts,
     };
     let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    for context in contexts {
+    for target in contexts {
         tokio::spawn(watch::watch_context(
             shared.clone(),
-            context,
+            target,
             permits.clone(),
         ));
     }

@@ -25,8 +25,9 @@ use super::super::cluster::{
 use super::super::Item;
 use super::rancher::rancher_gauges;
 use super::Shared;
+use crate::cluster::describe_api_error;
 use crate::cluster::inventory::{certificate_resource, managed_certificate};
-use crate::cluster::{connect_watching, describe_api_error};
+use crate::cluster::ClusterTarget;
 
 /// How often a source that is down is tried again (a cheap one-object list) while the
 /// watcher backs off, so `up` comes back as soon as the API answers.
@@ -75,10 +76,11 @@ const RANCHER_NAMESPACE: &str = "cattle-system";
 /// `permits` bounds how many contexts do their first lists at once (`--concurrency`).
 pub(super) async fn watch_context(
     shared: Arc<Shared>,
-    context: Option<String>,
+    target: ClusterTarget,
     permits: Arc<Semaphore>,
 ) {
-    let label = context
+    let label = target
+        .context
         .as_deref()
         .filter(|_| shared.request.all_contexts)
         .map(str::to_string);
@@ -91,7 +93,7 @@ pub(super) async fn watch_context(
         shared.inventory.register(key, label.clone());
     }
     let permit = permits.acquire_owned().await;
-    let client = connect(&shared, context.as_deref(), &watched).await;
+    let client = connect(&shared, &target, &watched).await;
     let mut firsts = Vec::new();
     for (key, what) in watched {
         let (first, listed) = oneshot::channel();
@@ -113,13 +115,13 @@ pub(super) async fn watch_context(
 /// meanwhile.
 async fn connect(
     shared: &Arc<Shared>,
-    context: Option<&str>,
+    target: &ClusterTarget,
     watched: &[(String, Watched)],
 ) -> Client {
+    let context = target.context.as_deref();
     let mut delay = Duration::from_millis(500);
     loop {
-        let request = &shared.request;
-        match connect_watching(request.kubeconfig.as_deref(), context, request.timeout).await {
+        match target.connect_watching().await {
             Ok(connected) => return connected.client,
             Err(err) => {
                 for (key, _) in watched {
@@ -165,8 +167,7 @@ impl Watched {
                 .request
                 .namespaces
                 .iter()
-                .cloned()
-                .map(Some)
+                .map(|namespace| Some(namespace.to_string()))
                 .collect()
         };
         let mut watched = Vec::new();

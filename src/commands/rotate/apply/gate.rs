@@ -4,7 +4,6 @@
 use super::*;
 use crate::check::Cause;
 use crate::cluster::rancher_objects::{rancher_deployment_exists, restart_rancher, setting_value};
-use crate::commands::rotate::rotation::Phase;
 
 /// A duration as an operator writes it: 90s → "1m30s".
 fn humanize(duration: std::time::Duration) -> String {
@@ -27,10 +26,11 @@ impl Run<'_> {
         let Some(host) = self.request.host.clone() else {
             return Some("this cluster holds no Rancher settings, so rcert cannot see what Rancher hands out: pass --host RANCHER so /cacerts is checked first".to_string());
         };
-        let report = match probe_rancher(self.request, set, &host).await {
-            Ok(report) => report,
-            Err(err) => return Some(format!("cannot check /cacerts at {host}: {err}")),
-        };
+        let report =
+            match probe_rancher(self.request, self.request.node.as_deref(), set, &host).await {
+                Ok(report) => report,
+                Err(err) => return Some(format!("cannot check /cacerts at {host}: {err}")),
+            };
         let result = report.results.first()?;
         if let Some(error) = &result.error {
             return Some(format!("cannot check /cacerts at {host}: {error}"));

@@ -9,7 +9,7 @@ use steps::StepError;
 
 use serde_json::Value;
 
-use super::rotation::{Phase, RotationPlan, StepLine};
+use super::rotation::{self, Phase, RotationPlan, StepLine};
 use super::*;
 use crate::check::{Cause, Fix, Subject};
 use crate::cluster::agent_workloads::set_checksum;
@@ -93,18 +93,17 @@ async fn apply_everywhere(request: &ApplyRequest) -> Result<RotateReport, crate:
         return apply_to_cluster(request, set).await;
     }
     let mut runs = Vec::new();
-    for context in crate::cluster::context_names(request.kubeconfig.as_deref())? {
-        runs.push((
-            context.clone(),
-            apply_to_cluster(
-                &ApplyRequest {
-                    common: for_context(request, &context),
-                    ..request.clone()
-                },
-                set.clone(),
-            )
-            .await,
-        ));
+    for cluster in request.cluster.every_context()? {
+        let context = cluster.context.clone().unwrap_or_default();
+        let one = ApplyRequest {
+            common: RotateRequest {
+                cluster,
+                ..request.common.clone()
+            },
+            all_contexts: false,
+            ..request.clone()
+        };
+        runs.push((context, apply_to_cluster(&one, set.clone()).await));
     }
     combine("apply", request, runs)
 }
@@ -353,7 +352,7 @@ impl Run<'_> {
                 status => Check::finding(CheckId::Secret, status, Cause::BadSecret, message),
             };
             let subject = Subject::Secret {
-                namespace: namespace.clone(),
+                namespace: namespace.to_string(),
                 name: change.name.clone(),
             };
             self.push(Phase::Secrets, check.about(subject));

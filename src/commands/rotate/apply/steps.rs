@@ -9,7 +9,6 @@ use crate::cluster::agent_workloads::{checksum_patch, set_checksum};
 use crate::cluster::rancher_objects::{
     annotation, patch_cluster, patch_fleet_cluster, FORCE_DEPLOY_ANNOTATION, ROTATED_FOR_ANNOTATION,
 };
-use crate::commands::rotate::rotation::{self, Phase};
 
 /// Why a step of apply stopped (the run then rolls back what it changed).
 #[derive(Debug, thiserror::Error)]
