@@ -330,8 +330,24 @@ fn write_flushed(stream: &mut dyn std::io::Write, text: &str) -> Result<(), Outp
 
 /// Ask for a password on the controlling terminal (not echoed; read from /dev/tty, so
 /// standard input stays free for data).
-pub fn prompt_password(prompt: &str) -> std::io::Result<String> {
-    rpassword::prompt_password(prompt)
+pub fn prompt_password(prompt: &str) -> std::io::Result<Password> {
+    rpassword::prompt_password(prompt).map(Password)
+}
+
+/// A password typed on the terminal; never shown (`Debug` prints no character of it).
+pub struct Password(String);
+
+impl Password {
+    /// The password itself, for the one call that needs it.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(…)")
+    }
 }
 
 /// The exit code of a verdict: 1 when failed, else 0.

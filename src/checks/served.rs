@@ -10,7 +10,7 @@ use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
 use crate::checks::{check_chain, Context, Origin};
 use crate::rancher::CaBundle;
-use crate::tls::http::http_get;
+use crate::tls::http::{http_get, HttpError};
 use crate::tls::{
     probe_one, server_name_for, Clients, ProbeRequest, ProbeResult, RancherFacts, Target,
 };
@@ -197,10 +197,6 @@ async fn rancher_checks(
         .unwrap_or_else(|| target.host.clone());
     let get = |path| http_get(target, config, &server_name, &host, path, request.timeout);
     let (ping, cacerts) = tokio::join!(get("/ping"), get("/cacerts"));
-    let (ping, cacerts) = (
-        ping.map_err(|err| err.to_string()),
-        cacerts.map_err(|err| err.to_string()),
-    );
     let (ping_check, ping_body) = ping_answer(&ping);
     result.checks.push(ping_check);
     let (checks, facts) = cacerts_answer(&cacerts, &result.chain, request.ca.as_ref());
@@ -213,7 +209,7 @@ async fn rancher_checks(
 
 /// Judge what `/ping` answered (an HTTP status and body, or why there was none): Rancher
 /// answers `pong`. Returns the check and the body as read.
-pub fn ping_answer(ping: &Result<(u16, Vec<u8>), String>) -> (Check, Option<String>) {
+pub fn ping_answer(ping: &Result<(u16, Vec<u8>), HttpError>) -> (Check, Option<String>) {
     match ping {
         Ok((200, body)) if String::from_utf8_lossy(body).trim() == "pong" => (
             Check::ok(CheckId::Ping, "/ping answered pong".to_string()),
@@ -243,7 +239,7 @@ pub fn ping_answer(ping: &Result<(u16, Vec<u8>), String>) -> (Check, Option<Stri
 /// Judge what `/cacerts` answered against the served chain and `--ca`: the checks, and
 /// the facts (body, status, the checksum agents will compute).
 pub fn cacerts_answer(
-    cacerts: &Result<(u16, Vec<u8>), String>,
+    cacerts: &Result<(u16, Vec<u8>), HttpError>,
     chain: &[Cert],
     ca: Option<&CaBundle>,
 ) -> (Vec<Check>, RancherFacts) {

@@ -294,7 +294,7 @@ async fn run_probe(
         targets,
         servername: args.servername.clone(),
         ca: trusted_for_probe(args)?,
-        alpn: tls::parse_alpn(&args.alpn)?,
+        alpn: tls::Alpn::parse(&args.alpn)?,
         timeout: args.timeout,
         concurrency: args.concurrency.get(),
         rancher: args.rancher,

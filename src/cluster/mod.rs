@@ -423,27 +423,35 @@ fn error_chain(err: &dyn std::error::Error) -> String {
     parts.join(": ")
 }
 
+/// Why a kubeconfig credential cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    /// The `*-data` field does not decode.
+    #[error("its *-data field is not valid base64")]
+    NotBase64,
+    /// The file it names cannot be read.
+    #[error("{}: {}", path.display(), crate::x509::pem::describe_io_error(source))]
+    Unreadable {
+        /// The file, relative to the kubeconfig's directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// A kubeconfig credential: a `*-data` field (base64 of PEM) or a file path relative to
 /// the kubeconfig; `None` when neither is set.
 pub fn kubeconfig_credential(
     data: Option<&str>,
     file: Option<&str>,
     base: &Path,
-) -> Option<Result<Vec<u8>, String>> {
+) -> Option<Result<Vec<u8>, CredentialError>> {
     if let Some(data) = data {
-        return Some(
-            decode_base64(data).ok_or_else(|| "its *-data field is not valid base64".to_string()),
-        );
+        return Some(decode_base64(data).ok_or(CredentialError::NotBase64));
     }
-    let file = file?;
-    let path = base.join(file);
-    Some(std::fs::read(&path).map_err(|err| {
-        format!(
-            "{}: {}",
-            path.display(),
-            crate::x509::pem::describe_io_error(&err)
-        )
-    }))
+    let path = base.join(file?);
+    Some(std::fs::read(&path).map_err(|source| CredentialError::Unreadable { path, source }))
 }
 
 /// Standard base64 (kubeconfig `*-data` fields), white space ignored; decoded as

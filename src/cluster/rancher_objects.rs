@@ -172,17 +172,30 @@ pub async fn fleet_clusters(client: &Client) -> Result<Vec<FleetCluster>, Remote
         .collect())
 }
 
-/// A Rancher setting's `value` (None: unset or empty).
-pub async fn setting_value(client: &Client, name: &str) -> Result<Option<String>, RemoteError> {
+/// A Rancher setting (`settings.management.cattle.io`) as read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    /// Its name (`cacerts`, `agent-tls-mode`).
+    pub name: String,
+    /// Its `value` (None: the setting is absent, unset or empty).
+    pub value: Option<String>,
+}
+
+/// Read a Rancher setting.
+pub async fn setting(client: &Client, name: &str) -> Result<Setting, RemoteError> {
     let settings: Api<DynamicObject> =
         Api::all_with(client.clone(), &management("Setting", "settings"));
     let found = settings
         .get_opt(name)
         .await
         .map_err(|err| api_error(err, "get", &format!("settings.management.cattle.io/{name}")))?;
-    Ok(found
+    let value = found
         .and_then(|object| object.data["value"].as_str().map(str::to_string))
-        .filter(|value| !value.is_empty()))
+        .filter(|value| !value.is_empty());
+    Ok(Setting {
+        name: name.to_string(),
+        value,
+    })
 }
 
 /// The downstream secret rancher-system-agent's connection info is rewritten from (by the

@@ -260,7 +260,7 @@ fn read_one(source: &Input, request: &ImportRequest) -> Result<Found, crate::Err
                         .map_err(|_| ImportError::NoPassword {
                             path: input.to_string(),
                         })?;
-                    (typed, "the terminal".to_string())
+                    (typed.reveal().to_string(), "the terminal".to_string())
                 }
                 (None, false) => {
                     return Err(ImportError::NoPassword {

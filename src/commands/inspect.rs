@@ -62,7 +62,7 @@ pub fn inspect(
             Ok(items) => found.extend(items),
             Err(error) => found.push(Inspected::Unreadable {
                 source: source.name(),
-                error,
+                error: error.to_string(),
             }),
         }
     }
@@ -87,7 +87,7 @@ fn load(
                 None if prompt => {
                     typed = crate::output::prompt_password(&format!("Password for {source}: "))
                         .map_err(|_| missing())?;
-                    (typed.as_str(), "the terminal")
+                    (typed.reveal(), "the terminal")
                 }
                 None => return Err(missing()),
             };
@@ -136,12 +136,12 @@ fn inspect_one(
     password: Option<&(String, String)>,
     prompt: bool,
     at: time::OffsetDateTime,
-) -> Result<Vec<Inspected>, String> {
+) -> Result<Vec<Inspected>, LoadError> {
     let source = &input.name();
     let mut found = Vec::new();
     {
-        let loaded = load(input, password, prompt).map_err(|err| err.to_string())?;
-        let certs = certs_from(&loaded).map_err(|err| err.to_string())?;
+        let loaded = load(input, password, prompt)?;
+        let certs = certs_from(&loaded)?;
         let mut certs = certs.into_iter();
         for item in &loaded.items {
             match item {
@@ -154,12 +154,9 @@ fn inspect_one(
                     }
                 }
                 Item::Key(der) => {
-                    let key = KeyInfo::from_der(der).map_err(|detail| {
-                        PemError::BadKey {
-                            path: source.to_string(),
-                            detail: detail.to_string(),
-                        }
-                        .to_string()
+                    let key = KeyInfo::from_der(der).map_err(|detail| PemError::BadKey {
+                        path: source.to_string(),
+                        detail: detail.to_string(),
                     })?;
                     found.push(Inspected::PrivateKey {
                         source: source.to_string(),

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::check::Cause;
 use crate::check::{Check, CheckId, Status};
 use crate::checks::served;
-use crate::cluster::{kubeconfig_credential, load_kubeconfig};
+use crate::cluster::{kubeconfig_credential, load_kubeconfig, CredentialError};
 use crate::output::{checks_text, Report, Style};
 use crate::rancher::CaBundle;
 use crate::tls::{ProbeRequest, Target};
@@ -167,7 +167,7 @@ async fn check_context(
 }
 
 fn client_certificate_check(
-    credential: Option<Result<Vec<u8>, String>>,
+    credential: Option<Result<Vec<u8>, CredentialError>>,
     request: &KubeconfigRequest,
 ) -> Check {
     let bytes = match credential {
@@ -178,7 +178,11 @@ fn client_certificate_check(
             )
         }
         Some(Err(error)) => {
-            return Check::failed(CheckId::ClientCert, Cause::ClientCertUnreadable, error)
+            return Check::failed(
+                CheckId::ClientCert,
+                Cause::ClientCertUnreadable,
+                error.to_string(),
+            )
         }
         Some(Ok(bytes)) => bytes,
     };
@@ -263,7 +267,7 @@ async fn plain_http_checks(
 /// Probe the server and judge its chain against the kubeconfig's CA; (checks, unreachable).
 async fn server_checks(
     server: &str,
-    ca: Option<Result<Vec<u8>, String>>,
+    ca: Option<Result<Vec<u8>, CredentialError>>,
     insecure: bool,
     request: &KubeconfigRequest,
 ) -> (Vec<Check>, bool) {
@@ -308,7 +312,7 @@ async fn server_checks(
             checks.push(Check::failed(
                 CheckId::CaData,
                 Cause::CaDataUnreadable,
-                error,
+                error.to_string(),
             ));
             ca_unreadable = true;
             None
@@ -326,7 +330,7 @@ async fn server_checks(
         targets: vec![target],
         servername: None,
         ca: bundle,
-        alpn: vec!["h2".to_string(), "http/1.1".to_string()],
+        alpn: crate::tls::Alpn::browser(),
         timeout: request.cluster.timeout,
         concurrency: 1,
         rancher: false,

@@ -8,7 +8,11 @@
 
 mod danger;
 pub mod http;
+mod options;
 mod target;
+
+pub(crate) use options::show_duration;
+pub use options::{parse_duration, validate_servername, Alpn};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -60,7 +64,7 @@ pub struct ProbeRequest {
     /// Trust anchors; default: the Mozilla roots.
     pub ca: Option<CaBundle>,
     /// ALPN protocols offered.
-    pub alpn: Vec<String>,
+    pub alpn: Alpn,
     /// Connect timeout, and handshake timeout, each.
     pub timeout: Duration,
     /// How many targets are probed at once.
@@ -226,54 +230,6 @@ pub struct RancherFacts {
     pub cacerts_status: Option<u16>,
 }
 
-/// Parse `--alpn h2,http/1.1`.
-pub fn parse_alpn(list: &str) -> Result<Vec<String>, ProbeError> {
-    let protocols: Vec<String> = list
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(str::to_string)
-        .collect();
-    if protocols.iter().any(|p| p.len() > 255) {
-        return Err(ProbeError::BadOption(
-            "--alpn: a protocol name is longer than 255 bytes".to_string(),
-        ));
-    }
-    Ok(protocols)
-}
-
-/// Parse `--timeout`: `5s`, `500ms`, `1m` or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, ProbeError> {
-    let bad = || {
-        ProbeError::BadOption(
-            "expected a duration from 1ms to 1h, such as 5s, 500ms or 1m".to_string(),
-        )
-    };
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit() && c != '.') {
-        Some(split) => text.split_at(split),
-        None => (text, "s"),
-    };
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(bad()),
-    };
-    if !(0.001..=3600.0).contains(&seconds) {
-        return Err(bad());
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-/// Check a `--servername`.
-pub fn validate_servername(name: &str) -> Result<(), ProbeError> {
-    ServerName::try_from(name.to_string())
-        .map(|_| ())
-        .map_err(|_| ProbeError::BadServerName(name.to_string()))
-}
-
 /// The TLS client configurations of one run: the probe's (offering `--alpn`) and the
 /// HTTP/1.1 one for Rancher's `/ping` and `/cacerts`.
 #[derive(Clone)]
@@ -283,22 +239,22 @@ pub(crate) struct Clients {
 }
 
 impl Clients {
-    pub(crate) fn new(alpn: &[String]) -> Result<Clients, rustls::Error> {
+    pub(crate) fn new(alpn: &Alpn) -> Result<Clients, rustls::Error> {
         Ok(Clients {
             probe: Arc::new(client_config(alpn)?),
-            http1: Arc::new(client_config(&["http/1.1".to_string()])?),
+            http1: Arc::new(client_config(&Alpn::http1())?),
         })
     }
 }
 
-fn client_config(alpn: &[String]) -> Result<ClientConfig, rustls::Error> {
+fn client_config(alpn: &Alpn) -> Result<ClientConfig, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(rustls::DEFAULT_VERSIONS)?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(danger::AcceptAnyChain::new(provider)))
         .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.as_bytes().to_vec()).collect();
+    config.alpn_protocols = alpn.wire();
     Ok(config)
 }
 
@@ -418,14 +374,6 @@ pub(crate) fn plain_io(err: &std::io::Error) -> String {
     match err.kind() {
         std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
         _ => crate::x509::pem::describe_io_error(err),
-    }
-}
-
-pub(crate) fn show_duration(duration: Duration) -> String {
-    if duration.as_millis().is_multiple_of(1000) {
-        format!("{}s", duration.as_secs())
-    } else {
-        format!("{}ms", duration.as_millis())
     }
 }
 

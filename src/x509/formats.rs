@@ -11,9 +11,26 @@ const SIGNED_DATA: &str = "1.2.840.113549.1.7.2";
 /// `1.2.840.113549.1.7.1`, PKCS#7 data (the authSafe of a PKCS#12 archive).
 const DATA: &str = "1.2.840.113549.1.7.1";
 
+/// What is malformed in a PKCS#7 SignedData.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Pkcs7Error {
+    /// The explicit content is missing.
+    #[error("malformed PKCS#7 SignedData: no content")]
+    NoContent,
+    /// The content is not a SignedData.
+    #[error("malformed PKCS#7 SignedData: no SignedData")]
+    NoSignedData,
+    /// An element of the SignedData does not parse.
+    #[error("malformed PKCS#7 SignedData: bad element")]
+    BadElement,
+    /// A certificate of the set does not parse.
+    #[error("malformed PKCS#7 SignedData: a certificate does not parse")]
+    BadCertificate,
+}
+
 /// The certificates of a PKCS#7 (CMS) SignedData, in file order; `None` when the bytes
 /// are not a PKCS#7 ContentInfo at all.
-pub fn pkcs7_certificates(der: &[u8]) -> Option<Result<Vec<CertificateDer<'static>>, String>> {
+pub fn pkcs7_certificates(der: &[u8]) -> Option<Result<Vec<CertificateDer<'static>>, Pkcs7Error>> {
     let (_, content_info) = Any::from_der(der).ok()?;
     if content_info.tag() != Tag::Sequence {
         return None;
@@ -25,28 +42,26 @@ pub fn pkcs7_certificates(der: &[u8]) -> Option<Result<Vec<CertificateDer<'stati
     Some(signed_data_certificates(rest))
 }
 
-fn signed_data_certificates(explicit: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
-    let malformed = |what: &str| format!("malformed PKCS#7 SignedData: {what}");
-    let (_, wrapper) = Any::from_der(explicit).map_err(|_| malformed("no content"))?;
-    let (_, signed_data) = Any::from_der(wrapper.data).map_err(|_| malformed("no SignedData"))?;
+fn signed_data_certificates(explicit: &[u8]) -> Result<Vec<CertificateDer<'static>>, Pkcs7Error> {
+    let (_, wrapper) = Any::from_der(explicit).map_err(|_| Pkcs7Error::NoContent)?;
+    let (_, signed_data) = Any::from_der(wrapper.data).map_err(|_| Pkcs7Error::NoSignedData)?;
     let mut rest = signed_data.data;
     while !rest.is_empty() {
-        let (next, element) = Any::from_der(rest).map_err(|_| malformed("bad element"))?;
+        let (next, element) = Any::from_der(rest).map_err(|_| Pkcs7Error::BadElement)?;
         rest = next;
         // certificates [0] IMPLICIT SET OF CertificateChoices
         if element.class() == Class::ContextSpecific && element.tag() == Tag(0) {
-            return split_certificates(element.data).map_err(|what| malformed(&what));
+            return split_certificates(element.data);
         }
     }
     Ok(Vec::new())
 }
 
 /// Consecutive DER certificates, each kept byte for byte.
-fn split_certificates(mut bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
+fn split_certificates(mut bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, Pkcs7Error> {
     let mut certs = Vec::new();
     while !bytes.is_empty() {
-        let (rest, element) =
-            Any::from_der(bytes).map_err(|_| "a certificate does not parse".to_string())?;
+        let (rest, element) = Any::from_der(bytes).map_err(|_| Pkcs7Error::BadCertificate)?;
         let raw = &bytes[..bytes.len() - rest.len()];
         if element.tag() == Tag::Sequence {
             certs.push(CertificateDer::from(raw.to_vec()));

@@ -462,7 +462,7 @@ fn pkcs7_items(source: &str, index: usize, der: &[u8]) -> Result<Vec<Item>, PemE
     };
     let certs = formats::pkcs7_certificates(der)
         .ok_or_else(|| bad("a PKCS7 block that is not a PKCS#7 SignedData".to_string()))?
-        .map_err(bad)?;
+        .map_err(|err| bad(err.to_string()))?;
     certs
         .iter()
         .map(|cert| certificate_from_der(source, index, cert).map(Item::Certificate))

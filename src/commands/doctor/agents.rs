@@ -34,7 +34,7 @@ impl Doctor<'_> {
             Ok(Some(state)) => {
                 self.judge_agents(&state, secrets, served);
                 let helm = helm_values(&client, &self.request.namespace).await;
-                self.judge_helm(helm.map_err(|err| err.to_string()), secrets);
+                self.judge_helm(helm, secrets);
             }
             Ok(None) => {
                 self.add(
@@ -106,14 +106,18 @@ impl Doctor<'_> {
     }
 
     /// Helm values that make Rancher ignore the secrets rcert pushes.
-    fn judge_helm(&mut self, helm: Result<Option<HelmValues>, String>, secrets: &ClusterSecrets) {
+    fn judge_helm(
+        &mut self,
+        helm: Result<Option<HelmValues>, crate::cluster::RemoteError>,
+        secrets: &ClusterSecrets,
+    ) {
         let values = match helm {
             Ok(Some(values)) => values,
             Ok(None) => return,
             Err(reason) => {
                 self.add(
                     Section::Agents,
-                    Check::skipped(CheckId::HelmValues, Cause::ApiError, reason),
+                    Check::skipped(CheckId::HelmValues, Cause::ApiError, reason.to_string()),
                     None,
                 );
                 return;

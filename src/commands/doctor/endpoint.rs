@@ -16,7 +16,7 @@ impl Doctor<'_> {
             targets,
             servername: Some(self.request.host.host.clone()),
             ca,
-            alpn: vec!["h2".to_string(), "http/1.1".to_string()],
+            alpn: crate::tls::Alpn::browser(),
             timeout: self.request.cluster.timeout,
             concurrency: 16,
             rancher: true,

@@ -415,7 +415,7 @@ pub(super) async fn collect_endpoints(request: &ExpiryRequest) -> (Vec<Item>, Ve
         targets: request.targets.clone(),
         servername: None,
         ca: None,
-        alpn: vec!["h2".to_string(), "http/1.1".to_string()],
+        alpn: crate::tls::Alpn::browser(),
         timeout: request.cluster.timeout,
         concurrency: 16,
         rancher: false,

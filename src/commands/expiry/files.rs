@@ -2,6 +2,7 @@
 //! `--root`, and every `--path` (files or directories, read recursively; kubeconfigs
 //! recognised by their content).
 
+use crate::cluster::CredentialError;
 use std::path::{Path, PathBuf};
 
 use super::cluster::{blob_items, certificate_name};
@@ -371,7 +372,7 @@ fn embedded(place: &Place, kind: &str, name: &str) -> Place {
 }
 
 fn credential_items(
-    bytes: Result<Vec<u8>, String>,
+    bytes: Result<Vec<u8>, CredentialError>,
     location: &str,
     place: &Place,
     request: &ExpiryRequest,
@@ -390,7 +391,7 @@ fn credential_items(
             location.to_string(),
             Source::Kubeconfig,
             place.clone(),
-            error,
+            error.to_string(),
         )],
     }
 }

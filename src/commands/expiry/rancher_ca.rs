@@ -95,7 +95,7 @@ pub(super) async fn served_cacerts(
         targets: vec![target],
         servername: None,
         ca: None,
-        alpn: vec!["http/1.1".to_string()],
+        alpn: crate::tls::Alpn::http1(),
         timeout: request.cluster.timeout,
         concurrency: 1,
         rancher: true,

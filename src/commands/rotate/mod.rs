@@ -307,10 +307,12 @@ pub(super) fn load_set(request: &RotateRequest, hosts: &[String]) -> Result<NewS
         .then(|| CaBundle::load(&Input::path(ca_path)))
         .transpose()?;
     let roots = match (&ca, &request.roots) {
-        (Some(_), Roots::File(_) | Roots::System) => return Err(crate::Error::Usage(format!(
+        (Some(_), Roots::File(_) | Roots::System) => {
+            return Err(crate::Error::Usage(format!(
             "--ca is for a set without cacerts.pem (a publicly trusted certificate); {} has one",
             request.dir.display()
-        ))),
+        )))
+        }
         (Some(ca), Roots::Mozilla) => Some(ca.clone()),
         (None, roots) => roots.load()?,
     };
@@ -450,7 +452,7 @@ pub(super) async fn probe_rancher(
         targets: vec![target],
         servername: Some(host_target.host.clone()),
         ca: set.ca.clone(),
-        alpn: vec!["http/1.1".to_string()],
+        alpn: crate::tls::Alpn::http1(),
         timeout: request.cluster.timeout,
         concurrency: 1,
         rancher: true,

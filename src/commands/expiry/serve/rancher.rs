@@ -9,7 +9,7 @@ use super::super::rancher_ca::served_cacerts;
 use super::super::{ExpiryRequest, Item};
 use crate::cluster::agent_workloads::{self, env_value};
 use crate::cluster::describe_api_error;
-use crate::cluster::rancher_objects::setting_value;
+use crate::cluster::rancher_objects::setting;
 use crate::rancher::{ca_checksum, same_cacerts, CA_SECRET, CA_SECRET_KEY};
 use crate::tls::Target;
 
@@ -52,8 +52,8 @@ pub(super) async fn rancher_gauges(
     let mut gauges = Vec::new();
     let mut problems = Vec::new();
     // Rancher's own cluster: the cacerts setting is what /cacerts serves.
-    let setting = match setting_value(client, "cacerts").await {
-        Ok(setting) => setting,
+    let setting = match setting(client, "cacerts").await {
+        Ok(found) => found.value,
         Err(err) => {
             problems.push(err.to_string());
             None

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::check::Cause;
-use crate::cluster::rancher_objects::{rancher_deployment_exists, restart_rancher, setting_value};
+use crate::cluster::rancher_objects::{rancher_deployment_exists, restart_rancher, setting};
 
 /// A duration as an operator writes it: 90s → "1m30s".
 fn humanize(duration: std::time::Duration) -> String {
@@ -93,7 +93,9 @@ impl Run<'_> {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             tokio::time::sleep(left.min(std::time::Duration::from_secs(2))).await;
-            let found = setting_value(&self.view.client, "cacerts").await;
+            let found = setting(&self.view.client, "cacerts")
+                .await
+                .map(|setting| setting.value);
             if let Ok(value) = &found {
                 if set.in_setting(value.as_deref()) {
                     if let Some(agents) = self.view.agents.as_mut() {
