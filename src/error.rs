@@ -33,9 +33,13 @@ pub enum Error {
     /// A verify option (`--host`, `--at`) that cannot be used.
     #[error(transparent)]
     Verify(#[from] crate::checks::VerifyError),
-    /// The remote side (Kubernetes API) failed before anything was changed (exit 3).
-    #[error("{0}")]
-    Remote(String),
+    /// The remote side (Kubernetes API) failed; kube's error kept as the source (exit 3).
+    #[error(transparent)]
+    Remote(#[from] crate::cluster::RemoteError),
+    /// It failed while a change was reading what it would touch: nothing was changed
+    /// (exit 3).
+    #[error("{0} (nothing was changed)")]
+    RemoteBeforeChange(#[source] crate::cluster::RemoteError),
     /// An argument combination or value that clap could not reject itself.
     #[error("{0}")]
     Usage(String),
@@ -71,7 +75,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Files(crate::files::FilesError::Interrupted) => exit::INTERRUPTED,
-            Error::Remote(_) => exit::REMOTE,
+            Error::Remote(_) | Error::RemoteBeforeChange(_) => exit::REMOTE,
             _ => exit::BAD_INPUT,
         }
     }

@@ -21,6 +21,12 @@ pub const ADDITIONAL_CA_SECRET_KEY: &str = "ca-additional.pem";
 /// Subject CN of the certificate ingress-nginx serves when it cannot load a secret.
 pub const INGRESS_FAKE_CERTIFICATE: &str = "Kubernetes Ingress Controller Fake Certificate";
 
+/// Whether `cert` is the certificate ingress-nginx serves when it has none for a host
+/// (its common name is [`INGRESS_FAKE_CERTIFICATE`]).
+pub fn is_ingress_fake_certificate(cert: &Cert) -> bool {
+    cert.display_name() == INGRESS_FAKE_CERTIFICATE
+}
+
 /// What Rancher serves at `/cacerts` for a `cacerts.pem`: its `cacerts` setting is
 /// `strings.TrimSpace` of the file (rancher `pkg/tls/tls.go`, `SetupListener`), served
 /// and hashed with one `\n` after it (`pkg/systemtemplate/import.go`, `CAChecksum`).

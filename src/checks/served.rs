@@ -92,9 +92,10 @@ async fn probe_all(
 ) -> Vec<ProbeResult> {
     let limit = Arc::new(tokio::sync::Semaphore::new(request.concurrency.max(1)));
     let mut tasks = tokio::task::JoinSet::new();
+    let mut task_index = HashMap::new();
     for (index, target) in request.targets.iter().cloned().enumerate() {
         let (clients, limit, request) = (clients.clone(), limit.clone(), request.clone());
-        tasks.spawn(async move {
+        let task = tasks.spawn(async move {
             let _permit = limit.acquire_owned().await;
             let mut result = probe_one(&target, &request, &clients).await;
             if request.rancher && result.tls_version.is_some() {
@@ -102,13 +103,22 @@ async fn probe_all(
             }
             (index, result)
         });
+        task_index.insert(task.id(), index);
     }
     let total = request.targets.len();
     let mut results: Vec<Option<ProbeResult>> = vec![None; total];
     let mut done = 0;
-    while let Some(joined) = tasks.join_next().await {
-        if let Ok((index, result)) = joined {
-            results[index] = Some(result);
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, (index, result))) => results[index] = Some(result),
+            // A task that panicked: its target says so, with what the runtime reported.
+            Err(err) => {
+                if let Some(&index) = task_index.get(&err.id()) {
+                    let target = &request.targets[index];
+                    let why = format!("the probe of this target failed inside rcert: {err}");
+                    results[index] = Some(ProbeResult::unreachable(target, None, why));
+                }
+            }
         }
         done += 1;
         if let Some(report) = progress {

@@ -360,7 +360,7 @@ async fn server_checks(
     let fake = result
         .chain
         .first()
-        .is_some_and(|leaf| leaf.display_name() == crate::rancher::INGRESS_FAKE_CERTIFICATE);
+        .is_some_and(crate::rancher::is_ingress_fake_certificate);
     for check in result.checks {
         if matches!(
             check.name,

@@ -29,7 +29,7 @@ impl Doctor<'_> {
             result
                 .chain
                 .first()
-                .is_some_and(|leaf| leaf.subject.contains(INGRESS_FAKE_CERTIFICATE))
+                .is_some_and(is_ingress_fake_certificate)
         });
         let fake_cause = if fake_served {
             self.fake_certificate_cause().await
@@ -56,7 +56,7 @@ impl Doctor<'_> {
         &mut self,
         result: &ProbeResult,
         secret_chain: Option<&[Cert]>,
-        fake_cause: Option<&(String, Fix)>,
+        fake_cause: Option<&super::ingress::Diagnosis>,
     ) {
         let target = result.target.clone();
         if let Some(error) = &result.error {
@@ -88,9 +88,9 @@ impl Doctor<'_> {
             );
             return;
         };
-        if leaf.subject.contains(INGRESS_FAKE_CERTIFICATE) {
+        if is_ingress_fake_certificate(leaf) {
             let (cause, fix) = match fake_cause {
-                Some((cause, fix)) => (cause.clone(), fix.clone()),
+                Some(found) => (found.message.clone(), found.fix.clone()),
                 None => (
                     format!(
                         "the ingress could not load secret {} (missing, wrong type, or key and certificate do not match)",

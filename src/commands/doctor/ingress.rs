@@ -13,7 +13,18 @@ use serde_json::Value;
 use super::*;
 
 /// Why the controller serves its default certificate, and the fix.
-type Diagnosis = (String, Fix);
+/// Why the controller serves its own certificate instead of Rancher's, and the fix.
+#[derive(Debug, Clone)]
+pub(super) struct Diagnosis {
+    /// One line an operator reads.
+    pub(super) message: String,
+    /// What fixes it.
+    pub(super) fix: Fix,
+}
+
+fn diagnosis(message: String, fix: Fix) -> Diagnosis {
+    Diagnosis { message, fix }
+}
 
 /// A fix in words (no single command does it).
 fn words(text: String) -> Fix {
@@ -77,7 +88,7 @@ impl Doctor<'_> {
                 Lookup::Found(reference) => reference,
                 Lookup::Diagnosed(cause) => return Some(cause),
                 Lookup::NotRouted => {
-                    return Some((
+                    return Some(diagnosis(
                         format!("no Ingress in {namespace} routes {host} (rules[].host), and no Gateway has an HTTPS listener for it: the controller has no certificate for it"),
                         self.helm(&format!("hostname={host}")),
                     ))
@@ -100,7 +111,7 @@ impl Doctor<'_> {
             Ok(list) => list,
             // A list that fails is said as such: never read as "nothing routes it".
             Err(err) => {
-                return Some(Lookup::Diagnosed((
+                return Some(Lookup::Diagnosed(diagnosis(
                     format!(
                         "{}; rcert cannot tell which Ingress routes {host}",
                         describe_api_error(&err, "list", &format!("Ingresses in {namespace}"))
@@ -141,13 +152,13 @@ impl Doctor<'_> {
                     .find(|entry| entry.hosts.iter().flatten().any(|h| covers(h, host)))
             });
         let Some(entry) = entry else {
-            return Some(Lookup::Diagnosed((
+            return Some(Lookup::Diagnosed(diagnosis(
                 format!("Ingress {name} has no spec.tls entry for {host}: ingress-nginx serves its default certificate"),
                 self.helm("ingress.tls.source=secret"),
             )));
         };
         let Some(secret_name) = entry.secret_name.clone() else {
-            return Some(Lookup::Diagnosed((
+            return Some(Lookup::Diagnosed(diagnosis(
                 format!("the spec.tls entry for {host} in Ingress {name} names no secretName"),
                 self.helm("ingress.tls.source=secret"),
             )));
@@ -176,7 +187,7 @@ impl Doctor<'_> {
             // Gateway API not installed: nothing routes through it.
             Err(kube::Error::Api(status)) if status.code == 404 => return Lookup::NotRouted,
             Err(err) => {
-                return Lookup::Diagnosed((
+                return Lookup::Diagnosed(diagnosis(
                     format!(
                         "{}; rcert cannot tell whether a Gateway routes {host}",
                         describe_api_error(&err, "list", "Gateways (gateway.networking.k8s.io)")
@@ -218,13 +229,13 @@ impl Doctor<'_> {
         );
         let protocol = listener["protocol"].as_str().unwrap_or("?");
         if !matches!(protocol, "HTTPS" | "TLS") {
-            return Lookup::Diagnosed((
+            return Lookup::Diagnosed(diagnosis(
                 format!("{holder} serves {host} over {protocol}, and no HTTPS listener covers it"),
                 words(format!("add an HTTPS listener for {host} with tls.certificateRefs naming secret tls-rancher-ingress to the Gateway")),
             ));
         }
         if listener["tls"]["mode"].as_str() == Some("Passthrough") {
-            return Lookup::Diagnosed((
+            return Lookup::Diagnosed(diagnosis(
                 format!("{holder} passes TLS through: the certificate comes from the backend, not from a Secret of the Gateway"),
                 words("rcert probe the backend directly (rcert probe ADDR --servername HOST)".to_string()),
             ));
@@ -233,7 +244,7 @@ impl Doctor<'_> {
             .as_array()
             .and_then(|refs| refs.first())
         else {
-            return Lookup::Diagnosed((
+            return Lookup::Diagnosed(diagnosis(
                 format!("{holder} has no tls.certificateRefs: the Gateway has no certificate for {host}"),
                 words("set tls.certificateRefs: [{kind: Secret, name: tls-rancher-ingress}] on the listener".to_string()),
             ));
@@ -241,7 +252,7 @@ impl Doctor<'_> {
         let kind = reference["kind"].as_str().unwrap_or("Secret");
         let group = reference["group"].as_str().unwrap_or("");
         if kind != "Secret" || !group.is_empty() {
-            return Lookup::Diagnosed((
+            return Lookup::Diagnosed(diagnosis(
                 format!("{holder} refers to a {kind} (group '{group}'), not a core Secret"),
                 words(
                     "refer to a Secret of type kubernetes.io/tls (kind: Secret, group: \"\")"
@@ -258,7 +269,7 @@ impl Doctor<'_> {
                 .reference_granted(client, &gateway_namespace, &namespace)
                 .await
         {
-            return Lookup::Diagnosed((
+            return Lookup::Diagnosed(diagnosis(
                 format!("{holder} names secret {namespace}/{name} in another namespace, and no ReferenceGrant in {namespace} lets Gateways of {gateway_namespace} read Secrets"),
                 words(format!("kubectl apply a ReferenceGrant in {namespace}: from {{group: gateway.networking.k8s.io, kind: Gateway, namespace: {gateway_namespace}}} to {{group: \"\", kind: Secret, name: {name}}}")),
             ));
@@ -349,7 +360,7 @@ impl Doctor<'_> {
             return None;
         };
         let Some(secret) = found else {
-            return Some((
+            return Some(diagnosis(
                 format!(
                     "{name} names secret {namespace}/{secret_name} for {host}, and it does not exist"
                 ),
@@ -358,7 +369,7 @@ impl Doctor<'_> {
         };
         let kind = secret.type_.as_deref().unwrap_or("Opaque");
         if kind != "kubernetes.io/tls" {
-            return Some((
+            return Some(diagnosis(
                 format!("secret {namespace}/{secret_name} has type {kind}; ingress-nginx loads only kubernetes.io/tls"),
                 Fix::command(
                     Cause::BadSecret,
@@ -368,14 +379,14 @@ impl Doctor<'_> {
         }
         let data = secret.data.unwrap_or_default();
         let (Some(crt), Some(key)) = (data.get("tls.crt"), data.get("tls.key")) else {
-            return Some((
+            return Some(diagnosis(
                 format!("secret {namespace}/{secret_name} lacks tls.crt or tls.key"),
                 push,
             ));
         };
         let chain = inspect::certs_in(&crt.0);
         let Some(leaf) = chain.first() else {
-            return Some((
+            return Some(diagnosis(
                 format!(
                     "tls.crt of secret {namespace}/{secret_name} holds no readable certificate"
                 ),
@@ -383,9 +394,9 @@ impl Doctor<'_> {
             ));
         };
         match inspect::key_in(&key.0) {
-            None => return Some((format!("tls.key of secret {namespace}/{secret_name} holds no usable key (encrypted, or another format)"), push)),
+            None => return Some(diagnosis(format!("tls.key of secret {namespace}/{secret_name} holds no usable key (encrypted, or another format)"), push)),
             Some(key) if !leaf.matches_key(&key) => {
-                return Some((format!("tls.key of secret {namespace}/{secret_name} does not belong to its certificate '{}'", leaf.subject), push))
+                return Some(diagnosis(format!("tls.key of secret {namespace}/{secret_name} does not belong to its certificate '{}'", leaf.subject), push))
             }
             Some(_) => {}
         }
@@ -408,7 +419,7 @@ impl Doctor<'_> {
             .iter()
             .find(|c| c.name == CheckId::Name && c.status == Status::Failed)
         {
-            return Some((
+            return Some(diagnosis(
                 format!(
                     "the certificate in secret {namespace}/{secret_name} is {}",
                     name_check.message
@@ -417,14 +428,14 @@ impl Doctor<'_> {
             ));
         }
         if let Some(said) = controller_says {
-            return Some((
+            return Some(diagnosis(
                 format!(
                     "{name} names secret {namespace}/{secret_name}, which looks right, but {said}"
                 ),
                 reload,
             ));
         }
-        Some((
+        Some(diagnosis(
             format!("{name} and secret {namespace}/{secret_name} look right: the controller has not reloaded them"),
             reload,
         ))

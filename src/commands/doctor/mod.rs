@@ -30,7 +30,7 @@ use crate::checks::{self, Context, Origin};
 use crate::cluster::{ClusterTarget, Namespace};
 use crate::output::{check_line, Report, Style};
 use crate::rancher::CaBundle;
-use crate::rancher::INGRESS_FAKE_CERTIFICATE;
+use crate::rancher::{is_ingress_fake_certificate, INGRESS_FAKE_CERTIFICATE};
 use crate::tls::{ProbeRequest, ProbeResult, Target};
 use crate::x509::cert::{self as inspect, Cert};
 use crate::x509::pem::Input;

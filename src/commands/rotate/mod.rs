@@ -348,12 +348,11 @@ pub(super) async fn read_cluster(
     let connected = request.cluster.connect().await?;
     let (client, requests) = (connected.client, connected.requests);
     let remote = |err: crate::cluster::RemoteError| {
-        let suffix = if changes {
-            " (nothing was changed)"
+        if changes {
+            crate::Error::RemoteBeforeChange(err)
         } else {
-            ""
-        };
-        crate::Error::Remote(format!("{err}{suffix}"))
+            crate::Error::Remote(err)
+        }
     };
     let agents = agent_state(&client, &request.namespace)
         .await

@@ -97,7 +97,7 @@ async fn system_agent_line(
 ) -> Result<Option<Check>, crate::Error> {
     let found = crate::cluster::rancher_objects::system_agent_ca(&view.client, &request.namespace)
         .await
-        .map_err(|err| crate::Error::Remote(err.to_string()))?;
+        .map_err(crate::Error::Remote)?;
     let Some(found) = found else {
         return Ok(None);
     };
