@@ -79,6 +79,17 @@ impl Outcome {
             .collect()
     }
 
+    /// The subject of the first finding of a section with a given check name.
+    fn subject(&self, section: &str, name: &str) -> serde_json::Value {
+        self.json["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["section"] == section && f["id"] == name)
+            .map(|f| f["subject"].clone())
+            .unwrap_or_else(|| panic!("no {section}/{name}: {:#}", self.json))
+    }
+
     fn one(&self, section: &str, name: &str) -> (String, String, String) {
         self.find(section, name)
             .into_iter()
@@ -858,6 +869,20 @@ fn agents_lagging_behind_a_ca_change_are_named() {
     assert!(
         clusters[1].contains("c-m-strict") && clusters[1].contains("fails AgentTlsStrictCheck")
     );
+    // Each finding names its object, typed, for a script to act on.
+    let subject = |id: &str| out.subject("agents", id);
+    assert_eq!(
+        subject("cluster"),
+        serde_json::json!({"kind": "object", "resource": "clusters.management.cattle.io", "name": "c-m-down"})
+    );
+    assert_eq!(
+        subject("agent_checksum"),
+        serde_json::json!({"kind": "object", "resource": "deployments.apps", "namespace": "cattle-system", "name": "cattle-cluster-agent"})
+    );
+    assert_eq!(
+        subject("cacerts_setting"),
+        serde_json::json!({"kind": "object", "resource": "settings.management.cattle.io", "name": "cacerts"})
+    );
 }
 
 #[test]
@@ -1239,6 +1264,10 @@ fn rancher_webhook_ca_bundles_must_verify_what_it_serves() {
     assert!(
         fix.contains("rollout restart deploy/rancher-webhook"),
         "{fix}"
+    );
+    assert_eq!(
+        out.subject("cluster", "webhook"),
+        serde_json::json!({"kind": "object", "resource": "validatingwebhookconfigurations.admissionregistration.k8s.io", "name": "rancher.cattle.io"})
     );
 }
 

@@ -64,6 +64,15 @@ pub struct AgentWorkload {
 }
 
 impl AgentWorkload {
+    /// The workload as a finding's subject (`deployments.apps` / `daemonsets.apps`).
+    pub fn subject(&self) -> crate::check::Subject {
+        let resource = match self.agent {
+            AgentKind::ClusterAgent => "deployments.apps",
+            AgentKind::NodeAgent => "daemonsets.apps",
+        };
+        crate::check::Subject::object(resource, Some(&self.namespace), self.agent.name())
+    }
+
     /// `deployment cattle-system/cattle-cluster-agent`.
     pub fn describe(&self) -> String {
         format!(

@@ -33,6 +33,13 @@ pub struct ManagedCluster {
     pub object: DynamicObject,
 }
 
+impl ManagedCluster {
+    /// The cluster as a finding's subject.
+    pub fn subject(&self) -> crate::check::Subject {
+        crate::check::Subject::object("clusters.management.cattle.io", None, &self.name)
+    }
+}
+
 /// What the agents depend on, as the cluster says.
 #[derive(Debug, Clone, Default)]
 pub struct AgentState {
@@ -138,6 +145,17 @@ pub struct FleetCluster {
     pub redeploy_generation: i64,
     /// The object as read, for its backup.
     pub object: DynamicObject,
+}
+
+impl FleetCluster {
+    /// The cluster as a finding's subject.
+    pub fn subject(&self) -> crate::check::Subject {
+        crate::check::Subject::object(
+            "clusters.fleet.cattle.io",
+            Some(&self.namespace),
+            &self.name,
+        )
+    }
 }
 
 fn fleet_resource() -> ApiResource {

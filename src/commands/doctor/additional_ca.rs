@@ -20,6 +20,10 @@ impl Doctor<'_> {
             return;
         };
         let name = format!("{namespace}/{ADDITIONAL_CA_SECRET}");
+        let additional = Subject::Secret {
+            namespace: namespace.to_string(),
+            name: ADDITIONAL_CA_SECRET.to_string(),
+        };
         let fix = Fix::command(
             Cause::BadAdditionalCa,
             argv(&[
@@ -36,8 +40,7 @@ impl Doctor<'_> {
             ]),
         );
         let Some(bytes) = secret_data(&secret, ADDITIONAL_CA_SECRET_KEY) else {
-            self.add(
-                Section::Cluster,
+            self.add_about(Section::Cluster, &additional,
                 Check::failed(
                     CheckId::TlsCa, Cause::BadAdditionalCa,
                     format!("secret {name} has no key {ADDITIONAL_CA_SECRET_KEY}: Rancher trusts none of its CAs"),
@@ -68,8 +71,9 @@ impl Doctor<'_> {
                 .map(|(_, cert)| format!("holds '{}' twice", cert.subject))
         };
         match problem {
-            Some(problem) => self.add(
+            Some(problem) => self.add_about(
                 Section::Cluster,
+                &additional,
                 Check::failed(
                     CheckId::TlsCa,
                     Cause::BadAdditionalCa,
@@ -77,8 +81,9 @@ impl Doctor<'_> {
                 ),
                 Some(fix),
             ),
-            None => self.add(
+            None => self.add_about(
                 Section::Cluster,
+                &additional,
                 Check::ok(
                     CheckId::TlsCa,
                     format!(

@@ -75,7 +75,8 @@ impl Doctor<'_> {
                         CheckId::AgentChecksum,
                         Cause::ApiError,
                         format!("cannot read secret {namespace}/stv-aggregation: {err}"),
-                    ),
+                    )
+                    .about(stv_aggregation(&namespace)),
                     None,
                 );
                 return;
@@ -102,7 +103,11 @@ impl Doctor<'_> {
             rollout_restart(Cause::AgentChecksumMismatch, &namespace, "deploy/cattle-cluster-agent")
             .note("it rewrites stv-aggregation; the system-agent-upgrader plan then updates the nodes")
         });
-        self.add(Section::Agents, check, fix);
+        self.add(
+            Section::Agents,
+            check.about(stv_aggregation(&namespace)),
+            fix,
+        );
     }
 
     /// Helm values that make Rancher ignore the secrets rcert pushes.
@@ -257,7 +262,8 @@ impl Doctor<'_> {
                     Check::failed(
                         CheckId::AgentChecksum, Cause::AgentChecksumMismatch,
                         format!("{name} has CATTLE_CA_CHECKSUM={agent}, but /cacerts serves sha256 {served}: agents will fail at their next restart (\"The CA checksum does not match\")"),
-                    ),
+                    )
+                    .about(workload.subject()),
                     Some(fix.clone()),
                 );
             } else {
@@ -266,7 +272,8 @@ impl Doctor<'_> {
                     Check::ok(
                         CheckId::AgentChecksum,
                         format!("{name}'s CATTLE_CA_CHECKSUM matches /cacerts"),
-                    ),
+                    )
+                    .about(workload.subject()),
                     None,
                 );
             }
@@ -292,7 +299,8 @@ impl Doctor<'_> {
                             "cluster {name} is not connected (Connected={}): {}",
                             condition.status, condition.message
                         ),
-                    ),
+                    )
+                    .about(cluster.subject()),
                     Some(force_deploy(Cause::ClusterDisconnected)),
                 );
             } else if strict && failing(&cluster.strict_check).is_some() {
@@ -306,10 +314,19 @@ impl Doctor<'_> {
                     Check::failed(
                         CheckId::Cluster, Cause::StrictCheckFailed,
                         format!("cluster {name} fails AgentTlsStrictCheck while agent-tls-mode is strict: {message}"),
-                    ),
+                    )
+                    .about(cluster.subject()),
                     Some(force_deploy(Cause::ClusterDisconnected)),
                 );
             }
         }
+    }
+}
+
+/// Secret `stv-aggregation` (what rancher-system-agent on the nodes trusts) as a subject.
+fn stv_aggregation(namespace: &str) -> Subject {
+    Subject::Secret {
+        namespace: namespace.to_string(),
+        name: crate::cluster::rancher_objects::STV_AGGREGATION_SECRET.to_string(),
     }
 }

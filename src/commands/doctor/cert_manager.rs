@@ -34,7 +34,8 @@ impl Doctor<'_> {
                             Check::failed(
                                 CheckId::CertManager, Cause::CertManager,
                                 format!("Certificate {namespace}/{name} (cert-manager) is not Ready: {message}"),
-                            ),
+                            )
+                            .about(Subject::object("certificates.cert-manager.io", Some(&namespace), name)),
                             Some(describe(name)),
                         ),
                         _ => self.add(

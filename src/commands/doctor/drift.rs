@@ -52,7 +52,14 @@ impl Doctor<'_> {
                     format!("{shown} exists locally but secret {secret_name} holds no {file}"),
                 ),
             };
-            self.add(Section::Drift, check, Some(self.push_fix()));
+            let local_file = Subject::File {
+                path: shown.to_string(),
+            };
+            self.add(
+                Section::Drift,
+                check.about(local_file),
+                Some(self.push_fix()),
+            );
         }
     }
 }

@@ -59,10 +59,14 @@ impl Doctor<'_> {
         fake_cause: Option<&super::ingress::Diagnosis>,
     ) {
         let target = result.target.clone();
+        let endpoint = Subject::Endpoint {
+            target: target.clone(),
+        };
         if let Some(error) = &result.error {
             self.unreachable = true;
-            self.add(
+            self.add_about(
                 Section::Endpoint,
+                &endpoint,
                 Check::skipped(
                     CheckId::Reachable,
                     Cause::Unreachable,
@@ -77,8 +81,9 @@ impl Doctor<'_> {
                 .checks
                 .first()
                 .map_or_else(|| "no certificate".to_string(), |c| c.message.clone());
-            self.add(
+            self.add_about(
                 Section::Endpoint,
+                &endpoint,
                 Check::failed(
                     CheckId::Handshake,
                     Cause::HandshakeFailed,
@@ -99,8 +104,7 @@ impl Doctor<'_> {
                     self.push_fix(),
                 ),
             };
-            self.add(
-                Section::Endpoint,
+            self.add_about(Section::Endpoint, &endpoint,
                 Check::failed(
                     CheckId::Served, Cause::IngressFakeCertificate,
                     format!(
@@ -112,8 +116,9 @@ impl Doctor<'_> {
             return;
         }
         match secret_chain {
-            Some(chain) if fingerprints(chain) == fingerprints(&result.chain) => self.add(
+            Some(chain) if fingerprints(chain) == fingerprints(&result.chain) => self.add_about(
                 Section::Endpoint,
+                &endpoint,
                 Check::ok(
                     CheckId::Served,
                     format!(
@@ -144,8 +149,9 @@ impl Doctor<'_> {
                         chain.first().map_or("?", |c| short(&c.sha256_fingerprint)),
                     )
                 };
-                self.add(
+                self.add_about(
                     Section::Endpoint,
+                    &endpoint,
                     Check::failed(CheckId::Served, Cause::ServedDiffers, message),
                     Some(
                         reload_ingress_nginx(Cause::ServedDiffers)
@@ -169,7 +175,10 @@ impl Doctor<'_> {
             let mut check = check.clone();
             check.message = format!("{}: {}", result.target, check.message);
             let fix = self.fix_for_secret_check(check.name);
-            self.add(Section::Endpoint, check, fix);
+            let endpoint = Subject::Endpoint {
+                target: result.target.clone(),
+            };
+            self.add_about(Section::Endpoint, &endpoint, check, fix);
         }
     }
 }

@@ -24,7 +24,7 @@ mod ingress;
 mod served_ca;
 mod webhook;
 
-use crate::check::{Cause, Check, CheckId, Fix, Status};
+use crate::check::{Cause, Check, CheckId, Fix, Status, Subject};
 use crate::checks::served;
 use crate::checks::{self, Context, Origin};
 use crate::cluster::{ClusterTarget, Namespace};
@@ -275,7 +275,37 @@ impl Doctor<'_> {
         if let Some(fix) = fix.filter(|_| check.status == Status::Failed) {
             check.fix = Some(fix);
         }
+        if let Some(subject) = self.default_subject(section, check.name) {
+            check = check.about_by_default(&subject);
+        }
         self.findings.push(Finding { section, check });
+    }
+
+    /// [`Doctor::add`] for a finding about `subject` (unless it names its own).
+    fn add_about(&mut self, section: Section, subject: &Subject, check: Check, fix: Option<Fix>) {
+        self.add(section, check.about_by_default(subject), fix);
+    }
+
+    /// What a finding is about when its code did not say: the Secret, the Rancher
+    /// setting, or (endpoint and Rancher sections) the host probed.
+    fn default_subject(&self, section: Section, id: CheckId) -> Option<Subject> {
+        let secret = |name: &str| Subject::Secret {
+            namespace: self.request.namespace.to_string(),
+            name: name.to_string(),
+        };
+        let setting = |name: &str| Subject::object("settings.management.cattle.io", None, name);
+        Some(match id {
+            CheckId::Secret | CheckId::Secrets | CheckId::Key | CheckId::CertManager => {
+                secret(&self.request.secret_name)
+            }
+            CheckId::TlsCa => secret(&self.request.ca_secret_name),
+            CheckId::CacertsSetting => setting("cacerts"),
+            CheckId::AgentTlsMode => setting("agent-tls-mode"),
+            _ if matches!(section, Section::Endpoint | Section::Rancher) => Subject::Endpoint {
+                target: self.request.host.input.clone(),
+            },
+            _ => return None,
+        })
     }
 
     /// A failed cluster check that a fresh push fixes.

@@ -156,9 +156,12 @@ impl Doctor<'_> {
                     show(&expected)
                 ),
             );
+            let node_target = Subject::Endpoint {
+                target: node.target.clone(),
+            };
             self.add(
                 Section::Rancher,
-                check,
+                check.about(node_target),
                 Some(
                     rollout_restart(
                         Cause::CacertsNodeDiffers,

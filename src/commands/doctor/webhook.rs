@@ -32,8 +32,9 @@ impl Doctor<'_> {
         let bundles = match ca_bundles(&client).await {
             Ok(bundles) => bundles,
             Err(err) => {
-                self.add(
+                self.add_about(
                     Section::Cluster,
+                    &webhook_configuration(),
                     Check::failed(
                         CheckId::Webhook,
                         Cause::ApiError,
@@ -124,6 +125,15 @@ impl Doctor<'_> {
             ),
         };
         let fix = (check.status == Status::Failed).then_some(restart);
-        self.add(Section::Cluster, check, fix);
+        self.add_about(Section::Cluster, &webhook_configuration(), check, fix);
     }
+}
+
+/// rancher-webhook's validating configuration, whose caBundle the API server trusts it by.
+fn webhook_configuration() -> Subject {
+    Subject::object(
+        "validatingwebhookconfigurations.admissionregistration.k8s.io",
+        None,
+        RANCHER_WEBHOOK_CONFIGURATION,
+    )
 }

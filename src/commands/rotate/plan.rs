@@ -1,6 +1,6 @@
 //! `rotate plan`: read-only, the [`RotationPlan`] rendered step by step.
 
-use super::rotation::{self, CertBrief, Phase, RotationPlan, StepLine, TlsCaChange};
+use super::rotation::{CertBrief, Phase, RotationPlan, StepLine, TlsCaChange};
 use super::*;
 use crate::check::{Cause, Subject};
 use crate::cluster::rancher_objects::FORCE_DEPLOY_ANNOTATION;
@@ -28,8 +28,7 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
         };
         StepLine::of(
             Phase::Fleet,
-            Check::ok(CheckId::Cluster, line)
-                .about(rotation::fleet_cluster(&change.namespace, &change.name)),
+            Check::ok(CheckId::Cluster, line).about(change.cluster.subject()),
         )
     }));
     let mut report = finish(
@@ -174,7 +173,7 @@ fn agents_lines(plan: &RotationPlan, view: &ClusterView) -> Vec<StepLine> {
     let mut lines: Vec<StepLine> = Vec::new();
     if view.agents.is_some() {
         for change in &agents.clusters {
-            let subject = rotation::management_cluster(&change.name);
+            let subject = change.cluster.subject();
             let connected = change.connected.as_deref().unwrap_or("unknown");
             let mut line = if change.done {
                 format!(
@@ -233,7 +232,7 @@ fn agents_lines(plan: &RotationPlan, view: &ClusterView) -> Vec<StepLine> {
         };
         lines.push(StepLine::of(
             Phase::Agents,
-            Check::ok(CheckId::AgentChecksum, line).about(rotation::workload(&change.agent)),
+            Check::ok(CheckId::AgentChecksum, line).about(change.agent.subject()),
         ));
     }
     lines

@@ -6,8 +6,8 @@
 use serde::Serialize;
 
 use super::{secret_bytes, ClusterView, NewSet};
-use crate::check::{Check, Subject};
-use crate::cluster::agent_workloads::{AgentKind, AgentWorkload};
+use crate::check::Check;
+use crate::cluster::agent_workloads::AgentWorkload;
 use crate::cluster::rancher_objects::{
     annotation, FleetCluster, ManagedCluster, ROTATED_FOR_ANNOTATION,
 };
@@ -413,23 +413,4 @@ fn rancher_change(set: &NewSet, view: &ClusterView) -> RancherChange {
             .unwrap_or_default(),
         setting_done: agents.map(|agents| set.in_setting(agents.cacerts_setting.as_deref())),
     }
-}
-
-/// A management cluster as a line's subject.
-pub fn management_cluster(name: &str) -> Subject {
-    Subject::object("clusters.management.cattle.io", None, name)
-}
-
-/// A fleet cluster as a line's subject.
-pub fn fleet_cluster(namespace: &str, name: &str) -> Subject {
-    Subject::object("clusters.fleet.cattle.io", Some(namespace), name)
-}
-
-/// An agent workload as a line's subject.
-pub fn workload(agent: &AgentWorkload) -> Subject {
-    let resource = match agent.agent {
-        AgentKind::ClusterAgent => "deployments.apps",
-        AgentKind::NodeAgent => "daemonsets.apps",
-    };
-    Subject::object(resource, Some(&agent.namespace), agent.agent.name())
 }

@@ -194,7 +194,7 @@ fn workload_line(
     request: &RotateRequest,
 ) -> Check {
     let new = plan.secrets.ca_checksum_new.as_deref().unwrap_or("none");
-    let subject = rotation::workload(&change.agent);
+    let subject = change.agent.subject();
     if change.done {
         return Check::ok(
             CheckId::AgentChecksum,
@@ -267,7 +267,7 @@ fn cluster_lines(agents: &AgentState) -> Vec<StepLine> {
                     .strict_check
                     .as_ref()
                     .is_none_or(|c| c.status == "True");
-            let subject = rotation::management_cluster(&cluster.name);
+            let subject = cluster.subject();
             let check = if !connected {
                 let why = cluster
                     .connected

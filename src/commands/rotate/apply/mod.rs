@@ -9,7 +9,7 @@ use steps::StepError;
 
 use serde_json::Value;
 
-use super::rotation::{self, Phase, RotationPlan, StepLine};
+use super::rotation::{Phase, RotationPlan, StepLine};
 use super::*;
 use crate::check::{Cause, Fix, Subject};
 use crate::cluster::agent_workloads::set_checksum;

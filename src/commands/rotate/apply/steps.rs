@@ -59,7 +59,7 @@ impl Run<'_> {
         }
         let mut pending = Vec::new();
         for change in self.plan.agents.clusters.clone() {
-            let subject = rotation::management_cluster(&change.name);
+            let subject = change.cluster.subject();
             if change.done {
                 let line = format!(
                     "cluster {}: unchanged (already redeployed for this CA)",
@@ -81,7 +81,7 @@ impl Run<'_> {
                     "would PATCH clusters.management.cattle.io/{} (merge) {patch}",
                     cluster.name
                 );
-                let subject = rotation::management_cluster(&cluster.name);
+                let subject = cluster.subject();
                 self.push(
                     Phase::Agents,
                     Check::ok(CheckId::Cluster, line).about(subject),
@@ -104,7 +104,7 @@ impl Run<'_> {
                 patch: restore,
             });
             let line = format!("cluster {}: annotated {FORCE_DEPLOY_ANNOTATION}=true (Rancher redeploys its agent with the new checksum)", cluster.name);
-            let subject = rotation::management_cluster(&cluster.name);
+            let subject = cluster.subject();
             self.push(
                 Phase::Agents,
                 Check::ok(CheckId::Cluster, line).about(subject),
@@ -133,7 +133,7 @@ impl Run<'_> {
         };
         let mut pending = Vec::new();
         for change in self.plan.agents.workloads.clone() {
-            let subject = rotation::workload(&change.agent);
+            let subject = change.agent.subject();
             if change.done {
                 let line = format!(
                     "{}: unchanged (CATTLE_CA_CHECKSUM already {shown})",
@@ -171,7 +171,7 @@ impl Run<'_> {
                 workload.describe(),
                 workload.checksum.as_deref().unwrap_or("none")
             );
-            let subject = rotation::workload(&workload);
+            let subject = workload.subject();
             self.push(
                 Phase::Agents,
                 Check::ok(CheckId::AgentChecksum, line).about(subject),
@@ -187,7 +187,7 @@ impl Run<'_> {
     pub(super) async fn fleet_step(&mut self, marker: &str) -> Result<(), StepError> {
         let mut pending = Vec::new();
         for change in self.plan.fleet.clone() {
-            let subject = rotation::fleet_cluster(&change.namespace, &change.name);
+            let subject = change.cluster.subject();
             let patch = json!({"metadata": {"annotations": {ROTATED_FOR_ANNOTATION: marker}},
                 "spec": {"redeployAgentGeneration": change.generation_new}});
             if change.done {
@@ -227,7 +227,7 @@ impl Run<'_> {
                 "fleet {}/{}: redeployAgentGeneration {} → {}",
                 change.namespace, change.name, change.generation_now, change.generation_new
             );
-            let subject = rotation::fleet_cluster(&change.namespace, &change.name);
+            let subject = cluster.subject();
             self.push(
                 Phase::Fleet,
                 Check::ok(CheckId::Cluster, line).about(subject),
