@@ -20,8 +20,9 @@ pub struct CertSet {
     pub chain: Vec<Cert>,
     /// `tls.crt` as the Secret holds it: the certificates as PEM.
     pub cert_pem: Vec<u8>,
-    /// The facts of the key.
-    pub key: KeyInfo,
+    /// The facts of the key (None: a Secret whose tls.key is missing or unusable — read
+    /// files always have one, or loading fails).
+    pub key: Option<KeyInfo>,
     /// `tls.key` as the Secret holds it: the key as PEM.
     pub key_pem: Vec<u8>,
 }
@@ -50,8 +51,26 @@ impl CertSet {
             key_path: key_input.name(),
             chain: certs_from(&cert)?,
             cert_pem: cert.certificates_as_pem(),
-            key: key_from(&key_file)?,
+            key: Some(key_from(&key_file)?),
             key_pem: key_file.key_as_pem(),
+        })
+    }
+
+    /// The set a Secret holds (`secret`: `namespace/name`), from its `tls.crt` and
+    /// `tls.key` data; None when `tls.crt` holds no readable certificate. A key that is
+    /// missing or unusable leaves `key` empty (the caller reports it).
+    pub fn from_secret(secret: &str, cert: &[u8], key: Option<&[u8]>) -> Option<CertSet> {
+        let chain = crate::x509::cert::certs_in(cert);
+        if chain.is_empty() {
+            return None;
+        }
+        Some(CertSet {
+            cert_path: format!("tls.crt of secret {secret}"),
+            key_path: format!("tls.key of secret {secret}"),
+            chain,
+            cert_pem: cert.to_vec(),
+            key: key.and_then(crate::x509::cert::key_in),
+            key_pem: key.map(<[u8]>::to_vec).unwrap_or_default(),
         })
     }
 
@@ -60,7 +79,7 @@ impl CertSet {
         let context = Context {
             ca: judgement.roots.clone(),
             untrusted: Vec::new(),
-            key: Some((self.key_path.clone(), self.key.clone())),
+            key: self.key.clone().map(|key| (self.key_path.clone(), key)),
             hosts: judgement.hosts.clone(),
             at: judgement.at,
             warn_days: 30,

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 mod finding;
 
-pub use finding::{Cause, Fix, Subject};
+pub use finding::{Cause, Evidence, Fix, Subject};
 
 /// Process exit codes shared by every command (see ARCHITECTURE.md).
 pub mod exit {
@@ -196,6 +196,9 @@ pub struct Check {
     /// What it is about, typed (absent when the check is about the whole chain or run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<Subject>,
+    /// The values its cause is about (two checksums, a validity window), typed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Evidence>,
     /// One line an operator understands.
     pub message: String,
     /// How to fix it (absent when it passed).
@@ -214,6 +217,7 @@ impl Check {
             status: Status::Ok,
             cause: None,
             subject: None,
+            evidence: None,
             message,
             fix: None,
             clients: None,
@@ -243,6 +247,7 @@ impl Check {
             status,
             cause: Some(cause),
             subject: None,
+            evidence: None,
             message,
             fix: (cause != Cause::NotPresent).then(|| Fix::doc(cause)),
             clients: None,
@@ -260,6 +265,12 @@ impl Check {
         if self.subject.is_none() {
             self.subject = Some(subject.clone());
         }
+        self
+    }
+
+    /// The same finding with the values its cause is about.
+    pub fn with_evidence(mut self, evidence: Evidence) -> Check {
+        self.evidence = Some(evidence);
         self
     }
 

@@ -849,6 +849,20 @@ fn agents_lagging_behind_a_ca_change_are_named() {
         "{message}"
     );
     assert!(fix.contains("io.cattle.agent.force.deploy=true"), "{fix}");
+    let evidence = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "agent_checksum")
+        .map(|f| f["evidence"].clone())
+        .unwrap();
+    assert_eq!(evidence["kind"], "checksums");
+    assert_eq!(evidence["found"], "0123abcd");
+    assert_eq!(
+        evidence["expected"],
+        sha256sum(&fixture_bytes("root.pem")),
+        "{evidence:#}"
+    );
     assert_eq!(
         out.find("agents", "agent_checksum")[1],
         (

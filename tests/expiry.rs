@@ -103,6 +103,12 @@ fn node_files_and_kubeconfigs_with_dates_equal_to_openssl() {
         common::fix_line(&expired["fix"]).contains("rke2 certificate rotate"),
         "{expired:#}"
     );
+    // The restart that renews it is a command to run, not words.
+    assert_eq!(
+        expired["fix"]["commands"],
+        serde_json::json!([["systemctl", "restart", "rke2-server"]]),
+        "{expired:#}"
+    );
     let agent = node
         .path()
         .join("var/lib/rancher/rke2/agent/client-kubelet.crt");

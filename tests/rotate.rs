@@ -270,6 +270,16 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
         status.contains(&format!("CATTLE_CA_CHECKSUM={old_sum} (new: {new_sum})")),
         "{status}"
     );
+    let lagging = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["cause"] == "agent_checksum_mismatch")
+        .unwrap();
+    assert_eq!(
+        lagging["evidence"],
+        serde_json::json!({"kind": "checksums", "found": old_sum, "expected": new_sum})
+    );
 
     // Rancher restarted (the setting follows): the agents and fleet are carried through.
     rancher_restarted(&emulator, new.path());

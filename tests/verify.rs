@@ -300,6 +300,26 @@ fn expired_and_not_yet_valid_certificates() {
         let out = verify(&["--ca", &fixture("root.pem"), &fixture(file)]);
         assert_eq!(out.code, 1, "{file}");
         assert!(out.check("validity").1.contains(word), "{:#}", out.json);
+        // The window is data too: no script reads dates out of the sentence.
+        let validity = out.json[0]["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|check| check["id"] == "validity")
+            .unwrap()
+            .clone();
+        let evidence = &validity["evidence"];
+        assert_eq!(evidence["kind"], "dates", "{validity:#}");
+        let days_left = evidence["days_left"].as_i64().unwrap();
+        if file.starts_with("expired") {
+            assert_eq!(
+                evidence["not_after"], "2021-01-01T00:00:00Z",
+                "{validity:#}"
+            );
+            assert!(days_left < -365, "{validity:#}");
+        } else {
+            assert!(days_left > 0, "{validity:#}");
+        }
         assert_eq!(
             out.check("chain").0,
             "ok",

@@ -351,6 +351,44 @@ pub const DOC_CA_BROWSER_FORUM: &str =
 /// RFC 5280: the X.509 certificate profile and path validation.
 pub const DOC_RFC5280: &str = "https://www.rfc-editor.org/rfc/rfc5280";
 
+/// The values a finding's cause is about, typed, so a script need not read them out of
+/// the message (`-o json`: `evidence`, tagged by `kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Evidence {
+    /// Two `CATTLE_CA_CHECKSUM` values (sha256 of a CA file as Rancher serves it) that
+    /// should be equal: what was found, and what it should be.
+    Checksums {
+        /// What the object holds or the endpoint serves (absent: nothing).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        found: Option<String>,
+        /// What it should be (absent: nothing, e.g. no private CA).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expected: Option<String>,
+    },
+    /// A certificate's validity window against the time of judgement.
+    Dates {
+        /// notBefore (RFC 3339).
+        not_before: String,
+        /// notAfter (RFC 3339).
+        not_after: String,
+        /// The time of judgement (RFC 3339).
+        at: String,
+        /// Whole days from `at` to notAfter (negative once expired).
+        days_left: i64,
+    },
+}
+
+impl Evidence {
+    /// Two checksums: `found` against `expected`.
+    pub fn checksums(found: Option<&str>, expected: Option<&str>) -> Evidence {
+        Evidence::Checksums {
+            found: found.map(str::to_string),
+            expected: expected.map(str::to_string),
+        }
+    }
+}
+
 /// What a finding is about, typed: the certificate, file, Secret or endpoint a script
 /// acts on (`-o json`: `subject`, tagged by `kind`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -370,6 +370,16 @@ fn validity_refusers(certs: &[&Cert], at: time::OffsetDateTime) -> Clients {
     }
 }
 
+/// A certificate's validity window at `at`, as a finding's evidence.
+fn dates(cert: &Cert, at: time::OffsetDateTime) -> crate::check::Evidence {
+    crate::check::Evidence::Dates {
+        not_before: cert.not_before.clone(),
+        not_after: cert.not_after.clone(),
+        at: inspect::rfc3339(at),
+        days_left: (cert.not_after_time() - at).whole_days(),
+    }
+}
+
 fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
     let at = context.at;
     for cert in certs {
@@ -384,7 +394,8 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
                     inspect::rfc3339(at)
                 ),
             )
-            .about(certificate_subject(cert));
+            .about(certificate_subject(cert))
+            .with_evidence(dates(cert, at));
         }
         if at > cert.not_after_time() {
             return Check::failed(
@@ -397,7 +408,8 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
                     inspect::rfc3339(at)
                 ),
             )
-            .about(certificate_subject(cert));
+            .about(certificate_subject(cert))
+            .with_evidence(dates(cert, at));
         }
     }
     let Some(soonest) = certs.iter().min_by_key(|cert| cert.not_after_time()) else {
@@ -416,7 +428,9 @@ fn validity_check(leaf: &Cert, certs: &[&Cert], context: &Context) -> Check {
                 "'{}' expires in {days_left} day(s), on {} (--warn-days {})",
                 soonest.subject, soonest.not_after, context.warn_days
             ),
-        );
+        )
+        .about(certificate_subject(soonest))
+        .with_evidence(dates(soonest, at));
     }
     let leaf_days = (leaf.not_after_time() - leaf.not_before_time()).whole_days();
     if leaf_days > i64::from(crate::x509::issue::MAX_CLIENT_ACCEPTED_DAYS) {

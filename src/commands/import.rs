@@ -197,7 +197,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
         key_path: dir.join("tls.key").display().to_string(),
         chain: served.into_iter().cloned().collect(),
         cert_pem: chain_pem.into_bytes(),
-        key: key_info,
+        key: Some(key_info),
         key_pem: key_pem.into_bytes(),
     };
     let checks = set.validate(&Judgement {

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::check::Cause;
+use crate::check::Evidence;
 use crate::cluster::rancher_objects::{
     agent_state, helm_values, AgentState, Condition, HelmValues,
 };
@@ -98,6 +99,7 @@ impl Doctor<'_> {
                     found.checksum.as_deref().unwrap_or("none")
                 ),
             )
+            .with_evidence(Evidence::checksums(found.checksum.as_deref(), Some(served)))
         };
         let fix = (check.status == Status::Failed).then(|| {
             rollout_restart(Cause::AgentChecksumMismatch, &namespace, "deploy/cattle-cluster-agent")
@@ -263,7 +265,8 @@ impl Doctor<'_> {
                         CheckId::AgentChecksum, Cause::AgentChecksumMismatch,
                         format!("{name} has CATTLE_CA_CHECKSUM={agent}, but /cacerts serves sha256 {served}: agents will fail at their next restart (\"The CA checksum does not match\")"),
                     )
-                    .about(workload.subject()),
+                    .about(workload.subject())
+                    .with_evidence(Evidence::checksums(Some(agent), Some(served))),
                     Some(fix.clone()),
                 );
             } else {

@@ -1,5 +1,6 @@
 //! doctor's cluster part: the two secrets read and run through every verify check.
 
+use crate::certset::{CertSet, Judgement};
 use crate::check::{Cause, Subject};
 use kube::Api;
 
@@ -76,11 +77,11 @@ impl Doctor<'_> {
         if kind != "kubernetes.io/tls" {
             self.cluster_failure(CheckId::Secret, Cause::BadSecret, format!("secret {secret} has type {kind}, not kubernetes.io/tls: the ingress ignores it"));
         }
-        let chain = chain_of(secrets.tls_data("tls.crt"));
-        let key = secrets
-            .tls_data("tls.key")
-            .and_then(|bytes| inspect::key_in(&bytes));
-        let Some(chain) = chain else {
+        let set = secrets.tls_data("tls.crt").and_then(|cert| {
+            let key = secrets.tls_data("tls.key");
+            CertSet::from_secret(&secret, &cert, key.as_deref())
+        });
+        let Some(set) = set else {
             self.cluster_failure(
                 CheckId::Secret,
                 Cause::BadSecret,
@@ -88,7 +89,7 @@ impl Doctor<'_> {
             );
             return;
         };
-        if key.is_none() {
+        if set.key.is_none() {
             self.cluster_failure(CheckId::Key, Cause::BadSecret, format!("secret {secret} holds no usable private key in tls.key (encrypted, or another format?)"));
         }
         let ca = secrets.ca_bytes().and_then(|bytes| {
@@ -130,25 +131,20 @@ impl Doctor<'_> {
                 None,
             );
         }
-        let context = Context {
-            ca,
-            untrusted: Vec::new(),
-            key: key.map(|key| (format!("tls.key of secret {secret}"), key)),
+        let judgement = Judgement {
+            roots: ca,
             hosts: vec![self.request.host.host.clone()],
             at: self.request.at,
-            warn_days: 30,
             clients: self.request.clients,
-            max_depth: None,
         };
-        let origin = format!("tls.crt of secret {secret}");
         let file = Subject::File {
-            path: origin.clone(),
+            path: set.cert_path.clone(),
         };
         let in_secret = Subject::Secret {
             namespace: self.request.namespace.to_string(),
             name: self.request.secret_name.clone(),
         };
-        for mut check in checks::check_chain(&chain, Origin::File(&origin), &context) {
+        for mut check in set.validate(&judgement) {
             if check.name == CheckId::CaChecksum {
                 continue;
             }

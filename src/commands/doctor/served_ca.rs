@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::check::Cause;
+use crate::check::Evidence;
 
 impl Doctor<'_> {
     /// What fixes a `/cacerts` that served no CA bundle, from how it answered: a 404 or
@@ -85,6 +86,7 @@ impl Doctor<'_> {
                         "/cacerts (sha256 {served}) differs from secret {ca_secret} (sha256 {expected}): agents pinned to one of them will refuse the other"
                     ),
                 )
+                .with_evidence(Evidence::checksums(Some(&served), Some(&expected)))
             };
             self.add(
                 Section::Rancher,
@@ -108,6 +110,7 @@ impl Doctor<'_> {
                         local.source
                     ),
                 )
+                .with_evidence(Evidence::checksums(Some(&served), Some(&expected)))
             };
             self.add(Section::Rancher, check, Some(self.push_fix()));
         }
@@ -155,7 +158,8 @@ impl Doctor<'_> {
                     host.target,
                     show(&expected)
                 ),
-            );
+            )
+            .with_evidence(Evidence::checksums(served.as_deref(), expected.as_deref()));
             let node_target = Subject::Endpoint {
                 target: node.target.clone(),
             };

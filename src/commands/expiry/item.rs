@@ -362,8 +362,8 @@ pub(crate) fn fix_for(item: &Item, is_ca: bool) -> Option<Fix> {
         );
     }
     if matches!(item.source, Source::Node | Source::File) {
-        if let Some(fix) = fixes::node_fix(path, is_ca, item.days_left) {
-            return words(fix);
+        if let Some(fix) = fixes::node_fix(path, is_ca, item.days_left, cause) {
+            return Some(fix);
         }
     }
     match item.source {

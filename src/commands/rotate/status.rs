@@ -2,7 +2,7 @@
 
 use super::rotation::{self, Phase, RotationPlan, StepLine};
 use super::*;
-use crate::check::{Cause, Fix, Subject};
+use crate::check::{Cause, Evidence, Fix, Subject};
 
 /// `rcert rotate status`: what still lags, one line each; with `--all-contexts`, every
 /// context of the kubeconfig in turn, each line prefixed with its context (a context that
@@ -122,6 +122,7 @@ async fn system_agent_line(
                 request.namespace
             ),
         )
+        .with_evidence(Evidence::checksums(found.checksum.as_deref(), new.as_deref()))
     }))
 }
 
@@ -210,6 +211,10 @@ fn workload_line(
         argv.extend(["--context", context]);
     }
     let fix = Fix::command(Cause::AgentChecksumMismatch, argv);
+    let evidence = Evidence::checksums(
+        change.checksum_now.as_deref(),
+        plan.secrets.ca_checksum_new.as_deref(),
+    );
     Check::failed(
         CheckId::AgentChecksum,
         Cause::AgentChecksumMismatch,
@@ -221,6 +226,7 @@ fn workload_line(
         ),
     )
     .with_fix(fix)
+    .with_evidence(evidence)
     .about(subject)
 }
 
@@ -363,7 +369,8 @@ async fn served_lines(
                 found.as_deref().unwrap_or("none"),
                 wanted.as_deref().unwrap_or("none")
             ),
-        ),
+        )
+        .with_evidence(Evidence::checksums(found.as_deref(), wanted.as_deref())),
     };
     Ok(vec![
         StepLine::of(Phase::Secrets, served.about(endpoint(&result.target))),
