@@ -108,9 +108,19 @@ pub fn ensure_directory(dir: &Path) -> Result<(), FilesError> {
     std::fs::create_dir_all(dir).map_err(|err| bad(describe_io_error(&err)))
 }
 
+/// What a write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// What happened to each target, in the order given.
+    pub changes: Vec<Change>,
+    /// Previous versions that could not be removed after the set was in place, each in
+    /// one sentence (a replaced `tls.key` leaves an old private key behind: say so).
+    pub left_behind: Vec<String>,
+}
+
 /// Write every file as one set: all of them or none. Returns what happened to each,
-/// in the order given.
-pub fn write_all(files: &[OutFile], force: bool) -> Result<Vec<Change>, FilesError> {
+/// in the order given, and any previous version left behind.
+pub fn write_all(files: &[OutFile], force: bool) -> Result<Written, FilesError> {
     let changes = preflight(files, force)?;
     // SIGINT/SIGTERM while the set is written: noted instead of killing the process, so
     // the set is rolled back (before the first rename) or completed (after it).
@@ -123,10 +133,10 @@ pub fn write_all(files: &[OutFile], force: bool) -> Result<Vec<Change>, FilesErr
         set.commit(files)
     });
     match result {
-        Ok(()) => {
-            set.finish();
-            Ok(changes)
-        }
+        Ok(()) => Ok(Written {
+            changes,
+            left_behind: set.finish(),
+        }),
         Err(err) => {
             let state = set.roll_back();
             Err(match err {
@@ -190,6 +200,23 @@ fn identity_of(path: &Path) -> PathBuf {
         Some(name) => dir.join(name),
         None => dir,
     }
+}
+
+/// Remove the previous versions of replaced files; the ones that stay, in words (a
+/// previous `tls.key` is an old private key on disk: the operator must know).
+fn remove_backups(backups: impl IntoIterator<Item = PathBuf>) -> Vec<String> {
+    backups
+        .into_iter()
+        .filter_map(|backup| match std::fs::remove_file(&backup) {
+            Ok(()) => None,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => Some(format!(
+                "the previous version of a replaced file is left at {} ({}): delete it, it may hold an old private key",
+                backup.display(),
+                describe_io_error(&err)
+            )),
+        })
+        .collect()
 }
 
 /// The temporary and backup files of one write, and what has been renamed so far.
@@ -266,16 +293,15 @@ impl Transaction {
         Ok(())
     }
 
-    /// Success: drop the backups of the old files.
-    fn finish(self) {
-        for (_, backup) in self.committed {
-            if let Some(backup) = backup {
-                let _ = std::fs::remove_file(backup);
-            }
-        }
+    /// Success: drop the backups of the old files; returns those that could not be
+    /// removed, each in one sentence.
+    fn finish(self) -> Vec<String> {
+        let backups = self.committed.into_iter().filter_map(|(_, backup)| backup);
+        let left_behind = remove_backups(backups);
         for dir in &self.directories {
             sync_directory(dir);
         }
+        left_behind
     }
 
     /// Failure: put every replaced file back, remove new files and temporary files;
@@ -361,6 +387,24 @@ mod tests {
     }
 
     #[test]
+    fn a_previous_version_that_cannot_be_removed_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        // A directory stands for a backup the system refuses to remove.
+        let stuck = dir.path().join("tls.key.rcert-old");
+        std::fs::create_dir(&stuck).unwrap();
+        let gone = dir.path().join("already-gone");
+        let left = remove_backups([stuck.clone(), gone]);
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(
+            left[0].starts_with(&format!(
+                "the previous version of a replaced file is left at {} (",
+                stuck.display()
+            )) && left[0].ends_with("delete it, it may hold an old private key"),
+            "{left:?}"
+        );
+    }
+
+    #[test]
     fn a_set_replaces_old_files_and_leaves_no_temporary_files() {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a");
@@ -374,8 +418,9 @@ mod tests {
             Err(FilesError::Exists { .. })
         ));
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "old");
-        let changes = write_all(&set, true).unwrap();
-        assert_eq!(changes, vec![Change::Replaced, Change::Created]);
+        let written = write_all(&set, true).unwrap();
+        assert_eq!(written.changes, vec![Change::Replaced, Change::Created]);
+        assert!(written.left_behind.is_empty(), "{written:?}");
         assert_eq!(std::fs::read_to_string(&a).unwrap(), "new a");
         assert_eq!(names(dir.path()), vec!["a", "b"]);
         let mode = std::fs::metadata(dir.path().join("b"))

@@ -160,7 +160,8 @@ pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::E
     if let (Some(path), Some(ca_file)) = (&request.cacerts, report.built.ca_file_pem()) {
         out_files.push(crate::files::OutFile::certificate(path.clone(), ca_file));
     }
-    crate::files::write_all(&out_files, request.force)?;
+    let written = crate::files::write_all(&out_files, request.force)?;
+    report.warnings.extend(written.left_behind);
     Ok(report)
 }
 

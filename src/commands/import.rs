@@ -161,7 +161,9 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
             ca_file.clone(),
         ));
     }
-    let changes = files::write_all(&out, request.force)?;
+    let written = files::write_all(&out, request.force)?;
+    warnings.extend(written.left_behind);
+    let changes = written.changes;
     let files = out
         .iter()
         .zip(changes)

@@ -129,7 +129,9 @@ pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Erro
     if let Some((Input::Path(cert_path), _)) = &existing_ca {
         out.retain(|file| !same_file(&file.path, cert_path));
     }
-    let changes = files::write_all(&out, request.force)?;
+    let written = files::write_all(&out, request.force)?;
+    warnings.extend(written.left_behind);
+    let changes = written.changes;
     let ca_checksum = crate::rancher::ca_checksum(&cacerts);
     let files = out
         .iter()
