@@ -178,6 +178,56 @@ fn leaf_only_with_intermediate_from_untrusted() {
 }
 
 #[test]
+fn an_intermediate_only_in_the_ca_file_gets_a_fix_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let leaf = dir.path().join("tls.crt");
+    let ca_file = dir.path().join("cacerts.pem");
+    std::fs::copy(fixture("leaf.pem"), &leaf).unwrap();
+    let both = [fixture("inter.pem"), fixture("root.pem")]
+        .iter()
+        .map(|file| std::fs::read_to_string(file).unwrap())
+        .collect::<String>();
+    std::fs::write(&ca_file, both).unwrap();
+    let (leaf, ca_file) = (leaf.display().to_string(), ca_file.display().to_string());
+    let out = verify(&["--ca", &ca_file, &leaf]);
+    let order = out.json[0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|check| check["id"] == "order")
+        .unwrap()
+        .clone();
+    assert_eq!(order["status"], "warning", "{order:#}");
+    assert_eq!(order["cause"], "missing_intermediate", "{order:#}");
+    let command: Vec<String> = order["fix"]["commands"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|word| word.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        command,
+        [
+            "rcert",
+            "fullchain",
+            &leaf,
+            &ca_file,
+            "--out",
+            &leaf,
+            "--force"
+        ],
+        "the fix names the files given, no placeholder"
+    );
+    // Run it as given: a client that trusts only the root now accepts tls.crt.
+    let words: Vec<&str> = command[1..].iter().map(String::as_str).collect();
+    let (code, _, stderr) = run(&words);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(openssl_verify(&fixture("root.pem"), &leaf, &[]));
+    let after = verify(&["--ca", &fixture("root.pem"), &leaf]);
+    assert_eq!(after.code, 0, "{:#}", after.json);
+}
+
+#[test]
 fn full_chain_including_root() {
     let out = verify(&["--ca", &fixture("root.pem"), &fixture("fullchain-root.pem")]);
     assert_eq!(out.code, 0, "{:#}", out.json);
@@ -954,4 +1004,45 @@ fn every_certificate_shown_carries_days_left() {
     );
     // notAfter is the issue time without its fraction of a second, plus 90 days.
     assert_eq!(shown, 89);
+}
+
+#[test]
+fn each_name_check_says_which_host_it_is_about() {
+    let out = verify(&[
+        "--ca",
+        &fixture("root.pem"),
+        "--host",
+        "rancher.example.com",
+        "--host",
+        "other.example.org",
+        &fixture("fullchain.pem"),
+    ]);
+    assert_eq!(out.code, 1, "{:#}", out.json);
+    let names: Vec<(String, String)> = out.json[0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|check| check["id"] == "name")
+        .map(|check| {
+            assert_eq!(check["evidence"]["kind"], "name", "{check:#}");
+            assert!(
+                check["evidence"]["sans"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&serde_json::json!("rancher.example.com")),
+                "{check:#}"
+            );
+            (
+                check["evidence"]["host"].as_str().unwrap().to_string(),
+                check["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("rancher.example.com".to_string(), "ok".to_string()),
+            ("other.example.org".to_string(), "failed".to_string()),
+        ]
+    );
 }

@@ -366,6 +366,14 @@ pub enum Evidence {
         #[serde(skip_serializing_if = "Option::is_none")]
         expected: Option<String>,
     },
+    /// The host name a `name` check is about, and the names the certificate holds (its
+    /// DNS and IP SANs).
+    Name {
+        /// The host checked (`--host`, the SNI name).
+        host: String,
+        /// The certificate's SANs.
+        sans: Vec<String>,
+    },
     /// A certificate's validity window against the time of judgement.
     Dates {
         /// notBefore (RFC 3339).

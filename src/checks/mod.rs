@@ -90,6 +90,8 @@ fn server_name(host: &str) -> Option<ServerName<'static>> {
 pub enum Origin<'a> {
     /// A file such as tls.crt.
     File(&'a str),
+    /// Standard input: there is no file to write a fixed chain back to.
+    Stdin,
     /// A server that sent the chain in a handshake.
     Server,
 }
@@ -99,8 +101,8 @@ impl Origin<'_> {
     /// standard input or a server, which have no file to name.
     fn shell_word(&self) -> String {
         match self {
-            Origin::File(path) if *path != "-" => crate::check::shell_quote(path),
-            _ => "tls.crt".to_string(),
+            Origin::File(path) => crate::check::shell_quote(path),
+            Origin::Stdin | Origin::Server => "tls.crt".to_string(),
         }
     }
 
@@ -108,6 +110,7 @@ impl Origin<'_> {
     fn name(&self) -> String {
         match self {
             Origin::File(path) => path.to_string(),
+            Origin::Stdin => crate::x509::pem::STDIN_NAME.to_string(),
             Origin::Server => "the served chain".to_string(),
         }
     }
@@ -116,6 +119,7 @@ impl Origin<'_> {
     fn reorder_hint(&self) -> String {
         match self {
             Origin::File(path) => format!("rcert fullchain {path} --out {path} --force"),
+            Origin::Stdin => "rcert fullchain - < chain.pem > tls.crt".to_string(),
             Origin::Server => {
                 "rebuild tls.crt with rcert fullchain and update the tls-rancher-ingress secret"
                     .to_string()
@@ -127,7 +131,7 @@ impl Origin<'_> {
     fn reorder_fix(&self, cause: Cause) -> Fix {
         match self {
             // Standard input: no file to write the chain back to.
-            Origin::File("-") => Fix::words(cause, "order the chain leaf first, each certificate followed by its issuer: rcert fullchain - < chain.pem > tls.crt"),
+            Origin::Stdin => Fix::words(cause, "order the chain leaf first, each certificate followed by its issuer: rcert fullchain - < chain.pem > tls.crt"),
             Origin::File(path) => Fix::command(
                 cause,
                 ["rcert", "fullchain", path, "--out", path, "--force"],
@@ -136,10 +140,25 @@ impl Origin<'_> {
         }
     }
 
+    /// Append the intermediates `holder` has after the leaf (fullchain builds leaf →
+    /// intermediates and leaves the root out): the command for a file, words otherwise.
+    fn append_fix(&self, cause: Cause, holder: &str) -> Fix {
+        match self {
+            Origin::File(path) => {
+                Fix::command(cause, ["rcert", "fullchain", path, holder, "--out", path, "--force"])
+            }
+            Origin::Stdin | Origin::Server => Fix::words(
+                cause,
+                format!("rebuild tls.crt with the intermediate after the leaf: rcert fullchain tls.crt {} --out tls.crt --force", crate::check::shell_quote(holder)),
+            ),
+        }
+    }
+
     /// What to do about an intermediate the chain lacks.
     fn add_intermediate_hint(&self) -> String {
         match self {
             Origin::File(path) => format!("append it to {path} after the leaf (rcert fullchain)"),
+            Origin::Stdin => "append it after the leaf (rcert fullchain)".to_string(),
             Origin::Server => "the server sends the leaf without it: add the intermediate to tls.crt after the leaf (rcert fullchain) and update the secret".to_string(),
         }
     }
@@ -248,7 +267,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
                 })
                 .collect()
         }
-        Origin::Server => checks,
+        Origin::Stdin | Origin::Server => checks,
     }
 }
 

@@ -4,73 +4,96 @@ use webpki::EndEntityCert;
 
 use super::server_name;
 use crate::check::Cause;
-use crate::check::{Check, CheckId, Clients};
+use crate::check::{Check, CheckId, Clients, Evidence};
 use crate::x509::Cert;
 
 pub(super) fn name_checks(leaf: &Cert, hosts: &[String]) -> Vec<(Check, Option<Clients>)> {
     let end_entity = EndEntityCert::try_from(leaf.der()).ok();
+    let sans: Vec<String> = leaf
+        .dns_names
+        .iter()
+        .chain(&leaf.ip_addresses)
+        .cloned()
+        .collect();
     hosts
         .iter()
         .map(|host| {
-            let Some(name) = server_name(host) else {
-                return (
-                    Check::failed(
-                        CheckId::Name, Cause::BadHostName,
-                        format!("'{host}' is not a DNS name or IP address"),
-                    ),
-                    Some(Clients::ALL),
-                );
+            let (check, rejected_by) = name_check(leaf, end_entity.as_ref(), host);
+            // Which host this line is about, as data (two --host give two name lines).
+            let evidence = Evidence::Name {
+                host: host.clone(),
+                sans: sans.clone(),
             };
-            // Each client matches names its own way: webpki (strict) exactly as RFC 6125
-            // says, Go with a whole-label wildcard anywhere left-most, OpenSSL also with a
-            // partial one and, without a DNS SAN, through the CN.
-            let rejected_by = Clients {
-                go: !go_matches(leaf, host),
-                openssl: !openssl_matches(leaf, host),
-                strict: end_entity
-                    .as_ref()
-                    .is_none_or(|cert| cert.verify_is_valid_for_subject_name(&name).is_err()),
-            };
-            if rejected_by.is_empty() {
-                return (Check::ok(CheckId::Name, format!("valid for {host}")), None);
-            }
-            let message = if !leaf.has_san() {
-                format!("not valid for {host}: no SAN at all (the CN does not count for Go and browsers)")
-            } else if rejected_by == Clients::ALL {
-                format!(
-                    "not valid for {host}: the SANs are {}{}",
-                    san_list(leaf),
-                    if leaf.dns_names.iter().any(|name| name.starts_with("*.")) {
-                        " (a wildcard covers exactly one label)"
-                    } else {
-                        ""
-                    }
-                )
-            } else {
-                format!(
-                    "{host} matches the SANs ({}) only as {} read them",
-                    san_list(leaf),
-                    Clients {
-                        go: !rejected_by.go,
-                        openssl: !rejected_by.openssl,
-                        strict: !rejected_by.strict,
-                    }
-                    .names()
-                    .join(" and ")
-                )
-            };
-            if host.ends_with('.') && rejected_by == Clients::OPENSSL_ONLY {
-                let message = format!(
-                    "'{host}' ends with a dot: nginx (proxy_ssl_name) and openssl compare the name as given and refuse it (\"hostname mismatch\"); curl and Go strip the dot — name the host without it"
-                );
-                return (
-                    Check::failed(CheckId::Name, Cause::TrailingDotName, message),
-                    Some(rejected_by),
-                );
-            }
-            (Check::failed(CheckId::Name, Cause::NameMismatch, message), Some(rejected_by))
+            (check.with_evidence(evidence), rejected_by)
         })
         .collect()
+}
+
+/// One host against the leaf, as each client matches names.
+fn name_check(
+    leaf: &Cert,
+    end_entity: Option<&EndEntityCert<'_>>,
+    host: &str,
+) -> (Check, Option<Clients>) {
+    let Some(name) = server_name(host) else {
+        return (
+            Check::failed(
+                CheckId::Name,
+                Cause::BadHostName,
+                format!("'{host}' is not a DNS name or IP address"),
+            ),
+            Some(Clients::ALL),
+        );
+    };
+    // Each client matches names its own way: webpki (strict) exactly as RFC 6125
+    // says, Go with a whole-label wildcard anywhere left-most, OpenSSL also with a
+    // partial one and, without a DNS SAN, through the CN.
+    let rejected_by = Clients {
+        go: !go_matches(leaf, host),
+        openssl: !openssl_matches(leaf, host),
+        strict: end_entity.is_none_or(|cert| cert.verify_is_valid_for_subject_name(&name).is_err()),
+    };
+    if rejected_by.is_empty() {
+        return (Check::ok(CheckId::Name, format!("valid for {host}")), None);
+    }
+    let message = if !leaf.has_san() {
+        format!("not valid for {host}: no SAN at all (the CN does not count for Go and browsers)")
+    } else if rejected_by == Clients::ALL {
+        format!(
+            "not valid for {host}: the SANs are {}{}",
+            san_list(leaf),
+            if leaf.dns_names.iter().any(|name| name.starts_with("*.")) {
+                " (a wildcard covers exactly one label)"
+            } else {
+                ""
+            }
+        )
+    } else {
+        format!(
+            "{host} matches the SANs ({}) only as {} read them",
+            san_list(leaf),
+            Clients {
+                go: !rejected_by.go,
+                openssl: !rejected_by.openssl,
+                strict: !rejected_by.strict,
+            }
+            .names()
+            .join(" and ")
+        )
+    };
+    if host.ends_with('.') && rejected_by == Clients::OPENSSL_ONLY {
+        let message = format!(
+                    "'{host}' ends with a dot: nginx (proxy_ssl_name) and openssl compare the name as given and refuse it (\"hostname mismatch\"); curl and Go strip the dot — name the host without it"
+                );
+        return (
+            Check::failed(CheckId::Name, Cause::TrailingDotName, message),
+            Some(rejected_by),
+        );
+    }
+    (
+        Check::failed(CheckId::Name, Cause::NameMismatch, message),
+        Some(rejected_by),
+    )
 }
 
 fn san_list(leaf: &Cert) -> String {

@@ -141,6 +141,11 @@ fn run_selfsign(
     style: &Style,
     now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
+    if args.out.as_os_str() == crate::x509::pem::STDIN_NAME {
+        return Err(Error::Usage(
+            "--out takes a directory: selfsign writes four files (cacerts.pem, cakey.pem, tls.crt, tls.key), not standard output".to_string(),
+        ));
+    }
     let request = selfsign::SelfsignRequest {
         server: issue::ServerSpec {
             hosts: args.hosts.clone(),

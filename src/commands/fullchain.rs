@@ -197,7 +197,7 @@ fn fullchain_text(report: &FullchainReport, style: &Style) -> String {
         let _ = writeln!(out, "  {} {error}", style.status(Status::Failed));
     }
     if report.errors.is_empty() {
-        if report.out != "-" {
+        if report.pem.is_none() {
             let _ = writeln!(
                 out,
                 "  wrote {} ({} certificate(s))",

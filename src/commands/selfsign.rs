@@ -66,11 +66,6 @@ pub struct SelfsignReport {
 
 /// Generate (or reuse) a CA, issue the server certificate and write the four files.
 pub fn selfsign(request: &SelfsignRequest) -> Result<SelfsignReport, crate::Error> {
-    if request.out_dir.as_os_str() == "-" {
-        return Err(crate::Error::Usage(
-            "--out takes a directory: selfsign writes four files (cacerts.pem, cakey.pem, tls.crt, tls.key), not standard output".to_string(),
-        ));
-    }
     let server_days = validate_days("--days", request.server.days)?;
     if let Some(cn) = &request.server.common_name {
         validate_cn(cn)?;

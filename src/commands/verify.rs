@@ -59,7 +59,11 @@ pub fn verify_file(input: &pem::Input, context: &Context) -> Result<VerifyReport
     let read = pem::load_certificates_beside_keys(input)?;
     let (loaded, private_keys) = (read.loaded, read.key_labels);
     let certs = inspect::certs_from(&loaded)?;
-    let mut checks = check_chain(&certs, Origin::File(file), context);
+    let origin = match input {
+        pem::Input::Stdin => Origin::Stdin,
+        pem::Input::Path(_) => Origin::File(file),
+    };
+    let mut checks = check_chain(&certs, origin, context);
     if !private_keys.is_empty() {
         // A command that writes the chain over the file would lose the key (fullchain
         // refuses it): the key moves out first, said in words.

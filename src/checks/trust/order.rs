@@ -1,7 +1,7 @@
 //! The order check: leaf first, each certificate followed by its issuer, nothing extra.
 
 use super::*;
-use crate::check::Cause;
+use crate::check::{Cause, Fix};
 
 impl Examined<'_> {
     pub(in crate::checks) fn order_check(&self) -> Check {
@@ -84,7 +84,15 @@ impl Examined<'_> {
                     "{origin} lacks the intermediate '{}' (found in --untrusted); clients get only what {origin} holds (rcert fullchain)",
                     missing.subject
                 ),
-            );
+            )
+            .with_fix(Fix::words(
+                Cause::MissingIntermediate,
+                format!(
+                    "append it after the leaf: rcert fullchain {file} UNTRUSTED.pem --out {file} --force, where UNTRUSTED.pem is the --untrusted file that holds '{}'",
+                    missing.subject,
+                    file = self.origin.shell_word()
+                ),
+            ));
         }
         // The leaf's issuer found only in the CA file: the chain verifies against that file,
         // but whoever holds only the root refuses what the server sends.
@@ -100,7 +108,11 @@ impl Examined<'_> {
                     "{origin} lacks the intermediate '{}', which only the CA file holds: clients that trust just the root (curl, browsers, kubectl with the root) refuse what the server sends; put it in tls.crt after the leaf (rcert fullchain)",
                     intermediate.subject
                 ),
-            );
+            )
+            .with_fix(match self.context.ca.as_ref() {
+                Some(ca) => self.origin.append_fix(Cause::MissingIntermediate, &ca.source),
+                None => Fix::doc(Cause::MissingIntermediate),
+            });
         }
         let root_note = if certs.len() > 1 && certs.last().is_some_and(|cert| cert.self_signed) {
             "; the root is included, which is allowed"
