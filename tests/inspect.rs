@@ -132,7 +132,18 @@ fn every_pem_label_der_and_keys() {
         if key["public_key"]["algorithm"] == "ECDSA" {
             let matches = key["matches"].as_array().unwrap();
             assert_eq!(matches.len(), 1, "{key:#}");
-            assert!(matches[0].as_str().unwrap().contains("leaf.der"), "{key:#}");
+            assert!(
+                matches[0]["source"].as_str().unwrap().ends_with("leaf.der"),
+                "{key:#}"
+            );
+            assert!(
+                matches[0]["subject"]
+                    .as_str()
+                    .unwrap()
+                    .contains("rancher.example.com"),
+                "{key:#}"
+            );
+            assert_eq!(matches[0]["sha256"].as_str().unwrap().len(), 95, "{key:#}");
         }
     }
 }

@@ -28,8 +28,8 @@ pub enum Inspected {
         /// Facts of the key.
         #[serde(flatten)]
         key: KeyInfo,
-        /// Subjects of the certificates (from any input of this run) whose public key it matches.
-        matches: Vec<String>,
+        /// The certificates (from any input of this run) whose public key it matches.
+        matches: Vec<KeyMatch>,
     },
     /// A PEM block rcert does not interpret.
     Other {
@@ -189,10 +189,25 @@ fn match_keys_to_certs(found: &mut [Inspected]) {
                 .iter()
                 .filter(|(_, cert)| cert.matches_key(key))
                 .filter(|(_, cert)| seen.insert(cert.sha256_fingerprint.clone()))
-                .map(|(source, cert)| format!("{source}: '{}'", cert.subject))
+                .map(|(source, cert)| KeyMatch {
+                    source: source.clone(),
+                    subject: cert.subject.clone(),
+                    sha256: cert.sha256_fingerprint.clone(),
+                })
                 .collect();
         }
     }
+}
+
+/// A certificate a private key belongs to.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyMatch {
+    /// The input it was read from.
+    pub source: String,
+    /// Its subject.
+    pub subject: String,
+    /// SHA-256 of its DER, colon-separated hex.
+    pub sha256: String,
 }
 
 /// The result of `rcert inspect`: every item of every input, in input order.
@@ -255,7 +270,11 @@ fn inspect_text(items: &[Inspected], style: &Style) -> String {
                 let belongs = if matches.is_empty() {
                     "no certificate given in this run".to_string()
                 } else {
-                    matches.join("; ")
+                    matches
+                        .iter()
+                        .map(|found| format!("{}: '{}'", found.source, found.subject))
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 };
                 let _ = writeln!(out, "  {:<18}{belongs}", "Belongs to:");
             }
