@@ -270,12 +270,6 @@ fn writing_over_an_input_that_holds_a_private_key_is_refused() {
     assert_eq!(std::fs::read(&combined).unwrap(), before);
     // And verify offers no command that would do it.
     let (_, json) = run_json(&["verify", &path]);
-    let order = json[0]["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|check| check["id"] == "order")
-        .unwrap()
-        .clone();
+    let order = check_json(&json[0], "order");
     assert!(order["fix"]["commands"].is_null(), "{order:#}");
 }

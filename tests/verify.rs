@@ -190,13 +190,7 @@ fn an_intermediate_only_in_the_ca_file_gets_a_fix_that_works() {
     std::fs::write(&ca_file, both).unwrap();
     let (leaf, ca_file) = (leaf.display().to_string(), ca_file.display().to_string());
     let out = verify(&["--ca", &ca_file, &leaf]);
-    let order = out.json[0]["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|check| check["id"] == "order")
-        .unwrap()
-        .clone();
+    let order = check_json(&out.json[0], "order");
     assert_eq!(order["status"], "warning", "{order:#}");
     assert_eq!(order["cause"], "missing_intermediate", "{order:#}");
     let command: Vec<String> = order["fix"]["commands"][0]
@@ -351,13 +345,7 @@ fn expired_and_not_yet_valid_certificates() {
         assert_eq!(out.code, 1, "{file}");
         assert!(out.check("validity").1.contains(word), "{:#}", out.json);
         // The window is data too: no script reads dates out of the sentence.
-        let validity = out.json[0]["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|check| check["id"] == "validity")
-            .unwrap()
-            .clone();
+        let validity = check_json(&out.json[0], "validity");
         let evidence = &validity["evidence"];
         assert_eq!(evidence["kind"], "dates", "{validity:#}");
         let days_left = evidence["days_left"].as_i64().unwrap();

@@ -338,3 +338,14 @@ pub fn fix_line(fix: &serde_json::Value) -> String {
         (true, None) => String::new(),
     }
 }
+
+/// The check `id` of one verify report (`report["checks"]`), as JSON.
+pub fn check_json(report: &serde_json::Value, id: &str) -> serde_json::Value {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|check| check["id"] == id)
+        .unwrap_or_else(|| panic!("no check {id} in {report:#}"))
+        .clone()
+}
