@@ -242,6 +242,21 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
         "{waiting:#}"
     );
     assert_eq!(
+        waiting["fix"]["commands"],
+        serde_json::json!([
+            [
+                "kubectl",
+                "-n",
+                "cattle-system",
+                "rollout",
+                "restart",
+                "deploy/rancher"
+            ],
+            ["rcert", "rotate", "status", "--to", to]
+        ]),
+        "{waiting:#}"
+    );
+    assert_eq!(
         force_deploy(&emulator, "c-m-one"),
         "",
         "not redeployed with the old CA"
@@ -294,10 +309,7 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
     }
     assert_eq!(fleet_generation(&emulator), "3");
     assert_eq!(
-        step_of(
-            &json,
-            "fleet fleet-default/one: redeployAgentGeneration 2 → 3"
-        ),
+        step_of(&json, "fleet-default/one: redeployAgentGeneration 2 → 3"),
         ("fleet".to_string(), 4)
     );
     assert_eq!(
@@ -603,7 +615,7 @@ fn a_rerun_of_apply_leaves_done_clusters_unchanged() {
         "secret tls-ca: unchanged",
         "secret tls-rancher-ingress: unchanged",
         "cluster c-m-one: unchanged (already redeployed for this CA)",
-        "fleet fleet-default/one: unchanged (already redeployed for this CA)",
+        "fleet-default/one: unchanged (already redeployed for this CA)",
     ] {
         assert!(again.contains(line), "{line}: {again}");
     }

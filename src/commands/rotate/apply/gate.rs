@@ -158,13 +158,17 @@ impl Run<'_> {
             "agents and fleet not changed yet: {why}. Next: kubectl -n {} rollout restart deploy/rancher, wait until rcert rotate status --to {dir} shows the cacerts setting, then rcert rotate apply --to {dir} --step agents and --step fleet",
             request.namespace
         );
-        self.push(
-            Phase::Rancher,
-            if request.step == Step::All {
-                Check::warning(CheckId::CacertsSetting, Cause::WaitingForRancher, message)
-            } else {
-                Check::failed(CheckId::CacertsSetting, Cause::WaitingForRancher, message)
-            },
-        );
+        let status = match request.step {
+            Step::All => Status::Warning,
+            _ => Status::Failed,
+        };
+        let check = Check::finding(
+            CheckId::CacertsSetting,
+            status,
+            Cause::WaitingForRancher,
+            message,
+        )
+        .with_fix(after_secrets(request));
+        self.push(Phase::Rancher, check);
     }
 }

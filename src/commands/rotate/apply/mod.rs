@@ -260,19 +260,27 @@ fn next_step(request: &ApplyRequest, agents_done: bool) -> Fix {
         )
         .note("until every agent has the new checksum and every cluster is connected");
     }
-    Fix::command(
-        Cause::WaitingForRancher,
-        [
-            "kubectl",
-            "-n",
-            &request.namespace,
-            "rollout",
-            "restart",
-            "deploy/rancher",
-        ],
-    )
-    .then(["rcert", "rotate", "apply", "--to", &dir, "--step", "agents"])
-    .note("the cacerts setting follows tls-ca when Rancher starts")
+    after_secrets(request)
+}
+
+/// After the secrets: restart Rancher (its cacerts setting follows tls-ca at start),
+/// watch the status, then the agents and fleet.
+fn after_secrets(request: &ApplyRequest) -> Fix {
+    let dir = request.dir.display().to_string();
+    let restart = [
+        "kubectl",
+        "-n",
+        &request.namespace,
+        "rollout",
+        "restart",
+        "deploy/rancher",
+    ];
+    Fix::command(Cause::WaitingForRancher, restart)
+        .then(["rcert", "rotate", "status", "--to", &dir])
+        .note(format!(
+            "once status shows Rancher's cacerts setting with the new CA: rcert rotate apply --to {} (the agents and fleet)",
+            crate::check::shell_quote(&dir)
+        ))
 }
 
 /// An apply's report (also of one refused before any change): `finish`'s, with

@@ -192,7 +192,7 @@ impl Run<'_> {
                 "spec": {"redeployAgentGeneration": change.generation_new}});
             if change.done {
                 let line = format!(
-                    "fleet {}/{}: unchanged (already redeployed for this CA)",
+                    "{}/{}: unchanged (already redeployed for this CA)",
                     change.namespace, change.name
                 );
                 self.push(
@@ -224,7 +224,7 @@ impl Run<'_> {
                 "spec": {"redeployAgentGeneration": change.generation_now}});
             patch_fleet_cluster(&self.view.client, &cluster, &patch).await?;
             let line = format!(
-                "fleet {}/{}: redeployAgentGeneration {} → {}",
+                "{}/{}: redeployAgentGeneration {} → {}",
                 change.namespace, change.name, change.generation_now, change.generation_new
             );
             let subject = cluster.subject();
