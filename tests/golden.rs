@@ -235,18 +235,15 @@ fn cluster_commands_against_the_emulator() {
     let set_dir = set.path().display().to_string();
     let mut with_set = masks.to_vec();
     with_set.push((set_dir.as_str(), "<SET>"));
-    golden_masked(
-        "rotate-plan",
-        &[
-            "rotate",
-            "plan",
-            "--to",
-            &set_dir,
-            "--kubeconfig",
-            &kubeconfig,
-        ],
-        &with_set,
-    );
+    let plan = [
+        "rotate",
+        "plan",
+        "--to",
+        &set_dir,
+        "--kubeconfig",
+        &kubeconfig,
+    ];
+    golden_masked("rotate-plan", &plan, &with_set);
     // doctor and probe against nginx serving the pushed set, /ping and /cacerts.
     let port = common::servers::free_port();
     let corpus = |name: &str| format!("{}/testdata/corpus/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -281,24 +278,21 @@ fn cluster_commands_against_the_emulator() {
         "--rancher",
     ];
     golden_masked("probe-rancher", &probe, &with_host);
-    golden_masked(
-        "rotate-status-json",
-        &[
-            "-o",
-            "json",
-            "rotate",
-            "status",
-            "--to",
-            &set_dir,
-            "--kubeconfig",
-            &kubeconfig,
-        ],
-        &with_set,
-    );
     // The JSON documents (docs/json.md): each finding with its id, status, cause and fix.
     fn json<'a>(args: &[&'a str]) -> Vec<&'a str> {
         [&["-o", "json"], args].concat()
     }
+    let status = [
+        "rotate",
+        "status",
+        "--to",
+        &set_dir,
+        "--kubeconfig",
+        &kubeconfig,
+    ];
+    golden_masked("rotate-status", &status, &with_set);
+    golden_masked("rotate-status-json", &json(&status), &with_set);
+    golden_masked("rotate-plan-json", &json(&plan), &with_set);
     golden_masked("push-unchanged-json", &json(&push), &masks);
     golden_masked("expiry-cluster-json", &json(&expiry), &masks);
     golden_masked("doctor-good-json", &json(&doctor), &with_host);
