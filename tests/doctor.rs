@@ -239,7 +239,10 @@ fn secret_chain_missing_the_intermediate() {
     let (status, message, fix) = out.one("cluster", "chain");
     assert_eq!(status, "failed");
     assert!(message.contains("missing intermediate"), "{message}");
-    assert!(fix.starts_with("rcert fullchain"), "{fix}");
+    assert!(
+        fix.starts_with("with your files (tls.crt, tls.key, cacerts.pem; --dir names where they are): rcert fullchain"),
+        "{fix}"
+    );
     assert_eq!(
         out.one("endpoint", "served").0,
         "ok",
@@ -562,7 +565,7 @@ fn text_table_shows_fixes() {
         "[endpoint]",
         "[rancher]",
         "FAILED   chain",
-        "fix: rcert fullchain",
+        "fix: with your files (tls.crt, tls.key, cacerts.pem; --dir names where they are): rcert fullchain",
         "CATTLE_CA_CHECKSUM=",
         "API request(s)",
     ] {
@@ -760,9 +763,30 @@ fn a_tls_ca_secret_with_another_key_is_read_and_named() {
         message.contains("holds its CA under key 'ca.crt', but Rancher reads key cacerts.pem only"),
         "{message}"
     );
+    // Without --dir rcert does not know where the files are: the fix is words, never a
+    // command naming a path that is not there.
     assert_eq!(
         fix,
-        "rcert push --namespace cattle-system --dir ./certs   # it writes cacerts.pem into secret tls-ca"
+        "with your files (tls.crt, tls.key, cacerts.pem; --dir names where they are): rcert push --namespace cattle-system --dir ./certs   # it writes cacerts.pem into secret tls-ca"
+    );
+    // With --dir the same fix is a command on those files.
+    let dir = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("fullchain.pem", "tls.crt"),
+        ("leaf.key", "tls.key"),
+        ("root.pem", "cacerts.pem"),
+    ] {
+        std::fs::copy(fixtures().join(from), dir.path().join(to)).unwrap();
+    }
+    let shown = dir.path().display().to_string();
+    let with_dir = doctor_served(
+        &emulator,
+        ["fullchain.pem", "leaf.key", "root.pem"],
+        &["--dir", &shown],
+    );
+    assert_eq!(
+        with_dir.one("cluster", "tls_ca").2,
+        format!("rcert push --namespace cattle-system --dir {shown}   # it writes cacerts.pem into secret tls-ca")
     );
     assert_eq!(
         out.one("cluster", "chain").0,
@@ -848,7 +872,13 @@ fn agents_lagging_behind_a_ca_change_are_named() {
             && message.contains("next restart"),
         "{message}"
     );
-    assert!(fix.contains("io.cattle.agent.force.deploy=true"), "{fix}");
+    assert!(
+        fix.starts_with(&format!(
+            "kubectl -n cattle-system set env deployment/cattle-cluster-agent CATTLE_CA_CHECKSUM={}",
+            sha256sum(&fixture_bytes("root.pem"))
+        )),
+        "the agent gets the checksum /cacerts serves: {fix}"
+    );
     let evidence = out.json["findings"]
         .as_array()
         .unwrap()
@@ -1316,5 +1346,27 @@ fn a_downstream_stv_aggregation_with_the_old_ca_is_named() {
         "ok",
         "{:#}",
         out.json
+    );
+}
+
+#[test]
+fn a_dir_that_holds_nothing_to_compare_is_never_a_silent_ok() {
+    let (emulator, _server, port) = good_setup();
+    let missing = emulator.kubeconfig() + ".no-such-dir";
+    let out = doctor(port, &emulator.kubeconfig(), &["--dir", &missing]);
+    assert_eq!(out.code, 2, "{:#}", out.json);
+    assert_eq!(
+        out.json["error"],
+        format!("--dir {missing}: no such directory (the local tls.crt, tls.key and cacerts.pem to compare with the cluster)")
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let shown = empty.path().display().to_string();
+    let out = doctor(port, &emulator.kubeconfig(), &["--dir", &shown]);
+    assert_eq!(out.code, 0, "{:#}", out.json);
+    let (status, message, _) = out.one("drift", "drift");
+    assert_eq!(status, "skipped");
+    assert_eq!(
+        message,
+        format!("{shown} holds none of tls.crt, tls.key and cacerts.pem: nothing to compare with the cluster")
     );
 }

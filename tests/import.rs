@@ -243,9 +243,14 @@ fn inspect_opens_a_pkcs12_archive_with_its_password() {
         kinds,
         ["certificate", "certificate", "certificate", "private_key"]
     );
+    assert_eq!(items[3]["matches"][0]["source"], pfx.as_str());
     assert_eq!(
-        items[3]["matches"][0],
-        format!("{pfx}: 'O=rcert test, CN=rancher.example.com'")
+        items[3]["matches"][0]["subject"],
+        "O=rcert test, CN=rancher.example.com"
+    );
+    assert_eq!(
+        items[3]["matches"][0]["sha256"], items[0]["sha256_fingerprint"],
+        "the key belongs to the archive's leaf"
     );
     // Without a password, and with a wrong one: one line each, exit 2.
     let (code, _, stderr) = run(&["inspect", &pfx]);

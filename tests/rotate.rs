@@ -281,6 +281,11 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
         step_of(&json, "it follows tls-ca only when Rancher restarts"),
         ("rancher".to_string(), 2)
     );
+    // Step 4 is there too: fleet lags until apply redeploys it.
+    assert_eq!(
+        step_of(&json, "fleet-default/one was not redeployed for the new CA"),
+        ("fleet".to_string(), 4)
+    );
     assert!(
         status.contains(&format!("CATTLE_CA_CHECKSUM={old_sum} (new: {new_sum})")),
         "{status}"
@@ -330,6 +335,14 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
     set_agent_checksum(&emulator, &new_sum);
     let (code, json) = rotate(&emulator, &["status", "--to", &to]);
     assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["status"], "ok", "nothing lags: {json:#}");
+    assert_eq!(
+        step_of(
+            &json,
+            "fleet-default/one redeployed its agent for the new CA"
+        ),
+        ("fleet".to_string(), 4)
+    );
 }
 
 /// Rancher restarted: its cacerts setting holds `dir`'s cacerts.pem (empty without one).

@@ -89,6 +89,19 @@ impl Exporter {
     fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
+
+    /// Wait (at most 10 s) until the log holds `line`: the log is read from the
+    /// exporter's stderr by another thread, a moment after the metrics change.
+    fn wait_for_log(&self, line: &str) {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if self.log().contains(line) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the log never said {line:?}:\n{}", self.log());
+    }
 }
 
 impl Drop for Exporter {
@@ -263,7 +276,7 @@ fn the_api_going_away_is_up_0_and_coming_back_recovers() {
     assert!(!metrics.contains(
         "rcert_source_errors_total{source=\"cluster secrets type=kubernetes.io/tls\"} 0"
     ));
-    assert!(exporter.log().contains("source down cluster secrets type=kubernetes.io/tls: cannot watch secrets type=kubernetes.io/tls: API server error 500 (etcd is down)"), "{}", exporter.log());
+    exporter.wait_for_log("source down cluster secrets type=kubernetes.io/tls: cannot watch secrets type=kubernetes.io/tls: API server error 500 (etcd is down)");
     emulator.clear_faults();
     exporter.wait_for("up 1 again", 10, |m| m.contains(&format!("{up} 1")));
     assert_eq!(
@@ -314,11 +327,7 @@ fn a_dead_context_is_up_0_beside_a_live_one_with_context_labels() {
         metrics.contains("rcert_certificates{status=\"ok\",context=\"live\"} 1"),
         "{metrics}"
     );
-    assert!(
-        exporter.log().contains("source down cluster dead secrets type=kubernetes.io/tls: cannot list secrets type=kubernetes.io/tls: API server unreachable"),
-        "{}",
-        exporter.log()
-    );
+    exporter.wait_for_log("source down cluster dead secrets type=kubernetes.io/tls: cannot list secrets type=kubernetes.io/tls: API server unreachable");
 }
 
 #[test]
@@ -726,11 +735,7 @@ fn a_forbidden_agent_read_is_the_source_down() {
     exporter.wait_for("the source down", 10, |m| {
         m.contains(&format!("{source} 0"))
     });
-    assert!(
-        exporter.log().contains("source down cluster caBundles, node Events and agents: cannot get deployment cattle-system/cattle-cluster-agent: 403 Forbidden"),
-        "{}",
-        exporter.log()
-    );
+    exporter.wait_for_log("source down cluster caBundles, node Events and agents: cannot get deployment cattle-system/cattle-cluster-agent: 403 Forbidden");
     emulator.clear_faults();
     exporter.wait_for("the source up again", 10, |m| {
         m.contains(&format!("{source} 1"))

@@ -829,10 +829,13 @@ fn ca_system_uses_the_operating_system_store() {
     let (code, json) = run_with_store(&fixture("other-root.pem"));
     assert_eq!(code, 1, "{json:#}");
     let out = Outcome { code, json };
-    assert!(out
-        .check("chain")
-        .1
-        .contains("does not hold the issuer of the chain"));
+    assert!(
+        out.check("chain").1.contains(
+            "the chain ends at intermediate 'O=rcert test, CN=rcert Test Intermediate CA', whose issuer 'O=rcert test, CN=rcert Test Root CA' is not among the system trust store"
+        ),
+        "{:#}",
+        out.json
+    );
 }
 
 #[test]
@@ -1032,5 +1035,26 @@ fn each_name_check_says_which_host_it_is_about() {
             ("rancher.example.com".to_string(), "ok".to_string()),
             ("other.example.org".to_string(), "failed".to_string()),
         ]
+    );
+}
+
+#[test]
+fn a_private_chain_against_a_public_store_is_untrusted_not_missing_an_intermediate() {
+    // tls.crt holds the leaf and its intermediate; the root is private.
+    let out = verify(&["--ca", "mozilla", &fixture("fullchain.pem")]);
+    assert_eq!(out.code, 1, "{:#}", out.json);
+    let chain = check_json(&out.json[0], "chain");
+    assert_eq!(chain["cause"], "untrusted", "{chain:#}");
+    assert!(
+        chain["message"].as_str().unwrap().starts_with(
+            "not trusted by the Mozilla roots: the chain ends at intermediate 'O=rcert test, CN=rcert Test Intermediate CA', whose issuer 'O=rcert test, CN=rcert Test Root CA' is not among the Mozilla roots (a private CA? pass --ca cacerts.pem"
+        ),
+        "{chain:#}"
+    );
+    // The leaf alone still lacks its intermediate.
+    let out = verify(&["--ca", "mozilla", &fixture("leaf.pem")]);
+    assert_eq!(
+        check_json(&out.json[0], "chain")["cause"],
+        "missing_intermediate"
     );
 }

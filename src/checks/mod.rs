@@ -253,7 +253,17 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
             .into_iter()
             .map(|(check, rejected_by)| as_selected(check, rejected_by, context.clients)),
     );
-    // A finding about no certificate in particular is about the file judged.
+    // The SAN and name findings are about the leaf; a finding about no certificate in
+    // particular is about the file judged.
+    let leaf_subject = certificate_subject(leaf);
+    let checks: Vec<Check> = checks
+        .into_iter()
+        .map(|check| match (check.status, check.name) {
+            (Status::Ok, _) => check,
+            (_, CheckId::San | CheckId::Name) => check.about_by_default(&leaf_subject),
+            _ => check,
+        })
+        .collect();
     match origin {
         Origin::File(path) => {
             let file = Subject::File {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use crate::check::Cause;
+use crate::check::Subject;
 use crate::check::{Check, CheckId, Status};
 use crate::checks::{check_chain, Context, Origin};
 use crate::rancher::CaBundle;
@@ -226,8 +227,11 @@ pub fn ping_answer(ping: &Result<(u16, Vec<u8>), HttpError>) -> (Check, Option<S
             Some("pong".to_string()),
         ),
         Ok((status, body)) => {
+            // One line: an HTML page's lines joined, the first 60 characters.
             let body = String::from_utf8_lossy(body)
-                .trim()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
                 .chars()
                 .take(60)
                 .collect::<String>();
@@ -387,7 +391,15 @@ fn consistency_check(results: &[ProbeResult], request: &ProbeRequest) -> Option<
             )
         })
         .collect();
-    Some(Check::failed(
+    // The subject is the first target that serves another chain than the majority.
+    let first_odd = groups[1..]
+        .iter()
+        .flat_map(|(_, members)| members.iter())
+        .map(|result| Subject::Endpoint {
+            target: result.target.clone(),
+        })
+        .next();
+    let check = Check::failed(
         CheckId::SameChain,
         Cause::ChainsDiffer,
         format!(
@@ -396,7 +408,11 @@ fn consistency_check(results: &[ProbeResult], request: &ProbeRequest) -> Option<
             odd.len() + majority.len(),
             odd.join("; ")
         ),
-    ))
+    );
+    Some(match first_odd {
+        Some(subject) => check.about(subject),
+        None => check,
+    })
 }
 
 /// An empty `/cacerts`: fine for a publicly trusted chain, a failure for a private one.

@@ -4,7 +4,6 @@
 use crate::cluster::{ClusterTarget, Namespace};
 use crate::commands::{doctor, expiry, kubeconfig, push, rotate};
 use crate::output::{ColorChoice, OutputFormat, Report, Style, Terminal};
-use crate::rancher::Roots;
 use crate::{exit, Error};
 
 use super::args::{self, DoctorArgs, ExpiryArgs, PushArgs};
@@ -31,6 +30,17 @@ pub(super) async fn run_push(
             ))
         }
     };
+    let stdin_uses = [&cert, &key, &ca]
+        .into_iter()
+        .flatten()
+        .chain(&args.additional_ca)
+        .filter(|input| input.is_stdin())
+        .count();
+    if stdin_uses > 1 {
+        return Err(Error::Usage(
+            "standard input ('-') can be read once: give at most one of --cert, --key, --ca and --additional-ca as '-'".to_string(),
+        ));
+    }
     let request = push::PushRequest {
         at: now,
         clients: args.judge.clients,
@@ -68,6 +78,12 @@ pub(super) async fn run_doctor(
     style: &Style,
     now: time::OffsetDateTime,
 ) -> Result<u8, Error> {
+    if let Some(dir) = args.dir.as_ref().filter(|dir| !dir.is_dir()) {
+        return Err(Error::Usage(format!(
+            "--dir {}: no such directory (the local tls.crt, tls.key and cacerts.pem to compare with the cluster)",
+            dir.display()
+        )));
+    }
     let request = doctor::DoctorRequest {
         at: now,
         clients: args.judge.clients,
@@ -178,7 +194,7 @@ pub(super) async fn run_rotate(
         namespace: Namespace::parse(&common.namespace)?,
         cluster: cluster_target(&common.cluster, common.timeout),
         host: common.host.clone(),
-        roots: common.ca.clone().unwrap_or(Roots::Mozilla),
+        roots: common.ca.clone(),
     };
     let report = match command {
         args::RotateCommand::Plan(_) => rotate::plan(&request).await?,

@@ -18,6 +18,16 @@ pub struct Condition {
     pub message: String,
 }
 
+impl Condition {
+    /// Why, as Rancher wrote it, or that it wrote nothing.
+    pub fn reason(&self) -> &str {
+        match self.message.trim() {
+            "" => "Rancher gives no reason",
+            reason => reason,
+        }
+    }
+}
+
 /// A `clusters.management.cattle.io` object.
 #[derive(Debug, Clone)]
 pub struct ManagedCluster {

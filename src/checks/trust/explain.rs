@@ -22,6 +22,9 @@ impl Examined<'_> {
         }
         match err {
             webpki::Error::UnknownIssuer => match self.path.last() {
+                // An intermediate at the top, judged against a public store: its issuer is
+                // most likely a private root the store cannot hold (--ca cacerts.pem).
+                Some(top) if self.private_top_against_public_store(top) => Cause::Untrusted,
                 Some(top) if !top.self_signed && !is_anchor(top, self.context) => {
                     Cause::MissingIntermediate
                 }
@@ -95,6 +98,21 @@ impl Examined<'_> {
         }
     }
 
+    /// The chain ends at an intermediate (not the leaf) whose issuer a public store
+    /// (Mozilla's roots, the system's) does not hold.
+    fn private_top_against_public_store(&self, top: &Cert) -> bool {
+        let public_store = self
+            .context
+            .ca
+            .as_ref()
+            .is_none_or(|ca| ca.kind == crate::rancher::BundleKind::Store);
+        public_store
+            && self.path.len() > 1
+            && top.is_ca
+            && !top.self_signed
+            && !is_anchor(top, self.context)
+    }
+
     /// No path to an anchor: a missing intermediate, a CA file that does not hold the
     /// chain's issuer, or a given intermediate that cannot issue certificates.
     pub(super) fn explain_no_path(&self, err: &webpki::Error, source: &str) -> String {
@@ -125,6 +143,15 @@ impl Examined<'_> {
             }
             names.join(", ")
         });
+        if self.private_top_against_public_store(top) {
+            return format!(
+                "not trusted by {source}: the chain ends at intermediate '{}', whose issuer '{}' is not among {source} (a private CA? pass --ca cacerts.pem; if '{}' is another intermediate, {})",
+                top.subject,
+                top.issuer,
+                top.issuer,
+                self.origin.add_intermediate_hint()
+            );
+        }
         match held {
             Some(_) if top.self_signed && is_some_ca_subject(&top.subject, self.context) => format!(
                 "{source} does not hold the issuer of the chain: the chain ends at root '{}', and {source} holds a CA of that name with another key (wrong CA file, or a CA generated again, e.g. by a second rcert selfsign)",

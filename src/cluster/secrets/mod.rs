@@ -130,7 +130,8 @@ pub enum Desired {
 }
 
 impl Desired {
-    fn name(&self) -> String {
+    /// The Secret's name.
+    pub fn name(&self) -> String {
         match self {
             Desired::Apply(secret) => name_of(secret),
             Desired::Absent(name) => name.clone(),

@@ -10,19 +10,55 @@ use crate::cluster::rancher_objects::{
 };
 
 /// Rancher's documented agent update (method 1): redeploy every downstream agent.
-fn force_deploy(cause: Cause) -> Fix {
+/// Rancher redeploys one downstream cluster's agent with the checksum it serves now.
+fn force_deploy(cause: Cause, cluster: &str) -> Fix {
     Fix::command(
         cause,
         [
             "kubectl",
             "annotate",
             "clusters.management.cattle.io",
-            "--all",
+            cluster,
             "io.cattle.agent.force.deploy=true",
             "--overwrite",
         ],
     )
-    .note("Rancher docs: Updating a Private CA Certificate")
+    .note("Rancher redeploys its agent (Rancher docs: Updating a Private CA Certificate, method 1)")
+}
+
+/// A disconnected cluster: its agent's log says why; a checksum that does not match is
+/// set on that cluster (rcert cannot reach it from here).
+fn disconnected_fix(cluster: &str, served: Option<&str>) -> Fix {
+    let set = served.map_or_else(
+        || "rcert rotate apply --to NEW_SET --step agents --agents env --context THAT_CLUSTER".to_string(),
+        |served| format!("kubectl -n cattle-system set env deploy/cattle-cluster-agent CATTLE_CA_CHECKSUM={served}"),
+    );
+    Fix::words(
+        Cause::ClusterDisconnected,
+        format!("on cluster {cluster}: kubectl -n cattle-system logs deploy/cattle-cluster-agent; if it says \"The CA checksum does not match\": {set}"),
+    )
+}
+
+/// An agent workload of this cluster given the checksum `/cacerts` serves (Rancher's
+/// method 2): it restarts and compares that one.
+fn set_checksum_fix(
+    workload: &crate::cluster::agent_workloads::AgentWorkload,
+    served: &str,
+) -> Fix {
+    let target = format!("{}/{}", workload.agent.kind(), workload.agent.name());
+    Fix::command(
+        Cause::AgentChecksumMismatch,
+        [
+            "kubectl",
+            "-n",
+            workload.namespace.as_str(),
+            "set",
+            "env",
+            target.as_str(),
+            &format!("CATTLE_CA_CHECKSUM={served}"),
+        ],
+    )
+    .note("the checksum /cacerts serves now (Rancher docs: Updating a Private CA Certificate, method 2); its pods restart with it")
 }
 
 impl Doctor<'_> {
@@ -227,7 +263,11 @@ impl Doctor<'_> {
                 Check::failed(
                     CheckId::CacertsSetting, Cause::CacertsSettingStale,
                     "Rancher's cacerts setting differs from secret tls-ca: Rancher has not restarted since tls-ca changed, so agents are told the old CA".to_string(),
-                ),
+                )
+                .with_evidence(Evidence::checksums(
+                    Some(&crate::rancher::ca_checksum(setting.as_bytes())),
+                    Some(&crate::rancher::ca_checksum(ca)),
+                )),
                 Some(restart),
             ),
             (Some(_), Some(_)) => self.add(
@@ -245,14 +285,6 @@ impl Doctor<'_> {
             ),
             _ => {}
         }
-        let fix = match &self.request.dir {
-            Some(dir) => Fix::command(
-                Cause::AgentChecksumMismatch,
-                argv(&["rcert", "rotate", "apply", "--to", &dir.display().to_string(), "--step", "agents"]),
-            )
-            .note("or: kubectl annotate clusters.management.cattle.io --all io.cattle.agent.force.deploy=true --overwrite"),
-            None => force_deploy(Cause::AgentChecksumMismatch),
-        };
         for workload in &state.workloads {
             let (Some(agent), Some(served)) = (&workload.checksum, served) else {
                 continue;
@@ -267,7 +299,7 @@ impl Doctor<'_> {
                     )
                     .about(workload.subject())
                     .with_evidence(Evidence::checksums(Some(agent), Some(served))),
-                    Some(fix.clone()),
+                    Some(set_checksum_fix(workload, served)),
                 );
             } else {
                 self.add(
@@ -300,11 +332,12 @@ impl Doctor<'_> {
                         Cause::ClusterDisconnected,
                         format!(
                             "cluster {name} is not connected (Connected={}): {}",
-                            condition.status, condition.message
+                            condition.status,
+                            condition.reason()
                         ),
                     )
                     .about(cluster.subject()),
-                    Some(force_deploy(Cause::ClusterDisconnected)),
+                    Some(disconnected_fix(&cluster.name, served)),
                 );
             } else if strict && failing(&cluster.strict_check).is_some() {
                 let message = cluster
@@ -319,7 +352,7 @@ impl Doctor<'_> {
                         format!("cluster {name} fails AgentTlsStrictCheck while agent-tls-mode is strict: {message}"),
                     )
                     .about(cluster.subject()),
-                    Some(force_deploy(Cause::ClusterDisconnected)),
+                    Some(force_deploy(Cause::StrictCheckFailed, &cluster.name)),
                 );
             }
         }

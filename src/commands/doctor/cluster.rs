@@ -173,12 +173,10 @@ impl Doctor<'_> {
                 .then(push)
                 .note("inspect lists which key file belongs to tls.crt: push the set with that tls.key"),
             CheckId::Validity => self.renew_fix(),
-            CheckId::San | CheckId::Name => Fix::command(
-                Cause::NameMismatch,
-                argv(&["rcert", "selfsign", "--host", &self.request.host.host, "--out", "./certs"]),
-            )
-            .then(push)
-            .note("or reissue from your CA with a SAN for the host"),
+            // Reissued from the same CA (the agents' checksum stays), for the host.
+            CheckId::San | CheckId::Name => self
+                .renew_fix()
+                .note("or reissue it from your CA with a SAN for the host"),
             CheckId::CaFile => fullchain(&["tls.crt", "root.pem", "--cacerts", "cacerts.pem", "--force"]),
             _ => return None,
         })

@@ -10,6 +10,7 @@ impl Doctor<'_> {
         };
         let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
         let tls_secret = self.secret_ref();
+        let mut compared = 0;
         for (file, secret_name, in_cluster) in [
             ("tls.crt", &tls_secret, secrets.tls_data("tls.crt")),
             ("tls.key", &tls_secret, secrets.tls_data("tls.key")),
@@ -19,6 +20,7 @@ impl Doctor<'_> {
             let Some(local) = read_if_present(&path) else {
                 continue;
             };
+            compared += 1;
             let shown = path.display();
             let check = match in_cluster {
                 Some(remote) if remote == local => Check::ok(
@@ -60,6 +62,17 @@ impl Doctor<'_> {
                 check.about(local_file),
                 Some(self.push_fix()),
             );
+        }
+        if compared == 0 {
+            let message = format!(
+                "{} holds none of tls.crt, tls.key and cacerts.pem: nothing to compare with the cluster",
+                dir.display()
+            );
+            let check =
+                Check::skipped(CheckId::Drift, Cause::NotPresent, message).about(Subject::File {
+                    path: dir.display().to_string(),
+                });
+            self.add(Section::Drift, check, None);
         }
     }
 }

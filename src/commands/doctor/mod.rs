@@ -273,12 +273,62 @@ impl Doctor<'_> {
     /// A finding of `section`; a failure gets `fix` (commands), else keeps the doc.
     fn add(&mut self, section: Section, mut check: Check, fix: Option<Fix>) {
         if let Some(fix) = fix.filter(|_| check.status == Status::Failed) {
-            check.fix = Some(fix);
+            check.fix = Some(self.grounded(fix));
         }
         if let Some(subject) = self.default_subject(section, check.name) {
             check = check.about_by_default(&subject);
         }
         self.findings.push(Finding { section, check });
+    }
+
+    /// A fix whose commands name the operator's files (`tls.crt`, `cacerts.pem`, …)
+    /// only as commands that will run: the files of `--dir` where it holds them; else the
+    /// fix is given in words (a command naming a file that is not there fails).
+    fn grounded(&self, fix: Fix) -> Fix {
+        const PLACEHOLDERS: [&str; 7] = [
+            "tls.crt",
+            "tls.key",
+            "cacerts.pem",
+            "cakey.pem",
+            "intermediate.pem",
+            "root.pem",
+            "./certs",
+        ];
+        let dir = self.request.dir.as_deref();
+        let mut words_only = false;
+        let commands: Vec<Vec<String>> = fix
+            .commands
+            .iter()
+            .map(|argv| {
+                argv.iter()
+                    .map(|word| {
+                        if !PLACEHOLDERS.contains(&word.as_str()) {
+                            return word.clone();
+                        }
+                        match dir {
+                            Some(dir) if word == "./certs" => dir.display().to_string(),
+                            Some(dir) if dir.join(word).is_file() => {
+                                dir.join(word).display().to_string()
+                            }
+                            _ => {
+                                words_only = true;
+                                word.clone()
+                            }
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        if !words_only {
+            return Fix { commands, ..fix };
+        }
+        let mut words = fix.clone();
+        words.commands.clear();
+        words.note = Some(format!(
+            "with your files (tls.crt, tls.key, cacerts.pem; --dir names where they are): {}",
+            fix.line()
+        ));
+        words
     }
 
     /// [`Doctor::add`] for a finding about `subject` (unless it names its own).

@@ -127,16 +127,22 @@ pub struct Item {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
     /// Subject DN.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// Issuer DN.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
     /// Serial number.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub serial: Option<String>,
     /// Start of validity (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub not_before: Option<String>,
     /// End of validity (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub not_after: Option<String>,
     /// Whole days left (negative once expired).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub days_left: Option<i64>,
     /// expired, expiring, ok or unreadable.
     pub status: ItemStatus,
@@ -299,7 +305,10 @@ impl Item {
             days_left: None,
             status: ItemStatus::Unreadable,
             error: Some(error),
-            fix: None,
+            fix: Some(Fix::words(
+                Cause::Unparseable,
+                "see what it holds (rcert inspect on a copy of it), then put the certificate back in PEM, or remove what is not one",
+            )),
             renewal_time: None,
             managed_by: None,
             rancher_server: None,

@@ -86,12 +86,15 @@ pub struct SecretOutcome {
     /// `not attempted`, `rolled back` or `would apply` (dry run).
     pub action: Action,
     /// Fingerprint and expiry of what the secret held before, when it existed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub old: Option<String>,
     /// Fingerprint and expiry of what it holds now.
     pub new: String,
     /// Where the previous object was saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
     /// The API error, when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// What the change means for Rancher's agents (a new CATTLE_CA_CHECKSUM).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -119,12 +122,15 @@ pub struct PushReport {
     /// How many API requests the push made.
     pub api_requests: u32,
     /// The API server URL used.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
     /// The error that stopped the push (exit 3, or 1 when `blocked`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// The cluster's state forbids the change (a Secret type that would have to change).
     pub blocked: bool,
     /// CATTLE_CA_CHECKSUM for the pushed CA.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub ca_checksum: Option<String>,
     /// What to run next.
     pub next_steps: Vec<String>,

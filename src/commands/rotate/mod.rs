@@ -71,8 +71,8 @@ pub struct RotateRequest {
     pub cluster: ClusterTarget,
     /// Rancher's host name, checked against the new certificate's SANs.
     pub host: Option<String>,
-    /// Without `cacerts.pem`: the roots clients trust (`--ca`).
-    pub roots: Roots,
+    /// Without `cacerts.pem`: the roots clients trust (`--ca`; None: Mozilla's).
+    pub roots: Option<Roots>,
 }
 
 /// What `rcert rotate status` takes besides the set and the cluster. Dereferences to the
@@ -193,6 +193,14 @@ pub(super) fn strict_mode_refusal(
             None,
             "agent-tls-mode",
         ))
+        .with_fix(
+            crate::check::Fix::command(Cause::StrictWithoutCa, rancher::system_store_argv()).note(
+                format!(
+                    "a choice: switch agents to the system store first (this command), or keep tls-ca by putting the public CA's root in {}/cacerts.pem",
+                    request.dir.display()
+                ),
+            ),
+        )
     })
 }
 
@@ -307,14 +315,14 @@ pub(super) fn load_set(request: &RotateRequest, hosts: &[String]) -> Result<NewS
         .then(|| CaBundle::load(&Input::path(ca_path)))
         .transpose()?;
     let roots = match (&ca, &request.roots) {
-        (Some(_), Roots::File(_) | Roots::System) => {
+        (Some(_), Some(_)) => {
             return Err(crate::Error::Usage(format!(
             "--ca is for a set without cacerts.pem (a publicly trusted certificate); {} has one",
             request.dir.display()
         )))
         }
-        (Some(ca), Roots::Mozilla) => Some(ca.clone()),
-        (None, roots) => roots.load()?,
+        (Some(ca), None) => Some(ca.clone()),
+        (None, roots) => roots.as_ref().unwrap_or(&Roots::Mozilla).load()?,
     };
     let mut set = NewSet {
         files,
@@ -537,6 +545,26 @@ impl Report for RotateReport {
     fn exit_code(&self) -> u8 {
         crate::output::exit_for(self.status)
     }
+}
+
+/// After the secrets: restart Rancher (its cacerts setting follows tls-ca at start),
+/// watch the status, then the agents and fleet.
+pub(super) fn after_secrets(request: &RotateRequest) -> crate::check::Fix {
+    let dir = request.dir.display().to_string();
+    let restart = [
+        "kubectl",
+        "-n",
+        &request.namespace,
+        "rollout",
+        "restart",
+        "deploy/rancher",
+    ];
+    crate::check::Fix::command(Cause::WaitingForRancher, restart)
+        .then(["rcert", "rotate", "status", "--to", &dir])
+        .note(format!(
+            "once status shows Rancher's cacerts setting with the new CA: rcert rotate apply --to {} (the agents and fleet)",
+            crate::check::shell_quote(&dir)
+        ))
 }
 
 /// The default backup directory beside the new set.

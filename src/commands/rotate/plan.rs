@@ -11,7 +11,7 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
     let release_host = view.helm.as_ref().and_then(|v| v.hostname.clone());
     let set = load_set(request, &checked_hosts(request, release_host.as_deref()))?;
     let plan = RotationPlan::compute(&set, &view);
-    let mut steps = secrets_lines(&plan, &set);
+    let mut steps = secrets_lines(&plan, &set, request);
     steps.extend(rancher_lines(&plan, &set, &view, request));
     steps.extend(agents_lines(&plan, &view));
     steps.extend(plan.fleet.iter().map(|change| {
@@ -44,7 +44,7 @@ pub async fn plan(request: &RotateRequest) -> Result<RotateReport, crate::Error>
 }
 
 /// Step 1: what each secret holds now and will hold.
-fn secrets_lines(plan: &RotationPlan, set: &NewSet) -> Vec<StepLine> {
+fn secrets_lines(plan: &RotationPlan, set: &NewSet, request: &RotateRequest) -> Vec<StepLine> {
     let secrets = &plan.secrets;
     let checksum_new = match (&secrets.ca_checksum_new, secrets.tls_ca) {
         (Some(checksum), _) => checksum.clone(),
@@ -66,8 +66,38 @@ fn secrets_lines(plan: &RotationPlan, set: &NewSet) -> Vec<StepLine> {
                     ""
                 }
             ),
-        ),
+        )
+        .about(Subject::Secret {
+            namespace: request.namespace.to_string(),
+            name: rancher::TLS_SECRET.to_string(),
+        }),
     )];
+    if secrets.half_done() {
+        let (new, old) = if secrets.ca_done {
+            (
+                "tls-ca holds the new CA",
+                "tls-rancher-ingress still holds the old certificate",
+            )
+        } else {
+            (
+                "tls-rancher-ingress holds the new certificate",
+                "tls-ca still holds the old CA",
+            )
+        };
+        let dir = request.dir.display().to_string();
+        lines.push(StepLine::of(
+            Phase::Secrets,
+            Check::failed(
+                CheckId::Secret,
+                Cause::HalfDone,
+                format!("HALF-DONE: {new} but {old} (an interrupted change?); do not restart Rancher before both hold the new set"),
+            )
+            .with_fix(crate::check::Fix::command(
+                Cause::HalfDone,
+                ["rcert", "rotate", "apply", "--to", &dir, "--step", "secrets"],
+            )),
+        ));
+    }
     if let Some(owner) = &secrets.managed_by {
         lines.push(StepLine::of(
             Phase::Secrets,
@@ -189,6 +219,9 @@ fn agents_lines(plan: &RotationPlan, view: &ClusterView) -> Vec<StepLine> {
             let check = if change.fails_strict_check {
                 line.push_str(": agent-tls-mode is strict and it fails AgentTlsStrictCheck — its agent will not trust the new CA");
                 Check::warning(CheckId::Cluster, Cause::StrictCheckFailed, line)
+            } else if connected != "True" {
+                line.push_str(": it is not connected — Rancher cannot redeploy its agent until it reconnects; on that cluster, kubectl -n cattle-system logs deploy/cattle-cluster-agent says why");
+                Check::warning(CheckId::Cluster, Cause::ClusterDisconnected, line)
             } else {
                 Check::ok(CheckId::Cluster, line)
             };

@@ -147,6 +147,8 @@ impl CertBrief {
 pub enum TlsCaChange {
     /// It gets the new `cacerts.pem` (created or replaced).
     Replace,
+    /// It already holds the new `cacerts.pem`.
+    Unchanged,
     /// It is deleted: the new set has no private CA.
     Delete,
     /// Nothing: no private CA before or after.
@@ -224,6 +226,10 @@ pub struct RancherChange {
     /// The `cacerts` setting already holds the new CA (absent: not readable here).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setting_done: Option<bool>,
+    /// CATTLE_CA_CHECKSUM of what the `cacerts` setting holds (absent: empty, or not
+    /// readable here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub setting_checksum: Option<String>,
 }
 
 /// Step 3, method 1: a management cluster's annotation.
@@ -378,6 +384,7 @@ fn secrets_change(set: &NewSet, view: &ClusterView) -> SecretsChange {
         ca_checksum_now: ca_found.as_deref().map(rancher::ca_checksum),
         ca_checksum_new: set.checksum(),
         tls_ca: match (&set.ca, &view.ca) {
+            (Some(_), _) if ca_done => TlsCaChange::Unchanged,
             (Some(_), _) => TlsCaChange::Replace,
             (None, Some(_)) => TlsCaChange::Delete,
             (None, None) => TlsCaChange::Nothing,
@@ -412,5 +419,8 @@ fn rancher_change(set: &NewSet, view: &ClusterView) -> RancherChange {
             .map(super::strict_switch_blockers)
             .unwrap_or_default(),
         setting_done: agents.map(|agents| set.in_setting(agents.cacerts_setting.as_deref())),
+        setting_checksum: agents
+            .and_then(|agents| agents.cacerts_setting.as_deref())
+            .map(|setting| rancher::ca_checksum(setting.as_bytes())),
     }
 }

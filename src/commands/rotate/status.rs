@@ -42,14 +42,14 @@ async fn status_of_cluster(
                 CheckId::CacertsSetting, Cause::HalfDone,
                 "Rancher's cacerts setting not judged while the secrets are half changed: finish (or roll back) the secrets first; do not restart Rancher now".to_string(),
             )));
-            steps.extend(cluster_lines(agents));
+            steps.extend(cluster_lines(agents, request));
         }
         Some(agents) => {
             steps.push(StepLine::of(
                 Phase::Rancher,
                 setting_line(&set, &plan, request),
             ));
-            steps.extend(cluster_lines(agents));
+            steps.extend(cluster_lines(agents, request));
         }
         None => steps.push(StepLine::of(
             Phase::Agents,
@@ -73,6 +73,11 @@ async fn status_of_cluster(
                 .map(|line| StepLine::of(Phase::Agents, line)),
         );
     }
+    steps.extend(
+        plan.fleet
+            .iter()
+            .map(|change| StepLine::of(Phase::Fleet, fleet_line(change, request))),
+    );
     if let Some(host) = &request.host {
         steps.extend(served_lines(&set, request, node, host).await?);
     }
@@ -210,7 +215,29 @@ fn workload_line(
     if let Some(context) = request.cluster.context.as_deref() {
         argv.extend(["--context", context]);
     }
-    let fix = Fix::command(Cause::AgentChecksumMismatch, argv);
+    // apply sets the checksum only once Rancher hands out the new CA: its cacerts setting
+    // here, or /cacerts at --host on a downstream cluster.
+    if let Some(host) = request.host.as_deref() {
+        argv.extend(["--host", host]);
+    }
+    let env_method = Fix::command(Cause::AgentChecksumMismatch, argv);
+    // What runs now: the secrets first when they are half changed (never a restart then),
+    // Rancher's restart while its setting lags, else the agents.
+    let fix = match plan.rancher.setting_done {
+        _ if plan.secrets.half_done() => Fix::command(
+            Cause::HalfDone,
+            [
+                "rcert", "rotate", "apply", "--to", &dir, "--step", "secrets",
+            ],
+        )
+        .note(format!("then the agents: {}", env_method.line())),
+        Some(false) => after_secrets(request),
+        Some(true) => env_method.clone(),
+        None if request.host.is_some() => env_method.clone(),
+        None => env_method
+            .clone()
+            .note("add --host RANCHER: on a downstream cluster apply checks /cacerts there first"),
+    };
     let evidence = Evidence::checksums(
         change.checksum_now.as_deref(),
         plan.secrets.ca_checksum_new.as_deref(),
@@ -222,7 +249,7 @@ fn workload_line(
             "{} has CATTLE_CA_CHECKSUM={} (new: {new}): {}",
             change.workload,
             change.checksum_now.as_deref().unwrap_or("none"),
-            fix.line()
+            env_method.line()
         ),
     )
     .with_fix(fix)
@@ -230,35 +257,80 @@ fn workload_line(
     .about(subject)
 }
 
+/// A fleet cluster: redeployed for the new CA (rcert's mark), or not yet. Without the
+/// mark rcert cannot tell a hand-made redeploy from none: a warning, not a failure.
+fn fleet_line(change: &rotation::FleetChange, request: &RotateRequest) -> Check {
+    let name = format!("{}/{}", change.namespace, change.name);
+    let subject = change.cluster.subject();
+    if change.done {
+        return Check::ok(
+            CheckId::Cluster,
+            format!(
+                "{name} redeployed its agent for the new CA (redeployAgentGeneration {})",
+                change.generation_now
+            ),
+        )
+        .about(subject);
+    }
+    let dir = request.dir.display().to_string();
+    Check::warning(
+        CheckId::Cluster,
+        Cause::NotApplied,
+        format!(
+            "{name} was not redeployed for the new CA by rcert (redeployAgentGeneration {}): its fleet-agent keeps the old CA unless it was redeployed another way",
+            change.generation_now
+        ),
+    )
+    .with_fix(Fix::command(
+        Cause::NotApplied,
+        ["rcert", "rotate", "apply", "--to", &dir, "--step", "fleet"],
+    ))
+    .about(subject)
+}
+
 /// Rancher's `cacerts` setting: it follows `tls-ca` only when Rancher restarts.
 fn setting_line(set: &NewSet, plan: &RotationPlan, request: &RotateRequest) -> Check {
     let followed = plan.rancher.setting_done == Some(true);
-    let restart = format!(
-        "kubectl -n {} rollout restart deploy/rancher",
-        request.namespace
+    let namespace = request.namespace.as_str();
+    let setting = Subject::object("settings.management.cattle.io", None, "cacerts");
+    let evidence = Evidence::checksums(
+        plan.rancher.setting_checksum.as_deref(),
+        plan.secrets.ca_checksum_new.as_deref(),
     );
-    match &set.ca {
+    let check = match &set.ca {
         Some(_) if followed => Check::ok(
             CheckId::CacertsSetting,
             "Rancher's cacerts setting holds the new CA".to_string(),
         ),
         Some(_) => Check::failed(
             CheckId::CacertsSetting, Cause::CacertsSettingStale,
-            format!("Rancher's cacerts setting still holds the old CA: it follows tls-ca only when Rancher restarts — {restart}"),
-        ),
+            format!("Rancher's cacerts setting still holds the old CA: it follows tls-ca only when Rancher restarts — kubectl -n {namespace} rollout restart deploy/rancher"),
+        )
+        .with_fix(Fix::command(
+            Cause::CacertsSettingStale,
+            ["kubectl", "-n", namespace, "rollout", "restart", "deploy/rancher"],
+        ))
+        .with_evidence(evidence),
         None if followed => Check::ok(
             CheckId::CacertsSetting,
             "Rancher's cacerts setting is empty (no private CA)".to_string(),
         ),
         None => Check::failed(
             CheckId::CacertsSetting, Cause::CacertsSettingStale,
-            format!("Rancher's cacerts setting still holds a private CA: it is emptied when Rancher restarts with privateCA=false — helm upgrade rancher rancher-latest/rancher -n {} --reuse-values --set privateCA=false", request.namespace),
-        ),
-    }
+            format!("Rancher's cacerts setting still holds a private CA: it is emptied when Rancher restarts with privateCA=false — helm upgrade rancher rancher-latest/rancher -n {namespace} --reuse-values --set privateCA=false"),
+        )
+        .with_fix(Fix::command(
+            Cause::CacertsSettingStale,
+            ["helm", "upgrade", "rancher", "rancher-latest/rancher", "-n", namespace, "--reuse-values", "--set", "privateCA=false"],
+        ))
+        .with_evidence(evidence),
+    };
+    check.about(setting)
 }
 
 /// Every management cluster: connected, and passing the strict check in strict mode.
-fn cluster_lines(agents: &AgentState) -> Vec<StepLine> {
+fn cluster_lines(agents: &AgentState, request: &RotateRequest) -> Vec<StepLine> {
+    let dir = request.dir.display().to_string();
     let strict = agents.agent_tls_mode.as_deref() == Some("strict");
     agents
         .clusters
@@ -278,13 +350,20 @@ fn cluster_lines(agents: &AgentState) -> Vec<StepLine> {
                 let why = cluster
                     .connected
                     .as_ref()
-                    .map(|c| c.message.clone())
-                    .unwrap_or_default();
+                    .map_or("no Connected condition", |c| c.reason());
                 Check::failed(
                     CheckId::Cluster,
                     Cause::ClusterDisconnected,
                     format!("cluster {} is not connected yet: {why}", cluster.name),
                 )
+                .with_fix(Fix::words(
+                    Cause::ClusterDisconnected,
+                    format!(
+                        "on cluster {}: kubectl -n cattle-system logs deploy/cattle-cluster-agent; if it says \"The CA checksum does not match\": rcert rotate apply --to {} --step agents --agents env --context THAT_CLUSTER --host RANCHER",
+                        cluster.name,
+                        crate::check::shell_quote(&dir)
+                    ),
+                ))
             } else if !strict_ok {
                 Check::failed(
                     CheckId::Cluster,
@@ -370,7 +449,11 @@ async fn served_lines(
                 wanted.as_deref().unwrap_or("none")
             ),
         )
-        .with_evidence(Evidence::checksums(found.as_deref(), wanted.as_deref())),
+        .with_evidence(Evidence::checksums(found.as_deref(), wanted.as_deref()))
+        .with_fix(Fix::command(
+            Cause::CacertsMismatch,
+            ["kubectl", "-n", request.namespace.as_str(), "rollout", "restart", "deploy/rancher"],
+        )),
     };
     Ok(vec![
         StepLine::of(Phase::Secrets, served.about(endpoint(&result.target))),

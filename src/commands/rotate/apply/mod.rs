@@ -233,8 +233,9 @@ async fn apply_to_cluster(
                 format!("{message}; {state}"),
             )));
         }
-        Ok(()) if !request.dry_run && !waiting => next = Some(next_step(request, later_steps)),
-        Ok(()) => {}
+        Ok(()) if request.dry_run => {}
+        Ok(()) if waiting => next = Some(after_secrets(request)),
+        Ok(()) => next = Some(next_step(request, later_steps, &run.plan)),
     }
     let plan = run.plan.clone();
     let mut report = finished(
@@ -251,7 +252,7 @@ async fn apply_to_cluster(
 
 /// What to run after an apply that finished its part: `rotate status` after the agents,
 /// Rancher's restart and the agents step after the secrets alone.
-fn next_step(request: &ApplyRequest, agents_done: bool) -> Fix {
+fn next_step(request: &ApplyRequest, agents_done: bool, plan: &RotationPlan) -> Fix {
     let dir = request.dir.display().to_string();
     if agents_done {
         return Fix::command(
@@ -260,27 +261,15 @@ fn next_step(request: &ApplyRequest, agents_done: bool) -> Fix {
         )
         .note("until every agent has the new checksum and every cluster is connected");
     }
+    if plan.rancher.setting_done == Some(true) {
+        // Rancher already hands out the new CA: the agents and fleet can follow now.
+        return Fix::command(
+            Cause::NotApplied,
+            ["rcert", "rotate", "apply", "--to", &dir],
+        )
+        .note("the agents and fleet (the secrets are left unchanged)");
+    }
     after_secrets(request)
-}
-
-/// After the secrets: restart Rancher (its cacerts setting follows tls-ca at start),
-/// watch the status, then the agents and fleet.
-fn after_secrets(request: &ApplyRequest) -> Fix {
-    let dir = request.dir.display().to_string();
-    let restart = [
-        "kubectl",
-        "-n",
-        &request.namespace,
-        "rollout",
-        "restart",
-        "deploy/rancher",
-    ];
-    Fix::command(Cause::WaitingForRancher, restart)
-        .then(["rcert", "rotate", "status", "--to", &dir])
-        .note(format!(
-            "once status shows Rancher's cacerts setting with the new CA: rcert rotate apply --to {} (the agents and fleet)",
-            crate::check::shell_quote(&dir)
-        ))
 }
 
 /// An apply's report (also of one refused before any change): `finish`'s, with
@@ -304,6 +293,15 @@ impl Run<'_> {
 
     /// A line of `phase`.
     fn push(&mut self, phase: Phase, check: Check) {
+        // Every line about Rancher's cacerts setting is about that object.
+        let check = match check.name {
+            CheckId::CacertsSetting => check.about_by_default(&Subject::object(
+                "settings.management.cattle.io",
+                None,
+                "cacerts",
+            )),
+            _ => check,
+        };
         self.steps.push(StepLine::of(phase, check));
     }
 
@@ -333,17 +331,33 @@ impl Run<'_> {
             None => vec![tls, Desired::Absent(rancher::CA_SECRET.to_string())],
         };
         if self.request.dry_run {
+            let secrets = self.plan.secrets.clone();
             for desired in &wanted {
+                let name = desired.name();
+                let done = if name == rancher::TLS_SECRET {
+                    secrets.certificate_done
+                } else {
+                    secrets.ca_done
+                };
                 let line = match desired {
-                    Desired::Apply(secret) => format!(
-                        "would apply secret {namespace}/{} (server-side apply, field manager rcert; backed up first)",
-                        secret.metadata.name.as_deref().unwrap_or_default()
+                    _ if done => format!(
+                        "secret {namespace}/{name} already holds the new set: unchanged"
                     ),
-                    Desired::Absent(name) => format!(
+                    Desired::Apply(_) => format!(
+                        "would apply secret {namespace}/{name} (server-side apply, field manager rcert; backed up first)"
+                    ),
+                    Desired::Absent(_) => format!(
                         "would delete secret {namespace}/{name} if present (no private CA; backed up first)"
                     ),
                 };
-                self.push(Phase::Secrets, Check::ok(CheckId::Secret, line));
+                let subject = Subject::Secret {
+                    namespace: namespace.to_string(),
+                    name,
+                };
+                self.push(
+                    Phase::Secrets,
+                    Check::ok(CheckId::Secret, line).about(subject),
+                );
             }
             return Ok(());
         }
