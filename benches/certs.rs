@@ -69,6 +69,7 @@ fn verification(c: &mut Criterion) {
             rcert::rancher::BundleKind::File,
         )),
         untrusted: Vec::new(),
+        untrusted_files: Vec::new(),
         key: None,
         hosts: vec!["rancher.example.com".into()],
         at,

@@ -79,6 +79,7 @@ impl CertSet {
         let context = Context {
             ca: judgement.roots.clone(),
             untrusted: Vec::new(),
+            untrusted_files: Vec::new(),
             key: self.key.clone().map(|key| (self.key_path.clone(), key)),
             hosts: judgement.hosts.clone(),
             at: judgement.at,

@@ -163,6 +163,20 @@ fn leaf_only_with_intermediate_from_untrusted() {
     let (status, message) = out.check("order");
     assert_eq!(status, "warning", "tls.crt itself lacks the intermediate");
     assert!(message.contains("lacks the intermediate"), "{message}");
+    // The fix names the --untrusted file that holds it, not a placeholder.
+    let leaf = fixture("leaf.pem");
+    assert_eq!(
+        check_json(&out.json[0], "order")["fix"]["commands"],
+        serde_json::json!([[
+            "rcert",
+            "fullchain",
+            leaf,
+            fixture("inter.pem"),
+            "--out",
+            leaf,
+            "--force"
+        ]])
+    );
     let (ok, text) = openssl(&[
         "verify",
         "-x509_strict",

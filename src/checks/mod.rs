@@ -29,6 +29,8 @@ pub struct Context {
     pub ca: Option<CaBundle>,
     /// Extra untrusted intermediates (`--untrusted`).
     pub untrusted: Vec<Cert>,
+    /// The file each of `untrusted` was read from, in the same order (named in fixes).
+    pub untrusted_files: Vec<String>,
     /// The private key to match against the leaf (`--key`), with its path.
     pub key: Option<(String, KeyInfo)>,
     /// Names the certificate must be valid for (`--host`).

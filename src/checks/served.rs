@@ -179,6 +179,7 @@ fn chain_checks(
     let context = Context {
         ca: request.ca.clone(),
         untrusted: Vec::new(),
+        untrusted_files: Vec::new(),
         key: None,
         hosts: vec![checked_name.to_string()],
         at,

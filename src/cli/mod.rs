@@ -254,9 +254,12 @@ fn verify_context(args: &VerifyArgs, now: time::OffsetDateTime) -> Result<checks
     checks::validate_hosts(&args.hosts)?;
     let at = args.at.unwrap_or(now);
     let ca = args.ca.as_ref().unwrap_or(&Roots::Mozilla).load()?;
-    let mut untrusted = Vec::new();
+    let (mut untrusted, mut untrusted_files) = (Vec::new(), Vec::new());
     for file in &args.untrusted {
-        untrusted.extend(x509_cert::load_certs(file)?);
+        for cert in x509_cert::load_certs(file)? {
+            untrusted.push(cert);
+            untrusted_files.push(file.name());
+        }
     }
     let key = match &args.key {
         Some(input) => Some((input.name(), x509_cert::load_key(input)?)),
@@ -265,6 +268,7 @@ fn verify_context(args: &VerifyArgs, now: time::OffsetDateTime) -> Result<checks
     Ok(checks::Context {
         ca,
         untrusted,
+        untrusted_files,
         key,
         hosts: args.hosts.clone(),
         at,

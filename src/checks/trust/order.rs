@@ -4,6 +4,16 @@ use super::*;
 use crate::check::{Cause, Fix};
 
 impl Examined<'_> {
+    /// The `--untrusted` file `cert` was read from.
+    fn untrusted_file_of(&self, cert: &Cert) -> Option<&str> {
+        let index = self
+            .context
+            .untrusted
+            .iter()
+            .position(|given| given.sha256_fingerprint == cert.sha256_fingerprint)?;
+        self.context.untrusted_files.get(index).map(String::as_str)
+    }
+
     pub(in crate::checks) fn order_check(&self) -> Check {
         let (leaf, certs, origin) = (self.leaf, self.certs, self.origin.name());
         let fix = self.origin.reorder_hint();
@@ -85,14 +95,10 @@ impl Examined<'_> {
                     missing.subject
                 ),
             )
-            .with_fix(Fix::words(
-                Cause::MissingIntermediate,
-                format!(
-                    "append it after the leaf: rcert fullchain {file} UNTRUSTED.pem --out {file} --force, where UNTRUSTED.pem is the --untrusted file that holds '{}'",
-                    missing.subject,
-                    file = self.origin.shell_word()
-                ),
-            ));
+            .with_fix(match self.untrusted_file_of(missing) {
+                Some(holder) => self.origin.append_fix(Cause::MissingIntermediate, holder),
+                None => Fix::doc(Cause::MissingIntermediate),
+            });
         }
         // The leaf's issuer found only in the CA file: the chain verifies against that file,
         // but whoever holds only the root refuses what the server sends.

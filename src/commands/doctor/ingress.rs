@@ -403,6 +403,7 @@ impl Doctor<'_> {
         let context = Context {
             ca: None,
             untrusted: Vec::new(),
+            untrusted_files: Vec::new(),
             key: None,
             hosts: vec![host.clone()],
             at: self.request.at,

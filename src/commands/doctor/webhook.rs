@@ -60,6 +60,7 @@ impl Doctor<'_> {
                     crate::rancher::BundleKind::File,
                 )),
                 untrusted: Vec::new(),
+                untrusted_files: Vec::new(),
                 key: None,
                 hosts: vec![RANCHER_WEBHOOK_SERVICE_NAME.to_string()],
                 at: self.request.at,
