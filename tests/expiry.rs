@@ -622,3 +622,19 @@ fn a_node_whose_system_agent_ca_rancher_no_longer_serves_is_stale() {
     );
     assert_eq!(json["summary"]["stale"], 1);
 }
+
+#[test]
+fn a_path_that_is_not_there_is_bad_input() {
+    let (code, json) = run_json(&[
+        "expiry",
+        "--no-cluster",
+        "--no-node",
+        "--path",
+        "/nonexistent/certs",
+    ]);
+    assert_eq!(code, 2, "{json:#}");
+    assert_eq!(
+        json["error"],
+        "--path /nonexistent/certs: no such file or directory"
+    );
+}

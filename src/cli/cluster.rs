@@ -118,6 +118,18 @@ pub(super) async fn run_expiry(
             root.display()
         )));
     }
+    // One run reads what is there now: a --path that is not there is a typo (the
+    // exporter keeps looking, as a file may appear).
+    if let Some(missing) = args
+        .paths
+        .iter()
+        .find(|path| args.serve.is_none() && !path.exists())
+    {
+        return Err(Error::Usage(format!(
+            "--path {}: no such file or directory",
+            missing.display()
+        )));
+    }
     let request = expiry::ExpiryRequest {
         cluster: cluster_target(&args.cluster, args.timeout),
         all_contexts: args.all_contexts,
