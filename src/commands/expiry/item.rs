@@ -388,8 +388,11 @@ pub(crate) fn fix_for(item: &Item, is_ca: bool) -> Option<Fix> {
                 .then(["kubectl", "-n", namespace, "delete", "pod", "-l", "app=rancher-webhook"])
                 .note("the webhook issues a new one"),
         ),
+        Source::Secret if is_ca && secret == crate::rancher::CA_SECRET => words(format!(
+            "a new private CA for Rancher: rcert selfsign … --out ./new && rcert rotate plan --to ./new (secret {namespace}/{secret})"
+        )),
         Source::Secret if is_ca => words(format!(
-            "a new private CA: rcert selfsign … --out ./new && rcert rotate plan --to ./new (secret {namespace}/{secret})"
+            "renew this CA where it was made and re-issue what it signed, then update secret {namespace}/{secret} (and whoever trusts it)"
         )),
         Source::Secret if secret == crate::rancher::TLS_SECRET => words(format!(
             "rcert selfsign --host <rancher host> --ca-cert cacerts.pem --ca-key cakey.pem --out ./renewed && rcert push --namespace {namespace} --dir ./renewed (or renew with your CA)"
