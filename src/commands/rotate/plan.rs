@@ -72,18 +72,7 @@ fn secrets_lines(plan: &RotationPlan, set: &NewSet, request: &RotateRequest) -> 
             name: rancher::TLS_SECRET.to_string(),
         }),
     )];
-    if secrets.half_done() {
-        let (new, old) = if secrets.ca_done {
-            (
-                "tls-ca holds the new CA",
-                "tls-rancher-ingress still holds the old certificate",
-            )
-        } else {
-            (
-                "tls-rancher-ingress holds the new certificate",
-                "tls-ca still holds the old CA",
-            )
-        };
+    if let Some((new, old)) = secrets.half_done_words() {
         let dir = request.dir.display().to_string();
         lines.push(StepLine::of(
             Phase::Secrets,

@@ -187,6 +187,24 @@ impl SecretsChange {
         self.certificate_done != self.ca_done
     }
 
+    /// A change stopped half-way in words: which secret holds the new set, which the old.
+    pub fn half_done_words(&self) -> Option<(&'static str, &'static str)> {
+        if !self.half_done() {
+            return None;
+        }
+        Some(if self.ca_done {
+            (
+                "tls-ca holds the new CA",
+                "tls-rancher-ingress still holds the old certificate",
+            )
+        } else {
+            (
+                "tls-rancher-ingress holds the new certificate",
+                "tls-ca still holds the old CA",
+            )
+        })
+    }
+
     /// Both secrets hold the new set.
     pub fn done(&self) -> bool {
         self.certificate_done && self.ca_done

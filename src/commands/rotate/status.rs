@@ -147,18 +147,7 @@ fn secrets_line(plan: &RotationPlan, request: &RotateRequest) -> Check {
         name: rancher::TLS_SECRET.to_string(),
     };
     let fix_text = format!("rcert rotate apply --to {dir} --step secrets");
-    if secrets.half_done() {
-        let (new, old) = if secrets.ca_done {
-            (
-                "tls-ca holds the new CA",
-                "tls-rancher-ingress still holds the old certificate",
-            )
-        } else {
-            (
-                "tls-rancher-ingress holds the new certificate",
-                "tls-ca still holds the old CA",
-            )
-        };
+    if let Some((new, old)) = secrets.half_done_words() {
         return Check::failed(
             CheckId::Secret, Cause::HalfDone,
             format!("HALF-DONE: {new} but {old} (an interrupted change?); do not restart Rancher now — finish the secrets: {fix_text}"),
