@@ -246,15 +246,25 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
         serde_json::json!([
             [
                 "kubectl",
+                "--kubeconfig",
+                emulator.kubeconfig(),
                 "-n",
                 "cattle-system",
                 "rollout",
                 "restart",
                 "deploy/rancher"
             ],
-            ["rcert", "rotate", "status", "--to", to]
+            [
+                "rcert",
+                "rotate",
+                "status",
+                "--to",
+                to,
+                "--kubeconfig",
+                emulator.kubeconfig()
+            ]
         ]),
-        "{waiting:#}"
+        "the commands reach the cluster the run read: {waiting:#}"
     );
     assert_eq!(
         force_deploy(&emulator, "c-m-one"),
@@ -280,6 +290,14 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
     assert_eq!(
         step_of(&json, "it follows tls-ca only when Rancher restarts"),
         ("rancher".to_string(), 2)
+    );
+    // A connected cluster is not proof: its agent keeps the old checksum until redeployed.
+    assert_eq!(
+        step_of(
+            &json,
+            "cluster c-m-one is connected, but rcert has not redeployed its agent"
+        ),
+        ("agents".to_string(), 3)
     );
     // Step 4 is there too: fleet lags until apply redeploys it.
     assert_eq!(
@@ -319,7 +337,15 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
     );
     assert_eq!(
         json["next"]["commands"][0],
-        serde_json::json!(["rcert", "rotate", "status", "--to", to]),
+        serde_json::json!([
+            "rcert",
+            "rotate",
+            "status",
+            "--to",
+            to,
+            "--kubeconfig",
+            emulator.kubeconfig()
+        ]),
         "{json:#}"
     );
     // A plan now says what is already done.
@@ -1148,7 +1174,8 @@ fn status_names_the_method_that_fixes_the_agents_and_a_half_done_change() {
     assert!(!lines.contains("rollout restart deploy/rancher"), "{lines}");
     assert!(
         lines.contains(&format!(
-            "rcert rotate apply --to {to} --step agents --agents env"
+            "rcert rotate apply --to {to} --kubeconfig {} --step agents --agents env",
+            emulator.kubeconfig()
         )),
         "{lines}"
     );

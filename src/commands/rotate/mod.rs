@@ -547,24 +547,72 @@ impl Report for RotateReport {
     }
 }
 
+impl RotateRequest {
+    /// `--kubeconfig` and `--context` as given, for a command that must reach the same
+    /// cluster.
+    fn cluster_flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        if let Some(kubeconfig) = &self.cluster.kubeconfig {
+            flags.extend(["--kubeconfig".to_string(), kubeconfig.display().to_string()]);
+        }
+        if let Some(context) = &self.cluster.context {
+            flags.extend(["--context".to_string(), context.clone()]);
+        }
+        flags
+    }
+
+    /// `rcert rotate MODE --to DIR` on the same cluster, then `extra`.
+    pub(super) fn rcert(&self, mode: &str, extra: &[&str]) -> Vec<String> {
+        let mut argv: Vec<String> = ["rcert", "rotate", mode, "--to"].map(String::from).to_vec();
+        argv.push(self.dir.display().to_string());
+        argv.extend(self.cluster_flags());
+        argv.extend(extra.iter().map(|word| word.to_string()));
+        argv
+    }
+
+    /// `kubectl … -n NAMESPACE` on the same cluster, then `args`.
+    pub(super) fn kubectl(&self, args: &[&str]) -> Vec<String> {
+        let mut argv = vec!["kubectl".to_string()];
+        argv.extend(self.cluster_flags());
+        argv.extend(["-n".to_string(), self.namespace.to_string()]);
+        argv.extend(args.iter().map(|word| word.to_string()));
+        argv
+    }
+}
+
 /// After the secrets: restart Rancher (its cacerts setting follows tls-ca at start),
 /// watch the status, then the agents and fleet.
 pub(super) fn after_secrets(request: &RotateRequest) -> crate::check::Fix {
-    let dir = request.dir.display().to_string();
-    let restart = [
-        "kubectl",
-        "-n",
-        &request.namespace,
-        "rollout",
-        "restart",
-        "deploy/rancher",
-    ];
-    crate::check::Fix::command(Cause::WaitingForRancher, restart)
-        .then(["rcert", "rotate", "status", "--to", &dir])
-        .note(format!(
-            "once status shows Rancher's cacerts setting with the new CA: rcert rotate apply --to {} (the agents and fleet)",
-            crate::check::shell_quote(&dir)
-        ))
+    let then = crate::check::Fix::command(Cause::NotApplied, request.rcert("apply", &[])).line();
+    crate::check::Fix::command(
+        Cause::WaitingForRancher,
+        request.kubectl(&["rollout", "restart", "deploy/rancher"]),
+    )
+    .then(request.rcert("status", &[]))
+    .note(format!(
+        "once status shows Rancher's cacerts setting with the new CA: {then} (the agents and fleet)"
+    ))
+}
+
+/// What to run for a lagging agent or fleet step, in the state the plan found: finish
+/// the secrets when they are half changed (never restart Rancher then), restart Rancher
+/// while its setting lags, else `step_fix`.
+pub(super) fn when_ready(
+    request: &RotateRequest,
+    plan: &RotationPlan,
+    step_fix: crate::check::Fix,
+) -> crate::check::Fix {
+    if plan.secrets.half_done() {
+        return crate::check::Fix::command(
+            Cause::HalfDone,
+            request.rcert("apply", &["--step", "secrets"]),
+        )
+        .note(format!("then: {}", step_fix.line()));
+    }
+    match plan.rancher.setting_done {
+        Some(false) => after_secrets(request),
+        _ => step_fix,
+    }
 }
 
 /// The default backup directory beside the new set.

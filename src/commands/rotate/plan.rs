@@ -73,7 +73,6 @@ fn secrets_lines(plan: &RotationPlan, set: &NewSet, request: &RotateRequest) -> 
         }),
     )];
     if let Some((new, old)) = secrets.half_done_words() {
-        let dir = request.dir.display().to_string();
         lines.push(StepLine::of(
             Phase::Secrets,
             Check::failed(
@@ -83,7 +82,7 @@ fn secrets_lines(plan: &RotationPlan, set: &NewSet, request: &RotateRequest) -> 
             )
             .with_fix(crate::check::Fix::command(
                 Cause::HalfDone,
-                ["rcert", "rotate", "apply", "--to", &dir, "--step", "secrets"],
+                request.rcert("apply", &["--step", "secrets"]),
             )),
         ));
     }

@@ -34,7 +34,18 @@ async fn status_of_cluster(
     let set = load_set(request, &checked_hosts(request, release_host.as_deref()))?;
     let new_checksum = set.checksum();
     let plan = RotationPlan::compute(&set, &view);
-    let mut steps = vec![StepLine::of(Phase::Secrets, secrets_line(&plan, request))];
+    // A downstream cluster holds neither Rancher's objects nor its secrets.
+    let downstream = view.agents.is_none() && view.tls.is_none() && view.ca.is_none();
+    let secrets = if downstream {
+        Check::skipped(
+            CheckId::Secret,
+            Cause::NotPresent,
+            "no Rancher objects and no tls-rancher-ingress or tls-ca here (a downstream cluster): the secrets change in Rancher's cluster".to_string(),
+        )
+    } else {
+        secrets_line(&plan, request)
+    };
+    let mut steps = vec![StepLine::of(Phase::Secrets, secrets)];
     match &view.agents {
         // A restart now would hand the agents a CA that does not match what is served.
         Some(agents) if plan.secrets.half_done() => {
@@ -42,14 +53,14 @@ async fn status_of_cluster(
                 CheckId::CacertsSetting, Cause::HalfDone,
                 "Rancher's cacerts setting not judged while the secrets are half changed: finish (or roll back) the secrets first; do not restart Rancher now".to_string(),
             )));
-            steps.extend(cluster_lines(agents, request));
+            steps.extend(cluster_lines(agents, &plan, request));
         }
         Some(agents) => {
             steps.push(StepLine::of(
                 Phase::Rancher,
                 setting_line(&set, &plan, request),
             ));
-            steps.extend(cluster_lines(agents, request));
+            steps.extend(cluster_lines(agents, &plan, request));
         }
         None => steps.push(StepLine::of(
             Phase::Agents,
@@ -76,7 +87,7 @@ async fn status_of_cluster(
     steps.extend(
         plan.fleet
             .iter()
-            .map(|change| StepLine::of(Phase::Fleet, fleet_line(change, request))),
+            .map(|change| StepLine::of(Phase::Fleet, fleet_line(change, &plan, request))),
     );
     if let Some(host) = &request.host {
         steps.extend(served_lines(&set, request, node, host).await?);
@@ -135,18 +146,15 @@ async fn system_agent_line(
 /// change stopped half-way is named (do not restart Rancher then).
 fn secrets_line(plan: &RotationPlan, request: &RotateRequest) -> Check {
     let secrets = &plan.secrets;
-    let dir = request.dir.display().to_string();
     let fix = Fix::command(
         Cause::NotApplied,
-        [
-            "rcert", "rotate", "apply", "--to", &dir, "--step", "secrets",
-        ],
+        request.rcert("apply", &["--step", "secrets"]),
     );
     let tls = Subject::Secret {
         namespace: request.namespace.to_string(),
         name: rancher::TLS_SECRET.to_string(),
     };
-    let fix_text = format!("rcert rotate apply --to {dir} --step secrets");
+    let fix_text = fix.line();
     if let Some((new, old)) = secrets.half_done_words() {
         return Check::failed(
             CheckId::Secret, Cause::HalfDone,
@@ -197,36 +205,19 @@ fn workload_line(
         )
         .about(subject);
     }
-    let dir = request.dir.display().to_string();
-    let mut argv = vec![
-        "rcert", "rotate", "apply", "--to", &dir, "--step", "agents", "--agents", "env",
-    ];
-    if let Some(context) = request.cluster.context.as_deref() {
-        argv.extend(["--context", context]);
-    }
     // apply sets the checksum only once Rancher hands out the new CA: its cacerts setting
     // here, or /cacerts at --host on a downstream cluster.
+    let mut extra = vec!["--step", "agents", "--agents", "env"];
     if let Some(host) = request.host.as_deref() {
-        argv.extend(["--host", host]);
+        extra.extend(["--host", host]);
     }
-    let env_method = Fix::command(Cause::AgentChecksumMismatch, argv);
-    // What runs now: the secrets first when they are half changed (never a restart then),
-    // Rancher's restart while its setting lags, else the agents.
-    let fix = match plan.rancher.setting_done {
-        _ if plan.secrets.half_done() => Fix::command(
-            Cause::HalfDone,
-            [
-                "rcert", "rotate", "apply", "--to", &dir, "--step", "secrets",
-            ],
-        )
-        .note(format!("then the agents: {}", env_method.line())),
-        Some(false) => after_secrets(request),
-        Some(true) => env_method.clone(),
-        None if request.host.is_some() => env_method.clone(),
-        None => env_method
-            .clone()
+    let env_method = Fix::command(Cause::AgentChecksumMismatch, request.rcert("apply", &extra));
+    let env_method = match (plan.rancher.setting_done, &request.host) {
+        (None, None) => env_method
             .note("add --host RANCHER: on a downstream cluster apply checks /cacerts there first"),
+        _ => env_method,
     };
+    let fix = when_ready(request, plan, env_method);
     let evidence = Evidence::checksums(
         change.checksum_now.as_deref(),
         plan.secrets.ca_checksum_new.as_deref(),
@@ -238,7 +229,7 @@ fn workload_line(
             "{} has CATTLE_CA_CHECKSUM={} (new: {new}): {}",
             change.workload,
             change.checksum_now.as_deref().unwrap_or("none"),
-            env_method.line()
+            fix.line()
         ),
     )
     .with_fix(fix)
@@ -248,7 +239,11 @@ fn workload_line(
 
 /// A fleet cluster: redeployed for the new CA (rcert's mark), or not yet. Without the
 /// mark rcert cannot tell a hand-made redeploy from none: a warning, not a failure.
-fn fleet_line(change: &rotation::FleetChange, request: &RotateRequest) -> Check {
+fn fleet_line(
+    change: &rotation::FleetChange,
+    plan: &RotationPlan,
+    request: &RotateRequest,
+) -> Check {
     let name = format!("{}/{}", change.namespace, change.name);
     let subject = change.cluster.subject();
     if change.done {
@@ -261,7 +256,10 @@ fn fleet_line(change: &rotation::FleetChange, request: &RotateRequest) -> Check 
         )
         .about(subject);
     }
-    let dir = request.dir.display().to_string();
+    let step_fix = Fix::command(
+        Cause::NotApplied,
+        request.rcert("apply", &["--step", "fleet"]),
+    );
     Check::warning(
         CheckId::Cluster,
         Cause::NotApplied,
@@ -270,10 +268,7 @@ fn fleet_line(change: &rotation::FleetChange, request: &RotateRequest) -> Check 
             change.generation_now
         ),
     )
-    .with_fix(Fix::command(
-        Cause::NotApplied,
-        ["rcert", "rotate", "apply", "--to", &dir, "--step", "fleet"],
-    ))
+    .with_fix(when_ready(request, plan, step_fix))
     .about(subject)
 }
 
@@ -297,7 +292,7 @@ fn setting_line(set: &NewSet, plan: &RotationPlan, request: &RotateRequest) -> C
         )
         .with_fix(Fix::command(
             Cause::CacertsSettingStale,
-            ["kubectl", "-n", namespace, "rollout", "restart", "deploy/rancher"],
+            request.kubectl(&["rollout", "restart", "deploy/rancher"]),
         ))
         .with_evidence(evidence),
         None if followed => Check::ok(
@@ -318,7 +313,11 @@ fn setting_line(set: &NewSet, plan: &RotationPlan, request: &RotateRequest) -> C
 }
 
 /// Every management cluster: connected, and passing the strict check in strict mode.
-fn cluster_lines(agents: &AgentState, request: &RotateRequest) -> Vec<StepLine> {
+fn cluster_lines(
+    agents: &AgentState,
+    plan: &RotationPlan,
+    request: &RotateRequest,
+) -> Vec<StepLine> {
     let dir = request.dir.display().to_string();
     let strict = agents.agent_tls_mode.as_deref() == Some("strict");
     agents
@@ -362,6 +361,27 @@ fn cluster_lines(agents: &AgentState, request: &RotateRequest) -> Vec<StepLine> 
                         cluster.name
                     ),
                 )
+            } else if plan
+                .agents
+                .clusters
+                .iter()
+                .any(|change| change.name == cluster.name && !change.done)
+            {
+                // Connected says little: an agent with the old checksum works until it
+                // restarts. Without rcert's mark, a redeploy cannot be told from none.
+                let step_fix = Fix::command(
+                    Cause::NotApplied,
+                    request.rcert("apply", &["--step", "agents"]),
+                );
+                Check::warning(
+                    CheckId::Cluster,
+                    Cause::NotApplied,
+                    format!(
+                        "cluster {} is connected, but rcert has not redeployed its agent for the new CA (method 1): unless its CATTLE_CA_CHECKSUM was set another way (--agents env on that cluster), the agent fails at its next restart",
+                        cluster.name
+                    ),
+                )
+                .with_fix(when_ready(request, plan, step_fix))
             } else {
                 Check::ok(
                     CheckId::Cluster,
@@ -441,7 +461,7 @@ async fn served_lines(
         .with_evidence(Evidence::checksums(found.as_deref(), wanted.as_deref()))
         .with_fix(Fix::command(
             Cause::CacertsMismatch,
-            ["kubectl", "-n", request.namespace.as_str(), "rollout", "restart", "deploy/rancher"],
+            request.kubectl(&["rollout", "restart", "deploy/rancher"]),
         )),
     };
     Ok(vec![

@@ -253,21 +253,14 @@ async fn apply_to_cluster(
 /// What to run after an apply that finished its part: `rotate status` after the agents,
 /// Rancher's restart and the agents step after the secrets alone.
 fn next_step(request: &ApplyRequest, agents_done: bool, plan: &RotationPlan) -> Fix {
-    let dir = request.dir.display().to_string();
     if agents_done {
-        return Fix::command(
-            Cause::NotApplied,
-            ["rcert", "rotate", "status", "--to", &dir],
-        )
-        .note("until every agent has the new checksum and every cluster is connected");
+        return Fix::command(Cause::NotApplied, request.rcert("status", &[]))
+            .note("until every agent has the new checksum and every cluster is connected");
     }
     if plan.rancher.setting_done == Some(true) {
         // Rancher already hands out the new CA: the agents and fleet can follow now.
-        return Fix::command(
-            Cause::NotApplied,
-            ["rcert", "rotate", "apply", "--to", &dir],
-        )
-        .note("the agents and fleet (the secrets are left unchanged)");
+        return Fix::command(Cause::NotApplied, request.rcert("apply", &[]))
+            .note("the agents and fleet (the secrets are left unchanged)");
     }
     after_secrets(request)
 }
