@@ -18,6 +18,8 @@ pub struct CertSet {
     pub key_path: String,
     /// The certificates of `tls.crt`, in file order.
     pub chain: Vec<Cert>,
+    /// Read from a Secret (doctor), not from files: a fix rebuilds and pushes it.
+    pub in_secret: bool,
     /// `tls.crt` as the Secret holds it: the certificates as PEM.
     pub cert_pem: Vec<u8>,
     /// The facts of the key (None: a Secret whose tls.key is missing or unusable — read
@@ -50,6 +52,7 @@ impl CertSet {
             cert_path: cert_input.name(),
             key_path: key_input.name(),
             chain: certs_from(&cert)?,
+            in_secret: false,
             cert_pem: cert.certificates_as_pem(),
             key: Some(key_from(&key_file)?),
             key_pem: key_file.key_as_pem(),
@@ -68,6 +71,7 @@ impl CertSet {
             cert_path: format!("tls.crt of secret {secret}"),
             key_path: format!("tls.key of secret {secret}"),
             chain,
+            in_secret: true,
             cert_pem: cert.to_vec(),
             key: key.and_then(crate::x509::cert::key_in),
             key_pem: key.map(<[u8]>::to_vec).unwrap_or_default(),
@@ -87,6 +91,11 @@ impl CertSet {
             clients: judgement.clients,
             max_depth: None,
         };
-        check_chain(&self.chain, Origin::File(&self.cert_path), &context)
+        let origin = if self.in_secret {
+            Origin::Secret(&self.cert_path)
+        } else {
+            Origin::File(&self.cert_path)
+        };
+        check_chain(&self.chain, origin, &context)
     }
 }

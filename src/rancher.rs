@@ -142,6 +142,10 @@ pub enum BundleKind {
     /// A trust store (the system's, or Rancher's roots plus `tls-ca-additional`): not a
     /// file Rancher serves, no checksum.
     Store,
+    /// A CA held by an object rather than a local file: a Secret's `cacerts.pem`, a
+    /// webhook's caBundle, a kubeconfig's CA data (with its checksum; a fix names it
+    /// `cacerts.pem`).
+    Embedded,
 }
 
 /// A CA file (`cacerts.pem`): its certificates and the bytes Rancher would serve; or the
@@ -189,7 +193,7 @@ impl CaBundle {
             }
         }
         CaBundle {
-            checksum: (kind == BundleKind::File).then(|| ca_checksum(&bytes)),
+            checksum: (kind != BundleKind::Store).then(|| ca_checksum(&bytes)),
             source,
             certs,
             bytes,
@@ -197,6 +201,15 @@ impl CaBundle {
             anchors,
             unusable,
             private_keys,
+        }
+    }
+
+    /// The CA file as one word of a shell line: its path, or `cacerts.pem` for a CA
+    /// that no local file holds.
+    pub fn file_word(&self) -> String {
+        match self.kind {
+            BundleKind::File => crate::check::shell_quote(&self.source),
+            BundleKind::Store | BundleKind::Embedded => CA_SECRET_KEY.to_string(),
         }
     }
 

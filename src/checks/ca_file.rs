@@ -20,7 +20,7 @@ fn intermediates_check(ca: &CaBundle, origin: Origin<'_>) -> Check {
     // changes the bytes CATTLE_CA_CHECKSUM hashes — every registered agent needs the new one.
     let reorder = |cause: Cause| {
         let leaf = origin.shell_word();
-        let ca_file = crate::check::shell_quote(&ca.source);
+        let ca_file = ca.file_word();
         Fix::words(
             cause,
             format!("optional, and it changes CATTLE_CA_CHECKSUM (agents then need the new one: rcert rotate): rcert fullchain {leaf} {ca_file} --out {leaf} --cacerts {ca_file} --force — the leaf orders the CAs above it"),
@@ -117,7 +117,7 @@ fn judged_ca_file(ca: &CaBundle, at: time::OffsetDateTime, origin: Origin<'_>) -
             format!(
                 "keep only the CA certificates in it: rcert fullchain {leaf} {ca_file} --out {leaf} --cacerts {ca_file} --force (the server certificate goes to tls.crt, the CAs above it to the CA file)",
                 leaf = origin.shell_word(),
-                ca_file = crate::check::shell_quote(&ca.source)
+                ca_file = ca.file_word()
             ),
         ));
     }

@@ -94,6 +94,9 @@ pub enum Origin<'a> {
     File(&'a str),
     /// Standard input: there is no file to write a fixed chain back to.
     Stdin,
+    /// A Secret's `tls.crt` (named as given, e.g. `tls.crt of secret NS/NAME`): fixed
+    /// locally and pushed again.
+    Secret(&'a str),
     /// A server that sent the chain in a handshake.
     Server,
 }
@@ -104,14 +107,14 @@ impl Origin<'_> {
     fn shell_word(&self) -> String {
         match self {
             Origin::File(path) => crate::check::shell_quote(path),
-            Origin::Stdin | Origin::Server => "tls.crt".to_string(),
+            Origin::Stdin | Origin::Secret(_) | Origin::Server => "tls.crt".to_string(),
         }
     }
 
     /// "tls.crt" or "the server at host:port".
     fn name(&self) -> String {
         match self {
-            Origin::File(path) => path.to_string(),
+            Origin::File(path) | Origin::Secret(path) => path.to_string(),
             Origin::Stdin => crate::x509::pem::STDIN_NAME.to_string(),
             Origin::Server => "the served chain".to_string(),
         }
@@ -122,6 +125,10 @@ impl Origin<'_> {
         match self {
             Origin::File(path) => format!("rcert fullchain {path} --out {path} --force"),
             Origin::Stdin => "rcert fullchain - < chain.pem > tls.crt".to_string(),
+            Origin::Secret(_) => {
+                "rebuild tls.crt in order (rcert fullchain tls.crt --out tls.crt --force) and push it (rcert push)"
+                    .to_string()
+            }
             Origin::Server => {
                 "rebuild tls.crt with rcert fullchain and update the tls-rancher-ingress secret"
                     .to_string()
@@ -138,7 +145,7 @@ impl Origin<'_> {
                 cause,
                 ["rcert", "fullchain", path, "--out", path, "--force"],
             ),
-            Origin::Server => Fix::words(cause, self.reorder_hint()),
+            Origin::Secret(_) | Origin::Server => Fix::words(cause, self.reorder_hint()),
         }
     }
 
@@ -149,7 +156,7 @@ impl Origin<'_> {
             Origin::File(path) => {
                 Fix::command(cause, ["rcert", "fullchain", path, holder, "--out", path, "--force"])
             }
-            Origin::Stdin | Origin::Server => Fix::words(
+            Origin::Stdin | Origin::Secret(_) | Origin::Server => Fix::words(
                 cause,
                 format!("rebuild tls.crt with the intermediate after the leaf: rcert fullchain tls.crt {} --out tls.crt --force", crate::check::shell_quote(holder)),
             ),
@@ -161,6 +168,7 @@ impl Origin<'_> {
         match self {
             Origin::File(path) => format!("append it to {path} after the leaf (rcert fullchain)"),
             Origin::Stdin => "append it after the leaf (rcert fullchain)".to_string(),
+            Origin::Secret(_) => "add it to tls.crt after the leaf (rcert fullchain) and push it (rcert push)".to_string(),
             Origin::Server => "the server sends the leaf without it: add the intermediate to tls.crt after the leaf (rcert fullchain) and update the secret".to_string(),
         }
     }
@@ -226,7 +234,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
     if let Some(ca) = context
         .ca
         .as_ref()
-        .filter(|ca| ca.kind == crate::rancher::BundleKind::File)
+        .filter(|ca| ca.kind != crate::rancher::BundleKind::Store)
     {
         judged.push((ca_file_check(ca, context.at, origin), None));
         judged.push((
@@ -279,7 +287,7 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
                 })
                 .collect()
         }
-        Origin::Stdin | Origin::Server => checks,
+        Origin::Stdin | Origin::Secret(_) | Origin::Server => checks,
     }
 }
 

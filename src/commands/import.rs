@@ -198,6 +198,7 @@ pub fn import(request: &ImportRequest) -> Result<ImportReport, crate::Error> {
         cert_path: dir.join("tls.crt").display().to_string(),
         key_path: dir.join("tls.key").display().to_string(),
         chain: served.into_iter().cloned().collect(),
+        in_secret: false,
         cert_pem: chain_pem.into_bytes(),
         key: Some(key_info),
         key_pem: key_pem.into_bytes(),

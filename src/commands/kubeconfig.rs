@@ -304,7 +304,7 @@ async fn server_checks(
                     "the kubeconfig's certificate-authority".to_string(),
                     certs,
                     bytes,
-                    crate::rancher::BundleKind::File,
+                    crate::rancher::BundleKind::Embedded,
                 ))
             }
         }

@@ -137,9 +137,6 @@ impl Doctor<'_> {
             at: self.request.at,
             clients: self.request.clients,
         };
-        let file = Subject::File {
-            path: set.cert_path.clone(),
-        };
         let in_secret = Subject::Secret {
             namespace: self.request.namespace.to_string(),
             name: self.request.secret_name.clone(),
@@ -148,8 +145,9 @@ impl Doctor<'_> {
             if check.name == CheckId::CaChecksum {
                 continue;
             }
-            if check.subject.as_ref() == Some(&file) {
-                check.subject = Some(in_secret.clone());
+            // A finding about no certificate in particular is about the Secret.
+            if check.status != Status::Ok {
+                check = check.about_by_default(&in_secret);
             }
             let fix = self.fix_for_secret_check(check.name);
             self.add(Section::Cluster, check, fix);
@@ -166,12 +164,20 @@ impl Doctor<'_> {
             .then(push.clone())
         };
         Some(match name {
-            CheckId::Chain | CheckId::Order => fullchain(&[
+            // The chain lacks a certificate: it must come from the CA.
+            CheckId::Chain => fullchain(&[
                 "tls.crt", "intermediate.pem", "root.pem", "--out", "tls.crt", "--force",
             ]),
-            CheckId::Key => Fix::command(Cause::KeyMismatch, ["rcert", "inspect", "tls.crt"])
-                .then(push)
-                .note("inspect lists which key file belongs to tls.crt: push the set with that tls.key"),
+            // Out of order: tls.crt holds them all, put them in order where it is.
+            CheckId::Order => fullchain(&["tls.crt", "--out", "tls.crt", "--force"]),
+            // Which key belongs is a search among the operator's key files.
+            CheckId::Key => Fix::words(
+                Cause::KeyMismatch,
+                format!(
+                    "find the key that belongs to tls.crt (rcert inspect tls.crt KEYFILE… says which), put it in tls.key, then {}",
+                    Fix::command(Cause::KeyMismatch, push).line()
+                ),
+            ),
             CheckId::Validity => self.renew_fix(),
             // Reissued from the same CA (the agents' checksum stays), for the host.
             CheckId::San | CheckId::Name => self

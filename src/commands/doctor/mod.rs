@@ -248,7 +248,7 @@ fn bundle_from(source: &str, bytes: Vec<u8>) -> Option<CaBundle> {
             source.to_string(),
             certs,
             bytes,
-            crate::rancher::BundleKind::File,
+            crate::rancher::BundleKind::Embedded,
         )
     })
 }

@@ -112,7 +112,23 @@ impl Doctor<'_> {
                 )
                 .with_evidence(Evidence::checksums(Some(&served), Some(&expected)))
             };
-            self.add(Section::Rancher, check, Some(self.push_fix()));
+            // tls-ca already holds the local CA: Rancher has not restarted since. Else the
+            // local CA is another one: moving to it is a CA change, never run unattended.
+            let in_secret = secrets
+                .and_then(ClusterSecrets::ca_bytes)
+                .is_some_and(|bytes| crate::rancher::same_cacerts(&bytes, &local.bytes));
+            let fix = if in_secret {
+                restart("secret tls-ca already holds this CA: Rancher serves it after a restart")
+            } else {
+                Fix::words(
+                    Cause::CacertsMismatch,
+                    format!(
+                        "{} is another CA than Rancher serves: moving to it changes CATTLE_CA_CHECKSUM for every agent — plan it with rcert rotate plan --to DIR (DIR holding it with tls.crt and tls.key)",
+                        local.source
+                    ),
+                )
+            };
+            self.add(Section::Rancher, check, Some(fix));
         }
         if let Some(check) = host.checks.iter().find(|c| c.name == CheckId::CacertsChain) {
             self.add(Section::Rancher, check.clone(), Some(self.push_fix()));

@@ -57,7 +57,7 @@ impl Doctor<'_> {
                     bundle.describe(),
                     certs,
                     bundle.bytes.clone(),
-                    crate::rancher::BundleKind::File,
+                    crate::rancher::BundleKind::Embedded,
                 )),
                 untrusted: Vec::new(),
                 untrusted_files: Vec::new(),

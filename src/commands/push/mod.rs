@@ -268,7 +268,14 @@ async fn additional_trusted_cas_check(client: &kube::Client, namespace: &str) ->
                 values.revision,
                 values.additional_trusted_cas.map_or("unset".to_string(), |v| v.to_string())
             ),
-        ),
+        )
+        .with_fix(crate::check::Fix::command(
+            Cause::HelmValues,
+            [
+                "helm", "upgrade", "rancher", "rancher-latest/rancher", "-n", namespace,
+                "--reuse-values", "--set", "additionalTrustedCAs=true",
+            ],
+        )),
         Ok(None) => Check::warning(
             CheckId::HelmValues, Cause::HelmValues,
             format!("no rancher helm release in {namespace} (installed another way?): Rancher reads tls-ca-additional only with additionalTrustedCAs=true"),

@@ -209,7 +209,12 @@ fn agents_lines(plan: &RotationPlan, view: &ClusterView) -> Vec<StepLine> {
                 Check::warning(CheckId::Cluster, Cause::StrictCheckFailed, line)
             } else if connected != "True" {
                 line.push_str(": it is not connected — Rancher cannot redeploy its agent until it reconnects; on that cluster, kubectl -n cattle-system logs deploy/cattle-cluster-agent says why");
-                Check::warning(CheckId::Cluster, Cause::ClusterDisconnected, line)
+                Check::warning(CheckId::Cluster, Cause::ClusterDisconnected, line).with_fix(
+                    crate::check::Fix::words(
+                        Cause::ClusterDisconnected,
+                        format!("on cluster {}: kubectl -n cattle-system logs deploy/cattle-cluster-agent says why it is not connected", change.name),
+                    ),
+                )
             } else {
                 Check::ok(CheckId::Cluster, line)
             };

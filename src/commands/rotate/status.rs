@@ -122,11 +122,16 @@ async fn system_agent_line(
         (Some(ca), Some(new_ca)) => rancher::same_cacerts(ca, &new_ca.bytes),
         _ => found.checksum.is_some() && found.checksum == new,
     };
+    let stv = Subject::Secret {
+        namespace: request.namespace.to_string(),
+        name: crate::cluster::rancher_objects::STV_AGGREGATION_SECRET.to_string(),
+    };
     Ok(Some(if holds_new {
         Check::ok(
             CheckId::AgentChecksum,
             "secret stv-aggregation holds the new CA: the system-agent-upgrader plan hands it to rancher-system-agent on every node".to_string(),
         )
+        .about(stv)
     } else {
         Check::failed(
             CheckId::AgentChecksum, Cause::AgentChecksumMismatch,
@@ -139,6 +144,14 @@ async fn system_agent_line(
             ),
         )
         .with_evidence(Evidence::checksums(found.checksum.as_deref(), new.as_deref()))
+        .with_fix(
+            Fix::command(
+                Cause::AgentChecksumMismatch,
+                request.kubectl(&["rollout", "restart", "deploy/cattle-cluster-agent"]),
+            )
+            .note("it rewrites stv-aggregation; the system-agent-upgrader plan then updates the nodes (check /var/lib/rancher/agent/rancher2_connection_info.json on one)"),
+        )
+        .about(stv)
     }))
 }
 
@@ -437,6 +450,10 @@ async fn served_lines(
                 result.chain.first().map(|c| c.subject.as_str()).unwrap_or("nothing")
             ),
         )
+        .with_fix(Fix::words(
+            Cause::NotServedYet,
+            "restart the ingress controller so it loads tls-rancher-ingress again (ingress-nginx: kubectl -n ingress-nginx rollout restart daemonset/ingress-nginx-controller), or update the certificate of the load balancer in front of Rancher",
+        ))
     };
     let served_checksum = result
         .rancher
