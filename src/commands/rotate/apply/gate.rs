@@ -149,7 +149,8 @@ impl Run<'_> {
                     CheckId::CacertsSetting,
                     Cause::WaitingForRancher,
                     format!("a real run stops here until Rancher hands out the new CA: {why}"),
-                ),
+                )
+                .with_fix(after_secrets(request)),
             );
             return;
         }

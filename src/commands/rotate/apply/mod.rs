@@ -115,13 +115,9 @@ async fn apply_to_cluster(
 ) -> Result<RotateReport, crate::Error> {
     let new_checksum = set.checksum();
     if Status::worst(&set.validation) == Status::Failed {
-        let steps = vec![StepLine::run(Check::failed(
-            CheckId::Secret,
-            Cause::NewSetInvalid,
-            format!(
-                "refused: {} does not validate; nothing was changed",
-                request.dir.display()
-            ),
+        let steps = vec![refused(format!(
+            "refused: {} does not validate; nothing was changed",
+            request.dir.display()
         ))];
         return Ok(finished(request, new_checksum, set.validation, steps, 0));
     }
@@ -132,12 +128,9 @@ async fn apply_to_cluster(
     if let Some(host) = release_host {
         set.judge(request, &checked_hosts(request, Some(&host)));
         if Status::worst(&set.validation) == Status::Failed {
-            let steps = vec![StepLine::run(Check::failed(
-                CheckId::Secret, Cause::NewSetInvalid,
-                format!(
-                    "refused: {} does not validate for {host}, the hostname of the rancher helm release; nothing was changed",
-                    request.dir.display()
-                ),
+            let steps = vec![refused(format!(
+                "refused: {} does not validate for {host}, the hostname of the rancher helm release; nothing was changed",
+                request.dir.display()
             ))];
             return Ok(finished(
                 request,
@@ -151,11 +144,7 @@ async fn apply_to_cluster(
     if let Some(refusal) = strict_mode_refusal(&set, &view, request) {
         let steps = vec![
             StepLine::of(Phase::Rancher, refusal),
-            StepLine::run(Check::failed(
-                CheckId::Secret,
-                Cause::NewSetInvalid,
-                "refused: nothing was changed".to_string(),
-            )),
+            refused("refused: nothing was changed".to_string()),
         ];
         return Ok(finished(
             request,
@@ -263,6 +252,16 @@ fn next_step(request: &ApplyRequest, agents_done: bool, plan: &RotationPlan) -> 
             .note("the agents and fleet (the secrets are left unchanged)");
     }
     after_secrets(request)
+}
+
+/// The line of a run refused before any change: the failed checks above say what to fix.
+fn refused(message: String) -> StepLine {
+    StepLine::run(
+        Check::failed(CheckId::Secret, Cause::NewSetInvalid, message).with_fix(Fix::words(
+            Cause::NewSetInvalid,
+            "fix what the failed checks above name (each carries its own fix), then run apply again",
+        )),
+    )
 }
 
 /// An apply's report (also of one refused before any change): `finish`'s, with
