@@ -266,6 +266,13 @@ impl Cause {
             }
             Unreachable => "check the address, port, firewall and that the service listens (rcert probe)",
             ApiError => "check the kubeconfig context and the RBAC of your user or service account for the resource named",
+            PingFailed => "check that the host is Rancher and that it is ready (kubectl -n cattle-system get pods -l app=rancher): its /ping answers pong",
+            CacertsUnavailable | CacertsEmpty => "Rancher serves /cacerts from its cacerts setting: with a private CA, install it with privateCA=true and secret tls-ca (rcert push --ca cacerts.pem)",
+            CacertsMismatch | CacertsNodeDiffers | CacertsSettingStale => "restart Rancher so it reads tls-ca again (kubectl -n cattle-system rollout restart deploy/rancher)",
+            ChainsDiffer => "find the target that serves another chain and restart its ingress controller, or fix its load balancer's certificate",
+            NoSni => "send the host name as SNI (rcert probe --servername NAME): an ingress answers a request without SNI with its default certificate",
+            NotServedYet | ServedDiffers => "restart the ingress controller so it loads the Secret again, or update the certificate of the load balancer in front of Rancher",
+            ClusterDisconnected => "on that cluster, kubectl -n cattle-system logs deploy/cattle-cluster-agent says why it is not connected",
             _ => return None,
         })
     }

@@ -49,10 +49,16 @@ async fn status_of_cluster(
     match &view.agents {
         // A restart now would hand the agents a CA that does not match what is served.
         Some(agents) if plan.secrets.half_done() => {
+            let finish = Fix::command(
+                Cause::HalfDone,
+                request.rcert("apply", &["--step", "secrets"]),
+            );
             steps.push(StepLine::of(Phase::Rancher, Check::skipped(
                 CheckId::CacertsSetting, Cause::HalfDone,
                 "Rancher's cacerts setting not judged while the secrets are half changed: finish (or roll back) the secrets first; do not restart Rancher now".to_string(),
-            )));
+            )
+            .with_fix(finish)
+            .about(Subject::object("settings.management.cattle.io", None, "cacerts"))));
             steps.extend(cluster_lines(agents, &plan, request));
         }
         Some(agents) => {
