@@ -366,7 +366,7 @@ fn the_fake_certificate_is_explained_by_the_precondition_that_fails() {
         message.contains("has type Opaque; ingress-nginx loads only kubernetes.io/tls"),
         "{message}"
     );
-    assert!(fix.ends_with("--replace"), "{fix}");
+    assert!(fix.contains("--replace --kubeconfig "), "{fix}");
 }
 
 #[test]
@@ -536,7 +536,11 @@ fn drift_between_local_files_and_secrets() {
     assert!(failed[0].1.contains("tls.key"), "{:?}", failed[0]);
     assert_eq!(
         failed[0].2,
-        format!("rcert push --namespace cattle-system --dir {dir_arg}")
+        format!(
+            "rcert push --namespace cattle-system --dir {dir_arg} --kubeconfig {}",
+            emulator.kubeconfig()
+        ),
+        "the fix reaches the cluster doctor read"
     );
     let _ = Path::new(&dir_arg);
 }
@@ -660,9 +664,9 @@ fn cacerts_not_found_while_ping_answers_is_a_finding() {
     );
     // A routing problem: pushing the secrets again would change nothing.
     assert!(
-        fix.starts_with(
-            "kubectl -n cattle-system get ingress -o wide && curl -vk https://127.0.0.1:"
-        ) && fix.contains("# route https://127.0.0.1:"),
+        fix.starts_with("kubectl --kubeconfig ")
+            && fix.contains(" -n cattle-system get ingress -o wide && curl -vk https://127.0.0.1:")
+            && fix.contains("# route https://127.0.0.1:"),
         "{fix}"
     );
     assert_ne!(out.json["ca_checksum"], EMPTY_SHA256);
@@ -767,7 +771,7 @@ fn a_tls_ca_secret_with_another_key_is_read_and_named() {
     // command naming a path that is not there.
     assert_eq!(
         fix,
-        "with your files (tls.crt, tls.key, cacerts.pem; --dir names where they are): rcert push --namespace cattle-system --dir ./certs   # it writes cacerts.pem into secret tls-ca"
+        format!("with your files (tls.crt, tls.key, cacerts.pem; --dir names where they are): rcert push --namespace cattle-system --dir ./certs --kubeconfig {}   # it writes cacerts.pem into secret tls-ca", emulator.kubeconfig())
     );
     // With --dir the same fix is a command on those files.
     let dir = tempfile::tempdir().unwrap();
@@ -786,7 +790,10 @@ fn a_tls_ca_secret_with_another_key_is_read_and_named() {
     );
     assert_eq!(
         with_dir.one("cluster", "tls_ca").2,
-        format!("rcert push --namespace cattle-system --dir {shown}   # it writes cacerts.pem into secret tls-ca")
+        format!(
+            "rcert push --namespace cattle-system --dir {shown} --kubeconfig {}   # it writes cacerts.pem into secret tls-ca",
+            emulator.kubeconfig()
+        )
     );
     assert_eq!(
         out.one("cluster", "chain").0,
@@ -874,7 +881,8 @@ fn agents_lagging_behind_a_ca_change_are_named() {
     );
     assert!(
         fix.starts_with(&format!(
-            "kubectl -n cattle-system set env deployment/cattle-cluster-agent CATTLE_CA_CHECKSUM={}",
+            "kubectl --kubeconfig {} -n cattle-system set env deployment/cattle-cluster-agent CATTLE_CA_CHECKSUM={}",
+            emulator.kubeconfig(),
             sha256sum(&fixture_bytes("root.pem"))
         )),
         "the agent gets the checksum /cacerts serves: {fix}"

@@ -285,28 +285,43 @@ impl Doctor<'_> {
             ),
             _ => {}
         }
+        // What agents must hold: what /cacerts served, else (the endpoint not reached)
+        // Rancher's cacerts setting, which is what /cacerts serves.
+        let (expected, from) = match served {
+            Some(served) => (Some(served.to_string()), "/cacerts serves sha256"),
+            None => (
+                state
+                    .cacerts_setting
+                    .as_deref()
+                    .map(|setting| crate::rancher::ca_checksum(setting.as_bytes())),
+                "Rancher's cacerts setting (what /cacerts serves) has sha256",
+            ),
+        };
         for workload in &state.workloads {
-            let (Some(agent), Some(served)) = (&workload.checksum, served) else {
+            let (Some(agent), Some(expected)) = (&workload.checksum, expected.as_deref()) else {
                 continue;
             };
             let name = workload.agent.name();
-            if agent != served {
+            if agent != expected {
                 self.add(
                     Section::Agents,
                     Check::failed(
                         CheckId::AgentChecksum, Cause::AgentChecksumMismatch,
-                        format!("{name} has CATTLE_CA_CHECKSUM={agent}, but /cacerts serves sha256 {served}: agents will fail at their next restart (\"The CA checksum does not match\")"),
+                        format!("{name} has CATTLE_CA_CHECKSUM={agent}, but {from} {expected}: agents will fail at their next restart (\"The CA checksum does not match\")"),
                     )
                     .about(workload.subject())
-                    .with_evidence(Evidence::checksums(Some(agent), Some(served))),
-                    Some(set_checksum_fix(workload, served)),
+                    .with_evidence(Evidence::checksums(Some(agent), Some(expected))),
+                    Some(set_checksum_fix(workload, expected)),
                 );
             } else {
                 self.add(
                     Section::Agents,
                     Check::ok(
                         CheckId::AgentChecksum,
-                        format!("{name}'s CATTLE_CA_CHECKSUM matches /cacerts"),
+                        match served {
+                            Some(_) => format!("{name}'s CATTLE_CA_CHECKSUM matches /cacerts"),
+                            None => format!("{name}'s CATTLE_CA_CHECKSUM matches Rancher's cacerts setting (what /cacerts serves)"),
+                        },
                     )
                     .about(workload.subject()),
                     None,

@@ -145,8 +145,12 @@ impl Doctor<'_> {
             if check.name == CheckId::CaChecksum {
                 continue;
             }
-            // A finding about no certificate in particular is about the Secret.
+            // A finding about no certificate in particular (or about tls.key) is about
+            // the Secret.
             if check.status != Status::Ok {
+                if matches!(check.subject, Some(Subject::File { .. })) {
+                    check.subject = None;
+                }
                 check = check.about_by_default(&in_secret);
             }
             let fix = self.fix_for_secret_check(check.name);

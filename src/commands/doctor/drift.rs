@@ -1,7 +1,7 @@
 //! doctor's drift part: local files against the secrets.
 
 use super::*;
-use crate::check::Cause;
+use crate::check::{Cause, Evidence};
 
 impl Doctor<'_> {
     pub(super) fn drift_part(&mut self, secrets: &ClusterSecrets) {
@@ -22,46 +22,87 @@ impl Doctor<'_> {
             };
             compared += 1;
             let shown = path.display();
-            let check = match in_cluster {
-                Some(remote) if remote == local => Check::ok(
-                    CheckId::Drift,
-                    format!("{shown} equals {file} of secret {secret_name}"),
+            let local_file = Subject::File {
+                path: shown.to_string(),
+            };
+            let (check, fix) = match in_cluster {
+                Some(remote) if remote == local => (
+                    Check::ok(
+                        CheckId::Drift,
+                        format!("{shown} equals {file} of secret {secret_name}"),
+                    ),
+                    None,
                 ),
                 Some(remote)
                     if file == crate::rancher::CA_SECRET_KEY
                         && crate::rancher::same_cacerts(&remote, &local) =>
                 {
-                    Check::ok(
+                    (Check::ok(
                         CheckId::Drift,
                         format!("{shown} differs from {file} of secret {secret_name} only in white space around it, which Rancher trims: CATTLE_CA_CHECKSUM is the same")
-                    )
+                    ), None)
                 }
-                Some(remote) if file == crate::rancher::CA_SECRET_KEY => Check::failed(
-                    CheckId::Drift, Cause::LocalDiffers,
-                    format!(
-                        "{shown} differs from {file} of secret {secret_name}: pushing it moves CATTLE_CA_CHECKSUM from {} to {}, and agents registered with the old one stop connecting at their next restart (rcert rotate plan --to {})",
+                // Another CA (or the same CAs in another order): a push moves the
+                // checksum every agent pins — a planned change, never a command.
+                Some(remote) if file == crate::rancher::CA_SECRET_KEY => {
+                    let (from, to) = (
                         crate::rancher::ca_checksum(&remote),
                         crate::rancher::ca_checksum(&local),
-                        dir.display()
+                    );
+                    let reordered = same_certificates(&remote, &local);
+                    let what = if reordered {
+                        "holds the same CA certificates as"
+                    } else {
+                        "differs from"
+                    };
+                    let message = format!(
+                        "{shown} {what} {file} of secret {secret_name}{}: pushing it moves CATTLE_CA_CHECKSUM from {from} to {to}, and agents registered with the old one stop connecting at their next restart",
+                        if reordered { ", in another order" } else { "" }
+                    );
+                    let fix = Fix::words(
+                        Cause::LocalDiffers,
+                        format!(
+                            "a CA change for every agent: plan it with rcert rotate plan --to {} (or make {shown} equal to the secret's again)",
+                            crate::check::shell_quote(&dir.display().to_string())
+                        ),
+                    );
+                    (
+                        Check::failed(CheckId::Drift, Cause::LocalDiffers, message)
+                            .with_evidence(Evidence::checksums(Some(&to), Some(&from))),
+                        Some(fix),
+                    )
+                }
+                // The Secret holds a newer certificate than the file: pushing the file
+                // would put an older one back.
+                Some(remote) if file == "tls.crt" && newer(&remote, &local) => (
+                    Check::failed(
+                        CheckId::Drift,
+                        Cause::LocalDiffers,
+                        format!("{shown} is older than tls.crt of secret {secret_name} (its leaf expires earlier): the secret was renewed after this copy"),
                     ),
+                    Some(Fix::words(
+                        Cause::LocalDiffers,
+                        format!("refresh the local copy from the secret (kubectl -n {} get secret {} -o jsonpath='{{.data.tls\\.crt}}' | base64 -d > {shown}, and tls.key likewise); pushing {shown} would put the older certificate back", self.request.namespace, self.request.secret_name),
+                    )),
                 ),
-                Some(_) => Check::failed(
-                    CheckId::Drift, Cause::LocalDiffers,
-                    format!("{shown} differs from {file} of secret {secret_name}"),
+                Some(_) => (
+                    Check::failed(
+                        CheckId::Drift,
+                        Cause::LocalDiffers,
+                        format!("{shown} differs from {file} of secret {secret_name}"),
+                    ),
+                    Some(self.push_fix()),
                 ),
-                None => Check::failed(
-                    CheckId::Drift, Cause::LocalDiffers,
-                    format!("{shown} exists locally but secret {secret_name} holds no {file}"),
+                None => (
+                    Check::failed(
+                        CheckId::Drift,
+                        Cause::LocalDiffers,
+                        format!("{shown} exists locally but secret {secret_name} holds no {file}"),
+                    ),
+                    Some(self.push_fix()),
                 ),
             };
-            let local_file = Subject::File {
-                path: shown.to_string(),
-            };
-            self.add(
-                Section::Drift,
-                check.about(local_file),
-                Some(self.push_fix()),
-            );
+            self.add(Section::Drift, check.about(local_file), fix);
         }
         if compared == 0 {
             let message = format!(
@@ -75,4 +116,26 @@ impl Doctor<'_> {
             self.add(Section::Drift, check, None);
         }
     }
+}
+
+/// Whether two CA files hold the same certificates, whatever their order.
+fn same_certificates(one: &[u8], other: &[u8]) -> bool {
+    let fingerprints = |bytes: &[u8]| {
+        let mut all: Vec<String> = inspect::certs_in(bytes)
+            .into_iter()
+            .map(|cert| cert.sha256_fingerprint)
+            .collect();
+        all.sort();
+        all
+    };
+    let mine = fingerprints(one);
+    !mine.is_empty() && mine == fingerprints(other)
+}
+
+/// Whether the leaf of `secret` (a tls.crt) expires later than the leaf of `local`.
+fn newer(secret: &[u8], local: &[u8]) -> bool {
+    let leaf_end = |bytes: &[u8]| {
+        crate::checks::find_leaf(&inspect::certs_in(bytes)).map(|leaf| leaf.not_after_time())
+    };
+    matches!((leaf_end(secret), leaf_end(local)), (Some(secret), Some(local)) if secret > local)
 }

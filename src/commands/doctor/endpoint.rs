@@ -130,8 +130,11 @@ impl Doctor<'_> {
                 None,
             ),
             Some(chain) => {
+                // The secret's leaf, wherever tls.crt has it (a file out of order is the
+                // order check's finding, not a stale ingress).
+                let secret_leaf = crate::checks::find_leaf(chain);
                 let same_leaf =
-                    chain.first().map(|c| &c.sha256_fingerprint) == Some(&leaf.sha256_fingerprint);
+                    secret_leaf.map(|c| &c.sha256_fingerprint) == Some(&leaf.sha256_fingerprint);
                 let message = if same_leaf {
                     format!(
                         "{target} serves the leaf of secret {} but another chain ({} certificate(s) served, {} in the secret)",
@@ -146,17 +149,14 @@ impl Doctor<'_> {
                         short(&leaf.sha256_fingerprint),
                         leaf.not_after,
                         self.secret_ref(),
-                        chain.first().map_or("?", |c| short(&c.sha256_fingerprint)),
+                        secret_leaf.map_or("?", |c| short(&c.sha256_fingerprint)),
                     )
                 };
                 self.add_about(
                     Section::Endpoint,
                     &endpoint,
                     Check::failed(CheckId::Served, Cause::ServedDiffers, message),
-                    Some(
-                        reload_ingress_nginx(Cause::ServedDiffers)
-                            .note("or the TLS certificate of your load balancer"),
-                    ),
+                    Some(reload_ingress_nginx(Cause::ServedDiffers)),
                 );
             }
             None => self.add_probe_checks(result),

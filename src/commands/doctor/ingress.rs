@@ -167,8 +167,7 @@ impl Doctor<'_> {
             namespace: namespace.to_string(),
             name: secret_name,
             holder: format!("Ingress {name}"),
-            reload: reload_ingress_nginx(Cause::IngressFakeCertificate)
-                .note("or the deployment of your ingress controller"),
+            reload: reload_ingress_nginx(Cause::IngressFakeCertificate),
             controller_says: None,
         }))
     }

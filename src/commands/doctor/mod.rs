@@ -296,6 +296,14 @@ impl Doctor<'_> {
         ];
         let dir = self.request.dir.as_deref();
         let mut words_only = false;
+        let fix = Fix {
+            commands: fix
+                .commands
+                .iter()
+                .map(|argv| self.on_cluster(argv))
+                .collect(),
+            ..fix
+        };
         let commands: Vec<Vec<String>> = fix
             .commands
             .iter()
@@ -329,6 +337,35 @@ impl Doctor<'_> {
             fix.line()
         ));
         words
+    }
+
+    /// A command that talks to the cluster, pointed at the one doctor read (its
+    /// `--kubeconfig` and `--context`), so it never changes another.
+    fn on_cluster(&self, argv: &[String]) -> Vec<String> {
+        let cluster = &self.request.cluster;
+        let (kubeconfig, context) = (cluster.kubeconfig.as_ref(), cluster.context.as_ref());
+        let flags = |context_flag: &str| {
+            let mut flags = Vec::new();
+            if let Some(path) = kubeconfig {
+                flags.extend(["--kubeconfig".to_string(), path.display().to_string()]);
+            }
+            if let Some(name) = context {
+                flags.extend([context_flag.to_string(), name.clone()]);
+            }
+            flags
+        };
+        let mut argv = argv.to_vec();
+        match argv.first().map(String::as_str) {
+            Some("kubectl") => {
+                argv.splice(1..1, flags("--context"));
+            }
+            Some("helm") => argv.extend(flags("--kube-context")),
+            Some("rcert") if matches!(argv.get(1).map(String::as_str), Some("push" | "rotate")) => {
+                argv.extend(flags("--context"))
+            }
+            _ => {}
+        }
+        argv
     }
 
     /// [`Doctor::add`] for a finding about `subject` (unless it names its own).
@@ -433,9 +470,13 @@ fn rollout_restart(cause: Cause, namespace: &str, workload: &str) -> Fix {
     )
 }
 
-/// Restart ingress-nginx so it loads its TLS Secrets again.
+/// Restart the ingress controller so it loads its TLS Secrets again: its name depends
+/// on the distribution, so in words.
 fn reload_ingress_nginx(cause: Cause) -> Fix {
-    rollout_restart(cause, "ingress-nginx", "daemonset/ingress-nginx-controller")
+    Fix::words(
+        cause,
+        "restart the ingress controller so it loads the secret again: kubectl -n ingress-nginx rollout restart daemonset/ingress-nginx-controller (RKE2: kubectl -n kube-system rollout restart daemonset/rke2-ingress-nginx-controller); or update the TLS certificate of the load balancer in front of Rancher",
+    )
 }
 
 /// `helm upgrade` of the rancher release keeping its values, with one value set.
