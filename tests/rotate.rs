@@ -238,7 +238,7 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
     let waiting = json["steps"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(waiting["status"], "warning", "{json:#}");
     assert!(
-        waiting["message"].as_str().unwrap().starts_with("agents and fleet not changed yet: Rancher's cacerts setting does not hold the new CA yet (it follows tls-ca when Rancher restarts). Next: kubectl -n cattle-system rollout restart deploy/rancher"),
+        waiting["message"].as_str().unwrap().starts_with(&format!("agents and fleet not changed yet: Rancher's cacerts setting does not hold the new CA yet (it follows tls-ca when Rancher restarts). Next: kubectl --kubeconfig {} -n cattle-system rollout restart deploy/rancher", emulator.kubeconfig())),
         "{waiting:#}"
     );
     assert_eq!(
@@ -876,6 +876,23 @@ fn the_env_method_on_a_downstream_cluster_waits_for_rancher_to_serve_the_new_ca(
         steps(&json).contains("this cluster holds no Rancher settings, so rcert cannot see what Rancher hands out: pass --host RANCHER"),
         "{json:#}"
     );
+    // No Rancher here to restart: the fix and `next` say where to restart it and how
+    // to rerun, never a kubectl restart of this cluster.
+    let waiting = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|line| line["cause"] == "waiting_for_rancher")
+        .unwrap();
+    assert!(waiting["fix"]["commands"].is_null(), "{waiting:#}");
+    assert!(
+        waiting["fix"]["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("this is a downstream cluster: restart Rancher in its own cluster"),
+        "{waiting:#}"
+    );
+    assert_eq!(json["next"], waiting["fix"], "{json:#}");
 
     // Rancher (nginx here) still serves the old CA at /cacerts.
     let serve = |dir: &Path, port: u16| {

@@ -81,7 +81,7 @@ async fn status_of_cluster(
         plan.agents
             .workloads
             .iter()
-            .map(|change| StepLine::of(Phase::Agents, workload_line(change, &plan, request))),
+            .map(|change| StepLine::of(Phase::Agents, workload_line(change, &plan, request, node))),
     );
     if !view.workloads.is_empty() {
         steps.extend(
@@ -214,6 +214,7 @@ fn workload_line(
     change: &rotation::WorkloadChange,
     plan: &RotationPlan,
     request: &RotateRequest,
+    node: Option<&str>,
 ) -> Check {
     let new = plan.secrets.ca_checksum_new.as_deref().unwrap_or("none");
     let subject = change.agent.subject();
@@ -229,6 +230,9 @@ fn workload_line(
     let mut extra = vec!["--step", "agents", "--agents", "env"];
     if let Some(host) = request.host.as_deref() {
         extra.extend(["--host", host]);
+    }
+    if let Some(node) = node {
+        extra.extend(["--node", node]);
     }
     let env_method = Fix::command(Cause::AgentChecksumMismatch, request.rcert("apply", &extra));
     let env_method = match (plan.rancher.setting_done, &request.host) {

@@ -150,14 +150,14 @@ impl Run<'_> {
                     Cause::WaitingForRancher,
                     format!("a real run stops here until Rancher hands out the new CA: {why}"),
                 )
-                .with_fix(after_secrets(request)),
+                .with_fix(self.waiting_fix()),
             );
             return;
         }
-        let dir = request.dir.display();
+        let fix = self.waiting_fix();
         let message = format!(
-            "agents and fleet not changed yet: {why}. Next: kubectl -n {} rollout restart deploy/rancher, wait until rcert rotate status --to {dir} shows the cacerts setting, then rcert rotate apply --to {dir} --step agents and --step fleet",
-            request.namespace
+            "agents and fleet not changed yet: {why}. Next: {}",
+            fix.line()
         );
         let status = match request.step {
             Step::All => Status::Warning,
@@ -169,7 +169,20 @@ impl Run<'_> {
             Cause::WaitingForRancher,
             message,
         )
-        .with_fix(after_secrets(request));
+        .with_fix(fix);
         self.push(Phase::Rancher, check);
+    }
+
+    /// What lets the agents step go on: Rancher's restart in its own cluster (here, when
+    /// this is Rancher's cluster); on a downstream cluster, a --host (and --node) where
+    /// apply can see what /cacerts serves — never a restart of a Rancher that is not here.
+    pub(super) fn waiting_fix(&self) -> Fix {
+        if self.view.agents.is_some() {
+            return after_secrets(self.request);
+        }
+        Fix::words(
+            Cause::WaitingForRancher,
+            "this is a downstream cluster: restart Rancher in its own cluster once its secrets hold the new set, then rerun this apply with --host RANCHER[:PORT] (and --node ADDR when the name does not resolve here), so it sees /cacerts serve the new CA first",
+        )
     }
 }

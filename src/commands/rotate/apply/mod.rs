@@ -223,7 +223,7 @@ async fn apply_to_cluster(
             )));
         }
         Ok(()) if request.dry_run => {}
-        Ok(()) if waiting => next = Some(after_secrets(request)),
+        Ok(()) if waiting => next = Some(run.waiting_fix()),
         Ok(()) => next = Some(next_step(request, later_steps, &run.plan)),
     }
     let plan = run.plan.clone();
