@@ -638,3 +638,28 @@ fn a_path_that_is_not_there_is_bad_input() {
         "--path /nonexistent/certs: no such file or directory"
     );
 }
+
+#[test]
+fn a_dangling_symlink_is_named_not_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        common::fixtures().join("leaf.pem"),
+        dir.path().join("leaf.crt"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/nonexistent/gone.crt", dir.path().join("gone.crt")).unwrap();
+    let shown = dir.path().display().to_string();
+    let (code, json) = run_json(&["expiry", "--no-cluster", "--no-node", "--path", &shown]);
+    assert_eq!(code, 1, "an unreadable file fails the run: {json:#}");
+    let gone = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item["location"] == format!("file {shown}/gone.crt"))
+        .unwrap_or_else(|| panic!("the broken link is an item: {json:#}"));
+    assert_eq!(gone["status"], "unreadable", "{gone:#}");
+    assert!(
+        gone["error"].as_str().unwrap().contains("no such file"),
+        "{gone:#}"
+    );
+}

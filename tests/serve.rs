@@ -208,7 +208,7 @@ fn a_created_secret_appears_and_a_deleted_one_disappears_without_a_second_list()
     let emulator = Emulator::start();
     emulator.seed("v1/secrets", &[tls_secret("ns1", "first")]);
     let exporter = cluster_exporter(&emulator, &[]);
-    assert!(series_of(&exporter.metrics(), "first"));
+    exporter.wait_for("the first secret", 10, |m| series_of(m, "first"));
 
     // Created through the API, as kubectl or cert-manager would.
     let body = tls_secret("ns1", "second").to_string();

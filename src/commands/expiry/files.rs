@@ -60,11 +60,14 @@ pub(super) fn collect(request: &ExpiryRequest) -> (Vec<Item>, Vec<SourceState>) 
                 "no such file or directory".to_string(),
             ));
         } else {
-            walk(path, 0, &mut |file| {
-                // A file named on the command line, or named like a certificate, must
-                // hold one; other files in a directory may be anything.
-                let expected = file == path.as_path() || is_certificate_name(file);
-                items.extend(file_items(file, Source::File, request, expected, true))
+            walk(path, 0, &mut |found| match found {
+                Walked::File(file) => {
+                    // A file named on the command line, or named like a certificate, must
+                    // hold one; other files in a directory may be anything.
+                    let expected = file == path.as_path() || is_certificate_name(file);
+                    items.extend(file_items(file, Source::File, request, expected, true))
+                }
+                Walked::Unreadable(dir, why) => items.push(unreadable_dir(dir, Source::File, why)),
             });
             if items.len() == before {
                 items.push(Item::unreadable(
@@ -93,10 +96,12 @@ fn node(request: &ExpiryRequest) -> (Vec<Item>, SourceState) {
         let dir = root.join(dir);
         if dir.is_dir() {
             found.push(dir.display().to_string());
-            walk(&dir, 0, &mut |file| {
-                if is_certificate_name(file) {
+            walk(&dir, 0, &mut |found| match found {
+                Walked::File(file) if is_certificate_name(file) => {
                     items.extend(file_items(file, Source::Node, request, true, false));
                 }
+                Walked::File(_) => {}
+                Walked::Unreadable(dir, why) => items.push(unreadable_dir(dir, Source::Node, why)),
             });
         }
     }
@@ -131,14 +136,17 @@ fn node(request: &ExpiryRequest) -> (Vec<Item>, SourceState) {
     let rke1 = root.join(RKE1_DIRECTORY);
     if rke1.is_dir() {
         found.push(rke1.display().to_string());
-        walk(&rke1, 0, &mut |file| {
-            let name = file
-                .file_name()
-                .map(|n| n.to_string_lossy().to_string())
-                .unwrap_or_default();
-            if name.ends_with(".pem") && !name.ends_with("-key.pem") {
-                items.extend(file_items(file, Source::Node, request, true, false));
+        walk(&rke1, 0, &mut |found| match found {
+            Walked::File(file) => {
+                let name = file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                if name.ends_with(".pem") && !name.ends_with("-key.pem") {
+                    items.extend(file_items(file, Source::Node, request, true, false));
+                }
             }
+            Walked::Unreadable(dir, why) => items.push(unreadable_dir(dir, Source::Node, why)),
         });
     }
     let state = if found.is_empty() {
@@ -165,27 +173,54 @@ fn is_certificate_name(path: &Path) -> bool {
         .is_some_and(|name| certificate_name(&name.to_string_lossy()))
 }
 
+/// What a walk finds: a file to read (a symlink to a file, or to nothing — reading it
+/// then says why), or a directory it cannot enter.
+enum Walked<'a> {
+    /// A file, or a symlink that is not to a directory.
+    File(&'a Path),
+    /// A directory that cannot be read, and why: never skipped in silence.
+    Unreadable(&'a Path, String),
+}
+
 /// Visit every regular file under `path` (or `path` itself), sorted, bounded in depth;
 /// symlinked directories are not followed.
-fn walk(path: &Path, depth: usize, visit: &mut dyn FnMut(&Path)) {
+fn walk(path: &Path, depth: usize, visit: &mut dyn FnMut(Walked<'_>)) {
     let Ok(meta) = std::fs::symlink_metadata(path) else {
         return;
     };
-    if meta.is_file() || (meta.file_type().is_symlink() && path.is_file()) {
-        visit(path);
+    let symlink = meta.file_type().is_symlink();
+    if meta.is_file() || (symlink && !path.is_dir()) {
+        visit(Walked::File(path));
         return;
     }
     if !meta.is_dir() || depth >= MAX_DEPTH {
         return;
     }
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return;
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(err) => {
+            visit(Walked::Unreadable(
+                path,
+                crate::x509::pem::describe_io_error(&err),
+            ));
+            return;
+        }
     };
     let mut children: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
     children.sort();
     for child in children {
         walk(&child, depth + 1, visit);
     }
+}
+
+/// A directory the walk could not enter, as an unreadable item.
+fn unreadable_dir(dir: &Path, source: Source, why: String) -> Item {
+    Item::unreadable(
+        format!("directory {}", dir.display()),
+        source,
+        file_place(dir),
+        format!("cannot read the directory: {why}"),
+    )
 }
 
 fn file_place(path: &Path) -> Place {

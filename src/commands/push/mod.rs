@@ -232,8 +232,7 @@ async fn apply_all(
         .any(|p| p.secret.metadata.name.as_deref() == Some(crate::rancher::ADDITIONAL_CA_SECRET));
     report.namespace_created = applied.namespace_created;
     if pushed_additional && applied.error.is_none() {
-        report.additional_trusted_cas =
-            Some(additional_trusted_cas_check(&client, &request.namespace).await);
+        report.additional_trusted_cas = Some(additional_trusted_cas_check(&client, request).await);
     }
     report.api_requests = connected.requests.count();
     report.error = applied.error;
@@ -254,7 +253,28 @@ async fn apply_all(
 
 /// Whether the Rancher helm release sets `additionalTrustedCAs` (without it Rancher
 /// ignores tls-ca-additional).
-async fn additional_trusted_cas_check(client: &kube::Client, namespace: &str) -> Check {
+async fn additional_trusted_cas_check(client: &kube::Client, request: &PushRequest) -> Check {
+    let namespace = request.namespace.as_str();
+    // helm reaches the cluster push wrote to.
+    let mut helm: Vec<String> = [
+        "helm",
+        "upgrade",
+        "rancher",
+        "rancher-latest/rancher",
+        "-n",
+        namespace,
+        "--reuse-values",
+        "--set",
+        "additionalTrustedCAs=true",
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(kubeconfig) = &request.cluster.kubeconfig {
+        helm.extend(["--kubeconfig".to_string(), kubeconfig.display().to_string()]);
+    }
+    if let Some(context) = &request.cluster.context {
+        helm.extend(["--kube-context".to_string(), context.clone()]);
+    }
     let upgrade = format!("helm upgrade rancher rancher-latest/rancher -n {namespace} --reuse-values --set additionalTrustedCAs=true");
     match crate::cluster::rancher_objects::helm_values(client, namespace).await {
         Ok(Some(values)) if values.additional_trusted_cas == Some(true) => Check::ok(
@@ -269,13 +289,10 @@ async fn additional_trusted_cas_check(client: &kube::Client, namespace: &str) ->
                 values.additional_trusted_cas.map_or("unset".to_string(), |v| v.to_string())
             ),
         )
-        .with_fix(crate::check::Fix::command(
-            Cause::HelmValues,
-            [
-                "helm", "upgrade", "rancher", "rancher-latest/rancher", "-n", namespace,
-                "--reuse-values", "--set", "additionalTrustedCAs=true",
-            ],
-        )),
+        .with_fix(
+            crate::check::Fix::command(Cause::HelmValues, helm)
+                .note("rancher-latest is the chart repository Rancher was installed from (helm repo list)"),
+        ),
         Ok(None) => Check::warning(
             CheckId::HelmValues, Cause::HelmValues,
             format!("no rancher helm release in {namespace} (installed another way?): Rancher reads tls-ca-additional only with additionalTrustedCAs=true"),
