@@ -130,6 +130,19 @@ fn steps(json: &serde_json::Value) -> String {
     json["steps"].to_string()
 }
 
+/// `rcert rotate status --to DIR --kubeconfig K`, as a fix names it.
+fn status_argv(to: &str, emulator: &Emulator) -> serde_json::Value {
+    serde_json::json!([
+        "rcert",
+        "rotate",
+        "status",
+        "--to",
+        to,
+        "--kubeconfig",
+        emulator.kubeconfig()
+    ])
+}
+
 /// Whether a step line read in `context` (`--all-contexts`) says `text`.
 fn has_line(json: &serde_json::Value, context: &str, text: &str) -> bool {
     json["steps"]
@@ -254,15 +267,7 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
                 "restart",
                 "deploy/rancher"
             ],
-            [
-                "rcert",
-                "rotate",
-                "status",
-                "--to",
-                to,
-                "--kubeconfig",
-                emulator.kubeconfig()
-            ]
+            status_argv(&to, &emulator)
         ]),
         "the commands reach the cluster the run read: {waiting:#}"
     );
@@ -337,15 +342,7 @@ fn plan_apply_and_status_carry_the_agents_through_a_ca_change() {
     );
     assert_eq!(
         json["next"]["commands"][0],
-        serde_json::json!([
-            "rcert",
-            "rotate",
-            "status",
-            "--to",
-            to,
-            "--kubeconfig",
-            emulator.kubeconfig()
-        ]),
+        status_argv(&to, &emulator),
         "{json:#}"
     );
     // A plan now says what is already done.

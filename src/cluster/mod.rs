@@ -129,6 +129,20 @@ impl ClusterTarget {
             .collect())
     }
 
+    /// `--kubeconfig K` and the context flag (`--context` for kubectl and rcert,
+    /// `--kube-context` for helm) as given: the words that make another command reach
+    /// this cluster.
+    pub fn flags(&self, context_flag: &str) -> Vec<String> {
+        let mut flags = Vec::new();
+        if let Some(path) = &self.kubeconfig {
+            flags.extend(["--kubeconfig".to_string(), path.display().to_string()]);
+        }
+        if let Some(name) = &self.context {
+            flags.extend([context_flag.to_string(), name.clone()]);
+        }
+        flags
+    }
+
     /// Whether kubectl would find a configuration ([`kubeconfig_available`]).
     pub fn available(&self) -> bool {
         kubeconfig_available(self.kubeconfig.as_deref())

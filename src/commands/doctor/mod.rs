@@ -342,18 +342,7 @@ impl Doctor<'_> {
     /// A command that talks to the cluster, pointed at the one doctor read (its
     /// `--kubeconfig` and `--context`), so it never changes another.
     fn on_cluster(&self, argv: &[String]) -> Vec<String> {
-        let cluster = &self.request.cluster;
-        let (kubeconfig, context) = (cluster.kubeconfig.as_ref(), cluster.context.as_ref());
-        let flags = |context_flag: &str| {
-            let mut flags = Vec::new();
-            if let Some(path) = kubeconfig {
-                flags.extend(["--kubeconfig".to_string(), path.display().to_string()]);
-            }
-            if let Some(name) = context {
-                flags.extend([context_flag.to_string(), name.clone()]);
-            }
-            flags
-        };
+        let flags = |context_flag: &str| self.request.cluster.flags(context_flag);
         let mut argv = argv.to_vec();
         match argv.first().map(String::as_str) {
             Some("kubectl") => {

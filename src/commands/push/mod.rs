@@ -269,12 +269,7 @@ async fn additional_trusted_cas_check(client: &kube::Client, request: &PushReque
     ]
     .map(String::from)
     .to_vec();
-    if let Some(kubeconfig) = &request.cluster.kubeconfig {
-        helm.extend(["--kubeconfig".to_string(), kubeconfig.display().to_string()]);
-    }
-    if let Some(context) = &request.cluster.context {
-        helm.extend(["--kube-context".to_string(), context.clone()]);
-    }
+    helm.extend(request.cluster.flags("--kube-context"));
     let upgrade = format!("helm upgrade rancher rancher-latest/rancher -n {namespace} --reuse-values --set additionalTrustedCAs=true");
     match crate::cluster::rancher_objects::helm_values(client, namespace).await {
         Ok(Some(values)) if values.additional_trusted_cas == Some(true) => Check::ok(

@@ -98,24 +98,11 @@ impl std::ops::Deref for ApplyRequest {
 }
 
 impl RotateRequest {
-    /// `--kubeconfig` and `--context` as given, for a command that must reach the same
-    /// cluster.
-    fn cluster_flags(&self) -> Vec<String> {
-        let mut flags = Vec::new();
-        if let Some(kubeconfig) = &self.cluster.kubeconfig {
-            flags.extend(["--kubeconfig".to_string(), kubeconfig.display().to_string()]);
-        }
-        if let Some(context) = &self.cluster.context {
-            flags.extend(["--context".to_string(), context.clone()]);
-        }
-        flags
-    }
-
     /// `rcert rotate MODE --to DIR` on the same cluster, then `extra`.
     pub(super) fn rcert(&self, mode: &str, extra: &[&str]) -> Vec<String> {
         let mut argv: Vec<String> = ["rcert", "rotate", mode, "--to"].map(String::from).to_vec();
         argv.push(self.dir.display().to_string());
-        argv.extend(self.cluster_flags());
+        argv.extend(self.cluster.flags("--context"));
         argv.extend(extra.iter().map(|word| word.to_string()));
         argv
     }
@@ -123,7 +110,7 @@ impl RotateRequest {
     /// `kubectl … -n NAMESPACE` on the same cluster, then `args`.
     pub(super) fn kubectl(&self, args: &[&str]) -> Vec<String> {
         let mut argv = vec!["kubectl".to_string()];
-        argv.extend(self.cluster_flags());
+        argv.extend(self.cluster.flags("--context"));
         argv.extend(["-n".to_string(), self.namespace.to_string()]);
         argv.extend(args.iter().map(|word| word.to_string()));
         argv
