@@ -273,3 +273,30 @@ fn writing_over_an_input_that_holds_a_private_key_is_refused() {
     let order = check_json(&json[0], "order");
     assert!(order["fix"]["commands"].is_null(), "{order:#}");
 }
+
+#[test]
+fn an_unrelated_root_does_not_make_a_missing_root_an_error() {
+    // leaf + its intermediate + a self-signed CA of another PKI: tls.crt is complete
+    // (its root belongs in cacerts.pem), the unrelated CA is ignored.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("tls.crt");
+    let shown = out.display().to_string();
+    let (code, json) = run_json(&[
+        "fullchain",
+        &fixture("leaf.pem"),
+        &fixture("inter.pem"),
+        &fixture("other-root.pem"),
+        "--out",
+        &shown,
+    ]);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["chain"].as_array().unwrap().len(), 2, "{json:#}");
+    assert!(json["errors"].as_array().unwrap().is_empty(), "{json:#}");
+    assert!(
+        json["warnings"]
+            .to_string()
+            .contains("which was not given: written without it"),
+        "{json:#}"
+    );
+    assert!(openssl_verify(&fixture("root.pem"), &shown, &[]));
+}

@@ -94,7 +94,13 @@ pub fn fullchain(request: &FullchainRequest) -> Result<FullchainReport, crate::E
                 "--cacerts needs the root: no certificate for '{}', the issuer of '{}'; add the root CA certificate (and any missing intermediate) to the inputs",
                 missing.issuer, missing.last_subject
             ));
-        } else if !missing.public_root && built.unrelated.iter().any(|cert| cert.is_ca) {
+        } else if !missing.public_root
+            && built.chain.len() == 1
+            && built.unrelated.iter().any(|cert| cert.is_ca)
+        {
+            // The leaf alone, and the CAs given do not link to it: its intermediate is
+            // missing. (A chain that already ends at an intermediate lacks, most likely,
+            // its root — which belongs in cacerts.pem: the warning below.)
             errors.push(format!(
                 "chain incomplete: no certificate for '{}', the issuer of '{}', and the CA certificate(s) given do not link to it; add that intermediate",
                 missing.issuer, missing.last_subject
