@@ -1378,3 +1378,65 @@ fn a_dir_that_holds_nothing_to_compare_is_never_a_silent_ok() {
         format!("{shown} holds none of tls.crt, tls.key and cacerts.pem: nothing to compare with the cluster")
     );
 }
+
+#[test]
+fn a_secret_out_of_order_is_the_order_finding_not_a_stale_ingress() {
+    // The Secret holds intermediate then leaf; the ingress serves leaf then intermediate.
+    let out = scenario(
+        ["wrong-order.pem", "leaf.key", "root.pem"],
+        ["fullchain.pem", "leaf.key", "root.pem"],
+    );
+    assert_eq!(out.one("cluster", "order").0, "failed", "{:#}", out.json);
+    let (status, message, _) = out.one("endpoint", "served");
+    assert_eq!(status, "ok", "{:#}", out.json);
+    assert!(
+        message.contains(
+            "serves the leaf and intermediates of secret cattle-system/tls-rancher-ingress"
+        ),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_local_copy_older_than_the_secret_is_refreshed_not_pushed_back() {
+    // The Secret was renewed (fullchain.pem, valid); the local copy is the old set
+    // (expired.pem with another key file): neither file is to be pushed back.
+    let (emulator, _nginx, port) = good_setup();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixtures().join("expired-chain.pem"),
+        dir.path().join("tls.crt"),
+    )
+    .unwrap();
+    std::fs::copy(fixtures().join("other.key"), dir.path().join("tls.key")).unwrap();
+    let dir_arg = dir.path().display().to_string();
+    let out = doctor(port, &emulator.kubeconfig(), &["--dir", &dir_arg]);
+    let drift: Vec<serde_json::Value> = out.json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "drift" && f["status"] == "failed")
+        .cloned()
+        .collect();
+    assert_eq!(drift.len(), 2, "{:#}", out.json);
+    for finding in &drift {
+        assert!(
+            finding["message"]
+                .as_str()
+                .unwrap()
+                .contains("the secret was renewed after this copy"),
+            "{finding:#}"
+        );
+        assert!(
+            finding["fix"]["commands"].is_null(),
+            "never a push: {finding:#}"
+        );
+        assert!(
+            finding["fix"]["note"]
+                .as_str()
+                .unwrap()
+                .starts_with("refresh the local copy from the secret"),
+            "{finding:#}"
+        );
+    }
+}

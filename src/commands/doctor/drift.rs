@@ -11,6 +11,15 @@ impl Doctor<'_> {
         let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
         let tls_secret = self.secret_ref();
         let mut compared = 0;
+        // The Secret was renewed after the local copy: its tls.crt and tls.key are both
+        // newer, and pushing either file would put the older set back.
+        let secret_newer = match (
+            secrets.tls_data("tls.crt"),
+            read_if_present(&dir.join("tls.crt")),
+        ) {
+            (Some(remote), Some(local)) => newer(&remote, &local),
+            _ => false,
+        };
         for (file, secret_name, in_cluster) in [
             ("tls.crt", &tls_secret, secrets.tls_data("tls.crt")),
             ("tls.key", &tls_secret, secrets.tls_data("tls.key")),
@@ -74,11 +83,11 @@ impl Doctor<'_> {
                 }
                 // The Secret holds a newer certificate than the file: pushing the file
                 // would put an older one back.
-                Some(remote) if file == "tls.crt" && newer(&remote, &local) => (
+                Some(_) if secret_newer && file != crate::rancher::CA_SECRET_KEY => (
                     Check::failed(
                         CheckId::Drift,
                         Cause::LocalDiffers,
-                        format!("{shown} is older than tls.crt of secret {secret_name} (its leaf expires earlier): the secret was renewed after this copy"),
+                        format!("{shown} is older than {file} of secret {secret_name} (the secret's leaf expires later): the secret was renewed after this copy"),
                     ),
                     Some(Fix::words(
                         Cause::LocalDiffers,

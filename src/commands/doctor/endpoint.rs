@@ -116,6 +116,26 @@ impl Doctor<'_> {
             return;
         }
         match secret_chain {
+            // The same leaf and intermediates in another order, or with the root left
+            // out or added: what the ingress loaded is the secret (the order check says
+            // what to do about the file).
+            Some(chain)
+                if fingerprints(chain) != fingerprints(&result.chain)
+                    && same_non_roots(chain, &result.chain) =>
+            {
+                self.add_about(
+                    Section::Endpoint,
+                    &endpoint,
+                    Check::ok(
+                        CheckId::Served,
+                        format!(
+                            "{target} serves the leaf and intermediates of secret {} (in another order or with another root than tls.crt holds; see the order check)",
+                            self.secret_ref()
+                        ),
+                    ),
+                    None,
+                )
+            }
             Some(chain) if fingerprints(chain) == fingerprints(&result.chain) => self.add_about(
                 Section::Endpoint,
                 &endpoint,

@@ -265,6 +265,23 @@ fn fingerprints(chain: &[Cert]) -> Vec<&str> {
         .collect()
 }
 
+/// Whether two chains hold the same certificates but their self-signed roots, whatever
+/// the order.
+fn same_non_roots(one: &[Cert], other: &[Cert]) -> bool {
+    let set = |chain: &[Cert]| {
+        let mut kept: Vec<String> = chain
+            .iter()
+            .filter(|cert| !cert.self_signed)
+            .map(|cert| cert.sha256_fingerprint.clone())
+            .collect();
+        kept.sort_unstable();
+        kept.dedup();
+        kept
+    };
+    let mine = set(one);
+    !mine.is_empty() && mine == set(other)
+}
+
 fn short(fingerprint: &str) -> &str {
     &fingerprint[..fingerprint.len().min(23)]
 }
