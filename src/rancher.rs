@@ -70,6 +70,26 @@ pub fn system_store_command() -> String {
         .join(" ")
 }
 
+/// `helm upgrade` of the `rancher` release in `namespace` keeping its values, with
+/// `values` set (`privateCA=true`, …); the chart as Rancher's docs install it.
+pub fn helm_upgrade_argv(namespace: &str, values: &[&str]) -> Vec<String> {
+    let mut argv: Vec<String> = [
+        "helm",
+        "upgrade",
+        "rancher",
+        "rancher-latest/rancher",
+        "-n",
+        namespace,
+        "--reuse-values",
+    ]
+    .map(String::from)
+    .to_vec();
+    for value in values {
+        argv.extend(["--set".to_string(), value.to_string()]);
+    }
+    argv
+}
+
 /// [`system_store_command`] as argv.
 pub fn system_store_argv() -> Vec<String> {
     [

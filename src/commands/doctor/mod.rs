@@ -489,17 +489,7 @@ fn reload_ingress_nginx(cause: Cause) -> Fix {
 fn helm_upgrade(namespace: &str, value: &str) -> Fix {
     Fix::command(
         Cause::HelmValues,
-        argv(&[
-            "helm",
-            "upgrade",
-            "rancher",
-            "rancher-latest/rancher",
-            "-n",
-            namespace,
-            "--reuse-values",
-            "--set",
-            value,
-        ]),
+        crate::rancher::helm_upgrade_argv(namespace, &[value]),
     )
 }
 

@@ -256,19 +256,7 @@ async fn apply_all(
 async fn additional_trusted_cas_check(client: &kube::Client, request: &PushRequest) -> Check {
     let namespace = request.namespace.as_str();
     // helm reaches the cluster push wrote to.
-    let mut helm: Vec<String> = [
-        "helm",
-        "upgrade",
-        "rancher",
-        "rancher-latest/rancher",
-        "-n",
-        namespace,
-        "--reuse-values",
-        "--set",
-        "additionalTrustedCAs=true",
-    ]
-    .map(String::from)
-    .to_vec();
+    let mut helm = crate::rancher::helm_upgrade_argv(namespace, &["additionalTrustedCAs=true"]);
     helm.extend(request.cluster.flags("--kube-context"));
     let upgrade = format!("helm upgrade rancher rancher-latest/rancher -n {namespace} --reuse-values --set additionalTrustedCAs=true");
     match crate::cluster::rancher_objects::helm_values(client, namespace).await {

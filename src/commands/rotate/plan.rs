@@ -151,11 +151,13 @@ fn rancher_lines(
                     )),
                 ),
             )
-            .with_fix(crate::check::Fix::command(Cause::HelmValues, [
-                "helm", "upgrade", "rancher", "rancher-latest/rancher", "-n", namespace,
-                "--reuse-values", "--set", "ingress.tls.source=secret", "--set",
-                &format!("privateCA={private_ca}"),
-            ])),
+            .with_fix(crate::check::Fix::command(
+                Cause::HelmValues,
+                request.helm_upgrade(&[
+                    "ingress.tls.source=secret",
+                    &format!("privateCA={private_ca}"),
+                ]),
+            )),
         }
         .about(rancher_deployment),
     )];

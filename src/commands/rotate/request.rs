@@ -107,6 +107,13 @@ impl RotateRequest {
         argv
     }
 
+    /// `helm upgrade` of the rancher release with `values`, on the same cluster.
+    pub(super) fn helm_upgrade(&self, values: &[&str]) -> Vec<String> {
+        let mut argv = crate::rancher::helm_upgrade_argv(&self.namespace, values);
+        argv.extend(self.cluster.flags("--kube-context"));
+        argv
+    }
+
     /// `kubectl … -n NAMESPACE` on the same cluster, then `args`.
     pub(super) fn kubectl(&self, args: &[&str]) -> Vec<String> {
         let mut argv = vec!["kubectl".to_string()];

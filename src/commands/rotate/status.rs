@@ -328,7 +328,7 @@ fn setting_line(set: &NewSet, plan: &RotationPlan, request: &RotateRequest) -> C
         )
         .with_fix(Fix::command(
             Cause::CacertsSettingStale,
-            ["helm", "upgrade", "rancher", "rancher-latest/rancher", "-n", namespace, "--reuse-values", "--set", "privateCA=false"],
+            request.helm_upgrade(&["privateCA=false"]),
         ))
         .with_evidence(evidence),
     };
