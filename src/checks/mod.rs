@@ -266,29 +266,21 @@ pub fn check_chain(certs: &[Cert], origin: Origin<'_>, context: &Context) -> Vec
     // The SAN and name findings are about the leaf; a finding about no certificate in
     // particular is about the file judged.
     let leaf_subject = certificate_subject(leaf);
-    let checks: Vec<Check> = checks
+    let file = match origin {
+        Origin::File(path) => Some(Subject::File {
+            path: path.to_string(),
+        }),
+        Origin::Stdin | Origin::Secret(_) | Origin::Server => None,
+    };
+    checks
         .into_iter()
-        .map(|check| match (check.status, check.name) {
-            (Status::Ok, _) => check,
-            (_, CheckId::San | CheckId::Name) => check.about_by_default(&leaf_subject),
-            _ => check,
+        .map(|check| match (check.status, check.name, &file) {
+            (Status::Ok, _, _) => check,
+            (_, CheckId::San | CheckId::Name, _) => check.about_by_default(&leaf_subject),
+            (_, _, Some(file)) => check.about_by_default(file),
+            (_, _, None) => check,
         })
-        .collect();
-    match origin {
-        Origin::File(path) => {
-            let file = Subject::File {
-                path: path.to_string(),
-            };
-            checks
-                .into_iter()
-                .map(|check| match check.status {
-                    Status::Ok => check,
-                    _ => check.about_by_default(&file),
-                })
-                .collect()
-        }
-        Origin::Stdin | Origin::Secret(_) | Origin::Server => checks,
-    }
+        .collect()
 }
 
 /// A certificate as the subject of a finding.

@@ -200,6 +200,11 @@ pub async fn fleet_clusters(client: &Client) -> Result<Vec<FleetCluster>, Remote
         .collect())
 }
 
+/// The Rancher setting `name` (`cacerts`, `agent-tls-mode`) as a finding's subject.
+pub fn setting_subject(name: &str) -> crate::check::Subject {
+    crate::check::Subject::object("settings.management.cattle.io", None, name)
+}
+
 /// A Rancher setting (`settings.management.cattle.io`) as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {

@@ -11,22 +11,25 @@ impl Doctor<'_> {
         let ca_secret = format!("{}/{}", self.request.namespace, self.request.ca_secret_name);
         let tls_secret = self.secret_ref();
         let mut compared = 0;
-        // The Secret was renewed after the local copy: its tls.crt and tls.key are both
-        // newer, and pushing either file would put the older set back.
-        let secret_newer = match (
-            secrets.tls_data("tls.crt"),
-            read_if_present(&dir.join("tls.crt")),
-        ) {
-            (Some(remote), Some(local)) => newer(&remote, &local),
-            _ => false,
-        };
-        for (file, secret_name, in_cluster) in [
+        // Each local file read once, beside what the cluster holds.
+        let pairs = [
             ("tls.crt", &tls_secret, secrets.tls_data("tls.crt")),
             ("tls.key", &tls_secret, secrets.tls_data("tls.key")),
             ("cacerts.pem", &ca_secret, secrets.ca_bytes()),
-        ] {
+        ]
+        .map(|(file, secret_name, in_cluster)| {
+            let local = read_if_present(&dir.join(file));
+            (file, secret_name, in_cluster, local)
+        });
+        // The Secret was renewed after the local copy: its tls.crt and tls.key are both
+        // newer, and pushing either file would put the older set back.
+        let secret_newer = match &pairs[0] {
+            (_, _, Some(remote), Some(local)) => newer(remote, local),
+            _ => false,
+        };
+        for (file, secret_name, in_cluster, local) in pairs {
             let path = dir.join(file);
-            let Some(local) = read_if_present(&path) else {
+            let Some(local) = local else {
                 continue;
             };
             compared += 1;

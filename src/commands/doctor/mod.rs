@@ -386,7 +386,7 @@ impl Doctor<'_> {
             namespace: self.request.namespace.to_string(),
             name: name.to_string(),
         };
-        let setting = |name: &str| Subject::object("settings.management.cattle.io", None, name);
+        let setting = crate::cluster::rancher_objects::setting_subject;
         Some(match id {
             CheckId::Secret | CheckId::Secrets | CheckId::Key | CheckId::CertManager => {
                 secret(&self.request.secret_name)

@@ -99,11 +99,7 @@ pub(super) fn strict_mode_refusal(
                 rancher::system_store_command()
             ),
         )
-        .about(crate::check::Subject::object(
-            "settings.management.cattle.io",
-            None,
-            "agent-tls-mode",
-        ))
+        .about(crate::cluster::rancher_objects::setting_subject("agent-tls-mode"))
         .with_fix(
             crate::check::Fix::command(Cause::StrictWithoutCa, rancher::system_store_argv()).note(
                 format!(

@@ -3,6 +3,7 @@
 use super::rotation::{CertBrief, Phase, RotationPlan, StepLine, TlsCaChange};
 use super::*;
 use crate::check::{Cause, Subject};
+use crate::cluster::rancher_objects::setting_subject;
 use crate::cluster::rancher_objects::FORCE_DEPLOY_ANNOTATION;
 
 /// `rcert rotate plan`: read-only, step by step.
@@ -177,11 +178,7 @@ fn rancher_lines(
         };
         lines.push(StepLine::of(
             Phase::Rancher,
-            Check::ok(CheckId::AgentTlsMode, message).about(Subject::object(
-                "settings.management.cattle.io",
-                None,
-                "agent-tls-mode",
-            )),
+            Check::ok(CheckId::AgentTlsMode, message).about(setting_subject("agent-tls-mode")),
         ));
     }
     lines

@@ -3,6 +3,7 @@
 use super::rotation::{self, Phase, RotationPlan, StepLine};
 use super::*;
 use crate::check::{Cause, Evidence, Fix, Subject};
+use crate::cluster::rancher_objects::setting_subject;
 
 /// `rcert rotate status`: what still lags, one line each; with `--all-contexts`, every
 /// context of the kubeconfig in turn, each line prefixed with its context (a context that
@@ -58,7 +59,7 @@ async fn status_of_cluster(
                 "Rancher's cacerts setting not judged while the secrets are half changed: finish (or roll back) the secrets first; do not restart Rancher now".to_string(),
             )
             .with_fix(finish)
-            .about(Subject::object("settings.management.cattle.io", None, "cacerts"))));
+            .about(setting_subject("cacerts"))));
             steps.extend(cluster_lines(agents, &plan, request));
         }
         Some(agents) => {
@@ -299,7 +300,7 @@ fn fleet_line(
 fn setting_line(set: &NewSet, plan: &RotationPlan, request: &RotateRequest) -> Check {
     let followed = plan.rancher.setting_done == Some(true);
     let namespace = request.namespace.as_str();
-    let setting = Subject::object("settings.management.cattle.io", None, "cacerts");
+    let setting = setting_subject("cacerts");
     let evidence = Evidence::checksums(
         plan.rancher.setting_checksum.as_deref(),
         plan.secrets.ca_checksum_new.as_deref(),

@@ -20,8 +20,9 @@ impl Run<'_> {
     /// setting (Rancher's cluster), else what `/cacerts` serves at `--host` (a
     /// downstream cluster, where the setting cannot be read).
     pub(super) async fn rancher_lags(&mut self, set: &NewSet) -> Option<String> {
-        if let Some(agents) = &self.view.agents {
-            return (!set.in_setting(agents.cacerts_setting.as_deref())).then(|| "Rancher's cacerts setting does not hold the new CA yet (it follows tls-ca when Rancher restarts)".to_string());
+        // Rancher's cluster: the plan read its cacerts setting.
+        if let Some(done) = self.plan.rancher.setting_done {
+            return (!done).then(|| "Rancher's cacerts setting does not hold the new CA yet (it follows tls-ca when Rancher restarts)".to_string());
         }
         let Some(host) = self.request.host.clone() else {
             return Some("this cluster holds no Rancher settings, so rcert cannot see what Rancher hands out: pass --host RANCHER so /cacerts is checked first".to_string());

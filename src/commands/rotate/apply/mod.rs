@@ -14,6 +14,7 @@ use super::*;
 use crate::check::{Cause, Fix, Subject};
 use crate::cluster::agent_workloads::set_checksum;
 use crate::cluster::backup;
+use crate::cluster::rancher_objects::setting_subject;
 use crate::cluster::rancher_objects::{patch_cluster, patch_fleet_cluster};
 use crate::cluster::secrets::{
     apply_desired, check_backup_dir, secret, undo, Applied, Desired, Options,
@@ -287,11 +288,7 @@ impl Run<'_> {
     fn push(&mut self, phase: Phase, check: Check) {
         // Every line about Rancher's cacerts setting is about that object.
         let check = match check.name {
-            CheckId::CacertsSetting => check.about_by_default(&Subject::object(
-                "settings.management.cattle.io",
-                None,
-                "cacerts",
-            )),
+            CheckId::CacertsSetting => check.about_by_default(&setting_subject("cacerts")),
             _ => check,
         };
         self.steps.push(StepLine::of(phase, check));
